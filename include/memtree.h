@@ -1,0 +1,482 @@
+/*
+ * memtree: QEMU's memory-region system as a standalone C11 library.
+ *
+ * A machine's memory map is a tree of regions (containers, RAM, ROM, ROM
+ * devices, MMIO, aliases, IOMMUs). Each address space renders its tree into a
+ * view: sorted, non-overlapping ranges, shared with every address space that
+ * reduces to the same root. Edits are batched in transactions; views change
+ * only at the outermost commit.
+ *
+ * Conventions
+ *  - Every public name starts with `mt_`.
+ *  - Functions that can fail return 0 on success or a negative errno value
+ *    (-EINVAL, -EBUSY, ...). mt_strerror() turns it into text. A failing call
+ *    changes nothing and reports a message to the context's diagnostic hook.
+ *  - Region storage belongs to the caller (usually embedded in a device
+ *    struct); the library initialises it and never frees it.
+ *  - Threads: every call in this header except the reader calls is a writer
+ *    call. Writer calls on one context must be serialised by the embedder
+ *    (QEMU's big lock).
+ *
+ * Sizes are unsigned 64-bit, and UINT64_MAX means 2^64 (the whole space), so
+ * no region is exactly 2^64-1 bytes long. mt_region_size_exact() tells the two
+ * apart.
+ *
+ * License: MIT.
+ */
+#ifndef MEMTREE_H
+#define MEMTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT_VERSION_MAJOR 0
+#define MT_VERSION_MINOR 1
+#define MT_VERSION_PATCH 0
+
+typedef struct mt_context mt_context;
+typedef struct mt_region mt_region;
+typedef struct mt_owner mt_owner;
+typedef struct mt_address_space mt_address_space;
+typedef struct mt_view mt_view;
+
+/* ------------------------------------------------------------------------ */
+/* Errors and diagnostics                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A short English description of a return code (0 or a negative errno). */
+const char *mt_strerror(int err);
+
+/*
+ * Receives one line of text per detected usage error, naming the region and
+ * what is wrong. The default hook prints "memtree: <message>" on stderr.
+ */
+typedef void (*mt_diag_fn)(void *opaque, const char *message);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One independent memory system: its address spaces, view cache and
+ * transaction state. Two contexts never see each other; there are no
+ * process-wide globals.
+ */
+mt_context *mt_context_new(void);
+
+/*
+ * Frees the context. Every address space is destroyed first; regions are
+ * the caller's and must all be finalised before (the checking build reports
+ * the ones that are not).
+ */
+void mt_context_free(mt_context *ctx);
+
+/* Installs the diagnostic hook; NULL restores the default (stderr). */
+void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque);
+
+/*
+ * Waits until no reader can still use a retired view (a grace period) and
+ * frees everything retired before: views, destroyed address spaces, and
+ * owners whose last reference the library dropped. Writers never free such
+ * things inline, so a release can never finalise an owner mid-edit.
+ */
+void mt_context_reclaim(mt_context *ctx);
+
+/* Counters for tests and tools; all are exact. */
+typedef struct mt_stats {
+    uint64_t live_views;    /* views not yet freed, the empty view excluded */
+    uint64_t cache_entries; /* entries of the flat-root -> view cache */
+    uint64_t renders;       /* views rendered since the context was created */
+    uint64_t live_regions;  /* initialised and not finalised */
+    uint64_t address_spaces;
+} mt_stats;
+void mt_context_get_stats(const mt_context *ctx, mt_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Owners                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * An owner is the reference-counted object that regions belong to, in QEMU
+ * the device. Embed one in your device struct. A reference on a region is a
+ * reference on its owner. When the count drops to zero the owner's regions
+ * are finalised and then `release` runs, where the embedder may free the
+ * device. Fields are private.
+ */
+typedef void (*mt_owner_release_fn)(mt_owner *owner);
+
+struct mt_owner {
+    uint32_t magic_;
+    uint32_t refs_;
+    mt_owner_release_fn release_;
+    char *label_;          /* printed by owner dumps inside owner:{...} */
+    mt_region *regions_;   /* regions initialised with this owner */
+    mt_owner *pending_next_; /* queued for teardown at the next reclaim */
+    bool pending_;
+};
+
+/*
+ * Starts the owner with one reference, the caller's. `label` is what dumps
+ * print as `owner:{<label>}`, for example "dev id=nic0"; it is copied and may
+ * be NULL.
+ */
+int mt_owner_init(mt_owner *owner, const char *label, mt_owner_release_fn release);
+void mt_owner_ref(mt_owner *owner);
+void mt_owner_unref(mt_owner *owner);
+/* Current reference count (for tests and diagnostics). */
+uint32_t mt_owner_refcount(const mt_owner *owner);
+const char *mt_owner_label(const mt_owner *owner);
+
+/* ------------------------------------------------------------------------ */
+/* Access results, attributes and callbacks                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Result bits of an access; several chunks OR their results together. */
+typedef enum mt_result {
+    MT_RESULT_OK = 0,
+    MT_RESULT_ERROR = 1,        /* the device reported an error */
+    MT_RESULT_DECODE_ERROR = 2, /* nothing there, rejected, or readonly */
+    MT_RESULT_ACCESS_ERROR = 4, /* not permitted by the attributes */
+} mt_result;
+
+/* Attributes carried by every access. MT_ATTRS_UNSPECIFIED is the default. */
+typedef struct mt_attrs {
+    unsigned unspecified : 1;
+    unsigned secure : 1;
+    unsigned user : 1;
+    unsigned memory : 1; /* may only reach RAM-backed regions */
+    unsigned byte_swap : 1;
+    unsigned target_tlb_bit0 : 1;
+    unsigned target_tlb_bit1 : 1;
+    unsigned target_tlb_bit2 : 1;
+    unsigned requester_id : 16;
+} mt_attrs;
+#define MT_ATTRS_UNSPECIFIED ((mt_attrs){.unspecified = 1})
+
+typedef enum mt_endian {
+    MT_ENDIAN_NATIVE = 0, /* the context's target byte order */
+    MT_ENDIAN_LITTLE = 1,
+    MT_ENDIAN_BIG = 2,
+} mt_endian;
+
+/*
+ * Callbacks and access rules of an MMIO region or ROM device. Either the
+ * plain or the `_with_attrs` form of each callback may be given.
+ */
+typedef struct mt_region_ops {
+    uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
+    void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+    mt_result (*read_with_attrs)(void *opaque, uint64_t offset, uint64_t *value,
+                                 unsigned size, mt_attrs attrs);
+    mt_result (*write_with_attrs)(void *opaque, uint64_t offset, uint64_t value,
+                                  unsigned size, mt_attrs attrs);
+    mt_endian endianness;
+    struct {
+        /* 0 for both sizes means "any size" */
+        unsigned min_access_size;
+        unsigned max_access_size;
+        bool unaligned;
+        bool (*accepts)(void *opaque, uint64_t offset, unsigned size,
+                        bool is_write, mt_attrs attrs);
+    } valid;
+    struct {
+        /* what the callbacks implement: 0 means 1 (min) and 4 (max) */
+        unsigned min_access_size;
+        unsigned max_access_size;
+        bool unaligned;
+    } impl;
+} mt_region_ops;
+
+/* IOMMU translation (memory-model.md 9.14). */
+typedef enum mt_iommu_perm {
+    MT_IOMMU_NONE = 0,
+    MT_IOMMU_RO = 1,
+    MT_IOMMU_WO = 2,
+    MT_IOMMU_RW = 3,
+} mt_iommu_perm;
+
+typedef struct mt_iommu_tlb_entry {
+    mt_address_space *target_as;
+    uint64_t iova;
+    uint64_t translated_addr;
+    uint64_t addr_mask; /* 0xfff for a 4 KiB page */
+    mt_iommu_perm perm;
+} mt_iommu_tlb_entry;
+
+typedef struct mt_iommu_ops {
+    mt_iommu_tlb_entry (*translate)(void *opaque, uint64_t offset,
+                                    mt_iommu_perm access, int index);
+    int (*attrs_to_index)(void *opaque, mt_attrs attrs);
+    int (*num_indexes)(void *opaque);
+} mt_iommu_ops;
+
+/* ------------------------------------------------------------------------ */
+/* Regions                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum mt_region_kind {
+    MT_KIND_CONTAINER,
+    MT_KIND_RAM,        /* RAM; a ROM is RAM with its readonly flag set */
+    MT_KIND_ROM_DEVICE, /* backing + callbacks, romd mode */
+    MT_KIND_RAM_DEVICE, /* host memory through fixed-size callbacks */
+    MT_KIND_IO,         /* MMIO with callbacks */
+    MT_KIND_RESERVATION,/* MMIO with no callbacks */
+    MT_KIND_IOMMU,
+    MT_KIND_ALIAS,
+} mt_region_kind;
+
+/*
+ * A region. The storage is the caller's; every field is private and may
+ * change between versions: use the functions below. A region is initialised
+ * by one of the mt_region_init_* calls and lives until mt_region_finalize.
+ */
+struct mt_region {
+    uint32_t magic_;
+    uint8_t kind_;
+    uint8_t flags_;          /* MT__F_* in src/internal.h */
+    uint8_t size_full_;      /* the size is 2^64 */
+    uint8_t dirty_clients_;  /* bit set of enabled dirty-log clients */
+    int32_t priority_;
+    uint32_t mapped_via_alias_;
+    uint64_t id_;
+    uint64_t size_;          /* exact size, unless size_full_ */
+    uint64_t addr_;
+    uint64_t alias_offset_;
+    mt_context *ctx_;
+    mt_owner *owner_;
+    char *name_;
+    mt_region *container_;
+    mt_region *alias_;
+    mt_region *first_child_;
+    mt_region *next_sibling_;
+    mt_region *prev_sibling_;
+    mt_region *owner_next_;
+    mt_region *owner_prev_;
+    const mt_region_ops *ops_;
+    const mt_iommu_ops *iommu_ops_;
+    void *opaque_;
+    uint8_t *ram_;
+    mt_view *cached_view_;   /* the cache entry keyed by this flat-root */
+    mt_view *root_views_;    /* views whose weak flat-root this is */
+    uint32_t alias_refs_;    /* live aliases whose target this is */
+    uint32_t view_refs_;     /* ranges of live views naming this region */
+    uint32_t log_counts_[8];
+    uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
+};
+
+/*
+ * Initialisers. `owner` may be NULL (the region then lives as long as the
+ * context), `name` may be NULL (printed "(null)") and is copied. On error the
+ * storage is left uninitialised.
+ */
+int mt_region_init_container(mt_region *r, mt_context *ctx, mt_owner *owner,
+                             const char *name, uint64_t size);
+/* RAM with zeroed backing allocated by the library. */
+int mt_region_init_ram(mt_region *r, mt_context *ctx, mt_owner *owner,
+                       const char *name, uint64_t size);
+/* RAM over the caller's `host` memory of at least `size` bytes. */
+int mt_region_init_ram_ptr(mt_region *r, mt_context *ctx, mt_owner *owner,
+                           const char *name, uint64_t size, void *host);
+/* ROM: RAM with its own readonly flag set. */
+int mt_region_init_rom(mt_region *r, mt_context *ctx, mt_owner *owner,
+                       const char *name, uint64_t size);
+/* ROM device: library backing for direct reads in romd mode, callbacks else. */
+int mt_region_init_rom_device(mt_region *r, mt_context *ctx, mt_owner *owner,
+                              const mt_region_ops *ops, void *opaque,
+                              const char *name, uint64_t size);
+/* RAM device: the caller's host memory reached through 1/2/4/8-byte loads. */
+int mt_region_init_ram_device(mt_region *r, mt_context *ctx, mt_owner *owner,
+                              const char *name, uint64_t size, void *host);
+/* MMIO. `ops` must outlive the region; NULL means accesses are rejected. */
+int mt_region_init_io(mt_region *r, mt_context *ctx, mt_owner *owner,
+                      const mt_region_ops *ops, void *opaque,
+                      const char *name, uint64_t size);
+/* A terminal region with no callbacks: every access is a decode error. */
+int mt_region_init_reservation(mt_region *r, mt_context *ctx, mt_owner *owner,
+                               const char *name, uint64_t size);
+int mt_region_init_iommu(mt_region *r, mt_context *ctx, mt_owner *owner,
+                         const mt_iommu_ops *ops, void *opaque,
+                         const char *name, uint64_t size);
+/*
+ * An alias shows `size` bytes of `target` starting at `offset` inside the
+ * target, wherever the target is mapped. Fails with -ELOOP if the target's
+ * alias chain leads back to `r`, -EOVERFLOW if offset + size exceeds 2^64.
+ */
+int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
+                         const char *name, mt_region *target,
+                         uint64_t offset, uint64_t size);
+
+/*
+ * Heap storage for callers that do not embed regions. The region returned is
+ * zeroed storage to pass to an mt_region_init_* call; mt_region_finalize of a
+ * region in such storage also frees it.
+ */
+mt_region *mt_region_alloc(void);
+
+/*
+ * Ends the region's life (QEMU's object_unparent): unmaps it if mapped,
+ * unmaps its subregions, drops the weak view links and cache entry keyed by
+ * it, and frees what the library allocated. When it returns 0 the storage
+ * may be reused at once, inside or outside a transaction. Fails with -EBUSY,
+ * changing nothing, while the region is the root of a live address space,
+ * the target of a live alias, or (terminal regions) still named by a live
+ * view or an outstanding find/map result.
+ */
+int mt_region_finalize(mt_region *r);
+
+/* Mapping. `sub` must have no container; a mapping that would let the
+ * container reach itself through subregions and alias targets is refused
+ * with -ELOOP. Among equal priorities the newest mapping wins. */
+int mt_region_add_subregion(mt_region *container, uint64_t offset, mt_region *sub);
+int mt_region_add_subregion_overlap(mt_region *container, uint64_t offset,
+                                    mt_region *sub, int32_t priority);
+/* -ENOENT if `sub` is not mapped in `container`. */
+int mt_region_del_subregion(mt_region *container, mt_region *sub);
+
+/* Property edits; each is a no-op when nothing changes. */
+int mt_region_set_enabled(mt_region *r, bool enabled);
+int mt_region_set_size(mt_region *r, uint64_t size);
+/* Re-maps a mapped region (it moves to the front of its priority class). */
+int mt_region_set_address(mt_region *r, uint64_t addr);
+int mt_region_set_priority(mt_region *r, int32_t priority);
+int mt_region_set_alias_offset(mt_region *r, uint64_t offset);
+int mt_region_set_readonly(mt_region *r, bool readonly);
+int mt_region_set_nonvolatile(mt_region *r, bool nonvolatile);
+int mt_region_set_romd(mt_region *r, bool romd_mode);
+
+/* Queries. */
+mt_region_kind mt_region_get_kind(const mt_region *r);
+const char *mt_region_name(const mt_region *r);  /* may be NULL */
+uint64_t mt_region_id(const mt_region *r);       /* identity, never reused */
+mt_owner *mt_region_owner(const mt_region *r);
+/* Compatible size: UINT64_MAX for a 2^64 region. */
+uint64_t mt_region_size(const mt_region *r);
+/* Exact size: returns true for 2^64 (then *low is 0); else *low is the size. */
+bool mt_region_size_exact(const mt_region *r, uint64_t *low);
+uint64_t mt_region_addr(const mt_region *r);
+int32_t mt_region_priority(const mt_region *r);
+mt_region *mt_region_container(const mt_region *r);
+mt_region *mt_region_alias_target(const mt_region *r);
+uint64_t mt_region_alias_offset(const mt_region *r);
+bool mt_region_enabled(const mt_region *r);
+bool mt_region_readonly(const mt_region *r);
+bool mt_region_nonvolatile(const mt_region *r);
+bool mt_region_romd(const mt_region *r);
+/* True for regions that render themselves (everything but containers and
+ * aliases). */
+bool mt_region_is_terminal(const mt_region *r);
+/* Has a container, or is the target of a mapped alias at any depth. */
+bool mt_region_is_mapped(const mt_region *r);
+/* Subregions in render order: first, then next until NULL. */
+mt_region *mt_region_first_subregion(const mt_region *r);
+mt_region *mt_region_next_sibling(const mt_region *r);
+/* Host pointer to the RAM backing, following aliases; NULL if none. */
+void *mt_region_ram_ptr(const mt_region *r);
+
+/* ------------------------------------------------------------------------ */
+/* Transactions                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Edits are visible in the tree at once but in views only after the
+ * outermost commit, which re-renders every view once. Every edit outside a
+ * transaction commits by itself. Transactions nest.
+ */
+void mt_transaction_begin(mt_context *ctx);
+/* -EINVAL when no transaction is open. */
+int mt_transaction_commit(mt_context *ctx);
+unsigned mt_transaction_depth(const mt_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Address spaces and views                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Creates an address space over `root`, renders (or shares) its view now.
+ * `name` may be NULL ("anonymous"). Returns NULL on error.
+ */
+mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
+                                       const char *name);
+/* Destroys the address space; its view is released after readers leave. */
+void mt_address_space_destroy(mt_address_space *as);
+const char *mt_address_space_name(const mt_address_space *as);
+mt_region *mt_address_space_root(const mt_address_space *as);
+/* The view currently published for the address space. */
+mt_view *mt_address_space_view(const mt_address_space *as);
+/* Address spaces in creation order. */
+mt_address_space *mt_context_first_address_space(const mt_context *ctx);
+mt_address_space *mt_address_space_next(const mt_address_space *as);
+
+/* One range of a view. `last` is inclusive, so a 2^64 range fits. */
+typedef struct mt_range {
+    uint64_t start;
+    uint64_t last;
+    uint64_t offset_in_region;
+    mt_region *region;      /* the terminal region */
+    bool readonly;
+    bool nonvolatile;
+    bool romd_mode;
+    uint8_t dirty_log_mask;
+} mt_range;
+
+size_t mt_view_range_count(const mt_view *v);
+const mt_range *mt_view_ranges(const mt_view *v);
+/* The flat-root; NULL for the empty view or once that region is finalised. */
+mt_region *mt_view_root(const mt_view *v);
+/* The flat-root's name, copied when the view was built ("(none)" if none). */
+const char *mt_view_root_name(const mt_view *v);
+bool mt_view_is_empty_view(const mt_view *v);
+/* The range containing addr, or NULL (unassigned). */
+const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
+
+/* ------------------------------------------------------------------------ */
+/* Dumps in QEMU's `info mtree` formats (docs: mtree-format)                  */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    MT_DUMP_FLAT = 1 << 0,     /* `info mtree -f`: one block per view */
+    MT_DUMP_DISABLED = 1 << 1, /* `-D`: also print disabled regions (tree) */
+    MT_DUMP_OWNER = 1 << 2,    /* `-o`: append owners */
+};
+
+/* Prints the trees (or, with MT_DUMP_FLAT, the views) in a deterministic
+ * order. Returns 0 or a negative errno from writing. */
+int mt_dump(mt_context *ctx, FILE *out, unsigned flags);
+
+/* ------------------------------------------------------------------------ */
+/* Machines loaded from files                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A memory map built from a description: the machine owns its regions (heap
+ * storage) and address spaces. Freed with mt_machine_free, which destroys
+ * its address spaces and finalises its regions.
+ */
+typedef struct mt_machine mt_machine;
+
+/*
+ * Builds a machine from the oracle's `model.txt` format
+ * (docs/format.md, spec mtree-format.md 8.2), committing once. `V`, `VA`
+ * and `VR` lines (expected views) are checked for syntax and skipped. On a
+ * syntax error returns -EINVAL and writes "FILE:LINE: message" into err.
+ */
+int mt_machine_load_model(mt_context *ctx, FILE *in, const char *filename,
+                          mt_machine **out, char *err, size_t errlen);
+void mt_machine_free(mt_machine *m);
+mt_context *mt_machine_context(const mt_machine *m);
+size_t mt_machine_region_count(const mt_machine *m);
+mt_region *mt_machine_region(const mt_machine *m, size_t i);
+/* The region with the file's id `file_id`, or NULL. */
+mt_region *mt_machine_region_by_file_id(const mt_machine *m, uint64_t file_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMTREE_H */

@@ -1,0 +1,159 @@
+/*
+ * The context: one independent memory system. Owns the diagnostic hook, the
+ * identity counter, the retired lists and their reclamation, and the small
+ * allocation helpers the other files share.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void default_diag(void *opaque, const char *message)
+{
+    (void)opaque;
+    fprintf(stderr, "memtree: %s\n", message);
+}
+
+static void out_of_memory(size_t size)
+{
+    fprintf(stderr, "memtree: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+void *mt__xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        out_of_memory(size);
+    return p;
+}
+
+void *mt__xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(n * size);
+    return p;
+}
+
+void *mt__xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q)
+        out_of_memory(size);
+    return q;
+}
+
+char *mt__xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = mt__xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+uint64_t mt__walk_begin(mt_context *ctx)
+{
+    return ++ctx->walk_gen;
+}
+
+int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (ctx && ctx->diag)
+        ctx->diag(ctx->diag_opaque, buf);
+    else
+        default_diag(NULL, buf);
+    return err;
+}
+
+const char *mt_strerror(int err)
+{
+    switch (err) {
+    case 0: return "success";
+    case -EINVAL: return "invalid argument";
+    case -EBUSY: return "still in use";
+    case -ENOENT: return "not found";
+    case -ELOOP: return "the mapping or alias would form a loop";
+    case -EOVERFLOW: return "value overflows the 64-bit address space";
+    case -ENOMEM: return "out of memory";
+    case -EEXIST: return "already exists";
+    case -EIO: return "input/output error";
+    default: return "unknown error";
+    }
+}
+
+mt_context *mt_context_new(void)
+{
+    mt_context *ctx = mt__xcalloc(1, sizeof(*ctx));
+    ctx->next_id = 1;
+    ctx->diag = default_diag;
+    mt_view *empty = mt__xcalloc(1, sizeof(*empty));
+    empty->ctx = ctx;
+    empty->refs = 1; /* the context's: the empty view is never reclaimed */
+    empty->is_empty_view = true;
+    ctx->empty_view = empty;
+    return ctx;
+}
+
+void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque)
+{
+    ctx->diag = fn ? fn : default_diag;
+    ctx->diag_opaque = fn ? opaque : NULL;
+}
+
+void mt_context_get_stats(const mt_context *ctx, mt_stats *out)
+{
+    *out = ctx->stats;
+    out->cache_entries = ctx->cache_entries;
+}
+
+void mt_context_reclaim(mt_context *ctx)
+{
+    /* Freeing a view or an address space releases owner references, which
+     * may queue owners; tearing an owner down may retire more. Loop until
+     * everything settles. */
+    for (;;) {
+        mt_view *views = ctx->retired;
+        mt_address_space *spaces = ctx->retired_as;
+        ctx->retired = NULL;
+        ctx->retired_as = NULL;
+        if (!views && !spaces && !ctx->pending_owners)
+            break;
+        while (spaces) {
+            mt_address_space *next = spaces->next;
+            mt__address_space_free(spaces);
+            spaces = next;
+        }
+        while (views) {
+            mt_view *next = views->retired_next;
+            mt__view_free(views);
+            views = next;
+        }
+        mt__owners_reap(ctx);
+    }
+}
+
+void mt_context_free(mt_context *ctx)
+{
+    if (!ctx)
+        return;
+    while (ctx->as_first)
+        mt_address_space_destroy(ctx->as_first);
+    mt__view_cache_clear(ctx);
+    mt_context_reclaim(ctx);
+    if (ctx->stats.live_regions)
+        mt__diag(ctx, -EBUSY,
+                 "context freed with %llu live region(s); finalise them first",
+                 (unsigned long long)ctx->stats.live_regions);
+    mt__render_scratch_free(ctx->scratch);
+    free(ctx->empty_view);
+    free(ctx);
+}

@@ -1,0 +1,171 @@
+/*
+ * What the library's source files share, and nothing more. Public names are
+ * `mt_`, internal ones `mt__` or static.
+ */
+#ifndef MEMTREE_INTERNAL_H
+#define MEMTREE_INTERNAL_H
+
+#include "memtree.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+
+/* Exact rendering arithmetic: bases can go negative, ends reach 2^64. */
+typedef __int128 mt__i128;
+typedef unsigned __int128 mt__u128;
+#define MT__2_64 (((mt__i128)1) << 64)
+
+#define MT__REGION_LIVE 0x6d74726cu  /* "mtrl" */
+#define MT__REGION_DEAD 0xdeadbeefu
+#define MT__REGION_HEAP_FRESH 0x6d74686cu /* mt_region_alloc, not yet init */
+#define MT__OWNER_LIVE 0x6d746f77u   /* "mtow" */
+
+/* mt_region.flags_ */
+enum {
+    MT__F_ENABLED = 1 << 0,
+    MT__F_READONLY = 1 << 1,
+    MT__F_NONVOLATILE = 1 << 2,
+    MT__F_ROMD = 1 << 3,
+    MT__F_OWN_RAM = 1 << 4,   /* ram_ was allocated by the library */
+    MT__F_HEAP = 1 << 5,      /* storage came from mt_region_alloc */
+    MT__F_DYING = 1 << 6,     /* its owner is being torn down */
+};
+
+/* ---- context.c ---------------------------------------------------------- */
+
+struct mt_context {
+    uint64_t next_id;
+    unsigned txn_depth;
+    bool topology_pending;
+    bool target_big_endian;
+    mt_diag_fn diag;
+    void *diag_opaque;
+    mt_view *empty_view;
+    mt_view *cache;            /* cached views, linked by cache_next */
+    uint64_t cache_entries;
+    mt_address_space *as_first, *as_last;
+    mt_stats stats;
+    uint64_t walk_gen;         /* generation for mt_region.walk_mark_ */
+    mt_view *retired;          /* views with no reference, freed at reclaim */
+    mt_address_space *retired_as;
+    mt_owner *pending_owners;  /* owners whose count the library took to 0 */
+    /* scratch buffers reused by every render, so a commit allocates little */
+    struct mt__render_scratch *scratch;
+};
+
+/* Allocation that cannot sensibly fail: aborts with a message on OOM. */
+void *mt__xmalloc(size_t size);
+void *mt__xcalloc(size_t n, size_t size);
+void *mt__xrealloc(void *p, size_t size);
+char *mt__xstrdup(const char *s); /* NULL stays NULL */
+/* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
+uint64_t mt__walk_begin(mt_context *ctx);
+
+/* Reports a usage error through the diagnostic hook; returns err. */
+int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- region.c ----------------------------------------------------------- */
+
+static inline bool mt__region_live(const mt_region *r)
+{
+    return r && r->magic_ == MT__REGION_LIVE;
+}
+static inline bool mt__enabled(const mt_region *r)
+{
+    return r->flags_ & MT__F_ENABLED;
+}
+static inline bool mt__terminal(const mt_region *r)
+{
+    return r->kind_ != MT_KIND_CONTAINER && r->kind_ != MT_KIND_ALIAS;
+}
+/* Exact size as a 128-bit value, 0 ... 2^64. */
+static inline mt__i128 mt__size(const mt_region *r)
+{
+    return r->size_full_ ? MT__2_64 : (mt__i128)r->size_;
+}
+/* A printable name: "(null)" for an absent one. */
+static inline const char *mt__name(const mt_region *r)
+{
+    return r->name_ ? r->name_ : "(null)";
+}
+
+/* Owner teardown: finalises a region whose owner is dying; never fails. */
+void mt__region_finalize_dying(mt_region *r);
+
+/* ---- txn.c -------------------------------------------------------------- */
+
+/* Marks the topology pending and commits it when no transaction is open:
+ * every edit calls this after changing the tree. */
+void mt__topology_changed(mt_context *ctx);
+void mt__txn_begin(mt_context *ctx);
+void mt__txn_commit(mt_context *ctx);
+
+/* ---- view.c ------------------------------------------------------------- */
+
+struct mt_view {
+    mt_context *ctx;
+    uint32_t refs;
+    bool is_empty_view;
+    bool in_cache;
+    uint64_t root_id;        /* identity of the flat-root, 0 if none */
+    mt_region *root;         /* weak: cleared when the root is finalised */
+    char *root_name;         /* copied at build time */
+    mt_range *ranges;
+    size_t nr;
+    mt_view *cache_next;     /* context cache list */
+    mt_view *retired_next;
+    mt_view *root_next;      /* list of views sharing this weak root */
+    mt_view **root_pprev;
+};
+
+/* The flat-root of an address-space root (memory-model.md 5.1), or NULL. */
+mt_region *mt__flat_root(mt_region *as_root);
+/* The view for a flat-root: the cached one, or a new render now. Returns a
+ * new reference for the caller. */
+mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root);
+void mt__view_ref(mt_view *v);
+/* Dropping the last reference retires the view until mt_context_reclaim. */
+void mt__view_unref(mt_view *v);
+void mt__view_free(mt_view *v);
+/* Drops every cache entry (the outermost commit rebuilds them). */
+void mt__view_cache_clear(mt_context *ctx);
+/* Finalisation of `r`: clears weak root links and r's cache entry. */
+void mt__view_forget_root(mt_region *r);
+
+/* ---- render.c ----------------------------------------------------------- */
+
+/* Renders `root` into a newly allocated, simplified array of ranges. */
+int mt__render(mt_context *ctx, mt_region *root, mt_range **out, size_t *nr);
+void mt__render_scratch_free(struct mt__render_scratch *s);
+
+/* ---- address_space.c ---------------------------------------------------- */
+
+struct mt_address_space {
+    mt_context *ctx;
+    mt_region *root;         /* NULL once destroyed */
+    mt_owner *root_owner;    /* referenced until the address space is freed */
+    char *name;
+    mt_view *view;           /* current, one reference held */
+    mt_address_space *next, *prev;
+};
+
+void mt__address_space_free(mt_address_space *as);
+/* Switches every address space to its view after a topology change. */
+void mt__address_spaces_update(mt_context *ctx);
+/* True if `r` is the root of an address space of its context. */
+mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r);
+
+/* ---- owner.c ------------------------------------------------------------ */
+
+/* References the library takes (8.3). NULL owners are ignored. A release
+ * that reaches zero is deferred to mt_context_reclaim. */
+void mt__owner_ref(mt_owner *o);
+void mt__owner_unref(mt_context *ctx, mt_owner *o);
+/* Tears down the owners queued by mt__owner_unref whose count is still 0. */
+void mt__owners_reap(mt_context *ctx);
+void mt__owner_add_region(mt_owner *o, mt_region *r);
+void mt__owner_remove_region(mt_owner *o, mt_region *r);
+
+#endif /* MEMTREE_INTERNAL_H */

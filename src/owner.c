@@ -1,0 +1,123 @@
+/*
+ * Owners: the reference-counted objects regions belong to (QEMU's devices).
+ * A reference on a region is a reference on its owner. The library's own
+ * releases never tear an owner down inline; they queue it for the next
+ * mt_context_reclaim, so no edit can finalise regions half-way through.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+int mt_owner_init(mt_owner *o, const char *label, mt_owner_release_fn release)
+{
+    if (!o)
+        return -EINVAL;
+    o->magic_ = MT__OWNER_LIVE;
+    o->refs_ = 1;
+    o->release_ = release;
+    o->label_ = mt__xstrdup(label);
+    o->regions_ = NULL;
+    o->pending_next_ = NULL;
+    o->pending_ = false;
+    return 0;
+}
+
+static void owner_check(const mt_owner *o, const char *what)
+{
+    if (!o || o->magic_ != MT__OWNER_LIVE) {
+        mt__diag(NULL, -EINVAL, "%s: owner %p is not initialised or was released",
+                 what, (const void *)o);
+        abort();
+    }
+}
+
+void mt_owner_ref(mt_owner *o)
+{
+    owner_check(o, "mt_owner_ref");
+    o->refs_++;
+}
+
+uint32_t mt_owner_refcount(const mt_owner *o)
+{
+    return o ? o->refs_ : 0;
+}
+
+const char *mt_owner_label(const mt_owner *o)
+{
+    return o ? o->label_ : NULL;
+}
+
+/* Finalises every region of the owner, in any order, then releases it. */
+static void owner_teardown(mt_owner *o)
+{
+    /* Mark them first so finalisation does not follow alias pointers into
+     * regions that are going away in the same teardown (8.4, 8.5). */
+    for (mt_region *r = o->regions_; r; r = r->owner_next_)
+        r->flags_ |= MT__F_DYING;
+    while (o->regions_)
+        mt__region_finalize_dying(o->regions_);
+    free(o->label_);
+    o->label_ = NULL;
+    o->magic_ = 0;
+    if (o->release_)
+        o->release_(o);
+}
+
+void mt_owner_unref(mt_owner *o)
+{
+    owner_check(o, "mt_owner_unref");
+    assert(o->refs_ > 0);
+    if (--o->refs_ == 0 && !o->pending_)
+        owner_teardown(o);
+}
+
+void mt__owner_ref(mt_owner *o)
+{
+    if (o)
+        o->refs_++;
+}
+
+void mt__owner_unref(mt_context *ctx, mt_owner *o)
+{
+    if (!o)
+        return;
+    assert(o->refs_ > 0);
+    if (--o->refs_ == 0 && !o->pending_) {
+        o->pending_ = true;
+        o->pending_next_ = ctx->pending_owners;
+        ctx->pending_owners = o;
+    }
+}
+
+void mt__owners_reap(mt_context *ctx)
+{
+    while (ctx->pending_owners) {
+        mt_owner *o = ctx->pending_owners;
+        ctx->pending_owners = o->pending_next_;
+        o->pending_ = false;
+        o->pending_next_ = NULL;
+        /* A region of it may have been mapped again meanwhile. */
+        if (o->refs_ == 0)
+            owner_teardown(o);
+    }
+}
+
+void mt__owner_add_region(mt_owner *o, mt_region *r)
+{
+    r->owner_prev_ = NULL;
+    r->owner_next_ = o->regions_;
+    if (o->regions_)
+        o->regions_->owner_prev_ = r;
+    o->regions_ = r;
+}
+
+void mt__owner_remove_region(mt_owner *o, mt_region *r)
+{
+    if (r->owner_prev_)
+        r->owner_prev_->owner_next_ = r->owner_next_;
+    else
+        o->regions_ = r->owner_next_;
+    if (r->owner_next_)
+        r->owner_next_->owner_prev_ = r->owner_prev_;
+    r->owner_next_ = r->owner_prev_ = NULL;
+}

@@ -1,0 +1,660 @@
+/*
+ * Regions: the kinds and their initialisation, properties, editing the tree
+ * (mapping, unmapping, moving, resizing) and finalisation. Every edit that
+ * changes what views would show marks the topology pending (txn.c); nothing
+ * here renders.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Backings at least this large come from mmap, so a large machine's RAM
+ * costs address space, not memory, until it is touched. */
+#define MT__MMAP_THRESHOLD (1u << 20)
+
+/* ---- checks ------------------------------------------------------------- */
+
+/* A public call on storage that is not a live region: report it and, in
+ * checking builds, stop, because the caller is using dead storage. */
+static int region_misuse(const mt_region *r, const char *op)
+{
+    mt_context *ctx = (r && r->magic_ == MT__REGION_LIVE) ? r->ctx_ : NULL;
+    if (r && r->magic_ == MT__REGION_DEAD) {
+        mt__diag(ctx, -EINVAL, "%s: region at %p was finalised", op, (const void *)r);
+#ifdef MT_CHECKING
+        abort();
+#endif
+    } else {
+        mt__diag(ctx, -EINVAL, "%s: %p is not an initialised region", op,
+                 (const void *)r);
+    }
+    return -EINVAL;
+}
+
+#define CHECK_LIVE(r, op)                                                      \
+    do {                                                                       \
+        if (!mt__region_live(r))                                               \
+            return region_misuse((r), (op));                                   \
+    } while (0)
+
+/* ---- initialisation ----------------------------------------------------- */
+
+static int init_common(mt_region *r, mt_context *ctx, mt_owner *owner,
+                       const char *name, uint64_t size, mt_region_kind kind)
+{
+    if (!r || !ctx)
+        return mt__diag(ctx, -EINVAL, "region init: NULL %s", r ? "context" : "region");
+    if (owner && owner->magic_ != MT__OWNER_LIVE)
+        return mt__diag(ctx, -EINVAL, "region init '%s': owner is not initialised",
+                        name ? name : "(null)");
+    if (mt__region_live(r))
+        return mt__diag(ctx, -EBUSY,
+                        "region init '%s': the storage holds live region '%s'; finalize it first",
+                        name ? name : "(null)", mt__name(r));
+    bool heap = r->magic_ == MT__REGION_HEAP_FRESH && (r->flags_ & MT__F_HEAP);
+    memset(r, 0, sizeof(*r));
+    r->magic_ = MT__REGION_LIVE;
+    r->kind_ = (uint8_t)kind;
+    r->flags_ = MT__F_ENABLED | MT__F_ROMD | (heap ? MT__F_HEAP : 0);
+    r->ctx_ = ctx;
+    r->id_ = ctx->next_id++;
+    r->owner_ = owner;
+    r->name_ = mt__xstrdup(name);
+    if (size == UINT64_MAX)
+        r->size_full_ = 1;
+    else
+        r->size_ = size;
+    if (owner)
+        mt__owner_add_region(owner, r);
+    ctx->stats.live_regions++;
+    return 0;
+}
+
+/* Storage from mt_region_alloc carries this mark until it is initialised,
+ * so init_common knows to free it at finalisation. */
+mt_region *mt_region_alloc(void)
+{
+    mt_region *r = mt__xcalloc(1, sizeof(*r));
+    r->magic_ = MT__REGION_HEAP_FRESH;
+    r->flags_ = MT__F_HEAP;
+    return r;
+}
+
+static int alloc_backing(mt_region *r, uint64_t size)
+{
+    if (r->size_full_ || size > (uint64_t)SIZE_MAX / 2)
+        return -ENOMEM;
+    if (size >= MT__MMAP_THRESHOLD) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            return -ENOMEM;
+        r->ram_ = p;
+    } else {
+        r->ram_ = calloc(1, size ? size : 1);
+        if (!r->ram_)
+            return -ENOMEM;
+    }
+    r->flags_ |= MT__F_OWN_RAM;
+    return 0;
+}
+
+static void free_backing(mt_region *r)
+{
+    if (!(r->flags_ & MT__F_OWN_RAM))
+        return;
+    if (r->size_ >= MT__MMAP_THRESHOLD)
+        munmap(r->ram_, r->size_);
+    else
+        free(r->ram_);
+    r->ram_ = NULL;
+    r->flags_ &= ~MT__F_OWN_RAM;
+}
+
+/* Undoes init_common when a later step of an initialiser fails. */
+static int init_abort(mt_region *r, int err, const char *what)
+{
+    mt_context *ctx = r->ctx_;
+    mt__diag(ctx, err, "region init '%s': %s", mt__name(r), what);
+    bool heap = r->flags_ & MT__F_HEAP;
+    if (r->owner_)
+        mt__owner_remove_region(r->owner_, r);
+    free(r->name_);
+    ctx->stats.live_regions--;
+    memset(r, 0, sizeof(*r));
+    if (heap) {
+        r->magic_ = MT__REGION_HEAP_FRESH;
+        r->flags_ = MT__F_HEAP;
+    }
+    return err;
+}
+
+int mt_region_init_container(mt_region *r, mt_context *ctx, mt_owner *owner,
+                             const char *name, uint64_t size)
+{
+    return init_common(r, ctx, owner, name, size, MT_KIND_CONTAINER);
+}
+
+int mt_region_init_ram(mt_region *r, mt_context *ctx, mt_owner *owner,
+                       const char *name, uint64_t size)
+{
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_RAM);
+    if (err)
+        return err;
+    err = alloc_backing(r, size);
+    return err ? init_abort(r, err, "cannot allocate the RAM backing") : 0;
+}
+
+int mt_region_init_ram_ptr(mt_region *r, mt_context *ctx, mt_owner *owner,
+                           const char *name, uint64_t size, void *host)
+{
+    if (!host)
+        return mt__diag(ctx, -EINVAL, "region init '%s': NULL host pointer",
+                        name ? name : "(null)");
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_RAM);
+    if (!err)
+        r->ram_ = host;
+    return err;
+}
+
+int mt_region_init_rom(mt_region *r, mt_context *ctx, mt_owner *owner,
+                       const char *name, uint64_t size)
+{
+    int err = mt_region_init_ram(r, ctx, owner, name, size);
+    if (!err)
+        r->flags_ |= MT__F_READONLY;
+    return err;
+}
+
+int mt_region_init_rom_device(mt_region *r, mt_context *ctx, mt_owner *owner,
+                              const mt_region_ops *ops, void *opaque,
+                              const char *name, uint64_t size)
+{
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_ROM_DEVICE);
+    if (err)
+        return err;
+    r->ops_ = ops;
+    r->opaque_ = opaque;
+    err = alloc_backing(r, size);
+    return err ? init_abort(r, err, "cannot allocate the ROM backing") : 0;
+}
+
+int mt_region_init_ram_device(mt_region *r, mt_context *ctx, mt_owner *owner,
+                              const char *name, uint64_t size, void *host)
+{
+    if (!host)
+        return mt__diag(ctx, -EINVAL, "region init '%s': NULL host pointer",
+                        name ? name : "(null)");
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_RAM_DEVICE);
+    if (!err)
+        r->ram_ = host;
+    return err;
+}
+
+int mt_region_init_io(mt_region *r, mt_context *ctx, mt_owner *owner,
+                      const mt_region_ops *ops, void *opaque,
+                      const char *name, uint64_t size)
+{
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_IO);
+    if (!err) {
+        r->ops_ = ops;
+        r->opaque_ = opaque;
+    }
+    return err;
+}
+
+int mt_region_init_reservation(mt_region *r, mt_context *ctx, mt_owner *owner,
+                               const char *name, uint64_t size)
+{
+    return init_common(r, ctx, owner, name, size, MT_KIND_RESERVATION);
+}
+
+int mt_region_init_iommu(mt_region *r, mt_context *ctx, mt_owner *owner,
+                         const mt_iommu_ops *ops, void *opaque,
+                         const char *name, uint64_t size)
+{
+    if (!ops || !ops->translate)
+        return mt__diag(ctx, -EINVAL, "region init '%s': IOMMU needs a translate callback",
+                        name ? name : "(null)");
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_IOMMU);
+    if (!err) {
+        r->iommu_ops_ = ops;
+        r->opaque_ = opaque;
+    }
+    return err;
+}
+
+/* offset + size must stay within 2^64, where size UINT64_MAX means 2^64. */
+static bool alias_window_overflows(uint64_t offset, uint64_t size)
+{
+    mt__i128 sz = size == UINT64_MAX ? MT__2_64 : (mt__i128)size;
+    return (mt__i128)offset + sz > MT__2_64;
+}
+
+int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
+                         const char *name, mt_region *target,
+                         uint64_t offset, uint64_t size)
+{
+    const char *shown = name ? name : "(null)";
+    if (!mt__region_live(target))
+        return mt__diag(ctx, -EINVAL, "alias '%s': target is not a live region", shown);
+    if (ctx && target->ctx_ != ctx)
+        return mt__diag(ctx, -EINVAL, "alias '%s': target belongs to another context", shown);
+    /* Re-initialising storage that a live alias chain leads to would close
+     * a loop; detect it before touching the storage. */
+    for (const mt_region *t = target; t; t = t->alias_) {
+        if (t == r)
+            return mt__diag(ctx, -ELOOP,
+                            "alias '%s': target '%s' leads back to this region",
+                            shown, mt__name(target));
+    }
+    if (alias_window_overflows(offset, size))
+        return mt__diag(ctx, -EOVERFLOW,
+                        "alias '%s': offset 0x%llx + size 0x%llx exceeds 2^64", shown,
+                        (unsigned long long)offset, (unsigned long long)size);
+    int err = init_common(r, ctx, owner, name, size, MT_KIND_ALIAS);
+    if (err)
+        return err;
+    r->alias_ = target;
+    r->alias_offset_ = offset;
+    target->alias_refs_++;
+    return 0;
+}
+
+/* ---- the subregion list ------------------------------------------------- */
+
+/* Render order (3.2): before the first sibling of lower or equal priority,
+ * so higher priorities come first and the newest wins among equals. */
+static void link_child(mt_region *c, mt_region *sub)
+{
+    mt_region *prev = NULL, *it = c->first_child_;
+    while (it && it->priority_ > sub->priority_) {
+        prev = it;
+        it = it->next_sibling_;
+    }
+    sub->prev_sibling_ = prev;
+    sub->next_sibling_ = it;
+    if (prev)
+        prev->next_sibling_ = sub;
+    else
+        c->first_child_ = sub;
+    if (it)
+        it->prev_sibling_ = sub;
+    sub->container_ = c;
+}
+
+static void unlink_child(mt_region *c, mt_region *sub)
+{
+    if (sub->prev_sibling_)
+        sub->prev_sibling_->next_sibling_ = sub->next_sibling_;
+    else
+        c->first_child_ = sub->next_sibling_;
+    if (sub->next_sibling_)
+        sub->next_sibling_->prev_sibling_ = sub->prev_sibling_;
+    sub->prev_sibling_ = sub->next_sibling_ = NULL;
+    sub->container_ = NULL;
+}
+
+static void adjust_alias_chain(mt_region *sub, int delta)
+{
+    for (mt_region *t = sub->alias_; t; t = t->alias_)
+        t->mapped_via_alias_ += (uint32_t)delta;
+}
+
+struct walk_stack {
+    mt_region **items;
+    size_t n, cap;
+    uint64_t mark;
+};
+
+static void walk_push(struct walk_stack *st, mt_region *r)
+{
+    if (r->walk_mark_ == st->mark)
+        return;
+    r->walk_mark_ = st->mark;
+    if (st->n == st->cap)
+        st->items = mt__xrealloc(st->items, (st->cap = st->cap * 2 + 16) * sizeof(r));
+    st->items[st->n++] = r;
+}
+
+/* Is `goal` reachable from `from` through subregion links and alias
+ * targets? Each region is visited once, so shared targets cost nothing. */
+static bool reaches(mt_context *ctx, mt_region *from, const mt_region *goal)
+{
+    if (!from->first_child_ && !from->alias_)
+        return from == goal;
+    struct walk_stack st = {.mark = mt__walk_begin(ctx)};
+    walk_push(&st, from);
+    bool found = false;
+    while (st.n && !found) {
+        mt_region *r = st.items[--st.n];
+        found = r == goal;
+        if (r->alias_)
+            walk_push(&st, r->alias_);
+        for (mt_region *child = r->first_child_; child; child = child->next_sibling_)
+            walk_push(&st, child);
+    }
+    free(st.items);
+    return found;
+}
+
+static void map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
+{
+    mt__txn_begin(c->ctx_);
+    sub->addr_ = addr;
+    sub->priority_ = prio;
+    link_child(c, sub);
+    adjust_alias_chain(sub, +1);
+    if (sub->owner_ != c->owner_)
+        mt__owner_ref(sub->owner_);
+    if (mt__enabled(c) && mt__enabled(sub))
+        c->ctx_->topology_pending = true;
+    mt__txn_commit(c->ctx_);
+}
+
+static void unmap_locked(mt_region *c, mt_region *sub)
+{
+    mt_context *ctx = c->ctx_;
+    mt__txn_begin(ctx);
+    unlink_child(c, sub);
+    adjust_alias_chain(sub, -1);
+    if (sub->owner_ != c->owner_)
+        mt__owner_unref(ctx, sub->owner_);
+    if (mt__enabled(c) && mt__enabled(sub))
+        ctx->topology_pending = true;
+    mt__txn_commit(ctx);
+}
+
+static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
+                         int32_t prio, const char *op)
+{
+    CHECK_LIVE(c, op);
+    CHECK_LIVE(sub, op);
+    mt_context *ctx = c->ctx_;
+    if (sub->ctx_ != ctx)
+        return mt__diag(ctx, -EINVAL, "%s: '%s' and '%s' belong to different contexts",
+                        op, mt__name(c), mt__name(sub));
+    if (sub->container_)
+        return mt__diag(ctx, -EBUSY, "%s: '%s' is already mapped in '%s'", op,
+                        mt__name(sub), mt__name(sub->container_));
+    if (reaches(ctx, sub, c))
+        return mt__diag(ctx, -ELOOP,
+                        "%s: mapping '%s' into '%s' would make '%s' contain itself",
+                        op, mt__name(sub), mt__name(c), mt__name(c));
+    map_locked(c, sub, offset, prio);
+    return 0;
+}
+
+int mt_region_add_subregion(mt_region *c, uint64_t offset, mt_region *sub)
+{
+    return add_subregion(c, offset, sub, 0, "add_subregion");
+}
+
+int mt_region_add_subregion_overlap(mt_region *c, uint64_t offset, mt_region *sub,
+                                    int32_t priority)
+{
+    return add_subregion(c, offset, sub, priority, "add_subregion_overlap");
+}
+
+int mt_region_del_subregion(mt_region *c, mt_region *sub)
+{
+    CHECK_LIVE(c, "del_subregion");
+    CHECK_LIVE(sub, "del_subregion");
+    if (sub->container_ != c)
+        return mt__diag(c->ctx_, -ENOENT, "del_subregion: '%s' is not mapped in '%s'",
+                        mt__name(sub), mt__name(c));
+    unmap_locked(c, sub);
+    return 0;
+}
+
+/* ---- property edits ----------------------------------------------------- */
+
+static void set_flag(mt_region *r, unsigned flag, bool on)
+{
+    if (on)
+        r->flags_ |= flag;
+    else
+        r->flags_ &= ~flag;
+}
+
+/* Changes a flag that only matters to views while the region is enabled
+ * (readonly, nonvolatile, romd). */
+static int edit_flag(mt_region *r, unsigned flag, bool on, const char *op)
+{
+    CHECK_LIVE(r, op);
+    if (!!(r->flags_ & flag) == on)
+        return 0;
+    mt__txn_begin(r->ctx_);
+    set_flag(r, flag, on);
+    if (mt__enabled(r))
+        r->ctx_->topology_pending = true;
+    mt__txn_commit(r->ctx_);
+    return 0;
+}
+
+int mt_region_set_readonly(mt_region *r, bool readonly)
+{
+    return edit_flag(r, MT__F_READONLY, readonly, "set_readonly");
+}
+
+int mt_region_set_nonvolatile(mt_region *r, bool nonvolatile)
+{
+    return edit_flag(r, MT__F_NONVOLATILE, nonvolatile, "set_nonvolatile");
+}
+
+int mt_region_set_romd(mt_region *r, bool romd_mode)
+{
+    return edit_flag(r, MT__F_ROMD, romd_mode, "set_romd");
+}
+
+int mt_region_set_enabled(mt_region *r, bool enabled)
+{
+    CHECK_LIVE(r, "set_enabled");
+    if (mt__enabled(r) == enabled)
+        return 0;
+    mt__txn_begin(r->ctx_);
+    set_flag(r, MT__F_ENABLED, enabled);
+    r->ctx_->topology_pending = true;
+    mt__txn_commit(r->ctx_);
+    return 0;
+}
+
+int mt_region_set_size(mt_region *r, uint64_t size)
+{
+    CHECK_LIVE(r, "set_size");
+    bool full = size == UINT64_MAX;
+    if (full == r->size_full_ && (full || size == r->size_))
+        return 0;
+    if (r->kind_ == MT_KIND_ALIAS && alias_window_overflows(r->alias_offset_, size))
+        return mt__diag(r->ctx_, -EOVERFLOW,
+                        "set_size '%s': alias offset 0x%llx + size exceeds 2^64",
+                        mt__name(r), (unsigned long long)r->alias_offset_);
+    if (r->flags_ & MT__F_OWN_RAM)
+        return mt__diag(r->ctx_, -EINVAL,
+                        "set_size '%s': a region with library-allocated backing cannot be resized",
+                        mt__name(r));
+    mt__txn_begin(r->ctx_);
+    r->size_full_ = full;
+    r->size_ = full ? 0 : size;
+    r->ctx_->topology_pending = true;
+    mt__txn_commit(r->ctx_);
+    return 0;
+}
+
+/* Re-mapping moves the region to the front of its priority class (3.2). */
+static void remap(mt_region *r, uint64_t addr, int32_t prio)
+{
+    mt_region *c = r->container_;
+    mt_context *ctx = r->ctx_;
+    mt__txn_begin(ctx);
+    /* Hold the owner across the gap so a cross-owner link's release
+     * cannot queue a teardown in between. */
+    mt__owner_ref(r->owner_);
+    unmap_locked(c, r);
+    map_locked(c, r, addr, prio);
+    mt__owner_unref(ctx, r->owner_);
+    mt__txn_commit(ctx);
+}
+
+int mt_region_set_address(mt_region *r, uint64_t addr)
+{
+    CHECK_LIVE(r, "set_address");
+    if (addr == r->addr_)
+        return 0;
+    if (r->container_)
+        remap(r, addr, r->priority_);
+    else
+        r->addr_ = addr;
+    return 0;
+}
+
+int mt_region_set_priority(mt_region *r, int32_t priority)
+{
+    CHECK_LIVE(r, "set_priority");
+    if (priority == r->priority_)
+        return 0;
+    if (r->container_)
+        remap(r, r->addr_, priority);
+    else
+        r->priority_ = priority;
+    return 0;
+}
+
+int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
+{
+    CHECK_LIVE(r, "set_alias_offset");
+    if (r->kind_ != MT_KIND_ALIAS)
+        return mt__diag(r->ctx_, -EINVAL, "set_alias_offset: '%s' is not an alias",
+                        mt__name(r));
+    if (offset == r->alias_offset_)
+        return 0;
+    if (alias_window_overflows(offset, r->size_full_ ? UINT64_MAX : r->size_))
+        return mt__diag(r->ctx_, -EOVERFLOW,
+                        "set_alias_offset '%s': offset 0x%llx + size exceeds 2^64",
+                        mt__name(r), (unsigned long long)offset);
+    mt__txn_begin(r->ctx_);
+    r->alias_offset_ = offset;
+    if (mt__enabled(r))
+        r->ctx_->topology_pending = true;
+    mt__txn_commit(r->ctx_);
+    return 0;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+mt_region_kind mt_region_get_kind(const mt_region *r) { return (mt_region_kind)r->kind_; }
+const char *mt_region_name(const mt_region *r) { return r->name_; }
+uint64_t mt_region_id(const mt_region *r) { return r->id_; }
+mt_owner *mt_region_owner(const mt_region *r) { return r->owner_; }
+uint64_t mt_region_size(const mt_region *r) { return r->size_full_ ? UINT64_MAX : r->size_; }
+uint64_t mt_region_addr(const mt_region *r) { return r->addr_; }
+int32_t mt_region_priority(const mt_region *r) { return r->priority_; }
+mt_region *mt_region_container(const mt_region *r) { return r->container_; }
+mt_region *mt_region_alias_target(const mt_region *r) { return r->alias_; }
+uint64_t mt_region_alias_offset(const mt_region *r) { return r->alias_offset_; }
+bool mt_region_enabled(const mt_region *r) { return mt__enabled(r); }
+bool mt_region_readonly(const mt_region *r) { return r->flags_ & MT__F_READONLY; }
+bool mt_region_nonvolatile(const mt_region *r) { return r->flags_ & MT__F_NONVOLATILE; }
+bool mt_region_romd(const mt_region *r) { return r->flags_ & MT__F_ROMD; }
+bool mt_region_is_terminal(const mt_region *r) { return mt__terminal(r); }
+mt_region *mt_region_first_subregion(const mt_region *r) { return r->first_child_; }
+mt_region *mt_region_next_sibling(const mt_region *r) { return r->next_sibling_; }
+
+bool mt_region_size_exact(const mt_region *r, uint64_t *low)
+{
+    if (low)
+        *low = r->size_;
+    return r->size_full_;
+}
+
+bool mt_region_is_mapped(const mt_region *r)
+{
+    return r->container_ || r->mapped_via_alias_ > 0;
+}
+
+void *mt_region_ram_ptr(const mt_region *r)
+{
+    uint64_t offset = 0;
+    while (r && r->kind_ == MT_KIND_ALIAS) {
+        offset += r->alias_offset_;
+        r = r->alias_;
+    }
+    if (!r || !r->ram_)
+        return NULL;
+    return r->ram_ + offset;
+}
+
+/* ---- finalisation ------------------------------------------------------- */
+
+/* Steps 1-7 of 8.4, once the checks have passed. */
+static void finalize_now(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    if (r->container_)
+        unmap_locked(r->container_, r);
+    r->flags_ &= ~MT__F_ENABLED;
+    mt__view_forget_root(r);
+    if (r->first_child_) {
+        mt__txn_begin(ctx);
+        while (r->first_child_)
+            unmap_locked(r, r->first_child_);
+        mt__txn_commit(ctx);
+    }
+    /* An alias must not follow its target pointer while the target's owner
+     * is being torn down with it: the target may already be gone. */
+    if (r->alias_ && !(r->alias_->flags_ & MT__F_DYING) && mt__region_live(r->alias_))
+        r->alias_->alias_refs_--;
+    free_backing(r);
+    free(r->name_);
+    if (r->owner_)
+        mt__owner_remove_region(r->owner_, r);
+    ctx->stats.live_regions--;
+    bool heap = r->flags_ & MT__F_HEAP;
+    memset(r, 0x6b, sizeof(*r));
+    r->magic_ = MT__REGION_DEAD;
+    if (heap)
+        free(r);
+}
+
+static int finalize_check(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    mt_address_space *as = mt__as_rooted_at(ctx, r);
+    if (as)
+        return mt__diag(ctx, -EBUSY,
+                        "finalize '%s': it is the root of live address space '%s'",
+                        mt__name(r), as->name);
+    if (r->alias_refs_)
+        return mt__diag(ctx, -EBUSY,
+                        "finalize '%s': %u live alias(es) still target it",
+                        mt__name(r), r->alias_refs_);
+    if (r->view_refs_)
+        return mt__diag(ctx, -EBUSY,
+                        "finalize '%s': %u range(s) of live views still name it; "
+                        "unmap, commit and reclaim first",
+                        mt__name(r), r->view_refs_);
+    return 0;
+}
+
+int mt_region_finalize(mt_region *r)
+{
+    CHECK_LIVE(r, "finalize");
+    int err = finalize_check(r);
+    if (err)
+        return err;
+    finalize_now(r);
+    return 0;
+}
+
+void mt__region_finalize_dying(mt_region *r)
+{
+    /* Everything that could still name this region holds a reference on
+     * its owner, so reaching here with one of these set is a bug or an
+     * alias from another owner that outlived its target's owner. */
+    if (r->view_refs_ || mt__as_rooted_at(r->ctx_, r))
+        mt__diag(r->ctx_, -EBUSY,
+                 "owner teardown finalises '%s' while it is still in use", mt__name(r));
+    finalize_now(r);
+}

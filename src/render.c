@@ -1,0 +1,298 @@
+/*
+ * Rendering: a flat-root's tree -> the sorted, disjoint, merged ranges of a
+ * view (memory-model.md section 4), and nothing else.
+ *
+ * QEMU walks the tree and, for every terminal region, inserts the parts of
+ * its clip not yet covered into a sorted array: O(n^2) in the worst case.
+ * The walk itself only decides an order. Each terminal region visited
+ * "fills" its clip, and an address belongs to the FIRST fill whose clip
+ * contains it. So memtree:
+ *   1. walks the tree once, recording every fill in walk order (its rank);
+ *   2. sorts the fills by start address (radix sort, linear);
+ *   3. sweeps the address space left to right with a min-heap of the
+ *      fills covering the current address, keyed by rank: the heap's top
+ *      owns the address until it ends or a new fill starts;
+ *   4. merges neighbours as QEMU's simplification does, while emitting.
+ * That is O(n log n) with a small constant, and gives QEMU's exact result:
+ * the merge rule makes the output depend only on which fill owns each byte.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One terminal region's contribution: the clip [start, last] it fills,
+ * its offset at `start`, and the flags inherited along its path. */
+struct fill {
+    uint64_t start;
+    uint64_t last;
+    uint64_t offset;
+    mt_region *region;
+    bool readonly;
+    bool nonvolatile;
+};
+
+struct sort_item {
+    uint64_t key;
+    uint32_t rank;
+};
+
+struct mt__render_scratch {
+    struct fill *fills;
+    size_t nfills, cap_fills;
+    struct sort_item *order, *tmp;
+    size_t cap_order;
+    uint32_t *heap;
+    size_t cap_heap;
+};
+
+void mt__render_scratch_free(struct mt__render_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->fills);
+    free(s->order);
+    free(s->tmp);
+    free(s->heap);
+    free(s);
+}
+
+/* ---- 1. the walk -------------------------------------------------------- */
+
+static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
+                     mt__i128 lo, mt__i128 hi, bool ro, bool nv)
+{
+    if (s->nfills == s->cap_fills) {
+        s->cap_fills = s->cap_fills ? s->cap_fills * 2 : 256;
+        s->fills = mt__xrealloc(s->fills, s->cap_fills * sizeof(*s->fills));
+    }
+    s->fills[s->nfills++] = (struct fill){
+        .start = (uint64_t)lo,
+        .last = (uint64_t)(hi - 1),
+        .offset = (uint64_t)(lo - base),
+        .region = r,
+        .readonly = ro,
+        .nonvolatile = nv,
+    };
+}
+
+/* Rules 1-7 of 4.1, with the clip kept as [lo, hi). */
+static void walk(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
+                 mt__i128 lo, mt__i128 hi, bool ro, bool nv)
+{
+    if (!mt__enabled(r))
+        return;
+    base += r->addr_;
+    ro |= (r->flags_ & MT__F_READONLY) != 0;
+    nv |= (r->flags_ & MT__F_NONVOLATILE) != 0;
+    mt__i128 end = base + mt__size(r);
+    if (base > lo)
+        lo = base;
+    if (end < hi)
+        hi = end;
+    if (lo >= hi)
+        return;
+    if (r->kind_ == MT_KIND_ALIAS) {
+        mt_region *t = r->alias_;
+        walk(s, t, base - (mt__i128)t->addr_ - (mt__i128)r->alias_offset_, lo, hi, ro, nv);
+        return;
+    }
+    for (mt_region *c = r->first_child_; c; c = c->next_sibling_)
+        walk(s, c, base, lo, hi, ro, nv);
+    if (mt__terminal(r))
+        add_fill(s, r, base, lo, hi, ro, nv);
+}
+
+/* ---- 2. sorting fills by start ------------------------------------------ */
+
+static void ensure_order(struct mt__render_scratch *s, size_t n)
+{
+    if (n <= s->cap_order)
+        return;
+    s->cap_order = n;
+    s->order = mt__xrealloc(s->order, n * sizeof(*s->order));
+    s->tmp = mt__xrealloc(s->tmp, n * sizeof(*s->tmp));
+    s->heap = mt__xrealloc(s->heap, n * sizeof(*s->heap));
+}
+
+/* LSD radix sort on 16-bit digits, stable, skipping digits that are the
+ * same for every key (the high digits of most maps). */
+static void sort_by_start(struct mt__render_scratch *s, size_t n)
+{
+    struct sort_item *a = s->order, *b = s->tmp;
+    uint64_t all_or = 0, all_and = ~(uint64_t)0;
+    for (size_t i = 0; i < n; i++) {
+        all_or |= a[i].key;
+        all_and &= a[i].key;
+    }
+    uint64_t varying = all_or ^ all_and;
+    static_assert(sizeof(size_t) >= 4, "counts");
+    size_t *count = mt__xmalloc(65536 * sizeof(*count));
+    for (unsigned shift = 0; shift < 64; shift += 16) {
+        if (((varying >> shift) & 0xffff) == 0)
+            continue;
+        memset(count, 0, 65536 * sizeof(*count));
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].key >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+        struct sort_item *t = a;
+        a = b;
+        b = t;
+    }
+    free(count);
+    s->order = a;
+    s->tmp = b;
+}
+
+static void insertion_sort(struct sort_item *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct sort_item x = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].key > x.key) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
+}
+
+/* ---- 3. the sweep: a min-heap of ranks ---------------------------------- */
+
+static void heap_push(uint32_t *h, size_t *n, uint32_t rank)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (h[parent] <= rank)
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = rank;
+}
+
+static void heap_pop(uint32_t *h, size_t *n)
+{
+    uint32_t x = h[--(*n)];
+    size_t i = 0, size = *n;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= size)
+            break;
+        if (child + 1 < size && h[child + 1] < h[child])
+            child++;
+        if (h[child] >= x)
+            break;
+        h[i] = h[child];
+        i = child;
+    }
+    if (size)
+        h[i] = x;
+}
+
+/* ---- 4. emitting with QEMU's merge rule (4.6) --------------------------- */
+
+struct out {
+    mt_range *ranges;
+    size_t n, cap;
+};
+
+static void emit(struct out *o, const struct fill *f, uint64_t start, uint64_t last)
+{
+    uint64_t offset = f->offset + (start - f->start);
+    mt_region *r = f->region;
+    bool romd = (r->flags_ & MT__F_ROMD) != 0;
+    if (o->n) {
+        mt_range *p = &o->ranges[o->n - 1];
+        if (p->region == r && p->last + 1 == start &&
+            p->offset_in_region + (p->last - p->start) + 1 == offset &&
+            p->readonly == f->readonly && p->nonvolatile == f->nonvolatile &&
+            p->romd_mode == romd && p->dirty_log_mask == r->dirty_clients_) {
+            p->last = last;
+            return;
+        }
+    }
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 16;
+        o->ranges = mt__xrealloc(o->ranges, o->cap * sizeof(*o->ranges));
+    }
+    o->ranges[o->n++] = (mt_range){
+        .start = start,
+        .last = last,
+        .offset_in_region = offset,
+        .region = r,
+        .readonly = f->readonly,
+        .nonvolatile = f->nonvolatile,
+        .romd_mode = romd,
+        .dirty_log_mask = r->dirty_clients_,
+    };
+}
+
+static void sweep(struct mt__render_scratch *s, struct out *o)
+{
+    const struct fill *fills = s->fills;
+    const struct sort_item *order = s->order;
+    uint32_t *heap = s->heap;
+    size_t n = s->nfills, next = 0, hn = 0;
+    uint64_t pos = 0;
+    for (;;) {
+        if (hn == 0) {
+            if (next == n)
+                break;
+            pos = order[next].key;
+        }
+        while (next < n && order[next].key <= pos)
+            heap_push(heap, &hn, order[next++].rank);
+        while (hn && fills[heap[0]].last < pos)
+            heap_pop(heap, &hn);
+        if (hn == 0)
+            continue;
+        const struct fill *winner = &fills[heap[0]];
+        uint64_t last = winner->last;
+        /* a fill starting later may outrank the winner: stop before it */
+        if (next < n && order[next].key - 1 < last)
+            last = order[next].key - 1;
+        emit(o, winner, pos, last);
+        if (last == UINT64_MAX)
+            break;
+        pos = last + 1;
+    }
+}
+
+int mt__render(mt_context *ctx, mt_region *root, mt_range **out, size_t *nr)
+{
+    if (!ctx->scratch)
+        ctx->scratch = mt__xcalloc(1, sizeof(*ctx->scratch));
+    struct mt__render_scratch *s = ctx->scratch;
+    s->nfills = 0;
+    walk(s, root, 0, 0, MT__2_64, false, false);
+
+    size_t n = s->nfills;
+    if (n > UINT32_MAX) {
+        fprintf(stderr, "memtree: a view of more than 2^32 fills is not supported\n");
+        abort();
+    }
+    ensure_order(s, n);
+    for (size_t i = 0; i < n; i++)
+        s->order[i] = (struct sort_item){.key = s->fills[i].start, .rank = (uint32_t)i};
+    if (n < 64)
+        insertion_sort(s->order, n);
+    else
+        sort_by_start(s, n);
+
+    struct out o = {0};
+    sweep(s, &o);
+    if (o.n < o.cap && o.n)
+        o.ranges = mt__xrealloc(o.ranges, o.n * sizeof(*o.ranges));
+    *out = o.ranges;
+    *nr = o.n;
+    return 0;
+}

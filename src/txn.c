@@ -1,0 +1,52 @@
+/*
+ * Transactions and the commit pipeline: edits only mark the topology
+ * pending; the outermost commit rebuilds the view cache once and switches
+ * every address space to its new view.
+ */
+#include "internal.h"
+
+void mt__txn_begin(mt_context *ctx)
+{
+    ctx->txn_depth++;
+}
+
+static void commit_topology(mt_context *ctx)
+{
+    ctx->topology_pending = false;
+    /* Views are rebuilt from scratch for every flat-root; address spaces
+     * that share a flat-root share the rebuilt view through the cache. */
+    mt__view_cache_clear(ctx);
+    mt__address_spaces_update(ctx);
+}
+
+void mt__txn_commit(mt_context *ctx)
+{
+    assert(ctx->txn_depth > 0);
+    if (--ctx->txn_depth == 0 && ctx->topology_pending)
+        commit_topology(ctx);
+}
+
+void mt__topology_changed(mt_context *ctx)
+{
+    ctx->topology_pending = true;
+    if (ctx->txn_depth == 0)
+        commit_topology(ctx);
+}
+
+void mt_transaction_begin(mt_context *ctx)
+{
+    mt__txn_begin(ctx);
+}
+
+int mt_transaction_commit(mt_context *ctx)
+{
+    if (ctx->txn_depth == 0)
+        return mt__diag(ctx, -EINVAL, "commit without an open transaction");
+    mt__txn_commit(ctx);
+    return 0;
+}
+
+unsigned mt_transaction_depth(const mt_context *ctx)
+{
+    return ctx->txn_depth;
+}

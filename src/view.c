@@ -1,0 +1,208 @@
+/*
+ * Views (QEMU's FlatViews): flat-root selection, the cache that shares one
+ * view between every address space with the same flat-root, and the view's
+ * life: built once, immutable, retired when its last holder lets go.
+ *
+ * The cache entry of a flat-root lives on the region itself (cached_view_):
+ * re-initialising storage starts a new region with no entry, so a lookup
+ * can never return a view built for the storage's previous occupant.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+mt_region *mt__flat_root(mt_region *r)
+{
+    while (r) {
+        if (!mt__enabled(r))
+            return NULL;
+        /* memtree: a wrapper's own flags must reach the view (5.1 rule 2) */
+        if (r->flags_ & (MT__F_READONLY | MT__F_NONVOLATILE))
+            return r;
+        if (r->kind_ == MT_KIND_ALIAS) {
+            if (r->alias_offset_ == 0 && mt__size(r) >= mt__size(r->alias_)) {
+                r = r->alias_;
+                continue;
+            }
+            return r;
+        }
+        if (r->kind_ != MT_KIND_CONTAINER)
+            return r;
+        mt_region *only = NULL;
+        unsigned enabled = 0;
+        for (mt_region *c = r->first_child_; c; c = c->next_sibling_) {
+            if (!mt__enabled(c))
+                continue;
+            if (++enabled > 1)
+                break;
+            only = c;
+        }
+        if (enabled == 0)
+            return NULL;
+        if (enabled == 1 && only->addr_ == 0 && mt__size(only) <= mt__size(r)) {
+            r = only;
+            continue;
+        }
+        return r;
+    }
+    return NULL;
+}
+
+static void root_link(mt_view *v, mt_region *root)
+{
+    v->root = root;
+    v->root_next = root->root_views_;
+    v->root_pprev = &root->root_views_;
+    if (root->root_views_)
+        root->root_views_->root_pprev = &v->root_next;
+    root->root_views_ = v;
+}
+
+static void root_unlink(mt_view *v)
+{
+    if (!v->root)
+        return;
+    *v->root_pprev = v->root_next;
+    if (v->root_next)
+        v->root_next->root_pprev = v->root_pprev;
+    v->root = NULL;
+    v->root_next = NULL;
+    v->root_pprev = NULL;
+}
+
+static mt_view *view_build(mt_context *ctx, mt_region *root)
+{
+    mt_view *v = mt__xcalloc(1, sizeof(*v));
+    v->ctx = ctx;
+    v->root_id = root->id_;
+    v->root_name = mt__xstrdup(mt__name(root));
+    mt__render(ctx, root, &v->ranges, &v->nr);
+    for (size_t i = 0; i < v->nr; i++) {
+        mt_region *t = v->ranges[i].region;
+        t->view_refs_++;
+        mt__owner_ref(t->owner_);
+    }
+    root_link(v, root);
+    ctx->stats.renders++;
+    ctx->stats.live_views++;
+    return v;
+}
+
+mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root)
+{
+    if (!flat_root) {
+        mt__view_ref(ctx->empty_view);
+        return ctx->empty_view;
+    }
+    mt_view *v = flat_root->cached_view_;
+    if (!v) {
+        v = view_build(ctx, flat_root);
+        v->refs = 1; /* the cache's */
+        v->in_cache = true;
+        v->cache_next = ctx->cache;
+        ctx->cache = v;
+        ctx->cache_entries++;
+        flat_root->cached_view_ = v;
+    }
+    assert(v->root_id == flat_root->id_);
+    mt__view_ref(v);
+    return v;
+}
+
+void mt__view_ref(mt_view *v)
+{
+    v->refs++;
+}
+
+void mt__view_unref(mt_view *v)
+{
+    assert(v->refs > 0);
+    if (--v->refs > 0 || v->is_empty_view)
+        return;
+    mt_context *ctx = v->ctx;
+    v->retired_next = ctx->retired;
+    ctx->retired = v;
+}
+
+void mt__view_free(mt_view *v)
+{
+    mt_context *ctx = v->ctx;
+    assert(!v->in_cache && v->refs == 0);
+    root_unlink(v);
+    for (size_t i = 0; i < v->nr; i++) {
+        mt_region *t = v->ranges[i].region;
+        t->view_refs_--;
+        mt__owner_unref(ctx, t->owner_);
+    }
+    free(v->ranges);
+    free(v->root_name);
+    free(v);
+    ctx->stats.live_views--;
+}
+
+static void cache_drop(mt_context *ctx, mt_view *v)
+{
+    v->in_cache = false;
+    if (v->root && v->root->cached_view_ == v)
+        v->root->cached_view_ = NULL;
+    ctx->cache_entries--;
+    mt__view_unref(v);
+}
+
+void mt__view_cache_clear(mt_context *ctx)
+{
+    mt_view *v = ctx->cache;
+    ctx->cache = NULL;
+    while (v) {
+        mt_view *next = v->cache_next;
+        v->cache_next = NULL;
+        cache_drop(ctx, v);
+        v = next;
+    }
+}
+
+void mt__view_forget_root(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    mt_view *cached = r->cached_view_;
+    if (cached) {
+        /* unlink it from the cache list, then release the cache's reference:
+         * QEMU's posted fix forgot the release and leaked the view */
+        mt_view **pp = &ctx->cache;
+        while (*pp != cached)
+            pp = &(*pp)->cache_next;
+        *pp = cached->cache_next;
+        cached->cache_next = NULL;
+        cache_drop(ctx, cached);
+    }
+    while (r->root_views_)
+        root_unlink(r->root_views_);
+}
+
+/* ---- public accessors --------------------------------------------------- */
+
+size_t mt_view_range_count(const mt_view *v) { return v->nr; }
+const mt_range *mt_view_ranges(const mt_view *v) { return v->ranges; }
+mt_region *mt_view_root(const mt_view *v) { return v->root; }
+bool mt_view_is_empty_view(const mt_view *v) { return v->is_empty_view; }
+
+const char *mt_view_root_name(const mt_view *v)
+{
+    return v->root_name ? v->root_name : "(none)";
+}
+
+const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
+{
+    size_t lo = 0, hi = v->nr;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->ranges[mid].last < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < v->nr && v->ranges[lo].start <= addr)
+        return &v->ranges[lo];
+    return NULL;
+}
