@@ -237,25 +237,28 @@ typedef enum mt_region_kind {
  * by one of the mt_region_init_* calls and lives until mt_region_finalize.
  */
 struct mt_region {
-    uint32_t magic_;
+    /* first cache line: what rendering reads for every region */
     uint8_t kind_;
     uint8_t flags_;          /* MT__F_* in src/internal.h */
     uint8_t size_full_;      /* the size is 2^64 */
     uint8_t dirty_clients_;  /* bit set of enabled dirty-log clients */
-    int32_t priority_;
-    uint32_t mapped_via_alias_;
-    uint64_t id_;
-    uint64_t size_;          /* exact size, unless size_full_ */
+    uint32_t view_refs_;     /* ranges of live views naming this region */
     uint64_t addr_;
-    uint64_t alias_offset_;
-    mt_context *ctx_;
-    mt_owner *owner_;
-    char *name_;
-    mt_region *container_;
-    mt_region *alias_;
+    uint64_t size_;          /* exact size, unless size_full_ */
     mt_region *first_child_;
     mt_region *next_sibling_;
+    mt_region *alias_;
+    uint64_t alias_offset_;
+    mt_owner *owner_;
+    /* the rest */
+    uint32_t magic_;
+    int32_t priority_;
+    uint64_t id_;
+    mt_context *ctx_;
+    char *name_;
+    mt_region *container_;
     mt_region *prev_sibling_;
+    struct mt__child_index *child_index_; /* priority classes of the children */
     mt_region *owner_next_;
     mt_region *owner_prev_;
     const mt_region_ops *ops_;
@@ -265,9 +268,9 @@ struct mt_region {
     mt_view *cached_view_;   /* the cache entry keyed by this flat-root */
     mt_view *root_views_;    /* views whose weak flat-root this is */
     uint32_t alias_refs_;    /* live aliases whose target this is */
-    uint32_t view_refs_;     /* ranges of live views naming this region */
-    uint32_t log_counts_[8];
+    uint32_t mapped_via_alias_;
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
+    uint32_t log_counts_[8];
 };
 
 /*

@@ -226,11 +226,12 @@ int mt_region_init_iommu(mt_region *r, mt_context *ctx, mt_owner *owner,
     return err;
 }
 
-/* offset + size must stay within 2^64, where size UINT64_MAX means 2^64. */
+/* A finite alias window must end within the target's 64-bit offset space.
+ * A 2^64 window (UINT64_MAX) means "everything from offset on" and is
+ * clipped by rendering, as QEMU's bus-master aliases rely on. */
 static bool alias_window_overflows(uint64_t offset, uint64_t size)
 {
-    mt__i128 sz = size == UINT64_MAX ? MT__2_64 : (mt__i128)size;
-    return (mt__i128)offset + sz > MT__2_64;
+    return size != UINT64_MAX && (mt__i128)offset + size > MT__2_64;
 }
 
 int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
@@ -265,36 +266,104 @@ int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
 
 /* ---- the subregion list ------------------------------------------------- */
 
-/* Render order (3.2): before the first sibling of lower or equal priority,
- * so higher priorities come first and the newest wins among equals. */
+/*
+ * Render order (3.2): a new child goes before the first sibling of lower or
+ * equal priority, so higher priorities come first and the newest wins among
+ * equals. Scanning the list for that sibling would make mapping n children
+ * O(n^2) (QEMU's cost); instead each container keeps its priority classes,
+ * sorted by descending priority, with the first child of each, and the tail.
+ */
+struct prio_class {
+    int32_t priority;
+    mt_region *first;
+};
+
+struct mt__child_index {
+    size_t n, cap;
+    mt_region *last;
+    struct prio_class classes[];
+};
+
+/* Index of the first class whose priority is <= prio (n if none). */
+static size_t class_search(const struct mt__child_index *ix, int32_t prio)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->classes[mid].priority > prio)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static void link_child(mt_region *c, mt_region *sub)
 {
-    mt_region *prev = NULL, *it = c->first_child_;
-    while (it && it->priority_ > sub->priority_) {
-        prev = it;
-        it = it->next_sibling_;
+    struct mt__child_index *ix = c->child_index_;
+    if (!ix || ix->n == ix->cap) {
+        size_t cap = ix ? ix->cap * 2 : 4;
+        ix = mt__xrealloc(ix, sizeof(*ix) + cap * sizeof(ix->classes[0]));
+        if (!c->child_index_) {
+            ix->n = 0;
+            ix->last = NULL;
+        }
+        ix->cap = cap;
+        c->child_index_ = ix;
     }
+    int32_t prio = sub->priority_;
+    size_t k = class_search(ix, prio);
+    mt_region *before = k < ix->n ? ix->classes[k].first : NULL;
+    if (k < ix->n && ix->classes[k].priority == prio) {
+        ix->classes[k].first = sub;
+    } else {
+        memmove(&ix->classes[k + 1], &ix->classes[k], (ix->n - k) * sizeof(ix->classes[0]));
+        ix->classes[k] = (struct prio_class){prio, sub};
+        ix->n++;
+    }
+    mt_region *prev = before ? before->prev_sibling_ : ix->last;
     sub->prev_sibling_ = prev;
-    sub->next_sibling_ = it;
+    sub->next_sibling_ = before;
     if (prev)
         prev->next_sibling_ = sub;
     else
         c->first_child_ = sub;
-    if (it)
-        it->prev_sibling_ = sub;
+    if (before)
+        before->prev_sibling_ = sub;
+    else
+        ix->last = sub;
     sub->container_ = c;
 }
 
 static void unlink_child(mt_region *c, mt_region *sub)
 {
+    struct mt__child_index *ix = c->child_index_;
+    size_t k = class_search(ix, sub->priority_);
+    assert(k < ix->n && ix->classes[k].priority == sub->priority_);
+    if (ix->classes[k].first == sub) {
+        mt_region *next = sub->next_sibling_;
+        if (next && next->priority_ == sub->priority_) {
+            ix->classes[k].first = next;
+        } else {
+            memmove(&ix->classes[k], &ix->classes[k + 1],
+                    (ix->n - k - 1) * sizeof(ix->classes[0]));
+            ix->n--;
+        }
+    }
     if (sub->prev_sibling_)
         sub->prev_sibling_->next_sibling_ = sub->next_sibling_;
     else
         c->first_child_ = sub->next_sibling_;
     if (sub->next_sibling_)
         sub->next_sibling_->prev_sibling_ = sub->prev_sibling_;
+    else
+        ix->last = sub->prev_sibling_;
     sub->prev_sibling_ = sub->next_sibling_ = NULL;
     sub->container_ = NULL;
+    if (!c->first_child_) {
+        free(ix);
+        c->child_index_ = NULL;
+    }
 }
 
 static void adjust_alias_chain(mt_region *sub, int delta)

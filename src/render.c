@@ -28,8 +28,12 @@ struct fill {
     uint64_t last;
     uint64_t offset;
     mt_region *region;
+    uint32_t rank;           /* walk order: lower wins */
+    uint32_t ranges;         /* ranges this fill started, set by the sweep */
     bool readonly;
     bool nonvolatile;
+    bool romd;
+    uint8_t dirty_mask;
 };
 
 struct sort_item {
@@ -38,12 +42,13 @@ struct sort_item {
 };
 
 struct mt__render_scratch {
-    struct fill *fills;
+    struct fill *fills;      /* in walk order */
+    struct fill *sorted;     /* the same, by start address, when needed */
+    struct fill *by_start;   /* fills or sorted: what the sweep reads */
     size_t nfills, cap_fills;
     struct sort_item *order, *tmp;
     size_t cap_order;
-    uint32_t *heap;
-    size_t cap_heap;
+    uint32_t *heap;          /* positions in `sorted` */
 };
 
 void mt__render_scratch_free(struct mt__render_scratch *s)
@@ -51,6 +56,7 @@ void mt__render_scratch_free(struct mt__render_scratch *s)
     if (!s)
         return;
     free(s->fills);
+    free(s->sorted);
     free(s->order);
     free(s->tmp);
     free(s->heap);
@@ -66,14 +72,23 @@ static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         s->cap_fills = s->cap_fills ? s->cap_fills * 2 : 256;
         s->fills = mt__xrealloc(s->fills, s->cap_fills * sizeof(*s->fills));
     }
-    s->fills[s->nfills++] = (struct fill){
+    /* Copy what the ranges need now, while the region is in cache, and
+     * take the references of one range (8.3): most fills make exactly one,
+     * and finish_refs() corrects the others without touching the rest. */
+    r->view_refs_++;
+    mt__owner_ref(r->owner_);
+    s->fills[s->nfills] = (struct fill){
         .start = (uint64_t)lo,
         .last = (uint64_t)(hi - 1),
         .offset = (uint64_t)(lo - base),
         .region = r,
+        .rank = (uint32_t)s->nfills,
         .readonly = ro,
         .nonvolatile = nv,
+        .romd = (r->flags_ & MT__F_ROMD) != 0,
+        .dirty_mask = r->dirty_clients_,
     };
+    s->nfills++;
 }
 
 /* Rules 1-7 of 4.1, with the clip kept as [lo, hi). */
@@ -97,8 +112,11 @@ static void walk(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         walk(s, t, base - (mt__i128)t->addr_ - (mt__i128)r->alias_offset_, lo, hi, ro, nv);
         return;
     }
-    for (mt_region *c = r->first_child_; c; c = c->next_sibling_)
+    for (mt_region *c = r->first_child_; c; c = c->next_sibling_) {
+        /* siblings are a linked list: start the next miss early */
+        __builtin_prefetch(c->next_sibling_);
         walk(s, c, base, lo, hi, ro, nv);
+    }
     if (mt__terminal(r))
         add_fill(s, r, base, lo, hi, ro, nv);
 }
@@ -113,10 +131,14 @@ static void ensure_order(struct mt__render_scratch *s, size_t n)
     s->order = mt__xrealloc(s->order, n * sizeof(*s->order));
     s->tmp = mt__xrealloc(s->tmp, n * sizeof(*s->tmp));
     s->heap = mt__xrealloc(s->heap, n * sizeof(*s->heap));
+    s->sorted = mt__xrealloc(s->sorted, n * sizeof(*s->sorted));
 }
 
-/* LSD radix sort on 16-bit digits, stable, skipping digits that are the
- * same for every key (the high digits of most maps). */
+/* LSD radix sort on 11-bit digits, stable, skipping digits that are the
+ * same for every key (the high digits of most maps). Small digits keep the
+ * count table in L1 and cheap to clear for small views. */
+#define DIGIT_BITS 11
+#define DIGIT_VALUES (1u << DIGIT_BITS)
 static void sort_by_start(struct mt__render_scratch *s, size_t n)
 {
     struct sort_item *a = s->order, *b = s->tmp;
@@ -126,27 +148,26 @@ static void sort_by_start(struct mt__render_scratch *s, size_t n)
         all_and &= a[i].key;
     }
     uint64_t varying = all_or ^ all_and;
-    static_assert(sizeof(size_t) >= 4, "counts");
-    size_t *count = mt__xmalloc(65536 * sizeof(*count));
-    for (unsigned shift = 0; shift < 64; shift += 16) {
-        if (((varying >> shift) & 0xffff) == 0)
+    size_t count[DIGIT_VALUES];
+    const uint64_t mask = DIGIT_VALUES - 1;
+    for (unsigned shift = 0; shift < 64; shift += DIGIT_BITS) {
+        if (((varying >> shift) & mask) == 0)
             continue;
-        memset(count, 0, 65536 * sizeof(*count));
+        memset(count, 0, sizeof(count));
         for (size_t i = 0; i < n; i++)
-            count[(a[i].key >> shift) & 0xffff]++;
+            count[(a[i].key >> shift) & mask]++;
         size_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
+        for (size_t d = 0; d < DIGIT_VALUES; d++) {
             size_t c = count[d];
             count[d] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++)
-            b[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+            b[count[(a[i].key >> shift) & mask]++] = a[i];
         struct sort_item *t = a;
         a = b;
         b = t;
     }
-    free(count);
     s->order = a;
     s->tmp = b;
 }
@@ -166,36 +187,53 @@ static void insertion_sort(struct sort_item *a, size_t n)
 
 /* ---- 3. the sweep: a min-heap of ranks ---------------------------------- */
 
-static void heap_push(uint32_t *h, size_t *n, uint32_t rank)
+static void heap_push(uint32_t *h, size_t *n, const struct fill *f, uint32_t pos)
 {
+    uint32_t rank = f[pos].rank;
     size_t i = (*n)++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (h[parent] <= rank)
+        if (f[h[parent]].rank <= rank)
             break;
         h[i] = h[parent];
         i = parent;
     }
-    h[i] = rank;
+    h[i] = pos;
 }
 
-static void heap_pop(uint32_t *h, size_t *n)
+static void heap_pop(uint32_t *h, size_t *n, const struct fill *f)
 {
     uint32_t x = h[--(*n)];
+    uint32_t rank = f[x].rank;
     size_t i = 0, size = *n;
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= size)
             break;
-        if (child + 1 < size && h[child + 1] < h[child])
+        if (child + 1 < size && f[h[child + 1]].rank < f[h[child]].rank)
             child++;
-        if (h[child] >= x)
+        if (f[h[child]].rank >= rank)
             break;
         h[i] = h[child];
         i = child;
     }
     if (size)
         h[i] = x;
+}
+
+/* Ended fills are removed lazily, only when they reach the top. A fill that
+ * ends while a better one is on top stays buried: with regions mapped in
+ * address order every new fill outranks the old ones and the heap would
+ * grow to n. So when it doubles, drop what has ended and heapify again. */
+static void heap_prune(uint32_t *h, size_t *n, const struct fill *f, uint64_t pos)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (f[h[i]].last >= pos)
+            h[live++] = h[i];
+    *n = 0;
+    for (size_t i = 0; i < live; i++)
+        heap_push(h, n, f, h[i]);
 }
 
 /* ---- 4. emitting with QEMU's merge rule (4.6) --------------------------- */
@@ -205,25 +243,21 @@ struct out {
     size_t n, cap;
 };
 
-static void emit(struct out *o, const struct fill *f, uint64_t start, uint64_t last)
+static void emit(struct out *o, struct fill *f, uint64_t start, uint64_t last)
 {
     uint64_t offset = f->offset + (start - f->start);
     mt_region *r = f->region;
-    bool romd = (r->flags_ & MT__F_ROMD) != 0;
     if (o->n) {
         mt_range *p = &o->ranges[o->n - 1];
         if (p->region == r && p->last + 1 == start &&
             p->offset_in_region + (p->last - p->start) + 1 == offset &&
             p->readonly == f->readonly && p->nonvolatile == f->nonvolatile &&
-            p->romd_mode == romd && p->dirty_log_mask == r->dirty_clients_) {
+            p->romd_mode == f->romd && p->dirty_log_mask == f->dirty_mask) {
             p->last = last;
             return;
         }
     }
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 16;
-        o->ranges = mt__xrealloc(o->ranges, o->cap * sizeof(*o->ranges));
-    }
+    assert(o->n < o->cap);
     o->ranges[o->n++] = (mt_range){
         .start = start,
         .last = last,
@@ -231,39 +265,97 @@ static void emit(struct out *o, const struct fill *f, uint64_t start, uint64_t l
         .region = r,
         .readonly = f->readonly,
         .nonvolatile = f->nonvolatile,
-        .romd_mode = romd,
-        .dirty_log_mask = r->dirty_clients_,
+        .romd_mode = f->romd,
+        .dirty_log_mask = f->dirty_mask,
     };
+    f->ranges++;
+}
+
+/* Each fill took one range's references in the walk; settle the fills that
+ * started none (hidden) or several (split by a higher-ranked fill). */
+static void finish_refs(struct fill *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].ranges == 1)
+            continue;
+        mt_region *r = f[i].region;
+        int32_t delta = (int32_t)f[i].ranges - 1;
+        r->view_refs_ += (uint32_t)delta;
+        if (r->owner_)
+            r->owner_->refs_ += (uint32_t)delta;
+    }
 }
 
 static void sweep(struct mt__render_scratch *s, struct out *o)
 {
-    const struct fill *fills = s->fills;
-    const struct sort_item *order = s->order;
+    struct fill *f = s->by_start;
     uint32_t *heap = s->heap;
-    size_t n = s->nfills, next = 0, hn = 0;
+    size_t n = s->nfills, next = 0, hn = 0, prune_at = 32;
     uint64_t pos = 0;
     for (;;) {
         if (hn == 0) {
             if (next == n)
                 break;
-            pos = order[next].key;
+            pos = f[next].start;
         }
-        while (next < n && order[next].key <= pos)
-            heap_push(heap, &hn, order[next++].rank);
-        while (hn && fills[heap[0]].last < pos)
-            heap_pop(heap, &hn);
+        while (next < n && f[next].start <= pos)
+            heap_push(heap, &hn, f, (uint32_t)next++);
+        if (hn >= prune_at) {
+            heap_prune(heap, &hn, f, pos);
+            prune_at = 2 * hn + 32;
+        }
+        while (hn && f[heap[0]].last < pos)
+            heap_pop(heap, &hn, f);
         if (hn == 0)
             continue;
-        const struct fill *winner = &fills[heap[0]];
+        struct fill *winner = &f[heap[0]];
         uint64_t last = winner->last;
         /* a fill starting later may outrank the winner: stop before it */
-        if (next < n && order[next].key - 1 < last)
-            last = order[next].key - 1;
+        if (next < n && f[next].start - 1 < last)
+            last = f[next].start - 1;
         emit(o, winner, pos, last);
         if (last == UINT64_MAX)
             break;
         pos = last + 1;
+    }
+}
+
+/* Points s->by_start at the fills in start order. Maps built in address order
+ * arrive sorted or reversed (newest mapped renders first), so check that
+ * before sorting. */
+static void order_fills(struct mt__render_scratch *s)
+{
+    size_t n = s->nfills;
+    struct fill *fills = s->fills;
+    bool ascending = true, descending = true;
+    for (size_t i = 1; i < n && (ascending || descending); i++) {
+        ascending &= fills[i - 1].start <= fills[i].start;
+        descending &= fills[i - 1].start >= fills[i].start;
+    }
+    if (ascending) {
+        s->by_start = fills;
+        return;
+    }
+    s->by_start = s->sorted;
+    if (descending) {
+        /* fills with equal starts enter the heap together, so their
+         * relative order does not matter */
+        for (size_t i = 0; i < n; i++)
+            s->sorted[i] = fills[n - 1 - i];
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->order[i] = (struct sort_item){.key = fills[i].start, .rank = (uint32_t)i};
+    if (n < 64)
+        insertion_sort(s->order, n);
+    else
+        sort_by_start(s, n);
+    /* gather into address order once, so the sweep reads memory in order */
+    const struct sort_item *order = s->order;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 16 < n)
+            __builtin_prefetch(&fills[order[i + 16].rank]);
+        s->sorted[i] = fills[order[i].rank];
     }
 }
 
@@ -276,22 +368,21 @@ int mt__render(mt_context *ctx, mt_region *root, mt_range **out, size_t *nr)
     walk(s, root, 0, 0, MT__2_64, false, false);
 
     size_t n = s->nfills;
-    if (n > UINT32_MAX) {
-        fprintf(stderr, "memtree: a view of more than 2^32 fills is not supported\n");
+    if (n > UINT32_MAX / 2) {
+        fprintf(stderr, "memtree: a view of more than 2^31 fills is not supported\n");
         abort();
     }
     ensure_order(s, n);
-    for (size_t i = 0; i < n; i++)
-        s->order[i] = (struct sort_item){.key = s->fills[i].start, .rank = (uint32_t)i};
-    if (n < 64)
-        insertion_sort(s->order, n);
-    else
-        sort_by_start(s, n);
+    order_fills(s);
 
-    struct out o = {0};
+    /* each fill ends at most one range and starts at most one: the bound
+     * lets emit() append without checks; untouched pages cost nothing */
+    struct out o = {.cap = 2 * n + 1};
+    o.ranges = mt__xmalloc(o.cap * sizeof(*o.ranges));
     sweep(s, &o);
-    if (o.n < o.cap && o.n)
-        o.ranges = mt__xrealloc(o.ranges, o.n * sizeof(*o.ranges));
+    finish_refs(s->by_start, n);
+    if (o.n < o.cap)
+        o.ranges = mt__xrealloc(o.ranges, (o.n ? o.n : 1) * sizeof(*o.ranges));
     *out = o.ranges;
     *nr = o.n;
     return 0;

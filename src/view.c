@@ -77,12 +77,8 @@ static mt_view *view_build(mt_context *ctx, mt_region *root)
     v->ctx = ctx;
     v->root_id = root->id_;
     v->root_name = mt__xstrdup(mt__name(root));
+    /* the render takes each range's references (8.3) */
     mt__render(ctx, root, &v->ranges, &v->nr);
-    for (size_t i = 0; i < v->nr; i++) {
-        mt_region *t = v->ranges[i].region;
-        t->view_refs_++;
-        mt__owner_ref(t->owner_);
-    }
     root_link(v, root);
     ctx->stats.renders++;
     ctx->stats.live_views++;

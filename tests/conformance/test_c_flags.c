@@ -1,0 +1,197 @@
+/*
+ * Conformance group C, readonly, romd and nonvolatile as rendered and
+ * dumped (conformance.md items 25, 26, 28 and 29): flags inherited along the
+ * path into the ranges, the flat type (`rom`, `nv-`), the tree lines that
+ * show only a region's own flags, and set_romd changing the view. Writes
+ * and reads (items 27, 28's accesses, group J) and listener sections belong
+ * to the access and listener tests.
+ */
+#include "mt_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- item 25: a readonly alias of RAM -------------------------------------------- */
+
+static void item_25_readonly_alias_of_ram(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_test_bg(e);
+    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
+    mt_region *ro = mt_test_alias(e, e->O2, "ro", r, 0, 0x1000);
+    assert_int_equal(mt_region_set_readonly(ro, true), 0);
+    mt_test_map(e->C, 0, ro);
+    assert_true(mt_region_readonly(ro));
+    assert_false(mt_region_readonly(r));
+
+    mt_assert_view(e->X,
+                   "  0000000000000000-0000000000000fff (prio 0, rom): r\n"
+                   "  0000000000001000-000000000000ffff (prio -1, i/o): bg @0000000000001000\n");
+    const mt_range *rg = mt_view_find_range(mt_address_space_view(e->X), 0);
+    assert_non_null(rg);
+    assert_ptr_equal(rg->region, r);
+    assert_true(rg->readonly);
+    assert_false(rg->nonvolatile);
+
+    /* The tree never prints an alias's own readonly flag. */
+    char *dump = mt_test_dump(e->ctx, 0);
+    mt_assert_contains(dump, "\n    0000000000000000-0000000000000fff (prio 0, ram): alias ro "
+                             "@r 0000000000000000-0000000000000fff\n");
+    free(dump);
+    dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    mt_assert_contains(dump, "\n  0000000000000000-0000000000000fff (prio 0, rom): r\n");
+    free(dump);
+}
+
+/* ---- item 26: a readonly container marks every range below it -------------------- */
+
+static void item_26_readonly_container_marks_ranges(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_test_bg(e);
+    mt_region *rc = mt_test_container(e, e->O2, "rc", 0x2000);
+    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(rc, 0, r);
+    mt_test_map(rc, 0x1000, m);
+    assert_int_equal(mt_region_set_readonly(rc, true), 0);
+    mt_test_map(e->C, 0, rc);
+    static const char ro_view[] =
+        "  0000000000000000-0000000000000fff (prio 0, rom): r\n"
+        "  0000000000001000-0000000000001fff (prio 0, rom): m\n"
+        "  0000000000002000-000000000000ffff (prio -1, i/o): bg @0000000000002000\n";
+    mt_assert_view(e->X, ro_view);
+    const mt_view *v = mt_address_space_view(e->X);
+    assert_true(mt_view_find_range(v, 0x0)->readonly);
+    assert_true(mt_view_find_range(v, 0x1000)->readonly);
+    assert_false(mt_view_find_range(v, 0x2000)->readonly);
+    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    mt_assert_contains(dump, ro_view);
+    free(dump);
+
+    /* The flag is the container's: clearing it clears the ranges. */
+    assert_int_equal(mt_region_set_readonly(rc, false), 0);
+    mt_assert_view(e->X,
+                   "  0000000000000000-0000000000000fff (prio 0, ram): r\n"
+                   "  0000000000001000-0000000000001fff (prio 0, i/o): m\n"
+                   "  0000000000002000-000000000000ffff (prio -1, i/o): bg @0000000000002000\n");
+}
+
+/* ---- item 28: ROM device modes (the view and dump parts) ------------------------- */
+
+static uint64_t flash_read(void *opaque, uint64_t offset, unsigned size)
+{
+    (void)opaque;
+    (void)offset;
+    (void)size;
+    return 0;
+}
+
+static void flash_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    (void)opaque;
+    (void)offset;
+    (void)value;
+    (void)size;
+}
+
+static const mt_region_ops flash_ops = {
+    .read = flash_read,
+    .write = flash_write,
+    .endianness = MT_ENDIAN_LITTLE,
+};
+
+static void item_28_romd_mode_in_view_and_dumps(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_test_bg(e);
+    mt_region *flash = mt_test_rom_device(e, e->O2, &flash_ops, NULL, "flash", 0x1000);
+    uint8_t *backing = mt_region_ram_ptr(flash);
+    assert_non_null(backing);
+    memset(backing, 0x5a, 0x1000);
+    mt_test_map(e->C, 0, flash);
+    assert_true(mt_region_romd(flash)); /* the default */
+
+    mt_assert_view(e->X,
+                   "  0000000000000000-0000000000000fff (prio 0, romd): flash\n"
+                   "  0000000000001000-000000000000ffff (prio -1, i/o): bg @0000000000001000\n");
+    assert_true(mt_view_find_range(mt_address_space_view(e->X), 0)->romd_mode);
+    char *dump = mt_test_dump(e->ctx, 0);
+    mt_assert_contains(dump, "\n    0000000000000000-0000000000000fff (prio 0, romd): flash\n");
+    free(dump);
+    dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    mt_assert_contains(dump, "\n  0000000000000000-0000000000000fff (prio 0, romd): flash\n");
+    free(dump);
+
+    uint64_t renders = mt_test_renders(e->ctx);
+    assert_int_equal(mt_region_set_romd(flash, false), 0);
+    assert_false(mt_region_romd(flash));
+    assert_int_equal(mt_test_renders(e->ctx), renders + 1);
+    mt_assert_view(e->X,
+                   "  0000000000000000-0000000000000fff (prio 0, i/o): flash\n"
+                   "  0000000000001000-000000000000ffff (prio -1, i/o): bg @0000000000001000\n");
+    assert_false(mt_view_find_range(mt_address_space_view(e->X), 0)->romd_mode);
+    dump = mt_test_dump(e->ctx, 0);
+    mt_assert_contains(dump, "\n    0000000000000000-0000000000000fff (prio 0, i/o): flash\n");
+    free(dump);
+    dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    mt_assert_contains(dump, "\n  0000000000000000-0000000000000fff (prio 0, i/o): flash\n");
+    free(dump);
+    /* Only the mode changed: the backing is untouched. */
+    assert_int_equal(backing[0x10], 0x5a);
+
+    /* Inside a transaction the view keeps the committed mode. */
+    mt_transaction_begin(e->ctx);
+    assert_int_equal(mt_region_set_romd(flash, true), 0);
+    assert_false(mt_view_find_range(mt_address_space_view(e->X), 0)->romd_mode);
+    assert_int_equal(mt_transaction_commit(e->ctx), 0);
+    assert_true(mt_view_find_range(mt_address_space_view(e->X), 0)->romd_mode);
+}
+
+/* ---- item 29: nonvolatile through an alias ---------------------------------------- */
+
+static void item_29_nonvolatile_through_alias(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_test_bg(e);
+    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
+    mt_region *pm = mt_test_alias(e, e->O2, "pm", r, 0, 0x1000);
+    assert_int_equal(mt_region_set_nonvolatile(pm, true), 0);
+    mt_test_map(e->C, 0, pm);
+    assert_true(mt_region_nonvolatile(pm));
+    assert_false(mt_region_nonvolatile(r));
+
+    mt_assert_view(e->X,
+                   "  0000000000000000-0000000000000fff (prio 0, nv-ram): r\n"
+                   "  0000000000001000-000000000000ffff (prio -1, i/o): bg @0000000000001000\n");
+    const mt_range *rg = mt_view_find_range(mt_address_space_view(e->X), 0);
+    assert_true(rg->nonvolatile);
+    assert_false(rg->readonly);
+
+    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    mt_assert_contains(dump, "\n  0000000000000000-0000000000000fff (prio 0, nv-ram): r\n");
+    free(dump);
+    /* The alias line shows the alias's own nv- flag; the target's section
+     * shows r, which has none. */
+    dump = mt_test_dump(e->ctx, 0);
+    mt_assert_contains(dump, "\n    0000000000000000-0000000000000fff (prio 0, nv-ram): alias pm "
+                             "@r 0000000000000000-0000000000000fff\n");
+    mt_assert_contains(dump, "\nmemory-region: r\n"
+                             "  0000000000000000-0000000000000fff (prio 0, ram): r\n");
+    free(dump);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        MT_TEST(item_25_readonly_alias_of_ram),
+        MT_TEST(item_26_readonly_container_marks_ranges),
+        MT_TEST(item_28_romd_mode_in_view_and_dumps),
+        MT_TEST(item_29_nonvolatile_through_alias),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,168 @@
+/*
+ * Test support shared by every memtree test program: an environment that
+ * owns a context, three counting owners, a diagnostic recorder and every
+ * region and address space a test creates, and tears them all down so the
+ * leak checker sees nothing; heap region constructors following the
+ * catalogue's conventions (conformance.md); and text helpers that print a
+ * view as `info mtree -f` range lines, so tests compare with the catalogue's
+ * expected blocks verbatim without depending on mt_dump.
+ */
+#ifndef MT_TEST_H
+#define MT_TEST_H
+
+/* cmocka needs these before its own header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "memtree.h"
+
+/* ---- owners --------------------------------------------------------------- */
+
+/* An owner whose count tests read; `released` counts release callbacks. */
+typedef struct mt_test_owner {
+    mt_owner owner; /* first, so the release callback can cast back */
+    unsigned released;
+} mt_test_owner;
+
+void mt_test_owner_init(mt_test_owner *o, const char *label);
+
+/* ---- diagnostics ------------------------------------------------------------ */
+
+typedef struct mt_test_diag {
+    unsigned count;
+    char last[512];
+} mt_test_diag;
+
+/* Routes ctx's diagnostics into `d` (nothing reaches stderr). */
+void mt_test_diag_install(mt_context *ctx, mt_test_diag *d);
+
+/* ---- the environment ---------------------------------------------------------- */
+
+typedef struct mt_test_env {
+    mt_context *ctx;
+    mt_test_diag diag;
+    mt_test_owner owners[3];
+    mt_owner *O1, *O2, *O3;
+    /* the catalogue's `C` and `X`, set by mt_test_std() */
+    mt_region *C;
+    mt_address_space *X;
+    /* what teardown destroys, in creation order */
+    mt_region **regions;
+    size_t nr_regions, cap_regions;
+    mt_address_space **spaces;
+    size_t nr_spaces, cap_spaces;
+} mt_test_env;
+
+mt_test_env *mt_test_env_new(void);
+/*
+ * Destroys the address spaces, empties the view cache with one committed
+ * topology change, reclaims, finalises the regions newest first (so an
+ * alias goes before its target), checks that no view, cache entry or owner
+ * reference is left, drops the owners and frees the context. Returns 0, or
+ * -1 after printing what was left.
+ */
+int mt_test_env_free(mt_test_env *e);
+
+/* cmocka fixtures: *state is an mt_test_env. */
+int mt_test_setup(void **state);
+int mt_test_teardown(void **state);
+#define MT_TEST(fn) cmocka_unit_test_setup_teardown(fn, mt_test_setup, mt_test_teardown)
+
+/* ---- regions and address spaces (all asserted to succeed, all registered) ---- */
+
+mt_region *mt_test_container(mt_test_env *e, mt_owner *o, const char *name,
+                             uint64_t size);
+mt_region *mt_test_ram(mt_test_env *e, mt_owner *o, const char *name, uint64_t size);
+mt_region *mt_test_rom(mt_test_env *e, mt_owner *o, const char *name, uint64_t size);
+/* MMIO with no ops: renders as `i/o`, rejects accesses. */
+mt_region *mt_test_io(mt_test_env *e, mt_owner *o, const char *name, uint64_t size);
+mt_region *mt_test_io_ops(mt_test_env *e, mt_owner *o, const mt_region_ops *ops,
+                          void *opaque, const char *name, uint64_t size);
+mt_region *mt_test_rom_device(mt_test_env *e, mt_owner *o, const mt_region_ops *ops,
+                              void *opaque, const char *name, uint64_t size);
+mt_region *mt_test_alias(mt_test_env *e, mt_owner *o, const char *name,
+                         mt_region *target, uint64_t offset, uint64_t size);
+
+/* Maps with add_subregion (plain) or add_subregion_overlap (prio). */
+void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub);
+void mt_test_map_prio(mt_region *c, uint64_t addr, mt_region *sub, int32_t prio);
+void mt_test_unmap(mt_region *c, mt_region *sub);
+
+mt_address_space *mt_test_as(mt_test_env *e, mt_region *root, const char *name);
+/* Destroys an address space early (teardown then skips it). */
+void mt_test_as_destroy(mt_test_env *e, mt_address_space *as);
+/* Finalises a region early; on success teardown skips it. Returns the code. */
+int mt_test_finalize(mt_test_env *e, mt_region *r);
+
+/* The catalogue's setup: `C` container of `size` owned by O1, `X` over it. */
+void mt_test_std_size(mt_test_env *e, uint64_t size);
+static inline void mt_test_std(mt_test_env *e)
+{
+    mt_test_std_size(e, 0x10000);
+}
+/* `bg`: MMIO 0x10000 owned by O2 at 0 in C, priority -1. */
+mt_region *mt_test_bg(mt_test_env *e);
+
+/* ---- observations ------------------------------------------------------------- */
+
+uint64_t mt_test_renders(const mt_context *ctx);
+/* The catalogue's "reclaim": a grace period, then every pending release. */
+static inline void mt_test_reclaim(mt_test_env *e)
+{
+    mt_context_reclaim(e->ctx);
+}
+mt_stats mt_test_stats(const mt_context *ctx);
+
+/*
+ * The view's ranges as `info mtree -f` prints them, one line each:
+ * `  S-E (prio P, T): NAME[ @OFFSET]\n`; "" for a view without ranges.
+ * Malloc'd.
+ */
+char *mt_test_view_text(const mt_view *v);
+/* The same for an address space's current view. */
+char *mt_test_as_text(const mt_address_space *as);
+/* mt_dump's output as a malloc'd string; fails the test if mt_dump fails. */
+char *mt_test_dump(mt_context *ctx, unsigned flags);
+/*
+ * Every region under `root` with every property the public queries give
+ * (identity, kind, addr, priority, size, flags, container, alias target and
+ * offset), depth-first in render order. Two snapshots are equal exactly when
+ * the tree is unchanged. Malloc'd.
+ */
+char *mt_test_tree_text(const mt_region *root);
+
+/* Compares and frees `got`; on a mismatch prints both and fails. */
+void mt_test__check_text(char *got, const char *expected, const char *what,
+                         const char *file, int line);
+/* Fails unless `needle` occurs in `hay` (or, negated, does not). */
+void mt_test__check_contains(const char *hay, const char *needle, bool want,
+                             const char *file, int line);
+/* Occurrences of `needle` in `hay`. */
+size_t mt_test_count(const char *hay, const char *needle);
+
+#define mt_assert_view(as, expected) \
+    mt_test__check_text(mt_test_as_text(as), (expected), "view of " #as, __FILE__, __LINE__)
+#define mt_assert_view_of(v, expected) \
+    mt_test__check_text(mt_test_view_text(v), (expected), "view " #v, __FILE__, __LINE__)
+#define mt_assert_text(got, expected) \
+    mt_test__check_text((got), (expected), #got, __FILE__, __LINE__)
+#define mt_assert_contains(hay, needle) \
+    mt_test__check_contains((hay), (needle), true, __FILE__, __LINE__)
+#define mt_assert_not_contains(hay, needle) \
+    mt_test__check_contains((hay), (needle), false, __FILE__, __LINE__)
+
+/*
+ * A usage error was reported: the hook fired exactly once since `before`
+ * (a count taken before the call) with a non-empty message that, when
+ * `name` is given, names that region.
+ */
+void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name,
+                         const char *file, int line);
+#define mt_assert_diag(e, before, name) \
+    mt_test__check_diag((e), (before), (name), __FILE__, __LINE__)
+
+#endif /* MT_TEST_H */
