@@ -1,0 +1,206 @@
+/*
+ * What the files of the `memtree` command-line tool share: exit codes, the
+ * subcommand entry points, option parsing, loading a machine (or the bundled
+ * one), printing helpers and the JSON writer. Each subcommand lives in its
+ * own cmd_*.c file and uses only the public library API plus this header.
+ */
+#ifndef MEMTREE_CLI_H
+#define MEMTREE_CLI_H
+
+#include <memtree.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes, the same for every subcommand. */
+enum {
+    CLI_OK = 0,       /* success, nothing found */
+    CLI_FOUND = 1,    /* differences or problems found */
+    CLI_USAGE = 2,    /* bad usage or unreadable input */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Subcommands (argv[0] is the subcommand's name)                            */
+/* ------------------------------------------------------------------------ */
+
+int cmd_show(int argc, char **argv);
+int cmd_flat(int argc, char **argv);
+int cmd_at(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_draw(int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* Options and messages (opts.c)                                             */
+/* ------------------------------------------------------------------------ */
+
+/* The subcommand being run, for messages ("memtree at: ..."). */
+extern const char *cli_cmd;
+
+/* "memtree CMD: message" on stderr. */
+__attribute__((format(printf, 1, 2)))
+void cli_error(const char *fmt, ...);
+
+/*
+ * Reports a usage error, points at --help and returns CLI_USAGE, so that a
+ * subcommand can `return cli_usage_error(...)`.
+ */
+__attribute__((format(printf, 1, 2)))
+int cli_usage_error(const char *fmt, ...);
+
+/*
+ * One option of a subcommand. `arg` says whether it takes a value; `id` is
+ * what cli_next_option returns for it (use a character for options with a
+ * short form).
+ */
+typedef struct cli_option {
+    const char *long_name; /* without the dashes */
+    char short_name;       /* 0 if none */
+    bool arg;
+    int id;
+} cli_option;
+
+/*
+ * Walks argv like getopt_long with permutation, so options may follow the
+ * positional arguments; "--" ends the options. Returns the id of the next
+ * option (its value in *value), 0 when every argument has been seen, or -1
+ * after reporting an unknown option or a missing value. Positional arguments
+ * are collected into pos[] (at most maxpos; one more is reported as an
+ * error). `--help`/`-h` is always known and returns 'h'.
+ */
+typedef struct cli_args {
+    int argc;
+    char **argv;
+    int next;
+    const char *pending_short; /* rest of a "-abc" group */
+    const char *pos[4];
+    int npos;
+    int maxpos;
+} cli_args;
+
+void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
+int cli_next_option(cli_args *a, const cli_option *opts, const char **value);
+
+/*
+ * Parses an address: hexadecimal, with or without 0x, at most 64 bits.
+ * Returns false for anything else.
+ */
+bool cli_parse_hex(const char *s, uint64_t *out);
+
+/* Prints a subcommand's help text (usage line first) on stdout. */
+void cli_print_help(const char *text);
+
+/* ------------------------------------------------------------------------ */
+/* Machines (load.c)                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A machine read from a file, with the context it lives in. */
+typedef struct cli_machine {
+    mt_context *ctx;
+    mt_machine *m;
+    char *path;       /* the file read (for messages and reports) */
+    char *flat_path;  /* the matching flat dump used, or NULL */
+} cli_machine;
+
+/*
+ * Loads `file` (any format the library reads; a directory is searched for
+ * an oracle case's files) or, if NULL, the bundled machine. `flat` is an
+ * optional `info mtree -f` dump of the same machine; without it a sibling
+ * flat file is used when one exists. On failure prints "memtree CMD: ..."
+ * naming the file (and line) and returns CLI_USAGE; `err_out`, if given,
+ * also receives the library's message and return code so that `check` can
+ * classify it.
+ */
+int cli_load(const char *file, const char *flat, cli_machine *out,
+             char *err_out, size_t err_len, int *rc_out);
+void cli_unload(cli_machine *cm);
+
+/* The bundled machine's tree dump, or NULL if it cannot be found. */
+const char *cli_bundled_machine(void);
+
+/* ------------------------------------------------------------------------ */
+/* Regions, ranges and views (util.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* The type QEMU's flat dump prints for a range, without "nv-". */
+const char *cli_range_type(const mt_range *r);
+/* The type the tree dump prints for a region (aliases: their final target). */
+const char *cli_region_type(const mt_region *r);
+/* memtree's kind word: container, alias, ram, rom, romd, ramd, io, ... */
+const char *cli_region_kind(const mt_region *r);
+/* The region's name, "(null)" when it has none. */
+const char *cli_name(const mt_region *r);
+
+/* Size as an unsigned 128-bit number, so 2^64 is exact. */
+__extension__ typedef unsigned __int128 cli_u128;
+__extension__ typedef __int128 cli_i128;
+cli_u128 cli_region_size(const mt_region *r);
+
+/* "4 KiB", "1.5 GiB", "16 EiB" (2^64), into buf. */
+const char *cli_human_size(cli_u128 size, char *buf, size_t len);
+
+/*
+ * Address spaces grouped by the view they share, in the creation order of
+ * the first address space of each group (the order of the flat dump).
+ */
+typedef struct cli_view_group {
+    const mt_view *view;
+    const mt_address_space **spaces;
+    size_t nspaces;
+} cli_view_group;
+
+size_t cli_view_groups(mt_context *ctx, cli_view_group **out);
+void cli_view_groups_free(cli_view_group *g, size_t n);
+
+/* Address spaces in creation order. */
+size_t cli_address_spaces(mt_context *ctx, const mt_address_space ***out);
+
+/*
+ * Every region reachable from an address-space root, through subregions
+ * and alias targets, each once, in a depth-first order (roots in creation
+ * order, children in render order). Works for any machine, whatever the
+ * file format recorded.
+ */
+size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out);
+
+/* Writes one flat-dump range line ("  S-E (prio P, T): name[ @OFF]"). */
+void cli_print_range(FILE *out, const char *indent, const mt_range *r);
+
+/* ------------------------------------------------------------------------ */
+/* JSON writer (json.c)                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A streaming writer that places commas and indentation itself. Addresses
+ * and sizes are written as "0x..." strings, since JSON numbers lose
+ * precision above 2^53 and sizes reach 2^64.
+ */
+typedef struct cli_json {
+    FILE *out;
+    int depth;
+    bool first[64];   /* nothing written yet at this depth */
+    bool after_key;
+} cli_json;
+
+void json_init(cli_json *j, FILE *out);
+void json_begin_object(cli_json *j);
+void json_end_object(cli_json *j);
+void json_begin_array(cli_json *j);
+void json_end_array(cli_json *j);
+void json_key(cli_json *j, const char *key);
+void json_string(cli_json *j, const char *s); /* NULL writes null */
+void json_int(cli_json *j, int64_t v);
+void json_uint(cli_json *j, uint64_t v);
+void json_hex(cli_json *j, uint64_t v);
+void json_hex128(cli_json *j, cli_u128 v);
+void json_bool(cli_json *j, bool v);
+void json_null(cli_json *j);
+/* Ends the document with a newline. */
+void json_finish(cli_json *j);
+
+/* A range as an object: start, last, size, region, type, offset, flags. */
+void json_range(cli_json *j, const mt_range *r);
+
+#endif /* MEMTREE_CLI_H */

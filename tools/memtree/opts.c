@@ -1,0 +1,189 @@
+/*
+ * Option parsing and messages for every subcommand. A small parser of our
+ * own rather than getopt_long, so that each error names the argument in the
+ * tool's own words and options may follow positional arguments
+ * (`memtree at FILE ADDR --as memory`).
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <string.h>
+
+const char *cli_cmd = NULL;
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    if (cli_cmd)
+        fprintf(stderr, "memtree %s: ", cli_cmd);
+    else
+        fputs("memtree: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    if (cli_cmd)
+        fprintf(stderr, "Try 'memtree %s --help'.\n", cli_cmd);
+    else
+        fputs("Try 'memtree --help'.\n", stderr);
+    return CLI_USAGE;
+}
+
+void cli_print_help(const char *text)
+{
+    fputs(text, stdout);
+}
+
+void cli_args_init(cli_args *a, int argc, char **argv, int maxpos)
+{
+    memset(a, 0, sizeof(*a));
+    a->argc = argc;
+    a->argv = argv;
+    a->next = 1; /* argv[0] is the subcommand */
+    a->maxpos = maxpos;
+}
+
+static const cli_option help_option = {"help", 'h', false, 'h'};
+
+static const cli_option *find_long(const cli_option *opts, const char *name,
+                                   size_t len)
+{
+    if (len == 4 && !strncmp(name, "help", 4))
+        return &help_option;
+    for (const cli_option *o = opts; o && o->long_name; o++)
+        if (strlen(o->long_name) == len && !strncmp(o->long_name, name, len))
+            return o;
+    return NULL;
+}
+
+static const cli_option *find_short(const cli_option *opts, char c)
+{
+    if (c == 'h')
+        return &help_option;
+    for (const cli_option *o = opts; o && o->long_name; o++)
+        if (o->short_name == c)
+            return o;
+    return NULL;
+}
+
+static int add_positional(cli_args *a, const char *arg)
+{
+    if (a->npos >= a->maxpos || a->npos >= (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
+        cli_usage_error("unexpected argument '%s'", arg);
+        return -1;
+    }
+    a->pos[a->npos++] = arg;
+    return 0;
+}
+
+/* A short option inside a "-xyz" group; a value may be attached ("-oOUT"). */
+static int next_short(cli_args *a, const cli_option *opts, const char **value)
+{
+    char c = *a->pending_short++;
+    const cli_option *o = find_short(opts, c);
+    if (!o) {
+        cli_usage_error("unknown option '-%c'", c);
+        return -1;
+    }
+    if (o->arg) {
+        if (*a->pending_short) {
+            *value = a->pending_short;
+        } else if (a->next < a->argc) {
+            *value = a->argv[a->next++];
+        } else {
+            cli_usage_error("option '-%c' needs a value", c);
+            return -1;
+        }
+        a->pending_short = NULL;
+    } else if (!*a->pending_short) {
+        a->pending_short = NULL;
+    }
+    return o->id;
+}
+
+int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
+{
+    *value = NULL;
+    if (a->pending_short)
+        return next_short(a, opts, value);
+    while (a->next < a->argc) {
+        const char *arg = a->argv[a->next++];
+        if (!strcmp(arg, "--")) {
+            while (a->next < a->argc)
+                if (add_positional(a, a->argv[a->next++]))
+                    return -1;
+            return 0;
+        }
+        if (arg[0] == '-' && arg[1] == '-') {
+            const char *name = arg + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const cli_option *o = find_long(opts, name, len);
+            if (!o) {
+                cli_usage_error("unknown option '%.*s'", (int)(len + 2), arg);
+                return -1;
+            }
+            if (o->arg) {
+                if (eq) {
+                    *value = eq + 1;
+                } else if (a->next < a->argc) {
+                    *value = a->argv[a->next++];
+                } else {
+                    cli_usage_error("option '--%s' needs a value", o->long_name);
+                    return -1;
+                }
+            } else if (eq) {
+                cli_usage_error("option '--%s' takes no value", o->long_name);
+                return -1;
+            }
+            return o->id;
+        }
+        /* "-" alone is a positional argument: standard input. */
+        if (arg[0] == '-' && arg[1]) {
+            a->pending_short = arg + 1;
+            return next_short(a, opts, value);
+        }
+        if (add_positional(a, arg))
+            return -1;
+    }
+    return 0;
+}
+
+bool cli_parse_hex(const char *s, uint64_t *out)
+{
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    /* Underscores group digits the way addresses are often written. */
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *s; s++) {
+        if (*s == '_' && digits)
+            continue;
+        if (!isxdigit((unsigned char)*s))
+            return false;
+        if (v >> 60)
+            return false; /* a 17th significant digit */
+        int d = isdigit((unsigned char)*s) ? *s - '0'
+                                           : tolower((unsigned char)*s) - 'a' + 10;
+        v = v << 4 | (uint64_t)d;
+        digits++;
+    }
+    if (!digits)
+        return false;
+    *out = v;
+    return true;
+}
