@@ -428,6 +428,15 @@ typedef struct mt_range {
     uint8_t dirty_log_mask;
 } mt_range;
 
+/*
+ * A counted reference keeps a view usable after it stops being published
+ * (its ranges keep their regions' owners alive). mt_view_ref fails, and
+ * returns false, on a view whose last reference is already gone. Safe from
+ * any thread; the view is freed by the writer's next mt_context_reclaim.
+ */
+bool mt_view_ref(mt_view *v);
+void mt_view_unref(mt_view *v);
+
 size_t mt_view_range_count(const mt_view *v);
 const mt_range *mt_view_ranges(const mt_view *v);
 /* The flat-root; NULL for the empty view or once that region is finalised. */

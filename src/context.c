@@ -97,7 +97,7 @@ mt_context *mt_context_new(void)
     ctx->diag = default_diag;
     mt_view *empty = mt__xcalloc(1, sizeof(*empty));
     empty->ctx = ctx;
-    empty->refs = 1; /* the context's: the empty view is never reclaimed */
+    atomic_init(&empty->refs, 1); /* the context's: never reclaimed */
     empty->is_empty_view = true;
     ctx->empty_view = empty;
     return ctx;
@@ -121,9 +121,8 @@ void mt_context_reclaim(mt_context *ctx)
      * may queue owners; tearing an owner down may retire more. Loop until
      * everything settles. */
     for (;;) {
-        mt_view *views = ctx->retired;
+        mt_view *views = atomic_exchange(&ctx->retired, NULL);
         mt_address_space *spaces = ctx->retired_as;
-        ctx->retired = NULL;
         ctx->retired_as = NULL;
         if (!views && !spaces && !ctx->pending_owners)
             break;

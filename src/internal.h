@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 
 /* Exact rendering arithmetic: bases can go negative, ends reach 2^64. */
 typedef __int128 mt__i128;
@@ -47,7 +48,9 @@ struct mt_context {
     mt_address_space *as_first, *as_last;
     mt_stats stats;
     uint64_t walk_gen;         /* generation for mt_region.walk_mark_ */
-    mt_view *retired;          /* views with no reference, freed at reclaim */
+    /* views whose last reference is gone, freed at reclaim; readers may
+     * drop the last reference, so this is a lock-free stack */
+    _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
     mt_owner *pending_owners;  /* owners whose count the library took to 0 */
     /* scratch buffers reused by every render, so a commit allocates little */
@@ -106,7 +109,7 @@ void mt__txn_commit(mt_context *ctx);
 
 struct mt_view {
     mt_context *ctx;
-    uint32_t refs;
+    atomic_uint refs;        /* readers take references too (mt_view_ref) */
     bool is_empty_view;
     bool in_cache;
     uint64_t root_id;        /* identity of the flat-root, 0 if none */

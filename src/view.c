@@ -94,7 +94,7 @@ mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root)
     mt_view *v = flat_root->cached_view_;
     if (!v) {
         v = view_build(ctx, flat_root);
-        v->refs = 1; /* the cache's */
+        atomic_init(&v->refs, 1); /* the cache's */
         v->in_cache = true;
         v->cache_next = ctx->cache;
         ctx->cache = v;
@@ -108,23 +108,47 @@ mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root)
 
 void mt__view_ref(mt_view *v)
 {
-    v->refs++;
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
 }
 
 void mt__view_unref(mt_view *v)
 {
-    assert(v->refs > 0);
-    if (--v->refs > 0 || v->is_empty_view)
+    unsigned old = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
+    assert(old > 0);
+    if (old > 1 || v->is_empty_view)
         return;
+    /* push on the retired stack; the writer frees it at reclaim */
     mt_context *ctx = v->ctx;
-    v->retired_next = ctx->retired;
-    ctx->retired = v;
+    mt_view *head = atomic_load_explicit(&ctx->retired, memory_order_relaxed);
+    do {
+        v->retired_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&ctx->retired, &head, v,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+bool mt_view_ref(mt_view *v)
+{
+    /* increment unless zero: a retired view is never brought back */
+    unsigned n = atomic_load_explicit(&v->refs, memory_order_relaxed);
+    do {
+        if (n == 0)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&v->refs, &n, n + 1,
+                                                    memory_order_acquire,
+                                                    memory_order_relaxed));
+    return true;
+}
+
+void mt_view_unref(mt_view *v)
+{
+    mt__view_unref(v);
 }
 
 void mt__view_free(mt_view *v)
 {
     mt_context *ctx = v->ctx;
-    assert(!v->in_cache && v->refs == 0);
+    assert(!v->in_cache && atomic_load(&v->refs) == 0);
     root_unlink(v);
     for (size_t i = 0; i < v->nr; i++) {
         mt_region *t = v->ranges[i].region;
