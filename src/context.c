@@ -74,6 +74,18 @@ int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
     return err;
 }
 
+void mt__hazard(const mt_region *r, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    mt__diag(mt__region_live(r) ? r->ctx_ : NULL, -EFAULT,
+             "lifetime hazard: %s", buf);
+    abort();
+}
+
 const char *mt_strerror(int err)
 {
     switch (err) {

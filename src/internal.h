@@ -65,6 +65,11 @@ char *mt__xstrdup(const char *s); /* NULL stays NULL */
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
 uint64_t mt__walk_begin(mt_context *ctx);
 
+/* The lifetime checker found a use of finalised storage that no error code
+ * can report: says what and where, then aborts. */
+void mt__hazard(const mt_region *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
 /* Reports a usage error through the diagnostic hook; returns err. */
 int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -94,6 +99,8 @@ static inline const char *mt__name(const mt_region *r)
     return r->name_ ? r->name_ : "(null)";
 }
 
+/* The name a finalised region's storage still records (checking aid). */
+const char *mt__tombstone_name(const mt_region *r);
 /* Owner teardown: finalises a region whose owner is dying; never fails. */
 void mt__region_finalize_dying(mt_region *r);
 

@@ -109,6 +109,12 @@ static void walk(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         return;
     if (r->kind_ == MT_KIND_ALIAS) {
         mt_region *t = r->alias_;
+#ifdef MT_CHECKING
+        /* only an owner teardown with an alias of another owner gets here */
+        if (t->magic_ != MT__REGION_LIVE)
+            mt__hazard(r, "alias '%s' targets finalised region '%s' (id %llu)",
+                       mt__name(r), mt__tombstone_name(t), (unsigned long long)t->id_);
+#endif
         walk(s, t, base - (mt__i128)t->addr_ - (mt__i128)r->alias_offset_, lo, hi, ro, nv);
         return;
     }

@@ -421,6 +421,79 @@ static void item_46_cross_owner_link_keeps_owner(void **state)
     assert_int_equal(releases, 1);
 }
 
+/* ---- the lifetime checker ------------------------------------------------ */
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs `fn` in a child whose stderr is captured; returns what it printed
+ * and whether it died of SIGABRT. */
+static char *run_in_child(void (*fn)(void), bool *aborted)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    static char buf[4096];
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof(buf) - 1 && (got = read(fds[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+        n += (size_t)got;
+    buf[n] = 0;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    *aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    return buf;
+}
+
+static void use_after_finalise(void)
+{
+    mt_context *ctx = mt_context_new();
+    static mt_region r;
+    mt_region_init_ram(&r, ctx, NULL, "pc.bios", 0x1000);
+    mt_region_finalize(&r);
+    mt_region_set_enabled(&r, false); /* the caller's mistake */
+}
+
+static void alias_outlives_target_owner(void)
+{
+    mt_context *ctx = mt_context_new();
+    static mt_owner dev;
+    static mt_region target, alias;
+    mt_owner_init(&dev, "dev id=flash", NULL);
+    mt_region_init_ram(&target, ctx, &dev, "flash", 0x1000);
+    mt_region_init_alias(&alias, ctx, NULL, "flash-alias", &target, 0, 0x1000);
+    mt_owner_unref(&dev); /* tears `dev` down under the alias */
+}
+
+static void checker_names_the_hazard(void **state)
+{
+    (void)state;
+#ifdef MT_TEST_CHECKING_OFF
+    skip();
+#endif
+    bool aborted;
+    char *out = run_in_child(use_after_finalise, &aborted);
+    assert_true(aborted);
+    mt_assert_contains(out, "set_enabled: region 'pc.bios'");
+    mt_assert_contains(out, "was finalised");
+
+    out = run_in_child(alias_outlives_target_owner, &aborted);
+    assert_true(aborted);
+    mt_assert_contains(out, "lifetime hazard: owner teardown finalises 'flash' while 1 alias(es) "
+                            "of other owners still target it");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +507,7 @@ int main(void)
         MT_TEST(item_88_destroy_then_finalise_root),
         cmocka_unit_test(item_46_owner_teardown_any_order),
         MT_TEST(item_46_cross_owner_link_keeps_owner),
+        cmocka_unit_test(checker_names_the_hazard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
