@@ -245,8 +245,7 @@ struct mt_region {
     uint32_t view_refs_;     /* ranges of live views naming this region */
     uint64_t addr_;
     uint64_t size_;          /* exact size, unless size_full_ */
-    mt_region *first_child_;
-    mt_region *next_sibling_;
+    struct mt__child_index *child_index_; /* the children, see region.c */
     mt_region *alias_;
     uint64_t alias_offset_;
     mt_owner *owner_;
@@ -257,8 +256,6 @@ struct mt_region {
     mt_context *ctx_;
     char *name_;
     mt_region *container_;
-    mt_region *prev_sibling_;
-    struct mt__child_index *child_index_; /* priority classes of the children */
     mt_region *owner_next_;
     mt_region *owner_prev_;
     const mt_region_ops *ops_;
@@ -268,9 +265,10 @@ struct mt_region {
     mt_view *cached_view_;   /* the cache entry keyed by this flat-root */
     mt_view *root_views_;    /* views whose weak flat-root this is */
     uint32_t alias_refs_;    /* live aliases whose target this is */
+    uint32_t slot_;          /* position in the container's child array */
     uint32_t mapped_via_alias_;
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
-    uint32_t log_counts_[8];
+    uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 /* Exact rendering arithmetic: bases can go negative, ends reach 2^64. */
 typedef __int128 mt__i128;
@@ -99,7 +100,30 @@ static inline const char *mt__name(const mt_region *r)
     return r->name_ ? r->name_ : "(null)";
 }
 
-/* The name a finalised region's storage still records (checking aid). */
+/* A container's children, kept by region.c (see link_child there). */
+struct mt__prio_class {
+    int32_t priority;
+    uint32_t count;
+};
+struct mt__child_index {
+    mt_region **slots;              /* reverse render order */
+    size_t n, cap;
+    struct mt__prio_class *classes; /* ascending priority, in slot order */
+    size_t nclasses, cap_classes;
+};
+
+/* A container's children in REVERSE render order: (*n - 1) renders first.
+ * The renderer walks this array rather than the sibling list. */
+static inline mt_region *const *mt__children(const mt_region *c, size_t *n)
+{
+    const struct mt__child_index *ix = c->child_index_;
+    *n = ix ? ix->n : 0;
+    return ix ? ix->slots : NULL;
+}
+/* The name a finalised region's storage still records (checking aid): up to
+ * this many bytes, over the first fields of the storage. */
+#define MT__TOMBSTONE_NAME 40
+static_assert(MT__TOMBSTONE_NAME <= offsetof(mt_region, magic_), "tombstone");
 const char *mt__tombstone_name(const mt_region *r);
 /* Owner teardown: finalises a region whose owner is dying; never fails. */
 void mt__region_finalize_dying(mt_region *r);

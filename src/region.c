@@ -270,28 +270,19 @@ int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
 /*
  * Render order (3.2): a new child goes before the first sibling of lower or
  * equal priority, so higher priorities come first and the newest wins among
- * equals. Scanning the list for that sibling would make mapping n children
- * O(n^2) (QEMU's cost); instead each container keeps its priority classes,
- * sorted by descending priority, with the first child of each, and the tail.
+ * equals. Each container keeps its children in an array in REVERSE render
+ * order with the extent of each priority class. Reversed, the newest child
+ * of a class goes at the end of its class, so mapping children of one
+ * priority is an append (QEMU scans a list: O(n) per map), and the renderer
+ * walks an array it can prefetch instead of chasing list pointers.
  */
-struct prio_class {
-    int32_t priority;
-    mt_region *first;
-};
-
-struct mt__child_index {
-    size_t n, cap;
-    mt_region *last;
-    struct prio_class classes[];
-};
-
-/* Index of the first class whose priority is <= prio (n if none). */
+/* Index of the class with `prio`, or where it would be inserted. */
 static size_t class_search(const struct mt__child_index *ix, int32_t prio)
 {
-    size_t lo = 0, hi = ix->n;
+    size_t lo = 0, hi = ix->nclasses;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ix->classes[mid].priority > prio)
+        if (ix->classes[mid].priority < prio)
             lo = mid + 1;
         else
             hi = mid;
@@ -299,69 +290,64 @@ static size_t class_search(const struct mt__child_index *ix, int32_t prio)
     return lo;
 }
 
+/* Moves slots [from, n) by `delta` (+1 or -1), keeping slot_ right. */
+static void shift_slots(struct mt__child_index *ix, size_t from, int delta)
+{
+    size_t count = ix->n - from;
+    memmove(&ix->slots[(ptrdiff_t)from + delta], &ix->slots[from], count * sizeof(ix->slots[0]));
+    for (size_t i = 0; i < count; i++)
+        ix->slots[(ptrdiff_t)from + delta + (ptrdiff_t)i]->slot_ += (uint32_t)delta;
+}
+
 static void link_child(mt_region *c, mt_region *sub)
 {
     struct mt__child_index *ix = c->child_index_;
-    if (!ix || ix->n == ix->cap) {
-        size_t cap = ix ? ix->cap * 2 : 4;
-        ix = mt__xrealloc(ix, sizeof(*ix) + cap * sizeof(ix->classes[0]));
-        if (!c->child_index_) {
-            ix->n = 0;
-            ix->last = NULL;
+    if (!ix)
+        ix = c->child_index_ = mt__xcalloc(1, sizeof(*ix));
+    if (ix->n == ix->cap) {
+        ix->cap = ix->cap ? ix->cap * 2 : 4;
+        ix->slots = mt__xrealloc(ix->slots, ix->cap * sizeof(ix->slots[0]));
+    }
+    size_t k = class_search(ix, sub->priority_);
+    if (k == ix->nclasses || ix->classes[k].priority != sub->priority_) {
+        if (ix->nclasses == ix->cap_classes) {
+            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 4;
+            ix->classes = mt__xrealloc(ix->classes, ix->cap_classes * sizeof(ix->classes[0]));
         }
-        ix->cap = cap;
-        c->child_index_ = ix;
+        memmove(&ix->classes[k + 1], &ix->classes[k],
+                (ix->nclasses - k) * sizeof(ix->classes[0]));
+        ix->classes[k] = (struct mt__prio_class){sub->priority_, 0};
+        ix->nclasses++;
     }
-    int32_t prio = sub->priority_;
-    size_t k = class_search(ix, prio);
-    mt_region *before = k < ix->n ? ix->classes[k].first : NULL;
-    if (k < ix->n && ix->classes[k].priority == prio) {
-        ix->classes[k].first = sub;
-    } else {
-        memmove(&ix->classes[k + 1], &ix->classes[k], (ix->n - k) * sizeof(ix->classes[0]));
-        ix->classes[k] = (struct prio_class){prio, sub};
-        ix->n++;
-    }
-    mt_region *prev = before ? before->prev_sibling_ : ix->last;
-    sub->prev_sibling_ = prev;
-    sub->next_sibling_ = before;
-    if (prev)
-        prev->next_sibling_ = sub;
-    else
-        c->first_child_ = sub;
-    if (before)
-        before->prev_sibling_ = sub;
-    else
-        ix->last = sub;
+    size_t pos = 0; /* the end of class k */
+    for (size_t j = 0; j <= k; j++)
+        pos += ix->classes[j].count;
+    shift_slots(ix, pos, +1);
+    ix->slots[pos] = sub;
+    sub->slot_ = (uint32_t)pos;
+    ix->classes[k].count++;
+    ix->n++;
     sub->container_ = c;
 }
 
 static void unlink_child(mt_region *c, mt_region *sub)
 {
     struct mt__child_index *ix = c->child_index_;
+    size_t pos = sub->slot_;
+    assert(pos < ix->n && ix->slots[pos] == sub);
+    shift_slots(ix, pos + 1, -1);
+    ix->n--;
     size_t k = class_search(ix, sub->priority_);
-    assert(k < ix->n && ix->classes[k].priority == sub->priority_);
-    if (ix->classes[k].first == sub) {
-        mt_region *next = sub->next_sibling_;
-        if (next && next->priority_ == sub->priority_) {
-            ix->classes[k].first = next;
-        } else {
-            memmove(&ix->classes[k], &ix->classes[k + 1],
-                    (ix->n - k - 1) * sizeof(ix->classes[0]));
-            ix->n--;
-        }
+    assert(k < ix->nclasses && ix->classes[k].priority == sub->priority_);
+    if (--ix->classes[k].count == 0) {
+        memmove(&ix->classes[k], &ix->classes[k + 1],
+                (ix->nclasses - k - 1) * sizeof(ix->classes[0]));
+        ix->nclasses--;
     }
-    if (sub->prev_sibling_)
-        sub->prev_sibling_->next_sibling_ = sub->next_sibling_;
-    else
-        c->first_child_ = sub->next_sibling_;
-    if (sub->next_sibling_)
-        sub->next_sibling_->prev_sibling_ = sub->prev_sibling_;
-    else
-        ix->last = sub->prev_sibling_;
-    sub->prev_sibling_ = sub->next_sibling_ = NULL;
     sub->container_ = NULL;
-    if (!c->first_child_) {
+    if (!ix->n) {
+        free(ix->slots);
+        free(ix->classes);
         free(ix);
         c->child_index_ = NULL;
     }
@@ -393,7 +379,7 @@ static void walk_push(struct walk_stack *st, mt_region *r)
  * targets? Each region is visited once, so shared targets cost nothing. */
 static bool reaches(mt_context *ctx, mt_region *from, const mt_region *goal)
 {
-    if (!from->first_child_ && !from->alias_)
+    if (!from->child_index_ && !from->alias_)
         return from == goal;
     struct walk_stack st = {.mark = mt__walk_begin(ctx)};
     walk_push(&st, from);
@@ -403,8 +389,10 @@ static bool reaches(mt_context *ctx, mt_region *from, const mt_region *goal)
         found = r == goal;
         if (r->alias_)
             walk_push(&st, r->alias_);
-        for (mt_region *child = r->first_child_; child; child = child->next_sibling_)
-            walk_push(&st, child);
+        size_t n;
+        mt_region *const *children = mt__children(r, &n);
+        for (size_t i = 0; i < n; i++)
+            walk_push(&st, children[i]);
     }
     free(st.items);
     return found;
@@ -629,8 +617,20 @@ bool mt_region_readonly(const mt_region *r) { return r->flags_ & MT__F_READONLY;
 bool mt_region_nonvolatile(const mt_region *r) { return r->flags_ & MT__F_NONVOLATILE; }
 bool mt_region_romd(const mt_region *r) { return r->flags_ & MT__F_ROMD; }
 bool mt_region_is_terminal(const mt_region *r) { return mt__terminal(r); }
-mt_region *mt_region_first_subregion(const mt_region *r) { return r->first_child_; }
-mt_region *mt_region_next_sibling(const mt_region *r) { return r->next_sibling_; }
+mt_region *mt_region_first_subregion(const mt_region *r)
+{
+    size_t n;
+    mt_region *const *children = mt__children(r, &n);
+    return n ? children[n - 1] : NULL;
+}
+
+mt_region *mt_region_next_sibling(const mt_region *r)
+{
+    /* the array is in reverse render order: the next one is one slot down */
+    if (!r->container_ || r->slot_ == 0)
+        return NULL;
+    return r->container_->child_index_->slots[r->slot_ - 1];
+}
 
 bool mt_region_size_exact(const mt_region *r, uint64_t *low)
 {
@@ -666,10 +666,11 @@ static void finalize_now(mt_region *r)
         unmap_locked(r->container_, r);
     r->flags_ &= ~MT__F_ENABLED;
     mt__view_forget_root(r);
-    if (r->first_child_) {
+    if (r->child_index_) {
         mt__txn_begin(ctx);
-        while (r->first_child_)
-            unmap_locked(r, r->first_child_);
+        /* the last slot first: nothing moves */
+        while (r->child_index_)
+            unmap_locked(r, r->child_index_->slots[r->child_index_->n - 1]);
         mt__txn_commit(ctx);
     }
     /* An alias must not follow its target pointer while the target's owner
@@ -677,6 +678,7 @@ static void finalize_now(mt_region *r)
     if (r->alias_ && !(r->alias_->flags_ & MT__F_DYING) && mt__region_live(r->alias_))
         r->alias_->alias_refs_--;
     free_backing(r);
+    free(r->log_counts_);
     if (r->owner_)
         mt__owner_remove_region(r->owner_, r);
     ctx->stats.live_regions--;
@@ -684,7 +686,7 @@ static void finalize_now(mt_region *r)
      * tombstone: a pattern no live region has, and enough of the old
      * region to name it when someone uses it by mistake. */
     uint64_t id = r->id_;
-    char name[sizeof(r->log_counts_)];
+    char name[MT__TOMBSTONE_NAME];
     snprintf(name, sizeof(name), "%s", mt__name(r));
     free(r->name_);
     if (r->flags_ & MT__F_HEAP) {
@@ -694,13 +696,14 @@ static void finalize_now(mt_region *r)
     memset(r, 0x6b, sizeof(*r));
     r->magic_ = MT__REGION_DEAD;
     r->id_ = id;
-    memcpy(r->log_counts_, name, sizeof(name));
+    /* the name goes over the first fields, clear of magic_ and id_ */
+    memcpy(r, name, sizeof(name));
 }
 
 const char *mt__tombstone_name(const mt_region *r)
 {
-    const char *name = (const char *)r->log_counts_;
-    return memchr(name, 0, sizeof(r->log_counts_)) ? name : "?";
+    const char *name = (const char *)r;
+    return memchr(name, 0, MT__TOMBSTONE_NAME) ? name : "?";
 }
 
 static int finalize_check(mt_region *r)

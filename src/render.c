@@ -118,9 +118,32 @@ static void walk(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         walk(s, t, base - (mt__i128)t->addr_ - (mt__i128)r->alias_offset_, lo, hi, ro, nv);
         return;
     }
-    for (mt_region *c = r->first_child_; c; c = c->next_sibling_) {
-        /* siblings are a linked list: start the next miss early */
-        __builtin_prefetch(c->next_sibling_);
+    size_t n;
+    mt_region *const *children = mt__children(r, &n);
+    for (size_t i = n; i-- > 0;) {
+        /* An array, not a list: start the misses of later children now, and
+         * a little later those of their alias targets, which sit anywhere. */
+        if (i >= 8)
+            __builtin_prefetch(children[i - 8]);
+        if (i >= 4 && children[i - 4]->alias_) {
+            mt_region *t = children[i - 4]->alias_;
+            __builtin_prefetch(t);
+            if (t->child_index_)
+                __builtin_prefetch(t->child_index_);
+        }
+        mt_region *c = children[i];
+        /* Most children are plain terminal leaves: rules 1-7 inline, without
+         * the cost of a recursive call. */
+        if (mt__terminal(c) && !c->child_index_ &&
+            (c->flags_ & (MT__F_ENABLED | MT__F_READONLY | MT__F_NONVOLATILE)) == MT__F_ENABLED) {
+            mt__i128 cbase = base + c->addr_;
+            mt__i128 clo = cbase > lo ? cbase : lo;
+            mt__i128 cend = cbase + mt__size(c);
+            mt__i128 chi = cend < hi ? cend : hi;
+            if (clo < chi)
+                add_fill(s, c, cbase, clo, chi, ro, nv);
+            continue;
+        }
         walk(s, c, base, lo, hi, ro, nv);
     }
     if (mt__terminal(r))
@@ -138,6 +161,8 @@ static void ensure_order(struct mt__render_scratch *s, size_t n)
     s->tmp = mt__xrealloc(s->tmp, n * sizeof(*s->tmp));
     s->heap = mt__xrealloc(s->heap, n * sizeof(*s->heap));
     s->sorted = mt__xrealloc(s->sorted, n * sizeof(*s->sorted));
+    /* order, tmp and sorted are touched only when the fills need sorting,
+     * so maps built in address order never fault their pages in */
 }
 
 /* LSD radix sort on 11-bit digits, stable, skipping digits that are the
@@ -342,14 +367,18 @@ static void order_fills(struct mt__render_scratch *s)
         s->by_start = fills;
         return;
     }
-    s->by_start = s->sorted;
     if (descending) {
-        /* fills with equal starts enter the heap together, so their
-         * relative order does not matter */
-        for (size_t i = 0; i < n; i++)
-            s->sorted[i] = fills[n - 1 - i];
+        /* reverse in place: ranks travel inside the fills, and fills with
+         * equal starts enter the heap together, so their order is free */
+        for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+            struct fill t = fills[i];
+            fills[i] = fills[j];
+            fills[j] = t;
+        }
+        s->by_start = fills;
         return;
     }
+    s->by_start = s->sorted;
     for (size_t i = 0; i < n; i++)
         s->order[i] = (struct sort_item){.key = fills[i].start, .rank = (uint32_t)i};
     if (n < 64)

@@ -31,12 +31,13 @@ mt_region *mt__flat_root(mt_region *r)
             return r;
         mt_region *only = NULL;
         unsigned enabled = 0;
-        for (mt_region *c = r->first_child_; c; c = c->next_sibling_) {
-            if (!mt__enabled(c))
-                continue;
-            if (++enabled > 1)
-                break;
-            only = c;
+        size_t n;
+        mt_region *const *children = mt__children(r, &n);
+        for (size_t i = n; i-- > 0 && enabled <= 1;) {
+            if (mt__enabled(children[i])) {
+                enabled++;
+                only = children[i];
+            }
         }
         if (enabled == 0)
             return NULL;
