@@ -446,6 +446,13 @@ bool mt_view_is_empty_view(const mt_view *v);
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
 
 /* ------------------------------------------------------------------------ */
+/* Reading and writing memory                                                */
+/* ------------------------------------------------------------------------ */
+
+/* (the access path: address-space and region-level reads and writes,
+ * lookups, translation, direct pointers) */
+
+/* ------------------------------------------------------------------------ */
 /* Dumps in QEMU's `info mtree` formats (docs: mtree-format)                  */
 /* ------------------------------------------------------------------------ */
 

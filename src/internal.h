@@ -148,6 +148,7 @@ struct mt_view {
     char *root_name;         /* copied at build time */
     mt_range *ranges;
     size_t nr;
+    struct mt__dispatch *dispatch; /* the lookup index, built with the view */
     mt_view *cache_next;     /* context cache list */
     mt_view *retired_next;
     mt_view *root_next;      /* list of views sharing this weak root */
@@ -167,6 +168,12 @@ void mt__view_free(mt_view *v);
 void mt__view_cache_clear(mt_context *ctx);
 /* Finalisation of `r`: clears weak root links and r's cache entry. */
 void mt__view_forget_root(mt_region *r);
+
+/* ---- dispatch.c --------------------------------------------------------- */
+
+/* Builds and frees a view's lookup index; the view is immutable after. */
+void mt__dispatch_build(mt_view *v);
+void mt__dispatch_free(mt_view *v);
 
 /* ---- render.c ----------------------------------------------------------- */
 

@@ -80,6 +80,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root)
     v->root_name = mt__xstrdup(mt__name(root));
     /* the render takes each range's references (8.3) */
     mt__render(ctx, root, &v->ranges, &v->nr);
+    mt__dispatch_build(v);
     root_link(v, root);
     ctx->stats.renders++;
     ctx->stats.live_views++;
@@ -156,6 +157,7 @@ void mt__view_free(mt_view *v)
         t->view_refs_--;
         mt__owner_unref(ctx, t->owner_);
     }
+    mt__dispatch_free(v);
     free(v->ranges);
     free(v->root_name);
     free(v);
