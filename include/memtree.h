@@ -435,6 +435,23 @@ typedef struct mt_range {
 bool mt_view_ref(mt_view *v);
 void mt_view_unref(mt_view *v);
 
+/*
+ * A section: one range as handed to users (listeners, lookups, find). The
+ * region is the terminal region; `last` is inclusive, so a section covering
+ * all 2^64 bytes fits (start 0, last UINT64_MAX). `view` is the view the
+ * range belongs to; `as` the address space it was reached through, if any.
+ */
+typedef struct mt_section {
+    mt_region *region;          /* NULL for the unassigned pseudo-section */
+    uint64_t offset_in_region;
+    uint64_t start;
+    uint64_t last;
+    bool readonly;
+    bool nonvolatile;
+    mt_view *view;
+    mt_address_space *as;
+} mt_section;
+
 size_t mt_view_range_count(const mt_view *v);
 const mt_range *mt_view_ranges(const mt_view *v);
 /* The flat-root; NULL for the empty view or once that region is finalised. */
