@@ -83,8 +83,10 @@ void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque);
 /*
  * Waits until no reader can still use a retired view (a grace period) and
  * frees everything retired before: views, destroyed address spaces, and
- * owners whose last reference the library dropped. Writers never free such
- * things inline, so a release can never finalise an owner mid-edit.
+ * owners whose last reference the library dropped (their teardown runs
+ * here). Edits never tear an owner down inline, so a release can never
+ * finalise regions in the middle of an edit; call this from your main loop
+ * (or after unmapping) to let owners go.
  */
 void mt_context_reclaim(mt_context *ctx);
 
@@ -95,6 +97,8 @@ typedef struct mt_stats {
     uint64_t renders;       /* views rendered since the context was created */
     uint64_t live_regions;  /* initialised and not finalised */
     uint64_t address_spaces;
+    uint64_t retired_views;  /* views waiting for a grace period */
+    uint64_t grace_periods;  /* grace periods waited for by the library */
 } mt_stats;
 void mt_context_get_stats(const mt_context *ctx, mt_stats *out);
 
@@ -461,6 +465,88 @@ const char *mt_view_root_name(const mt_view *v);
 bool mt_view_is_empty_view(const mt_view *v);
 /* The range containing addr, or NULL (unassigned). */
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
+
+/* ------------------------------------------------------------------------ */
+/* Listeners                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A listener is told about every change of one address space's view, the
+ * way a hypervisor's memory-slot code needs it. Embed it in your own struct;
+ * every callback is optional. On each commit that changes the view: global
+ * `begin` (to every listener of the context), then for each address space
+ * in creation order all `region_del`s, then `region_nop`/`region_add`s (and
+ * `log_start`/`log_stop` on unchanged ranges whose dirty mask changed), in
+ * address order; then global `commit`. Listeners run in ascending priority
+ * order ("forward"); region_del, log_stop and log_global_stop run in
+ * descending order ("reverse"). Sections are valid during the callback only.
+ */
+typedef struct mt_listener mt_listener;
+struct mt_listener {
+    void (*begin)(mt_listener *l);
+    void (*commit)(mt_listener *l);
+    void (*region_add)(mt_listener *l, const mt_section *s);
+    void (*region_del)(mt_listener *l, const mt_section *s);
+    void (*region_nop)(mt_listener *l, const mt_section *s);
+    void (*log_start)(mt_listener *l, const mt_section *s, unsigned old_mask,
+                      unsigned new_mask);
+    void (*log_stop)(mt_listener *l, const mt_section *s, unsigned old_mask,
+                     unsigned new_mask);
+    void (*log_global_start)(mt_listener *l);
+    void (*log_global_stop)(mt_listener *l);
+    int priority;
+    /* private */
+    mt_address_space *as_;
+    mt_listener *ctx_next_, *ctx_prev_;
+    mt_listener *as_next_, *as_prev_;
+};
+
+/*
+ * Registers `l` on `as` after every listener of equal priority, then replays
+ * the current view to `l` alone: begin, [log_global_start], for each range
+ * region_add and log_start(0 -> mask) if its mask is non-zero, commit.
+ * -EBUSY if `l` is already registered.
+ */
+int mt_listener_register(mt_listener *l, mt_address_space *as);
+/* Replays the removal to `l` alone (begin, log_stop, region_del, commit),
+ * then detaches it. A no-op for a listener not registered (any more). */
+void mt_listener_unregister(mt_listener *l);
+
+/* Dirty-log clients (QEMU's DIRTY_MEMORY_*); a mask is 1 << client. */
+enum { MT_DIRTY_VGA = 0, MT_DIRTY_CODE = 1, MT_DIRTY_MIGRATION = 2 };
+
+/* Counted: the client is logged while enables outnumber disables. */
+int mt_region_set_log(mt_region *r, bool on, unsigned client);
+/* Global dirty logging adds MT_DIRTY_MIGRATION to every RAM range. */
+void mt_context_set_global_dirty_log(mt_context *ctx, bool on);
+
+/* ------------------------------------------------------------------------ */
+/* Threads                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The threading model. Writer calls (everything that edits the tree,
+ * transactions, address spaces, listeners, mt_context_reclaim) must be
+ * serialised by the embedder, as QEMU does with its big lock. Readers
+ * (lookups, accesses, mt_view_ref) may run on any number of threads with no
+ * lock: views are published atomically and freed only after every reader
+ * that could see them has left its read-side section (RCU, via liburcu).
+ *
+ * A thread other than the writer must call mt_reader_register before its
+ * first read and mt_reader_unregister before it exits. Access calls enter a
+ * read-side section themselves; wrap several calls (or a use of a view
+ * pointer from mt_address_space_view) in mt_read_lock/mt_read_unlock, which
+ * nest and cost a few nanoseconds.
+ *
+ * Reclamation is bounded: a commit that leaves more than
+ * MT_RETIRED_VIEWS_MAX views waiting for readers waits for a grace period
+ * and frees them, so a burst of commits cannot pile up memory.
+ */
+#define MT_RETIRED_VIEWS_MAX 64
+void mt_reader_register(void);
+void mt_reader_unregister(void);
+void mt_read_lock(void);
+void mt_read_unlock(void);
 
 /* ------------------------------------------------------------------------ */
 /* Reading and writing memory                                                */

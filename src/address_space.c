@@ -32,7 +32,7 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
     ctx->stats.address_spaces++;
     /* Inside a transaction this renders the uncommitted tree, or reuses the
      * cached view of the last commit (5.4). */
-    as->view = mt__view_get(ctx, mt__flat_root(root));
+    mt__as_publish(as, mt__view_get(ctx, mt__flat_root(root)));
     return as;
 }
 
@@ -56,6 +56,7 @@ void mt_address_space_destroy(mt_address_space *as)
     as->root = NULL;
     ctx->topology_pending = true;
     mt__txn_commit(ctx);
+    mt__listeners_detach_all(as);
     if (as->prev)
         as->prev->next = as->next;
     else
@@ -73,20 +74,12 @@ void mt_address_space_destroy(mt_address_space *as)
 
 const char *mt_address_space_name(const mt_address_space *as) { return as->name; }
 mt_region *mt_address_space_root(const mt_address_space *as) { return as->root; }
-mt_view *mt_address_space_view(const mt_address_space *as) { return as->view; }
+mt_view *mt_address_space_view(const mt_address_space *as)
+{
+    return __atomic_load_n(&as->view, __ATOMIC_ACQUIRE);
+}
 mt_address_space *mt_context_first_address_space(const mt_context *ctx) { return ctx->as_first; }
 mt_address_space *mt_address_space_next(const mt_address_space *as) { return as->next; }
-
-void mt__address_spaces_update(mt_context *ctx)
-{
-    for (mt_address_space *as = ctx->as_first; as; as = as->next) {
-        mt_view *v = mt__view_get(ctx, mt__flat_root(as->root));
-        mt_view *old = as->view;
-        as->view = v;
-        if (old)
-            mt__view_unref(old);
-    }
-}
 
 mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r)
 {

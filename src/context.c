@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <urcu/urcu-memb.h>
+
 static void default_diag(void *opaque, const char *message)
 {
     (void)opaque;
@@ -125,29 +127,71 @@ void mt_context_get_stats(const mt_context *ctx, mt_stats *out)
 {
     *out = ctx->stats;
     out->cache_entries = ctx->cache_entries;
+    out->retired_views = atomic_load(&((mt_context *)ctx)->retired_count);
+}
+
+/* ---- readers and reclamation (RCU, liburcu's memb flavour) --------------- */
+
+void mt_reader_register(void)
+{
+    urcu_memb_register_thread();
+}
+
+void mt_reader_unregister(void)
+{
+    urcu_memb_unregister_thread();
+}
+
+void mt_read_lock(void)
+{
+    urcu_memb_read_lock();
+}
+
+void mt_read_unlock(void)
+{
+    urcu_memb_read_unlock();
+}
+
+/* Frees what was retired before the grace period; returns whether
+ * anything was there. */
+static bool reclaim_once(mt_context *ctx)
+{
+    mt_view *views = atomic_exchange(&ctx->retired, NULL);
+    mt_address_space *spaces = ctx->retired_as;
+    ctx->retired_as = NULL;
+    if (!views && !spaces)
+        return false;
+    /* every reader that could still see them entered before this point */
+    urcu_memb_synchronize_rcu();
+    ctx->stats.grace_periods++;
+    while (spaces) {
+        mt_address_space *next = spaces->next;
+        mt__address_space_free(spaces);
+        spaces = next;
+    }
+    while (views) {
+        mt_view *next = views->retired_next;
+        mt__view_free(views);
+        atomic_fetch_sub(&ctx->retired_count, 1);
+        views = next;
+    }
+    return true;
+}
+
+void mt__reclaim_views(mt_context *ctx)
+{
+    reclaim_once(ctx);
 }
 
 void mt_context_reclaim(mt_context *ctx)
 {
-    /* Freeing a view or an address space releases owner references, which
+    /* Freeing views and address spaces releases owner references, which
      * may queue owners; tearing an owner down may retire more. Loop until
      * everything settles. */
     for (;;) {
-        mt_view *views = atomic_exchange(&ctx->retired, NULL);
-        mt_address_space *spaces = ctx->retired_as;
-        ctx->retired_as = NULL;
-        if (!views && !spaces && !ctx->pending_owners)
+        bool freed = reclaim_once(ctx);
+        if (!freed && !ctx->pending_owners)
             break;
-        while (spaces) {
-            mt_address_space *next = spaces->next;
-            mt__address_space_free(spaces);
-            spaces = next;
-        }
-        while (views) {
-            mt_view *next = views->retired_next;
-            mt__view_free(views);
-            views = next;
-        }
         mt__owners_reap(ctx);
     }
 }

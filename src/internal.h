@@ -54,6 +54,10 @@ struct mt_context {
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
     mt_owner *pending_owners;  /* owners whose count the library took to 0 */
+    atomic_uint retired_count; /* views on `retired` */
+    mt_listener *listeners;    /* every listener, ascending priority */
+    bool global_dirty_log;
+    uint8_t dirty_always;      /* clients always logged for RAM */
     /* scratch buffers reused by every render, so a commit allocates little */
     struct mt__render_scratch *scratch;
 };
@@ -188,15 +192,39 @@ struct mt_address_space {
     mt_region *root;         /* NULL once destroyed */
     mt_owner *root_owner;    /* referenced until the address space is freed */
     char *name;
-    mt_view *view;           /* current, one reference held */
+    mt_view *view;           /* current, one reference held; RCU-published */
+    mt_view *next_view;      /* built by a commit, not yet published */
+    mt_listener *listeners;  /* ascending priority */
     mt_address_space *next, *prev;
 };
 
 void mt__address_space_free(mt_address_space *as);
-/* Switches every address space to its view after a topology change. */
-void mt__address_spaces_update(mt_context *ctx);
 /* True if `r` is the root of an address space of its context. */
 mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r);
+
+/* Publishes a view for readers (release store); readers load with acquire. */
+static inline void mt__as_publish(mt_address_space *as, mt_view *v)
+{
+    __atomic_store_n(&as->view, v, __ATOMIC_RELEASE);
+}
+
+/* ---- listener.c --------------------------------------------------------- */
+
+/* Global begin/commit to every listener of the context, in order. */
+void mt__listeners_begin(mt_context *ctx);
+void mt__listeners_commit(mt_context *ctx);
+/* Sends the two-pass diff between two views to the listeners of `as`. */
+void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
+/* Detaches every listener of a destroyed address space without calls. */
+void mt__listeners_detach_all(mt_address_space *as);
+/* A region's effective dirty-log mask in a view (7.8). */
+uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r);
+
+/* ---- context.c: reclamation --------------------------------------------- */
+
+/* Frees retired views and address spaces after a grace period, without
+ * tearing down owners (that waits for mt_context_reclaim). */
+void mt__reclaim_views(mt_context *ctx);
 
 /* ---- owner.c ------------------------------------------------------------ */
 

@@ -42,6 +42,7 @@ struct sort_item {
 };
 
 struct mt__render_scratch {
+    const mt_context *ctx;
     struct fill *fills;      /* in walk order */
     struct fill *sorted;     /* the same, by start address, when needed */
     struct fill *by_start;   /* fills or sorted: what the sweep reads */
@@ -86,7 +87,7 @@ static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         .readonly = ro,
         .nonvolatile = nv,
         .romd = (r->flags_ & MT__F_ROMD) != 0,
-        .dirty_mask = r->dirty_clients_,
+        .dirty_mask = mt__dirty_mask(s->ctx, r),
     };
     s->nfills++;
 }
@@ -399,6 +400,7 @@ int mt__render(mt_context *ctx, mt_region *root, mt_range **out, size_t *nr)
     if (!ctx->scratch)
         ctx->scratch = mt__xcalloc(1, sizeof(*ctx->scratch));
     struct mt__render_scratch *s = ctx->scratch;
+    s->ctx = ctx;
     s->nfills = 0;
     walk(s, root, 0, 0, MT__2_64, false, false);
 

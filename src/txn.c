@@ -1,7 +1,8 @@
 /*
  * Transactions and the commit pipeline: edits only mark the topology
- * pending; the outermost commit rebuilds the view cache once and switches
- * every address space to its new view.
+ * pending; the outermost commit rebuilds the view cache once, then, between
+ * a global begin and commit to every listener, switches each address space
+ * to its new view and sends its listeners the difference (6, 7.7).
  */
 #include "internal.h"
 
@@ -16,7 +17,20 @@ static void commit_topology(mt_context *ctx)
     /* Views are rebuilt from scratch for every flat-root; address spaces
      * that share a flat-root share the rebuilt view through the cache. */
     mt__view_cache_clear(ctx);
-    mt__address_spaces_update(ctx);
+    for (mt_address_space *as = ctx->as_first; as; as = as->next)
+        as->next_view = mt__view_get(ctx, mt__flat_root(as->root));
+    mt__listeners_begin(ctx);
+    for (mt_address_space *as = ctx->as_first; as; as = as->next) {
+        mt_view *old = as->view;
+        mt__as_publish(as, as->next_view);
+        as->next_view = NULL;
+        mt__listeners_diff(as, old, as->view);
+        mt__view_unref(old);
+    }
+    mt__listeners_commit(ctx);
+    /* bounded reclamation: see MT_RETIRED_VIEWS_MAX */
+    if (atomic_load(&ctx->retired_count) > MT_RETIRED_VIEWS_MAX)
+        mt__reclaim_views(ctx);
 }
 
 void mt__txn_commit(mt_context *ctx)

@@ -121,6 +121,7 @@ void mt__view_unref(mt_view *v)
         return;
     /* push on the retired stack; the writer frees it at reclaim */
     mt_context *ctx = v->ctx;
+    atomic_fetch_add(&ctx->retired_count, 1);
     mt_view *head = atomic_load_explicit(&ctx->retired, memory_order_relaxed);
     do {
         v->retired_next = head;

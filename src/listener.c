@@ -1,0 +1,306 @@
+/*
+ * Listeners: registration in priority order, replay on registration and
+ * unregistration, the two-pass diff of a view switch, and dirty logging
+ * (per-region clients and global logging), which listeners see as
+ * log_start/log_stop.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* ---- ordering ------------------------------------------------------------ */
+
+/* Calls in list order ("forward") or the reverse. The two lists (context,
+ * address space) use separate links, so one macro per list. */
+#define FOR_AS_FORWARD(l, as) for (mt_listener *l = (as)->listeners; l; l = l->as_next_)
+#define FOR_CTX_FORWARD(l, ctx) for (mt_listener *l = (ctx)->listeners; l; l = l->ctx_next_)
+
+static mt_listener *as_last(mt_address_space *as)
+{
+    mt_listener *l = as->listeners;
+    while (l && l->as_next_)
+        l = l->as_next_;
+    return l;
+}
+
+static mt_listener *ctx_last(mt_context *ctx)
+{
+    mt_listener *l = ctx->listeners;
+    while (l && l->ctx_next_)
+        l = l->ctx_next_;
+    return l;
+}
+
+#define FOR_AS_REVERSE(l, as) for (mt_listener *l = as_last(as); l; l = l->as_prev_)
+#define FOR_CTX_REVERSE(l, ctx) for (mt_listener *l = ctx_last(ctx); l; l = l->ctx_prev_)
+
+/* Inserts after every listener of equal or lower priority. */
+#define INSERT_SORTED(head, l, next, prev)                                    \
+    do {                                                                       \
+        mt_listener *before_ = NULL, *it_ = (head);                            \
+        while (it_ && it_->priority <= (l)->priority) {                        \
+            before_ = it_;                                                     \
+            it_ = it_->next;                                                   \
+        }                                                                      \
+        (l)->prev = before_;                                                   \
+        (l)->next = it_;                                                       \
+        if (before_)                                                           \
+            before_->next = (l);                                               \
+        else                                                                   \
+            (head) = (l);                                                      \
+        if (it_)                                                               \
+            it_->prev = (l);                                                   \
+    } while (0)
+
+#define UNLINK(head, l, next, prev)                                            \
+    do {                                                                       \
+        if ((l)->prev)                                                         \
+            (l)->prev->next = (l)->next;                                       \
+        else                                                                   \
+            (head) = (l)->next;                                                \
+        if ((l)->next)                                                         \
+            (l)->next->prev = (l)->prev;                                       \
+        (l)->next = (l)->prev = NULL;                                          \
+    } while (0)
+
+/* ---- sections ------------------------------------------------------------ */
+
+static mt_section section_of(mt_address_space *as, mt_view *v, const mt_range *r)
+{
+    return (mt_section){
+        .region = r->region,
+        .offset_in_region = r->offset_in_region,
+        .start = r->start,
+        .last = r->last,
+        .readonly = r->readonly,
+        .nonvolatile = r->nonvolatile,
+        .view = v,
+        .as = as,
+    };
+}
+
+/* 7.3: the dirty mask is not part of equality */
+static bool ranges_equal(const mt_range *a, const mt_range *b)
+{
+    return a->region == b->region && a->start == b->start && a->last == b->last &&
+           a->offset_in_region == b->offset_in_region && a->romd_mode == b->romd_mode &&
+           a->readonly == b->readonly && a->nonvolatile == b->nonvolatile;
+}
+
+/* ---- global begin/commit ------------------------------------------------- */
+
+void mt__listeners_begin(mt_context *ctx)
+{
+    FOR_CTX_FORWARD(l, ctx)
+        if (l->begin)
+            l->begin(l);
+}
+
+void mt__listeners_commit(mt_context *ctx)
+{
+    FOR_CTX_FORWARD(l, ctx)
+        if (l->commit)
+            l->commit(l);
+}
+
+/* ---- the diff -------------------------------------------------------------- */
+
+static void send_del(mt_address_space *as, const mt_section *s)
+{
+    FOR_AS_REVERSE(l, as)
+        if (l->region_del)
+            l->region_del(l, s);
+}
+
+static void send_add(mt_address_space *as, const mt_section *s)
+{
+    FOR_AS_FORWARD(l, as)
+        if (l->region_add)
+            l->region_add(l, s);
+}
+
+static void send_nop(mt_address_space *as, const mt_section *s, unsigned old_mask,
+                     unsigned new_mask)
+{
+    FOR_AS_FORWARD(l, as)
+        if (l->region_nop)
+            l->region_nop(l, s);
+    if (new_mask & ~old_mask)
+        FOR_AS_FORWARD(l, as)
+            if (l->log_start)
+                l->log_start(l, s, old_mask, new_mask);
+    if (old_mask & ~new_mask)
+        FOR_AS_REVERSE(l, as)
+            if (l->log_stop)
+                l->log_stop(l, s, old_mask, new_mask);
+}
+
+/* The range of `v` starting exactly at `start`, found by advancing `*i`
+ * (both lists are sorted by start). */
+static const mt_range *match_at(const mt_view *v, size_t *i, uint64_t start)
+{
+    while (*i < v->nr && v->ranges[*i].start < start)
+        (*i)++;
+    return *i < v->nr && v->ranges[*i].start == start ? &v->ranges[*i] : NULL;
+}
+
+void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
+{
+    if (!as->listeners || old == new_view)
+        return;
+    /* pass 1: removals, in address order */
+    size_t j = 0;
+    for (size_t i = 0; old && i < old->nr; i++) {
+        const mt_range *o = &old->ranges[i];
+        const mt_range *n = match_at(new_view, &j, o->start);
+        if (!n || !ranges_equal(o, n)) {
+            mt_section s = section_of(as, old, o);
+            send_del(as, &s);
+        }
+    }
+    /* pass 2: no-ops and additions, in address order */
+    j = 0;
+    for (size_t i = 0; i < new_view->nr; i++) {
+        const mt_range *n = &new_view->ranges[i];
+        const mt_range *o = old ? match_at(old, &j, n->start) : NULL;
+        mt_section s = section_of(as, new_view, n);
+        if (o && ranges_equal(o, n))
+            send_nop(as, &s, o->dirty_log_mask, n->dirty_log_mask);
+        else
+            send_add(as, &s);
+    }
+}
+
+/* ---- registration ------------------------------------------------------------ */
+
+int mt_listener_register(mt_listener *l, mt_address_space *as)
+{
+    if (!l || !as)
+        return mt__diag(as ? as->ctx : NULL, -EINVAL, "listener_register: NULL %s",
+                        l ? "address space" : "listener");
+    mt_context *ctx = as->ctx;
+    if (l->as_)
+        return mt__diag(ctx, -EBUSY, "listener_register: already registered on '%s'",
+                        l->as_->name);
+    if (!as->root)
+        return mt__diag(ctx, -EINVAL, "listener_register: address space '%s' is destroyed",
+                        as->name);
+    l->as_ = as;
+    INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);
+    INSERT_SORTED(as->listeners, l, as_next_, as_prev_);
+
+    /* replay the current state to this listener alone (7.4) */
+    mt_view *v = as->view;
+    if (l->begin)
+        l->begin(l);
+    if (ctx->global_dirty_log && l->log_global_start)
+        l->log_global_start(l);
+    for (size_t i = 0; i < v->nr; i++) {
+        mt_section s = section_of(as, v, &v->ranges[i]);
+        if (l->region_add)
+            l->region_add(l, &s);
+        if (v->ranges[i].dirty_log_mask && l->log_start)
+            l->log_start(l, &s, 0, v->ranges[i].dirty_log_mask);
+    }
+    if (l->commit)
+        l->commit(l);
+    return 0;
+}
+
+void mt_listener_unregister(mt_listener *l)
+{
+    if (!l || !l->as_)
+        return;
+    mt_address_space *as = l->as_;
+    mt_view *v = as->view;
+    if (l->begin)
+        l->begin(l);
+    for (size_t i = 0; i < v->nr; i++) {
+        mt_section s = section_of(as, v, &v->ranges[i]);
+        if (v->ranges[i].dirty_log_mask && l->log_stop)
+            l->log_stop(l, &s, v->ranges[i].dirty_log_mask, 0);
+        if (l->region_del)
+            l->region_del(l, &s);
+    }
+    if (l->commit)
+        l->commit(l);
+    UNLINK(as->ctx->listeners, l, ctx_next_, ctx_prev_);
+    UNLINK(as->listeners, l, as_next_, as_prev_);
+    l->as_ = NULL;
+}
+
+void mt__listeners_detach_all(mt_address_space *as)
+{
+    while (as->listeners) {
+        mt_listener *l = as->listeners;
+        UNLINK(as->ctx->listeners, l, ctx_next_, ctx_prev_);
+        UNLINK(as->listeners, l, as_next_, as_prev_);
+        l->as_ = NULL;
+    }
+}
+
+/* ---- dirty logging ------------------------------------------------------------ */
+
+static bool ram_backed(const mt_region *r)
+{
+    return r->kind_ == MT_KIND_RAM || r->kind_ == MT_KIND_ROM_DEVICE ||
+           r->kind_ == MT_KIND_RAM_DEVICE;
+}
+
+uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r)
+{
+    uint8_t mask = r->dirty_clients_;
+    if (ram_backed(r)) {
+        mask |= ctx->dirty_always;
+        if (ctx->global_dirty_log)
+            mask |= 1u << MT_DIRTY_MIGRATION;
+    }
+    return mask;
+}
+
+int mt_region_set_log(mt_region *r, bool on, unsigned client)
+{
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "set_log: not a live region");
+    if (client >= 8)
+        return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u out of range (0-7)",
+                        mt__name(r), client);
+    if (!r->log_counts_)
+        r->log_counts_ = mt__xcalloc(8, sizeof(*r->log_counts_));
+    uint32_t *count = &r->log_counts_[client];
+    if (!on && *count == 0)
+        return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u is not logging",
+                        mt__name(r), client);
+    bool change = on ? (*count)++ == 0 : --(*count) == 0;
+    if (!change)
+        return 0;
+    mt__txn_begin(r->ctx_);
+    if (on)
+        r->dirty_clients_ |= (uint8_t)(1u << client);
+    else
+        r->dirty_clients_ &= (uint8_t)~(1u << client);
+    if (mt__enabled(r))
+        r->ctx_->topology_pending = true;
+    mt__txn_commit(r->ctx_);
+    return 0;
+}
+
+void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
+{
+    if (ctx->global_dirty_log == on)
+        return;
+    mt__txn_begin(ctx);
+    ctx->global_dirty_log = on;
+    if (on) {
+        FOR_CTX_FORWARD(l, ctx)
+            if (l->log_global_start)
+                l->log_global_start(l);
+    } else {
+        FOR_CTX_REVERSE(l, ctx)
+            if (l->log_global_stop)
+                l->log_global_stop(l);
+    }
+    /* the masks of every RAM range change: re-render */
+    ctx->topology_pending = true;
+    mt__txn_commit(ctx);
+}
