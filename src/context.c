@@ -11,6 +11,27 @@
 
 #include <urcu/urcu-memb.h>
 
+/* ThreadSanitizer cannot see the ordering liburcu (not instrumented)
+ * provides between a reader leaving its section and synchronize_rcu
+ * returning; tell it, so it checks everything else. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MT__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MT__TSAN 1
+#endif
+#ifdef MT__TSAN
+#include <sanitizer/tsan_interface.h>
+static char tsan_grace_period; /* an address to synchronise on, no state */
+#define TSAN_READER_LEAVES() __tsan_release(&tsan_grace_period)
+#define TSAN_GRACE_PERIOD_ENDS() __tsan_acquire(&tsan_grace_period)
+#else
+#define TSAN_READER_LEAVES() ((void)0)
+#define TSAN_GRACE_PERIOD_ENDS() ((void)0)
+#endif
+
 static void default_diag(void *opaque, const char *message)
 {
     (void)opaque;
@@ -149,6 +170,7 @@ void mt_read_lock(void)
 
 void mt_read_unlock(void)
 {
+    TSAN_READER_LEAVES();
     urcu_memb_read_unlock();
 }
 
@@ -163,6 +185,7 @@ static bool reclaim_once(mt_context *ctx)
         return false;
     /* every reader that could still see them entered before this point */
     urcu_memb_synchronize_rcu();
+    TSAN_GRACE_PERIOD_ENDS();
     ctx->stats.grace_periods++;
     while (spaces) {
         mt_address_space *next = spaces->next;
