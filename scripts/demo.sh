@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The first thing to run: installs the dependencies, builds memtree and
-# prints the flat views of a bundled real machine (QEMU 7.2's x86 `pc`).
-# Arguments go to the example program: [--tree] [MODEL.txt].
+# The first thing to run: installs the dependencies, builds memtree and runs
+# the `memtree` tool on its bundled real machine (QEMU 7.2's x86 `pc` after
+# SeaBIOS ran, imported from its `info mtree -o -D` and `-f` dumps).
 #
-# For now the main job is examples/flatview_demo.c; the `memtree` command-line
-# tool (show, flat, at, diff, check, draw) comes with issue 6.
+# With no arguments it prints the machine's flat views (QEMU's
+# `info mtree -f`); any arguments go to the tool instead, for example
+#   scripts/demo.sh at 0xe4000        scripts/demo.sh show -D
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMT_BUILD_TESTS=OFF -DMT_BUILD_BENCH=OFF >&2
-cmake --build build/demo -j"${MT_JOBS:-2}" --target flatview_demo >&2
-exec build/demo/examples/flatview_demo "$@"
+cmake --build build/demo -j"${MT_JOBS:-2}" --target memtree_cli >&2
+[[ $# -gt 0 ]] || set -- flat
+exec build/demo/tools/memtree/memtree "$@"

@@ -13,6 +13,7 @@ packages=(
     clang               # ThreadSanitizer build, libFuzzer targets
     libclang-rt-14-dev  # clang's sanitizer runtimes
     librsvg2-bin        # rsvg-convert: checks the SVG maps the CLI draws
+    libunicorn-dev      # Unicorn 2: the peer that bench/run measures against
 )
 
 # Skip apt when everything is there already: re-running the test command on a

@@ -6,8 +6,9 @@
 #   tsan     ThreadSanitizer (clang) in build/tsan, the tests labelled `stress`
 #   install  `cmake --install` of build/plain into a temporary prefix, then a
 #            program built against it with pkg-config, shared and static
+#   fuzz     the readers' libFuzzer target (clang) for MT_FUZZ_SECONDS (60)
 #
-# Usage: scripts/test.sh [STEP...]     (default: all four, in that order)
+# Usage: scripts/test.sh [STEP...]     (default: all five, in that order)
 # Dependencies come from scripts/install-deps.sh. Exits non-zero if any step
 # failed; every step runs regardless, so one run shows every problem.
 set -euo pipefail
@@ -17,7 +18,7 @@ root=$PWD
 jobs=${MT_JOBS:-2}
 
 steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(plain asan tsan install)
+[[ ${#steps[@]} -gt 0 ]] || steps=(plain asan tsan install fuzz)
 
 log() { printf '\n==== %s\n' "$*" >&2; }
 
@@ -66,6 +67,19 @@ step_tsan() {
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         "${norand[@]}" ctest --test-dir build/tsan --output-on-failure \
         -j"$jobs" -L stress
+}
+
+step_fuzz() {
+    # libFuzzer on the machine readers (model.txt, QEMU dumps, map format),
+    # bounded in time, seeded with the bundled machines and test inputs.
+    configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_C_COMPILER=clang -DMT_BUILD_BENCH=OFF
+    local seeds
+    seeds=$(mktemp -d)
+    cp examples/machines/*.txt tests/cli/data/* "$seeds"/ 2>/dev/null || true
+    build/fuzz/tests/import/fuzz_readers -max_total_time="${MT_FUZZ_SECONDS:-60}" \
+        -rss_limit_mb=4096 -print_final_stats=1 "$seeds" >&2
+    rm -rf "$seeds"
 }
 
 step_install() {

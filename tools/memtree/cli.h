@@ -109,9 +109,10 @@ typedef struct cli_machine {
  * an oracle case's files) or, if NULL, the bundled machine. `flat` is an
  * optional `info mtree -f` dump of the same machine; without it a sibling
  * flat file is used when one exists. On failure prints "memtree CMD: ..."
- * naming the file (and line) and returns CLI_USAGE; `err_out`, if given,
- * also receives the library's message and return code so that `check` can
- * classify it.
+ * naming the file (and line) and returns CLI_USAGE. With `rc_out`, a
+ * loader failure is not printed: its message goes to `err_out` and its
+ * return code to *rc_out (0 when the failure was not the loader's), so that
+ * `check` can report an alias cycle as a finding.
  */
 int cli_load(const char *file, const char *flat, cli_machine *out,
              char *err_out, size_t err_len, int *rc_out);
@@ -123,6 +124,15 @@ const char *cli_bundled_machine(void);
 /* ------------------------------------------------------------------------ */
 /* Regions, ranges and views (util.c)                                        */
 /* ------------------------------------------------------------------------ */
+
+/*
+ * Memory for n items of `size` bytes: zeroed (cli_alloc) or resized
+ * (cli_grow). A short-lived tool has nothing better to do when memory runs
+ * out than to say so and stop, so these never return NULL.
+ */
+void *cli_alloc(size_t n, size_t size);
+void *cli_grow(void *p, size_t n, size_t size);
+char *cli_strdup(const char *s);
 
 /* The type QEMU's flat dump prints for a range, without "nv-". */
 const char *cli_range_type(const mt_range *r);
@@ -164,6 +174,10 @@ size_t cli_address_spaces(mt_context *ctx, const mt_address_space ***out);
  * file format recorded.
  */
 size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out);
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. Names
+ * come from files and may hold any byte; JSON and XML need valid text. */
+size_t cli_utf8_len(const unsigned char *s);
 
 /* Writes one flat-dump range line ("  S-E (prio P, T): name[ @OFF]"). */
 void cli_print_range(FILE *out, const char *indent, const mt_range *r);

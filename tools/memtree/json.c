@@ -61,37 +61,6 @@ void json_end_object(cli_json *j) { close_level(j, '}'); }
 void json_begin_array(cli_json *j) { open_level(j, '['); }
 void json_end_array(cli_json *j) { close_level(j, ']'); }
 
-/* Length of a valid UTF-8 sequence starting at s, or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if ((s[0] & 0xe0) == 0xc0) {
-        n = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-    static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 static void write_string(FILE *out, const char *s)
 {
     fputc('"', out);
@@ -115,7 +84,7 @@ static void write_string(FILE *out, const char *s)
             fprintf(out, "\\u%04x", c);
             p++;
         } else {
-            size_t n = utf8_len(p);
+            size_t n = cli_utf8_len(p);
             if (n) {
                 fwrite(p, 1, n, out);
                 p += n;

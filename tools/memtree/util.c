@@ -10,14 +10,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc(void *p, size_t n)
+static void out_of_memory(void)
 {
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fputs("memtree: out of memory\n", stderr);
-        exit(CLI_USAGE);
-    }
+    fputs("memtree: out of memory\n", stderr);
+    exit(CLI_USAGE);
+}
+
+void *cli_alloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+void *cli_grow(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        out_of_memory();
+    size_t bytes = n * size;
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q)
+        out_of_memory();
     return q;
+}
+
+char *cli_strdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        out_of_memory();
+    return p;
 }
 
 const char *cli_name(const mt_region *r)
@@ -115,7 +138,7 @@ size_t cli_address_spaces(mt_context *ctx, const mt_address_space ***out)
          as = mt_address_space_next(as)) {
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
-            v = xrealloc(v, cap * sizeof(*v));
+            v = cli_grow(v, cap, sizeof(*v));
         }
         v[n++] = as;
     }
@@ -127,7 +150,7 @@ size_t cli_view_groups(mt_context *ctx, cli_view_group **out)
 {
     const mt_address_space **spaces;
     size_t ns = cli_address_spaces(ctx, &spaces);
-    cli_view_group *g = xrealloc(NULL, ns * sizeof(*g));
+    cli_view_group *g = cli_alloc(ns, sizeof(*g));
     size_t ng = 0;
     /* Quadratic in the number of views, which stays small (tens). */
     for (size_t i = 0; i < ns; i++) {
@@ -137,7 +160,7 @@ size_t cli_view_groups(mt_context *ctx, cli_view_group **out)
             k++;
         if (k == ng) {
             g[ng].view = v;
-            g[ng].spaces = xrealloc(NULL, ns * sizeof(*g[ng].spaces));
+            g[ng].spaces = cli_alloc(ns, sizeof(*g[ng].spaces));
             g[ng].nspaces = 0;
             ng++;
         }
@@ -166,11 +189,7 @@ static bool idset_add(struct idset *s, uint64_t id)
 {
     if (2 * (s->n + 1) > s->cap) {
         struct idset bigger = {NULL, s->cap ? 2 * s->cap : 256, 0};
-        bigger.slot = calloc(bigger.cap, sizeof(uint64_t));
-        if (!bigger.slot) {
-            fputs("memtree: out of memory\n", stderr);
-            exit(CLI_USAGE);
-        }
+        bigger.slot = cli_alloc(bigger.cap, sizeof(uint64_t));
         for (size_t i = 0; i < s->cap; i++)
             if (s->slot[i])
                 idset_add(&bigger, s->slot[i] - 1);
@@ -205,14 +224,14 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out)
         sp = 0;
         if (sp == scap) {
             scap = scap ? 2 * scap : 64;
-            stack = xrealloc(stack, scap * sizeof(*stack));
+            stack = cli_grow(stack, scap, sizeof(*stack));
         }
         stack[sp++] = root;
         while (sp) {
             const mt_region *r = stack[--sp];
             if (n == cap) {
                 cap = cap ? 2 * cap : 256;
-                list = xrealloc(list, cap * sizeof(*list));
+                list = cli_grow(list, cap, sizeof(*list));
             }
             list[n++] = r;
             /* Push in reverse so that the first child is visited first. */
@@ -221,7 +240,7 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out)
             if (t && idset_add(&seen, mt_region_id(t))) {
                 if (sp == scap) {
                     scap *= 2;
-                    stack = xrealloc(stack, scap * sizeof(*stack));
+                    stack = cli_grow(stack, scap, sizeof(*stack));
                 }
                 stack[sp++] = t;
             }
@@ -231,7 +250,7 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out)
                     continue;
                 if (sp == scap) {
                     scap *= 2;
-                    stack = xrealloc(stack, scap * sizeof(*stack));
+                    stack = cli_grow(stack, scap, sizeof(*stack));
                 }
                 stack[sp++] = c;
             }
@@ -246,6 +265,37 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out)
     free(stack);
     free(seen.slot);
     *out = list;
+    return n;
+}
+
+size_t cli_utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if ((s[0] & 0xe0) == 0xc0) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    /* A NUL ends the string early and fails the continuation test. */
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+    static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
     return n;
 }
 

@@ -1,0 +1,157 @@
+/*
+ * The intermediate machine description (machine_build.h): growing its
+ * arrays, notes, sibling order, and freeing it. Readers fill it; the
+ * builder in machine.c consumes it.
+ */
+#include "machine_build.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const mt__mkind_names[MT__MK_COUNT] = {
+    [MT__MK_CONTAINER] = "container", [MT__MK_RAM] = "ram",
+    [MT__MK_ROM] = "rom",             [MT__MK_ROMD] = "romd",
+    [MT__MK_RAMD] = "ramd",           [MT__MK_IO] = "io",
+    [MT__MK_IOMMU] = "iommu",         [MT__MK_RESERVATION] = "reservation",
+    [MT__MK_ALIAS] = "alias",
+};
+
+/* Grows *arr (of *cap elements of `elem` bytes) to hold one more than n. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return arr;
+    *cap = *cap ? *cap * 2 : 16;
+    return mt__xrealloc(arr, *cap * elem);
+}
+
+struct mt__mrec *mt__desc_add_region(struct mt__mdesc *d)
+{
+    d->r = grow(d->r, &d->capr, d->nr, sizeof(*d->r));
+    struct mt__mrec *r = &d->r[d->nr];
+    memset(r, 0, sizeof(*r));
+    r->parent = r->target = r->owner = MT__NONE;
+    r->rank = (int64_t)d->nr++;
+    return r;
+}
+
+struct mt__mspace *mt__desc_add_space(struct mt__mdesc *d)
+{
+    d->as = grow(d->as, &d->capas, d->nas, sizeof(*d->as));
+    struct mt__mspace *a = &d->as[d->nas++];
+    memset(a, 0, sizeof(*a));
+    a->root = MT__NONE;
+    return a;
+}
+
+size_t mt__desc_add_owner(struct mt__mdesc *d, char *label_owned)
+{
+    d->owners = grow(d->owners, &d->capowners, d->nowners, sizeof(*d->owners));
+    d->owners[d->nowners] = label_owned;
+    return d->nowners++;
+}
+
+void mt__desc_note(struct mt__mdesc *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = mt__xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    d->notes = grow(d->notes, &d->capnotes, d->nnotes, sizeof(*d->notes));
+    d->notes[d->nnotes++] = s;
+}
+
+void mt__desc_free(struct mt__mdesc *d)
+{
+    for (size_t i = 0; i < d->nr; i++) {
+        free(d->r[i].label);
+        free(d->r[i].name);
+        free(d->r[i].alt);
+    }
+    for (size_t i = 0; i < d->nas; i++)
+        free(d->as[i].name);
+    for (size_t i = 0; i < d->nowners; i++)
+        free(d->owners[i]);
+    for (size_t i = 0; i < d->nnotes; i++)
+        free(d->notes[i]);
+    free(d->r);
+    free(d->as);
+    free(d->owners);
+    free(d->notes);
+    memset(d, 0, sizeof(*d));
+}
+
+/* qsort has no context argument, so children are sorted as keys. Render
+ * order is priority first (the library keeps it so), then rank. */
+struct kid_key {
+    size_t parent, idx;
+    int64_t rank;
+    int32_t prio;
+};
+
+static int kid_key_cmp(const void *a, const void *b)
+{
+    const struct kid_key *x = a, *y = b;
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    if (x->prio != y->prio)
+        return x->prio > y->prio ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+void mt__desc_children(const struct mt__mdesc *d, size_t **first_out, size_t **kids_out)
+{
+    size_t *first = mt__xcalloc(d->nr + 1, sizeof(*first));
+    struct kid_key *keys = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*keys));
+    size_t nk = 0;
+    for (size_t i = 0; i < d->nr; i++) {
+        if (d->r[i].parent == MT__NONE)
+            continue;
+        keys[nk++] = (struct kid_key){d->r[i].parent, i, d->r[i].rank, d->r[i].prio};
+        first[d->r[i].parent + 1]++;
+    }
+    qsort(keys, nk, sizeof(*keys), kid_key_cmp);
+    for (size_t i = 0; i < d->nr; i++)
+        first[i + 1] += first[i];
+    size_t *kids = mt__xmalloc((nk ? nk : 1) * sizeof(*kids));
+    for (size_t k = 0; k < nk; k++)
+        kids[k] = keys[k].idx;
+    free(keys);
+    *first_out = first;
+    *kids_out = kids;
+}
+
+bool mt__desc_would_loop(const struct mt__mdesc *d, const size_t *first, const size_t *kids,
+                         size_t alias, size_t target)
+{
+    uint8_t *mark = mt__xcalloc(d->nr ? d->nr : 1, 1); /* 1: holds the alias, 2: seen */
+    for (size_t r = alias, n = 0; r != MT__NONE && n <= d->nr; r = d->r[r].parent, n++)
+        mark[r] = 1;
+    size_t *st = mt__xmalloc((d->nr + 1) * sizeof(*st)), sp = 0;
+    bool loop = false;
+    st[sp++] = target;
+    while (sp && !loop) {
+        size_t r = st[--sp];
+        if (mark[r] == 1)
+            loop = true;
+        if (loop || mark[r] == 2)
+            continue;
+        mark[r] = 2;
+        /* each region is pushed at most once per edge into it */
+        if (d->r[r].kind == MT__MK_ALIAS && d->r[r].target != MT__NONE &&
+            mark[d->r[r].target] != 2)
+            st[sp++] = d->r[r].target;
+        for (size_t k = first[r]; k < first[r + 1]; k++)
+            if (mark[kids[k]] != 2)
+                st[sp++] = kids[k];
+    }
+    free(st);
+    free(mark);
+    return loop;
+}

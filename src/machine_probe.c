@@ -1,0 +1,664 @@
+/*
+ * Explaining one difference between a candidate machine's view and the
+ * flat dump (machine_infer.h). A point query lists, in render order, every
+ * region whose extent holds the address ("claimants"), children before
+ * their parent; the first terminal one answers. Knowing which region the
+ * flat dump names there says what to change: make it terminal, make an
+ * earlier claimant a container, move it before an equal-priority sibling,
+ * give a region of unsure size 0 or 1 the other size, set a readonly flag
+ * on its path, or, when nothing else does, show an alias another of the
+ * same-named regions it could target. Evidence only adds facts (locks), so
+ * the caller's loop ends.
+ */
+#include "machine_infer.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- point queries ----------------------------------------------------------------- */
+
+static void push_claim(struct mt__infer *I, size_t rec, uint64_t off)
+{
+    if (I->ncl == I->capcl) {
+        I->capcl = I->capcl ? 2 * I->capcl : 64;
+        I->cl = mt__xrealloc(I->cl, I->capcl * sizeof(*I->cl));
+    }
+    if (I->npaths + I->nstack > I->cappaths) {
+        I->cappaths = (I->npaths + I->nstack) * 2 + 256;
+        I->paths = mt__xrealloc(I->paths, I->cappaths * sizeof(*I->paths));
+    }
+    memcpy(I->paths + I->npaths, I->stack, I->nstack * sizeof(*I->stack));
+    I->cl[I->ncl++] = (struct mt__claim){rec, off, I->npaths, I->nstack};
+    I->npaths += I->nstack;
+}
+
+static mt__i128 probe_size(const struct mt__mrec *r, bool probe)
+{
+    mt__i128 s = mt__mrec_size(r);
+    return s == 0 && probe && (r->infer & MT__MI_SIZE_OPEN) ? 1 : s;
+}
+
+/* Rendering rules 1-7 of memory-model.md 4.1 for the single address A:
+ * every region rendered there, children before their parent. `probe`
+ * lets regions of unsure size 0 count as one byte. */
+static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool probe)
+{
+    const struct mt__mrec *rec = &I->d->r[r];
+    if ((rec->flags & MT__MF_DISABLED) || I->nstack >= MT__MAX_DEPTH)
+        return;
+    base += rec->addr;
+    if ((mt__i128)A < base || (mt__i128)A >= base + probe_size(rec, probe))
+        return;
+    I->stack[I->nstack++] = r;
+    if (rec->kind == MT__MK_ALIAS) {
+        if (I->nal == I->capal) {
+            I->capal = I->capal ? 2 * I->capal : 32;
+            I->al = mt__xrealloc(I->al, I->capal * sizeof(*I->al));
+        }
+        I->al[I->nal++] = r;
+        const struct mt__mrec *t = &I->d->r[rec->target];
+        walk(I, rec->target, base - (mt__i128)t->addr - (mt__i128)rec->alias_offset, A,
+             probe);
+    } else {
+        for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
+            walk(I, I->kids[k], base, A, probe);
+        push_claim(I, r, (uint64_t)((mt__i128)A - base));
+    }
+    I->nstack--;
+}
+
+static void query(struct mt__infer *I, size_t root, uint64_t A, bool probe)
+{
+    I->ncl = I->npaths = I->nstack = I->nal = 0;
+    walk(I, root, 0, A, probe);
+}
+
+/* Could this region, as it is now or once settled, print as type `t`? */
+static bool type_fits(const struct mt__mrec *r, const char *t)
+{
+    if (!strncmp(t, "nv-", 3))
+        t += 3;
+    if (!strcmp(t, "rom"))
+        return true; /* readonly anywhere on the path prints rom */
+    switch ((enum mt__mkind)r->kind) {
+    case MT__MK_RAM: return !strcmp(t, "ram");
+    case MT__MK_ROMD: return !strcmp(t, (r->flags & MT__MF_ROMD_OFF) ? "i/o" : "romd");
+    case MT__MK_RAMD: return !strcmp(t, "ramd");
+    case MT__MK_CONTAINER: return (r->infer & MT__MI_KIND_OPEN) && !strcmp(t, "i/o");
+    case MT__MK_IO:
+    case MT__MK_IOMMU:
+    case MT__MK_RESERVATION: return !strcmp(t, "i/o");
+    default: return false;
+    }
+}
+
+/* Does claimant c look like what the flat dump prints at A? */
+static bool claim_matches(struct mt__infer *I, const struct mt__claim *c,
+                          const struct mt__rng *e, uint64_t A)
+{
+    const struct mt__mrec *r = &I->d->r[c->rec];
+    /* the tree dump prints every region's own nv- flag, so the range's is
+     * known exactly: any on the path */
+    bool nv = false;
+    for (size_t k = 0; k < c->npath && !nv; k++)
+        nv = I->d->r[I->paths[c->path + k]].flags & MT__MF_NONVOLATILE;
+    return !strcmp(mt__rec_name(r), e->name) && r->prio == e->prio &&
+           c->off == e->off + (A - e->start) && nv == !strncmp(e->type, "nv-", 3) &&
+           type_fits(r, e->type);
+}
+
+/* ---- facts ------------------------------------------------------------------------- */
+
+static bool can_touch(struct mt__infer *I, size_t r)
+{
+    if (I->touched[r])
+        return false;
+    I->touched[r] = true;
+    I->fixes++;
+    return true;
+}
+
+static void set_terminal(struct mt__infer *I, size_t r)
+{
+    struct mt__mrec *rec = &I->d->r[r];
+    rec->kind = MT__MK_IO;
+    I->lock[r] |= MT__LOCK_TERMINAL;
+    rec->infer |= MT__MI_KIND_SET;
+}
+
+void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
+{
+    if (I->unresolved)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    I->unresolved = mt__xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(I->unresolved, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+}
+
+/* The flat-root descent of memory-model.md 5.1 on the description. The
+ * regions it passes through (not the result) go to path[0..*np) if given. */
+static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np)
+{
+    const struct mt__mdesc *d = I->d;
+    for (size_t steps = 0; steps <= d->nr; steps++) {
+        const struct mt__mrec *rec = &d->r[r];
+        if (rec->flags & MT__MF_DISABLED)
+            return MT__NONE;
+        if (rec->flags & (MT__MF_READONLY | MT__MF_NONVOLATILE))
+            return r;
+        size_t next = MT__NONE;
+        if (rec->kind == MT__MK_ALIAS) {
+            if (rec->alias_offset == 0 &&
+                mt__mrec_size(rec) >= mt__mrec_size(&d->r[rec->target]))
+                next = rec->target;
+        } else if (!mt__mrec_terminal(rec)) {
+            size_t n = 0, only = MT__NONE;
+            for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
+                if (!(d->r[I->kids[k]].flags & MT__MF_DISABLED))
+                    n++, only = I->kids[k];
+            if (n == 0)
+                return MT__NONE;
+            if (n == 1 && d->r[only].addr == 0 &&
+                mt__mrec_size(&d->r[only]) <= mt__mrec_size(rec))
+                next = only;
+        }
+        if (next == MT__NONE)
+            return r;
+        if (path)
+            path[(*np)++] = r;
+        r = next;
+    }
+    return r; /* an alias cycle: the build refuses it later */
+}
+
+/* The expected root is a region our descent went past, or ours should not
+ * have stopped: the one kind change that can explain it. */
+void mt__infer_fix_root(struct mt__infer *I, size_t as, const char *want)
+{
+    struct mt__mdesc *d = I->d;
+    size_t *path = mt__xmalloc((d->nr + 1) * sizeof(*path)), np = 0;
+    size_t res = descend(I, d->as[as].root, path, &np);
+    for (size_t k = 0; k < np && want; k++) {
+        struct mt__mrec *rec = &d->r[path[k]];
+        if (!strcmp(mt__rec_name(rec), want) && rec->kind == MT__MK_CONTAINER &&
+            (rec->infer & MT__MI_KIND_OPEN)) {
+            if (can_touch(I, path[k]))
+                set_terminal(I, path[k]);
+            free(path);
+            return;
+        }
+    }
+    free(path);
+    if (res != MT__NONE && (d->r[res].infer & MT__MI_KIND_OPEN) &&
+        d->r[res].kind == MT__MK_IO && !(I->lock[res] & MT__LOCK_TERMINAL)) {
+        if (can_touch(I, res)) {
+            d->r[res].kind = MT__MK_CONTAINER;
+            d->r[res].infer |= MT__MI_KIND_SET;
+        }
+        return;
+    }
+    mt__infer_unresolved(I, "address space '%s': the flat dump's root is '%s', ours '%s'",
+               d->as[as].name ? d->as[as].name : "(null)", want ? want : "(none)",
+               res == MT__NONE ? "(none)" : mt__rec_name(&d->r[res]));
+}
+
+/* Marks every region a non-rom range passes through: none of them can have
+ * its own readonly flag. So do wrappers the descent skips, because memtree
+ * stops the descent at a readonly region (memory-model.md 5.1 rule 2). */
+static void compute_forbidden(struct mt__infer *I)
+{
+    const struct mt__mdesc *d = I->d;
+    const struct mt__flat *f = I->f;
+    memset(I->forbid_ro, 0, d->nr * sizeof(bool));
+    size_t *path = mt__xmalloc((d->nr + 1) * sizeof(*path));
+    for (size_t a = 0; a < d->nas; a++) {
+        size_t np = 0;
+        descend(I, d->as[a].root, path, &np);
+        for (size_t k = 0; k < np; k++)
+            I->forbid_ro[path[k]] = true;
+        size_t fl = I->exp_of[a];
+        size_t root = mt__machine_index_of(I->m, mt_view_root(
+            mt_address_space_view(mt_machine_address_space(I->m, a))));
+        if (fl == MT__NONE || root == MT__NONE)
+            continue;
+        const struct mt__fview *v = &f->v[f->as[fl].view];
+        for (size_t k = 0; k < v->nranges; k++) {
+            const struct mt__frange *e = &f->ranges[v->first_range + k];
+            if (strstr(e->type, "rom") && !strstr(e->type, "romd"))
+                continue;
+            struct mt__rng er = {e->start, e->last, e->offset, e->prio, e->name, e->type};
+            query(I, root, e->start, false);
+            for (size_t c = 0; c < I->ncl; c++) {
+                if (!mt__mrec_terminal(&d->r[I->cl[c].rec]))
+                    continue;
+                if (claim_matches(I, &I->cl[c], &er, e->start))
+                    for (size_t p = 0; p < I->cl[c].npath; p++)
+                        I->forbid_ro[I->paths[I->cl[c].path + p]] = true;
+                break;
+            }
+        }
+    }
+    free(path);
+    I->forbid_ready = true;
+}
+
+/* A range prints rom but ours does not: one readonly flag on its path, as
+ * high as possible, where no non-rom range passes. */
+static void fix_readonly(struct mt__infer *I, const struct mt__claim *c, const char *what)
+{
+    struct mt__mdesc *d = I->d;
+    /* the forbidden set is found by queries that reuse the claim buffers */
+    size_t np = c->npath;
+    size_t *path = mt__xmalloc((np ? np : 1) * sizeof(*path));
+    if (np)
+        memcpy(path, I->paths + c->path, np * sizeof(*path));
+    if (!I->forbid_ready)
+        compute_forbidden(I);
+    for (size_t k = 0; k < np; k++) {
+        size_t r = path[k];
+        struct mt__mrec *rec = &d->r[r];
+        if (I->forbid_ro[r] || (rec->infer & MT__MI_RAM_TYPED) ||
+            (rec->flags & MT__MF_READONLY))
+            continue;
+        if (can_touch(I, r)) {
+            rec->flags |= MT__MF_READONLY;
+            rec->infer |= MT__MI_RO_SET;
+        }
+        free(path);
+        return;
+    }
+    free(path);
+    mt__infer_unresolved(I, "%s: prints rom, and no region on its path can be read-only",
+                         what);
+}
+
+/* The first sibling pair where two claimants' paths part. */
+static bool parting(const struct mt__infer *I, const struct mt__claim *x,
+                    const struct mt__claim *y,
+                    size_t *xs, size_t *ys)
+{
+    size_t k = 0;
+    while (k < x->npath && k < y->npath &&
+           I->paths[x->path + k] == I->paths[y->path + k])
+        k++;
+    if (k == 0 || k == x->npath || k == y->npath)
+        return false;
+    *xs = I->paths[x->path + k];
+    *ys = I->paths[y->path + k];
+    return I->d->r[*xs].parent == I->d->r[*ys].parent && I->d->r[*xs].parent != MT__NONE;
+}
+
+/* Moves sibling xs just before ys in their container's render order. */
+static void move_before(struct mt__infer *I, size_t xs, size_t ys)
+{
+    struct mt__mdesc *d = I->d;
+    size_t p = d->r[xs].parent;
+    int64_t rank = 0;
+    for (size_t k = I->first[p]; k < I->first[p + 1]; k++) {
+        size_t s = I->kids[k];
+        if (s == xs)
+            continue;
+        if (s == ys)
+            d->r[xs].rank = rank++;
+        d->r[s].rank = rank++;
+    }
+    I->lock[xs] |= MT__MOVED;
+}
+
+/* A terminal claimant Y renders before the region the flat dump names. */
+static void fix_blocker(struct mt__infer *I, const struct mt__claim *x,
+                        const struct mt__claim *y,
+                        const char *what)
+{
+    struct mt__mdesc *d = I->d;
+    size_t yr = y->rec;
+    struct mt__mrec *yrec = &d->r[yr];
+    size_t xs, ys;
+    bool siblings = parting(I, x, y, &xs, &ys);
+    /* siblings at one address print in render order: that order is known */
+    bool movable = siblings && d->r[xs].prio == d->r[ys].prio &&
+                   d->r[xs].addr != d->r[ys].addr;
+    if ((yrec->infer & MT__MI_KIND_OPEN) && !(I->lock[yr] & MT__LOCK_TERMINAL)) {
+        if (can_touch(I, yr)) {
+            yrec->kind = MT__MK_CONTAINER;
+            yrec->infer |= MT__MI_KIND_SET;
+        }
+    } else if (movable) {
+        if (can_touch(I, xs) && can_touch(I, ys))
+            move_before(I, xs, ys);
+    } else if ((yrec->infer & MT__MI_SIZE_OPEN) && yrec->size == 1 &&
+               !(I->lock[yr] & MT__LOCK_SIZE)) {
+        if (can_touch(I, yr)) {
+            yrec->size = 0;
+            I->lock[yr] |= MT__LOCK_SIZE;
+            yrec->infer |= MT__MI_SIZE_SET;
+        }
+    } else {
+        mt__infer_unresolved(I, "%s: '%s' (line %u) renders first and nothing explains "
+                             "why not",
+                   what, mt__rec_name(yrec), yrec->line);
+    }
+}
+
+/* Gives size 1 to every region of unsure size 0 on a claimant's path. */
+static bool grow_path(struct mt__infer *I, const struct mt__claim *c)
+{
+    bool any = false;
+    for (size_t k = 0; k < c->npath; k++) {
+        size_t r = I->paths[c->path + k];
+        struct mt__mrec *rec = &I->d->r[r];
+        if ((rec->infer & MT__MI_SIZE_OPEN) && rec->size == 0 && !rec->size_full &&
+            !(I->lock[r] & MT__LOCK_SIZE) && can_touch(I, r)) {
+            rec->size = 1;
+            I->lock[r] |= MT__LOCK_SIZE;
+            rec->infer |= MT__MI_SIZE_SET;
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* Nothing should answer at A, yet claimant z does. */
+static void fix_extra(struct mt__infer *I, size_t root, uint64_t A, const char *what)
+{
+    struct mt__mdesc *d = I->d;
+    query(I, root, A, false);
+    const struct mt__claim *z = NULL;
+    for (size_t c = 0; c < I->ncl && !z; c++)
+        if (mt__mrec_terminal(&d->r[I->cl[c].rec]))
+            z = &I->cl[c];
+    if (!z) {
+        mt__infer_unresolved(I, "%s: answered, but no region claims it", what);
+        return;
+    }
+    /* an unsure one-byte region or window, deepest first */
+    for (size_t k = z->npath; k-- > 0;) {
+        size_t r = I->paths[z->path + k];
+        struct mt__mrec *rec = &d->r[r];
+        if ((rec->infer & MT__MI_SIZE_OPEN) && rec->size == 1 &&
+            !(I->lock[r] & MT__LOCK_SIZE)) {
+            if (can_touch(I, r)) {
+                rec->size = 0;
+                I->lock[r] |= MT__LOCK_SIZE;
+                rec->infer |= MT__MI_SIZE_SET;
+            }
+            return;
+        }
+    }
+    struct mt__mrec *zr = &d->r[z->rec];
+    if ((zr->infer & MT__MI_KIND_OPEN) && !(I->lock[z->rec] & MT__LOCK_TERMINAL)) {
+        if (can_touch(I, z->rec)) {
+            zr->kind = MT__MK_CONTAINER;
+            zr->infer |= MT__MI_KIND_SET;
+        }
+        return;
+    }
+    mt__infer_unresolved(I, "%s: the flat dump shows nothing, ours '%s' (line %u)", what,
+               mt__rec_name(zr), zr->line);
+}
+
+/* Does the first terminal claimant at A print what the flat dump says? */
+static bool explained(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e)
+{
+    query(I, root, A, false);
+    for (size_t c = 0; c < I->ncl; c++)
+        if (mt__mrec_terminal(&I->d->r[I->cl[c].rec]))
+            return e && claim_matches(I, &I->cl[c], e, A);
+    return e == NULL;
+}
+
+/* How many ranges of the expected view do not start as printed. */
+static size_t view_score(struct mt__infer *I, size_t root)
+{
+    size_t bad = 0;
+    for (size_t k = 0; k < I->nexp; k++)
+        bad += !explained(I, root, I->exp[k].start, &I->exp[k]);
+    return bad;
+}
+
+/*
+ * Names repeat, so an alias may show the wrong one of several same-named
+ * regions: tries the other candidates of every alias whose window holds A
+ * and keeps the first that makes A print as the flat dump says.
+ */
+static bool try_targets(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e)
+{
+    struct mt__mdesc *d = I->d;
+    query(I, root, A, true);
+    size_t n = I->nal;
+    size_t *als = mt__xmalloc((n ? n : 1) * sizeof(*als));
+    if (n)
+        memcpy(als, I->al, n * sizeof(*als));
+    bool fixed = false;
+    size_t before = SIZE_MAX;
+    for (size_t i = 0; i < n && !fixed; i++) {
+        size_t r = als[i];
+        struct mt__mrec *rec = &d->r[r];
+        if (rec->nalt < 2 || rec->tnote == MT__TN_OWNER || (I->lock[r] & MT__LOCK_TARGET) ||
+            I->touched[r])
+            continue;
+        size_t cur = rec->target;
+        for (size_t k = 0; k < rec->nalt && !fixed; k++) {
+            if (rec->alt[k] == cur ||
+                mt__desc_would_loop(I->d, I->first, I->kids, r, rec->alt[k]))
+                continue;
+            if (before == SIZE_MAX)
+                before = view_score(I, root);
+            rec->target = rec->alt[k];
+            /* it must explain A without spoiling the rest of the view */
+            if (explained(I, root, A, e) && view_score(I, root) <= before) {
+                fixed = can_touch(I, r);
+                I->lock[r] |= MT__LOCK_TARGET;
+                rec->tnote = MT__TN_FLAT;
+            } else {
+                rec->target = cur;
+            }
+        }
+    }
+    free(als);
+    return fixed;
+}
+
+/*
+ * Several regions print alike (names repeat) and the first of them would
+ * need to become terminal: pick the one whose change best explains the
+ * whole view, not just this address. Returns the claim index to use.
+ */
+static size_t pick_answer(struct mt__infer *I, size_t root, uint64_t A,
+                          const struct mt__rng *e,
+                          size_t first)
+{
+    struct mt__mdesc *d = I->d;
+    size_t cand[8], n = 0;
+    for (size_t c = first; c < I->ncl && n < 8; c++) {
+        struct mt__mrec *r = &d->r[I->cl[c].rec];
+        if (claim_matches(I, &I->cl[c], e, A) &&
+            (mt__mrec_terminal(r) || (r->infer & MT__MI_KIND_OPEN)))
+            cand[n++] = I->cl[c].rec;
+    }
+    if (n < 2)
+        return first;
+    size_t best = cand[0], best_score = SIZE_MAX;
+    for (size_t k = 0; k < n; k++) {
+        struct mt__mrec *r = &d->r[cand[k]];
+        uint8_t kind = r->kind;
+        r->kind = MT__MK_IO;
+        size_t score = view_score(I, root);
+        r->kind = kind;
+        if (score < best_score) {
+            best_score = score;
+            best = cand[k];
+        }
+    }
+    /* the queries above reused the claim buffers: find it again */
+    query(I, root, A, false);
+    for (size_t c = 0; c < I->ncl; c++)
+        if (I->cl[c].rec == best)
+            return c;
+    return first;
+}
+
+static void settle(struct mt__infer *I, const struct mt__rng *e, size_t x, const char *what);
+
+/* One differing address of one view: find the change that explains it. */
+static void diagnose_at(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e,
+                     const char *what)
+{
+    struct mt__mdesc *d = I->d;
+    if (!e) {
+        fix_extra(I, root, A, what);
+        return;
+    }
+    query(I, root, A, false);
+    size_t x = MT__NONE;
+    for (size_t c = 0; c < I->ncl && x == MT__NONE; c++)
+        if (claim_matches(I, &I->cl[c], e, A))
+            x = c;
+    if (x != MT__NONE && !mt__mrec_terminal(&d->r[I->cl[x].rec]))
+        x = pick_answer(I, root, A, e, x);
+    if (x == MT__NONE) {
+        /* maybe behind a window or region of unsure size 0 */
+        query(I, root, A, true);
+        for (size_t c = 0; c < I->ncl; c++)
+            if (claim_matches(I, &I->cl[c], e, A) && grow_path(I, &I->cl[c]))
+                return;
+        mt__infer_unresolved(I, "%s: no region named '%s' can answer there", what, e->name);
+        return;
+    }
+    settle(I, e, x, what);
+}
+
+/*
+ * The flat dump says claim x (of the last query) answers: make it terminal,
+ * or clear what renders before it, or fix how it prints.
+ */
+static void settle(struct mt__infer *I, const struct mt__rng *e, size_t x, const char *what)
+{
+    struct mt__mdesc *d = I->d;
+    struct mt__claim *xc = &I->cl[x];
+    struct mt__mrec *xr = &d->r[xc->rec];
+    if (!mt__mrec_terminal(xr)) {
+        if ((xr->infer & MT__MI_KIND_OPEN) && can_touch(I, xc->rec))
+            set_terminal(I, xc->rec);
+        else if (!(xr->infer & MT__MI_KIND_OPEN))
+            mt__infer_unresolved(I, "%s: '%s' (line %u) answers in the flat dump but is "
+                       "printed as a container", what, xr->name, xr->line);
+        return;
+    }
+    I->lock[xc->rec] |= MT__LOCK_TERMINAL; /* seen answering: it terminates */
+    xr->infer |= MT__MI_TERMINAL_SEEN;
+    for (size_t c = 0; c < x; c++) {
+        if (mt__mrec_terminal(&d->r[I->cl[c].rec])) {
+            struct mt__claim y = I->cl[c];
+            fix_blocker(I, xc, &y, what);
+            return;
+        }
+    }
+    /* the right region answers: the difference is in how it prints */
+    if (strstr(e->type, "rom") && !strstr(e->type, "romd"))
+        fix_readonly(I, xc, what);
+    else
+        mt__infer_unresolved(I, "%s: expected type %s", what, e->type);
+}
+
+/* The claim of region `rec` in the last query, or MT__NONE. */
+static size_t claim_of(const struct mt__infer *I, size_t rec)
+{
+    for (size_t c = 0; c < I->ncl; c++)
+        if (I->cl[c].rec == rec)
+            return c;
+    return MT__NONE;
+}
+
+/* The region answering first in the last query, or MT__NONE. */
+static size_t answer(const struct mt__infer *I)
+{
+    for (size_t c = 0; c < I->ncl; c++)
+        if (mt__mrec_terminal(&I->d->r[I->cl[c].rec]))
+            return I->cl[c].rec;
+    return MT__NONE;
+}
+
+/*
+ * Every address prints alike but the ranges break differently, so a region
+ * answers where a same-looking other one should: at the first break B,
+ * either one expected range needs one region on both sides (ours changes
+ * region), or two regions where ours has one.
+ */
+void mt__infer_diagnose_split(struct mt__infer *I, size_t root, const struct mt__rng *o,
+                              size_t no,
+                              const struct mt__rng *e, size_t ne, const char *what)
+{
+    size_t k = 0;
+    while (k < no && k < ne && mt__same_rng(&o[k], &e[k]))
+        k++;
+    if (k == no || k == ne || o[k].start != e[k].start || o[k].last == e[k].last) {
+        mt__infer_unresolved(I, "%s: the ranges are split differently", what);
+        return;
+    }
+    const struct mt__rng *E;
+    size_t X = MT__NONE;
+    uint64_t P;
+    if (o[k].last < e[k].last) {
+        E = &e[k];
+        uint64_t B = o[k].last + 1;
+        size_t both[16], n = 0;
+        query(I, root, B - 1, false);
+        for (size_t c = 0; c < I->ncl && n < 16; c++)
+            if (claim_matches(I, &I->cl[c], E, B - 1))
+                both[n++] = I->cl[c].rec;
+        query(I, root, B, false);
+        for (size_t c = 0; c < I->ncl && X == MT__NONE; c++)
+            for (size_t j = 0; j < n; j++)
+                if (I->cl[c].rec == both[j] && claim_matches(I, &I->cl[c], E, B))
+                    X = both[j];
+        P = B;
+        if (X != MT__NONE && answer(I) == X) {
+            P = B - 1;
+            query(I, root, P, false);
+        }
+    } else {
+        if (k + 1 == ne || e[k + 1].start != e[k].last + 1) {
+            mt__infer_unresolved(I, "%s: the ranges are split differently", what);
+            return;
+        }
+        E = &e[k + 1];
+        P = E->start;
+        query(I, root, P, false);
+        size_t ours = answer(I);
+        for (size_t c = 0; c < I->ncl && X == MT__NONE; c++)
+            if (I->cl[c].rec != ours && claim_matches(I, &I->cl[c], E, P))
+                X = I->cl[c].rec;
+    }
+    size_t x = X == MT__NONE ? MT__NONE : claim_of(I, X);
+    if (x == MT__NONE) {
+        mt__infer_unresolved(I, "%s: the same addresses answer, but the ranges are split "
+                   "differently and no same-looking region explains it", what);
+        return;
+    }
+    settle(I, E, x, what);
+}
+
+void mt__infer_diagnose(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e,
+                        const char *what)
+{
+    size_t fixes = I->fixes;
+    bool had = I->unresolved != NULL;
+    diagnose_at(I, root, A, e, what);
+    /* targets are revisited only once nothing else changes: a wrong kind
+     * elsewhere can make a wrong target look right */
+    if (!I->swaps || I->fixes != fixes || !try_targets(I, root, A, e))
+        return;
+    if (!had) {
+        /* the alias target explained what looked unexplainable */
+        free(I->unresolved);
+        I->unresolved = NULL;
+    }
+}
+

@@ -1,0 +1,251 @@
+/*
+ * Text input shared by the machine readers: the whole file read and split
+ * into lines (LF or CRLF), binary data refused, "NAME:LINE: what" errors,
+ * number parsing with overflow checks, and a small string set. It owns the
+ * file buffer of one load and nothing else.
+ */
+#include "machine_build.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int mt__fail(struct mt__err *e, const char *file, unsigned line, const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (line)
+        snprintf(e->msg, sizeof(e->msg), "%s:%u: %s", file, line, what);
+    else
+        snprintf(e->msg, sizeof(e->msg), "%s: %s", file, what);
+    return -EINVAL;
+}
+
+char *mt__xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = mt__xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Bytes no text dump contains: a file holding them is not a dump at all,
+ * and saying so beats a confusing syntax error. Tabs, CR and LF are text. */
+static bool binary_byte(unsigned char c)
+{
+    return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
+}
+
+int mt__src_read(FILE *in, const char *name, struct mt__src *src, struct mt__err *e)
+{
+    memset(src, 0, sizeof(*src));
+    src->name = name;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 131072;
+            src->buf = mt__xrealloc(src->buf, cap + 1);
+        }
+        n = fread(src->buf + len, 1, cap - len, in);
+        len += n;
+    } while (n > 0);
+    if (ferror(in))
+        return mt__fail(e, name, 0, "read error");
+    src->buf[len] = '\0';
+    if (len == 0)
+        return mt__fail(e, name, 1, "empty file");
+
+    /* One pass finds line starts and binary bytes, so the error can name
+     * the line. */
+    size_t nl = 1, capl = 1024;
+    src->lines = mt__xmalloc(capl * sizeof(*src->lines));
+    src->lines[0] = src->buf;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src->buf[i];
+        if (binary_byte(c)) {
+            src->nlines = nl;
+            return mt__fail(e, name, (unsigned)nl,
+                            "binary data (byte 0x%02x): not a text file", c);
+        }
+        if (c != '\n')
+            continue;
+        src->buf[i] = '\0';
+        if (i > 0 && src->buf[i - 1] == '\r')
+            src->buf[i - 1] = '\0';
+        if (i + 1 == len)
+            break; /* a final newline does not start another line */
+        if (nl == capl)
+            src->lines = mt__xrealloc(src->lines, (capl *= 2) * sizeof(*src->lines));
+        src->lines[nl++] = src->buf + i + 1;
+    }
+    /* the last line may lack its newline but may still end in CR */
+    char *last = src->lines[nl - 1];
+    size_t ll = strlen(last);
+    if (ll && last[ll - 1] == '\r')
+        last[ll - 1] = '\0';
+    src->nlines = nl;
+    return 0;
+}
+
+void mt__src_free(struct mt__src *src)
+{
+    free(src->buf);
+    free(src->lines);
+    memset(src, 0, sizeof(*src));
+}
+
+void mt__trim_right(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int mt__parse_hex(const char *s, uint64_t *out)
+{
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    if (!*s)
+        return -1;
+    while (s[0] == '0' && s[1])
+        s++; /* leading zeros say nothing */
+    size_t n = strlen(s);
+    if (n > 17 || (n == 17 && strcmp(s, "10000000000000000")))
+        return -1;
+    if (n == 17)
+        return 1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        int d = hexval(*s);
+        if (d < 0)
+            return -1;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+bool mt__parse_hex16(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        int d = hexval(s[i]);
+        if (d < 0)
+            return false;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+bool mt__parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool mt__parse_i32(const char *s, int32_t *out)
+{
+    bool neg = *s == '-';
+    uint64_t v;
+    if (!mt__parse_u64(s + neg, &v) || v > (neg ? UINT64_C(0x80000000) : INT32_MAX))
+        return false;
+    *out = neg ? (int32_t)(-(int64_t)v) : (int32_t)v;
+    return true;
+}
+
+/* ---- string set ------------------------------------------------------------ */
+
+static size_t str_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+static void strset_grow(struct mt__strset *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    const char **keys = mt__xcalloc(cap, sizeof(*keys));
+    size_t *vals = mt__xcalloc(cap, sizeof(*vals));
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->keys[i])
+            continue;
+        size_t j = str_hash(s->keys[i]) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = s->keys[i];
+        vals[j] = s->vals[i];
+    }
+    free(s->keys);
+    free(s->vals);
+    s->keys = keys;
+    s->vals = vals;
+    s->cap = cap;
+}
+
+size_t mt__strset_put(struct mt__strset *s, const char *key, size_t val)
+{
+    if ((s->count + 1) * 2 > s->cap)
+        strset_grow(s);
+    size_t j = str_hash(key) & (s->cap - 1);
+    while (s->keys[j]) {
+        if (!strcmp(s->keys[j], key))
+            return s->vals[j];
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->keys[j] = key;
+    s->vals[j] = val;
+    s->count++;
+    return MT__NONE;
+}
+
+size_t mt__strset_get(const struct mt__strset *s, const char *key)
+{
+    if (!s->cap)
+        return MT__NONE;
+    size_t j = str_hash(key) & (s->cap - 1);
+    while (s->keys[j]) {
+        if (!strcmp(s->keys[j], key))
+            return s->vals[j];
+        j = (j + 1) & (s->cap - 1);
+    }
+    return MT__NONE;
+}
+
+void mt__strset_free(struct mt__strset *s)
+{
+    free(s->keys);
+    free(s->vals);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,391 @@
+/*
+ * The import runner: checks the QEMU dump importer and the map format
+ * against dumps of real QEMU machines.
+ *
+ * Every folder holding `mtree-oD.txt` and `flat.txt` is one case. The tree
+ * dump is imported with the flat dump as its companion (mt_machine_load),
+ * and then:
+ *   flat   mt_dump -f must equal flat.txt, comparing blocks as a multiset
+ *          and AS lines within a block as a set (spec mtree-format.md 7);
+ *   map    the machine saved as a map, read back into a fresh context and
+ *          saved again: identical bytes, and identical flat and tree (-o -D)
+ *          dumps of the two machines.
+ * One line per case; the last line is `N passed, M failed`. With -v the
+ * importer's inferred facts and the first difference are printed too.
+ *
+ * Usage: mt_import_runner [-v] [-n] [-t TREE] DIR...
+ * (-t names another tree dump of each case, for example mtree.txt, the dump
+ * without owners and disabled lines; -n imports it without the flat dump,
+ * to see how far the documented guesses go.)
+ */
+#include <memtree.h>
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "mt_import_runner: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xrealloc(NULL, n), s, n);
+}
+
+/* ---- blocks of lines -------------------------------------------------------- */
+
+struct block {
+    char **lines;
+    size_t n;
+    char *key; /* the normalised lines joined, for comparison */
+};
+
+struct blocks {
+    struct block *v;
+    size_t n;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void push_line(struct block *b, const char *s, size_t len)
+{
+    b->lines = xrealloc(b->lines, (b->n + 1) * sizeof(*b->lines));
+    char *l = xrealloc(NULL, len + 1);
+    memcpy(l, s, len);
+    l[len] = '\0';
+    b->lines[b->n++] = l;
+}
+
+/*
+ * Splits a flat dump into blocks (CRLF accepted), drops `FlatView #N`
+ * (numbering follows print order) and sorts the AS lines (a set).
+ */
+static void flat_blocks(const char *text, struct blocks *out)
+{
+    struct block *cur = NULL;
+    while (*text) {
+        size_t n = strcspn(text, "\n"), len = n;
+        if (len && text[len - 1] == '\r')
+            len--;
+        if (len == 0) {
+            cur = NULL;
+        } else if (strncmp(text, "FlatView #", 10)) {
+            if (!cur) {
+                out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+                cur = &out->v[out->n++];
+                memset(cur, 0, sizeof(*cur));
+            }
+            push_line(cur, text, len);
+        }
+        text += n + (text[n] == '\n');
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        struct block *b = &out->v[i];
+        size_t k = 0, total = 1;
+        while (k < b->n && !strncmp(b->lines[k], " AS ", 4))
+            k++;
+        qsort(b->lines, k, sizeof(*b->lines), cmp_str);
+        for (size_t j = 0; j < b->n; j++)
+            total += strlen(b->lines[j]) + 1;
+        b->key = xrealloc(NULL, total);
+        char *p = b->key;
+        for (size_t j = 0; j < b->n; j++)
+            p += sprintf(p, "%s\n", b->lines[j]);
+    }
+}
+
+static void free_blocks(struct blocks *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        for (size_t j = 0; j < b->v[i].n; j++)
+            free(b->v[i].lines[j]);
+        free(b->v[i].lines);
+        free(b->v[i].key);
+    }
+    free(b->v);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Multiset comparison; on a difference `why` tells the first one. */
+static bool same_blocks(const struct blocks *exp, const struct blocks *got, char *why,
+                        size_t whylen)
+{
+    bool *used = calloc(got->n + 1, 1);
+    bool same = exp->n == got->n;
+    size_t missing = 0;
+    for (size_t i = 0; i < exp->n; i++) {
+        size_t j = 0;
+        while (j < got->n && (used[j] || strcmp(exp->v[i].key, got->v[j].key)))
+            j++;
+        if (j < got->n) {
+            used[j] = true;
+            continue;
+        }
+        same = false;
+        if (missing++)
+            continue;
+        /* the unmatched block we made that shares the longest prefix */
+        size_t best = got->n, best_len = 0;
+        for (size_t k = 0; k < got->n; k++) {
+            size_t l = 0;
+            while (l < exp->v[i].n && l < got->v[k].n &&
+                   !strcmp(exp->v[i].lines[l], got->v[k].lines[l]))
+                l++;
+            if (!used[k] && (best == got->n || l > best_len))
+                best = k, best_len = l;
+        }
+        const struct block *x = &exp->v[i];
+        if (best == got->n)
+            snprintf(why, whylen, "nothing produced for block `%s`", x->lines[0]);
+        else
+            snprintf(why, whylen, "block `%s` line %zu: expected `%s`, got `%s`",
+                     x->lines[0], best_len + 1,
+                     best_len < x->n ? x->lines[best_len] : "(end)",
+                     best_len < got->v[best].n ? got->v[best].lines[best_len] : "(end)");
+    }
+    if (!same && !missing)
+        snprintf(why, whylen, "%zu block(s) expected, %zu produced", exp->n, got->n);
+    free(used);
+    return same;
+}
+
+/* ---- files and dumps ------------------------------------------------------------ */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 4096)
+            buf = xrealloc(buf, cap = cap * 2 + 8192);
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static char *dump(mt_context *ctx, unsigned flags)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int rc = mt_dump(ctx, f, flags);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static char *save_map(const mt_machine *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int rc = mt_machine_save_map(m, f);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static mt_machine *load_text(mt_context *ctx, const char *text, const char *name,
+                             char *err, size_t errlen)
+{
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    mt_machine *m = NULL;
+    if (!in)
+        return NULL;
+    mt_machine_load(ctx, MT_FORMAT_MAP, in, name, NULL, NULL, &m, err, errlen);
+    fclose(in);
+    return m;
+}
+
+/* ---- one case --------------------------------------------------------------------- */
+
+static bool verbose;
+static const char *tree_file = "mtree-oD.txt";
+static bool no_flat;
+
+/* The map round trip: same bytes on a second save, same dumps. */
+static bool round_trip(mt_machine *m, char *why, size_t whylen)
+{
+    char *map1 = save_map(m);
+    if (!map1) {
+        snprintf(why, whylen, "save_map failed");
+        return false;
+    }
+    mt_context *ctx2 = mt_context_new();
+    char err[1024] = "";
+    mt_machine *m2 = load_text(ctx2, map1, "saved map", err, sizeof(err));
+    bool ok = m2 != NULL;
+    if (!ok)
+        snprintf(why, whylen, "reading the saved map: %s", err);
+    char *map2 = ok ? save_map(m2) : NULL;
+    if (ok && (!map2 || strcmp(map1, map2))) {
+        snprintf(why, whylen, "the map changed when saved a second time");
+        ok = false;
+    }
+    unsigned modes[] = {MT_DUMP_FLAT, MT_DUMP_DISABLED | MT_DUMP_OWNER};
+    for (size_t i = 0; ok && i < 2; i++) {
+        char *a = dump(mt_machine_context(m), modes[i]), *b = dump(ctx2, modes[i]);
+        if (!a || !b || strcmp(a, b)) {
+            snprintf(why, whylen, "the %s dump changed through the map",
+                     i ? "tree" : "flat");
+            ok = false;
+        }
+        free(a);
+        free(b);
+    }
+    mt_machine_free(m2);
+    mt_context_free(ctx2);
+    free(map1);
+    free(map2);
+    return ok;
+}
+
+static bool run_case(const char *dir, const char *name)
+{
+    char tree_path[4096], flat_path[4096], why[2048] = "";
+    snprintf(tree_path, sizeof(tree_path), "%s/%s", dir, tree_file);
+    snprintf(flat_path, sizeof(flat_path), "%s/flat.txt", dir);
+    FILE *tree = fopen(tree_path, "r"), *flat = fopen(flat_path, "r");
+    char *expected = slurp(flat_path);
+    mt_context *ctx = mt_context_new();
+    mt_machine *m = NULL;
+    char err[1024] = "";
+    bool ok = tree && flat && expected;
+    if (!ok)
+        snprintf(why, sizeof(why), "cannot read the dumps");
+    if (ok && mt_machine_load(ctx, MT_FORMAT_AUTO, tree, tree_path, no_flat ? NULL : flat,
+                              flat_path, &m, err, sizeof(err))) {
+        snprintf(why, sizeof(why), "load failed: %s", err);
+        ok = false;
+    }
+    if (tree)
+        fclose(tree);
+    if (flat)
+        fclose(flat);
+    const char *stage = "load";
+    if (ok) {
+        stage = "flat";
+        char *got = dump(ctx, MT_DUMP_FLAT);
+        struct blocks eb = {0}, gb = {0};
+        flat_blocks(expected, &eb);
+        flat_blocks(got ? got : "", &gb);
+        ok = same_blocks(&eb, &gb, why, sizeof(why));
+        free_blocks(&eb);
+        free_blocks(&gb);
+        free(got);
+    }
+    if (ok) {
+        stage = "map";
+        ok = round_trip(m, why, sizeof(why));
+    }
+    printf("%-40s %s%s%s%s\n", name, ok ? "PASS" : "FAIL", ok ? "" : " (", ok ? "" : stage,
+           ok ? "" : ")");
+    if (!ok)
+        printf("    %s\n", why);
+    if (verbose && m)
+        for (size_t i = 0; i < mt_machine_inference_count(m); i++)
+            printf("    inferred: %s\n", mt_machine_inference(m, i));
+    mt_machine_free(m);
+    mt_context_free(ctx);
+    free(expected);
+    return ok;
+}
+
+static bool is_case(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", dir, tree_file);
+    if (stat(p, &st))
+        return false;
+    snprintf(p, sizeof(p), "%s/flat.txt", dir);
+    return stat(p, &st) == 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(int argc, char **argv)
+{
+    size_t pass = 0, fail = 0;
+    int first = 1;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        if (!strcmp(argv[first], "-v"))
+            verbose = true;
+        else if (!strcmp(argv[first], "-n"))
+            no_flat = true;
+        else if (!strcmp(argv[first], "-t") && first + 1 < argc)
+            tree_file = argv[++first];
+        else
+            break;
+    }
+    if (first >= argc) {
+        fprintf(stderr, "usage: %s [-v] [-n] [-t TREE] DIR...\n", argv[0]);
+        return 2;
+    }
+    for (int a = first; a < argc; a++) {
+        if (is_case(argv[a])) {
+            const char *base = strrchr(argv[a], '/');
+            (run_case(argv[a], base && base[1] ? base + 1 : argv[a]) ? &pass : &fail)[0]++;
+            continue;
+        }
+        DIR *d = opendir(argv[a]);
+        if (!d) {
+            fprintf(stderr, "cannot open %s\n", argv[a]);
+            fail++;
+            continue;
+        }
+        char **names = NULL;
+        size_t n = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_name[0] == '.')
+                continue;
+            names = xrealloc(names, (n + 1) * sizeof(*names));
+            names[n++] = xstrdup(e->d_name);
+        }
+        closedir(d);
+        qsort(names, n, sizeof(*names), cmp_name);
+        for (size_t i = 0; i < n; i++) {
+            char p[4096];
+            snprintf(p, sizeof(p), "%s/%s", argv[a], names[i]);
+            if (is_case(p))
+                (run_case(p, names[i]) ? &pass : &fail)[0]++;
+            free(names[i]);
+        }
+        free(names);
+    }
+    printf("%zu passed, %zu failed\n", pass, fail);
+    return fail ? 1 : 0;
+}

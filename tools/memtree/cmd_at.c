@@ -1,0 +1,383 @@
+/*
+ * `memtree at [FILE] ADDR`: what answers at an address in each address
+ * space: the view's range, the terminal region and the offset inside it,
+ * and the path of containers and aliases from the flat-root down to it.
+ * The view says who answers; the path is rebuilt by walking the tree with
+ * the renderer's rules (render order, first rendered wins, alias
+ * arithmetic), and must end at the view's region.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: memtree at [FILE] ADDR [--as NAME] [--flat FLATFILE] [--json]\n"
+    "\n"
+    "Tells what answers at ADDR in each address space: the range of the view,\n"
+    "the region that terminates it and the offset inside that region, and the\n"
+    "path of containers and aliases that leads there from the view's root.\n"
+    "Address spaces sharing a view are answered together.\n"
+    "\n"
+    "  FILE            a QEMU `info mtree [-o] [-D]` dump, a model.txt, a map,\n"
+    "                  an oracle case folder, or - for standard input;\n"
+    "                  default (ADDR alone): the bundled x86 pc machine\n"
+    "  ADDR            hexadecimal, with or without 0x (e.g. fee00000, 0x3f8)\n"
+    "  --as NAME       only the address spaces called NAME (names repeat: all\n"
+    "                  of them)\n"
+    "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
+    "  --json          the answers as JSON\n"
+    "  -h, --help      this help\n";
+
+enum { OPT_AS = 1000, OPT_JSON, OPT_FLAT };
+
+static const cli_option options[] = {
+    {"as", 0, true, OPT_AS},
+    {"json", 0, false, OPT_JSON},
+    {"flat", 0, true, OPT_FLAT},
+    {NULL, 0, false, 0},
+};
+
+/* One region on the way down, with where its offset 0 sits in the address
+ * space (signed and wide: alias arithmetic can put it below 0). */
+struct step {
+    const mt_region *r;
+    cli_i128 base;
+};
+
+struct path {
+    struct step *s;
+    size_t n, cap;
+};
+
+static void push(struct path *p, const mt_region *r, cli_i128 base)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 16;
+        p->s = cli_grow(p->s, p->cap, sizeof(*p->s));
+    }
+    p->s[p->n++] = (struct step){r, base};
+}
+
+/*
+ * The terminal region that rendering `r` (its container's offset 0 at
+ * `base`) puts at `addr`, or NULL if its subtree renders nothing there. The
+ * regions passed through are left on `p`. These are the renderer's rules
+ * (memory-model.md 4.1): a disabled region renders nothing, each level clips
+ * to its own extent, an alias renders its target shifted, children render
+ * in order and the first to cover the address wins, and a terminal region
+ * fills what its children left.
+ */
+static const mt_region *resolve(const mt_region *r, cli_i128 base,
+                                uint64_t addr, struct path *p)
+{
+    if (!mt_region_enabled(r))
+        return NULL;
+    base += mt_region_addr(r);
+    if ((cli_i128)addr < base || (cli_i128)addr >= base + (cli_i128)cli_region_size(r))
+        return NULL;
+    size_t mark = p->n;
+    push(p, r, base);
+    const mt_region *t = mt_region_alias_target(r);
+    if (mt_region_get_kind(r) == MT_KIND_ALIAS && t) {
+        const mt_region *hit = resolve(t, base - (cli_i128)mt_region_addr(t) -
+                                              (cli_i128)mt_region_alias_offset(r),
+                                       addr, p);
+        if (!hit)
+            p->n = mark;
+        return hit;
+    }
+    for (const mt_region *c = mt_region_first_subregion(r); c;
+         c = mt_region_next_sibling(c)) {
+        const mt_region *hit = resolve(c, base, addr, p);
+        if (hit)
+            return hit;
+    }
+    if (mt_region_is_terminal(r))
+        return r;
+    p->n = mark;
+    return NULL;
+}
+
+/* A region's extent in address-space coordinates, clipped to 64 bits. */
+static void extent(const struct step *s, uint64_t *first, uint64_t *last)
+{
+    cli_i128 lo = s->base;
+    cli_i128 hi = s->base + (cli_i128)cli_region_size(s->r) - 1;
+    cli_i128 top = (cli_i128)UINT64_MAX;
+    if (hi < lo)
+        hi = lo; /* size 0 prints S-S, as QEMU does */
+    *first = lo < 0 ? 0 : lo > top ? UINT64_MAX : (uint64_t)lo;
+    *last = hi < 0 ? 0 : hi > top ? UINT64_MAX : (uint64_t)hi;
+}
+
+struct answer {
+    const mt_range *range;
+    struct path path;
+    bool path_ok;       /* the walk ended at the range's region and offset */
+    uint64_t offset;    /* inside the terminal region */
+};
+
+static void answer_view(const mt_view *v, uint64_t addr, struct answer *ans)
+{
+    memset(ans, 0, sizeof(*ans));
+    ans->range = mt_view_find_range(v, addr);
+    if (!ans->range)
+        return;
+    ans->offset = ans->range->offset_in_region + (addr - ans->range->start);
+    const mt_region *root = mt_view_root(v);
+    if (!root)
+        return;
+    const mt_region *hit = resolve(root, 0, addr, &ans->path);
+    if (hit == ans->range->region && ans->path.n) {
+        const struct step *last = &ans->path.s[ans->path.n - 1];
+        ans->path_ok = (cli_i128)addr - last->base == (cli_i128)ans->offset;
+    }
+}
+
+/* The ranges just below and above an unassigned address, for context. */
+static void neighbours(const mt_view *v, uint64_t addr, const mt_range **below,
+                       const mt_range **above)
+{
+    const mt_range *r = mt_view_ranges(v);
+    size_t lo = 0, hi = mt_view_range_count(v);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].last < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *below = lo > 0 ? &r[lo - 1] : NULL;
+    *above = lo < mt_view_range_count(v) ? &r[lo] : NULL;
+}
+
+static void print_step(const struct step *s, size_t depth, bool last,
+                       uint64_t offset)
+{
+    uint64_t first, end;
+    extent(s, &first, &end);
+    printf("    %*s%016" PRIx64 "-%016" PRIx64 " (prio %" PRId32 ", %s): ",
+           (int)(2 * depth), "", first, end, mt_region_priority(s->r),
+           cli_region_kind(s->r));
+    if (mt_region_get_kind(s->r) == MT_KIND_ALIAS)
+        printf("%s -> %s +0x%" PRIx64, cli_name(s->r),
+               cli_name(mt_region_alias_target(s->r)), mt_region_alias_offset(s->r));
+    else
+        fputs(cli_name(s->r), stdout);
+    if (mt_region_readonly(s->r) && mt_region_get_kind(s->r) != MT_KIND_RAM)
+        fputs(" [readonly]", stdout);
+    if (last)
+        printf("  <- offset 0x%" PRIx64, offset);
+    putchar('\n');
+}
+
+static void print_answer(const cli_view_group *g, const bool *selected,
+                         uint64_t addr, const struct answer *ans)
+{
+    for (size_t k = 0; k < g->nspaces; k++)
+        if (selected[k])
+            printf("address-space: %s\n", mt_address_space_name(g->spaces[k]));
+    if (!ans->range) {
+        const mt_range *below, *above;
+        neighbours(g->view, addr, &below, &above);
+        printf("  %016" PRIx64 ": unassigned", addr);
+        if (mt_view_is_empty_view(g->view))
+            printf(" (the view is empty: root is (none))\n");
+        else
+            putchar('\n');
+        if (below)
+            printf("  below: %016" PRIx64 "-%016" PRIx64 " %s\n", below->start,
+                   below->last, cli_name(below->region));
+        if (above)
+            printf("  above: %016" PRIx64 "-%016" PRIx64 " %s\n", above->start,
+                   above->last, cli_name(above->region));
+        putchar('\n');
+        return;
+    }
+    /* The path starts at the view's root; say so when the address space's
+     * own root was skipped on the way there (memory-model.md 5.1). */
+    const mt_region *root = mt_view_root(g->view);
+    for (size_t k = 0; root && k < g->nspaces; k++) {
+        if (selected[k] && mt_address_space_root(g->spaces[k]) != root) {
+            printf("  view root: %s (the address space's root '%s' reduces to it)\n",
+                   cli_name(root), cli_name(mt_address_space_root(g->spaces[k])));
+            break;
+        }
+    }
+    cli_print_range(stdout, "  ", ans->range);
+    printf("  answer: %s (%s%s) at offset 0x%" PRIx64 "%s\n",
+           cli_name(ans->range->region), ans->range->nonvolatile ? "nv-" : "",
+           cli_range_type(ans->range), ans->offset,
+           ans->range->readonly ? ", read-only" : "");
+    if (ans->path_ok) {
+        printf("  path:\n");
+        for (size_t i = 0; i < ans->path.n; i++)
+            print_step(&ans->path.s[i], i, i + 1 == ans->path.n, ans->offset);
+    } else {
+        printf("  path: not found (the tree does not render this range the way "
+               "the view says)\n");
+    }
+    putchar('\n');
+}
+
+static void json_answer(cli_json *j, const cli_view_group *g,
+                        const bool *selected, const struct answer *ans)
+{
+    json_begin_object(j);
+    json_key(j, "address_spaces");
+    json_begin_array(j);
+    for (size_t k = 0; k < g->nspaces; k++)
+        if (selected[k])
+            json_string(j, mt_address_space_name(g->spaces[k]));
+    json_end_array(j);
+    json_key(j, "flat_root");
+    json_string(j, mt_view_is_empty_view(g->view) ? NULL : mt_view_root_name(g->view));
+    json_key(j, "assigned");
+    json_bool(j, ans->range != NULL);
+    if (ans->range) {
+        json_key(j, "range");
+        json_range(j, ans->range);
+        json_key(j, "region");
+        json_string(j, cli_name(ans->range->region));
+        json_key(j, "kind");
+        json_string(j, cli_region_kind(ans->range->region));
+        json_key(j, "offset");
+        json_hex(j, ans->offset);
+        json_key(j, "path");
+        if (!ans->path_ok) {
+            json_null(j);
+        } else {
+            json_begin_array(j);
+            for (size_t i = 0; i < ans->path.n; i++) {
+                const struct step *s = &ans->path.s[i];
+                uint64_t first, last;
+                extent(s, &first, &last);
+                json_begin_object(j);
+                json_key(j, "name");
+                json_string(j, mt_region_name(s->r));
+                json_key(j, "kind");
+                json_string(j, cli_region_kind(s->r));
+                json_key(j, "priority");
+                json_int(j, mt_region_priority(s->r));
+                json_key(j, "start");
+                json_hex(j, first);
+                json_key(j, "last");
+                json_hex(j, last);
+                if (mt_region_get_kind(s->r) == MT_KIND_ALIAS) {
+                    json_key(j, "alias_target");
+                    json_string(j, cli_name(mt_region_alias_target(s->r)));
+                    json_key(j, "alias_offset");
+                    json_hex(j, mt_region_alias_offset(s->r));
+                }
+                json_end_object(j);
+            }
+            json_end_array(j);
+        }
+    }
+    json_end_object(j);
+}
+
+int cmd_at(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, argc, argv, 2);
+    const char *value, *flat = NULL, *as_name = NULL;
+    bool json = false;
+    int id;
+    while ((id = cli_next_option(&a, options, &value)) > 0) {
+        switch (id) {
+        case 'h':
+            cli_print_help(help);
+            return CLI_OK;
+        case OPT_AS:
+            as_name = value;
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_FLAT:
+            flat = value;
+            break;
+        }
+    }
+    if (id < 0)
+        return CLI_USAGE;
+    if (a.npos == 0)
+        return cli_usage_error("missing ADDR");
+    /* One argument is the address on the bundled machine. */
+    const char *file = a.npos == 2 ? a.pos[0] : NULL;
+    const char *addr_text = a.pos[a.npos - 1];
+    uint64_t addr;
+    if (!cli_parse_hex(addr_text, &addr) && a.npos == 1 && access(addr_text, F_OK) == 0)
+        return cli_usage_error("missing ADDR after '%s'", addr_text);
+    if (!cli_parse_hex(addr_text, &addr) && a.npos == 2 &&
+        cli_parse_hex(a.pos[0], &addr) && access(addr_text, F_OK) == 0)
+        return cli_usage_error("FILE comes before ADDR: memtree at %s %s",
+                               addr_text, a.pos[0]);
+    if (!cli_parse_hex(addr_text, &addr))
+        return cli_usage_error("bad address '%s': expected a hexadecimal number "
+                               "of at most 64 bits, e.g. fee00000 or 0x3f8",
+                               addr_text);
+
+    cli_machine cm;
+    int rc = cli_load(file, flat, &cm, NULL, 0, NULL);
+    if (rc)
+        return rc;
+
+    cli_view_group *g;
+    size_t ng = cli_view_groups(cm.ctx, &g);
+    if (as_name) {
+        /* Checked before anything is printed, so that JSON stays whole. */
+        size_t matched = 0;
+        for (size_t i = 0; i < ng; i++)
+            for (size_t k = 0; k < g[i].nspaces; k++)
+                matched += !strcmp(as_name, mt_address_space_name(g[i].spaces[k]));
+        if (!matched) {
+            cli_error("no address space is called '%s' in %s", as_name, cm.path);
+            cli_view_groups_free(g, ng);
+            cli_unload(&cm);
+            return CLI_USAGE;
+        }
+    }
+    cli_json j;
+    if (json) {
+        json_init(&j, stdout);
+        json_begin_object(&j);
+        json_key(&j, "file");
+        json_string(&j, cm.path);
+        json_key(&j, "address");
+        json_hex(&j, addr);
+        json_key(&j, "answers");
+        json_begin_array(&j);
+    }
+    for (size_t i = 0; i < ng; i++) {
+        bool *selected = cli_alloc(g[i].nspaces, sizeof(bool));
+        size_t nsel = 0;
+        for (size_t k = 0; k < g[i].nspaces; k++) {
+            selected[k] = !as_name ||
+                          !strcmp(as_name, mt_address_space_name(g[i].spaces[k]));
+            nsel += selected[k];
+        }
+        if (nsel) {
+            struct answer ans;
+            answer_view(g[i].view, addr, &ans);
+            if (json)
+                json_answer(&j, &g[i], selected, &ans);
+            else
+                print_answer(&g[i], selected, addr, &ans);
+            free(ans.path.s);
+        }
+        free(selected);
+    }
+    if (json) {
+        json_end_array(&j);
+        json_end_object(&j);
+        json_finish(&j);
+    }
+    cli_view_groups_free(g, ng);
+    cli_unload(&cm);
+    return rc;
+}
