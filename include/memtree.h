@@ -327,11 +327,21 @@ mt_region *mt_region_alloc(void);
 /*
  * Ends the region's life (QEMU's object_unparent): unmaps it if mapped,
  * unmaps its subregions, drops the weak view links and cache entry keyed by
- * it, and frees what the library allocated. When it returns 0 the storage
- * may be reused at once, inside or outside a transaction. Fails with -EBUSY,
- * changing nothing, while the region is the root of a live address space,
- * the target of a live alias, or (terminal regions) still named by a live
- * view or an outstanding find/map result.
+ * it, and frees what the library allocated.
+ *
+ * The guarantee: once this returns 0, the library never reads or writes
+ * that storage again, and you may reuse it at once: re-initialise a region
+ * in it (it gets a new identity; nothing mistakes it for the old one),
+ * overwrite it or free it, also inside an open transaction at any depth,
+ * and also while the region is the flat-root of views that readers use.
+ *
+ * Fails with -EBUSY, changing nothing and naming the holder in a message,
+ * while the region is the root of a live address space, the target of a
+ * live alias, or (terminal regions) still named by a range of a live view
+ * (views waiting for readers included) or an outstanding find/map result:
+ * unmap, commit, mt_context_reclaim, then finalise. The lifetime checker
+ * (checking builds) aborts with a message when finalised storage is used
+ * through the API. docs/lifetimes.md has the details.
  */
 int mt_region_finalize(mt_region *r);
 
