@@ -562,8 +562,171 @@ void mt_read_unlock(void);
 /* Reading and writing memory                                                */
 /* ------------------------------------------------------------------------ */
 
-/* (the access path: address-space and region-level reads and writes,
- * lookups, translation, direct pointers) */
+/*
+ * Accesses go through an address space's current view (memory-model.md 9):
+ * RAM, ROM and ROM devices in romd mode are read directly, everything else
+ * is dispatched to the region's callbacks, split and byte-swapped by the
+ * rules of its mt_region_ops. Results are bit sets (mt_result): an access of
+ * several chunks returns the OR of theirs. Address-space buffers hold each
+ * device's bytes in the device's byte order (a big-endian device returning
+ * 0x11223344 fills 11 22 33 44). Every access call is a reader call: it
+ * enters a read-side section itself and may run on any registered thread.
+ *
+ * memtree refuses every write that reaches a readonly range, whichever
+ * region on the path set the flag (DECODE_ERROR, nothing written, no
+ * callback, no eventfd), where QEMU 7.2 writes through some of them.
+ * Unassigned addresses read 0 with DECODE_ERROR.
+ *
+ * A bad argument (NULL address space or buffer, a length running past
+ * 2^64) changes nothing, reports a message to the diagnostic hook and
+ * returns MT_RESULT_DECODE_ERROR.
+ */
+mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+                                void *buf, uint64_t len);
+mt_result mt_address_space_write(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+                                 const void *buf, uint64_t len);
+/*
+ * The ROM loader's write (QEMU's address_space_write_rom): copies into the
+ * backing of RAM, ROM, RAM devices and ROM devices in romd mode, ignoring
+ * readonly flags, and skips everything else. The only way to change ROM
+ * contents through an address space. Returns OK unless an argument is bad.
+ */
+mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+                                     const void *buf, uint64_t len);
+
+/*
+ * Region-level dispatch (QEMU's memory_region_dispatch_read/write): follows
+ * aliases to the final region and runs its callbacks as an access of `size`
+ * bytes (1, 2, 4 or 8) at `offset` would. `value_order` is the byte order of
+ * the value passed or wanted (MT_ENDIAN_NATIVE: the target's); it is
+ * swapped when it differs from the device's. Reads are truncated to `size`
+ * bytes. Writes are refused if any region on the alias chain is readonly.
+ * RAM, ROM, containers, reservations and IOMMU regions have no callbacks:
+ * DECODE_ERROR. Bad arguments (NULL or dead region, NULL value, size not
+ * 1/2/4/8) return DECODE_ERROR with a diagnostic and touch nothing.
+ */
+mt_result mt_region_dispatch_read(mt_region *r, uint64_t offset, uint64_t *value,
+                                  unsigned size, mt_endian value_order, mt_attrs attrs);
+mt_result mt_region_dispatch_write(mt_region *r, uint64_t offset, uint64_t value,
+                                   unsigned size, mt_endian value_order, mt_attrs attrs);
+
+/*
+ * Lookup: the section of `v` containing `addr`, or the unassigned
+ * pseudo-section (region NULL, start 0, last UINT64_MAX, offset_in_region
+ * 0) when no range does. `out->as` is NULL. Byte-exact, any number of
+ * ranges; a repeated lookup in the last range found costs a few
+ * instructions. The section holds no reference: use it while the view is
+ * held (a read-side section, or mt_view_ref).
+ */
+void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out);
+/* Memory of the view's lookup index, in bytes (0 for a view without
+ * ranges): about 41 bytes per range. */
+size_t mt_view_index_bytes(const mt_view *v);
+
+/*
+ * Translation (QEMU's address_space_translate plus the IOTLB page mask):
+ * where an access of `len` bytes at `addr` lands, following IOMMUs.
+ */
+typedef struct mt_translation {
+    mt_address_space *as;  /* the address space finally reached */
+    mt_region *region;     /* the terminal region; NULL if unassigned, or if
+                              an IOMMU denied the access */
+    uint64_t offset;       /* offset of addr in `region` */
+    uint64_t len;          /* bytes from addr that land the same way: len,
+                              clipped to each IOMMU page met and, for
+                              RAM-backed and direct ranges, to the range */
+    uint64_t page_mask;    /* AND of the IOMMU masks met; without IOMMU the
+                              context's page size - 1 */
+    bool readonly;         /* a write here would be refused */
+} mt_translation;
+/* 0, or -EINVAL for bad arguments (len 0 included). The pointers in `out`
+ * are valid while the views involved are (see mt_view_lookup). */
+int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len,
+                               bool is_write, mt_attrs attrs, mt_translation *out);
+
+/*
+ * Direct pointers (QEMU's address_space_map/unmap). A RAM range (or, for
+ * reading, ROM and ROM devices in romd mode) maps to its backing, clipped
+ * to the range and to IOMMU pages: `out->len` may be less than asked. Other
+ * ranges get the context's single bounce buffer of at most one page,
+ * filled by a read at map time or written back at unmap. Either way the
+ * region's owner is referenced, and the region cannot be finalised, until
+ * unmapped. Returns 0; -EINVAL for bad arguments; -EACCES for a write
+ * mapping of a readonly range or a `memory` access to a non-RAM one;
+ * -EBUSY while the bounce buffer is in use. On failure out->host is NULL.
+ */
+typedef struct mt_mapping {
+    void *host;  /* the pointer */
+    uint64_t len;
+    /* private */
+    mt_address_space *as_;
+    mt_region *region_;
+    uint64_t addr_;
+    uint64_t offset_;
+    mt_attrs attrs_;
+    uint8_t dirty_;
+    bool is_write_;
+    bool bounce_;
+} mt_mapping;
+int mt_address_space_map(mt_address_space *as, uint64_t addr, uint64_t len,
+                         bool is_write, mt_attrs attrs, mt_mapping *out);
+/* Ends a mapping; `access_len` bytes from the start were written (reported
+ * dirty, or written back from the bounce buffer). 0, -EINVAL if `m` is not
+ * a live mapping, -EIO if the bounce write-back did not return OK. */
+int mt_address_space_unmap(mt_mapping *m, uint64_t access_len);
+
+/*
+ * Find (QEMU's memory_region_find, memory-model.md 3.3): the first range
+ * intersecting [offset, offset + len) of `r`, in the first address space
+ * whose root is `r`'s top container, clipped to the request. On success
+ * (0) the section holds one reference on its region's owner, and keeps the
+ * region from being finalised, until mt_section_release. -ENOENT (out's
+ * region NULL) if nothing is there or no address space is over the top
+ * container; -EINVAL for bad arguments. A writer call.
+ */
+int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out);
+void mt_section_release(mt_section *s);
+/* find(container, offset, 1) found a region other than `container`. */
+bool mt_region_present(mt_region *container, uint64_t offset);
+
+/*
+ * Eventfds (QEMU's ioeventfds, memory-model.md 9.15). A write dispatched to
+ * `r` at `offset` whose size matches `size` (0 matches any) and, with
+ * `match_data`, whose value equals `data` (given in the target's byte
+ * order) signals the notifier instead of calling the write callback.
+ * Unless an accelerator handles them (mt_context_set_eventfds_external).
+ */
+typedef struct mt_event_notifier mt_event_notifier;
+struct mt_event_notifier {
+    void (*signal)(mt_event_notifier *n);
+};
+/* -EINVAL for bad arguments (size not 0/1/2/4/8), -EEXIST if present. */
+int mt_region_add_eventfd(mt_region *r, uint64_t offset, unsigned size, bool match_data,
+                          uint64_t data, mt_event_notifier *e);
+/* -ENOENT if no such eventfd. */
+int mt_region_del_eventfd(mt_region *r, uint64_t offset, unsigned size, bool match_data,
+                          uint64_t data, mt_event_notifier *e);
+
+/*
+ * Access settings of a context (writer calls).
+ * Target byte order, what MT_ENDIAN_NATIVE means: little (default) or big;
+ * -EINVAL for MT_ENDIAN_NATIVE.
+ */
+int mt_context_set_target_endian(mt_context *ctx, mt_endian order);
+mt_endian mt_context_target_endian(const mt_context *ctx);
+/* Page size for translate masks and the bounce buffer: a power of two,
+ * default 4096. */
+int mt_context_set_page_size(mt_context *ctx, uint64_t page_size);
+/* An accelerator handles eventfds: writes always reach the callbacks. */
+void mt_context_set_eventfds_external(mt_context *ctx, bool external);
+/* Receives one line per invalid guest access (rejected, misaligned, wrong
+ * size, `memory` attribute on MMIO): QEMU's LOG_GUEST_ERROR. Default: none. */
+void mt_context_set_guest_error_hook(mt_context *ctx, mt_diag_fn fn, void *opaque);
+/* Told about every direct write to a RAM range whose dirty-log mask is not
+ * zero (address-space writes, write_rom, write mappings at unmap). */
+typedef void (*mt_dirty_fn)(void *opaque, mt_region *r, uint64_t offset, uint64_t len,
+                            unsigned clients);
+void mt_context_set_dirty_hook(mt_context *ctx, mt_dirty_fn fn, void *opaque);
 
 /* ------------------------------------------------------------------------ */
 /* Dumps in QEMU's `info mtree` formats (docs: mtree-format)                  */

@@ -135,6 +135,7 @@ mt_context *mt_context_new(void)
     atomic_init(&empty->refs, 1); /* the context's: never reclaimed */
     empty->is_empty_view = true;
     ctx->empty_view = empty;
+    ctx->access = mt__xcalloc(1, sizeof(*ctx->access));
     return ctx;
 }
 
@@ -232,6 +233,8 @@ void mt_context_free(mt_context *ctx)
                  "context freed with %llu live region(s); finalise them first",
                  (unsigned long long)ctx->stats.live_regions);
     mt__render_scratch_free(ctx->scratch);
+    mt__access_free(ctx);
+    free(ctx->access);
     free(ctx->empty_view);
     free(ctx);
 }

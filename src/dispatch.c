@@ -1,18 +1,309 @@
 /*
  * The lookup index of a view (QEMU's AddressSpaceDispatch): built once when
- * the view is built, read by any number of readers without locks.
+ * the view is built, read by any number of readers without locks, freed
+ * with the view. Also the public lookup, mt_view_lookup.
  *
- * For now the index is the sorted range array itself, searched by
- * mt_view_find_range; the access path replaces this with a faster index.
+ * QEMU resolves addresses through a radix tree of target pages whose leaves
+ * index a table of sections, capped at one page's worth of entries (4096 on
+ * x86). memtree indexes the ranges themselves, byte-exact and uncapped: a
+ * static B+-tree of range starts (layout in access_internal.h), 8.5 bytes
+ * per range and log16(n) node reads per miss, plus a 32-byte entry per
+ * range with what the RAM fast path needs (struct mt__fast).
  */
-#include "internal.h"
+#include "access_internal.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the walk, in three widths ---------------------------------------------------- */
+
+/* Keys <= addr among those of a node, portable form. Written as a sum of
+ * comparisons so the compiler emits flag arithmetic, not branches: which
+ * keys qualify is unpredictable. */
+static inline size_t count_scalar(const uint64_t *node, uint64_t addr)
+{
+    /* four partial sums: a single one becomes one long carry chain */
+    size_t c[4] = {0, 0, 0, 0};
+    for (unsigned j = 0; j < MT__NODE_KEYS; j += 4)
+        for (unsigned i = 0; i < 4; i++)
+            c[i] += node[j + i] <= addr;
+    return (c[0] + c[1]) + (c[2] + c[3]);
+}
+
+/* The walk shared by every width: `count` is inlined into each copy. The
+ * caller has answered addr == UINT64_MAX and addr below the first key, so
+ * every node visited holds at least one key <= addr. (A wider root, several
+ * nodes counted at once, saves a level of latency but costs more
+ * instructions than it saves when lookups overlap: measured, no gain.) */
+#define WALK(d, addr, count)                                                           \
+    do {                                                                               \
+        size_t node_ = 0;                                                              \
+        unsigned last_ = (d)->levels - 1;                                              \
+        for (unsigned l_ = 0; l_ < last_; l_++)                                        \
+            node_ = node_ * MT__NODE_KEYS +                                            \
+                    count((d)->level[l_] + node_ * MT__NODE_KEYS, (addr)) - 1;         \
+        return node_ * MT__NODE_KEYS + count((d)->level[last_] + node_ * MT__NODE_KEYS, \
+                                             (addr));                                  \
+    } while (0)
+
+static size_t rank_scalar(const struct mt__dispatch *d, uint64_t addr)
+{
+    WALK(d, addr, count_scalar);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* One unsigned compare per 64 bytes of keys. */
+__attribute__((target("avx512f"))) static inline size_t count_avx512(const uint64_t *node,
+                                                                     uint64_t addr)
+{
+    __m512i q = _mm512_set1_epi64((long long)addr);
+    size_t c = 0;
+    for (unsigned j = 0; j < MT__NODE_KEYS; j += 8)
+        c += (size_t)__builtin_popcount(
+            _mm512_cmple_epu64_mask(_mm512_load_si512((const void *)(node + j)), q));
+    return c;
+}
+
+__attribute__((target("avx512f"))) static size_t rank_avx512(const struct mt__dispatch *d,
+                                                             uint64_t addr)
+{
+    WALK(d, addr, count_avx512);
+}
+
+/* AVX2 compares signed: flipping the top bit of both sides orders
+ * unsigned values the same way. Counts the keys > addr, then the rest. */
+__attribute__((target("avx2"))) static inline size_t count_avx2(const uint64_t *node,
+                                                               uint64_t addr)
+{
+    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    __m256i q = _mm256_xor_si256(_mm256_set1_epi64x((long long)addr), sign);
+    size_t gt = 0;
+    for (unsigned j = 0; j < MT__NODE_KEYS; j += 4) {
+        __m256i k = _mm256_xor_si256(_mm256_load_si256((const __m256i *)(node + j)), sign);
+        gt += (size_t)__builtin_popcount(
+            (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(k, q))));
+    }
+    return MT__NODE_KEYS - gt;
+}
+
+__attribute__((target("avx2"))) static size_t rank_avx2(const struct mt__dispatch *d,
+                                                        uint64_t addr)
+{
+    WALK(d, addr, count_avx2);
+}
+#endif
+
+/* The widest walk this CPU runs. MT_DISPATCH_ISA=scalar|avx2|avx512 picks
+ * a narrower one (tests cover every width; benchmarks compare them). */
+static uint8_t choose_isa(void)
+{
+    const char *want = getenv("MT_DISPATCH_ISA");
+    if (want && strcmp(want, "scalar") == 0)
+        return MT__ISA_SCALAR;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    bool avx512 = __builtin_cpu_supports("avx512f");
+    bool avx2 = __builtin_cpu_supports("avx2");
+    if (want && strcmp(want, "avx2") == 0)
+        avx512 = false;
+    if (avx512)
+        return MT__ISA_AVX512;
+    if (avx2)
+        return MT__ISA_AVX2;
+#endif
+    return MT__ISA_SCALAR;
+}
+
+/* The rank of addr: the walk, with the two answers that need none. */
+static inline size_t rank(const struct mt__dispatch *d, uint64_t addr)
+{
+    /* the padding keys are UINT64_MAX: this is the one address that would
+     * count them */
+    if (__builtin_expect(addr == UINT64_MAX, 0))
+        return d->n;
+    if (addr < d->level[0][0])
+        return 0;
+    /* a predictable branch and a direct call: cheaper than a pointer */
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (d->isa == MT__ISA_AVX512)
+        return rank_avx512(d, addr);
+    if (d->isa == MT__ISA_AVX2)
+        return rank_avx2(d, addr);
+#endif
+    return rank_scalar(d, addr);
+}
+
+size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr)
+{
+    return d ? rank(d, addr) : 0;
+}
+
+static inline size_t index_slow(struct mt__dispatch *d, uint64_t addr)
+{
+    size_t k = rank(d, addr);
+    if (k == 0 || addr > d->fast[k - 1].last)
+        return MT__NO_RANGE;
+    /* Store only on change: a reader that keeps hitting one range then
+     * never writes the shared line. */
+    if (__atomic_load_n(&d->mru, __ATOMIC_RELAXED) != k - 1)
+        __atomic_store_n(&d->mru, k - 1, __ATOMIC_RELAXED);
+    return k - 1;
+}
+
+size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr)
+{
+    return index_slow(d, addr);
+}
+
+const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr)
+{
+    return mt__dispatch_find(v, addr);
+}
+
+static size_t round_up(size_t x, size_t to)
+{
+    return (x + to - 1) / to * to;
+}
 
 void mt__dispatch_build(mt_view *v)
 {
     v->dispatch = NULL;
+    if (v->nr == 0)
+        return; /* lookups answer "unassigned" without an index */
+
+    /* Level sizes, leaf first: each upper level keeps the first key of
+     * every node of the one below, until one node holds them all. */
+    size_t count[MT__MAX_LEVELS];
+    unsigned levels = 0;
+    size_t total = 0;
+    for (size_t c = v->nr;; c = (c + MT__NODE_KEYS - 1) / MT__NODE_KEYS) {
+        assert(levels < MT__MAX_LEVELS);
+        count[levels++] = c;
+        total += round_up(c, MT__NODE_KEYS);
+        if (c <= MT__NODE_KEYS)
+            break;
+    }
+
+    size_t head = round_up(sizeof(struct mt__dispatch), 64);
+    struct mt__dispatch *d = aligned_alloc(64, head);
+    uint64_t *keys = aligned_alloc(64, total * sizeof(uint64_t));
+    struct mt__fast *fast = aligned_alloc(64, round_up(v->nr * sizeof(*fast), 64));
+    if (!d || !keys || !fast) {
+        fprintf(stderr, "memtree: out of memory building a lookup index of %zu ranges\n",
+                v->nr);
+        abort();
+    }
+    memset(d, 0, sizeof(*d));
+    d->ranges = v->ranges;
+    d->n = v->nr;
+    d->levels = levels;
+    d->isa = choose_isa();
+    d->keys = keys;
+    d->fast = fast;
+    d->bytes = head + total * sizeof(uint64_t) + round_up(v->nr * sizeof(*fast), 64);
+    for (size_t i = 0; i < v->nr; i++) {
+        const mt_range *r = &v->ranges[i];
+        bool ram = r->region->kind_ == MT_KIND_RAM;
+        fast[i] = (struct mt__fast){
+            .start = r->start,
+            .last = r->last,
+            .host = ram ? (uintptr_t)(r->region->ram_ + r->offset_in_region) : 0,
+            .flags = (ram ? MT__FAST_READ : 0) |
+                     (ram && !r->readonly && !r->dirty_log_mask ? MT__FAST_WRITE : 0),
+        };
+    }
+
+    /* Lay the levels out top first, so the hot upper nodes share lines. */
+    size_t at = 0;
+    for (unsigned l = 0; l < levels; l++) {
+        unsigned from_leaf = levels - 1 - l;
+        d->level[l] = keys + at;
+        at += round_up(count[from_leaf], MT__NODE_KEYS);
+    }
+    uint64_t *leaf = (uint64_t *)d->level[levels - 1];
+    for (size_t i = 0; i < v->nr; i++)
+        leaf[i] = v->ranges[i].start;
+    for (size_t i = v->nr; i < round_up(v->nr, MT__NODE_KEYS); i++)
+        leaf[i] = UINT64_MAX;
+    for (unsigned l = levels - 1; l-- > 0;) {
+        uint64_t *up = (uint64_t *)d->level[l];
+        const uint64_t *down = d->level[l + 1];
+        size_t c = count[levels - 1 - l];
+        for (size_t i = 0; i < c; i++)
+            up[i] = down[i * MT__NODE_KEYS];
+        for (size_t i = c; i < round_up(c, MT__NODE_KEYS); i++)
+            up[i] = UINT64_MAX;
+    }
+    v->dispatch = d;
 }
 
 void mt__dispatch_free(mt_view *v)
 {
+    if (v->dispatch) {
+        free(v->dispatch->keys);
+        free((void *)v->dispatch->fast);
+        free(v->dispatch);
+    }
     v->dispatch = NULL;
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+/* Field by field: a compound literal would also clear the padding, which
+ * costs the hit path extra stores. */
+static inline void section_of(mt_section *out, const mt_range *r, const mt_view *v)
+{
+    out->region = r->region;
+    out->offset_in_region = r->offset_in_region;
+    out->start = r->start;
+    out->last = r->last;
+    out->readonly = r->readonly;
+    out->nonvolatile = r->nonvolatile;
+    out->view = (mt_view *)v;
+    out->as = NULL;
+}
+
+/* The hint missed: walk the index. Out of line, so that the hit path of
+ * mt_view_lookup needs no stack frame. */
+static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__dispatch *d,
+                                                  uint64_t addr, mt_section *out)
+{
+    size_t k = index_slow(d, addr);
+    if (k != MT__NO_RANGE)
+        section_of(out, &d->ranges[k], v);
+    else
+        *out = (mt_section){.last = UINT64_MAX, .view = (mt_view *)v};
+}
+
+/* No index (the empty view, a view without ranges) or bad arguments. */
+static void __attribute__((noinline)) lookup_other(const mt_view *v, mt_section *out)
+{
+    if (!out)
+        return;
+    if (!v)
+        mt__diag(NULL, -EINVAL, "mt_view_lookup: NULL view");
+    *out = (mt_section){.last = UINT64_MAX, .view = (mt_view *)v};
+}
+
+void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
+{
+    struct mt__dispatch *d;
+    if (__builtin_expect(!v || !out || !(d = v->dispatch), 0)) {
+        lookup_other(v, out);
+        return;
+    }
+    /* the hint checked against the range itself: the section needs it */
+    const mt_range *r = &d->ranges[__atomic_load_n(&d->mru, __ATOMIC_RELAXED)];
+    if (__builtin_expect(addr - r->start <= r->last - r->start, 1))
+        section_of(out, r, v);
+    else
+        lookup_miss(v, d, addr, out);
+}
+
+size_t mt_view_index_bytes(const mt_view *v)
+{
+    return v && v->dispatch ? v->dispatch->bytes : 0;
 }

@@ -60,6 +60,7 @@ struct mt_context {
     uint8_t dirty_always;      /* clients always logged for RAM */
     /* scratch buffers reused by every render, so a commit allocates little */
     struct mt__render_scratch *scratch;
+    struct mt__access_settings *access; /* access.c; allocated with the context */
 };
 
 /* Allocation that cannot sensibly fail: aborts with a message on OOM. */
@@ -140,6 +141,20 @@ void mt__topology_changed(mt_context *ctx);
 void mt__txn_begin(mt_context *ctx);
 void mt__txn_commit(mt_context *ctx);
 
+/* ---- access.c: settings ------------------------------------------------- */
+
+/* The context's access settings (access.c). */
+struct mt__access_settings {
+    uint64_t page_size;          /* 0 means 4096 */
+    bool eventfds_external;      /* an accelerator handles eventfds */
+    uint8_t bounce_busy;         /* the bounce buffer is mapped (atomic) */
+    mt_diag_fn guest_error;
+    void *guest_error_opaque;
+    mt_dirty_fn dirty;
+    void *dirty_opaque;
+    struct mt__eventfd_table *eventfds; /* RCU-published, NULL when empty */
+};
+
 /* ---- view.c ------------------------------------------------------------- */
 
 struct mt_view {
@@ -178,6 +193,28 @@ void mt__view_forget_root(mt_region *r);
 /* Builds and frees a view's lookup index; the view is immutable after. */
 void mt__dispatch_build(mt_view *v);
 void mt__dispatch_free(mt_view *v);
+/* The range containing addr, or NULL: the index's lookup, MRU hint first
+ * (the inline fast path is in access_internal.h). Any thread. */
+const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr);
+
+/* ---- access.c ----------------------------------------------------------- */
+
+/* An eventfd of a region (9.15), data in the region's byte order. */
+struct mt__eventfd {
+    uint64_t offset;
+    uint64_t data;
+    unsigned size;               /* 0 matches any size */
+    bool match_data;
+    mt_event_notifier *notifier;
+};
+/* A region's eventfds, sorted by (offset, size, match_data, data,
+ * notifier), for listeners (7.9); *n = 0 if none. Writer only. */
+const struct mt__eventfd *mt__region_eventfds(const mt_region *r, size_t *n);
+/* Drops a region's eventfds (finalisation, 8.4 step 6). Writer only. */
+void mt__region_eventfds_clear(mt_region *r);
+/* Frees what the access settings hold (the eventfd table); for
+ * mt_context_free. */
+void mt__access_free(mt_context *ctx);
 
 /* ---- render.c ----------------------------------------------------------- */
 

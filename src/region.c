@@ -678,6 +678,7 @@ static void finalize_now(mt_region *r)
     if (r->alias_ && !(r->alias_->flags_ & MT__F_DYING) && mt__region_live(r->alias_))
         r->alias_->alias_refs_--;
     free_backing(r);
+    mt__region_eventfds_clear(r);
     free(r->log_counts_);
     if (r->owner_)
         mt__owner_remove_region(r->owner_, r);

@@ -1,0 +1,118 @@
+/*
+ * Scenario `lookup`: what resolving an address in a view costs
+ * (mt_view_lookup, the dispatch index of src/dispatch.c).
+ *
+ * For n = 256, 4096, 65536 and 1M ranges (n regions of 4 KiB, one page
+ * apart):
+ *   last_hit_ns         lookups that stay in one range: the
+ *                       most-recently-used hint answers
+ *   miss_ns             lookups at pseudo-random addresses of random
+ *                       ranges: the hint misses, the index is walked
+ *   binary_search_ns    the same addresses by a plain binary search of the
+ *                       ranges, for comparison (what a naive index costs)
+ *   index_bytes_per_range
+ *
+ * Unicorn has no lookup call to compare with; its cost is inside the
+ * access numbers (scenario `access`). Targets (issue 4): last hit at most
+ * 2 ns, a miss at most 15 ns at 4096 ranges, at most 64 bytes per range.
+ * Each timing is the best of 3 runs.
+ */
+#include "bench_world.h"
+
+#define ADDRS 65536u /* a power of two */
+
+static volatile uint64_t sink;
+
+static const mt_range *binary_search(const mt_range *r, size_t n, uint64_t addr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].last < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && r[lo].start <= addr ? &r[lo] : NULL;
+}
+
+static void check(bool ok, const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "bench_lookup: wrong answer: %s\n", what);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    mt_bench_opts o;
+    if (mt_bench_parse(argc, argv, &o))
+        return 2;
+    int runs = o.runs ? o.runs : 3;
+    /* fewer iterations in the quick runs the test suite makes */
+    uint64_t iters = o.runs == 1 ? 200000 : 20000000;
+    static const uint64_t sizes[] = {256, 4096, 65536, 1000000};
+    uint64_t *addrs = malloc(ADDRS * sizeof(*addrs));
+    if (!addrs)
+        return 1;
+
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        uint64_t n = sizes[si];
+        if (o.max_n && n > o.max_n)
+            continue;
+        mt_bench_progress("lookup: %llu ranges", (unsigned long long)n);
+        world w;
+        world_build(&w, n, WORLD_RESERVED, NULL, NULL);
+        const mt_view *v = mt_address_space_view(w.as);
+        check(mt_view_range_count(v) == n, "range count");
+        const mt_range *ranges = mt_view_ranges(v);
+        mt_bench_rng rng = {0x6c6f6f6b7570ull};
+        for (unsigned i = 0; i < ADDRS; i++)
+            addrs[i] = world_addr(mt_bench_rand(&rng) % n) + mt_bench_rand(&rng) % WORLD_PAGE;
+
+        double best_hit = 1e30, best_miss = 1e30, best_bs = 1e30;
+        for (int run = 0; run < runs; run++) {
+            mt_section s;
+            uint64_t sum = 0, base = world_addr(n / 2);
+            uint64_t t0 = mt_bench_now_ns();
+            for (uint64_t i = 0; i < iters; i++) {
+                mt_view_lookup(v, base + (i & 0xfff), &s);
+                sum += s.offset_in_region;
+            }
+            uint64_t t1 = mt_bench_now_ns();
+            for (uint64_t i = 0; i < iters; i++) {
+                mt_view_lookup(v, addrs[i & (ADDRS - 1)], &s);
+                sum += s.start;
+            }
+            uint64_t t2 = mt_bench_now_ns();
+            for (uint64_t i = 0; i < iters; i++)
+                sum += binary_search(ranges, n, addrs[i & (ADDRS - 1)])->start;
+            uint64_t t3 = mt_bench_now_ns();
+            sink += sum;
+            double hit = (double)(t1 - t0) / iters, miss = (double)(t2 - t1) / iters;
+            double bs = (double)(t3 - t2) / iters;
+            best_hit = hit < best_hit ? hit : best_hit;
+            best_miss = miss < best_miss ? miss : best_miss;
+            best_bs = bs < best_bs ? bs : best_bs;
+        }
+        /* the answers themselves */
+        for (unsigned i = 0; i < ADDRS; i += 7) {
+            mt_section s;
+            mt_view_lookup(v, addrs[i], &s);
+            check(s.region && s.start <= addrs[i] && addrs[i] <= s.last &&
+                      s.start == binary_search(ranges, n, addrs[i])->start,
+                  "lookup");
+            mt_view_lookup(v, (addrs[i] | (WORLD_STRIDE - 1)), &s);
+            check(!s.region, "gap");
+        }
+        mt_bench_result("lookup", n, "last_hit_ns", best_hit, "ns");
+        mt_bench_result("lookup", n, "miss_ns", best_miss, "ns");
+        mt_bench_result("lookup", n, "binary_search_ns", best_bs, "ns");
+        mt_bench_result("lookup", n, "index_bytes_per_range",
+                        (double)mt_view_index_bytes(v) / (double)n, "B");
+        world_free(&w);
+    }
+    free(addrs);
+    return 0;
+}

@@ -1,0 +1,850 @@
+/*
+ * The access path (memory-model.md 9): reads and writes through an address
+ * space's current view, region-level dispatch, the ROM loader's write,
+ * translation, and the context's access settings. Owns the rules of
+ * mt_region_ops (validity, access sizes, splitting, unaligned emulation,
+ * byte order), the `memory` attribute, readonly refusal (9.11) and the
+ * IOMMU walk. Direct pointers and find are in access_map.c, eventfds in
+ * access_eventfd.c, the lookup index in dispatch.c.
+ *
+ * Every reader entry point loads the address space's view once, inside one
+ * read-side section, and writes nothing shared but the index's hint.
+ */
+#include "access_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HOST_BE (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+/* An IOMMU chain longer than this is a loop in the embedder's tables. */
+#define MAX_IOMMU_HOPS 16
+
+/* ---- byte order ----------------------------------------------------------- */
+
+static inline uint64_t size_mask(unsigned size)
+{
+    return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * size)) - 1;
+}
+
+static inline uint64_t bswap_size(uint64_t v, unsigned size)
+{
+    switch (size) {
+    case 2: return __builtin_bswap16((uint16_t)v);
+    case 4: return __builtin_bswap32((uint32_t)v);
+    case 8: return __builtin_bswap64(v);
+    default: return v;
+    }
+}
+
+/* The `size` bytes at p as a value whose first byte is the most
+ * significant when `be`. Sizes are 1, 2, 4 or 8. */
+static inline uint64_t load_bytes(const uint8_t *p, uint64_t size, bool be)
+{
+    uint64_t v;
+    switch (size) {
+    case 1: return p[0];
+    case 2: { uint16_t x; memcpy(&x, p, 2); v = x; break; }
+    case 4: { uint32_t x; memcpy(&x, p, 4); v = x; break; }
+    default: memcpy(&v, p, 8); break;
+    }
+    return be != HOST_BE ? bswap_size(v, (unsigned)size) : v;
+}
+
+static inline void store_bytes(uint8_t *p, uint64_t v, uint64_t size, bool be)
+{
+    if (be != HOST_BE)
+        v = bswap_size(v, (unsigned)size);
+    switch (size) {
+    case 1: p[0] = (uint8_t)v; break;
+    case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+    case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+    default: memcpy(p, &v, 8); break;
+    }
+}
+
+/* memcpy for the lengths guests use, without a call for the common ones:
+ * a 4-byte load should cost a move, not a trip through libc. */
+static inline void copy_bytes(void *dst, const void *src, uint64_t len)
+{
+    switch (len) {
+    case 1: memcpy(dst, src, 1); break;
+    case 2: memcpy(dst, src, 2); break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    default: memcpy(dst, src, len); break;
+    }
+}
+
+/* Byte j (0 = lowest offset) of a k-byte value in a device's byte order,
+ * and the value with that byte replaced: the byte model that unaligned
+ * emulation assembles values in. */
+static inline uint8_t byte_at(uint64_t v, unsigned k, unsigned j, bool be)
+{
+    return (uint8_t)(v >> (8 * (be ? k - 1 - j : j)));
+}
+
+static inline uint64_t with_byte(uint64_t v, unsigned k, unsigned j, bool be, uint8_t b)
+{
+    unsigned shift = 8 * (be ? k - 1 - j : j);
+    return (v & ~(UINT64_C(0xff) << shift)) | ((uint64_t)b << shift);
+}
+
+/* ---- diagnostics and hooks -------------------------------------------------- */
+
+void mt__guest_error(const mt_context *ctx, const char *fmt, ...)
+{
+    const struct mt__access_settings *s = mt__access(ctx);
+    if (!s->guest_error)
+        return; /* formatting costs more than most accesses */
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    s->guest_error(s->guest_error_opaque, buf);
+}
+
+void mt__dirty_report(const mt_context *ctx, mt_region *t, uint64_t offset, uint64_t len,
+                      uint8_t mask)
+{
+    const struct mt__access_settings *s = mt__access(ctx);
+    if (mask && s->dirty && len)
+        s->dirty(s->dirty_opaque, t, offset, len, mask);
+}
+
+static const char *region_name(const mt_region *r)
+{
+    return r ? mt__name(r) : "unassigned";
+}
+
+/* ---- devices: what a terminal region's accesses run ---------------------------- */
+
+/* Regions without callbacks (RAM, ROM, containers, reservations, IOMMUs,
+ * the unassigned pseudo-region) reject everything, like QEMU's unassigned
+ * ops: that is how ROM writes end in DECODE_ERROR (9.10). */
+static bool reject_all(void *opaque, uint64_t offset, unsigned size, bool is_write,
+                       mt_attrs attrs)
+{
+    (void)opaque, (void)offset, (void)size, (void)is_write, (void)attrs;
+    return false;
+}
+
+static const mt_region_ops unassigned_ops = {
+    .endianness = MT_ENDIAN_NATIVE,
+    .valid = {.accepts = reject_all},
+};
+
+/* RAM devices: the backing through host-order loads and stores of any
+ * size up to 8, aligned or not (QEMU's ram_device_mem_ops). The opaque is
+ * the region, so accesses past its end are refused. */
+static bool ramd_accepts(void *opaque, uint64_t offset, unsigned size, bool is_write,
+                         mt_attrs attrs)
+{
+    (void)is_write, (void)attrs;
+    const mt_region *r = opaque;
+    return (mt__i128)offset + size <= mt__size(r);
+}
+
+static uint64_t ramd_read(void *opaque, uint64_t offset, unsigned size)
+{
+    const mt_region *r = opaque;
+    return load_bytes(r->ram_ + offset, size, HOST_BE);
+}
+
+static void ramd_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    const mt_region *r = opaque;
+    store_bytes(r->ram_ + offset, value, size, HOST_BE);
+}
+
+static const mt_region_ops ramd_ops = {
+    .read = ramd_read,
+    .write = ramd_write,
+    .endianness = HOST_BE ? MT_ENDIAN_BIG : MT_ENDIAN_LITTLE,
+    .valid = {.min_access_size = 1, .max_access_size = 8, .unaligned = true,
+              .accepts = ramd_accepts},
+    .impl = {.min_access_size = 1, .max_access_size = 8, .unaligned = true},
+};
+
+struct dev {
+    const mt_region_ops *ops;
+    void *opaque;
+    const mt_region *r; /* NULL: the unassigned pseudo-region */
+    bool be;
+};
+
+static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev *d)
+{
+    d->r = t;
+    d->ops = &unassigned_ops;
+    d->opaque = NULL;
+    if (t) {
+        switch (t->kind_) {
+        case MT_KIND_IO:
+        case MT_KIND_ROM_DEVICE:
+            if (t->ops_) {
+                d->ops = t->ops_;
+                d->opaque = t->opaque_;
+            }
+            break;
+        case MT_KIND_RAM_DEVICE:
+            d->ops = &ramd_ops;
+            d->opaque = (void *)t;
+            break;
+        default:
+            break;
+        }
+    }
+    switch (d->ops->endianness) {
+    case MT_ENDIAN_LITTLE: d->be = false; break;
+    case MT_ENDIAN_BIG: d->be = true; break;
+    default: d->be = ctx->target_big_endian; break;
+    }
+}
+
+/* Why an access is invalid, to the guest-error hook; out of line, so the
+ * valid path stays small. */
+static void __attribute__((noinline, cold))
+report_invalid(const mt_context *ctx, const struct dev *d, uint64_t x, unsigned size,
+               bool is_write, const char *why)
+{
+    mt__guest_error(ctx, "invalid %s at offset 0x%" PRIx64 ", size %u, region '%s', reason: %s",
+                    is_write ? "write" : "read", x, size, region_name(d->r), why);
+}
+
+/* 9.6, in its order. An invalid access runs nothing. */
+static inline bool dev_valid(const mt_context *ctx, const struct dev *d, uint64_t x,
+                             unsigned size, bool is_write, mt_attrs attrs)
+{
+    const mt_region_ops *ops = d->ops;
+    const char *why = NULL;
+    if (ops->valid.accepts && !ops->valid.accepts(d->opaque, x, size, is_write, attrs))
+        why = "rejected";
+    else if (!ops->valid.unaligned && (x & (size - 1)))
+        why = "unaligned";
+    else if (ops->valid.max_access_size &&
+             (size > ops->valid.max_access_size || size < ops->valid.min_access_size))
+        why = "invalid size";
+    else if (is_write ? !ops->write && !ops->write_with_attrs
+                      : !ops->read && !ops->read_with_attrs)
+        why = "no callback"; /* QEMU would crash here */
+    if (__builtin_expect(!why, 1))
+        return true;
+    report_invalid(ctx, d, x, size, is_write, why);
+    return false;
+}
+
+static inline unsigned pow2_floor(uint64_t v)
+{
+    return v >= 8 ? 8 : v >= 4 ? 4 : v >= 2 ? 2 : 1;
+}
+
+static inline unsigned pow2_ceil(unsigned v)
+{
+    return v <= 1 ? 1 : v <= 2 ? 2 : v <= 4 ? 4 : 8;
+}
+
+/* The callbacks' size range (9.7): 0 means 1 and 4; kept to powers of two
+ * within 1..8 so that chunks tile the value. */
+static inline void impl_sizes(const mt_region_ops *ops, unsigned *imin, unsigned *imax)
+{
+    unsigned lo = pow2_ceil(ops->impl.min_access_size ? ops->impl.min_access_size : 1);
+    unsigned hi = pow2_floor(ops->impl.max_access_size ? ops->impl.max_access_size : 4);
+    *imin = lo;
+    *imax = hi < lo ? lo : hi;
+}
+
+/* 9.5: the chunk an address-space access dispatches at offset x. */
+static inline uint64_t chunk_size(const mt_region_ops *ops, uint64_t x, uint64_t len)
+{
+    uint64_t max = ops->valid.max_access_size ? ops->valid.max_access_size : 4;
+    if (max > 8)
+        max = 8;
+    if (!ops->impl.unaligned && x && (x & -x) < max)
+        max = x & -x;
+    return pow2_floor(len < max ? len : max);
+}
+
+static inline mt_result cb_read(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs,
+                                uint64_t *v)
+{
+    mt_result res = MT_RESULT_OK;
+    if (d->ops->read_with_attrs) {
+        *v = 0;
+        res = d->ops->read_with_attrs(d->opaque, x, v, size, attrs);
+    } else {
+        *v = d->ops->read(d->opaque, x, size);
+    }
+    *v &= size_mask(size);
+    return res;
+}
+
+static inline mt_result cb_write(const struct dev *d, uint64_t x, uint64_t v, unsigned size,
+                                 mt_attrs attrs)
+{
+    if (d->ops->write_with_attrs)
+        return d->ops->write_with_attrs(d->opaque, x, v, size, attrs);
+    d->ops->write(d->opaque, x, v, size);
+    return MT_RESULT_OK;
+}
+
+/*
+ * Unaligned emulation (9.7, memtree): the next naturally aligned callback
+ * for the bytes from `pos` on (`rem` of them). The largest chunk within
+ * [imin, imax] that starts at pos and ends inside the access covers bytes
+ * exactly; when imin makes that impossible, the aligned imin-chunk holding
+ * pos is used and only part of it (`skip` bytes in, `n` bytes) is wanted.
+ */
+struct emul_chunk {
+    uint64_t at;
+    unsigned size, skip, n;
+};
+
+static inline struct emul_chunk next_chunk(uint64_t pos, unsigned rem, unsigned imin,
+                                           unsigned imax)
+{
+    unsigned k = imax;
+    while (k >= imin && (k > rem || (pos & (k - 1))))
+        k >>= 1;
+    if (k >= imin)
+        return (struct emul_chunk){pos, k, 0, k};
+    uint64_t at = pos & ~(uint64_t)(imin - 1);
+    unsigned skip = (unsigned)(pos - at);
+    unsigned n = imin - skip < rem ? imin - skip : rem;
+    return (struct emul_chunk){at, imin, skip, n};
+}
+
+static mt_result read_emulated(const struct dev *d, uint64_t x, unsigned size,
+                               unsigned imin, unsigned imax, mt_attrs attrs, uint64_t *out)
+{
+    mt_result res = MT_RESULT_OK;
+    uint64_t v = 0;
+    for (unsigned done = 0; done < size;) {
+        struct emul_chunk c = next_chunk(x + done, size - done, imin, imax);
+        uint64_t cv;
+        res |= cb_read(d, c.at, c.size, attrs, &cv);
+        for (unsigned j = 0; j < c.n; j++)
+            v = with_byte(v, size, done + j, d->be, byte_at(cv, c.size, c.skip + j, d->be));
+        done += c.n;
+    }
+    *out = v;
+    return res;
+}
+
+static mt_result write_emulated(const struct dev *d, uint64_t x, unsigned size,
+                                unsigned imin, unsigned imax, mt_attrs attrs, uint64_t v)
+{
+    mt_result res = MT_RESULT_OK;
+    for (unsigned done = 0; done < size;) {
+        struct emul_chunk c = next_chunk(x + done, size - done, imin, imax);
+        uint64_t cv = 0;
+        if (c.n != c.size) /* a partial chunk: read, merge, write back */
+            res |= cb_read(d, c.at, c.size, attrs, &cv);
+        for (unsigned j = 0; j < c.n; j++)
+            cv = with_byte(cv, c.size, c.skip + j, d->be, byte_at(v, size, done + j, d->be));
+        res |= cb_write(d, c.at, cv, c.size, attrs);
+        done += c.n;
+    }
+    return res;
+}
+
+/* An unaligned chunk the callbacks cannot take, on a device that accepts
+ * unaligned accesses: QEMU passes it through misaligned (a FIXME there). */
+static inline bool needs_emulation(const mt_region_ops *ops, uint64_t x, unsigned c)
+{
+    return ops->valid.unaligned && !ops->impl.unaligned && (x & (c - 1));
+}
+
+/* 9.7 for a valid read: callbacks of the clamped size, results placed by
+ * byte order and OR-ed, the value truncated to `size` bytes. */
+static mt_result __attribute__((noinline))
+split_read(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t *out)
+{
+    unsigned imin, imax;
+    impl_sizes(d->ops, &imin, &imax);
+    unsigned c = size < imin ? imin : size > imax ? imax : size;
+    if (needs_emulation(d->ops, x, c))
+        return read_emulated(d, x, size, imin, imax, attrs, out);
+    mt_result res;
+    uint64_t v, cv;
+    if (c >= size) {
+        /* a narrow read through a wider callback (or the plain case) */
+        res = cb_read(d, x, c, attrs, &cv);
+        v = d->be ? cv >> (8 * (c - size)) : cv;
+    } else {
+        res = MT_RESULT_OK;
+        v = 0;
+        for (unsigned i = 0; i < size; i += c) {
+            res |= cb_read(d, x + i, c, attrs, &cv);
+            v |= cv << (8 * (d->be ? size - c - i : i));
+        }
+    }
+    *out = v & size_mask(size);
+    return res;
+}
+
+static mt_result __attribute__((noinline))
+split_write(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t v)
+{
+    unsigned imin, imax;
+    impl_sizes(d->ops, &imin, &imax);
+    unsigned c = size < imin ? imin : size > imax ? imax : size;
+    if (needs_emulation(d->ops, x, c))
+        return write_emulated(d, x, size, imin, imax, attrs, v);
+    if (c >= size)
+        return cb_write(d, x, d->be ? v << (8 * (c - size)) : v, c, attrs);
+    mt_result res = MT_RESULT_OK;
+    for (unsigned i = 0; i < size; i += c)
+        res |= cb_write(d, x + i, (v >> (8 * (d->be ? size - c - i : i))) & size_mask(c), c,
+                        attrs);
+    return res;
+}
+
+/* The callbacks take exactly `size` bytes at x: no splitting, no
+ * emulation. (size is a power of two, so this agrees with impl_sizes.) */
+static inline bool one_callback(const mt_region_ops *ops, uint64_t x, unsigned size)
+{
+    unsigned imax = ops->impl.max_access_size ? ops->impl.max_access_size : 4;
+    return size >= ops->impl.min_access_size && size <= imax &&
+           !needs_emulation(ops, x, size);
+}
+
+/* A read of `size` bytes at x, value in the device's byte order. */
+static inline mt_result dev_read(const mt_context *ctx, const struct dev *d, uint64_t x,
+                                 unsigned size, mt_attrs attrs, uint64_t *out)
+{
+    *out = 0;
+    if (!dev_valid(ctx, d, x, size, false, attrs))
+        return MT_RESULT_DECODE_ERROR;
+    if (__builtin_expect(one_callback(d->ops, x, size), 1))
+        return cb_read(d, x, size, attrs, out);
+    return split_read(d, x, size, attrs, out);
+}
+
+/* A write, value in the device's byte order: validity, the eventfd
+ * shortcut (9.15), then the callbacks. Inside a read-side section. */
+static inline mt_result dev_write(const mt_context *ctx, const struct dev *d, uint64_t x,
+                           unsigned size, mt_attrs attrs, uint64_t v)
+{
+    if (!dev_valid(ctx, d, x, size, true, attrs))
+        return MT_RESULT_DECODE_ERROR;
+    const struct mt__access_settings *s = mt__access(ctx);
+    if (d->r && __atomic_load_n(&s->eventfds, __ATOMIC_ACQUIRE) && !s->eventfds_external) {
+        const struct mt__eventfd *e = mt__eventfd_match(ctx, d->r, x, size, v);
+        if (e) {
+            e->notifier->signal(e->notifier);
+            return MT_RESULT_OK;
+        }
+    }
+    if (__builtin_expect(one_callback(d->ops, x, size), 1))
+        return cb_write(d, x, v, size, attrs);
+    return split_write(d, x, size, attrs, v);
+}
+
+/* ---- resolving an address ------------------------------------------------------- */
+
+/* One IOMMU on the way (9.14): false when the access goes to the
+ * unassigned pseudo-region instead. */
+static bool __attribute__((noinline))
+iommu_step(mt_region *t, uint64_t x, bool is_write, mt_attrs attrs, unsigned hops,
+           uint64_t *addr, uint64_t *l, struct mt__hit *h)
+{
+    mt_context *ctx = t->ctx_;
+    const mt_iommu_ops *ops = t->iommu_ops_;
+    h->iommu = true;
+    if (hops >= MAX_IOMMU_HOPS) {
+        mt__guest_error(ctx, "IOMMU '%s': more than %d IOMMUs chained", mt__name(t),
+                        MAX_IOMMU_HOPS);
+        return false;
+    }
+    int index = ops->attrs_to_index ? ops->attrs_to_index(t->opaque_, attrs) : 0;
+    mt_iommu_perm want = is_write ? MT_IOMMU_WO : MT_IOMMU_RO;
+    mt_iommu_tlb_entry e = ops->translate(t->opaque_, x, want, index);
+    if (!(e.perm & want))
+        return false;
+    if (!e.target_as) {
+        mt__guest_error(ctx, "IOMMU '%s': offset 0x%" PRIx64 " translated to no address space",
+                        mt__name(t), x);
+        return false;
+    }
+    uint64_t a = (e.translated_addr & ~e.addr_mask) | (x & e.addr_mask);
+    uint64_t room = e.addr_mask - (a & e.addr_mask); /* bytes left in the page, - 1 */
+    if (*l - 1 > room)
+        *l = room + 1;
+    h->page_mask &= e.addr_mask;
+    h->as = e.target_as;
+    *addr = a;
+    return true;
+}
+
+static inline void resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
+                           mt_attrs attrs, uint64_t *l, struct mt__hit *h)
+{
+    h->as = as;
+    h->iommu = false;
+    h->readonly = false;
+    h->page_mask = UINT64_MAX;
+    for (unsigned hops = 0;; hops++) {
+        const mt_range *rg = mt__dispatch_find(v, addr);
+        if (!rg)
+            break;
+        mt_region *t = rg->region;
+        uint64_t x = rg->offset_in_region + (addr - rg->start);
+        h->readonly |= rg->readonly;
+        if (__builtin_expect(t->kind_ != MT_KIND_IOMMU, 1)) {
+            h->t = t;
+            h->x = x;
+            h->to_last = rg->last - addr;
+            h->romd = rg->romd_mode;
+            h->dirty = rg->dirty_log_mask;
+            return;
+        }
+        if (!iommu_step(t, x, is_write, attrs, hops, &addr, l, h))
+            break;
+        v = mt__as_view(h->as);
+    }
+    h->t = NULL;
+    h->x = addr;
+    h->to_last = UINT64_MAX;
+    h->romd = false;
+    h->dirty = 0;
+}
+
+void mt__resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
+                 mt_attrs attrs, uint64_t *l, struct mt__hit *h)
+{
+    resolve(as, v, addr, is_write, attrs, l, h);
+}
+
+/* ---- the address-space access loop (9.3) ----------------------------------------- */
+
+/* 0, or -EINVAL after telling the diagnostic hook what is wrong. */
+static int check_buffer_args(const mt_address_space *as, uint64_t addr, const void *buf,
+                             uint64_t len, const char *op)
+{
+    if (!as)
+        return mt__diag(NULL, -EINVAL, "%s: NULL address space", op);
+    if (!buf)
+        return mt__diag(as->ctx, -EINVAL, "%s: NULL buffer", op);
+    if (len && len - 1 > UINT64_MAX - addr)
+        return mt__diag(as->ctx, -EINVAL,
+                        "%s: 0x%" PRIx64 " bytes at 0x%" PRIx64 " run past the end of the "
+                        "address space", op, len, addr);
+    return 0;
+}
+
+static void memory_attr_error(const mt_context *ctx, uint64_t addr, uint64_t l,
+                              const mt_region *t)
+{
+    mt__guest_error(ctx, "invalid access to non-RAM device at 0x%" PRIx64 ", size %" PRIu64
+                    ", region '%s'", addr, l, region_name(t));
+}
+
+/* Out of line: the fast paths of the callers then need no stack frame. */
+static mt_result __attribute__((noinline))
+read_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, uint8_t *p,
+          uint64_t len)
+{
+    const mt_context *ctx = as->ctx;
+    mt_result res = MT_RESULT_OK;
+    while (len) {
+        uint64_t l = len;
+        struct mt__hit h;
+        resolve(as, v, addr, false, attrs, &l, &h);
+        bool ram_backed = mt__ram_backed(h.t);
+        bool direct = mt__direct(&h, false);
+        if ((ram_backed || direct) && l - 1 > h.to_last)
+            l = h.to_last + 1;
+        if (attrs.memory && !ram_backed) {
+            /* the bytes stay as they were; MMIO lengths are the rest */
+            res |= MT_RESULT_ACCESS_ERROR;
+            memory_attr_error(ctx, addr, l, h.t);
+        } else if (direct) {
+            memcpy(p, h.t->ram_ + h.x, l);
+        } else {
+            struct dev d;
+            dev_of(ctx, h.t, &d);
+            l = chunk_size(d.ops, h.x, l);
+            uint64_t val;
+            res |= dev_read(ctx, &d, h.x, (unsigned)l, attrs, &val);
+            store_bytes(p, val, l, d.be);
+        }
+        p += l;
+        addr += l;
+        len -= l;
+    }
+    return res;
+}
+
+mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+                                void *buf, uint64_t len)
+{
+    if (check_buffer_args(as, addr, buf, len, "mt_address_space_read"))
+        return MT_RESULT_DECODE_ERROR;
+    if (!len)
+        return MT_RESULT_OK;
+    mt__rcu_read_lock();
+    mt_view *v = mt__as_view(as);
+    mt_result res = MT_RESULT_OK;
+    /* the common case, one RAM range holding the whole access */
+    uint8_t *host;
+    if (__builtin_expect(mt__ram_host(v, addr, len, MT__FAST_READ, &host), 1))
+        copy_bytes(buf, host, len);
+    else
+        res = read_loop(as, v, addr, attrs, buf, len);
+    mt__rcu_read_unlock();
+    return res;
+}
+
+static mt_result __attribute__((noinline))
+write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, const uint8_t *p,
+           uint64_t len)
+{
+    const mt_context *ctx = as->ctx;
+    mt_result res = MT_RESULT_OK;
+    while (len) {
+        uint64_t l = len;
+        struct mt__hit h;
+        resolve(as, v, addr, true, attrs, &l, &h);
+        bool ram_backed = mt__ram_backed(h.t);
+        if (ram_backed && l - 1 > h.to_last)
+            l = h.to_last + 1;
+        if (attrs.memory && !ram_backed) {
+            res |= MT_RESULT_ACCESS_ERROR;
+            memory_attr_error(ctx, addr, l, h.t);
+        } else if (h.readonly) {
+            /* 9.11: refused whatever the kind, chunk by chunk as the loop
+             * would have cut it; nothing written, no callback, no eventfd */
+            if (!ram_backed) {
+                struct dev d;
+                dev_of(ctx, h.t, &d);
+                l = chunk_size(d.ops, h.x, l);
+            }
+            res |= MT_RESULT_DECODE_ERROR;
+            mt__guest_error(ctx, "write to readonly range at 0x%" PRIx64 ", size %" PRIu64
+                            ", region '%s'", addr, l, region_name(h.t));
+        } else if (mt__direct(&h, true)) {
+            memcpy(h.t->ram_ + h.x, p, l);
+            if (h.dirty)
+                mt__dirty_report(ctx, h.t, h.x, l, h.dirty);
+        } else {
+            struct dev d;
+            dev_of(ctx, h.t, &d);
+            l = chunk_size(d.ops, h.x, l);
+            res |= dev_write(ctx, &d, h.x, (unsigned)l, attrs, load_bytes(p, l, d.be));
+        }
+        p += l;
+        addr += l;
+        len -= l;
+    }
+    return res;
+}
+
+mt_result mt_address_space_write(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+                                 const void *buf, uint64_t len)
+{
+    if (check_buffer_args(as, addr, buf, len, "mt_address_space_write"))
+        return MT_RESULT_DECODE_ERROR;
+    if (!len)
+        return MT_RESULT_OK;
+    mt__rcu_read_lock();
+    mt_view *v = mt__as_view(as);
+    mt_result res = MT_RESULT_OK;
+    uint8_t *host;
+    if (__builtin_expect(mt__ram_host(v, addr, len, MT__FAST_WRITE, &host), 1))
+        copy_bytes(host, buf, len);
+    else
+        res = write_loop(as, v, addr, attrs, buf, len);
+    mt__rcu_read_unlock();
+    return res;
+}
+
+mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+                                     const void *buf, uint64_t len)
+{
+    if (check_buffer_args(as, addr, buf, len, "mt_address_space_write_rom"))
+        return MT_RESULT_DECODE_ERROR;
+    const mt_context *ctx = as->ctx;
+    const uint8_t *p = buf;
+    mt__rcu_read_lock();
+    mt_view *v = mt__as_view(as);
+    while (len) {
+        uint64_t l = len;
+        struct mt__hit h;
+        resolve(as, v, addr, true, attrs, &l, &h);
+        mt_region *t = h.t;
+        if (mt__ram_backed(t) || (t && t->kind_ == MT_KIND_ROM_DEVICE && h.romd)) {
+            /* readonly flags do not apply: this is how ROMs are loaded */
+            if (l - 1 > h.to_last)
+                l = h.to_last + 1;
+            memcpy(t->ram_ + h.x, p, l);
+            mt__dirty_report(ctx, t, h.x, l, h.dirty);
+        } else {
+            struct dev d;
+            dev_of(ctx, t, &d);
+            l = chunk_size(d.ops, h.x, l); /* skipped */
+        }
+        p += l;
+        addr += l;
+        len -= l;
+    }
+    mt__rcu_read_unlock();
+    return MT_RESULT_OK;
+}
+
+/* ---- translation ---------------------------------------------------------------- */
+
+int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len,
+                               bool is_write, mt_attrs attrs, mt_translation *out)
+{
+    if (!as || !out)
+        return mt__diag(as ? as->ctx : NULL, -EINVAL, "mt_address_space_translate: NULL %s",
+                        as ? "result" : "address space");
+    if (!len || len - 1 > UINT64_MAX - addr)
+        return mt__diag(as->ctx, -EINVAL,
+                        "mt_address_space_translate: length 0x%" PRIx64 " at 0x%" PRIx64
+                        " is empty or runs past 2^64", len, addr);
+    mt__rcu_read_lock();
+    uint64_t l = len;
+    struct mt__hit h;
+    resolve(as, mt__as_view(as), addr, is_write, attrs, &l, &h);
+    bool direct = mt__direct(&h, is_write) && !(is_write && h.readonly);
+    if ((mt__ram_backed(h.t) || direct) && l - 1 > h.to_last)
+        l = h.to_last + 1;
+    *out = (mt_translation){
+        .as = h.as,
+        .region = h.t,
+        .offset = h.x,
+        .len = l,
+        .page_mask = h.iommu ? h.page_mask : mt__page_size(as->ctx) - 1,
+        .readonly = h.readonly,
+    };
+    mt__rcu_read_unlock();
+    return 0;
+}
+
+/* ---- region-level dispatch (9.13) ------------------------------------------------ */
+
+static int check_dispatch_args(const mt_region *r, const void *value, unsigned size,
+                               mt_endian order, const char *op)
+{
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "%s: %p is not a live region", op, (const void *)r);
+    if (!value)
+        return mt__diag(r->ctx_, -EINVAL, "%s '%s': NULL value", op, mt__name(r));
+    if (size != 1 && size != 2 && size != 4 && size != 8)
+        return mt__diag(r->ctx_, -EINVAL, "%s '%s': access size %u is not 1, 2, 4 or 8", op,
+                        mt__name(r), size);
+    if (order != MT_ENDIAN_NATIVE && order != MT_ENDIAN_LITTLE && order != MT_ENDIAN_BIG)
+        return mt__diag(r->ctx_, -EINVAL, "%s '%s': unknown byte order %d", op, mt__name(r),
+                        (int)order);
+    return 0;
+}
+
+static inline bool order_is_big(const mt_context *ctx, mt_endian order)
+{
+    return order == MT_ENDIAN_BIG || (order == MT_ENDIAN_NATIVE && ctx->target_big_endian);
+}
+
+mt_result mt_region_dispatch_read(mt_region *r, uint64_t offset, uint64_t *value,
+                                  unsigned size, mt_endian value_order, mt_attrs attrs)
+{
+    if (check_dispatch_args(r, value, size, value_order, "mt_region_dispatch_read"))
+        return MT_RESULT_DECODE_ERROR;
+    const mt_context *ctx = r->ctx_;
+    const mt_region *t = r;
+    for (; t->kind_ == MT_KIND_ALIAS; t = t->alias_)
+        offset += t->alias_offset_;
+    struct dev d;
+    dev_of(ctx, t, &d);
+    uint64_t v;
+    mt_result res = dev_read(ctx, &d, offset, size, attrs, &v);
+    *value = order_is_big(ctx, value_order) != d.be ? bswap_size(v, size) : v;
+    return res;
+}
+
+mt_result mt_region_dispatch_write(mt_region *r, uint64_t offset, uint64_t value,
+                                   unsigned size, mt_endian value_order, mt_attrs attrs)
+{
+    uint64_t unused = 0;
+    if (check_dispatch_args(r, &unused, size, value_order, "mt_region_dispatch_write"))
+        return MT_RESULT_DECODE_ERROR;
+    const mt_context *ctx = r->ctx_;
+    const mt_region *t = r;
+    bool readonly = r->flags_ & MT__F_READONLY;
+    for (; t->kind_ == MT_KIND_ALIAS; t = t->alias_) {
+        offset += t->alias_offset_;
+        readonly |= (t->alias_->flags_ & MT__F_READONLY) != 0;
+    }
+    if (readonly) {
+        mt__guest_error(ctx, "write to readonly region '%s' at offset 0x%" PRIx64 ", size %u",
+                        mt__name(r), offset, size);
+        return MT_RESULT_DECODE_ERROR;
+    }
+    struct dev d;
+    dev_of(ctx, t, &d);
+    value &= size_mask(size);
+    if (order_is_big(ctx, value_order) != d.be)
+        value = bswap_size(value, size);
+    mt__rcu_read_lock(); /* the eventfd table is RCU-published */
+    mt_result res = dev_write(ctx, &d, offset, size, attrs, value);
+    mt__rcu_read_unlock();
+    return res;
+}
+
+/* ---- settings --------------------------------------------------------------------- */
+
+#define CHECK_CTX(ctx, op)                                                     \
+    do {                                                                       \
+        if (!(ctx))                                                            \
+            return mt__diag(NULL, -EINVAL, "%s: NULL context", (op));          \
+    } while (0)
+
+int mt_context_set_target_endian(mt_context *ctx, mt_endian order)
+{
+    CHECK_CTX(ctx, "mt_context_set_target_endian");
+    if (order != MT_ENDIAN_LITTLE && order != MT_ENDIAN_BIG)
+        return mt__diag(ctx, -EINVAL,
+                        "mt_context_set_target_endian: the target order must be little or big");
+    ctx->target_big_endian = order == MT_ENDIAN_BIG;
+    return 0;
+}
+
+mt_endian mt_context_target_endian(const mt_context *ctx)
+{
+    return ctx && ctx->target_big_endian ? MT_ENDIAN_BIG : MT_ENDIAN_LITTLE;
+}
+
+int mt_context_set_page_size(mt_context *ctx, uint64_t page_size)
+{
+    CHECK_CTX(ctx, "mt_context_set_page_size");
+    if (!page_size || (page_size & (page_size - 1)))
+        return mt__diag(ctx, -EINVAL,
+                        "mt_context_set_page_size: 0x%" PRIx64 " is not a power of two",
+                        page_size);
+    mt__access(ctx)->page_size = page_size;
+    return 0;
+}
+
+void mt_context_set_eventfds_external(mt_context *ctx, bool external)
+{
+    if (ctx)
+        mt__access(ctx)->eventfds_external = external;
+}
+
+void mt_context_set_guest_error_hook(mt_context *ctx, mt_diag_fn fn, void *opaque)
+{
+    if (!ctx)
+        return;
+    mt__access(ctx)->guest_error = fn;
+    mt__access(ctx)->guest_error_opaque = opaque;
+}
+
+void mt_context_set_dirty_hook(mt_context *ctx, mt_dirty_fn fn, void *opaque)
+{
+    if (!ctx)
+        return;
+    mt__access(ctx)->dirty = fn;
+    mt__access(ctx)->dirty_opaque = opaque;
+}

@@ -1,0 +1,189 @@
+/*
+ * Results that outlive a read-side section (memory-model.md 3.3, 8.3,
+ * 9.12): direct pointers and the bounce buffer (QEMU's address_space_map),
+ * and find (memory_region_find). Each holds one reference on its region's
+ * owner and counts on the region itself, so the region cannot be finalised
+ * while the result is outstanding (8.4).
+ */
+#include "access_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Owner references are writer state for now, so map, unmap, find and
+ * release are writer calls (see the header). */
+static void hold(mt_region *t)
+{
+    if (!t)
+        return;
+    t->view_refs_++;
+    mt__owner_ref(t->owner_);
+}
+
+static void release(mt_region *t)
+{
+    if (!t)
+        return;
+    assert(t->view_refs_ > 0);
+    t->view_refs_--;
+    mt__owner_unref(t->ctx_, t->owner_);
+}
+
+/* ---- map and unmap ---------------------------------------------------------------- */
+
+int mt_address_space_map(mt_address_space *as, uint64_t addr, uint64_t len, bool is_write,
+                         mt_attrs attrs, mt_mapping *out)
+{
+    if (!as || !out)
+        return mt__diag(as ? as->ctx : NULL, -EINVAL, "mt_address_space_map: NULL %s",
+                        as ? "mapping" : "address space");
+    memset(out, 0, sizeof(*out));
+    mt_context *ctx = as->ctx;
+    if (!len || len - 1 > UINT64_MAX - addr)
+        return mt__diag(ctx, -EINVAL,
+                        "mt_address_space_map: length 0x%" PRIx64 " at 0x%" PRIx64
+                        " is empty or runs past 2^64", len, addr);
+
+    mt__rcu_read_lock();
+    uint64_t l = len;
+    struct mt__hit h;
+    mt__resolve(as, mt__as_view(as), addr, is_write, attrs, &l, &h);
+    if (is_write && h.readonly) {
+        mt__rcu_read_unlock();
+        mt__guest_error(ctx, "write mapping of readonly range at 0x%" PRIx64, addr);
+        return -EACCES; /* 9.11: no pointer to memory that refuses writes */
+    }
+    if (attrs.memory && !mt__ram_backed(h.t)) {
+        mt__rcu_read_unlock();
+        mt__guest_error(ctx, "mapping of non-RAM range at 0x%" PRIx64 " with the memory "
+                        "attribute", addr);
+        return -EACCES;
+    }
+    if (mt__direct(&h, is_write)) {
+        if (l - 1 > h.to_last)
+            l = h.to_last + 1;
+        hold(h.t);
+        *out = (mt_mapping){.host = h.t->ram_ + h.x, .len = l, .as_ = as, .region_ = h.t,
+                            .addr_ = addr, .offset_ = h.x, .attrs_ = attrs,
+                            .dirty_ = h.dirty, .is_write_ = is_write};
+        mt__rcu_read_unlock();
+        return 0;
+    }
+    /* Not direct: the context's one bounce buffer, at most a page long. */
+    struct mt__access_settings *s = mt__access(ctx);
+    if (__atomic_exchange_n(&s->bounce_busy, 1, __ATOMIC_ACQUIRE)) {
+        mt__rcu_read_unlock();
+        return -EBUSY;
+    }
+    uint64_t page = mt__page_size(ctx);
+    if (l > page)
+        l = page;
+    hold(h.t);
+    mt__rcu_read_unlock();
+    *out = (mt_mapping){.host = mt__xmalloc(l), .len = l, .as_ = as, .region_ = h.t,
+                        .addr_ = addr, .offset_ = h.x, .attrs_ = attrs,
+                        .is_write_ = is_write, .bounce_ = true};
+    if (!is_write)
+        mt_address_space_read(as, addr, attrs, out->host, l);
+    return 0;
+}
+
+int mt_address_space_unmap(mt_mapping *m, uint64_t access_len)
+{
+    if (!m || !m->host || !m->as_)
+        return mt__diag(m && m->as_ ? m->as_->ctx : NULL, -EINVAL,
+                        "mt_address_space_unmap: not a live mapping");
+    mt_context *ctx = m->as_->ctx;
+    if (access_len > m->len)
+        access_len = m->len;
+    int err = 0;
+    if (m->bounce_) {
+        if (m->is_write_ && access_len &&
+            mt_address_space_write(m->as_, m->addr_, m->attrs_, m->host, access_len) !=
+                MT_RESULT_OK)
+            err = -EIO;
+        free(m->host);
+        __atomic_store_n(&mt__access(ctx)->bounce_busy, 0, __ATOMIC_RELEASE);
+    } else if (m->is_write_) {
+        mt__dirty_report(ctx, m->region_, m->offset_, access_len, m->dirty_);
+    }
+    release(m->region_);
+    memset(m, 0, sizeof(*m));
+    return err;
+}
+
+/* ---- find ------------------------------------------------------------------------- */
+
+int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
+{
+    if (!out)
+        return mt__diag(mt__region_live(r) ? r->ctx_ : NULL, -EINVAL,
+                        "mt_region_find: NULL section");
+    memset(out, 0, sizeof(*out));
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "mt_region_find: %p is not a live region",
+                        (const void *)r);
+    if (!len)
+        return -ENOENT; /* an empty request meets nothing */
+
+    /* Absolute address in the top container: QEMU adds every addr on the
+     * way up, the top container's own included, modulo 2^64. */
+    uint64_t abs = offset + r->addr_;
+    const mt_region *top = r;
+    while (top->container_) {
+        top = top->container_;
+        abs += top->addr_;
+    }
+    mt_address_space *as = mt__as_rooted_at(r->ctx_, top);
+    if (!as)
+        return -ENOENT;
+    mt_view *v = as->view;
+    mt__u128 end = (mt__u128)abs + len; /* exclusive, up to 2^64 */
+    if (end > (mt__u128)MT__2_64)
+        end = (mt__u128)MT__2_64;
+
+    /* The first range meeting [abs, end): the one holding abs, else the
+     * first one starting after it, if it starts before end. */
+    size_t k = mt__dispatch_rank(v->dispatch, abs);
+    const mt_range *rg = NULL;
+    if (k && v->ranges[k - 1].last >= abs)
+        rg = &v->ranges[k - 1];
+    else if (k < v->nr && v->ranges[k].start < end)
+        rg = &v->ranges[k];
+    if (!rg)
+        return -ENOENT;
+
+    uint64_t start = rg->start > abs ? rg->start : abs;
+    uint64_t last = (mt__u128)rg->last < end - 1 ? rg->last : (uint64_t)(end - 1);
+    hold(rg->region);
+    *out = (mt_section){
+        .region = rg->region,
+        .offset_in_region = rg->offset_in_region + (start - rg->start),
+        .start = start,
+        .last = last,
+        .readonly = rg->readonly,
+        .nonvolatile = rg->nonvolatile,
+        .view = v,
+        .as = as,
+    };
+    return 0;
+}
+
+void mt_section_release(mt_section *s)
+{
+    if (!s || !s->region)
+        return;
+    release(s->region);
+    memset(s, 0, sizeof(*s));
+}
+
+bool mt_region_present(mt_region *container, uint64_t offset)
+{
+    mt_section s;
+    if (mt_region_find(container, offset, 1, &s) != 0)
+        return false;
+    bool other = s.region != container;
+    mt_section_release(&s);
+    return other;
+}
