@@ -492,6 +492,7 @@ const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
  * descending order ("reverse"). Sections are valid during the callback only.
  */
 typedef struct mt_listener mt_listener;
+typedef struct mt_event_notifier mt_event_notifier; /* see mt_region_add_eventfd */
 struct mt_listener {
     void (*begin)(mt_listener *l);
     void (*commit)(mt_listener *l);
@@ -504,6 +505,12 @@ struct mt_listener {
                      unsigned new_mask);
     void (*log_global_start)(mt_listener *l);
     void (*log_global_stop)(mt_listener *l);
+    /* An eventfd of a region in the view, at `addr` in the address space
+     * (QEMU's quirk kept: add runs in reverse order, del forward). */
+    void (*eventfd_add)(mt_listener *l, uint64_t addr, unsigned size, bool match_data,
+                        uint64_t data, mt_event_notifier *e);
+    void (*eventfd_del)(mt_listener *l, uint64_t addr, unsigned size, bool match_data,
+                        uint64_t data, mt_event_notifier *e);
     int priority;
     /* private */
     mt_address_space *as_;
@@ -514,12 +521,14 @@ struct mt_listener {
 /*
  * Registers `l` on `as` after every listener of equal priority, then replays
  * the current view to `l` alone: begin, [log_global_start], for each range
- * region_add and log_start(0 -> mask) if its mask is non-zero, commit.
+ * region_add and log_start(0 -> mask) if its mask is non-zero, eventfd_add
+ * for each eventfd of the view, commit.
  * -EBUSY if `l` is already registered.
  */
 int mt_listener_register(mt_listener *l, mt_address_space *as);
-/* Replays the removal to `l` alone (begin, log_stop, region_del, commit),
- * then detaches it. A no-op for a listener not registered (any more). */
+/* Replays the removal to `l` alone (begin, eventfd_del, log_stop,
+ * region_del, commit), then detaches it. A no-op for a listener not
+ * registered (any more). */
 void mt_listener_unregister(mt_listener *l);
 
 /* Dirty-log clients (QEMU's DIRTY_MEMORY_*); a mask is 1 << client. */

@@ -196,6 +196,7 @@ int mt_region_add_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
         fds[i + 1] = cur[i];
     table_replace(r->ctx_, r, fds, n + 1);
     free(fds);
+    mt__eventfds_changed(r);
     return 0;
 }
 
@@ -221,6 +222,7 @@ int mt_region_del_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
             fds[k++] = cur[i];
     table_replace(r->ctx_, r, fds, n - 1);
     free(fds);
+    mt__eventfds_changed(r);
     return 0;
 }
 

@@ -33,6 +33,7 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
     /* Inside a transaction this renders the uncommitted tree, or reuses the
      * cached view of the last commit (5.4). */
     mt__as_publish(as, mt__view_get(ctx, mt__flat_root(root)));
+    mt__listeners_eventfds(as); /* no listener yet: only records the set */
     return as;
 }
 
@@ -41,6 +42,7 @@ void mt__address_space_free(mt_address_space *as)
     if (as->view)
         mt__view_unref(as->view);
     mt__owner_unref(as->ctx, as->root_owner);
+    free(as->eventfds);
     free(as->name);
     free(as);
 }

@@ -40,6 +40,7 @@ struct mt_context {
     uint64_t next_id;
     unsigned txn_depth;
     bool topology_pending;
+    bool eventfds_pending;     /* an eventfd changed: re-diff them at commit */
     bool target_big_endian;
     mt_diag_fn diag;
     void *diag_opaque;
@@ -232,6 +233,8 @@ struct mt_address_space {
     mt_view *view;           /* current, one reference held; RCU-published */
     mt_view *next_view;      /* built by a commit, not yet published */
     mt_listener *listeners;  /* ascending priority */
+    struct mt__as_eventfd *eventfds; /* what listeners were last told (7.9) */
+    size_t neventfds;
     mt_address_space *next, *prev;
 };
 
@@ -252,6 +255,11 @@ void mt__listeners_begin(mt_context *ctx);
 void mt__listeners_commit(mt_context *ctx);
 /* Sends the two-pass diff between two views to the listeners of `as`. */
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
+/* Recomputes an address space's eventfds from its view and tells its
+ * listeners what changed (7.9). */
+void mt__listeners_eventfds(mt_address_space *as);
+/* An eventfd of `r` was added or removed: re-diff at the outermost commit. */
+void mt__eventfds_changed(mt_region *r);
 /* Detaches every listener of a destroyed address space without calls. */
 void mt__listeners_detach_all(mt_address_space *as);
 /* A region's effective dirty-log mask in a view (7.8). */

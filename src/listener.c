@@ -171,6 +171,109 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
     }
 }
 
+/* ---- eventfds (7.9) ------------------------------------------------------------- */
+
+struct mt__as_eventfd {
+    uint64_t addr;
+    unsigned size;
+    bool match_data;
+    uint64_t data;
+    mt_event_notifier *notifier;
+};
+
+/* QEMU's order: address, size, match flag, data (when matched), notifier. */
+static int as_fd_cmp(const struct mt__as_eventfd *a, const struct mt__as_eventfd *b)
+{
+    if (a->addr != b->addr)
+        return a->addr < b->addr ? -1 : 1;
+    if (a->size != b->size)
+        return a->size < b->size ? -1 : 1;
+    if (a->match_data != b->match_data)
+        return a->match_data < b->match_data ? -1 : 1;
+    if (a->match_data && a->data != b->data)
+        return a->data < b->data ? -1 : 1;
+    if (a->notifier != b->notifier)
+        return (uintptr_t)a->notifier < (uintptr_t)b->notifier ? -1 : 1;
+    return 0;
+}
+
+static int as_fd_qsort(const void *a, const void *b)
+{
+    return as_fd_cmp(a, b);
+}
+
+/* Every eventfd of the regions of v's ranges, moved into address-space
+ * coordinates, that intersects its range (QEMU's strict intersection: a
+ * size-0 eventfd counts only strictly inside the range). */
+static struct mt__as_eventfd *collect_eventfds(const mt_view *v, size_t *out_n)
+{
+    struct mt__as_eventfd *all = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < v->nr; i++) {
+        const mt_range *r = &v->ranges[i];
+        size_t nfd;
+        const struct mt__eventfd *fds = mt__region_eventfds(r->region, &nfd);
+        for (size_t k = 0; k < nfd; k++) {
+            mt__i128 a = (mt__i128)r->start - (mt__i128)r->offset_in_region +
+                         (mt__i128)fds[k].offset;
+            mt__i128 end = a + fds[k].size, rend = (mt__i128)r->last + 1;
+            if (!((mt__i128)r->start < end && a < rend))
+                continue;
+            if (n == cap)
+                all = mt__xrealloc(all, (cap = cap * 2 + 8) * sizeof(*all));
+            all[n++] = (struct mt__as_eventfd){(uint64_t)a, fds[k].size,
+                                               fds[k].match_data, fds[k].data,
+                                               fds[k].notifier};
+        }
+    }
+    if (n > 1)
+        qsort(all, n, sizeof(*all), as_fd_qsort);
+    *out_n = n;
+    return all;
+}
+
+static void send_fd(mt_listener *l, const struct mt__as_eventfd *f, bool add)
+{
+    void (*fn)(mt_listener *, uint64_t, unsigned, bool, uint64_t, mt_event_notifier *) =
+        add ? l->eventfd_add : l->eventfd_del;
+    if (fn)
+        fn(l, f->addr, f->size, f->match_data, f->data, f->notifier);
+}
+
+void mt__listeners_eventfds(mt_address_space *as)
+{
+    size_t n = 0;
+    struct mt__as_eventfd *now = as->root ? collect_eventfds(as->view, &n) : NULL;
+    size_t i = 0, j = 0;
+    while (i < as->neventfds || j < n) {
+        int c = i == as->neventfds ? 1 : j == n ? -1 : as_fd_cmp(&as->eventfds[i], &now[j]);
+        if (c < 0) {
+            FOR_AS_FORWARD(l, as)
+                send_fd(l, &as->eventfds[i], false);
+            i++;
+        } else if (c > 0) {
+            FOR_AS_REVERSE(l, as)
+                send_fd(l, &now[j], true);
+            j++;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    free(as->eventfds);
+    as->eventfds = now;
+    as->neventfds = n;
+}
+
+void mt__eventfds_changed(mt_region *r)
+{
+    if (!mt__enabled(r))
+        return;
+    mt__txn_begin(r->ctx_);
+    r->ctx_->eventfds_pending = true;
+    mt__txn_commit(r->ctx_);
+}
+
 /* ---- registration ------------------------------------------------------------ */
 
 int mt_listener_register(mt_listener *l, mt_address_space *as)
@@ -202,6 +305,8 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         if (v->ranges[i].dirty_log_mask && l->log_start)
             l->log_start(l, &s, 0, v->ranges[i].dirty_log_mask);
     }
+    for (size_t i = 0; i < as->neventfds; i++)
+        send_fd(l, &as->eventfds[i], true);
     if (l->commit)
         l->commit(l);
     return 0;
@@ -215,6 +320,8 @@ void mt_listener_unregister(mt_listener *l)
     mt_view *v = as->view;
     if (l->begin)
         l->begin(l);
+    for (size_t i = 0; i < as->neventfds; i++)
+        send_fd(l, &as->eventfds[i], false);
     for (size_t i = 0; i < v->nr; i++) {
         mt_section s = section_of(as, v, &v->ranges[i]);
         if (v->ranges[i].dirty_log_mask && l->log_stop)

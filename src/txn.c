@@ -14,6 +14,7 @@ void mt__txn_begin(mt_context *ctx)
 static void commit_topology(mt_context *ctx)
 {
     ctx->topology_pending = false;
+    ctx->eventfds_pending = false;
     /* Views are rebuilt from scratch for every flat-root; address spaces
      * that share a flat-root share the rebuilt view through the cache. */
     mt__view_cache_clear(ctx);
@@ -25,6 +26,7 @@ static void commit_topology(mt_context *ctx)
         mt__as_publish(as, as->next_view);
         as->next_view = NULL;
         mt__listeners_diff(as, old, as->view);
+        mt__listeners_eventfds(as);
         mt__view_unref(old);
     }
     mt__listeners_commit(ctx);
@@ -33,11 +35,23 @@ static void commit_topology(mt_context *ctx)
         mt__reclaim_views(ctx);
 }
 
+/* Only eventfds changed: no global begin/commit (6). */
+static void commit_eventfds(mt_context *ctx)
+{
+    ctx->eventfds_pending = false;
+    for (mt_address_space *as = ctx->as_first; as; as = as->next)
+        mt__listeners_eventfds(as);
+}
+
 void mt__txn_commit(mt_context *ctx)
 {
     assert(ctx->txn_depth > 0);
-    if (--ctx->txn_depth == 0 && ctx->topology_pending)
+    if (--ctx->txn_depth > 0)
+        return;
+    if (ctx->topology_pending)
         commit_topology(ctx);
+    else if (ctx->eventfds_pending)
+        commit_eventfds(ctx);
 }
 
 void mt__topology_changed(mt_context *ctx)

@@ -1,8 +1,8 @@
 /*
  * Conformance group D with listeners (conformance.md items 3, 18, 28, 30,
- * 31, 33-36, 44): the two-pass diff, priorities and directions, replay on
- * registration, dirty-log masks, nested transactions and address-space
- * destruction, observed through recording listeners.
+ * 31, 33-37, 44): the two-pass diff, priorities and directions (eventfds
+ * included), replay on registration, dirty-log masks, nested transactions
+ * and address-space destruction, observed through recording listeners.
  */
 #include "mt_test.h"
 
@@ -68,7 +68,27 @@ static void on_log_stop(mt_listener *l, const mt_section *s, unsigned o, unsigne
 {
     put(l, "log_stop(%s@%llx,%x->%x)", nm(s), (unsigned long long)s->start, o, n);
 }
+static void on_efd_add(mt_listener *l, uint64_t addr, unsigned size, bool match,
+                       uint64_t data, mt_event_notifier *e)
+{
+    (void)e;
+    put(l, "efd_add(%llx,%u,%s%llx)", (unsigned long long)addr, size, match ? "=" : "~",
+        (unsigned long long)data);
+}
+static void on_efd_del(mt_listener *l, uint64_t addr, unsigned size, bool match,
+                       uint64_t data, mt_event_notifier *e)
+{
+    (void)e;
+    put(l, "efd_del(%llx,%u,%s%llx)", (unsigned long long)addr, size, match ? "=" : "~",
+        (unsigned long long)data);
+}
 static void on_global_start(mt_listener *l) { put(l, "log_global_start"); }
+/* No write reaches these eventfds: only listeners are told about them. */
+static void never_signalled(mt_event_notifier *n)
+{
+    (void)n;
+    fail_msg("an eventfd fired");
+}
 static void on_global_stop(mt_listener *l) { put(l, "log_global_stop"); }
 
 static void rec_init(rec *r, int priority, const char *tag, rec *shared)
@@ -78,7 +98,8 @@ static void rec_init(rec *r, int priority, const char *tag, rec *shared)
         .begin = on_begin, .commit = on_commit, .region_add = on_add,
         .region_del = on_del, .region_nop = on_nop, .log_start = on_log_start,
         .log_stop = on_log_stop, .log_global_start = on_global_start,
-        .log_global_stop = on_global_stop, .priority = priority,
+        .log_global_stop = on_global_stop, .eventfd_add = on_efd_add,
+        .eventfd_del = on_efd_del, .priority = priority,
     };
     r->tag = tag;
     r->shared = shared;
@@ -281,6 +302,12 @@ static void item_34_priorities_and_directions(void **state)
                     "L2:log_stop(r1@0,1->0) L3:log_stop(r1@0,1->0) L1:log_stop(r1@0,1->0) "
                     "Lz:nop(z@100) "
                     "L1:commit L3:commit Lz:commit L2:commit");
+    /* eventfds: add in reverse order, del forward, no global begin/commit */
+    mt_event_notifier n = {.signal = never_signalled};
+    assert_int_equal(mt_region_add_eventfd(r1, 0x10, 4, true, 1, &n), 0);
+    check_log(&log, "L2:efd_add(10,4,=1) L3:efd_add(10,4,=1) L1:efd_add(10,4,=1)");
+    assert_int_equal(mt_region_del_eventfd(r1, 0x10, 4, true, 1, &n), 0);
+    check_log(&log, "L1:efd_del(10,4,=1) L3:efd_del(10,4,=1) L2:efd_del(10,4,=1)");
     rec_free(&L1);
     rec_free(&L2);
     rec_free(&L3);
@@ -294,27 +321,32 @@ static void item_35_replay(void **state)
     mt_test_std(e);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
-    mt_test_map(e->C, 0x2000, mt_test_io(e, e->O2, "r2", 0x1000));
+    mt_region *r2 = mt_test_io(e, e->O2, "r2", 0x1000);
+    mt_test_map(e->C, 0x2000, r2);
+    mt_event_notifier n = {.signal = never_signalled};
+    assert_int_equal(mt_region_add_eventfd(r2, 0, 4, true, 1, &n), 0);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
     rec L0, L;
     rec_init(&L0, 0, NULL, NULL);
     rec_attach(&L0, e->X);
     rec_init(&L, 0, NULL, NULL);
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
-    check_log(&L, "begin add(r1@0) log_start(r1@0,0->1) add(r2@2000) commit");
+    check_log(&L, "begin add(r1@0) log_start(r1@0,0->1) add(r2@2000) efd_add(2000,4,=1) commit");
     check_log(&L0, "");
     mt_listener_unregister(&L.l);
-    check_log(&L, "begin log_stop(r1@0,1->0) del(r1@0) del(r2@2000) commit");
+    check_log(&L, "begin efd_del(2000,4,=1) log_stop(r1@0,1->0) del(r1@0) del(r2@2000) commit");
     check_log(&L0, "");
 
     /* with global dirty logging, the replay starts it and masks add MIGRATION */
     mt_context_set_global_dirty_log(e->ctx, true);
     check_log(&L0, "log_global_start begin nop(r1@0) log_start(r1@0,1->5) nop(r2@2000) commit");
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
-    check_log(&L, "begin log_global_start add(r1@0) log_start(r1@0,0->5) add(r2@2000) commit");
+    check_log(&L, "begin log_global_start add(r1@0) log_start(r1@0,0->5) add(r2@2000) "
+                  "efd_add(2000,4,=1) commit");
     mt_context_set_global_dirty_log(e->ctx, false);
     check_log(&L, "log_global_stop begin nop(r1@0) log_stop(r1@0,5->1) nop(r2@2000) commit");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
+    assert_int_equal(mt_region_del_eventfd(r2, 0, 4, true, 1, &n), 0);
     rec_free(&L);
     rec_free(&L0);
 }
