@@ -663,6 +663,7 @@ int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len
  * unmapped. Returns 0; -EINVAL for bad arguments; -EACCES for a write
  * mapping of a readonly range or a `memory` access to a non-RAM one;
  * -EBUSY while the bounce buffer is in use. On failure out->host is NULL.
+ * Map and unmap take and drop owner references: writer calls (for now).
  */
 typedef struct mt_mapping {
     void *host;  /* the pointer */

@@ -218,15 +218,6 @@ const char *mt_view_root_name(const mt_view *v)
 
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
 {
-    size_t lo = 0, hi = v->nr;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v->ranges[mid].last < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < v->nr && v->ranges[lo].start <= addr)
-        return &v->ranges[lo];
-    return NULL;
+    /* the view's lookup index (dispatch.c), last-hit hint first */
+    return mt__dispatch_lookup(v, addr);
 }
