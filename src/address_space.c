@@ -33,7 +33,6 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
     /* Inside a transaction this renders the uncommitted tree, or reuses the
      * cached view of the last commit (5.4). */
     mt__as_publish(as, mt__view_get(ctx, mt__flat_root(root)));
-    mt__listeners_eventfds(as); /* no listener yet: only records the set */
     return as;
 }
 

@@ -242,6 +242,14 @@ static void send_fd(mt_listener *l, const struct mt__as_eventfd *f, bool add)
 
 void mt__listeners_eventfds(mt_address_space *as)
 {
+    /* Only listeners observe the set: without them, keep none (a first
+     * registration collects it) and spare every commit the work. */
+    if (!as->listeners) {
+        free(as->eventfds);
+        as->eventfds = NULL;
+        as->neventfds = 0;
+        return;
+    }
     size_t n = 0;
     struct mt__as_eventfd *now = as->root ? collect_eventfds(as->view, &n) : NULL;
     size_t i = 0, j = 0;
@@ -288,6 +296,11 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (!as->root)
         return mt__diag(ctx, -EINVAL, "listener_register: address space '%s' is destroyed",
                         as->name);
+    if (!as->listeners) {
+        /* the first listener: start tracking the eventfds it will hear of */
+        free(as->eventfds);
+        as->eventfds = collect_eventfds(as->view, &as->neventfds);
+    }
     l->as_ = as;
     INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);
     INSERT_SORTED(as->listeners, l, as_next_, as_prev_);
