@@ -7,7 +7,8 @@
 #            and `access` (the threaded ones)
 #   install  `cmake --install` of build/plain into a temporary prefix, then a
 #            program built against it with pkg-config, shared and static
-#   fuzz     the readers' libFuzzer target (clang) for MT_FUZZ_SECONDS (60)
+#   fuzz     the readers' libFuzzer target (clang), 400,000 runs from a fixed
+#            seed (MT_FUZZ_RUNS, MT_FUZZ_SEED)
 #
 # Usage: scripts/test.sh [STEP...]     (default: all five, in that order)
 # Dependencies come from scripts/install-deps.sh. Exits non-zero if any step
@@ -73,13 +74,16 @@ step_tsan() {
 
 step_fuzz() {
     # libFuzzer on the machine readers (model.txt, QEMU dumps, map format),
-    # bounded in time, seeded with the bundled machines and test inputs.
+    # seeded with the bundled machines and test inputs.
     configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_C_COMPILER=clang -DMT_BUILD_BENCH=OFF
     local seeds
     seeds=$(mktemp -d)
     cp examples/machines/*.txt tests/cli/data/* "$seeds"/ 2>/dev/null || true
-    build/fuzz/tests/import/fuzz_readers -max_total_time="${MT_FUZZ_SECONDS:-60}" \
+    # A fixed seed and run count make the run repeatable (a failure in CI
+    # reproduces here); MT_FUZZ_RUNS and MT_FUZZ_SEED explore further.
+    build/fuzz/tests/import/fuzz_readers -seed="${MT_FUZZ_SEED:-1}" \
+        -runs="${MT_FUZZ_RUNS:-400000}" -max_total_time=600 \
         -rss_limit_mb=4096 -print_final_stats=1 "$seeds" >&2
     rm -rf "$seeds"
 }

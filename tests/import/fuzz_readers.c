@@ -66,8 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *map = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&map, &len);
-        if (mt_machine_save_map(m, f) == 0) {
-            fclose(f);
+        int saved = mt_machine_save_map(m, f);
+        fclose(f);
+        /* free the first machine before reading its map back: both at once
+         * can exceed the address space (a dump may declare tens of TiB of
+         * RAM, whose backing is reserved, not touched) */
+        mt_machine_free(m);
+        if (saved == 0) {
             mt_context *ctx2 = mt_context_new();
             mt_context_set_diag(ctx2, quiet, NULL);
             mt_machine *m2 = load(ctx2, MT_FORMAT_MAP, map, len, NULL, 0);
@@ -75,11 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* what we write we must read */
             mt_machine_free(m2);
             mt_context_free(ctx2);
-        } else {
-            fclose(f);
         }
         free(map);
-        mt_machine_free(m);
     }
     mt_context_free(ctx);
     free(text);
