@@ -20,28 +20,14 @@
  */
 #include <memtree.h>
 
+#include "../support/corpus_files.h"
+
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mt_import_runner: out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xrealloc(NULL, n), s, n);
-}
 
 /* ---- blocks of lines -------------------------------------------------------- */
 
@@ -164,40 +150,6 @@ static bool same_blocks(const struct blocks *exp, const struct blocks *got, char
 }
 
 /* ---- files and dumps ------------------------------------------------------------ */
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (cap - len < 4096)
-            buf = xrealloc(buf, cap = cap * 2 + 8192);
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
-static char *dump(mt_context *ctx, unsigned flags)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    int rc = mt_dump(ctx, f, flags);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
 
 static char *save_map(const mt_machine *m)
 {

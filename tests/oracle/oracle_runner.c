@@ -16,6 +16,8 @@
  */
 #include <memtree.h>
 
+#include "../support/corpus_files.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -26,22 +28,6 @@
 #include <sys/stat.h>
 
 #define WHY_LEN 1024
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mt_oracle_runner: out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xrealloc(NULL, n), s, n);
-}
 
 __attribute__((format(printf, 1, 2)))
 static char *xasprintf(const char *fmt, ...)
@@ -246,40 +232,6 @@ static bool same_blocks(struct blocks *exp, struct blocks *got, char *why)
 }
 
 /* ---- files and dumps -------------------------------------------------------- */
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (cap - len < 4096)
-            buf = xrealloc(buf, cap = cap * 2 + 8192);
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
-static char *dump(mt_context *ctx, unsigned flags)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    int rc = mt_dump(ctx, f, flags);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
 
 /* Flat blocks: the `FlatView #N` numbers follow print order, and AS lines
  * are a set (section 7), so drop the first and sort the second. */

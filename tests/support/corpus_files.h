@@ -1,0 +1,67 @@
+/*
+ * What the two corpus runners (tests/oracle, tests/import) share: reading a
+ * case's files and capturing memtree's dumps as strings. Header-only, so the
+ * runners need no test library (they link the memtree library alone).
+ */
+#ifndef MT_CORPUS_FILES_H
+#define MT_CORPUS_FILES_H
+
+#include <memtree.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "corpus runner: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static inline char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xrealloc(NULL, n), s, n);
+}
+
+/* The whole file as a NUL-terminated string, or NULL if it cannot be read. */
+static inline char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 4096)
+            buf = xrealloc(buf, cap = cap * 2 + 8192);
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* mt_dump's output as a string, or NULL if it failed. */
+static inline char *dump(mt_context *ctx, unsigned flags)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int rc = mt_dump(ctx, f, flags);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+#endif /* MT_CORPUS_FILES_H */
