@@ -629,7 +629,8 @@ mt_result mt_region_dispatch_write(mt_region *r, uint64_t offset, uint64_t value
  */
 void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out);
 /* Memory of the view's lookup index, in bytes (0 for a view without
- * ranges): about 41 bytes per range. */
+ * ranges): about 49 to 57 bytes per range (tree, fast entries
+ * and hint table). */
 size_t mt_view_index_bytes(const mt_view *v);
 
 /*

@@ -79,8 +79,8 @@ static inline mt_view *mt__as_view(const mt_address_space *as)
 enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
 
 /* What the hot paths need of each range, in one 32-byte entry: the bounds
- * (for the hint and the final check) and, for RAM, the backing address, so
- * that a RAM access never touches the range or the region structure. */
+ * (for the hints and the final check) and, for RAM, the backing address,
+ * so that a RAM access never touches the range or the region structure. */
 struct mt__fast {
     uint64_t start;
     uint64_t last;
@@ -93,21 +93,40 @@ enum {
     MT__FAST_WRITE = 2, /* RAM, not readonly, no dirty logging */
 };
 
+/*
+ * Two hints sit in front of the walk; each names a range, is checked
+ * against that range's bounds before use, and is stored by readers racily
+ * (relaxed atomics, and only when it changes), so a stale or torn-between-
+ * readers value costs a walk, never a wrong answer:
+ *   - the most recently found range (`mru`): a run of accesses to one
+ *     region costs a load and a compare;
+ *   - the hint table: 2^hint_bits slots, each the range last found for an
+ *     address hashing there. The hash is of the address's granule (its
+ *     bits above hint_shift, the median range size rounded down to a
+ *     power of two), so every address of a small range shares a slot and
+ *     a working set of up to about as many ranges as slots is answered
+ *     without walking: one slot load instead of a node per level.
+ * A view with more ranges than a slot can name (2^32) has no table.
+ */
+#define MT__HINT_MIN_BITS 4
+#define MT__HINT_MAX_BITS 22 /* 16 MiB of slots at most */
+
 struct mt__dispatch {
-    /* read by every lookup: one cache line for up to 4 levels (65,536
-     * ranges) */
+    /* read by every lookup: one cache line with the first three levels
+     * (4,096 ranges) */
     const mt_range *ranges;
     const struct mt__fast *fast;
+    uint32_t *hints;           /* the hint table; NULL: none */
     size_t n;
-    unsigned levels;
+    uint8_t levels;
     uint8_t isa;
+    uint8_t hint_bits;
+    uint8_t hint_shift;
     const uint64_t *level[MT__MAX_LEVELS]; /* [0] is the top node */
     uint64_t *keys;                         /* every level, one block */
-    size_t bytes;                           /* this struct, keys and fast */
-    /* The most-recently-used hint: the index of the last range found.
-     * Readers store it racily (relaxed); it is checked before use, so a
-     * stale value only costs a miss. Its own cache line, so that readers
-     * writing it do not evict the fields above from each other. */
+    size_t bytes;                           /* this struct, keys, fast, hints */
+    /* Its own cache line, so that readers writing it do not evict the
+     * fields above from each other. */
     _Alignas(64) size_t mru;
 };
 
@@ -115,9 +134,32 @@ struct mt__dispatch {
 
 /* Number of ranges starting at or below addr (the index walk). */
 size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr);
-/* The walk, then the hint update: the miss path of the lookup. Returns the
- * range's index or MT__NO_RANGE. */
+/* The walk, then the hint updates: the miss path of the lookup. Returns
+ * the range's index or MT__NO_RANGE. */
 size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr);
+
+static inline bool mt__fast_holds(const struct mt__fast *f, uint64_t addr)
+{
+    return addr - f->start <= f->last - f->start;
+}
+
+/* The hint-table slot of addr: Fibonacci hashing of its granule, so that
+ * granules a fixed stride apart still spread over every slot. */
+static inline size_t mt__hint_slot(const struct mt__dispatch *d, uint64_t addr)
+{
+    return (size_t)(((addr >> d->hint_shift) * 0x9e3779b97f4a7c15ull) >> (64 - d->hint_bits));
+}
+
+/* After the most-recent hint missed: the hint table, then the walk. */
+static inline size_t mt__dispatch_index_hinted(struct mt__dispatch *d, uint64_t addr)
+{
+    if (__builtin_expect(d->hints != NULL, 1)) {
+        size_t k = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
+        if (__builtin_expect(mt__fast_holds(&d->fast[k], addr), 1))
+            return k;
+    }
+    return mt__dispatch_index_slow(d, addr);
+}
 
 /* The index of the range of `v` containing addr, or MT__NO_RANGE. The hit
  * path is a load of the hint and one unsigned compare:
@@ -128,10 +170,9 @@ static inline size_t mt__dispatch_index(const mt_view *v, uint64_t addr)
     if (__builtin_expect(!d, 0))
         return MT__NO_RANGE; /* the empty view, or a view without ranges */
     size_t k = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
-    const struct mt__fast *f = &d->fast[k];
-    if (__builtin_expect(addr - f->start <= f->last - f->start, 1))
+    if (__builtin_expect(mt__fast_holds(&d->fast[k], addr), 1))
         return k;
-    return mt__dispatch_index_slow(d, addr);
+    return mt__dispatch_index_hinted(d, addr);
 }
 
 /* The range of `v` containing addr, or NULL. */

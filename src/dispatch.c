@@ -8,7 +8,9 @@
  * x86). memtree indexes the ranges themselves, byte-exact and uncapped: a
  * static B+-tree of range starts (layout in access_internal.h), 8.5 bytes
  * per range and log16(n) node reads per miss, plus a 32-byte entry per
- * range with what the RAM fast path needs (struct mt__fast).
+ * range with what the RAM fast path needs (struct mt__fast), and in front
+ * of the walk two hints that readers keep: the last range found and a
+ * table of recent answers by address hash (8 to 16 bytes per range).
  */
 #include "access_internal.h"
 
@@ -141,21 +143,29 @@ size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr)
     return d ? rank(d, addr) : 0;
 }
 
-static inline size_t index_slow(struct mt__dispatch *d, uint64_t addr)
+/* Stores only on change: readers that keep finding the same range then
+ * never write the shared lines. */
+static inline void set_hint(size_t *hint, size_t k)
 {
-    size_t k = rank(d, addr);
-    if (k == 0 || addr > d->fast[k - 1].last)
-        return MT__NO_RANGE;
-    /* Store only on change: a reader that keeps hitting one range then
-     * never writes the shared line. */
-    if (__atomic_load_n(&d->mru, __ATOMIC_RELAXED) != k - 1)
-        __atomic_store_n(&d->mru, k - 1, __ATOMIC_RELAXED);
-    return k - 1;
+    if (__atomic_load_n(hint, __ATOMIC_RELAXED) != k)
+        __atomic_store_n(hint, k, __ATOMIC_RELAXED);
+}
+
+static inline void set_slot(uint32_t *slot, size_t k)
+{
+    if (__atomic_load_n(slot, __ATOMIC_RELAXED) != (uint32_t)k)
+        __atomic_store_n(slot, (uint32_t)k, __ATOMIC_RELAXED);
 }
 
 size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr)
 {
-    return index_slow(d, addr);
+    size_t k = rank(d, addr);
+    if (k == 0 || addr > d->fast[k - 1].last)
+        return MT__NO_RANGE;
+    set_hint(&d->mru, k - 1);
+    if (d->hints)
+        set_slot(&d->hints[mt__hint_slot(d, addr)], k - 1);
+    return k - 1;
 }
 
 const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr)
@@ -166,6 +176,49 @@ const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr)
 static size_t round_up(size_t x, size_t to)
 {
     return (x + to - 1) / to * to;
+}
+
+/* MT_DISPATCH_HINTS=0 builds views without a hint table (the tests cover
+ * both forms; the lookup benchmark times the bare walk with it). */
+static bool hint_table_wanted(void)
+{
+    const char *want = getenv("MT_DISPATCH_HINTS");
+    return !want || strcmp(want, "0") != 0;
+}
+
+/* The hint table's granule: the median range size, rounded down to a
+ * power of two (a histogram of the sizes' logarithms: linear, no sort).
+ * Smaller granules would give one range many slots; larger ones would
+ * make neighbouring ranges share one. */
+static unsigned hint_granule_shift(const mt_view *v)
+{
+    size_t count[65] = {0};
+    for (size_t i = 0; i < v->nr; i++) {
+        uint64_t size = v->ranges[i].last - v->ranges[i].start + 1; /* 0: 2^64 */
+        count[size ? 63 - __builtin_clzll(size) : 64]++;
+    }
+    size_t seen = 0;
+    for (unsigned b = 0; b < 64; b++)
+        if ((seen += count[b]) * 2 >= v->nr)
+            return b;
+    return 63;
+}
+
+/* A slot per range, rounded up to a power of two, within the bounds. */
+static void build_hints(struct mt__dispatch *d, const mt_view *v)
+{
+    if (!hint_table_wanted() || v->nr > UINT32_MAX)
+        return;
+    unsigned bits = MT__HINT_MIN_BITS;
+    while (bits < MT__HINT_MAX_BITS && ((size_t)1 << bits) < 2 * v->nr)
+        bits++;
+    /* zeroed: every slot names range 0 until a reader stores better */
+    d->hints = calloc((size_t)1 << bits, sizeof(*d->hints));
+    if (!d->hints)
+        return; /* the walk alone answers; the table only saves time */
+    d->hint_bits = (uint8_t)bits;
+    d->hint_shift = (uint8_t)hint_granule_shift(v);
+    d->bytes += ((size_t)1 << bits) * sizeof(*d->hints);
 }
 
 void mt__dispatch_build(mt_view *v)
@@ -199,7 +252,7 @@ void mt__dispatch_build(mt_view *v)
     memset(d, 0, sizeof(*d));
     d->ranges = v->ranges;
     d->n = v->nr;
-    d->levels = levels;
+    d->levels = (uint8_t)levels;
     d->isa = choose_isa();
     d->keys = keys;
     d->fast = fast;
@@ -237,6 +290,7 @@ void mt__dispatch_build(mt_view *v)
         for (size_t i = c; i < round_up(c, MT__NODE_KEYS); i++)
             up[i] = UINT64_MAX;
     }
+    build_hints(d, v);
     v->dispatch = d;
 }
 
@@ -245,6 +299,7 @@ void mt__dispatch_free(mt_view *v)
     if (v->dispatch) {
         free(v->dispatch->keys);
         free((void *)v->dispatch->fast);
+        free(v->dispatch->hints);
         free(v->dispatch);
     }
     v->dispatch = NULL;
@@ -266,12 +321,12 @@ static inline void section_of(mt_section *out, const mt_range *r, const mt_view 
     out->as = NULL;
 }
 
-/* The hint missed: walk the index. Out of line, so that the hit path of
- * mt_view_lookup needs no stack frame. */
+/* The most-recent hint missed: the hint table, then the walk. Out of line,
+ * so that the hit path of mt_view_lookup needs no stack frame. */
 static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__dispatch *d,
                                                   uint64_t addr, mt_section *out)
 {
-    size_t k = index_slow(d, addr);
+    size_t k = mt__dispatch_index_hinted(d, addr);
     if (k != MT__NO_RANGE)
         section_of(out, &d->ranges[k], v);
     else

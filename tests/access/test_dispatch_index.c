@@ -2,8 +2,9 @@
  * The lookup index (memory-model.md 10, dispatch.c): byte-exact answers
  * equal to a search of the sorted ranges, for random views, at range
  * boundaries and at the top of the address space; views of 1,000,000
- * ranges; index memory per range; the most-recently-used hint shared by
- * racing readers never giving a wrong answer.
+ * ranges; index memory per range; the hints (the most recent range and
+ * the hint table) shared by racing readers never giving a wrong answer.
+ * ctest runs it twice: as is, and with MT_DISPATCH_HINTS=0 (no table).
  */
 #include "access_test.h"
 
@@ -161,7 +162,8 @@ static void one_million_ranges(void **state)
     print_message("index: %zu bytes for %d ranges (%.2f bytes per range)\n", bytes, N,
                   (double)bytes / N);
     assert_true(bytes <= 64 * (size_t)N);
-    assert_true(bytes <= 48 * (size_t)N);
+    /* 41 bytes of tree and fast entries, plus 8 to 16 of hint table */
+    assert_true(bytes <= 57 * (size_t)N);
     free(p);
 }
 
