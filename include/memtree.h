@@ -780,9 +780,10 @@ typedef enum mt_file_format {
  * order of overlapping siblings, sizes 0 versus 1, which of several
  * same-named regions an alias shows) by matching the views, and records each
  * inferred or guessed fact (mt_machine_inference). Other formats ignore
- * `flat` (with a note). On bad input returns -EINVAL, frees everything and
- * writes "NAME:LINE: what" into err (or to the context's diagnostic hook
- * when err is NULL).
+ * `flat` (with a note). On bad input returns -EINVAL (-ELOOP when the
+ * regions form an alias cycle or a region would contain itself), frees
+ * everything and writes "NAME:LINE: what" into err (or to the context's
+ * diagnostic hook when err is NULL).
  */
 int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *name,
                     FILE *flat, const char *flat_name, mt_machine **out,

@@ -145,8 +145,9 @@ static int create_regions(const struct mt__mdesc *d, mt_machine *m, struct mt__e
         size_t n = 0, j = i;
         while (!m->regions[j]) {
             if (mark[j] == i + 1) {
-                err = mt__fail(e, d->file, d->r[i].line, "alias cycle through "
-                               "region '%s'", d->r[j].label);
+                mt__fail(e, d->file, d->r[i].line, "alias cycle through region '%s'",
+                         d->r[j].label);
+                err = -ELOOP;
                 break;
             }
             mark[j] = i + 1;
@@ -199,9 +200,13 @@ static int place_regions(const struct mt__mdesc *d, mt_machine *m, struct mt__er
             const struct mt__mrec *r = &d->r[kids[k]];
             err = mt_region_add_subregion_overlap(m->regions[p], r->addr,
                                                   m->regions[kids[k]], r->prio);
-            if (err)
+            if (err) {
+                int lib = err;
                 err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
-                               r->label, d->r[p].label, mt_strerror(err));
+                               r->label, d->r[p].label, mt_strerror(lib));
+                if (lib == -ELOOP)
+                    err = -ELOOP; /* a loop is a finding the caller may ask about */
+            }
         }
     }
     free(first);
