@@ -464,6 +464,8 @@ typedef struct mt_section {
     bool nonvolatile;
     mt_view *view;
     mt_address_space *as;
+    /* private */
+    uint8_t held_; /* what mt_section_release drops (find, copy) */
 } mt_section;
 
 size_t mt_view_range_count(const mt_view *v);
@@ -664,7 +666,8 @@ int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len
  * unmapped. Returns 0; -EINVAL for bad arguments; -EACCES for a write
  * mapping of a readonly range or a `memory` access to a non-RAM one;
  * -EBUSY while the bounce buffer is in use. On failure out->host is NULL.
- * Map and unmap take and drop owner references: writer calls (for now).
+ * Map and unmap take and drop owner references, which only the writer
+ * counts: writer calls.
  */
 typedef struct mt_mapping {
     void *host;  /* the pointer */
@@ -696,6 +699,21 @@ int mt_address_space_unmap(mt_mapping *m, uint64_t access_len);
  * container; -EINVAL for bad arguments. A writer call.
  */
 int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out);
+/*
+ * A copy of a section that outlives the read-side section or listener
+ * callback it came from (QEMU's memory_region_section_new_copy): `dst`
+ * holds one reference on its region's owner (as a found section does) and
+ * a counted reference on its view, until mt_section_release: the region
+ * cannot be finalised and `dst->view` stays usable. 0; -EINVAL for bad
+ * arguments or a section with no view; -ESTALE if the view already lost
+ * its last reference (it was replaced and is waiting to be freed: look the
+ * address up again). A writer call, like find (listener callbacks run on
+ * the writer). `dst` is overwritten: release it first if it held anything.
+ */
+int mt_section_copy(const mt_section *src, mt_section *dst);
+/* Drops what a section from mt_region_find or mt_section_copy holds and
+ * clears it. A section that holds nothing (from mt_view_lookup or a
+ * listener) is refused with a diagnostic; a cleared one is ignored. */
 void mt_section_release(mt_section *s);
 /* find(container, offset, 1) found a region other than `container`. */
 bool mt_region_present(mt_region *container, uint64_t offset);

@@ -197,6 +197,11 @@ static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, u
     return true;
 }
 
+/* ---- results that hold references (access_map.c) ----------------------------------- */
+
+/* What a section from find or copy holds (mt_section.held_). */
+enum { MT__HELD_REGION = 1, MT__HELD_VIEW = 2 };
+
 /* ---- settings -------------------------------------------------------------- */
 
 static inline struct mt__access_settings *mt__access(const mt_context *ctx)

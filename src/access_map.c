@@ -1,9 +1,10 @@
 /*
  * Results that outlive a read-side section (memory-model.md 3.3, 8.3,
  * 9.12): direct pointers and the bounce buffer (QEMU's address_space_map),
- * and find (memory_region_find). Each holds one reference on its region's
- * owner and counts on the region itself, so the region cannot be finalised
- * while the result is outstanding (8.4).
+ * find (memory_region_find) and section copies. Each holds one reference
+ * on its region's owner and counts on the region itself, so the region
+ * cannot be finalised while the result is outstanding (8.4); a copy also
+ * holds its view, so that its `view` stays usable.
  */
 #include "access_internal.h"
 
@@ -166,15 +167,41 @@ int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
         .nonvolatile = rg->nonvolatile,
         .view = v,
         .as = as,
+        .held_ = MT__HELD_REGION,
     };
+    return 0;
+}
+
+int mt_section_copy(const mt_section *src, mt_section *dst)
+{
+    if (!src || !dst || !src->view)
+        return mt__diag(src && src->view ? src->view->ctx : NULL, -EINVAL,
+                        "mt_section_copy: %s",
+                        !src || !dst ? "NULL section" : "the section has no view");
+    if (!mt_view_ref(src->view))
+        return mt__diag(src->view->ctx, -ESTALE,
+                        "mt_section_copy: the section's view was replaced and is being "
+                        "freed; look the address up again");
+    mt_section copy = *src;
+    hold(copy.region);
+    copy.held_ = MT__HELD_REGION | MT__HELD_VIEW;
+    *dst = copy;
     return 0;
 }
 
 void mt_section_release(mt_section *s)
 {
-    if (!s || !s->region)
+    if (!s || (!s->held_ && !s->region))
+        return; /* nothing (a failed find leaves the section cleared) */
+    if (!s->held_) {
+        mt__diag(s->view ? s->view->ctx : NULL, -EINVAL,
+                 "mt_section_release: the section of '%s' holds nothing (it is not from "
+                 "mt_region_find or mt_section_copy)", mt_region_name(s->region));
         return;
+    }
     release(s->region);
+    if (s->held_ & MT__HELD_VIEW)
+        mt_view_unref(s->view);
     memset(s, 0, sizeof(*s));
 }
 

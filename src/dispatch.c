@@ -319,6 +319,7 @@ static inline void section_of(mt_section *out, const mt_range *r, const mt_view 
     out->nonvolatile = r->nonvolatile;
     out->view = (mt_view *)v;
     out->as = NULL;
+    out->held_ = 0;
 }
 
 /* The most-recent hint missed: the hint table, then the walk. Out of line,

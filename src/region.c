@@ -11,9 +11,7 @@
 #include <sys/mman.h>
 
 /* Backings at least this large come from mmap, so a large machine's RAM
- * costs address space, not memory, until it is touched; they are offered
- * to transparent huge pages, which spare guest accesses most TLB misses
- * (where the system allows THP on request). */
+ * costs address space, not memory, until it is touched. */
 #define MT__MMAP_THRESHOLD (1u << 20)
 
 /* ---- checks ------------------------------------------------------------- */
@@ -94,9 +92,6 @@ static int alloc_backing(mt_region *r, uint64_t size)
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             return -ENOMEM;
-#ifdef MADV_HUGEPAGE
-        (void)madvise(p, size, MADV_HUGEPAGE); /* advice: refusal is harmless */
-#endif
         r->ram_ = p;
     } else {
         r->ram_ = calloc(1, size ? size : 1);

@@ -396,6 +396,87 @@ static void find_holds_a_reference(void **state)
     assert_int_equal(mt_owner_refcount(e->O2), o2 + 1); /* the lone link only */
 }
 
+/* A copy holds its region's owner and its view: it outlives the read-side
+ * section and later commits, and keeps the region from being finalised. A
+ * section that holds nothing cannot be released; a replaced view cannot be
+ * held. */
+static void section_copy_holds_the_view(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
+    mt_test_map(e->C, 0x3000, r);
+    mt_test_reclaim(e);
+    uint32_t o2 = mt_owner_refcount(e->O2);
+
+    mt_section looked, copy;
+    mt_read_lock();
+    mt_view_lookup(mt_address_space_view(e->X), 0x3010, &looked);
+    assert_int_equal(mt_section_copy(&looked, &copy), 0);
+    mt_read_unlock();
+    assert_int_equal(mt_owner_refcount(e->O2), o2 + 1); /* 8.3: one per copy */
+    assert_ptr_equal(copy.region, r);
+    assert_int_equal(copy.start, 0x3000);
+    assert_int_equal(copy.offset_in_region, 0);
+
+    /* the lookup's section holds nothing: releasing it is refused */
+    unsigned before = e->diag.count;
+    mt_section_release(&looked);
+    mt_assert_diag(e, before, "holds nothing");
+    assert_ptr_equal(looked.region, r);
+
+    /* replaced and unmapped: the copy keeps its view and region alive */
+    mt_view *held = copy.view;
+    mt_test_unmap(e->C, r);
+    mt_test_reclaim(e);
+    assert_true(mt_address_space_view(e->X) != held);
+    bool names_r = false;
+    for (size_t i = 0; i < mt_view_range_count(held); i++)
+        names_r |= mt_view_ranges(held)[i].region == r;
+    assert_true(names_r);
+    before = e->diag.count;
+    assert_int_equal(mt_region_finalize(r), -EBUSY);
+    mt_assert_diag(e, before, "dev");
+
+    /* a copy of a copy holds the view again: each is released once */
+    mt_section again;
+    assert_int_equal(mt_section_copy(&copy, &again), 0);
+    mt_section_release(&copy);
+    assert_null(copy.view);
+    mt_test_reclaim(e);
+    before = e->diag.count;
+    assert_int_equal(mt_region_finalize(r), -EBUSY);
+    mt_section_release(&again);
+    mt_section_release(&again); /* cleared: nothing left to drop */
+    mt_test_reclaim(e);
+    assert_int_equal(mt_owner_refcount(e->O2), o2 - 2); /* link and range gone too */
+    assert_int_equal(mt_test_finalize(e, r), 0);
+
+    /* bad arguments (no context to report to: the message goes to stderr) */
+    assert_int_equal(mt_section_copy(NULL, &copy), -EINVAL);
+    mt_section none = {0};
+    assert_int_equal(mt_section_copy(&none, &copy), -EINVAL);
+}
+
+/* A view that lost its last reference (replaced, waiting to be freed)
+ * cannot be held again: the copy says so. */
+static void section_copy_of_a_retired_view(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
+    mt_test_map(e->C, 0x3000, r);
+    mt_section looked, copy;
+    mt_read_lock();
+    mt_view_lookup(mt_address_space_view(e->X), 0x3000, &looked);
+    /* a commit replaces the view while this reader still uses it */
+    mt_test_unmap(e->C, r);
+    unsigned before = e->diag.count;
+    assert_int_equal(mt_section_copy(&looked, &copy), -ESTALE);
+    mt_assert_diag(e, before, "replaced");
+    mt_read_unlock();
+}
+
 /* ---- RAM devices, the 2^64 section -------------------------------------------------------- */
 
 static void ram_device_host_order(void **state)
@@ -556,6 +637,8 @@ int main(void)
         MT_TEST(map_dirty_and_writes_report),
         MT_TEST(map_bounce),
         MT_TEST(find_holds_a_reference),
+        MT_TEST(section_copy_holds_the_view),
+        MT_TEST(section_copy_of_a_retired_view),
         MT_TEST(ram_device_host_order),
         MT_TEST(whole_space_section),
         MT_TEST(guest_errors_reported),
