@@ -97,11 +97,16 @@ static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
     };
 }
 
-/* The fields the walk reads (up to owner_) may straddle two cache lines. */
+/* The fields the walk reads may straddle two cache lines: the line of the
+ * start, and that of alias_offset_, which only aliases need. */
 static inline void prefetch_region(const mt_region *r)
 {
     __builtin_prefetch(r);
-    __builtin_prefetch((const char *)r + offsetof(mt_region, owner_));
+    __builtin_prefetch((const char *)r + offsetof(mt_region, alias_));
+}
+static inline void prefetch_alias_tail(const mt_region *r)
+{
+    __builtin_prefetch((const char *)r + offsetof(mt_region, alias_offset_));
 }
 
 /* What a region renders the children of: an alias's target, else itself. */
@@ -128,8 +133,10 @@ static inline void prefetch_stage(const mt_region *c, unsigned stage)
         prefetch_region(c);
         break;
     case 3:
-        if (c->alias_)
+        if (c->alias_) {
+            prefetch_alias_tail(c);
             prefetch_region(c->alias_);
+        }
         else if (c->child_index_)
             __builtin_prefetch(c->child_index_);
         break;
