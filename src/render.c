@@ -136,9 +136,9 @@ static inline void prefetch_stage(const mt_region *c, unsigned stage)
         if (c->alias_) {
             prefetch_alias_tail(c);
             prefetch_region(c->alias_);
-        }
-        else if (c->child_index_)
+        } else if (c->child_index_) {
             __builtin_prefetch(c->child_index_);
+        }
         break;
     case 2:
         /* the slots, from the end: the walk reads them backwards */
