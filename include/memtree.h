@@ -250,9 +250,9 @@ struct mt_region {
     uint64_t addr_;
     uint64_t size_;          /* exact size, unless size_full_ */
     struct mt__child_index *child_index_; /* the children, see region.c */
-    mt_region *alias_;
-    uint64_t alias_offset_;
     mt_owner *owner_;
+    mt_region *alias_;
+    uint64_t alias_offset_;  /* last: only aliases need it */
     /* the rest */
     uint32_t magic_;
     int32_t priority_;

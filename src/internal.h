@@ -262,8 +262,19 @@ void mt__listeners_eventfds(mt_address_space *as);
 void mt__eventfds_changed(mt_region *r);
 /* Detaches every listener of a destroyed address space without calls. */
 void mt__listeners_detach_all(mt_address_space *as);
-/* A region's effective dirty-log mask in a view (7.8). */
-uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r);
+/* A region's effective dirty-log mask in a view (7.8). Inline: the
+ * renderer asks for every fill. */
+static inline uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r)
+{
+    uint8_t mask = r->dirty_clients_;
+    if (r->kind_ == MT_KIND_RAM || r->kind_ == MT_KIND_ROM_DEVICE ||
+        r->kind_ == MT_KIND_RAM_DEVICE) {
+        mask |= ctx->dirty_always;
+        if (ctx->global_dirty_log)
+            mask |= 1u << MT_DIRTY_MIGRATION;
+    }
+    return mask;
+}
 
 /* ---- context.c: reclamation --------------------------------------------- */
 
@@ -275,7 +286,11 @@ void mt__reclaim_views(mt_context *ctx);
 
 /* References the library takes (8.3). NULL owners are ignored. A release
  * that reaches zero is deferred to mt_context_reclaim. */
-void mt__owner_ref(mt_owner *o);
+static inline void mt__owner_ref(mt_owner *o) /* inline: once per fill */
+{
+    if (o)
+        o->refs_++;
+}
 void mt__owner_unref(mt_context *ctx, mt_owner *o);
 /* Tears down the owners queued by mt__owner_unref whose count is still 0. */
 void mt__owners_reap(mt_context *ctx);

@@ -361,23 +361,6 @@ void mt__listeners_detach_all(mt_address_space *as)
 
 /* ---- dirty logging ------------------------------------------------------------ */
 
-static bool ram_backed(const mt_region *r)
-{
-    return r->kind_ == MT_KIND_RAM || r->kind_ == MT_KIND_ROM_DEVICE ||
-           r->kind_ == MT_KIND_RAM_DEVICE;
-}
-
-uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r)
-{
-    uint8_t mask = r->dirty_clients_;
-    if (ram_backed(r)) {
-        mask |= ctx->dirty_always;
-        if (ctx->global_dirty_log)
-            mask |= 1u << MT_DIRTY_MIGRATION;
-    }
-    return mask;
-}
-
 int mt_region_set_log(mt_region *r, bool on, unsigned client)
 {
     if (!mt__region_live(r))

@@ -71,12 +71,6 @@ void mt_owner_unref(mt_owner *o)
         owner_teardown(o);
 }
 
-void mt__owner_ref(mt_owner *o)
-{
-    if (o)
-        o->refs_++;
-}
-
 void mt__owner_unref(mt_context *ctx, mt_owner *o)
 {
     if (!o)
