@@ -438,6 +438,8 @@ typedef struct mt_range {
     bool nonvolatile;
     bool romd_mode;
     uint8_t dirty_log_mask;
+    /* private: the backing of `start` for RAM (the access fast path), else 0 */
+    uintptr_t host_;
 } mt_range;
 
 /*
@@ -631,8 +633,8 @@ mt_result mt_region_dispatch_write(mt_region *r, uint64_t offset, uint64_t value
  */
 void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out);
 /* Memory of the view's lookup index, in bytes (0 for a view without
- * ranges): about 49 to 57 bytes per range (tree, fast entries
- * and hint table). */
+ * ranges): about 25 to 33 bytes per range (tree keys, hint table, and the
+ * ranges' fast-path field). */
 size_t mt_view_index_bytes(const mt_view *v);
 
 /*

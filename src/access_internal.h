@@ -78,21 +78,6 @@ static inline mt_view *mt__as_view(const mt_address_space *as)
 /* Which form of the index walk a view uses: the widest the CPU has. */
 enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
 
-/* What the hot paths need of each range, in one 32-byte entry: the bounds
- * (for the hints and the final check) and, for RAM, the backing address,
- * so that a RAM access never touches the range or the region structure. */
-struct mt__fast {
-    uint64_t start;
-    uint64_t last;
-    uintptr_t host;  /* backing address of `start`; 0 unless RAM */
-    uint32_t flags;  /* MT__FAST_* */
-    uint32_t unused;
-};
-enum {
-    MT__FAST_READ = 1,  /* RAM or ROM: reads copy from `host` */
-    MT__FAST_WRITE = 2, /* RAM, not readonly, no dirty logging */
-};
-
 /*
  * Two hints sit in front of the walk; each names a range, is checked
  * against that range's bounds before use, and is stored by readers racily
@@ -114,8 +99,7 @@ enum {
 struct mt__dispatch {
     /* read by every lookup: one cache line with the first three levels
      * (4,096 ranges) */
-    const mt_range *ranges;
-    const struct mt__fast *fast;
+    const mt_range *ranges;    /* the view's: bounds, and host_ for RAM */
     uint32_t *hints;           /* the hint table; NULL: none */
     size_t n;
     uint8_t levels;
@@ -124,7 +108,7 @@ struct mt__dispatch {
     uint8_t hint_shift;
     const uint64_t *level[MT__MAX_LEVELS]; /* [0] is the top node */
     uint64_t *keys;                         /* every level, one block */
-    size_t bytes;                           /* this struct, keys, fast, hints */
+    size_t bytes;                           /* this struct, keys, hints */
     /* Its own cache line, so that readers writing it do not evict the
      * fields above from each other. */
     _Alignas(64) size_t mru;
@@ -138,9 +122,9 @@ size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr);
  * the range's index or MT__NO_RANGE. */
 size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr);
 
-static inline bool mt__fast_holds(const struct mt__fast *f, uint64_t addr)
+static inline bool mt__range_holds(const mt_range *r, uint64_t addr)
 {
-    return addr - f->start <= f->last - f->start;
+    return addr - r->start <= r->last - r->start;
 }
 
 /* The hint-table slot of addr: Fibonacci hashing of its granule, so that
@@ -155,7 +139,7 @@ static inline size_t mt__dispatch_index_hinted(struct mt__dispatch *d, uint64_t 
 {
     if (__builtin_expect(d->hints != NULL, 1)) {
         size_t k = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
-        if (__builtin_expect(mt__fast_holds(&d->fast[k], addr), 1))
+        if (__builtin_expect(mt__range_holds(&d->ranges[k], addr), 1))
             return k;
     }
     return mt__dispatch_index_slow(d, addr);
@@ -170,7 +154,7 @@ static inline size_t mt__dispatch_index(const mt_view *v, uint64_t addr)
     if (__builtin_expect(!d, 0))
         return MT__NO_RANGE; /* the empty view, or a view without ranges */
     size_t k = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
-    if (__builtin_expect(mt__fast_holds(&d->fast[k], addr), 1))
+    if (__builtin_expect(mt__range_holds(&d->ranges[k], addr), 1))
         return k;
     return mt__dispatch_index_hinted(d, addr);
 }
@@ -182,18 +166,24 @@ static inline const mt_range *mt__dispatch_find(const mt_view *v, uint64_t addr)
     return k == MT__NO_RANGE ? NULL : &v->dispatch->ranges[k];
 }
 
-/* If one RAM range holds all `len` bytes at addr and allows `need`
- * (MT__FAST_READ or MT__FAST_WRITE): true, and *host is their backing. */
-static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, uint32_t need,
+/* What an access asks of a RAM range for the fast path. */
+enum { MT__FAST_READ, MT__FAST_WRITE };
+
+/* If one RAM range holds all `len` bytes at addr and allows the access
+ * (reads: any RAM, ROM included; writes: not readonly, no dirty logging):
+ * true, and *host is their backing. Reads nothing but the range. */
+static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, int access,
                                 uint8_t **host)
 {
     size_t k = mt__dispatch_index(v, addr);
     if (k == MT__NO_RANGE)
         return false;
-    const struct mt__fast *f = &v->dispatch->fast[k];
-    if (!(f->flags & need) || len - 1 > f->last - addr)
+    const mt_range *r = &v->dispatch->ranges[k];
+    if (!r->host_ || len - 1 > r->last - addr)
         return false;
-    *host = (uint8_t *)(f->host + (addr - f->start));
+    if (access == MT__FAST_WRITE && (r->readonly || r->dirty_log_mask))
+        return false;
+    *host = (uint8_t *)(r->host_ + (addr - r->start));
     return true;
 }
 

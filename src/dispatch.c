@@ -7,8 +7,8 @@
  * index a table of sections, capped at one page's worth of entries (4096 on
  * x86). memtree indexes the ranges themselves, byte-exact and uncapped: a
  * static B+-tree of range starts (layout in access_internal.h), 8.5 bytes
- * per range and log16(n) node reads per miss, plus a 32-byte entry per
- * range with what the RAM fast path needs (struct mt__fast), and in front
+ * per range and log16(n) node reads per miss, over the view's own ranges
+ * (which carry what the RAM fast path needs: mt_range.host_), and in front
  * of the walk two hints that readers keep: the last range found and a
  * table of recent answers by address hash (8 to 16 bytes per range).
  */
@@ -160,7 +160,7 @@ static inline void set_slot(uint32_t *slot, size_t k)
 size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr)
 {
     size_t k = rank(d, addr);
-    if (k == 0 || addr > d->fast[k - 1].last)
+    if (k == 0 || addr > d->ranges[k - 1].last)
         return MT__NO_RANGE;
     set_hint(&d->mru, k - 1);
     if (d->hints)
@@ -243,8 +243,7 @@ void mt__dispatch_build(mt_view *v)
     size_t head = round_up(sizeof(struct mt__dispatch), 64);
     struct mt__dispatch *d = aligned_alloc(64, head);
     uint64_t *keys = aligned_alloc(64, total * sizeof(uint64_t));
-    struct mt__fast *fast = aligned_alloc(64, round_up(v->nr * sizeof(*fast), 64));
-    if (!d || !keys || !fast) {
+    if (!d || !keys) {
         fprintf(stderr, "memtree: out of memory building a lookup index of %zu ranges\n",
                 v->nr);
         abort();
@@ -255,19 +254,8 @@ void mt__dispatch_build(mt_view *v)
     d->levels = (uint8_t)levels;
     d->isa = choose_isa();
     d->keys = keys;
-    d->fast = fast;
-    d->bytes = head + total * sizeof(uint64_t) + round_up(v->nr * sizeof(*fast), 64);
-    for (size_t i = 0; i < v->nr; i++) {
-        const mt_range *r = &v->ranges[i];
-        bool ram = r->region->kind_ == MT_KIND_RAM;
-        fast[i] = (struct mt__fast){
-            .start = r->start,
-            .last = r->last,
-            .host = ram ? (uintptr_t)(r->region->ram_ + r->offset_in_region) : 0,
-            .flags = (ram ? MT__FAST_READ : 0) |
-                     (ram && !r->readonly && !r->dirty_log_mask ? MT__FAST_WRITE : 0),
-        };
-    }
+    /* the ranges' host_ fields serve only the fast path: counted here */
+    d->bytes = head + total * sizeof(uint64_t) + v->nr * sizeof(uintptr_t);
 
     /* Lay the levels out top first, so the hot upper nodes share lines. */
     size_t at = 0;
@@ -298,7 +286,6 @@ void mt__dispatch_free(mt_view *v)
 {
     if (v->dispatch) {
         free(v->dispatch->keys);
-        free((void *)v->dispatch->fast);
         free(v->dispatch->hints);
         free(v->dispatch);
     }

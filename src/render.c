@@ -36,6 +36,7 @@ struct fill {
     uint64_t last;
     uint64_t offset;
     mt_region *region;
+    uintptr_t ram;           /* the region's RAM backing, 0 if not RAM */
     uint32_t ranges;         /* ranges this fill started, set by the sweep */
     uint8_t attrs;           /* FILL_* */
     uint8_t dirty_mask;
@@ -91,6 +92,7 @@ static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         .last = (uint64_t)(hi - 1),
         .offset = (uint64_t)(lo - base),
         .region = r,
+        .ram = r->kind_ == MT_KIND_RAM ? (uintptr_t)r->ram_ : 0,
         .attrs = (uint8_t)((ro ? FILL_READONLY : 0) | (nv ? FILL_NONVOLATILE : 0) |
                            ((r->flags_ & MT__F_ROMD) ? FILL_ROMD : 0)),
         .dirty_mask = mt__dirty_mask(s->ctx, r),
@@ -432,6 +434,7 @@ static void emit(struct out *o, struct fill *f, uint64_t start, uint64_t last)
         .nonvolatile = nv,
         .romd_mode = romd,
         .dirty_log_mask = f->dirty_mask,
+        .host_ = f->ram ? f->ram + (uintptr_t)offset : 0,
     };
     f->ranges++;
 }

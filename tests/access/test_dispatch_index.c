@@ -162,8 +162,8 @@ static void one_million_ranges(void **state)
     print_message("index: %zu bytes for %d ranges (%.2f bytes per range)\n", bytes, N,
                   (double)bytes / N);
     assert_true(bytes <= 64 * (size_t)N);
-    /* 41 bytes of tree and fast entries, plus 8 to 16 of hint table */
-    assert_true(bytes <= 57 * (size_t)N);
+    /* 8.5 bytes of keys, 8 of the ranges' host field, 8 to 16 of hint table */
+    assert_true(bytes <= 33 * (size_t)N);
     free(p);
 }
 
