@@ -213,11 +213,22 @@ typedef struct mt_iommu_tlb_entry {
     mt_iommu_perm perm;
 } mt_iommu_tlb_entry;
 
+/*
+ * Callbacks of an IOMMU region (mt_region_init_iommu). Only `translate` is
+ * required; the others may be NULL. The IOMMU queries and notifiers are in
+ * "IOMMU regions" below.
+ */
 typedef struct mt_iommu_ops {
+    /* The mapping of the page holding `offset` for `access` at `index`. */
     mt_iommu_tlb_entry (*translate)(void *opaque, uint64_t offset,
                                     mt_iommu_perm access, int index);
+    /* The index an access with `attrs` translates with; NULL means 0. */
     int (*attrs_to_index)(void *opaque, mt_attrs attrs);
+    /* How many indexes there are (at least 1); NULL means 1. */
     int (*num_indexes)(void *opaque);
+    /* The smallest page the IOMMU maps, a power of two; NULL means the
+     * context's page size (mt_context_set_page_size). */
+    uint64_t (*min_page_size)(void *opaque);
 } mt_iommu_ops;
 
 /* ------------------------------------------------------------------------ */
@@ -393,6 +404,138 @@ mt_region *mt_region_first_subregion(const mt_region *r);
 mt_region *mt_region_next_sibling(const mt_region *r);
 /* Host pointer to the RAM backing, following aliases; NULL if none. */
 void *mt_region_ram_ptr(const mt_region *r);
+
+/* ------------------------------------------------------------------------ */
+/* IOMMU regions: indexes, page size, map/unmap notifiers                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every call here takes an IOMMU region or an alias whose chain ends at one,
+ * and acts on that final IOMMU region (memory-model.md 2.1). Offsets are the
+ * IOMMU region's own, never the alias's. A region that is neither fails
+ * with -EINVAL and a diagnostic. All are writer calls. docs/access.md
+ * ("Indexes, the minimum page size and notifiers") has the rules in prose.
+ */
+
+/*
+ * The number of translation indexes (QEMU's memory_region_iommu_num_indexes):
+ * what ops->num_indexes returns, or 1 without it. -EINVAL if `r` is not an
+ * IOMMU region, or if the callback returns less than 1.
+ */
+int mt_iommu_num_indexes(mt_region *r);
+
+/*
+ * The smallest page the IOMMU maps (QEMU's
+ * memory_region_iommu_get_min_page_size): what ops->min_page_size returns,
+ * or the context's page size without it. 0 with a diagnostic if `r` is not
+ * an IOMMU region, or if the callback returns 0 or not a power of two.
+ */
+uint64_t mt_iommu_min_page_size(mt_region *r);
+
+/* Which events a notifier wants; an event has exactly one of the two. */
+typedef enum mt_iommu_notify_flags {
+    MT_IOMMU_NOTIFY_NONE = 0,
+    MT_IOMMU_NOTIFY_UNMAP = 1 << 0, /* a mapping went away (or lost rights) */
+    MT_IOMMU_NOTIFY_MAP = 1 << 1,   /* a mapping appeared */
+    MT_IOMMU_NOTIFY_MAP_UNMAP = MT_IOMMU_NOTIFY_MAP | MT_IOMMU_NOTIFY_UNMAP,
+} mt_iommu_notify_flags;
+
+/*
+ * What the embedder's IOMMU model reports (QEMU's IOMMUTLBEvent): the
+ * entry covers the offsets [entry.iova, entry.iova + entry.addr_mask] of
+ * the IOMMU region. A MAP event maps them to entry.translated_addr in
+ * entry.target_as with entry.perm (not MT_IOMMU_NONE); an UNMAP event has
+ * perm MT_IOMMU_NONE.
+ */
+typedef struct mt_iommu_event {
+    mt_iommu_notify_flags type; /* MT_IOMMU_NOTIFY_MAP or _UNMAP */
+    mt_iommu_tlb_entry entry;
+} mt_iommu_event;
+
+/*
+ * A notifier: the storage is the caller's (embed it, like a listener) and
+ * must stay valid while registered. It hears the events of one IOMMU
+ * region, at one index, of the types in `flags`, that touch the offsets
+ * [start, last] (inclusive, so the whole 2^64 space fits). Set it up with
+ * mt_iommu_notifier_init; the fields ending in `_` are private.
+ */
+typedef struct mt_iommu_notifier mt_iommu_notifier;
+/*
+ * Called with the event clipped to the notifier's range: `entry.iova` is
+ * the first offset of the event inside [start, last], `entry.addr_mask` is
+ * (last offset inside) - iova, and a MAP's `entry.translated_addr` is moved
+ * on by as much as iova was (an UNMAP's, which means nothing, is passed
+ * through). An event wholly inside the range arrives unchanged;
+ * a clipped one may have an addr_mask that is not of the form 2^k - 1.
+ * The event is valid during the call only.
+ */
+typedef void (*mt_iommu_notify_fn)(mt_iommu_notifier *n, const mt_iommu_event *event);
+
+struct mt_iommu_notifier {
+    mt_iommu_notify_fn notify;
+    unsigned flags;             /* mt_iommu_notify_flags: what it wants */
+    uint64_t start, last;       /* offsets in the IOMMU region, inclusive */
+    int index;                  /* the translation index it follows */
+    /* private */
+    mt_region *region_;         /* the IOMMU region; NULL when unregistered */
+    mt_iommu_notifier *next_;   /* the region's notifiers, registration order */
+};
+
+/* Fills in every field, the private ones as "not registered". Call it
+ * once before the first registration. Cannot fail; any thread. */
+void mt_iommu_notifier_init(mt_iommu_notifier *n, mt_iommu_notify_fn notify,
+                            unsigned flags, uint64_t start, uint64_t last, int index);
+
+/*
+ * Registers `n` on `r`'s IOMMU region (QEMU's
+ * memory_region_register_iommu_notifier); through an alias it lands on the
+ * chain's final target. Nothing is replayed: the model reports mappings
+ * that exist already if the user needs them. Errors, each with a
+ * diagnostic and nothing changed: -EINVAL when `r` is not an IOMMU region,
+ * `n` or its callback is NULL, the flags are none or unknown, start > last
+ * or last lies past the region's end, or the index is not below
+ * mt_iommu_num_indexes; -EBUSY when `n` is already registered (here or on
+ * another region) or when called from a notifier callback. Writer call.
+ */
+int mt_iommu_notifier_register(mt_region *r, mt_iommu_notifier *n);
+
+/*
+ * Detaches `n` from the region it is registered on; the library then
+ * forgets it and the caller may free it. -ENOENT (no diagnostic: the
+ * owner teardown of the IOMMU region may have detached it already, see
+ * below) when `n` is not registered; -EBUSY, with a diagnostic, when called
+ * from a notifier callback. Writer call.
+ */
+int mt_iommu_notifier_unregister(mt_iommu_notifier *n);
+
+/*
+ * Fires an event at `r`'s IOMMU region and `index` (QEMU's
+ * memory_region_notify_iommu), for the embedder's IOMMU model when its
+ * tables change. Every registered notifier of that region whose index is
+ * `index`, whose flags include the event's type and whose range overlaps
+ * [iova, iova + addr_mask] is called once, in registration order, with the
+ * event clipped to its range (mt_iommu_notify_fn). The event may reach
+ * past the region's end (an "invalidate everything" unmap with addr_mask
+ * UINT64_MAX is fine). Returns how many notifiers were called, or -EINVAL
+ * with a diagnostic when `r` is not an IOMMU region, `event` is NULL, the
+ * index is not below mt_iommu_num_indexes, the type is not exactly MAP or
+ * UNMAP, addr_mask is not 2^k - 1, iova is not aligned to it, an UNMAP
+ * carries permissions or a MAP none.
+ *
+ * A writer call, or at least serialised with the writer calls by the
+ * embedder's lock: registration edits the lists this walks. Callbacks may
+ * fire further events but not register or unregister notifiers (-EBUSY).
+ */
+int mt_iommu_notify(mt_region *r, int index, const mt_iommu_event *event);
+
+/*
+ * Lifetime: mt_region_finalize of an IOMMU region that still has
+ * notifiers fails with -EBUSY naming the first of them; unregister them
+ * first. An owner teardown cannot fail, so it detaches them instead (each
+ * becomes unregistered, as after mt_iommu_notifier_unregister) and reports
+ * it through the diagnostic hook: no notifier is ever left pointing at a
+ * finalised region.
+ */
 
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                              */

@@ -234,6 +234,7 @@ void mt_context_free(mt_context *ctx)
                  (unsigned long long)ctx->stats.live_regions);
     mt__render_scratch_free(ctx->scratch);
     mt__access_free(ctx);
+    mt__iommu_watch_free(ctx);
     free(ctx->access);
     free(ctx->empty_view);
     free(ctx);

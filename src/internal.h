@@ -62,6 +62,7 @@ struct mt_context {
     /* scratch buffers reused by every render, so a commit allocates little */
     struct mt__render_scratch *scratch;
     struct mt__access_settings *access; /* access.c; allocated with the context */
+    struct mt__iommu_watch *iommu_watch; /* iommu_notify.c; NULL until first used */
 };
 
 /* Allocation that cannot sensibly fail: aborts with a message on OOM. */
@@ -216,6 +217,16 @@ void mt__region_eventfds_clear(mt_region *r);
 /* Frees what the access settings hold (the eventfd table); for
  * mt_context_free. */
 void mt__access_free(mt_context *ctx);
+
+/* ---- iommu_notify.c ----------------------------------------------------- */
+
+/* Finalisation check: -EBUSY, naming a notifier, while `r` has any. */
+int mt__iommu_finalize_check(mt_region *r);
+/* Finalisation: detaches whatever notifiers `r` still has (only an owner
+ * teardown gets here with some) and reports them. */
+void mt__iommu_region_gone(mt_region *r);
+/* Frees the context's notifier lists; for mt_context_free. */
+void mt__iommu_watch_free(mt_context *ctx);
 
 /* ---- render.c ----------------------------------------------------------- */
 

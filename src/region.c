@@ -679,6 +679,7 @@ static void finalize_now(mt_region *r)
         r->alias_->alias_refs_--;
     free_backing(r);
     mt__region_eventfds_clear(r);
+    mt__iommu_region_gone(r);
     free(r->log_counts_);
     if (r->owner_)
         mt__owner_remove_region(r->owner_, r);
@@ -724,7 +725,7 @@ static int finalize_check(mt_region *r)
                         "finalize '%s': %u range(s) of live views still name it; "
                         "unmap, commit and reclaim first",
                         mt__name(r), r->view_refs_);
-    return 0;
+    return mt__iommu_finalize_check(r);
 }
 
 int mt_region_finalize(mt_region *r)
