@@ -32,6 +32,8 @@ enum {
     MT__F_OWN_RAM = 1 << 4,   /* ram_ was allocated by the library */
     MT__F_HEAP = 1 << 5,      /* storage came from mt_region_alloc */
     MT__F_DYING = 1 << 6,     /* its owner is being torn down */
+    MT__F_UNCOUNTED = 1 << 7, /* alias no longer counted by its target: both
+                                 die in one owner teardown */
 };
 
 /* ---- context.c ---------------------------------------------------------- */

@@ -54,6 +54,15 @@ static void owner_teardown(mt_owner *o)
      * regions that are going away in the same teardown (8.4, 8.5). */
     for (mt_region *r = o->regions_; r; r = r->owner_next_)
         r->flags_ |= MT__F_DYING;
+    /* An alias dying with its target stops counting for it now, while both
+     * are certainly live: whichever is finalised first, the target's count
+     * is then exactly its aliases of other owners. */
+    for (mt_region *r = o->regions_; r; r = r->owner_next_) {
+        if (r->alias_ && (r->alias_->flags_ & MT__F_DYING)) {
+            r->alias_->alias_refs_--;
+            r->flags_ |= MT__F_UNCOUNTED;
+        }
+    }
     while (o->regions_)
         mt__region_finalize_dying(o->regions_);
     free(o->label_);

@@ -673,9 +673,11 @@ static void finalize_now(mt_region *r)
             unmap_locked(r, r->child_index_->slots[r->child_index_->n - 1]);
         mt__txn_commit(ctx);
     }
-    /* An alias must not follow its target pointer while the target's owner
-     * is being torn down with it: the target may already be gone. */
-    if (r->alias_ && !(r->alias_->flags_ & MT__F_DYING) && mt__region_live(r->alias_))
+    /* An alias dying with its target was uncounted before the teardown
+     * began (owner.c), and must not follow its pointer now: the target may
+     * already be gone. (A target finalised under a foreign alias, the
+     * hazard reported in mt__region_finalize_dying, reads as dead.) */
+    if (r->alias_ && !(r->flags_ & MT__F_UNCOUNTED) && mt__region_live(r->alias_))
         r->alias_->alias_refs_--;
     free_backing(r);
     mt__region_eventfds_clear(r);
@@ -738,23 +740,13 @@ int mt_region_finalize(mt_region *r)
     return 0;
 }
 
-/* Aliases of `t`'s own owner that die in the same teardown: they do not
- * keep `t` alive (8.4). Owners have few regions, so a scan is fine. */
-static uint32_t dying_aliases_of(const mt_region *t)
-{
-    uint32_t n = 0;
-    for (const mt_region *r = t->owner_->regions_; r; r = r->owner_next_)
-        if (r->alias_ == t && (r->flags_ & MT__F_DYING))
-            n++;
-    return n;
-}
-
 void mt__region_finalize_dying(mt_region *r)
 {
     /* Everything that could still name this region holds a reference on
      * its owner, except an alias of another owner: that one would be left
-     * pointing at storage the owner's release may free. */
-    uint32_t foreign = r->alias_refs_ - dying_aliases_of(r);
+     * pointing at storage the owner's release may free. (Aliases of the
+     * same owner stopped counting when the teardown began.) */
+    uint32_t foreign = r->alias_refs_;
     if (foreign) {
 #ifdef MT_CHECKING
         mt__hazard(r, "owner teardown finalises '%s' while %u alias(es) of other owners "

@@ -764,9 +764,9 @@ static void owner_teardown_detaches_notifiers(void **state)
     mt_region *io = mt_region_alloc();
     assert_int_equal(mt_region_init_iommu(io, e->ctx, &dev.owner, &model_ops, &m, "viommu",
                                           0x10000), 0);
-    /* The alias is another owner's and goes before the teardown: today a
-     * teardown that finalises an own alias before its target counts the
-     * alias as foreign and stops (region.c, dying_aliases_of). */
+    /* The alias is another owner's and goes before the teardown (an alias
+     * of another owner still targeting the IOMMU would be a hazard; own
+     * aliases dying with their target are covered in test_lifetime_core). */
     mt_region *a = alias_new(e, e->O2, "viommu-alias", io, 0, 0x10000);
     mt_region *keep = iommu_new(e, e->O2, &plain_ops, NULL, "keep", 0x10000);
     ear x, y, z;

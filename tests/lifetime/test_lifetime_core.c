@@ -400,6 +400,48 @@ static void item_46_owner_teardown_any_order(void **state)
         teardown_in_order(orders[i]);
 }
 
+/* Aliases of the owner's own regions (an alias of an alias too) die with
+ * their targets: whichever goes first, no hazard is reported and nothing
+ * is left counted. The container is initialised first or last. */
+static void teardown_with_own_aliases(bool container_last)
+{
+    mt_context *ctx = mt_context_new();
+    mt_test_diag diag = {0};
+    mt_test_diag_install(ctx, &diag);
+    mt_owner O;
+    assert_int_equal(mt_owner_init(&O, "dev id=flash", count_release), 0);
+    mt_region *K = mt_region_alloc(), *t = mt_region_alloc();
+    mt_region *a1 = mt_region_alloc(), *a2 = mt_region_alloc();
+    if (!container_last)
+        assert_int_equal(mt_region_init_container(K, ctx, &O, "K", 0x4000), 0);
+    assert_int_equal(mt_region_init_ram(t, ctx, &O, "flash", 0x1000), 0);
+    assert_int_equal(mt_region_init_alias(a1, ctx, &O, "flash-alias", t, 0, 0x1000), 0);
+    assert_int_equal(mt_region_init_alias(a2, ctx, &O, "flash-alias2", a1, 0, 0x800), 0);
+    if (container_last)
+        assert_int_equal(mt_region_init_container(K, ctx, &O, "K", 0x4000), 0);
+    assert_int_equal(mt_region_add_subregion(K, 0, t), 0);
+    assert_int_equal(mt_region_add_subregion(K, 0x1000, a1), 0);
+    assert_int_equal(mt_region_add_subregion(K, 0x2000, a2), 0);
+    mt_address_space *as = mt_address_space_new(ctx, K, "k");
+    mt_address_space_destroy(as);
+    mt_context_reclaim(ctx);
+    releases = 0;
+    mt_owner_unref(&O);
+    assert_int_equal(releases, 1);
+    assert_int_equal(diag.count, 0);
+    mt_stats st;
+    mt_context_get_stats(ctx, &st);
+    assert_int_equal(st.live_regions, 0);
+    mt_context_free(ctx);
+}
+
+static void item_46_owner_teardown_with_own_aliases(void **state)
+{
+    (void)state;
+    teardown_with_own_aliases(false);
+    teardown_with_own_aliases(true);
+}
+
 static void item_46_cross_owner_link_keeps_owner(void **state)
 {
     mt_test_env *e = *state;
@@ -506,6 +548,7 @@ int main(void)
         MT_TEST(item_87_finalising_mapped_alias_unmaps_it),
         MT_TEST(item_88_destroy_then_finalise_root),
         cmocka_unit_test(item_46_owner_teardown_any_order),
+        MT_TEST(item_46_owner_teardown_with_own_aliases),
         MT_TEST(item_46_cross_owner_link_keeps_owner),
         cmocka_unit_test(checker_names_the_hazard),
     };
