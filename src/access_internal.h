@@ -134,13 +134,25 @@ static inline size_t mt__hint_slot(const struct mt__dispatch *d, uint64_t addr)
     return (size_t)(((addr >> d->hint_shift) * 0x9e3779b97f4a7c15ull) >> (64 - d->hint_bits));
 }
 
-/* After the most-recent hint missed: the hint table, then the walk. */
+/* Stores the most-recent hint only on change: readers that keep finding
+ * the same range then never write the shared line. */
+static inline void mt__set_mru(struct mt__dispatch *d, size_t k)
+{
+    if (__atomic_load_n(&d->mru, __ATOMIC_RELAXED) != k)
+        __atomic_store_n(&d->mru, k, __ATOMIC_RELAXED);
+}
+
+/* After the most-recent hint missed: the hint table, then the walk. Either
+ * way the range found becomes the most recent, so that a run of accesses
+ * to it takes the shortest path from its second access on. */
 static inline size_t mt__dispatch_index_hinted(struct mt__dispatch *d, uint64_t addr)
 {
     if (__builtin_expect(d->hints != NULL, 1)) {
         size_t k = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
-        if (__builtin_expect(mt__range_holds(&d->ranges[k], addr), 1))
+        if (__builtin_expect(mt__range_holds(&d->ranges[k], addr), 1)) {
+            mt__set_mru(d, k);
             return k;
+        }
     }
     return mt__dispatch_index_slow(d, addr);
 }

@@ -143,14 +143,7 @@ size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr)
     return d ? rank(d, addr) : 0;
 }
 
-/* Stores only on change: readers that keep finding the same range then
- * never write the shared lines. */
-static inline void set_hint(size_t *hint, size_t k)
-{
-    if (__atomic_load_n(hint, __ATOMIC_RELAXED) != k)
-        __atomic_store_n(hint, k, __ATOMIC_RELAXED);
-}
-
+/* Like mt__set_mru: stores only on change. */
 static inline void set_slot(uint32_t *slot, size_t k)
 {
     if (__atomic_load_n(slot, __ATOMIC_RELAXED) != (uint32_t)k)
@@ -162,7 +155,7 @@ size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr)
     size_t k = rank(d, addr);
     if (k == 0 || addr > d->ranges[k - 1].last)
         return MT__NO_RANGE;
-    set_hint(&d->mru, k - 1);
+    mt__set_mru(d, k - 1);
     if (d->hints)
         set_slot(&d->hints[mt__hint_slot(d, addr)], k - 1);
     return k - 1;
