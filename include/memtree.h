@@ -607,10 +607,9 @@ typedef struct mt_section {
     uint64_t last;
     bool readonly;
     bool nonvolatile;
+    uint8_t held_; /* private: what mt_section_release drops (find, copy) */
     mt_view *view;
     mt_address_space *as;
-    /* private */
-    uint8_t held_; /* what mt_section_release drops (find, copy) */
 } mt_section;
 
 size_t mt_view_range_count(const mt_view *v);
