@@ -21,7 +21,9 @@
  * more than this many regions. */
 #define UNICORN_MAX_REGIONS 4095
 
-typedef enum world_kind { WORLD_RAM, WORLD_MMIO, WORLD_RESERVED } world_kind;
+/* WORLD_RAM_SHARED: RAM regions all backed by one page (`opaque`), so
+ * that accesses measure memtree's path without the guest data's misses. */
+typedef enum world_kind { WORLD_RAM, WORLD_RAM_SHARED, WORLD_MMIO, WORLD_RESERVED } world_kind;
 
 typedef struct world {
     mt_context *ctx;
@@ -59,6 +61,9 @@ static inline void world_build(world *w, size_t n, world_kind kind, const mt_reg
         mt_region *r = &w->regs[i];
         switch (kind) {
         case WORLD_RAM: rc = mt_region_init_ram(r, w->ctx, NULL, "ram", WORLD_PAGE); break;
+        case WORLD_RAM_SHARED:
+            rc = mt_region_init_ram_ptr(r, w->ctx, NULL, "ram", WORLD_PAGE, opaque);
+            break;
         case WORLD_MMIO:
             rc = mt_region_init_io(r, w->ctx, NULL, ops, opaque, "mmio", WORLD_PAGE);
             break;

@@ -109,18 +109,16 @@ struct mt__dispatch {
     const uint64_t *level[MT__MAX_LEVELS]; /* [0] is the top node */
     uint64_t *keys;                         /* every level, one block */
     size_t bytes;                           /* this struct, keys, hints */
-    /* Its own cache line, so that readers writing it do not evict the
-     * fields above from each other. */
-    _Alignas(64) size_t mru;
+    /* The most recent range found. Its own cache line, so that readers
+     * writing it do not evict the fields above from each other. */
+    _Alignas(64) const mt_range *mru;
 };
-
-#define MT__NO_RANGE SIZE_MAX
 
 /* Number of ranges starting at or below addr (the index walk). */
 size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr);
 /* The walk, then the hint updates: the miss path of the lookup. Returns
- * the range's index or MT__NO_RANGE. */
-size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr);
+ * the range holding addr, or NULL. */
+const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr);
 
 static inline bool mt__range_holds(const mt_range *r, uint64_t addr)
 {
@@ -136,46 +134,39 @@ static inline size_t mt__hint_slot(const struct mt__dispatch *d, uint64_t addr)
 
 /* Stores the most-recent hint only on change: readers that keep finding
  * the same range then never write the shared line. */
-static inline void mt__set_mru(struct mt__dispatch *d, size_t k)
+static inline void mt__set_mru(struct mt__dispatch *d, const mt_range *r)
 {
-    if (__atomic_load_n(&d->mru, __ATOMIC_RELAXED) != k)
-        __atomic_store_n(&d->mru, k, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&d->mru, __ATOMIC_RELAXED) != r)
+        __atomic_store_n(&d->mru, r, __ATOMIC_RELAXED);
 }
 
 /* After the most-recent hint missed: the hint table, then the walk. Either
  * way the range found becomes the most recent, so that a run of accesses
  * to it takes the shortest path from its second access on. */
-static inline size_t mt__dispatch_index_hinted(struct mt__dispatch *d, uint64_t addr)
+static inline const mt_range *mt__dispatch_find_hinted(struct mt__dispatch *d, uint64_t addr)
 {
     if (__builtin_expect(d->hints != NULL, 1)) {
-        size_t k = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
-        if (__builtin_expect(mt__range_holds(&d->ranges[k], addr), 1)) {
-            mt__set_mru(d, k);
-            return k;
+        const mt_range *r =
+            &d->ranges[__atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED)];
+        if (__builtin_expect(mt__range_holds(r, addr), 1)) {
+            mt__set_mru(d, r);
+            return r;
         }
     }
-    return mt__dispatch_index_slow(d, addr);
+    return mt__dispatch_find_slow(d, addr);
 }
 
-/* The index of the range of `v` containing addr, or MT__NO_RANGE. The hit
- * path is a load of the hint and one unsigned compare:
- * addr - start <= last - start. */
-static inline size_t mt__dispatch_index(const mt_view *v, uint64_t addr)
+/* The range of `v` containing addr, or NULL. The hit path is a load of the
+ * hint and one unsigned compare: addr - start <= last - start. */
+static inline const mt_range *mt__dispatch_find(const mt_view *v, uint64_t addr)
 {
     struct mt__dispatch *d = v->dispatch;
     if (__builtin_expect(!d, 0))
-        return MT__NO_RANGE; /* the empty view, or a view without ranges */
-    size_t k = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
-    if (__builtin_expect(mt__range_holds(&d->ranges[k], addr), 1))
-        return k;
-    return mt__dispatch_index_hinted(d, addr);
-}
-
-/* The range of `v` containing addr, or NULL. */
-static inline const mt_range *mt__dispatch_find(const mt_view *v, uint64_t addr)
-{
-    size_t k = mt__dispatch_index(v, addr);
-    return k == MT__NO_RANGE ? NULL : &v->dispatch->ranges[k];
+        return NULL; /* the empty view, or a view without ranges */
+    const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
+    if (__builtin_expect(mt__range_holds(r, addr), 1))
+        return r;
+    return mt__dispatch_find_hinted(d, addr);
 }
 
 /* What an access asks of a RAM range for the fast path. */
@@ -187,11 +178,8 @@ enum { MT__FAST_READ, MT__FAST_WRITE };
 static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, int access,
                                 uint8_t **host)
 {
-    size_t k = mt__dispatch_index(v, addr);
-    if (k == MT__NO_RANGE)
-        return false;
-    const mt_range *r = &v->dispatch->ranges[k];
-    if (!r->host_ || len - 1 > r->last - addr)
+    const mt_range *r = mt__dispatch_find(v, addr);
+    if (!r || !r->host_ || len - 1 > r->last - addr)
         return false;
     if (access == MT__FAST_WRITE && (r->readonly || r->dirty_log_mask))
         return false;

@@ -150,15 +150,16 @@ static inline void set_slot(uint32_t *slot, size_t k)
         __atomic_store_n(slot, (uint32_t)k, __ATOMIC_RELAXED);
 }
 
-size_t mt__dispatch_index_slow(struct mt__dispatch *d, uint64_t addr)
+const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
 {
     size_t k = rank(d, addr);
     if (k == 0 || addr > d->ranges[k - 1].last)
-        return MT__NO_RANGE;
-    mt__set_mru(d, k - 1);
+        return NULL;
+    const mt_range *r = &d->ranges[k - 1];
+    mt__set_mru(d, r);
     if (d->hints)
         set_slot(&d->hints[mt__hint_slot(d, addr)], k - 1);
-    return k - 1;
+    return r;
 }
 
 const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr)
@@ -197,7 +198,7 @@ static unsigned hint_granule_shift(const mt_view *v)
     return 63;
 }
 
-/* A slot per range, rounded up to a power of two, within the bounds. */
+/* At least two slots per range, a power of two, within the bounds. */
 static void build_hints(struct mt__dispatch *d, const mt_view *v)
 {
     if (!hint_table_wanted() || v->nr > UINT32_MAX)
@@ -205,7 +206,8 @@ static void build_hints(struct mt__dispatch *d, const mt_view *v)
     unsigned bits = MT__HINT_MIN_BITS;
     while (bits < MT__HINT_MAX_BITS && ((size_t)1 << bits) < 2 * v->nr)
         bits++;
-    /* zeroed: every slot names range 0 until a reader stores better */
+    /* zeroed: a slot no range starts in names range 0 until a reader
+     * stores better */
     d->hints = calloc((size_t)1 << bits, sizeof(*d->hints));
     if (!d->hints)
         return; /* the walk alone answers; the table only saves time */
@@ -250,6 +252,7 @@ void mt__dispatch_build(mt_view *v)
     }
     memset(d, 0, sizeof(*d));
     d->ranges = v->ranges;
+    d->mru = v->ranges;
     d->n = v->nr;
     d->levels = (uint8_t)levels;
     d->isa = choose_isa();
@@ -314,9 +317,9 @@ static inline void section_of(mt_section *out, const mt_range *r, const mt_view 
 static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__dispatch *d,
                                                   uint64_t addr, mt_section *out)
 {
-    size_t k = mt__dispatch_index_hinted(d, addr);
-    if (k != MT__NO_RANGE)
-        section_of(out, &d->ranges[k], v);
+    const mt_range *r = mt__dispatch_find_hinted(d, addr);
+    if (r)
+        section_of(out, r, v);
     else
         *out = (mt_section){.last = UINT64_MAX, .view = (mt_view *)v};
 }
@@ -339,7 +342,7 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
         return;
     }
     /* the hint checked against the range itself: the section needs it */
-    const mt_range *r = &d->ranges[__atomic_load_n(&d->mru, __ATOMIC_RELAXED)];
+    const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
     if (__builtin_expect(addr - r->start <= r->last - r->start, 1))
         section_of(out, r, v);
     else
