@@ -109,11 +109,10 @@ static void memtree_ram(uint64_t n, const uint64_t *addrs, int runs, uint64_t it
     world_free(&w);
 }
 
-static double memtree_ram_hot(uint64_t n, const uint64_t *addrs, int runs, uint64_t iters)
+/* The best of `runs` timings of `iters` 4-byte reads at the addresses. */
+static double time_reads(mt_address_space *as, const uint64_t *addrs, int runs,
+                         uint64_t iters)
 {
-    static uint8_t page[WORLD_PAGE];
-    world w;
-    world_build(&w, n, WORLD_RAM_SHARED, NULL, page);
     mt_attrs attrs = MT_ATTRS_UNSPECIFIED;
     double best = 1e30;
     for (int run = 0; run < runs; run++) {
@@ -121,12 +120,21 @@ static double memtree_ram_hot(uint64_t n, const uint64_t *addrs, int runs, uint6
         uint64_t t0 = mt_bench_now_ns();
         for (uint64_t i = 0; i < iters; i++) {
             uint32_t v;
-            mt_address_space_read(w.as, addrs[i & (ADDRS - 1)], attrs, &v, 4);
+            mt_address_space_read(as, addrs[i & (ADDRS - 1)], attrs, &v, 4);
             sum += v;
         }
         sink += sum;
         best = min_d(best, (double)(mt_bench_now_ns() - t0) / iters);
     }
+    return best;
+}
+
+static double memtree_ram_hot(uint64_t n, const uint64_t *addrs, int runs, uint64_t iters)
+{
+    static uint8_t page[WORLD_PAGE];
+    world w;
+    world_build(&w, n, WORLD_RAM_SHARED, NULL, page);
+    double best = time_reads(w.as, addrs, runs, iters);
     world_free(&w);
     return best;
 }
@@ -135,22 +143,11 @@ static double memtree_mmio(uint64_t n, const uint64_t *addrs, int runs, uint64_t
 {
     world w;
     world_build(&w, n, WORLD_MMIO, &trivial_ops, NULL);
-    mt_attrs attrs = MT_ATTRS_UNSPECIFIED;
     uint32_t v;
-    if (mt_address_space_read(w.as, addrs[0], attrs, &v, 4) != MT_RESULT_OK ||
+    if (mt_address_space_read(w.as, addrs[0], MT_ATTRS_UNSPECIFIED, &v, 4) != MT_RESULT_OK ||
         v != (addrs[0] & (WORLD_PAGE - 1)))
         fail("memtree MMIO read returned a wrong value");
-    double best = 1e30;
-    for (int run = 0; run < runs; run++) {
-        uint64_t sum = 0;
-        uint64_t t0 = mt_bench_now_ns();
-        for (uint64_t i = 0; i < iters; i++) {
-            mt_address_space_read(w.as, addrs[i & (ADDRS - 1)], attrs, &v, 4);
-            sum += v;
-        }
-        sink += sum;
-        best = min_d(best, (double)(mt_bench_now_ns() - t0) / iters);
-    }
+    double best = time_reads(w.as, addrs, runs, iters);
     world_free(&w);
     return best;
 }

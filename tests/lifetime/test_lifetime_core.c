@@ -360,6 +360,21 @@ static void count_release(mt_owner *o)
     releases++;
 }
 
+/* Drops the last reference on `o`, the only owner of ctx's regions: it is
+ * released once, with no diagnostic, and no region is left; then frees
+ * the context. */
+static void expect_clean_teardown(mt_context *ctx, mt_owner *o, const mt_test_diag *diag)
+{
+    releases = 0;
+    mt_owner_unref(o);
+    assert_int_equal(releases, 1);
+    assert_int_equal(diag->count, 0);
+    mt_stats st;
+    mt_context_get_stats(ctx, &st);
+    assert_int_equal(st.live_regions, 0);
+    mt_context_free(ctx);
+}
+
 /* The owner finalises its regions newest-initialised first, so the init
  * order chooses the finalisation order. */
 static void teardown_in_order(const int order[3])
@@ -380,14 +395,7 @@ static void teardown_in_order(const int order[3])
     assert_int_equal(mt_region_add_subregion(K, 0, k1), 0);
     assert_int_equal(mt_region_add_subregion(K, 0x1000, k2), 0);
     assert_int_equal(mt_owner_refcount(&O3), 1); /* same-owner links count nothing */
-    releases = 0;
-    mt_owner_unref(&O3);
-    assert_int_equal(releases, 1);
-    assert_int_equal(diag.count, 0);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
-    mt_context_free(ctx);
+    expect_clean_teardown(ctx, &O3, &diag);
 }
 
 static void item_46_owner_teardown_any_order(void **state)
@@ -425,14 +433,7 @@ static void teardown_with_own_aliases(bool container_last)
     mt_address_space *as = mt_address_space_new(ctx, K, "k");
     mt_address_space_destroy(as);
     mt_context_reclaim(ctx);
-    releases = 0;
-    mt_owner_unref(&O);
-    assert_int_equal(releases, 1);
-    assert_int_equal(diag.count, 0);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
-    mt_context_free(ctx);
+    expect_clean_teardown(ctx, &O, &diag);
 }
 
 static void item_46_owner_teardown_with_own_aliases(void **state)
