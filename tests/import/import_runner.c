@@ -20,7 +20,7 @@
  */
 #include <memtree.h>
 
-#include "../support/corpus_files.h"
+#include "../support/corpus_blocks.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -29,124 +29,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* ---- blocks of lines -------------------------------------------------------- */
-
-struct block {
-    char **lines;
-    size_t n;
-    char *key; /* the normalised lines joined, for comparison */
-};
-
-struct blocks {
-    struct block *v;
-    size_t n;
-};
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void push_line(struct block *b, const char *s, size_t len)
-{
-    b->lines = xrealloc(b->lines, (b->n + 1) * sizeof(*b->lines));
-    char *l = xrealloc(NULL, len + 1);
-    memcpy(l, s, len);
-    l[len] = '\0';
-    b->lines[b->n++] = l;
-}
-
-/*
- * Splits a flat dump into blocks (CRLF accepted), drops `FlatView #N`
- * (numbering follows print order) and sorts the AS lines (a set).
- */
+/* Flat-dump blocks, normalised (mtree-format.md 7). */
 static void flat_blocks(const char *text, struct blocks *out)
 {
-    struct block *cur = NULL;
-    while (*text) {
-        size_t n = strcspn(text, "\n"), len = n;
-        if (len && text[len - 1] == '\r')
-            len--;
-        if (len == 0) {
-            cur = NULL;
-        } else if (strncmp(text, "FlatView #", 10)) {
-            if (!cur) {
-                out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
-                cur = &out->v[out->n++];
-                memset(cur, 0, sizeof(*cur));
-            }
-            push_line(cur, text, len);
-        }
-        text += n + (text[n] == '\n');
-    }
-    for (size_t i = 0; i < out->n; i++) {
-        struct block *b = &out->v[i];
-        size_t k = 0, total = 1;
-        while (k < b->n && !strncmp(b->lines[k], " AS ", 4))
-            k++;
-        qsort(b->lines, k, sizeof(*b->lines), cmp_str);
-        for (size_t j = 0; j < b->n; j++)
-            total += strlen(b->lines[j]) + 1;
-        b->key = xrealloc(NULL, total);
-        char *p = b->key;
-        for (size_t j = 0; j < b->n; j++)
-            p += sprintf(p, "%s\n", b->lines[j]);
-    }
-}
-
-static void free_blocks(struct blocks *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        for (size_t j = 0; j < b->v[i].n; j++)
-            free(b->v[i].lines[j]);
-        free(b->v[i].lines);
-        free(b->v[i].key);
-    }
-    free(b->v);
-    memset(b, 0, sizeof(*b));
-}
-
-/* Multiset comparison; on a difference `why` tells the first one. */
-static bool same_blocks(const struct blocks *exp, const struct blocks *got, char *why,
-                        size_t whylen)
-{
-    bool *used = calloc(got->n + 1, 1);
-    bool same = exp->n == got->n;
-    size_t missing = 0;
-    for (size_t i = 0; i < exp->n; i++) {
-        size_t j = 0;
-        while (j < got->n && (used[j] || strcmp(exp->v[i].key, got->v[j].key)))
-            j++;
-        if (j < got->n) {
-            used[j] = true;
-            continue;
-        }
-        same = false;
-        if (missing++)
-            continue;
-        /* the unmatched block we made that shares the longest prefix */
-        size_t best = got->n, best_len = 0;
-        for (size_t k = 0; k < got->n; k++) {
-            size_t l = 0;
-            while (l < exp->v[i].n && l < got->v[k].n &&
-                   !strcmp(exp->v[i].lines[l], got->v[k].lines[l]))
-                l++;
-            if (!used[k] && (best == got->n || l > best_len))
-                best = k, best_len = l;
-        }
-        const struct block *x = &exp->v[i];
-        if (best == got->n)
-            snprintf(why, whylen, "nothing produced for block `%s`", x->lines[0]);
-        else
-            snprintf(why, whylen, "block `%s` line %zu: expected `%s`, got `%s`",
-                     x->lines[0], best_len + 1,
-                     best_len < x->n ? x->lines[best_len] : "(end)",
-                     best_len < got->v[best].n ? got->v[best].lines[best_len] : "(end)");
-    }
-    if (!same && !missing)
-        snprintf(why, whylen, "%zu block(s) expected, %zu produced", exp->n, got->n);
-    free(used);
-    return same;
+    parse_blocks(text, out);
+    normalise_flat(out);
 }
 
 /* ---- files and dumps ------------------------------------------------------------ */
@@ -252,8 +139,8 @@ static bool run_case(const char *dir, const char *name)
         flat_blocks(expected, &eb);
         flat_blocks(got ? got : "", &gb);
         ok = same_blocks(&eb, &gb, why, sizeof(why));
-        free_blocks(&eb);
-        free_blocks(&gb);
+        blocks_free(&eb);
+        blocks_free(&gb);
         free(got);
     }
     if (ok) {
