@@ -117,12 +117,13 @@ typedef void (*mt_owner_release_fn)(mt_owner *owner);
 
 struct mt_owner {
     uint32_t magic_;
-    uint32_t refs_;
+    uint32_t refs_;        /* the writer's references */
     mt_owner_release_fn release_;
     char *label_;          /* printed by owner dumps inside owner:{...} */
     mt_region *regions_;   /* regions initialised with this owner */
     mt_owner *pending_next_; /* queued for teardown at the next reclaim */
-    bool pending_;
+    uint32_t reader_refs_; /* held by mappings and sections, any thread (atomic) */
+    uint8_t pending_;      /* on the context's queue (atomic) */
 };
 
 /*
@@ -133,7 +134,8 @@ struct mt_owner {
 int mt_owner_init(mt_owner *owner, const char *label, mt_owner_release_fn release);
 void mt_owner_ref(mt_owner *owner);
 void mt_owner_unref(mt_owner *owner);
-/* Current reference count (for tests and diagnostics). */
+/* Current reference count, mappings and held sections included (for tests
+ * and diagnostics). */
 uint32_t mt_owner_refcount(const mt_owner *owner);
 const char *mt_owner_label(const mt_owner *owner);
 
@@ -280,6 +282,7 @@ struct mt_region {
     mt_view *cached_view_;   /* the cache entry keyed by this flat-root */
     mt_view *root_views_;    /* views whose weak flat-root this is */
     uint32_t alias_refs_;    /* live aliases whose target this is */
+    uint32_t held_refs_;     /* mappings and held sections naming it (atomic) */
     uint32_t slot_;          /* position in the container's child array */
     uint32_t mapped_via_alias_;
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
@@ -693,9 +696,10 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on);
  * The threading model. Writer calls (everything that edits the tree,
  * transactions, address spaces, listeners, mt_context_reclaim) must be
  * serialised by the embedder, as QEMU does with its big lock. Readers
- * (lookups, accesses, mt_view_ref) may run on any number of threads with no
- * lock: views are published atomically and freed only after every reader
- * that could see them has left its read-side section (RCU, via liburcu).
+ * (lookups, accesses, translate, map/unmap, section copy/release,
+ * mt_view_ref) may run on any number of threads with no lock: views are
+ * published atomically and freed only after every reader that could see
+ * them has left its read-side section (RCU, via liburcu).
  *
  * A thread other than the writer must call mt_reader_register before its
  * first read and mt_reader_unregister before it exits. Access calls enter a
@@ -810,8 +814,10 @@ int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len
  * unmapped. Returns 0; -EINVAL for bad arguments; -EACCES for a write
  * mapping of a readonly range or a `memory` access to a non-RAM one;
  * -EBUSY while the bounce buffer is in use. On failure out->host is NULL.
- * Map and unmap take and drop owner references, which only the writer
- * counts: writer calls.
+ * Reader calls: any registered thread may map and unmap (a device's DMA),
+ * and the two need not run on the same thread. An owner whose last other
+ * reference goes while a mapping is outstanding is torn down at the first
+ * mt_context_reclaim after the unmap.
  */
 typedef struct mt_mapping {
     void *host;  /* the pointer */
@@ -851,13 +857,13 @@ int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
  * cannot be finalised and `dst->view` stays usable. 0; -EINVAL for bad
  * arguments or a section with no view; -ESTALE if the view already lost
  * its last reference (it was replaced and is waiting to be freed: look the
- * address up again). A writer call, like find (listener callbacks run on
- * the writer). `dst` is overwritten: release it first if it held anything.
+ * address up again). Any registered thread, like a lookup. `dst` is
+ * overwritten: release it first if it held anything.
  */
 int mt_section_copy(const mt_section *src, mt_section *dst);
 /* Drops what a section from mt_region_find or mt_section_copy holds and
- * clears it. A section that holds nothing (from mt_view_lookup or a
- * listener) is refused with a diagnostic; a cleared one is ignored. */
+ * clears it; any thread. A section that holds nothing (from mt_view_lookup
+ * or a listener) is refused with a diagnostic; a cleared one is ignored. */
 void mt_section_release(mt_section *s);
 /* find(container, offset, 1) found a region other than `container`. */
 bool mt_region_present(mt_region *container, uint64_t offset);

@@ -4,7 +4,9 @@
  * find (memory_region_find) and section copies. Each holds one reference
  * on its region's owner and counts on the region itself, so the region
  * cannot be finalised while the result is outstanding (8.4); a copy also
- * holds its view, so that its `view` stays usable.
+ * holds its view, so that its `view` stays usable. Mapping, unmapping,
+ * copying and releasing are reader calls; find walks the writer's list of
+ * address spaces.
  */
 #include "access_internal.h"
 
@@ -12,23 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Owner references are writer state for now, so map, unmap, find and
- * release are writer calls (see the header). */
+/* What a mapping or a held section keeps: the region counted (it cannot
+ * be finalised) and its owner referenced. Both counts are atomic, so any
+ * thread may hold and release; the region is live when held, because the
+ * caller found it in a view inside a read-side section. */
 static void hold(mt_region *t)
 {
     if (!t)
         return;
-    t->view_refs_++;
-    mt__owner_ref(t->owner_);
+    __atomic_fetch_add(&t->held_refs_, 1, __ATOMIC_RELAXED);
+    mt__owner_reader_ref(t->owner_);
 }
 
 static void release(mt_region *t)
 {
     if (!t)
         return;
-    assert(t->view_refs_ > 0);
-    t->view_refs_--;
-    mt__owner_unref(t->ctx_, t->owner_);
+    mt_context *ctx = t->ctx_;
+    mt_owner *o = t->owner_;
+    /* the region may be finalised as soon as the count drops: read first */
+    uint32_t before = __atomic_fetch_sub(&t->held_refs_, 1, __ATOMIC_RELEASE);
+    assert(before > 0);
+    (void)before;
+    mt__owner_reader_unref(ctx, o);
 }
 
 /* ---- map and unmap ---------------------------------------------------------------- */

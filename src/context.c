@@ -214,7 +214,7 @@ void mt_context_reclaim(mt_context *ctx)
      * everything settles. */
     for (;;) {
         bool freed = reclaim_once(ctx);
-        if (!freed && !ctx->pending_owners)
+        if (!freed && !atomic_load_explicit(&ctx->pending_owners, memory_order_acquire))
             break;
         mt__owners_reap(ctx);
     }

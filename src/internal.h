@@ -56,7 +56,9 @@ struct mt_context {
      * drop the last reference, so this is a lock-free stack */
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
-    mt_owner *pending_owners;  /* owners whose count the library took to 0 */
+    /* owners whose count went to 0, torn down at reclaim; readers dropping
+     * their last reference queue too, so this is a lock-free stack */
+    _Atomic(mt_owner *) pending_owners;
     atomic_uint retired_count; /* views on `retired` */
     mt_listener *listeners;    /* every listener, ascending priority */
     bool global_dirty_log;
@@ -305,6 +307,10 @@ static inline void mt__owner_ref(mt_owner *o) /* inline: once per fill */
         o->refs_++;
 }
 void mt__owner_unref(mt_context *ctx, mt_owner *o);
+/* A reference that readers take and drop (mappings, held sections): any
+ * thread. The last one queues the owner for the next reclaim to decide. */
+void mt__owner_reader_ref(mt_owner *o);
+void mt__owner_reader_unref(mt_context *ctx, mt_owner *o);
 /* Tears down the owners queued by mt__owner_unref whose count is still 0. */
 void mt__owners_reap(mt_context *ctx);
 void mt__owner_add_region(mt_owner *o, mt_region *r);

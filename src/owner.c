@@ -18,7 +18,8 @@ int mt_owner_init(mt_owner *o, const char *label, mt_owner_release_fn release)
     o->label_ = mt__xstrdup(label);
     o->regions_ = NULL;
     o->pending_next_ = NULL;
-    o->pending_ = false;
+    o->pending_ = 0;
+    o->reader_refs_ = 0;
     return 0;
 }
 
@@ -39,7 +40,7 @@ void mt_owner_ref(mt_owner *o)
 
 uint32_t mt_owner_refcount(const mt_owner *o)
 {
-    return o ? o->refs_ : 0;
+    return o ? o->refs_ + __atomic_load_n(&o->reader_refs_, __ATOMIC_RELAXED) : 0;
 }
 
 const char *mt_owner_label(const mt_owner *o)
@@ -72,11 +73,34 @@ static void owner_teardown(mt_owner *o)
         o->release_(o);
 }
 
+/* No reference of any kind is left. The writer's count is its own; the
+ * readers' is atomic, and once both are 0 no reader can take a new one:
+ * readers find regions through views, whose ranges hold writer
+ * references until a grace period after they stop being published. */
+static bool owner_unreferenced(const mt_owner *o)
+{
+    return o->refs_ == 0 && __atomic_load_n(&o->reader_refs_, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* Queues `o` for the next reclaim, once however many threads ask. */
+static void owner_queue(mt_context *ctx, mt_owner *o)
+{
+    if (__atomic_exchange_n(&o->pending_, 1, __ATOMIC_ACQ_REL))
+        return;
+    mt_owner *head = atomic_load_explicit(&ctx->pending_owners, memory_order_relaxed);
+    do {
+        o->pending_next_ = head;
+    } while (!atomic_compare_exchange_weak_explicit(&ctx->pending_owners, &head, o,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+}
+
 void mt_owner_unref(mt_owner *o)
 {
     owner_check(o, "mt_owner_unref");
     assert(o->refs_ > 0);
-    if (--o->refs_ == 0 && !o->pending_)
+    --o->refs_;
+    if (owner_unreferenced(o) && !__atomic_load_n(&o->pending_, __ATOMIC_ACQUIRE))
         owner_teardown(o);
 }
 
@@ -85,23 +109,37 @@ void mt__owner_unref(mt_context *ctx, mt_owner *o)
     if (!o)
         return;
     assert(o->refs_ > 0);
-    if (--o->refs_ == 0 && !o->pending_) {
-        o->pending_ = true;
-        o->pending_next_ = ctx->pending_owners;
-        ctx->pending_owners = o;
-    }
+    if (--o->refs_ == 0 && owner_unreferenced(o))
+        owner_queue(ctx, o);
+}
+
+void mt__owner_reader_ref(mt_owner *o)
+{
+    if (o)
+        __atomic_fetch_add(&o->reader_refs_, 1, __ATOMIC_RELAXED);
+}
+
+void mt__owner_reader_unref(mt_context *ctx, mt_owner *o)
+{
+    /* The last reader reference queues the owner whatever the writer's
+     * count is (a reader cannot read that count): the reclaim decides. */
+    if (o && __atomic_sub_fetch(&o->reader_refs_, 1, __ATOMIC_ACQ_REL) == 0)
+        owner_queue(ctx, o);
 }
 
 void mt__owners_reap(mt_context *ctx)
 {
-    while (ctx->pending_owners) {
-        mt_owner *o = ctx->pending_owners;
-        ctx->pending_owners = o->pending_next_;
-        o->pending_ = false;
-        o->pending_next_ = NULL;
-        /* A region of it may have been mapped again meanwhile. */
-        if (o->refs_ == 0)
-            owner_teardown(o);
+    mt_owner *o;
+    while ((o = atomic_exchange_explicit(&ctx->pending_owners, NULL, memory_order_acquire))) {
+        while (o) {
+            mt_owner *next = o->pending_next_;
+            o->pending_next_ = NULL;
+            __atomic_store_n(&o->pending_, 0, __ATOMIC_RELEASE);
+            /* A region of it may have been mapped again meanwhile. */
+            if (owner_unreferenced(o))
+                owner_teardown(o); /* may free o, and queue more owners */
+            o = next;
+        }
     }
 }
 

@@ -727,6 +727,11 @@ static int finalize_check(mt_region *r)
                         "finalize '%s': %u range(s) of live views still name it; "
                         "unmap, commit and reclaim first",
                         mt__name(r), r->view_refs_);
+    uint32_t held = __atomic_load_n(&r->held_refs_, __ATOMIC_ACQUIRE);
+    if (held)
+        return mt__diag(ctx, -EBUSY,
+                        "finalize '%s': %u mapping(s) or found/copied section(s) still "
+                        "hold it; unmap or release them first", mt__name(r), held);
     return mt__iommu_finalize_check(r);
 }
 
@@ -757,7 +762,8 @@ void mt__region_finalize_dying(mt_region *r)
                  "target it", mt__name(r), foreign);
 #endif
     }
-    if (r->view_refs_ || mt__as_rooted_at(r->ctx_, r))
+    if (r->view_refs_ || __atomic_load_n(&r->held_refs_, __ATOMIC_ACQUIRE) ||
+        mt__as_rooted_at(r->ctx_, r))
         mt__diag(r->ctx_, -EBUSY,
                  "owner teardown finalises '%s' while it is still in use", mt__name(r));
     finalize_now(r);
