@@ -622,7 +622,11 @@ mt_region *mt_view_root(const mt_view *v);
 /* The flat-root's name, copied when the view was built ("(none)" if none). */
 const char *mt_view_root_name(const mt_view *v);
 bool mt_view_is_empty_view(const mt_view *v);
-/* The range containing addr, or NULL (unassigned). */
+/* The range containing addr, or NULL (unassigned): the view's lookup
+ * index, QEMU's address_space_lookup_region. The cheapest lookup: a repeat
+ * in the last range found is one load and one compare, and nothing is
+ * copied (mt_view_lookup below fills a section). The pointer is valid while
+ * the view is (a read-side section, or mt_view_ref). Any thread. */
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
 
 /* ------------------------------------------------------------------------ */

@@ -162,10 +162,6 @@ const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
     return r;
 }
 
-const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr)
-{
-    return mt__dispatch_find(v, addr);
-}
 
 static size_t round_up(size_t x, size_t to)
 {
@@ -347,6 +343,15 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
         section_of(out, r, v);
     else
         lookup_miss(v, d, addr, out);
+}
+
+const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
+{
+    if (__builtin_expect(!v, 0)) {
+        mt__diag(NULL, -EINVAL, "mt_view_find_range: NULL view");
+        return NULL;
+    }
+    return mt__dispatch_find(v, addr);
 }
 
 size_t mt_view_index_bytes(const mt_view *v)

@@ -199,9 +199,6 @@ void mt__view_forget_root(mt_region *r);
 /* Builds and frees a view's lookup index; the view is immutable after. */
 void mt__dispatch_build(mt_view *v);
 void mt__dispatch_free(mt_view *v);
-/* The range containing addr, or NULL: the index's lookup, MRU hint first
- * (the inline fast path is in access_internal.h). Any thread. */
-const mt_range *mt__dispatch_lookup(const mt_view *v, uint64_t addr);
 
 /* ---- access.c ----------------------------------------------------------- */
 

@@ -216,8 +216,3 @@ const char *mt_view_root_name(const mt_view *v)
     return v->root_name ? v->root_name : "(none)";
 }
 
-const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
-{
-    /* the view's lookup index (dispatch.c), last-hit hint first */
-    return mt__dispatch_lookup(v, addr);
-}

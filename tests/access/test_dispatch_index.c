@@ -29,6 +29,9 @@ static const mt_range *ref_find(const mt_view *v, uint64_t addr)
 static void check_addr(const mt_view *v, uint64_t addr)
 {
     const mt_range *want = ref_find(v, addr);
+    if (mt_view_find_range(v, addr) != want)
+        fail_msg("0x%llx: mt_view_find_range disagrees with the reference",
+                 (unsigned long long)addr);
     mt_section s;
     mt_view_lookup(v, addr, &s);
     if (!want) {
