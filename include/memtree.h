@@ -553,6 +553,16 @@ void mt_transaction_begin(mt_context *ctx);
 /* -EINVAL when no transaction is open. */
 int mt_transaction_commit(mt_context *ctx);
 unsigned mt_transaction_depth(const mt_context *ctx);
+/*
+ * Called at the start of every transaction, nested or not, including the
+ * one each edit opens by itself, before the depth grows (memory-model.md
+ * 6): where an accelerator empties its coalesced-MMIO buffer, so writes it
+ * batched reach the devices before the map changes under them (QEMU's
+ * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook must not
+ * edit the tree. Writer call.
+ */
+typedef void (*mt_flush_fn)(void *opaque);
+void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
 
 /* ------------------------------------------------------------------------ */
 /* Address spaces and views                                                  */

@@ -63,6 +63,8 @@ struct mt_context {
     mt_listener *listeners;    /* every listener, ascending priority */
     bool global_dirty_log;
     uint8_t dirty_always;      /* clients always logged for RAM */
+    mt_flush_fn flush;         /* called by every transaction begin (6) */
+    void *flush_opaque;
     /* scratch buffers reused by every render, so a commit allocates little */
     struct mt__render_scratch *scratch;
     struct mt__access_settings *access; /* access.c; allocated with the context */
