@@ -287,6 +287,7 @@ struct mt_region {
     uint32_t mapped_via_alias_;
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
     uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */
+    struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */
 };
 
 /*
@@ -675,19 +676,30 @@ struct mt_listener {
     mt_address_space *as_;
     mt_listener *ctx_next_, *ctx_prev_;
     mt_listener *as_next_, *as_prev_;
+    /* Later additions, public and optional like the callbacks above (last,
+     * so initialisers written before them keep their meaning). */
+    /* Part of a coalesced-MMIO range (mt_region_add_coalescing) in the
+     * view: `s` is the whole range, [addr, addr + len) the coalesced part
+     * in address-space coordinates (len UINT64_MAX means 2^64). add runs
+     * forward, del in reverse. Sent after the range's region_add, before
+     * its region_del, and at once when a region's ranges change (7.9). */
+    void (*coalesced_io_add)(mt_listener *l, const mt_section *s, uint64_t addr,
+                             uint64_t len);
+    void (*coalesced_io_del)(mt_listener *l, const mt_section *s, uint64_t addr,
+                             uint64_t len);
 };
 
 /*
  * Registers `l` on `as` after every listener of equal priority, then replays
  * the current view to `l` alone: begin, [log_global_start], for each range
- * region_add and log_start(0 -> mask) if its mask is non-zero, eventfd_add
- * for each eventfd of the view, commit.
+ * region_add, its coalesced_io_adds and log_start(0 -> mask) if its mask is
+ * non-zero, eventfd_add for each eventfd of the view, commit.
  * -EBUSY if `l` is already registered.
  */
 int mt_listener_register(mt_listener *l, mt_address_space *as);
-/* Replays the removal to `l` alone (begin, eventfd_del, log_stop,
- * region_del, commit), then detaches it. A no-op for a listener not
- * registered (any more). */
+/* Replays the removal to `l` alone (begin, eventfd_del, then per range
+ * log_stop, coalesced_io_dels, region_del; commit), then detaches it. A
+ * no-op for a listener not registered (any more). */
 void mt_listener_unregister(mt_listener *l);
 
 /* Dirty-log clients (QEMU's DIRTY_MEMORY_*); a mask is 1 << client. */
@@ -895,6 +907,27 @@ int mt_region_add_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
 /* -ENOENT if no such eventfd. */
 int mt_region_del_eventfd(mt_region *r, uint64_t offset, unsigned size, bool match_data,
                           uint64_t data, mt_event_notifier *e);
+
+/*
+ * Coalesced MMIO (memory-model.md 7.9): parts of a region whose writes an
+ * accelerator may batch (KVM's coalesced MMIO zones). memtree keeps the
+ * list and tells listeners; it does not change how accesses dispatch.
+ * Every change calls, at once and outside any transaction, for each
+ * address space and each range of the region in its current view,
+ * coalesced_io_del for every old range then coalesced_io_add for every
+ * range of the new list (the region's whole list is announced again, as
+ * QEMU does). Allowed on any kind of region. Writer calls; -EINVAL for a
+ * region that is not live.
+ */
+/* Adds [offset, offset + size) (UINT64_MAX means 2^64). -EINVAL for size 0
+ * or a range past the end of the region. Overlaps are kept as given. */
+int mt_region_add_coalescing(mt_region *r, uint64_t offset, uint64_t size);
+/* Replaces the list with the whole region. -EINVAL for a region of size 0. */
+int mt_region_set_coalescing(mt_region *r);
+/* Empties the list; nothing is called when it was empty already. */
+int mt_region_clear_coalescing(mt_region *r);
+/* How many ranges the list holds (0 for a region that is not live). */
+size_t mt_region_coalesced_count(const mt_region *r);
 
 /*
  * Access settings of a context (writer calls).

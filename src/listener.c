@@ -1,8 +1,8 @@
 /*
  * Listeners: registration in priority order, replay on registration and
- * unregistration, the two-pass diff of a view switch, and dirty logging
- * (per-region clients and global logging), which listeners see as
- * log_start/log_stop.
+ * unregistration, the two-pass diff of a view switch, coalesced-MMIO
+ * ranges as listeners see them, and dirty logging (per-region clients and
+ * global logging), which listeners see as log_start/log_stop.
  */
 #include "internal.h"
 
@@ -87,6 +87,83 @@ static bool ranges_equal(const mt_range *a, const mt_range *b)
            a->readonly == b->readonly && a->nonvolatile == b->nonvolatile;
 }
 
+/* ---- coalesced ranges (7.3, 7.4, 7.9) --------------------------------------- */
+
+/* The region's list, if it has one. A range of an old view can name a
+ * region an owner teardown finalised while still in use (reported there):
+ * its storage no longer holds a list to follow. */
+static const struct mt__coalesced *coalesced_of(const mt_region *r)
+{
+    return r && r->magic_ == MT__REGION_LIVE ? r->coalesced_ : NULL;
+}
+
+/* The part of coalesced range `c` that the range `s` shows, in address-space
+ * coordinates: the range shifted by the section's placement, cut to the
+ * section. False if they do not meet. A length of 2^64 reads UINT64_MAX. */
+static bool coalesced_part(const mt_section *s, const struct mt__coalesced_range *c,
+                           uint64_t *addr, uint64_t *len)
+{
+    uint64_t first = s->offset_in_region, last = first + (s->last - s->start);
+    uint64_t lo = c->offset > first ? c->offset : first;
+    uint64_t hi = c->last < last ? c->last : last;
+    if (lo > hi)
+        return false;
+    *addr = s->start + (lo - first);
+    *len = hi - lo == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+    return true;
+}
+
+/* coalesced_io_add (forward) or _del (reverse) to every listener of `as`,
+ * for each range of `list` the section shows, in list order. */
+static void send_coalesced(mt_address_space *as, const mt_section *s,
+                           const struct mt__coalesced *list, bool add)
+{
+    for (size_t i = 0; list && i < list->n; i++) {
+        uint64_t addr, len;
+        if (!coalesced_part(s, &list->ranges[i], &addr, &len))
+            continue;
+        if (add) {
+            FOR_AS_FORWARD(l, as)
+                if (l->coalesced_io_add)
+                    l->coalesced_io_add(l, s, addr, len);
+        } else {
+            FOR_AS_REVERSE(l, as)
+                if (l->coalesced_io_del)
+                    l->coalesced_io_del(l, s, addr, len);
+        }
+    }
+}
+
+/* The same to one listener alone (replay, 7.4). */
+static void tell_coalesced(mt_listener *l, const mt_section *s, bool add)
+{
+    const struct mt__coalesced *list = coalesced_of(s->region);
+    void (*fn)(mt_listener *, const mt_section *, uint64_t, uint64_t) =
+        add ? l->coalesced_io_add : l->coalesced_io_del;
+    for (size_t i = 0; fn && list && i < list->n; i++) {
+        uint64_t addr, len;
+        if (coalesced_part(s, &list->ranges[i], &addr, &len))
+            fn(l, s, addr, len);
+    }
+}
+
+void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
+                           const struct mt__coalesced *now)
+{
+    for (mt_address_space *as = r->ctx_->as_first; as; as = as->next) {
+        if (!as->listeners)
+            continue;
+        mt_view *v = as->view;
+        for (size_t i = 0; i < v->nr; i++) {
+            if (v->ranges[i].region != r)
+                continue;
+            mt_section s = section_of(as, v, &v->ranges[i]);
+            send_coalesced(as, &s, old, false);
+            send_coalesced(as, &s, now, true);
+        }
+    }
+}
+
 /* ---- global begin/commit ------------------------------------------------- */
 
 void mt__listeners_begin(mt_context *ctx)
@@ -105,8 +182,11 @@ void mt__listeners_commit(mt_context *ctx)
 
 /* ---- the diff -------------------------------------------------------------- */
 
+/* The range's coalesced parts go first, as in the unregistration replay:
+ * a listener drops them while the slot still exists. */
 static void send_del(mt_address_space *as, const mt_section *s)
 {
+    send_coalesced(as, s, coalesced_of(s->region), false);
     FOR_AS_REVERSE(l, as)
         if (l->region_del)
             l->region_del(l, s);
@@ -117,6 +197,7 @@ static void send_add(mt_address_space *as, const mt_section *s)
     FOR_AS_FORWARD(l, as)
         if (l->region_add)
             l->region_add(l, s);
+    send_coalesced(as, s, coalesced_of(s->region), true);
 }
 
 static void send_nop(mt_address_space *as, const mt_section *s, unsigned old_mask,
@@ -315,6 +396,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         mt_section s = section_of(as, v, &v->ranges[i]);
         if (l->region_add)
             l->region_add(l, &s);
+        tell_coalesced(l, &s, true);
         if (v->ranges[i].dirty_log_mask && l->log_start)
             l->log_start(l, &s, 0, v->ranges[i].dirty_log_mask);
     }
@@ -339,6 +421,7 @@ void mt_listener_unregister(mt_listener *l)
         mt_section s = section_of(as, v, &v->ranges[i]);
         if (v->ranges[i].dirty_log_mask && l->log_stop)
             l->log_stop(l, &s, v->ranges[i].dirty_log_mask, 0);
+        tell_coalesced(l, &s, false);
         if (l->region_del)
             l->region_del(l, &s);
     }
