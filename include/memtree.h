@@ -687,6 +687,17 @@ struct mt_listener {
                              uint64_t len);
     void (*coalesced_io_del)(mt_listener *l, const mt_section *s, uint64_t addr,
                              uint64_t len);
+    /* Dirty-log requests of the embedder, never sent by commits. log_sync:
+     * fetch the dirty bits of one logged range (mt_context_log_sync,
+     * mt_region_log_sync). log_sync_global: fetch everything at once,
+     * instead of per-range log_sync; a listener has at most one of the
+     * two. log_clear: the embedder cleared the bits of `s`, cut to the
+     * cleared part (mt_region_log_clear). log_global_after_sync:
+     * mt_context_after_log_sync. All run forward, over the context's list. */
+    void (*log_sync)(mt_listener *l, const mt_section *s);
+    void (*log_sync_global)(mt_listener *l);
+    void (*log_clear)(mt_listener *l, const mt_section *s);
+    void (*log_global_after_sync)(mt_listener *l);
 };
 
 /*
@@ -694,7 +705,8 @@ struct mt_listener {
  * the current view to `l` alone: begin, [log_global_start], for each range
  * region_add, its coalesced_io_adds and log_start(0 -> mask) if its mask is
  * non-zero, eventfd_add for each eventfd of the view, commit.
- * -EBUSY if `l` is already registered.
+ * -EBUSY if `l` is already registered; -EINVAL if it has both log_sync
+ * and log_sync_global (7.1: at most one).
  */
 int mt_listener_register(mt_listener *l, mt_address_space *as);
 /* Replays the removal to `l` alone (begin, eventfd_del, then per range
@@ -709,6 +721,31 @@ enum { MT_DIRTY_VGA = 0, MT_DIRTY_CODE = 1, MT_DIRTY_MIGRATION = 2 };
 int mt_region_set_log(mt_region *r, bool on, unsigned client);
 /* Global dirty logging adds MT_DIRTY_MIGRATION to every RAM range. */
 void mt_context_set_global_dirty_log(mt_context *ctx, bool on);
+/*
+ * Asks listeners for the dirty bits they track (QEMU's
+ * memory_global_dirty_log_sync), outside any transaction: every listener
+ * of the context in ascending priority order gets log_sync_global once if
+ * it has it, else log_sync for each range of its address space's current
+ * view whose dirty mask is not zero, in address order. Writer call.
+ */
+void mt_context_log_sync(mt_context *ctx);
+/* The same, with log_sync only for the ranges of `r` (log_sync_global
+ * listeners still sync everything: they cannot do less). -EINVAL if `r` is
+ * not live. Writer call. */
+int mt_region_log_sync(mt_region *r);
+/* Tells every listener (forward) that a sync round is over: the bits are
+ * consumed (QEMU's memory_global_after_dirty_log_sync). Writer call. */
+void mt_context_after_log_sync(mt_context *ctx);
+/*
+ * The embedder cleared the dirty bits of [offset, offset + len) of `r`
+ * (len UINT64_MAX means 2^64); listeners that track them too get log_clear
+ * for each range of `r` in their address space's current view that shows
+ * part of it, the section cut to that part (QEMU's
+ * memory_region_clear_dirty_bitmap). Forward, range by range in address
+ * order. The span is clipped to the region; len 0 calls nothing. -EINVAL if
+ * `r` is not live. Writer call.
+ */
+int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                   */

@@ -79,6 +79,22 @@ static mt_section section_of(mt_address_space *as, mt_view *v, const mt_range *r
     };
 }
 
+/* `s` cut to the region offsets [lo, hi] (inclusive); false if they miss. */
+static bool section_cut(mt_section *s, uint64_t lo, uint64_t hi)
+{
+    uint64_t first = s->offset_in_region, last = first + (s->last - s->start);
+    if (lo < first)
+        lo = first;
+    if (hi > last)
+        hi = last;
+    if (lo > hi)
+        return false;
+    s->start += lo - first;
+    s->last = s->start + (hi - lo);
+    s->offset_in_region = lo;
+    return true;
+}
+
 /* 7.3: the dirty mask is not part of equality */
 static bool ranges_equal(const mt_range *a, const mt_range *b)
 {
@@ -103,13 +119,11 @@ static const struct mt__coalesced *coalesced_of(const mt_region *r)
 static bool coalesced_part(const mt_section *s, const struct mt__coalesced_range *c,
                            uint64_t *addr, uint64_t *len)
 {
-    uint64_t first = s->offset_in_region, last = first + (s->last - s->start);
-    uint64_t lo = c->offset > first ? c->offset : first;
-    uint64_t hi = c->last < last ? c->last : last;
-    if (lo > hi)
+    mt_section part = *s;
+    if (!section_cut(&part, c->offset, c->last))
         return false;
-    *addr = s->start + (lo - first);
-    *len = hi - lo == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+    *addr = part.start;
+    *len = part.last - part.start == UINT64_MAX ? UINT64_MAX : part.last - part.start + 1;
     return true;
 }
 
@@ -377,6 +391,9 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (!as->root)
         return mt__diag(ctx, -EINVAL, "listener_register: address space '%s' is destroyed",
                         as->name);
+    if (l->log_sync && l->log_sync_global)
+        return mt__diag(ctx, -EINVAL,
+                        "listener_register: both log_sync and log_sync_global are set");
     if (!as->listeners) {
         /* the first listener: start tracking the eventfds it will hear of */
         free(as->eventfds);
@@ -489,4 +506,77 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
     /* the masks of every RAM range change: re-render */
     ctx->topology_pending = true;
     mt__txn_commit(ctx);
+}
+
+/* ---- the embedder's dirty-log requests (7.1) --------------------------------- */
+
+/* log_sync_global once, or log_sync for each logged range of l's view (of
+ * `only`, when given). */
+static void sync_listener(mt_listener *l, const mt_region *only)
+{
+    if (l->log_sync_global) {
+        l->log_sync_global(l);
+        return;
+    }
+    if (!l->log_sync)
+        return;
+    mt_address_space *as = l->as_;
+    mt_view *v = as->view;
+    for (size_t i = 0; i < v->nr; i++) {
+        const mt_range *r = &v->ranges[i];
+        if (!r->dirty_log_mask || (only && r->region != only))
+            continue;
+        mt_section s = section_of(as, v, r);
+        l->log_sync(l, &s);
+    }
+}
+
+void mt_context_log_sync(mt_context *ctx)
+{
+    if (!ctx)
+        return;
+    FOR_CTX_FORWARD(l, ctx)
+        sync_listener(l, NULL);
+}
+
+int mt_region_log_sync(mt_region *r)
+{
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "log_sync: not a live region");
+    FOR_CTX_FORWARD(l, r->ctx_)
+        sync_listener(l, r);
+    return 0;
+}
+
+void mt_context_after_log_sync(mt_context *ctx)
+{
+    if (!ctx)
+        return;
+    FOR_CTX_FORWARD(l, ctx)
+        if (l->log_global_after_sync)
+            l->log_global_after_sync(l);
+}
+
+int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
+{
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "log_clear: not a live region");
+    if (len == 0)
+        return 0;
+    /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64, 2.3) */
+    mt__u128 end = (mt__u128)offset + (len == UINT64_MAX ? (mt__u128)MT__2_64 : len);
+    uint64_t last = end > UINT64_MAX ? UINT64_MAX : (uint64_t)(end - 1);
+    FOR_CTX_FORWARD(l, r->ctx_) {
+        if (!l->log_clear)
+            continue;
+        mt_view *v = l->as_->view;
+        for (size_t i = 0; i < v->nr; i++) {
+            if (v->ranges[i].region != r)
+                continue;
+            mt_section s = section_of(l->as_, v, &v->ranges[i]);
+            if (section_cut(&s, offset, last))
+                l->log_clear(l, &s);
+        }
+    }
+    return 0;
 }

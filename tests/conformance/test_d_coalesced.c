@@ -81,6 +81,11 @@ static void on_cdel(mt_listener *l, const mt_section *s, uint64_t addr, uint64_t
     put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
 }
 
+static void on_sync(mt_listener *l, const mt_section *s) { sec(l, "sync", s); }
+static void on_sync_global(mt_listener *l) { put(l, "sync_global"); }
+static void on_clear(mt_listener *l, const mt_section *s) { sec(l, "clear", s); }
+static void on_after_sync(mt_listener *l) { put(l, "after_sync"); }
+
 static void rec_init(rec *r, int priority, const char *tag, rec *shared)
 {
     memset(r, 0, sizeof(*r));
@@ -355,6 +360,124 @@ static void s8_4_finalisation_drops_the_ranges(void **state)
     mt_listener_unregister(&L.l);
 }
 
+/* ---- 7.1: the embedder's dirty-log requests -------------------------------------- */
+
+/* r1 RAM logged (VGA) at 0, r2 RAM at 2000, m MMIO at 4000 in C; X and Z
+ * over C. L1 (prio 10, log_sync) and L2 (20, log_sync_global) on X, Lz (15,
+ * log_sync) on Z; all log into `log`. */
+struct sync_setup {
+    mt_region *r1, *r2, *m;
+    rec log, L1, L2, Lz;
+};
+
+static void sync_setup(mt_test_env *e, struct sync_setup *t)
+{
+    mt_test_std(e);
+    t->r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
+    t->r2 = mt_test_ram(e, e->O2, "r2", 0x1000);
+    t->m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0, t->r1);
+    mt_test_map(e->C, 0x2000, t->r2);
+    mt_test_map(e->C, 0x4000, t->m);
+    assert_int_equal(mt_region_set_log(t->r1, true, MT_DIRTY_VGA), 0);
+    mt_address_space *Z = mt_test_as(e, e->C, "Z");
+    rec_init(&t->log, 0, NULL, NULL);
+    rec_init(&t->L1, 10, "L1", &t->log);
+    rec_init(&t->L2, 20, "L2", &t->log);
+    rec_init(&t->Lz, 15, "Lz", &t->log);
+    rec *all[] = {&t->L1, &t->L2, &t->Lz};
+    for (size_t i = 0; i < 3; i++) {
+        all[i]->l = (mt_listener){.log_sync = on_sync, .log_clear = on_clear,
+                                  .log_global_after_sync = on_after_sync,
+                                  .priority = all[i]->l.priority};
+    }
+    t->L2.l.log_sync = NULL;
+    t->L2.l.log_sync_global = on_sync_global;
+    t->L2.l.log_clear = NULL;
+    rec_attach(&t->L1, e->X);
+    rec_attach(&t->L2, e->X);
+    rec_attach(&t->Lz, Z);
+}
+
+static void sync_teardown(struct sync_setup *t)
+{
+    mt_listener_unregister(&t->L1.l);
+    mt_listener_unregister(&t->L2.l);
+    mt_listener_unregister(&t->Lz.l);
+    check_log(&t->log, "");
+    assert_int_equal(mt_region_set_log(t->r1, false, MT_DIRTY_VGA), 0);
+}
+
+static void s7_1_log_sync_per_logged_range_or_global(void **state)
+{
+    mt_test_env *e = *state;
+    struct sync_setup t;
+    sync_setup(e, &t);
+    struct flushes f = {.ctx = e->ctx};
+    mt_context_set_flush_hook(e->ctx, on_flush, &f);
+    mt_context_log_sync(e->ctx);
+    check_log(&t.log, "L1:sync(r1@0:1000) Lz:sync(r1@0:1000) L2:sync_global");
+    mt_context_after_log_sync(e->ctx);
+    check_log(&t.log, "L1:after_sync Lz:after_sync L2:after_sync");
+    assert_int_equal(f.calls, 0); /* no transaction */
+    mt_context_set_flush_hook(e->ctx, NULL, NULL);
+
+    /* global logging: every RAM range is logged (MIGRATION) */
+    mt_context_set_global_dirty_log(e->ctx, true);
+    mt_context_log_sync(e->ctx);
+    check_log(&t.log, "L1:sync(r1@0:1000) L1:sync(r2@2000:1000) Lz:sync(r1@0:1000) "
+                      "Lz:sync(r2@2000:1000) L2:sync_global");
+    /* one region: log_sync for its ranges only, log_sync_global regardless */
+    assert_int_equal(mt_region_log_sync(t.r2), 0);
+    check_log(&t.log, "L1:sync(r2@2000:1000) Lz:sync(r2@2000:1000) L2:sync_global");
+    assert_int_equal(mt_region_log_sync(t.m), 0); /* not logged */
+    check_log(&t.log, "L2:sync_global");
+    mt_context_set_global_dirty_log(e->ctx, false);
+    sync_teardown(&t);
+}
+
+static void s7_1_log_clear_cut_to_each_range(void **state)
+{
+    mt_test_env *e = *state;
+    struct sync_setup t;
+    sync_setup(e, &t);
+    /* r1 also seen through an alias window at 5000 */
+    mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", t.r1, 0x800, 0x400));
+    check_log(&t.log, "");
+    assert_int_equal(mt_region_log_clear(t.r1, 0x700, 0x200), 0);
+    check_log(&t.log, "L1:clear(r1@700+700:200) L1:clear(r1@5000+800:100) "
+                      "Lz:clear(r1@700+700:200) Lz:clear(r1@5000+800:100)");
+    /* clipped to the region; nothing for an empty span or a region in no view */
+    assert_int_equal(mt_region_log_clear(t.r1, 0xf00, UINT64_MAX), 0);
+    check_log(&t.log, "L1:clear(r1@f00+f00:100) Lz:clear(r1@f00+f00:100)");
+    assert_int_equal(mt_region_log_clear(t.r1, 0, 0), 0);
+    mt_region *u = mt_test_ram(e, e->O2, "u", 0x1000);
+    assert_int_equal(mt_region_log_clear(u, 0, 0x1000), 0);
+    check_log(&t.log, "");
+    sync_teardown(&t);
+}
+
+static void s7_1_at_most_one_of_log_sync_and_global(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    L.l.log_sync = on_sync;
+    L.l.log_sync_global = on_sync_global;
+    unsigned diags = e->diag.count;
+    assert_int_equal(mt_listener_register(&L.l, e->X), -EINVAL);
+    assert_int_equal(e->diag.count, diags + 1);
+    check_log(&L, ""); /* no replay: not registered */
+    mt_context_log_sync(e->ctx);
+    check_log(&L, "");
+    L.l.log_sync = NULL;
+    rec_attach(&L, e->X);
+    mt_context_log_sync(e->ctx);
+    check_log(&L, "sync_global");
+    mt_listener_unregister(&L.l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +490,9 @@ int main(void)
         MT_TEST(s2_coalescing_misuse_changes_nothing),
         MT_TEST(s2_3_whole_2_64_region),
         MT_TEST(s8_4_finalisation_drops_the_ranges),
+        MT_TEST(s7_1_log_sync_per_logged_range_or_global),
+        MT_TEST(s7_1_log_clear_cut_to_each_range),
+        MT_TEST(s7_1_at_most_one_of_log_sync_and_global),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
