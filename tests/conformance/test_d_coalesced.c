@@ -191,6 +191,7 @@ static void s7_9_changes_are_told_at_once(void **state)
     assert_int_equal(mt_region_clear_coalescing(m), 0);
     check_log(&L, "");
     assert_int_equal(mt_region_coalesced_count(m), 0);
+    mt_listener_unregister(&L.l);
 }
 
 static void s7_9_parts_shown_by_each_range(void **state)
@@ -217,6 +218,7 @@ static void s7_9_parts_shown_by_each_range(void **state)
     mt_region *u = mt_test_io(e, e->O2, "u", 0x1000);
     assert_int_equal(mt_region_set_coalescing(u), 0);
     check_log(&L, "");
+    mt_listener_unregister(&L.l);
 }
 
 static void s7_9_every_address_space_and_direction(void **state)
@@ -320,6 +322,7 @@ static void s2_coalescing_misuse_changes_nothing(void **state)
     /* the last byte alone is fine */
     assert_int_equal(mt_region_add_coalescing(m, 0xfff, 1), 0);
     check_log(&L, "cadd(m@2000:1000) =2fff+1");
+    mt_listener_unregister(&L.l);
 }
 
 static void s2_3_whole_2_64_region(void **state)
