@@ -649,7 +649,9 @@ const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
  * `log_start`/`log_stop` on unchanged ranges whose dirty mask changed), in
  * address order; then global `commit`. Listeners run in ascending priority
  * order ("forward"); region_del, log_stop and log_global_stop run in
- * descending order ("reverse"). Sections are valid during the callback only.
+ * descending order ("reverse"). A range's coalesced-MMIO parts follow its
+ * region_add and precede its region_del (coalesced_io_add/del below).
+ * Sections are valid during the callback only. docs/listeners.md.
  */
 typedef struct mt_listener mt_listener;
 typedef struct mt_event_notifier mt_event_notifier; /* see mt_region_add_eventfd */
