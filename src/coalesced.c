@@ -61,7 +61,7 @@ int mt_region_add_coalescing(mt_region *r, uint64_t offset, uint64_t size)
 {
     if (!mt__region_live(r))
         return mt__diag(NULL, -EINVAL, "add_coalescing: not a live region");
-    struct mt__coalesced_range range;
+    struct mt__coalesced_range range = {0, 0}; /* set unless an error returns */
     int err = range_in_region(r, offset, size, &range);
     if (err)
         return err;
