@@ -272,6 +272,23 @@ static void s7_3_coalesced_with_add_and_del_only(void **state)
     mt_listener_unregister(&L.l);
 }
 
+static void s7_5_destroying_an_address_space(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+    mt_test_as_destroy(e, e->X);
+    check_log(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) commit");
+    /* detached: later changes reach nobody */
+    assert_int_equal(mt_region_clear_coalescing(m), 0);
+    check_log(&L, "");
+}
+
 /* ---- 7.4: replay ------------------------------------------------------------------- */
 
 static void s7_4_replay_includes_coalesced(void **state)
@@ -489,6 +506,7 @@ int main(void)
         MT_TEST(s7_9_parts_shown_by_each_range),
         MT_TEST(s7_9_every_address_space_and_direction),
         MT_TEST(s7_3_coalesced_with_add_and_del_only),
+        MT_TEST(s7_5_destroying_an_address_space),
         MT_TEST(s7_4_replay_includes_coalesced),
         MT_TEST(s2_coalescing_misuse_changes_nothing),
         MT_TEST(s2_3_whole_2_64_region),
