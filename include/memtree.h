@@ -287,6 +287,7 @@ struct mt_region {
     uint32_t mapped_via_alias_;
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
     uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */
+    struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */
 };
 
 /*
@@ -553,6 +554,16 @@ void mt_transaction_begin(mt_context *ctx);
 /* -EINVAL when no transaction is open. */
 int mt_transaction_commit(mt_context *ctx);
 unsigned mt_transaction_depth(const mt_context *ctx);
+/*
+ * Called at the start of every transaction, nested or not, including the
+ * one each edit opens by itself, before the depth grows (memory-model.md
+ * 6): where an accelerator empties its coalesced-MMIO buffer, so writes it
+ * batched reach the devices before the map changes under them (QEMU's
+ * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook must not
+ * edit the tree. Writer call.
+ */
+typedef void (*mt_flush_fn)(void *opaque);
+void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
 
 /* ------------------------------------------------------------------------ */
 /* Address spaces and views                                                  */
@@ -642,7 +653,9 @@ const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
  * `log_start`/`log_stop` on unchanged ranges whose dirty mask changed), in
  * address order; then global `commit`. Listeners run in ascending priority
  * order ("forward"); region_del, log_stop and log_global_stop run in
- * descending order ("reverse"). Sections are valid during the callback only.
+ * descending order ("reverse"). A range's coalesced-MMIO parts follow its
+ * region_add and precede its region_del (coalesced_io_add/del below).
+ * Sections are valid during the callback only. docs/listeners.md.
  */
 typedef struct mt_listener mt_listener;
 typedef struct mt_event_notifier mt_event_notifier; /* see mt_region_add_eventfd */
@@ -669,19 +682,42 @@ struct mt_listener {
     mt_address_space *as_;
     mt_listener *ctx_next_, *ctx_prev_;
     mt_listener *as_next_, *as_prev_;
+    /* Later additions, public and optional like the callbacks above (last,
+     * so initialisers written before them keep their meaning). */
+    /* Part of a coalesced-MMIO range (mt_region_add_coalescing) in the
+     * view: `s` is the whole range, [addr, addr + len) the coalesced part
+     * in address-space coordinates (len UINT64_MAX means 2^64). add runs
+     * forward, del in reverse. Sent after the range's region_add, before
+     * its region_del, and at once when a region's ranges change (7.9). */
+    void (*coalesced_io_add)(mt_listener *l, const mt_section *s, uint64_t addr,
+                             uint64_t len);
+    void (*coalesced_io_del)(mt_listener *l, const mt_section *s, uint64_t addr,
+                             uint64_t len);
+    /* Dirty-log requests of the embedder, never sent by commits. log_sync:
+     * fetch the dirty bits of one logged range (mt_context_log_sync,
+     * mt_region_log_sync). log_sync_global: fetch everything at once,
+     * instead of per-range log_sync; a listener has at most one of the
+     * two. log_clear: the embedder cleared the bits of `s`, cut to the
+     * cleared part (mt_region_log_clear). log_global_after_sync:
+     * mt_context_after_log_sync. All run forward, over the context's list. */
+    void (*log_sync)(mt_listener *l, const mt_section *s);
+    void (*log_sync_global)(mt_listener *l);
+    void (*log_clear)(mt_listener *l, const mt_section *s);
+    void (*log_global_after_sync)(mt_listener *l);
 };
 
 /*
  * Registers `l` on `as` after every listener of equal priority, then replays
  * the current view to `l` alone: begin, [log_global_start], for each range
- * region_add and log_start(0 -> mask) if its mask is non-zero, eventfd_add
- * for each eventfd of the view, commit.
- * -EBUSY if `l` is already registered.
+ * region_add, its coalesced_io_adds and log_start(0 -> mask) if its mask is
+ * non-zero, eventfd_add for each eventfd of the view, commit.
+ * -EBUSY if `l` is already registered; -EINVAL if it has both log_sync
+ * and log_sync_global (7.1: at most one).
  */
 int mt_listener_register(mt_listener *l, mt_address_space *as);
-/* Replays the removal to `l` alone (begin, eventfd_del, log_stop,
- * region_del, commit), then detaches it. A no-op for a listener not
- * registered (any more). */
+/* Replays the removal to `l` alone (begin, eventfd_del, then per range
+ * log_stop, coalesced_io_dels, region_del; commit), then detaches it. A
+ * no-op for a listener not registered (any more). */
 void mt_listener_unregister(mt_listener *l);
 
 /* Dirty-log clients (QEMU's DIRTY_MEMORY_*); a mask is 1 << client. */
@@ -691,6 +727,31 @@ enum { MT_DIRTY_VGA = 0, MT_DIRTY_CODE = 1, MT_DIRTY_MIGRATION = 2 };
 int mt_region_set_log(mt_region *r, bool on, unsigned client);
 /* Global dirty logging adds MT_DIRTY_MIGRATION to every RAM range. */
 void mt_context_set_global_dirty_log(mt_context *ctx, bool on);
+/*
+ * Asks listeners for the dirty bits they track (QEMU's
+ * memory_global_dirty_log_sync), outside any transaction: every listener
+ * of the context in ascending priority order gets log_sync_global once if
+ * it has it, else log_sync for each range of its address space's current
+ * view whose dirty mask is not zero, in address order. Writer call.
+ */
+void mt_context_log_sync(mt_context *ctx);
+/* The same, with log_sync only for the ranges of `r` (log_sync_global
+ * listeners still sync everything: they cannot do less). -EINVAL if `r` is
+ * not live. Writer call. */
+int mt_region_log_sync(mt_region *r);
+/* Tells every listener (forward) that a sync round is over: the bits are
+ * consumed (QEMU's memory_global_after_dirty_log_sync). Writer call. */
+void mt_context_after_log_sync(mt_context *ctx);
+/*
+ * The embedder cleared the dirty bits of [offset, offset + len) of `r`
+ * (len UINT64_MAX means 2^64); listeners that track them too get log_clear
+ * for each range of `r` in their address space's current view that shows
+ * part of it, the section cut to that part (QEMU's
+ * memory_region_clear_dirty_bitmap). Forward, range by range in address
+ * order. The span is clipped to the region; len 0 calls nothing. -EINVAL if
+ * `r` is not live. Writer call.
+ */
+int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                   */
@@ -889,6 +950,27 @@ int mt_region_add_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
 /* -ENOENT if no such eventfd. */
 int mt_region_del_eventfd(mt_region *r, uint64_t offset, unsigned size, bool match_data,
                           uint64_t data, mt_event_notifier *e);
+
+/*
+ * Coalesced MMIO (memory-model.md 7.9): parts of a region whose writes an
+ * accelerator may batch (KVM's coalesced MMIO zones). memtree keeps the
+ * list and tells listeners; it does not change how accesses dispatch.
+ * Every change calls, at once and outside any transaction, for each
+ * address space and each range of the region in its current view,
+ * coalesced_io_del for every old range then coalesced_io_add for every
+ * range of the new list (the region's whole list is announced again, as
+ * QEMU does). Allowed on any kind of region. Writer calls; -EINVAL for a
+ * region that is not live.
+ */
+/* Adds [offset, offset + size) (UINT64_MAX means 2^64). -EINVAL for size 0
+ * or a range past the end of the region. Overlaps are kept as given. */
+int mt_region_add_coalescing(mt_region *r, uint64_t offset, uint64_t size);
+/* Replaces the list with the whole region. -EINVAL for a region of size 0. */
+int mt_region_set_coalescing(mt_region *r);
+/* Empties the list; nothing is called when it was empty already. */
+int mt_region_clear_coalescing(mt_region *r);
+/* How many ranges the list holds (0 for a region that is not live). */
+size_t mt_region_coalesced_count(const mt_region *r);
 
 /*
  * Access settings of a context (writer calls).

@@ -63,6 +63,8 @@ struct mt_context {
     mt_listener *listeners;    /* every listener, ascending priority */
     bool global_dirty_log;
     uint8_t dirty_always;      /* clients always logged for RAM */
+    mt_flush_fn flush;         /* called by every transaction begin (6) */
+    void *flush_opaque;
     /* scratch buffers reused by every render, so a commit allocates little */
     struct mt__render_scratch *scratch;
     struct mt__access_settings *access; /* access.c; allocated with the context */
@@ -272,6 +274,22 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
 void mt__listeners_eventfds(mt_address_space *as);
 /* An eventfd of `r` was added or removed: re-diff at the outermost commit. */
 void mt__eventfds_changed(mt_region *r);
+/* A region's coalesced range as offsets in it, `last` inclusive. */
+struct mt__coalesced_range {
+    uint64_t offset, last;
+};
+/* A region's coalesced ranges (coalesced.c), immutable once built. */
+struct mt__coalesced {
+    size_t n;
+    struct mt__coalesced_range ranges[];
+};
+/* r's list changed from `old` to `now` (either may be NULL): tells the
+ * listeners of every address space at once (7.9). */
+void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
+                           const struct mt__coalesced *now);
+/* Drops a region's coalesced ranges, telling nobody (finalisation, 8.4
+ * step 6: the region is in no live view by then). */
+void mt__region_coalesced_free(mt_region *r);
 /* Detaches every listener of a destroyed address space without calls. */
 void mt__listeners_detach_all(mt_address_space *as);
 /* A region's effective dirty-log mask in a view (7.8). Inline: the

@@ -1,8 +1,8 @@
 /*
  * Listeners: registration in priority order, replay on registration and
- * unregistration, the two-pass diff of a view switch, and dirty logging
- * (per-region clients and global logging), which listeners see as
- * log_start/log_stop.
+ * unregistration, the two-pass diff of a view switch, coalesced-MMIO
+ * ranges as listeners see them, and dirty logging (per-region clients and
+ * global logging), which listeners see as log_start/log_stop.
  */
 #include "internal.h"
 
@@ -79,12 +79,103 @@ static mt_section section_of(mt_address_space *as, mt_view *v, const mt_range *r
     };
 }
 
+/* `s` cut to the region offsets [lo, hi] (inclusive); false if they miss. */
+static bool section_cut(mt_section *s, uint64_t lo, uint64_t hi)
+{
+    uint64_t first = s->offset_in_region, last = first + (s->last - s->start);
+    if (lo < first)
+        lo = first;
+    if (hi > last)
+        hi = last;
+    if (lo > hi)
+        return false;
+    s->start += lo - first;
+    s->last = s->start + (hi - lo);
+    s->offset_in_region = lo;
+    return true;
+}
+
 /* 7.3: the dirty mask is not part of equality */
 static bool ranges_equal(const mt_range *a, const mt_range *b)
 {
     return a->region == b->region && a->start == b->start && a->last == b->last &&
            a->offset_in_region == b->offset_in_region && a->romd_mode == b->romd_mode &&
            a->readonly == b->readonly && a->nonvolatile == b->nonvolatile;
+}
+
+/* ---- coalesced ranges (7.3, 7.4, 7.9) --------------------------------------- */
+
+/* The region's list, if it has one. A range of an old view can name a
+ * region an owner teardown finalised while still in use (reported there):
+ * its storage no longer holds a list to follow. */
+static const struct mt__coalesced *coalesced_of(const mt_region *r)
+{
+    return r && r->magic_ == MT__REGION_LIVE ? r->coalesced_ : NULL;
+}
+
+/* The part of coalesced range `c` that the range `s` shows, in address-space
+ * coordinates: the range shifted by the section's placement, cut to the
+ * section. False if they do not meet. A length of 2^64 reads UINT64_MAX. */
+static bool coalesced_part(const mt_section *s, const struct mt__coalesced_range *c,
+                           uint64_t *addr, uint64_t *len)
+{
+    mt_section part = *s;
+    if (!section_cut(&part, c->offset, c->last))
+        return false;
+    *addr = part.start;
+    *len = part.last - part.start == UINT64_MAX ? UINT64_MAX : part.last - part.start + 1;
+    return true;
+}
+
+/* coalesced_io_add (forward) or _del (reverse) to every listener of `as`,
+ * for each range of `list` the section shows, in list order. */
+static void send_coalesced(mt_address_space *as, const mt_section *s,
+                           const struct mt__coalesced *list, bool add)
+{
+    for (size_t i = 0; list && i < list->n; i++) {
+        uint64_t addr, len;
+        if (!coalesced_part(s, &list->ranges[i], &addr, &len))
+            continue;
+        if (add) {
+            FOR_AS_FORWARD(l, as)
+                if (l->coalesced_io_add)
+                    l->coalesced_io_add(l, s, addr, len);
+        } else {
+            FOR_AS_REVERSE(l, as)
+                if (l->coalesced_io_del)
+                    l->coalesced_io_del(l, s, addr, len);
+        }
+    }
+}
+
+/* The same to one listener alone (replay, 7.4). */
+static void tell_coalesced(mt_listener *l, const mt_section *s, bool add)
+{
+    const struct mt__coalesced *list = coalesced_of(s->region);
+    void (*fn)(mt_listener *, const mt_section *, uint64_t, uint64_t) =
+        add ? l->coalesced_io_add : l->coalesced_io_del;
+    for (size_t i = 0; fn && list && i < list->n; i++) {
+        uint64_t addr, len;
+        if (coalesced_part(s, &list->ranges[i], &addr, &len))
+            fn(l, s, addr, len);
+    }
+}
+
+void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
+                           const struct mt__coalesced *now)
+{
+    for (mt_address_space *as = r->ctx_->as_first; as; as = as->next) {
+        if (!as->listeners)
+            continue;
+        mt_view *v = as->view;
+        for (size_t i = 0; i < v->nr; i++) {
+            if (v->ranges[i].region != r)
+                continue;
+            mt_section s = section_of(as, v, &v->ranges[i]);
+            send_coalesced(as, &s, old, false);
+            send_coalesced(as, &s, now, true);
+        }
+    }
 }
 
 /* ---- global begin/commit ------------------------------------------------- */
@@ -105,8 +196,11 @@ void mt__listeners_commit(mt_context *ctx)
 
 /* ---- the diff -------------------------------------------------------------- */
 
+/* The range's coalesced parts go first, as in the unregistration replay:
+ * a listener drops them while the slot still exists. */
 static void send_del(mt_address_space *as, const mt_section *s)
 {
+    send_coalesced(as, s, coalesced_of(s->region), false);
     FOR_AS_REVERSE(l, as)
         if (l->region_del)
             l->region_del(l, s);
@@ -117,6 +211,7 @@ static void send_add(mt_address_space *as, const mt_section *s)
     FOR_AS_FORWARD(l, as)
         if (l->region_add)
             l->region_add(l, s);
+    send_coalesced(as, s, coalesced_of(s->region), true);
 }
 
 static void send_nop(mt_address_space *as, const mt_section *s, unsigned old_mask,
@@ -296,6 +391,9 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (!as->root)
         return mt__diag(ctx, -EINVAL, "listener_register: address space '%s' is destroyed",
                         as->name);
+    if (l->log_sync && l->log_sync_global)
+        return mt__diag(ctx, -EINVAL,
+                        "listener_register: both log_sync and log_sync_global are set");
     if (!as->listeners) {
         /* the first listener: start tracking the eventfds it will hear of */
         free(as->eventfds);
@@ -315,6 +413,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         mt_section s = section_of(as, v, &v->ranges[i]);
         if (l->region_add)
             l->region_add(l, &s);
+        tell_coalesced(l, &s, true);
         if (v->ranges[i].dirty_log_mask && l->log_start)
             l->log_start(l, &s, 0, v->ranges[i].dirty_log_mask);
     }
@@ -339,6 +438,7 @@ void mt_listener_unregister(mt_listener *l)
         mt_section s = section_of(as, v, &v->ranges[i]);
         if (v->ranges[i].dirty_log_mask && l->log_stop)
             l->log_stop(l, &s, v->ranges[i].dirty_log_mask, 0);
+        tell_coalesced(l, &s, false);
         if (l->region_del)
             l->region_del(l, &s);
     }
@@ -406,4 +506,77 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
     /* the masks of every RAM range change: re-render */
     ctx->topology_pending = true;
     mt__txn_commit(ctx);
+}
+
+/* ---- the embedder's dirty-log requests (7.1) --------------------------------- */
+
+/* log_sync_global once, or log_sync for each logged range of l's view (of
+ * `only`, when given). */
+static void sync_listener(mt_listener *l, const mt_region *only)
+{
+    if (l->log_sync_global) {
+        l->log_sync_global(l);
+        return;
+    }
+    if (!l->log_sync)
+        return;
+    mt_address_space *as = l->as_;
+    mt_view *v = as->view;
+    for (size_t i = 0; i < v->nr; i++) {
+        const mt_range *r = &v->ranges[i];
+        if (!r->dirty_log_mask || (only && r->region != only))
+            continue;
+        mt_section s = section_of(as, v, r);
+        l->log_sync(l, &s);
+    }
+}
+
+void mt_context_log_sync(mt_context *ctx)
+{
+    if (!ctx)
+        return;
+    FOR_CTX_FORWARD(l, ctx)
+        sync_listener(l, NULL);
+}
+
+int mt_region_log_sync(mt_region *r)
+{
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "log_sync: not a live region");
+    FOR_CTX_FORWARD(l, r->ctx_)
+        sync_listener(l, r);
+    return 0;
+}
+
+void mt_context_after_log_sync(mt_context *ctx)
+{
+    if (!ctx)
+        return;
+    FOR_CTX_FORWARD(l, ctx)
+        if (l->log_global_after_sync)
+            l->log_global_after_sync(l);
+}
+
+int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
+{
+    if (!mt__region_live(r))
+        return mt__diag(NULL, -EINVAL, "log_clear: not a live region");
+    if (len == 0)
+        return 0;
+    /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64, 2.3) */
+    mt__u128 end = (mt__u128)offset + (len == UINT64_MAX ? (mt__u128)MT__2_64 : len);
+    uint64_t last = end > UINT64_MAX ? UINT64_MAX : (uint64_t)(end - 1);
+    FOR_CTX_FORWARD(l, r->ctx_) {
+        if (!l->log_clear)
+            continue;
+        mt_view *v = l->as_->view;
+        for (size_t i = 0; i < v->nr; i++) {
+            if (v->ranges[i].region != r)
+                continue;
+            mt_section s = section_of(l->as_, v, &v->ranges[i]);
+            if (section_cut(&s, offset, last))
+                l->log_clear(l, &s);
+        }
+    }
+    return 0;
 }

@@ -681,6 +681,7 @@ static void finalize_now(mt_region *r)
         r->alias_->alias_refs_--;
     free_backing(r);
     mt__region_eventfds_clear(r);
+    mt__region_coalesced_free(r);
     mt__iommu_region_gone(r);
     free(r->log_counts_);
     if (r->owner_)

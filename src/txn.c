@@ -8,6 +8,9 @@
 
 void mt__txn_begin(mt_context *ctx)
 {
+    /* every begin, internal ones too: each edit is a transaction (6) */
+    if (ctx->flush)
+        ctx->flush(ctx->flush_opaque);
     ctx->txn_depth++;
 }
 
@@ -77,4 +80,12 @@ int mt_transaction_commit(mt_context *ctx)
 unsigned mt_transaction_depth(const mt_context *ctx)
 {
     return ctx->txn_depth;
+}
+
+void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque)
+{
+    if (!ctx)
+        return;
+    ctx->flush = fn;
+    ctx->flush_opaque = opaque;
 }

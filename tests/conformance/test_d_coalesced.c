@@ -1,0 +1,519 @@
+/*
+ * Conformance group D, the listener features around accelerators
+ * (memory-model.md 6, 7.1-7.4, 7.9, 8.4): the flush hook of transaction
+ * begin, coalesced-MMIO ranges and what listeners hear of them, and the
+ * dirty-log requests of the embedder (log_sync, log_sync_global,
+ * log_clear, log_global_after_sync). The catalogue has no items for them:
+ * the tests are named after the spec's sections.
+ */
+#include "mt_test.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a recording listener ------------------------------------------------ */
+
+/* Appends one word per call to `log` (to the shared one when `shared` is
+ * set, prefixed with the tag, for ordering across listeners). */
+typedef struct rec {
+    mt_listener l;
+    const char *tag;
+    struct rec *shared;
+    char log[4096];
+} rec;
+
+static void put(mt_listener *l, const char *fmt, ...)
+{
+    rec *r = (rec *)l;
+    rec *dst = r->shared ? r->shared : r;
+    char word[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(word, sizeof(word), fmt, ap);
+    va_end(ap);
+    size_t len = strlen(dst->log);
+    int n = snprintf(dst->log + len, sizeof(dst->log) - len, "%s%s%s%s", len ? " " : "",
+                     r->shared ? r->tag : "", r->shared ? ":" : "", word);
+    assert_true(n > 0 && (size_t)n < sizeof(dst->log) - len);
+}
+
+static const char *nm(const mt_section *s)
+{
+    return mt_region_name(s->region) ? mt_region_name(s->region) : "(null)";
+}
+
+/* A section as name@start, with +offset when the range does not start at
+ * the region's beginning and :size (bytes) always. */
+static void sec(mt_listener *l, const char *what, const mt_section *s)
+{
+    unsigned long long size = (unsigned long long)(s->last - s->start) + 1;
+    if (s->offset_in_region)
+        put(l, "%s(%s@%llx+%llx:%llx)", what, nm(s), (unsigned long long)s->start,
+            (unsigned long long)s->offset_in_region, size);
+    else
+        put(l, "%s(%s@%llx:%llx)", what, nm(s), (unsigned long long)s->start, size);
+}
+
+static void on_begin(mt_listener *l) { put(l, "begin"); }
+static void on_commit(mt_listener *l) { put(l, "commit"); }
+static void on_add(mt_listener *l, const mt_section *s) { sec(l, "add", s); }
+static void on_del(mt_listener *l, const mt_section *s) { sec(l, "del", s); }
+static void on_nop(mt_listener *l, const mt_section *s) { sec(l, "nop", s); }
+static void on_log_start(mt_listener *l, const mt_section *s, unsigned o, unsigned n)
+{
+    put(l, "log_start(%s,%x->%x)", nm(s), o, n);
+}
+static void on_log_stop(mt_listener *l, const mt_section *s, unsigned o, unsigned n)
+{
+    put(l, "log_stop(%s,%x->%x)", nm(s), o, n);
+}
+
+static void on_cadd(mt_listener *l, const mt_section *s, uint64_t addr, uint64_t len)
+{
+    sec(l, "cadd", s);
+    put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
+}
+static void on_cdel(mt_listener *l, const mt_section *s, uint64_t addr, uint64_t len)
+{
+    sec(l, "cdel", s);
+    put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
+}
+
+static void on_sync(mt_listener *l, const mt_section *s) { sec(l, "sync", s); }
+static void on_sync_global(mt_listener *l) { put(l, "sync_global"); }
+static void on_clear(mt_listener *l, const mt_section *s) { sec(l, "clear", s); }
+static void on_after_sync(mt_listener *l) { put(l, "after_sync"); }
+
+static void rec_init(rec *r, int priority, const char *tag, rec *shared)
+{
+    memset(r, 0, sizeof(*r));
+    r->l = (mt_listener){
+        .begin = on_begin, .commit = on_commit, .region_add = on_add,
+        .region_del = on_del, .region_nop = on_nop, .log_start = on_log_start,
+        .log_stop = on_log_stop, .priority = priority,
+        .coalesced_io_add = on_cadd, .coalesced_io_del = on_cdel,
+    };
+    r->tag = tag;
+    r->shared = shared;
+}
+
+static void rec_clear(rec *r)
+{
+    r->log[0] = 0;
+}
+
+/* Registers and clears the log (the catalogue's convention). */
+static void rec_attach(rec *r, mt_address_space *as)
+{
+    assert_int_equal(mt_listener_register(&r->l, as), 0);
+    rec_clear(r->shared ? r->shared : r);
+}
+
+static void check_log(rec *r, const char *expected)
+{
+    if (strcmp(r->log, expected) != 0)
+        fail_msg("listener log\n  expected: %s\n  got:      %s", expected, r->log);
+    rec_clear(r);
+}
+
+/* ---- 6: the flush hook ------------------------------------------------------- */
+
+struct flushes {
+    mt_context *ctx;
+    unsigned calls;
+    char depths[64]; /* the depth seen by each call, as digits */
+};
+
+static void on_flush(void *opaque)
+{
+    struct flushes *f = opaque;
+    if (f->calls < sizeof(f->depths) - 1)
+        f->depths[f->calls] = (char)('0' + mt_transaction_depth(f->ctx));
+    f->calls++;
+}
+
+static void s6_begin_calls_the_flush_hook_first(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    struct flushes f = {.ctx = e->ctx};
+    mt_context_set_flush_hook(e->ctx, on_flush, &f);
+    mt_transaction_begin(e->ctx);
+    mt_transaction_begin(e->ctx);
+    assert_string_equal(f.depths, "01"); /* before depth += 1, nested too */
+    assert_int_equal(mt_transaction_commit(e->ctx), 0);
+    assert_int_equal(mt_transaction_commit(e->ctx), 0);
+    assert_int_equal(f.calls, 2); /* commit does not flush */
+
+    /* an edit outside a transaction opens one of its own */
+    f.calls = 0;
+    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
+    assert_true(f.calls >= 1);
+    assert_int_equal(f.depths[0], '0');
+
+    mt_context_set_flush_hook(e->ctx, NULL, NULL);
+    f.calls = 0;
+    mt_transaction_begin(e->ctx);
+    assert_int_equal(mt_transaction_commit(e->ctx), 0);
+    assert_int_equal(f.calls, 0);
+}
+
+/* ---- 7.9: changing a region's coalesced ranges --------------------------------- */
+
+static void s7_9_changes_are_told_at_once(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+
+    assert_int_equal(mt_region_add_coalescing(m, 0x100, 0x10), 0);
+    check_log(&L, "cadd(m@2000:1000) =2100+10"); /* no begin/commit */
+    /* the old list goes, the whole new one comes */
+    assert_int_equal(mt_region_add_coalescing(m, 0x800, 0x100), 0);
+    check_log(&L, "cdel(m@2000:1000) =2100+10 cadd(m@2000:1000) =2100+10 "
+                  "cadd(m@2000:1000) =2800+100");
+    assert_int_equal(mt_region_coalesced_count(m), 2);
+    /* inside a transaction too, at once, with the published view */
+    mt_transaction_begin(e->ctx);
+    assert_int_equal(mt_region_set_coalescing(m), 0);
+    check_log(&L, "cdel(m@2000:1000) =2100+10 cdel(m@2000:1000) =2800+100 "
+                  "cadd(m@2000:1000) =2000+1000");
+    assert_int_equal(mt_transaction_commit(e->ctx), 0);
+    check_log(&L, "");
+    assert_int_equal(mt_region_clear_coalescing(m), 0);
+    check_log(&L, "cdel(m@2000:1000) =2000+1000");
+    assert_int_equal(mt_region_clear_coalescing(m), 0);
+    check_log(&L, "");
+    assert_int_equal(mt_region_coalesced_count(m), 0);
+    mt_listener_unregister(&L.l);
+}
+
+static void s7_9_parts_shown_by_each_range(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", m, 0x800, 0x400));
+    mt_region *other = mt_test_io(e, e->O2, "other", 0x1000);
+    mt_test_map(e->C, 0x8000, other);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+    /* crosses the alias's start: cut to what each range shows */
+    assert_int_equal(mt_region_add_coalescing(m, 0x700, 0x200), 0);
+    check_log(&L, "cadd(m@2000:1000) =2700+200 cadd(m@5000+800:400) =5000+100");
+    /* outside the alias's window: only the direct mapping */
+    assert_int_equal(mt_region_clear_coalescing(m), 0);
+    rec_clear(&L);
+    assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
+    check_log(&L, "cadd(m@2000:1000) =2000+10");
+    /* an unmapped region is in no view: nobody hears of it */
+    mt_region *u = mt_test_io(e, e->O2, "u", 0x1000);
+    assert_int_equal(mt_region_set_coalescing(u), 0);
+    check_log(&L, "");
+    mt_listener_unregister(&L.l);
+}
+
+static void s7_9_every_address_space_and_direction(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    mt_address_space *Z = mt_test_as(e, e->C, "Z");
+    rec log, L1, L2, Lz;
+    rec_init(&log, 0, NULL, NULL);
+    rec_init(&L1, 10, "L1", &log);
+    rec_init(&L2, 20, "L2", &log);
+    rec_init(&Lz, 15, "Lz", &log);
+    rec_attach(&L2, e->X);
+    rec_attach(&L1, e->X);
+    rec_attach(&Lz, Z);
+    assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
+    check_log(&log, "L1:cadd(m@2000:1000) L1:=2000+10 L2:cadd(m@2000:1000) L2:=2000+10 "
+                    "Lz:cadd(m@2000:1000) Lz:=2000+10");
+    assert_int_equal(mt_region_clear_coalescing(m), 0);
+    check_log(&log, "L2:cdel(m@2000:1000) L2:=2000+10 L1:cdel(m@2000:1000) L1:=2000+10 "
+                    "Lz:cdel(m@2000:1000) Lz:=2000+10");
+    mt_listener_unregister(&L1.l);
+    mt_listener_unregister(&L2.l);
+    mt_listener_unregister(&Lz.l);
+}
+
+/* ---- 7.3: the diff ---------------------------------------------------------------- */
+
+static void s7_3_coalesced_with_add_and_del_only(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+    mt_test_map(e->C, 0x2000, m);
+    check_log(&L, "begin add(m@2000:1000) cadd(m@2000:1000) =2010+20 commit");
+    /* an unchanged range is a no-op: nothing about its coalesced parts */
+    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r", 0x1000));
+    check_log(&L, "begin nop(m@2000:1000) add(r@4000:1000) commit");
+    assert_int_equal(mt_region_set_address(m, 0x6000), 0);
+    check_log(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) nop(r@4000:1000) "
+                  "add(m@6000:1000) cadd(m@6000:1000) =6010+20 commit");
+    mt_test_unmap(e->C, m);
+    check_log(&L, "begin cdel(m@6000:1000) =6010+20 del(m@6000:1000) nop(r@4000:1000) "
+                  "commit");
+    mt_listener_unregister(&L.l);
+}
+
+static void s7_5_destroying_an_address_space(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+    mt_test_as_destroy(e, e->X);
+    check_log(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) commit");
+    /* detached: later changes reach nobody */
+    assert_int_equal(mt_region_clear_coalescing(m), 0);
+    check_log(&L, "");
+}
+
+/* ---- 7.4: replay ------------------------------------------------------------------- */
+
+static void s7_4_replay_includes_coalesced(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
+    mt_test_map(e->C, 0, r1);
+    assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
+    assert_int_equal(mt_region_add_coalescing(r1, 0x100, 0x100), 0);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    assert_int_equal(mt_listener_register(&L.l, e->X), 0);
+    check_log(&L, "begin add(r1@0:1000) cadd(r1@0:1000) =100+100 log_start(r1,0->1) "
+                  "add(m@2000:1000) commit");
+    mt_listener_unregister(&L.l);
+    check_log(&L, "begin log_stop(r1,1->0) cdel(r1@0:1000) =100+100 del(r1@0:1000) "
+                  "del(m@2000:1000) commit");
+    assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
+}
+
+/* ---- errors, 2^64, finalisation ------------------------------------------------------ */
+
+static void s2_coalescing_misuse_changes_nothing(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+    unsigned diags = e->diag.count;
+    assert_int_equal(mt_region_add_coalescing(m, 0, 0), -EINVAL);
+    assert_int_equal(mt_region_add_coalescing(m, 0xfff, 2), -EINVAL);
+    assert_int_equal(mt_region_add_coalescing(m, 0x1000, 1), -EINVAL);
+    assert_int_equal(mt_region_add_coalescing(m, UINT64_MAX - 1, 4), -EINVAL);
+    assert_int_equal(mt_region_add_coalescing(m, 0, UINT64_MAX), -EINVAL);
+    mt_region *empty = mt_test_io(e, e->O2, "empty", 0);
+    assert_int_equal(mt_region_set_coalescing(empty), -EINVAL);
+    assert_int_equal(e->diag.count, diags + 6);
+    /* no context to report to: the default hook prints it */
+    assert_int_equal(mt_region_add_coalescing(NULL, 0, 1), -EINVAL);
+    assert_int_equal(mt_region_coalesced_count(m), 0);
+    check_log(&L, "");
+    /* the last byte alone is fine */
+    assert_int_equal(mt_region_add_coalescing(m, 0xfff, 1), 0);
+    check_log(&L, "cadd(m@2000:1000) =2fff+1");
+    mt_listener_unregister(&L.l);
+}
+
+static void s2_3_whole_2_64_region(void **state)
+{
+    mt_test_env *e = *state;
+    mt_region *io = mt_test_io(e, e->O1, "io", UINT64_MAX);
+    mt_address_space *Y = mt_test_as(e, io, "Y");
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, Y);
+    assert_int_equal(mt_region_set_coalescing(io), 0);
+    check_log(&L, "cadd(io@0:0) =0+ffffffffffffffff"); /* 2^64 both times */
+    assert_int_equal(mt_region_add_coalescing(io, UINT64_MAX - 0xf, 0x10), 0);
+    check_log(&L, "cdel(io@0:0) =0+ffffffffffffffff cadd(io@0:0) =0+ffffffffffffffff "
+                  "cadd(io@0:0) =fffffffffffffff0+10");
+    mt_listener_unregister(&L.l);
+}
+
+static void s8_4_finalisation_drops_the_ranges(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
+    assert_int_equal(mt_region_add_coalescing(m, 0x20, 0x10), 0);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    rec_attach(&L, e->X);
+    mt_test_unmap(e->C, m);
+    check_log(&L, "begin cdel(m@2000:1000) =2000+10 cdel(m@2000:1000) =2020+10 "
+                  "del(m@2000:1000) commit");
+    mt_test_reclaim(e);
+    /* nothing more to tell: the region is in no view; the leak checker
+     * sees the list go */
+    assert_int_equal(mt_test_finalize(e, m), 0);
+    check_log(&L, "");
+    mt_listener_unregister(&L.l);
+}
+
+/* ---- 7.1: the embedder's dirty-log requests -------------------------------------- */
+
+/* r1 RAM logged (VGA) at 0, r2 RAM at 2000, m MMIO at 4000 in C; X and Z
+ * over C. L1 (prio 10, log_sync) and L2 (20, log_sync_global) on X, Lz (15,
+ * log_sync) on Z; all log into `log`. */
+struct sync_setup {
+    mt_region *r1, *r2, *m;
+    rec log, L1, L2, Lz;
+};
+
+static void sync_setup(mt_test_env *e, struct sync_setup *t)
+{
+    mt_test_std(e);
+    t->r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
+    t->r2 = mt_test_ram(e, e->O2, "r2", 0x1000);
+    t->m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0, t->r1);
+    mt_test_map(e->C, 0x2000, t->r2);
+    mt_test_map(e->C, 0x4000, t->m);
+    assert_int_equal(mt_region_set_log(t->r1, true, MT_DIRTY_VGA), 0);
+    mt_address_space *Z = mt_test_as(e, e->C, "Z");
+    rec_init(&t->log, 0, NULL, NULL);
+    rec_init(&t->L1, 10, "L1", &t->log);
+    rec_init(&t->L2, 20, "L2", &t->log);
+    rec_init(&t->Lz, 15, "Lz", &t->log);
+    rec *all[] = {&t->L1, &t->L2, &t->Lz};
+    for (size_t i = 0; i < 3; i++) {
+        all[i]->l = (mt_listener){.log_sync = on_sync, .log_clear = on_clear,
+                                  .log_global_after_sync = on_after_sync,
+                                  .priority = all[i]->l.priority};
+    }
+    t->L2.l.log_sync = NULL;
+    t->L2.l.log_sync_global = on_sync_global;
+    t->L2.l.log_clear = NULL;
+    rec_attach(&t->L1, e->X);
+    rec_attach(&t->L2, e->X);
+    rec_attach(&t->Lz, Z);
+}
+
+static void sync_teardown(struct sync_setup *t)
+{
+    mt_listener_unregister(&t->L1.l);
+    mt_listener_unregister(&t->L2.l);
+    mt_listener_unregister(&t->Lz.l);
+    check_log(&t->log, "");
+    assert_int_equal(mt_region_set_log(t->r1, false, MT_DIRTY_VGA), 0);
+}
+
+static void s7_1_log_sync_per_logged_range_or_global(void **state)
+{
+    mt_test_env *e = *state;
+    struct sync_setup t;
+    sync_setup(e, &t);
+    struct flushes f = {.ctx = e->ctx};
+    mt_context_set_flush_hook(e->ctx, on_flush, &f);
+    mt_context_log_sync(e->ctx);
+    check_log(&t.log, "L1:sync(r1@0:1000) Lz:sync(r1@0:1000) L2:sync_global");
+    mt_context_after_log_sync(e->ctx);
+    check_log(&t.log, "L1:after_sync Lz:after_sync L2:after_sync");
+    assert_int_equal(f.calls, 0); /* no transaction */
+    mt_context_set_flush_hook(e->ctx, NULL, NULL);
+
+    /* global logging: every RAM range is logged (MIGRATION) */
+    mt_context_set_global_dirty_log(e->ctx, true);
+    mt_context_log_sync(e->ctx);
+    check_log(&t.log, "L1:sync(r1@0:1000) L1:sync(r2@2000:1000) Lz:sync(r1@0:1000) "
+                      "Lz:sync(r2@2000:1000) L2:sync_global");
+    /* one region: log_sync for its ranges only, log_sync_global regardless */
+    assert_int_equal(mt_region_log_sync(t.r2), 0);
+    check_log(&t.log, "L1:sync(r2@2000:1000) Lz:sync(r2@2000:1000) L2:sync_global");
+    assert_int_equal(mt_region_log_sync(t.m), 0); /* not logged */
+    check_log(&t.log, "L2:sync_global");
+    mt_context_set_global_dirty_log(e->ctx, false);
+    sync_teardown(&t);
+}
+
+static void s7_1_log_clear_cut_to_each_range(void **state)
+{
+    mt_test_env *e = *state;
+    struct sync_setup t;
+    sync_setup(e, &t);
+    /* r1 also seen through an alias window at 5000 */
+    mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", t.r1, 0x800, 0x400));
+    check_log(&t.log, "");
+    assert_int_equal(mt_region_log_clear(t.r1, 0x700, 0x200), 0);
+    check_log(&t.log, "L1:clear(r1@700+700:200) L1:clear(r1@5000+800:100) "
+                      "Lz:clear(r1@700+700:200) Lz:clear(r1@5000+800:100)");
+    /* clipped to the region; nothing for an empty span or a region in no view */
+    assert_int_equal(mt_region_log_clear(t.r1, 0xf00, UINT64_MAX), 0);
+    check_log(&t.log, "L1:clear(r1@f00+f00:100) Lz:clear(r1@f00+f00:100)");
+    assert_int_equal(mt_region_log_clear(t.r1, 0, 0), 0);
+    mt_region *u = mt_test_ram(e, e->O2, "u", 0x1000);
+    assert_int_equal(mt_region_log_clear(u, 0, 0x1000), 0);
+    check_log(&t.log, "");
+    sync_teardown(&t);
+}
+
+static void s7_1_at_most_one_of_log_sync_and_global(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    rec L;
+    rec_init(&L, 0, NULL, NULL);
+    L.l.log_sync = on_sync;
+    L.l.log_sync_global = on_sync_global;
+    unsigned diags = e->diag.count;
+    assert_int_equal(mt_listener_register(&L.l, e->X), -EINVAL);
+    assert_int_equal(e->diag.count, diags + 1);
+    check_log(&L, ""); /* no replay: not registered */
+    mt_context_log_sync(e->ctx);
+    check_log(&L, "");
+    L.l.log_sync = NULL;
+    rec_attach(&L, e->X);
+    mt_context_log_sync(e->ctx);
+    check_log(&L, "sync_global");
+    mt_listener_unregister(&L.l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        MT_TEST(s6_begin_calls_the_flush_hook_first),
+        MT_TEST(s7_9_changes_are_told_at_once),
+        MT_TEST(s7_9_parts_shown_by_each_range),
+        MT_TEST(s7_9_every_address_space_and_direction),
+        MT_TEST(s7_3_coalesced_with_add_and_del_only),
+        MT_TEST(s7_5_destroying_an_address_space),
+        MT_TEST(s7_4_replay_includes_coalesced),
+        MT_TEST(s2_coalescing_misuse_changes_nothing),
+        MT_TEST(s2_3_whole_2_64_region),
+        MT_TEST(s8_4_finalisation_drops_the_ranges),
+        MT_TEST(s7_1_log_sync_per_logged_range_or_global),
+        MT_TEST(s7_1_log_clear_cut_to_each_range),
+        MT_TEST(s7_1_at_most_one_of_log_sync_and_global),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
