@@ -111,9 +111,8 @@ static bool round_trip(mt_machine *m, char *why, size_t whylen)
 
 static bool run_case(const char *dir, const char *name)
 {
-    char tree_path[4096], flat_path[4096], why[2048] = "";
-    snprintf(tree_path, sizeof(tree_path), "%s/%s", dir, tree_file);
-    snprintf(flat_path, sizeof(flat_path), "%s/flat.txt", dir);
+    char why[2048] = "";
+    char *tree_path = path_join(dir, tree_file), *flat_path = path_join(dir, "flat.txt");
     FILE *tree = fopen(tree_path, "r"), *flat = fopen(flat_path, "r");
     char *expected = slurp(flat_path);
     mt_context *ctx = mt_context_new();
@@ -157,18 +156,23 @@ static bool run_case(const char *dir, const char *name)
     mt_machine_free(m);
     mt_context_free(ctx);
     free(expected);
+    free(tree_path);
+    free(flat_path);
     return ok;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    struct stat st;
+    char *p = path_join(dir, name);
+    bool found = stat(p, &st) == 0;
+    free(p);
+    return found;
 }
 
 static bool is_case(const char *dir)
 {
-    char p[4096];
-    struct stat st;
-    snprintf(p, sizeof(p), "%s/%s", dir, tree_file);
-    if (stat(p, &st))
-        return false;
-    snprintf(p, sizeof(p), "%s/flat.txt", dir);
-    return stat(p, &st) == 0;
+    return exists(dir, tree_file) && exists(dir, "flat.txt");
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -217,10 +221,10 @@ int main(int argc, char **argv)
         closedir(d);
         qsort(names, n, sizeof(*names), cmp_name);
         for (size_t i = 0; i < n; i++) {
-            char p[4096];
-            snprintf(p, sizeof(p), "%s/%s", argv[a], names[i]);
+            char *p = path_join(argv[a], names[i]);
             if (is_case(p))
                 (run_case(p, names[i]) ? &pass : &fail)[0]++;
+            free(p);
             free(names[i]);
         }
         free(names);

@@ -208,11 +208,6 @@ struct totals {
     bool verbose;
 };
 
-static char *path_join(const char *dir, const char *name)
-{
-    return xasprintf("%s/%s", dir, name);
-}
-
 /* Compares one dump with a file of the case; "missing" if there is none. */
 static const char *check_dump(mt_context *ctx, const char *dir, const char *file,
                               unsigned flags, char *why)

@@ -28,6 +28,17 @@ static inline char *xstrdup(const char *s)
     return memcpy(xrealloc(NULL, n), s, n);
 }
 
+/* "dir/name", allocated. */
+static inline char *path_join(const char *dir, const char *name)
+{
+    size_t d = strlen(dir), n = strlen(name);
+    char *p = xrealloc(NULL, d + n + 2);
+    memcpy(p, dir, d);
+    p[d] = '/';
+    memcpy(p + d + 1, name, n + 1);
+    return p;
+}
+
 /* The whole file as a NUL-terminated string, or NULL if it cannot be read. */
 static inline char *slurp(const char *path)
 {
