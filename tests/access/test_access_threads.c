@@ -25,6 +25,21 @@ struct shared {
     unsigned long reads, mixed, bad_result, mmio;
 };
 
+/* 8 bytes seen by a reader: all A's, all B's or all the device's, never a
+ * mix of views. */
+static void tally(struct shared *s, const uint8_t *p)
+{
+    bool all_a = true, all_b = true, all_d = true;
+    for (int i = 0; i < 8; i++) {
+        all_a &= p[i] == 0xaa;
+        all_b &= p[i] == 0xbb;
+        all_d &= p[i] == 0xd0;
+    }
+    if (!all_a && !all_b && !all_d)
+        s->mixed++;
+    s->mmio += all_d;
+}
+
 static void *reader(void *arg)
 {
     struct shared *s = arg;
@@ -34,15 +49,7 @@ static void *reader(void *arg)
         mt_result r = mt_address_space_read(s->as, 0x1008, A, buf, 8);
         if (r != MT_RESULT_OK)
             s->bad_result++;
-        bool all_a = true, all_b = true, all_d = true;
-        for (int i = 0; i < 8; i++) {
-            all_a &= buf[i] == 0xaa;
-            all_b &= buf[i] == 0xbb;
-            all_d &= buf[i] == 0xd0;
-        }
-        if (!all_a && !all_b && !all_d)
-            s->mixed++;
-        s->mmio += all_d;
+        tally(s, buf);
         /* writes into whichever is there, never through a dead view */
         mt_address_space_write(s->as, 0x1800, A, buf, 8);
         s->reads++;
@@ -68,31 +75,51 @@ static const mt_region_ops d_ops = {.read = d_read, .write = d_write,
                                     .impl = {.max_access_size = 8},
                                     .valid = {.max_access_size = 8}};
 
-static void reads_during_commits(void **state)
-{
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *a = mt_test_ram(e, e->O2, "a", 0x2000);
-    mt_region *b = mt_test_ram(e, e->O2, "b", 0x2000);
-    mt_region *dev = mt_test_io_ops(e, e->O3, &d_ops, NULL, "dev", 0x2000);
-    fill_byte(a, 0x2000, 0xaa);
-    fill_byte(b, 0x2000, 0xbb);
-    mt_test_map(e->C, 0, a);
+/* RAM A (0xaa) mapped at 0 of the standard container, RAM B (0xbb) and the
+ * device (0xd0) ready to cover it. */
+struct stage {
+    mt_region *a, *b, *dev;
+};
 
-    struct shared s = {.as = e->X};
+static void stage_build(mt_test_env *e, struct stage *st)
+{
+    mt_test_std(e);
+    st->a = mt_test_ram(e, e->O2, "a", 0x2000);
+    st->b = mt_test_ram(e, e->O2, "b", 0x2000);
+    st->dev = mt_test_io_ops(e, e->O3, &d_ops, NULL, "dev", 0x2000);
+    fill_byte(st->a, 0x2000, 0xaa);
+    fill_byte(st->b, 0x2000, 0xbb);
+    mt_test_map(e->C, 0, st->a);
+}
+
+/* Runs `fn` on a reader thread while the writer maps B or the device over A
+ * and unmaps it again, COMMITS times, reclaiming now and then; then stops
+ * and joins the reader. */
+static void churn(mt_test_env *e, const struct stage *st, struct shared *s,
+                  void *(*fn)(void *))
+{
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, reader, &s), 0);
-    while (!atomic_load_explicit(&s.started, memory_order_acquire))
+    assert_int_equal(pthread_create(&t, NULL, fn, s), 0);
+    while (!atomic_load_explicit(&s->started, memory_order_acquire))
         sched_yield();
     for (int i = 0; i < COMMITS; i++) {
-        mt_region *top = i % 3 == 2 ? dev : b;
+        mt_region *top = i % 3 == 2 ? st->dev : st->b;
         mt_test_map_prio(e->C, 0, top, 1);
         mt_test_unmap(e->C, top);
         if (i % 100 == 0)
             mt_context_reclaim(e->ctx);
     }
-    atomic_store(&s.stop, true);
+    atomic_store(&s->stop, true);
     pthread_join(t, NULL);
+}
+
+static void reads_during_commits(void **state)
+{
+    mt_test_env *e = *state;
+    struct stage st;
+    stage_build(e, &st);
+    struct shared s = {.as = e->X};
+    churn(e, &st, &s, reader);
     print_message("%lu accesses during %d commits (%lu from the device)\n", s.reads,
                   COMMITS * 2, s.mmio);
     assert_int_equal(s.mixed, 0);
@@ -120,16 +147,7 @@ static void *mapper(void *arg)
         int rc = mt_section_copy(&looked, &copy);
         mt_read_unlock();
         sched_yield(); /* let commits pass while both are held */
-        const uint8_t *p = m.host;
-        bool all_a = true, all_b = true, all_d = true;
-        for (int i = 0; i < 8; i++) {
-            all_a &= p[i] == 0xaa;
-            all_b &= p[i] == 0xbb;
-            all_d &= p[i] == 0xd0;
-        }
-        if (!all_a && !all_b && !all_d)
-            s->mixed++;
-        s->mmio += all_d;
+        tally(s, m.host);
         if (rc == 0) {
             if (!copy.region || copy.start > 0x1000 || copy.last < 0x1000)
                 s->mixed++;
@@ -147,30 +165,12 @@ static void *mapper(void *arg)
 static void maps_during_commits(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *a = mt_test_ram(e, e->O2, "a", 0x2000);
-    mt_region *b = mt_test_ram(e, e->O2, "b", 0x2000);
-    mt_region *dev = mt_test_io_ops(e, e->O3, &d_ops, NULL, "dev", 0x2000);
-    fill_byte(a, 0x2000, 0xaa);
-    fill_byte(b, 0x2000, 0xbb);
-    mt_test_map(e->C, 0, a);
+    struct stage st;
+    stage_build(e, &st);
     mt_test_reclaim(e);
     uint32_t o2 = mt_owner_refcount(e->O2), o3 = mt_owner_refcount(e->O3);
-
     struct shared s = {.as = e->X};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, mapper, &s), 0);
-    while (!atomic_load_explicit(&s.started, memory_order_acquire))
-        sched_yield();
-    for (int i = 0; i < COMMITS; i++) {
-        mt_region *top = i % 3 == 2 ? dev : b;
-        mt_test_map_prio(e->C, 0, top, 1);
-        mt_test_unmap(e->C, top);
-        if (i % 100 == 0)
-            mt_context_reclaim(e->ctx);
-    }
-    atomic_store(&s.stop, true);
-    pthread_join(t, NULL);
+    churn(e, &st, &s, mapper);
     print_message("%lu mappings during %d commits (%lu bounced from the device)\n", s.reads,
                   COMMITS * 2, s.mmio);
     assert_int_equal(s.mixed, 0);
