@@ -339,7 +339,7 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
     }
     /* the hint checked against the range itself: the section needs it */
     const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
-    if (__builtin_expect(addr - r->start <= r->last - r->start, 1))
+    if (__builtin_expect(mt__range_holds(r, addr), 1))
         section_of(out, r, v);
     else
         lookup_miss(v, d, addr, out);

@@ -185,6 +185,17 @@ static inline void fill_byte(mt_region *ram, uint64_t size, uint8_t b)
     memset(mt_region_ram_ptr(ram), b, size);
 }
 
+/* An eventfd notifier that counts its signals. */
+struct notifier {
+    mt_event_notifier n;
+    unsigned signalled;
+};
+
+static inline void note_signal(mt_event_notifier *n)
+{
+    ((struct notifier *)n)->signalled++;
+}
+
 #define A MT_ATTRS_UNSPECIFIED
 
 static inline mt_result rd(mt_address_space *as, uint64_t addr, void *buf, uint64_t len)

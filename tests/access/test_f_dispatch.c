@@ -530,16 +530,6 @@ static void item_56_iommu(void **state)
 
 /* ---- item 57: eventfd emulation ------------------------------------------------------------------ */
 
-struct notifier {
-    mt_event_notifier n;
-    unsigned signalled;
-};
-
-static void note_signal(mt_event_notifier *n)
-{
-    ((struct notifier *)n)->signalled++;
-}
-
 static void item_57_eventfd(void **state)
 {
     mt_test_env *e = *state;

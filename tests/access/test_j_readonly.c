@@ -195,16 +195,6 @@ static void item_95_iommu_in_readonly_container(void **state)
 
 /* ---- item 96 ------------------------------------------------------------------- */
 
-struct notifier {
-    mt_event_notifier n;
-    unsigned signalled;
-};
-
-static void note_signal(mt_event_notifier *n)
-{
-    ((struct notifier *)n)->signalled++;
-}
-
 static void item_96_no_eventfd_for_refused_write(void **state)
 {
     mt_test_env *e = *state;
