@@ -9,6 +9,7 @@
  *   region tree (`info mtree -D`) instead of the flat views.
  */
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include <errno.h>
 #include <stdbool.h>

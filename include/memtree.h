@@ -79,6 +79,13 @@ void mt_context_free(mt_context *ctx);
 
 /* Installs the diagnostic hook; NULL restores the default (stderr). */
 void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque);
+/* The hook installed now (never NULL: the default one if none was set). */
+mt_diag_fn mt_context_diag(const mt_context *ctx, void **opaque);
+/* Passes a printf-formatted message to the context's diagnostic hook and
+ * returns `err`: how code built on memtree (device models, the dump
+ * readers) reports misuse through the same channel as the library. */
+int mt_context_report(mt_context *ctx, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Waits until no reader can still use a retired view (a grace period) and
@@ -992,86 +999,6 @@ void mt_context_set_guest_error_hook(mt_context *ctx, mt_diag_fn fn, void *opaqu
 typedef void (*mt_dirty_fn)(void *opaque, mt_region *r, uint64_t offset, uint64_t len,
                             unsigned clients);
 void mt_context_set_dirty_hook(mt_context *ctx, mt_dirty_fn fn, void *opaque);
-
-/* ------------------------------------------------------------------------ */
-/* Dumps in QEMU's `info mtree` formats (docs: mtree-format)                  */
-/* ------------------------------------------------------------------------ */
-
-enum {
-    MT_DUMP_FLAT = 1 << 0,     /* `info mtree -f`: one block per view */
-    MT_DUMP_DISABLED = 1 << 1, /* `-D`: also print disabled regions (tree) */
-    MT_DUMP_OWNER = 1 << 2,    /* `-o`: append owners */
-};
-
-/* Prints the trees (or, with MT_DUMP_FLAT, the views) in a deterministic
- * order. Returns 0 or a negative errno from writing. */
-int mt_dump(mt_context *ctx, FILE *out, unsigned flags);
-
-/* ------------------------------------------------------------------------ */
-/* Machines loaded from files                                                */
-/* ------------------------------------------------------------------------ */
-
-/*
- * A memory map built from a description: the machine owns its regions (heap
- * storage), their owners and its address spaces. Freed with mt_machine_free,
- * which destroys its address spaces and finalises its regions. Formats are
- * described in docs/format.md.
- */
-typedef struct mt_machine mt_machine;
-
-typedef enum mt_file_format {
-    MT_FORMAT_AUTO,  /* sniffed from the content */
-    MT_FORMAT_MODEL, /* the oracle's model.txt (spec mtree-format.md 8.2) */
-    MT_FORMAT_QEMU,  /* `info mtree [-o] [-D]` tree dump, QEMU 7.2 or later */
-    MT_FORMAT_MAP,   /* memtree's own map format, lossless */
-} mt_file_format;
-
-/*
- * Reads a machine from `in` and builds it in `ctx`, committing once. `name`
- * names the input in messages. For a QEMU tree dump, `flat` may give the
- * `info mtree -f` dump of the same machine: the loader then settles what the
- * tree dump does not say (container versus MMIO, read-only aliases, the
- * order of overlapping siblings, sizes 0 versus 1, which of several
- * same-named regions an alias shows) by matching the views, and records each
- * inferred or guessed fact (mt_machine_inference). Other formats ignore
- * `flat` (with a note). On bad input returns -EINVAL (-ELOOP when the
- * regions form an alias cycle or a region would contain itself), frees
- * everything and writes "NAME:LINE: what" into err (or to the context's
- * diagnostic hook when err is NULL).
- */
-int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *name,
-                    FILE *flat, const char *flat_name, mt_machine **out,
-                    char *err, size_t errlen);
-/* mt_machine_load with MT_FORMAT_MODEL and no flat dump. */
-int mt_machine_load_model(mt_context *ctx, FILE *in, const char *filename,
-                          mt_machine **out, char *err, size_t errlen);
-void mt_machine_free(mt_machine *m);
-mt_context *mt_machine_context(const mt_machine *m);
-/* The format the machine was read from (never MT_FORMAT_AUTO). */
-mt_file_format mt_machine_format(const mt_machine *m);
-/* Regions in file order; NULL for one that was finalised. */
-size_t mt_machine_region_count(const mt_machine *m);
-mt_region *mt_machine_region(const mt_machine *m, size_t i);
-/* The region with the file's numeric id `file_id` (model.txt), or NULL. */
-mt_region *mt_machine_region_by_file_id(const mt_machine *m, uint64_t file_id);
-/* A region's unique id in the file (made from the name for QEMU dumps:
- * `pci_bridge_pci~2`), or NULL if the region is not one of the machine's;
- * and back. */
-const char *mt_machine_region_label(const mt_machine *m, const mt_region *r);
-mt_region *mt_machine_region_by_label(const mt_machine *m, const char *label);
-/* Address spaces in creation order. */
-size_t mt_machine_address_space_count(const mt_machine *m);
-mt_address_space *mt_machine_address_space(const mt_machine *m, size_t i);
-/* Facts the loader inferred or guessed, one human-readable line each. */
-size_t mt_machine_inference_count(const mt_machine *m);
-const char *mt_machine_inference(const mt_machine *m, size_t i);
-/*
- * Writes the machine's current state (edits since loading included) in the
- * map format; reading it back gives the same regions, views and bytes on a
- * second save. Returns 0 or a negative errno (-EINVAL when a region of the
- * machine aliases one that is not).
- */
-int mt_machine_save_map(const mt_machine *m, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,6 @@
 /*
  * The context: one independent memory system. Owns the diagnostic hook, the
- * identity counter, the retired lists and their reclamation, and the small
- * allocation helpers the other files share.
+ * identity counter, and the retired lists and their reclamation.
  */
 #include "internal.h"
 
@@ -38,62 +37,37 @@ static void default_diag(void *opaque, const char *message)
     fprintf(stderr, "memtree: %s\n", message);
 }
 
-static void out_of_memory(size_t size)
-{
-    fprintf(stderr, "memtree: out of memory allocating %zu bytes\n", size);
-    abort();
-}
-
-void *mt__xmalloc(size_t size)
-{
-    void *p = malloc(size ? size : 1);
-    if (!p)
-        out_of_memory(size);
-    return p;
-}
-
-void *mt__xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        out_of_memory(n * size);
-    return p;
-}
-
-void *mt__xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (!q)
-        out_of_memory(size);
-    return q;
-}
-
-char *mt__xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = mt__xmalloc(n);
-    memcpy(d, s, n);
-    return d;
-}
-
 uint64_t mt__walk_begin(mt_context *ctx)
 {
     return ++ctx->walk_gen;
 }
 
-int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
+static int report(mt_context *ctx, int err, const char *fmt, va_list ap)
 {
     char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
     if (ctx && ctx->diag)
         ctx->diag(ctx->diag_opaque, buf);
     else
         default_diag(NULL, buf);
+    return err;
+}
+
+int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(ctx, err, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int mt_context_report(mt_context *ctx, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(ctx, err, fmt ? fmt : "(no message)", ap);
+    va_end(ap);
     return err;
 }
 
@@ -143,6 +117,13 @@ void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque)
 {
     ctx->diag = fn ? fn : default_diag;
     ctx->diag_opaque = fn ? opaque : NULL;
+}
+
+mt_diag_fn mt_context_diag(const mt_context *ctx, void **opaque)
+{
+    if (opaque)
+        *opaque = ctx->diag_opaque;
+    return ctx->diag ? ctx->diag : default_diag;
 }
 
 void mt_context_get_stats(const mt_context *ctx, mt_stats *out)

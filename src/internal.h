@@ -7,16 +7,14 @@
 
 #include "memtree.h"
 
+#include "util/alloc.h"
+#include "util/wide.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
-
-/* Exact rendering arithmetic: bases can go negative, ends reach 2^64. */
-typedef __int128 mt__i128;
-typedef unsigned __int128 mt__u128;
-#define MT__2_64 (((mt__i128)1) << 64)
 
 #define MT__REGION_LIVE 0x6d74726cu  /* "mtrl" */
 #define MT__REGION_DEAD 0xdeadbeefu
@@ -71,11 +69,6 @@ struct mt_context {
     struct mt__iommu_watch *iommu_watch; /* iommu_notify.c; NULL until first used */
 };
 
-/* Allocation that cannot sensibly fail: aborts with a message on OOM. */
-void *mt__xmalloc(size_t size);
-void *mt__xcalloc(size_t n, size_t size);
-void *mt__xrealloc(void *p, size_t size);
-char *mt__xstrdup(const char *s); /* NULL stays NULL */
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
 uint64_t mt__walk_begin(mt_context *ctx);
 

@@ -9,6 +9,7 @@
  * fuzz_readers. Run: fuzz_readers -max_total_time=60 CORPUS_DIR
  */
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include <stdint.h>
 #include <stdio.h>

@@ -19,6 +19,7 @@
  * to see how far the documented guesses go.)
  */
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include "../support/corpus_blocks.h"
 

@@ -5,6 +5,7 @@
  * are complete: a small map is built, rendered, dumped and checked.
  */
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include <stdint.h>
 #include <stdio.h>

@@ -15,6 +15,7 @@
  * Usage: mt_oracle_runner [-v] DIR...   (prints `N passed, M failed` last)
  */
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include "../support/corpus_blocks.h"
 

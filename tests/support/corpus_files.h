@@ -7,6 +7,7 @@
 #define MT_CORPUS_FILES_H
 
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "memtree.h"
+#include <memtree/format.h>
 
 /* ---- owners --------------------------------------------------------------- */
 

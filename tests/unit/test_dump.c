@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "memtree.h"
+#include <memtree/format.h>
 
 #define FULL UINT64_MAX /* 2^64 */
 

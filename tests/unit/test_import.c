@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "memtree.h"
+#include <memtree/format.h>
 
 /* ---- helpers ----------------------------------------------------------------------- */
 

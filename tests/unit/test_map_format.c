@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "memtree.h"
+#include <memtree/format.h>
 
 struct loaded {
     mt_context *ctx;

@@ -8,6 +8,7 @@
 #define MEMTREE_CLI_H
 
 #include <memtree.h>
+#include <memtree/format.h>
 
 #include <stdbool.h>
 #include <stddef.h>

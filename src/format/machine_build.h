@@ -11,9 +11,19 @@
 #ifndef MEMTREE_MACHINE_BUILD_H
 #define MEMTREE_MACHINE_BUILD_H
 
-#include "internal.h"
+#include <memtree.h>
+#include <memtree/format.h>
 
-#define MT__NONE ((size_t)-1)
+#include "../util/alloc.h"
+#include "../util/strset.h"
+#include "../util/wide.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 
 /* ---- text input (machine_text.c) ----------------------------------------- */
 
@@ -49,19 +59,7 @@ bool mt__parse_hex16(const char *s, uint64_t *out);
 /* Cuts blanks (spaces, tabs) off the end of a line. */
 void mt__trim_right(char *s);
 
-/* printf into a new heap string. */
-char *mt__xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A set of strings (open addressing); keys are borrowed, not copied. */
-struct mt__strset {
-    const char **keys;
-    size_t *vals;
-    size_t cap, count;
-};
-/* Returns the value stored for `key`, or MT__NONE after storing `val`. */
-size_t mt__strset_put(struct mt__strset *s, const char *key, size_t val);
-size_t mt__strset_get(const struct mt__strset *s, const char *key);
-void mt__strset_free(struct mt__strset *s);
 
 /* ---- the description ------------------------------------------------------ */
 

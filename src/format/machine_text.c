@@ -23,19 +23,6 @@ int mt__fail(struct mt__err *e, const char *file, unsigned line, const char *fmt
     return -EINVAL;
 }
 
-char *mt__xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = mt__xmalloc((size_t)(n < 0 ? 0 : n) + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 /* Bytes no text dump contains: a file holding them is not a dump at all,
  * and saying so beats a confusing syntax error. Tabs, CR and LF are text. */
 static bool binary_byte(unsigned char c)
@@ -181,71 +168,4 @@ bool mt__parse_i32(const char *s, int32_t *out)
         return false;
     *out = neg ? (int32_t)(-(int64_t)v) : (int32_t)v;
     return true;
-}
-
-/* ---- string set ------------------------------------------------------------ */
-
-static size_t str_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (size_t)(h ^ (h >> 32));
-}
-
-static void strset_grow(struct mt__strset *s)
-{
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    const char **keys = mt__xcalloc(cap, sizeof(*keys));
-    size_t *vals = mt__xcalloc(cap, sizeof(*vals));
-    for (size_t i = 0; i < s->cap; i++) {
-        if (!s->keys[i])
-            continue;
-        size_t j = str_hash(s->keys[i]) & (cap - 1);
-        while (keys[j])
-            j = (j + 1) & (cap - 1);
-        keys[j] = s->keys[i];
-        vals[j] = s->vals[i];
-    }
-    free(s->keys);
-    free(s->vals);
-    s->keys = keys;
-    s->vals = vals;
-    s->cap = cap;
-}
-
-size_t mt__strset_put(struct mt__strset *s, const char *key, size_t val)
-{
-    if ((s->count + 1) * 2 > s->cap)
-        strset_grow(s);
-    size_t j = str_hash(key) & (s->cap - 1);
-    while (s->keys[j]) {
-        if (!strcmp(s->keys[j], key))
-            return s->vals[j];
-        j = (j + 1) & (s->cap - 1);
-    }
-    s->keys[j] = key;
-    s->vals[j] = val;
-    s->count++;
-    return MT__NONE;
-}
-
-size_t mt__strset_get(const struct mt__strset *s, const char *key)
-{
-    if (!s->cap)
-        return MT__NONE;
-    size_t j = str_hash(key) & (s->cap - 1);
-    while (s->keys[j]) {
-        if (!strcmp(s->keys[j], key))
-            return s->vals[j];
-        j = (j + 1) & (s->cap - 1);
-    }
-    return MT__NONE;
-}
-
-void mt__strset_free(struct mt__strset *s)
-{
-    free(s->keys);
-    free(s->vals);
-    memset(s, 0, sizeof(*s));
 }

@@ -314,9 +314,6 @@ static void release(mt_machine *m)
     for (size_t i = 0; i < m->nspaces; i++)
         mt_address_space_destroy(m->spaces[i]);
     m->nspaces = 0;
-    mt_transaction_begin(ctx);
-    mt__topology_changed(ctx);
-    mt_transaction_commit(ctx);
     mt_context_reclaim(ctx);
 
     size_t busy = 0;
@@ -334,7 +331,7 @@ static void release(mt_machine *m)
     mt_transaction_commit(ctx);
     mt_context_reclaim(ctx);
     if (busy) {
-        mt__diag(ctx, -EBUSY, "machine freed with %zu region(s) still in use; "
+        mt_context_report(ctx, -EBUSY, "machine freed with %zu region(s) still in use; "
                  "they are left alive", busy);
         return; /* their owners and backings must outlive them */
     }
@@ -391,8 +388,8 @@ static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
     /* One commit for the whole machine, as a board's init would do. The
      * library's own complaints would repeat our "FILE:LINE:" message, so
      * they are silenced meanwhile. */
-    mt_diag_fn diag = ctx->diag;
-    void *diag_opaque = ctx->diag_opaque;
+    void *diag_opaque;
+    mt_diag_fn diag = mt_context_diag(ctx, &diag_opaque);
     mt_context_set_diag(ctx, quiet, NULL);
     mt_transaction_begin(ctx);
     int rc = create_regions(d, m, e);
@@ -403,8 +400,7 @@ static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
     if (!rc)
         rc = create_spaces(d, m, e);
     mt_transaction_commit(ctx);
-    ctx->diag = diag;
-    ctx->diag_opaque = diag_opaque;
+    mt_context_set_diag(ctx, diag, diag_opaque);
     if (rc) {
         release(m);
         free_machine(m);
@@ -487,7 +483,7 @@ static void report(mt_context *ctx, int rc, const struct mt__err *e, char *err,
     if (err && errlen)
         snprintf(err, errlen, "%s", e->msg);
     else
-        mt__diag(ctx, rc, "%s", e->msg);
+        mt_context_report(ctx, rc, "%s", e->msg);
 }
 
 int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *name,
@@ -497,7 +493,7 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
     if (err && errlen)
         err[0] = '\0';
     if (!ctx || !in || !out || fmt < MT_FORMAT_AUTO || fmt > MT_FORMAT_MAP)
-        return mt__diag(ctx, -EINVAL, "mt_machine_load: NULL or bad argument");
+        return mt_context_report(ctx, -EINVAL, "mt_machine_load: NULL or bad argument");
     *out = NULL;
     if (!name)
         name = "<input>";

@@ -9,7 +9,12 @@
  * with an explicit stack, sibling sorting is O(n log n), and every "seen
  * before" question is answered by a pointer hash map.
  */
-#include "internal.h"
+#include <memtree.h>
+#include <memtree/format.h>
+
+#include "../util/alloc.h"
+
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -239,13 +244,13 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 /* The type column of a region that is not an alias (spec 2, "type"). */
 static const char *terminal_type(const mt_region *r)
 {
-    switch ((mt_region_kind)r->kind_) {
+    switch (mt_region_get_kind(r)) {
     case MT_KIND_RAM_DEVICE:
         return "ramd";
     case MT_KIND_ROM_DEVICE:
-        return (r->flags_ & MT__F_ROMD) ? "romd" : "i/o";
+        return mt_region_romd(r) ? "romd" : "i/o";
     case MT_KIND_RAM:
-        return (r->flags_ & MT__F_READONLY) ? "rom" : "ram";
+        return mt_region_readonly(r) ? "rom" : "ram";
     default:
         return "i/o";
     }
@@ -254,8 +259,8 @@ static const char *terminal_type(const mt_region *r)
 /* An alias prints the type of the end of its chain. */
 static const char *region_type(const mt_region *r)
 {
-    while (r->kind_ == MT_KIND_ALIAS && r->alias_)
-        r = r->alias_;
+    while (mt_region_get_kind(r) == MT_KIND_ALIAS && mt_region_alias_target(r))
+        r = mt_region_alias_target(r);
     return terminal_type(r);
 }
 
@@ -279,7 +284,8 @@ static void out_owner(struct dump_out *o, const mt_region *r)
 
 static void out_name(struct dump_out *o, const mt_region *r)
 {
-    out_str(o, mt__name(r));
+    const char *name = mt_region_name(r);
+    out_str(o, name ? name : "(null)");
 }
 
 /* E - S of the `S-E` column: size 0 and size 1 both print E = S. */
@@ -687,9 +693,9 @@ int mt_dump(mt_context *ctx, FILE *out, unsigned flags)
     if (!ctx)
         return -EINVAL;
     if (!out)
-        return mt__diag(ctx, -EINVAL, "mt_dump: no output stream");
+        return mt_context_report(ctx, -EINVAL, "mt_dump: no output stream");
     if (flags & ~(unsigned)(MT_DUMP_FLAT | MT_DUMP_DISABLED | MT_DUMP_OWNER))
-        return mt__diag(ctx, -EINVAL, "mt_dump: unknown flags 0x%x", flags);
+        return mt_context_report(ctx, -EINVAL, "mt_dump: unknown flags 0x%x", flags);
 
     struct dump_out o = {.f = out};
     int err = (flags & MT_DUMP_FLAT) ? dump_flat(ctx, &o, flags)

@@ -573,7 +573,7 @@ static void fill_row(struct writer *W, size_t i, struct row *row)
     if (target) {
         const char *t = label_of(m, target);
         if (!t) {
-            W->err = mt__diag(m->ctx, -EINVAL, "save map: alias '%s' targets a region "
+            W->err = mt_context_report(m->ctx, -EINVAL, "save map: alias '%s' targets a region "
                               "that is not part of the machine", m->labels[i]);
             t = "?";
         }
@@ -616,7 +616,7 @@ int mt_machine_save_map(const mt_machine *m, FILE *out)
     }
     for (size_t i = 0; i < m->nspaces && !W.err; i++)
         if (!label_of(m, mt_address_space_root(m->spaces[i])))
-            W.err = mt__diag(m->ctx, -EINVAL, "save map: address space '%s' has a "
+            W.err = mt_context_report(m->ctx, -EINVAL, "save map: address space '%s' has a "
                              "root that is not part of the machine",
                              mt_address_space_name(m->spaces[i]));
 
