@@ -3,6 +3,7 @@
  * identity counter, and the retired lists and their reclamation.
  */
 #include "internal.h"
+#include "errors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,18 +86,12 @@ void mt__hazard(const mt_region *r, const char *fmt, ...)
 
 const char *mt_strerror(int err)
 {
-    switch (err) {
-    case 0: return "success";
-    case -EINVAL: return "invalid argument";
-    case -EBUSY: return "still in use";
-    case -ENOENT: return "not found";
-    case -ELOOP: return "the mapping or alias would form a loop";
-    case -EOVERFLOW: return "value overflows the 64-bit address space";
-    case -ENOMEM: return "out of memory";
-    case -EEXIST: return "already exists";
-    case -EIO: return "input/output error";
-    default: return "unknown error";
-    }
+#define MT__ERROR_TEXT(code, text) \
+    if (err == -(code))            \
+        return text;
+    MT__ERRORS(MT__ERROR_TEXT)
+#undef MT__ERROR_TEXT
+    return "unknown error";
 }
 
 mt_context *mt_context_new(void)
