@@ -43,7 +43,8 @@ static_libs=$("${pkgconf[@]}" --static --libs memtree)
 libdir=$("${pkgconf[@]}" --variable=libdir memtree)
 includedir=$("${pkgconf[@]}" --variable=includedir memtree)
 
-for f in "$includedir/memtree.h" "$libdir/libmemtree.a" "$libdir/libmemtree.so"; do
+for f in "$includedir/memtree.h" "$includedir/memtree/format.h" "$libdir/libmemtree.a" \
+         "$libdir/libmemtree.so"; do
     [[ -e $f ]] || { echo "install: missing $f" >&2; exit 1; }
 done
 
@@ -58,14 +59,29 @@ readelf -d "$out/hello-shared" | grep -q 'NEEDED.*libmemtree\.so' ||
     { echo "install: hello-shared does not link libmemtree.so" >&2; exit 1; }
 
 # Static: the same flags, with -lmemtree pinned to the archive; the private
-# dependencies come from `--static`.
-static_libs=${static_libs//-lmemtree/-l:libmemtree.a}
+# dependencies come from `--static`. This is the command docs/building.md
+# gives.
+static_libs=$(printf '%s' "$static_libs" | sed 's/-lmemtree/-l:libmemtree.a/')
 # shellcheck disable=SC2086
 $cc "${warn[@]}" $cflags "$here/hello.c" -o "$out/hello-static" $static_libs
 if readelf -d "$out/hello-static" | grep -q 'NEEDED.*libmemtree'; then
     echo "install: hello-static still needs a shared libmemtree" >&2
     exit 1
 fi
+
+# A build without tests must not need cmocka: configure one and check that
+# nothing asked for it, then install it.
+notests=$prefix/build-notests
+cmake -S "$here/../.." -B "$notests" -DBUILD_TESTING=OFF -DMT_BUILD_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE=Release >&2
+if grep -qi '^CMOCKA' "$notests/CMakeCache.txt"; then
+    echo "install: a BUILD_TESTING=OFF configure still looked for cmocka" >&2
+    exit 1
+fi
+cmake --build "$notests" -j"${MT_JOBS:-2}" >&2
+cmake --install "$notests" --prefix "$prefix/notests" >&2
+[[ -e $prefix/notests/include/memtree.h ]] ||
+    { echo "install: the BUILD_TESTING=OFF install has no memtree.h" >&2; exit 1; }
 
 echo "install: running hello-shared" >&2
 LD_LIBRARY_PATH=$libdir "$out/hello-shared"
