@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <memtree/private.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -123,14 +125,7 @@ void mt_context_get_stats(const mt_context *ctx, mt_stats *out);
 typedef void (*mt_owner_release_fn)(mt_owner *owner);
 
 struct mt_owner {
-    uint32_t magic_;
-    uint32_t refs_;        /* the writer's references */
-    mt_owner_release_fn release_;
-    char *label_;          /* printed by owner dumps inside owner:{...} */
-    mt_region *regions_;   /* regions initialised with this owner */
-    mt_owner *pending_next_; /* queued for teardown at the next reclaim */
-    uint32_t reader_refs_; /* held by mappings and sections, any thread (atomic) */
-    uint8_t pending_;      /* on the context's queue (atomic) */
+    MT_OWNER_PRIVATE_FIELDS
 };
 
 /*
@@ -261,40 +256,7 @@ typedef enum mt_region_kind {
  * by one of the mt_region_init_* calls and lives until mt_region_finalize.
  */
 struct mt_region {
-    /* first cache line: what rendering reads for every region */
-    uint8_t kind_;
-    uint8_t flags_;          /* MT__F_* in src/internal.h */
-    uint8_t size_full_;      /* the size is 2^64 */
-    uint8_t dirty_clients_;  /* bit set of enabled dirty-log clients */
-    uint32_t view_refs_;     /* ranges of live views naming this region */
-    uint64_t addr_;
-    uint64_t size_;          /* exact size, unless size_full_ */
-    struct mt__child_index *child_index_; /* the children, see region.c */
-    mt_owner *owner_;
-    mt_region *alias_;
-    uint64_t alias_offset_;  /* last: only aliases need it */
-    /* the rest */
-    uint32_t magic_;
-    int32_t priority_;
-    uint64_t id_;
-    mt_context *ctx_;
-    char *name_;
-    mt_region *container_;
-    mt_region *owner_next_;
-    mt_region *owner_prev_;
-    const mt_region_ops *ops_;
-    const mt_iommu_ops *iommu_ops_;
-    void *opaque_;
-    uint8_t *ram_;
-    mt_view *cached_view_;   /* the cache entry keyed by this flat-root */
-    mt_view *root_views_;    /* views whose weak flat-root this is */
-    uint32_t alias_refs_;    /* live aliases whose target this is */
-    uint32_t held_refs_;     /* mappings and held sections naming it (atomic) */
-    uint32_t slot_;          /* position in the container's child array */
-    uint32_t mapped_via_alias_;
-    uint64_t walk_mark_;     /* scratch for graph walks (writer only) */
-    uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */
-    struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */
+    MT_REGION_PRIVATE_FIELDS
 };
 
 /*
@@ -487,9 +449,7 @@ struct mt_iommu_notifier {
     unsigned flags;             /* mt_iommu_notify_flags: what it wants */
     uint64_t start, last;       /* offsets in the IOMMU region, inclusive */
     int index;                  /* the translation index it follows */
-    /* private */
-    mt_region *region_;         /* the IOMMU region; NULL when unregistered */
-    mt_iommu_notifier *next_;   /* the region's notifiers, registration order */
+    MT_IOMMU_NOTIFIER_PRIVATE_FIELDS
 };
 
 /* Fills in every field, the private ones as "not registered". Call it
@@ -602,8 +562,7 @@ typedef struct mt_range {
     bool nonvolatile;
     bool romd_mode;
     uint8_t dirty_log_mask;
-    /* private: the backing of `start` for RAM (the access fast path), else 0 */
-    uintptr_t host_;
+    MT_RANGE_PRIVATE_FIELDS
 } mt_range;
 
 /*
@@ -628,7 +587,7 @@ typedef struct mt_section {
     uint64_t last;
     bool readonly;
     bool nonvolatile;
-    uint8_t held_; /* private: what mt_section_release drops (find, copy) */
+    MT_SECTION_PRIVATE_FIELDS
     mt_view *view;
     mt_address_space *as;
 } mt_section;
@@ -685,10 +644,7 @@ struct mt_listener {
     void (*eventfd_del)(mt_listener *l, uint64_t addr, unsigned size, bool match_data,
                         uint64_t data, mt_event_notifier *e);
     int priority;
-    /* private */
-    mt_address_space *as_;
-    mt_listener *ctx_next_, *ctx_prev_;
-    mt_listener *as_next_, *as_prev_;
+    MT_LISTENER_PRIVATE_FIELDS
     /* Later additions, public and optional like the callbacks above (last,
      * so initialisers written before them keep their meaning). */
     /* Part of a coalesced-MMIO range (mt_region_add_coalescing) in the

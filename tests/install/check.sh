@@ -43,8 +43,8 @@ static_libs=$("${pkgconf[@]}" --static --libs memtree)
 libdir=$("${pkgconf[@]}" --variable=libdir memtree)
 includedir=$("${pkgconf[@]}" --variable=includedir memtree)
 
-for f in "$includedir/memtree.h" "$includedir/memtree/format.h" "$libdir/libmemtree.a" \
-         "$libdir/libmemtree.so"; do
+for f in "$includedir/memtree.h" "$includedir/memtree/format.h" "$includedir/memtree/private.h" \
+         "$libdir/libmemtree.a" "$libdir/libmemtree.so"; do
     [[ -e $f ]] || { echo "install: missing $f" >&2; exit 1; }
 done
 
