@@ -1,7 +1,7 @@
 /*
  * Text input shared by the machine readers: the whole file read and split
  * into lines (LF or CRLF), binary data refused, "NAME:LINE: what" errors,
- * number parsing with overflow checks, and a small string set. It owns the
+ * number parsing with overflow checks. It owns the
  * file buffer of one load and nothing else.
  */
 #include "machine_build.h"
