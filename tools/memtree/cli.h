@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Exit codes, the same for every subcommand. */
 enum {
@@ -31,6 +32,8 @@ int cmd_at(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_draw(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* ------------------------------------------------------------------------ */
 /* Options and messages (opts.c)                                             */
@@ -78,6 +81,9 @@ typedef struct cli_args {
     const char *pos[4];
     int npos;
     int maxpos;
+    /* "--" ends the parse and leaves argv[next..] to the caller (a command
+     * line to run) instead of collecting it as positional arguments. */
+    bool stop_at_dashdash;
 } cli_args;
 
 void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
@@ -216,5 +222,57 @@ void json_finish(cli_json *j);
 
 /* A range as an object: start, last, size, region, type, offset, flags. */
 void json_range(cli_json *j, const mt_range *r);
+
+/* ------------------------------------------------------------------------ */
+/* QMP and captures (qmp.c, cmd_capture.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+/* Seconds as a non-negative decimal number ("0.5", "10"). */
+bool cli_parse_seconds(const char *s, double *out);
+
+/*
+ * A QMP connection (json-c objects; json-c's `json_object` is this struct).
+ * Every wait is bounded by `timeout` seconds; failures return NULL with a
+ * message in err. Events that arrive while a reply is awaited are queued
+ * for qmp_next_event.
+ */
+struct json_object;
+typedef struct qmp_conn qmp_conn;
+
+/* Connects (a unix socket path, or HOST:PORT), checks the greeting and
+ * negotiates capabilities. */
+qmp_conn *qmp_connect(const char *addr, double timeout, char *err, size_t errlen);
+void qmp_close(qmp_conn *q);
+/* Runs `cmd` (args may be NULL; it is consumed) and returns its "return"
+ * value, which the caller puts. */
+struct json_object *qmp_execute(qmp_conn *q, const char *cmd,
+                                struct json_object *args, char *err, size_t errlen);
+/* A human-monitor command's output (caller frees). */
+char *qmp_hmp(qmp_conn *q, const char *line, char *err, size_t errlen);
+/* The next event, waiting up to `wait` seconds; NULL when none came (err
+ * empty) or the connection failed (err set). */
+struct json_object *qmp_next_event(qmp_conn *q, double wait, char *err, size_t errlen);
+
+/* One snapshot of a machine's map: the three `info mtree` dumps and the
+ * facts around them. */
+typedef struct cli_capture {
+    char *tree, *flat, *flat_o; /* info mtree -o -D, -f, -f -o */
+    char *pci, *qom;            /* info pci, info qom-tree (may be NULL) */
+    char *version;              /* "QEMU emulator version ..." */
+    char *status;               /* query-status before the capture */
+    bool was_running;           /* then stopped and resumed around it */
+    struct timespec when;       /* wall-clock time of the dumps */
+    double seconds;             /* how long the capture took */
+} cli_capture;
+
+/* Takes a snapshot, stopping a running VM around the dumps. */
+int cli_capture_take(qmp_conn *q, cli_capture *c, char *err, size_t errlen);
+void cli_capture_free(cli_capture *c);
+/* Loads a snapshot's tree with its flat dump into a new context. */
+int cli_capture_load(const cli_capture *c, const char *name, mt_context **ctx,
+                     mt_machine **m, char *err, size_t errlen);
 
 #endif /* MEMTREE_CLI_H */

@@ -18,6 +18,7 @@ static const struct {
     {"diff", cmd_diff, "ranges added, removed or changed between two machines"},
     {"check", cmd_check, "lint a memory map for overlaps, overflows and overreach"},
     {"draw", cmd_draw, "draw each address space as an SVG picture"},
+    {"capture", cmd_capture, "snapshot a running QEMU's map over QMP into a case folder"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -34,7 +35,7 @@ static void print_help(FILE *out)
           "\n"
           "Commands:\n", out);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Exit status: 0 success, 1 differences or problems found,\n"
           "2 bad usage or unreadable input.\n", out);

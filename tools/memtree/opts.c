@@ -123,6 +123,8 @@ int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
     while (a->next < a->argc) {
         const char *arg = a->argv[a->next++];
         if (!strcmp(arg, "--")) {
+            if (a->stop_at_dashdash)
+                return 0;
             while (a->next < a->argc)
                 if (add_positional(a, a->argv[a->next++]))
                     return -1;
