@@ -307,8 +307,15 @@ char *qmp_hmp(qmp_conn *q, const char *line, char *err, size_t errlen)
         json_object_put(ret);
         return NULL;
     }
+    /* The monitor writes for a terminal (CRLF); files and the readers
+     * want plain newlines, as in the oracle's dumps. */
     char *text = cli_strdup(json_object_get_string(ret));
     json_object_put(ret);
+    char *w = text;
+    for (const char *r = text; *r; r++)
+        if (!(r[0] == '\r' && r[1] == '\n'))
+            *w++ = *r;
+    *w = '\0';
     return text;
 }
 
