@@ -146,6 +146,9 @@ const char *cli_range_type(const mt_range *r);
 const char *cli_region_type(const mt_region *r);
 /* memtree's kind word: container, alias, ram, rom, romd, ramd, io, ... */
 const char *cli_region_kind(const mt_region *r);
+/* The device path of the region's owner ("/machine/q35/mch"), or its
+ * label when it has no path, or NULL when the file named no owner. */
+const char *cli_owner(const mt_region *r);
 /* The region's name, "(null)" when it has none. */
 const char *cli_name(const mt_region *r);
 
