@@ -85,8 +85,41 @@ test_at_explain() {
     has "$out" "owner: /objects/pc.ram"
 }
 
+test_diff_causes() {
+    local a=$DATA/causes-a.model.txt b=$DATA/causes-b.model.txt
+    run 1 diff "$a" "$b"
+    has "$out" "moved      mover (io) from 0x10000-0x10fff in system to 0x11000-0x11fff in system"
+    has "$out" "resized    grower (io) from 4 KiB to 8 KiB"
+    has "$out" "enabled    switch-on (io) at 0x30000-0x30fff in system"
+    has "$out" "disabled   switch-off (io) at 0x40000-0x40fff in system"
+    has "$out" "priority   climber (io) from 0 to 3"
+    has "$out" "retargeted pointer (alias -> ram-b +0x0) from ram-a to ram-b"
+    has "$out" "re-offset  shifter (alias -> ram-a +0x4000) from +0x0 to +0x4000"
+    has "$out" "readonly   sealer (alias -> ram-a +0x0) became read-only"
+    has "$out" "added      newcomer (io) at 0xa0000-0xa0fff in system"
+    has "$out" "removed    goner (io) was at 0x90000-0x90fff in system"
+    has "$out" "10 causes; 15 flat-view ranges changed in 1 view (--lines lists them)"
+    lacks "$out" "keeps-b"
+    run 1 diff "$a" "$b" --json
+    json_ok diff --json
+    has "$out" '"cause": "retargeted"'
+    has "$out" '"address_after": "0x11000"'
+    # --lines is the range-by-range output of before.
+    run 1 diff "$a" "$b" --lines
+    has "$out" "address-space: memory"
+    lacks "$out" "causes;"
+    run 0 diff "$a" "$a"
+    checks=$((checks + 1))
+    [[ ! -s $out ]] || fail "identical machines printed something"
+    # QEMU's own dumps carry the owners: the x86 pc before and after SeaBIOS.
+    run 1 diff "$MACHINES/x86-pc-default.mtree.txt" "$MACHINES/x86-pc-seabios.mtree.txt"
+    has "$out" "moved      piix4-pm (container) from 0x0-0x3f in io to 0x600-0x63f in io, owner /machine/unattached/device[23]"
+    has "$out" "readonly   pam-rom (alias -> pc.ram +0xc0000) became read-only, owner /machine/i440fx"
+    has "$out" "disabled   pam-pci (alias -> pci +0xc0000) at 0xc0000-0xc3fff in system, owner /machine/i440fx"
+}
+
 case $group in
-at_explain) "test_$group" ;;
+at_explain | diff_causes) "test_$group" ;;
 *)
     echo "cli_live_test.sh: unknown group '$group'" >&2
     exit 2

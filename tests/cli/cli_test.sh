@@ -250,7 +250,7 @@ test_at() {
 
 test_diff() {
     # The x86 pc before and after SeaBIOS ran.
-    run 1 diff "$before" "$MACHINES/x86-pc-seabios.model.txt"
+    run 1 diff --lines "$before" "$MACHINES/x86-pc-seabios.model.txt"
     out_has "--- $before"
     out_has "address-space: memory"
     out_has "added   00000000fd000000-00000000fdffffff (prio 1, ram): vga.vram"
@@ -271,13 +271,13 @@ test_diff() {
     run 1 diff "$DATA/clean.model.txt" "$DATA/lint.model.txt"
     out_has "address-space only in A: io"
     if [[ -n $CASES && -d $CASES/x86-pc-default ]]; then
-        run 1 diff "$CASES/x86-pc-default" "$CASES/x86-pc-default-seabios"
+        run 1 diff --lines "$CASES/x86-pc-default" "$CASES/x86-pc-default-seabios"
         out_has "added   00000000fd000000-00000000fdffffff (prio 1, ram): vga.vram"
         run 1 diff "$CASES/x86-q35-rootports" "$CASES/x86-q35-rootports-seabios"
     fi
     if reads_dumps; then
         # The same comparison from QEMU's own dumps.
-        run 1 diff "$MACHINES/x86-pc-default.mtree.txt" "$MACHINES/x86-pc-seabios.mtree.txt"
+        run 1 diff --lines "$MACHINES/x86-pc-default.mtree.txt" "$MACHINES/x86-pc-seabios.mtree.txt"
         out_has "added   00000000fd000000-00000000fdffffff (prio 1, ram): vga.vram"
         out_has "now  00000000000f0000-00000000000fffff (prio 0, rom): pc.ram @00000000000f0000"
     fi

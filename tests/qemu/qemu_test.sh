@@ -150,12 +150,16 @@ test_capture() {
         run 0 show "$work/$name"
         has "$out" "address-space: memory"
     done
-    # --after-firmware lets SeaBIOS run: the q35 PCI host's BARs appear.
-    run 0 capture -O "$work/q35-fw" --after-firmware 1 -- \
-        qemu-system-x86_64 -M q35 -nodefaults -accel tcg -device e1000
+    # --after-firmware lets SeaBIOS run: it maps the BARs, and diff names
+    # each as a cause with its owner.
+    local q35e=(qemu-system-x86_64 -M q35 -nodefaults -accel tcg -device e1000)
+    run 0 capture -O "$work/q35-reset" -- "${q35e[@]}"
+    run 0 capture -O "$work/q35-fw" --after-firmware 2 -- "${q35e[@]}"
+    has "$work/q35-fw/meta.json" '"status":"running"'
     views_match "$work/q35-fw"
-    run 1 diff "$work/x86-q35" "$work/q35-fw"
-    has "$out" "e1000-mmio"
+    run 1 diff "$work/q35-reset" "$work/q35-fw"
+    has "$out" "added      e1000-mmio (io) at 0xfebc0000-0xfebdffff in pci, owner /machine/peripheral-anon/device[0]"
+    has "$out" "moved      ich9-pm (container) from 0x0-0x7f in io to 0x600-0x67f in io"
 }
 
 test_attach() {

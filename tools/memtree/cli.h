@@ -227,6 +227,29 @@ void json_finish(cli_json *j);
 void json_range(cli_json *j, const mt_range *r);
 
 /* ------------------------------------------------------------------------ */
+/* Causes of a difference (causes.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One reason two machines differ: a region added or removed, or one of a
+ * paired region's properties changed. `what` is one of: added, removed,
+ * moved, resized, enabled, disabled, priority, retargeted, re-offset,
+ * readonly, kind. Regions pair by their place in the tree (container names
+ * down from the root, rank among same-named siblings).
+ */
+typedef struct cli_cause {
+    const char *what;
+    const mt_region *a, *b; /* in A and in B; one is NULL for added/removed */
+    char *detail;           /* "from 0x...-0x... in pci to ...", heap */
+} cli_cause;
+
+size_t cli_find_causes(mt_context *a, mt_context *b, cli_cause **out);
+void cli_causes_free(cli_cause *c, size_t n);
+/* "added      e1000-mmio (io) at 0x...-0x... in pci, owner /machine/..." */
+void cli_print_cause(FILE *out, const char *prefix, const cli_cause *c);
+void cli_json_cause(cli_json *j, const cli_cause *c);
+
+/* ------------------------------------------------------------------------ */
 /* QMP and captures (qmp.c, cmd_capture.c)                                   */
 /* ------------------------------------------------------------------------ */
 
