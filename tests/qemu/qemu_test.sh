@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests of `memtree capture` and `watch` against real QEMU (TCG), one group
-# per ctest test:   qemu_test.sh capture|attach|errors
+# per ctest test:   qemu_test.sh capture|attach|errors|watch
 # Environment (set by tests/qemu/CMakeLists.txt): MEMTREE (the tool),
 # IMPORT_RUNNER (tests/import's runner: renders a case folder's tree dump
 # with the library and compares the views with QEMU's flat dump), FAKE_QMP
@@ -249,8 +249,59 @@ test_errors() {
     run 2 capture --after-firmware soon -- qemu-system-x86_64
 }
 
+test_watch() {
+    # SeaBIOS (Debian's seabios) programs a q35 machine's BARs: watch from
+    # reset, resuming the paused VM after its first sample.
+    local bios=/usr/share/seabios/bios-256k.bin
+    checks=$((checks + 1))
+    [[ -f $bios ]] || { fail "$bios missing: install seabios (scripts/install-deps.sh)"; return; }
+    start_qemu w qemu-system-x86_64 -M q35 -nodefaults -accel tcg -S -bios "$bios" \
+        -device e1000 || return
+    local pid=$qpid
+    run 0 watch --qmp "$work/w.sock" --resume --interval 0.05 --duration 3
+    has "$out" "prelaunch: "
+    has "$out" "] resumed"
+    has "$out" "] added      e1000-mmio (io) at 0xfebc0000-0xfebdffff in pci, owner /machine/peripheral-anon/device[0]"
+    has "$out" "] moved      ich9-pm (container) from 0x0-0x7f in io to 0x600-0x67f in io"
+    has "$out" "] disabled   pam-pci (alias -> pci +0xc0000)"
+    has "$out" "summary: "
+    # The VM runs on after the watch.
+    run 0 capture --qmp "$work/w.sock" -O "$work/after-watch"
+    has "$work/after-watch/meta.json" '"status":"running"'
+
+    # Ctrl-C ends the watch with its summary, exit 0.
+    timeout -k 5 60 "$MEMTREE" watch --qmp "$work/w.sock" --interval 0.1 >"$out" 2>"$err" &
+    local wpid=$!
+    sleep 1
+    kill -INT "$wpid"
+    wait "$wpid"
+    local rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 0 ]] || { fail "watch after SIGINT exited $rc"; cat "$err" >&2; }
+    has "$out" "summary: "
+    # QEMU going away ends a watch with exit 2.
+    timeout -k 5 60 "$MEMTREE" watch --qmp "$work/w.sock" --interval 0.1 >"$out" 2>"$err" &
+    wpid=$!
+    sleep 0.5
+    stop_qemu "$pid"
+    wait "$wpid"
+    rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 2 ]] || fail "watch of a QEMU that died exited $rc, expected 2"
+    has "$err" "the connection closed"
+    # Not QMP.
+    "$FAKE_QMP" garbage "$work/g.sock" &
+    pids+=("$!")
+    local i
+    for ((i = 0; i < 200; i++)); do [[ -S $work/g.sock ]] && break; sleep 0.02; done
+    quick_error 10 "does not greet like a QMP socket" watch --qmp "$work/g.sock" --timeout 2
+    run 2 watch
+    has "$err" "say where QEMU is"
+    run 2 watch --qmp x --count 0
+}
+
 case $group in
-capture | attach | errors) "test_$group" ;;
+capture | attach | errors | watch) "test_$group" ;;
 *)
     echo "qemu_test.sh: unknown group '$group'" >&2
     exit 2

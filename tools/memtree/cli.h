@@ -90,10 +90,13 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
 int cli_next_option(cli_args *a, const cli_option *opts, const char **value);
 
 /*
- * Parses an address: hexadecimal, with or without 0x, at most 64 bits.
- * Returns false for anything else.
+ * Parses a number the same way in every command: 0x for hexadecimal, else
+ * decimal (so 4096 is 0x1000), `_` between digits allowed, at most 64 bits.
+ * cli_number_problem returns NULL on success, else what is wrong ("hexadecimal
+ * digits without 0x ...") for the error message.
  */
-bool cli_parse_hex(const char *s, uint64_t *out);
+bool cli_parse_number(const char *s, uint64_t *out);
+const char *cli_number_problem(const char *s, uint64_t *out);
 
 /* Prints a subcommand's help text (usage line first) on stdout. */
 void cli_print_help(const char *text);

@@ -30,7 +30,8 @@ static const char help[] =
     "  FILE            a QEMU `info mtree [-o] [-D]` dump, a model.txt, a map,\n"
     "                  an oracle case folder, or - for standard input;\n"
     "                  default (ADDR alone): the bundled x86 pc machine\n"
-    "  ADDR            hexadecimal, with or without 0x (e.g. fee00000, 0x3f8)\n"
+    "  ADDR            0x for hexadecimal (0xfee00000), else decimal (4096);\n"
+    "                  hex digits without 0x are an error\n"
     "  --as NAME       only the address spaces called NAME (names repeat: all\n"
     "                  of them)\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
@@ -729,16 +730,16 @@ int cmd_at(int argc, char **argv)
     const char *file = a.npos == 2 ? a.pos[0] : NULL;
     const char *addr_text = a.pos[a.npos - 1];
     uint64_t addr;
-    if (!cli_parse_hex(addr_text, &addr) && a.npos == 1 && access(addr_text, F_OK) == 0)
+    const char *problem = cli_number_problem(addr_text, &addr);
+    if (problem && a.npos == 1 && access(addr_text, F_OK) == 0)
         return cli_usage_error("missing ADDR after '%s'", addr_text);
-    if (!cli_parse_hex(addr_text, &addr) && a.npos == 2 &&
-        cli_parse_hex(a.pos[0], &addr) && access(addr_text, F_OK) == 0)
+    if (problem && a.npos == 2 && cli_parse_number(a.pos[0], &addr) &&
+        access(addr_text, F_OK) == 0)
         return cli_usage_error("FILE comes before ADDR: memtree at %s %s",
                                addr_text, a.pos[0]);
-    if (!cli_parse_hex(addr_text, &addr))
-        return cli_usage_error("bad address '%s': expected a hexadecimal number "
-                               "of at most 64 bits, e.g. fee00000 or 0x3f8",
-                               addr_text);
+    if (problem)
+        return cli_usage_error("bad address '%s': %s; e.g. 0xfee00000 or 4096",
+                               addr_text, problem);
 
     cli_machine cm;
     int rc = cli_load(file, flat, &cm, NULL, 0, NULL);

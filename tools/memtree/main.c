@@ -19,6 +19,7 @@ static const struct {
     {"check", cmd_check, "lint a memory map for overlaps, overflows and overreach"},
     {"draw", cmd_draw, "draw each address space as an SVG picture"},
     {"capture", cmd_capture, "snapshot a running QEMU's map over QMP into a case folder"},
+    {"watch", cmd_watch, "follow a running QEMU's map over QMP, printing changes as causes"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -141,11 +141,9 @@ static char *read_line(qmp_conn *q, double deadline, int *why, char *err, size_t
         }
         struct pollfd p = {.fd = q->fd, .events = POLLIN};
         int pr = poll(&p, 1, (int)(left * 1000) + 1);
-        if (pr < 0 && errno == EINTR) {
-            *why = 0;
-            set_err(err, errlen, "interrupted");
-            return NULL;
-        }
+        /* Ctrl-C during a reply: finish the exchange (the VM may be
+         * stopped and waiting for its `cont`); the caller checks its flag
+         * between exchanges. */
         if (pr <= 0)
             continue; /* the deadline check above ends the wait */
         if (q->cap - q->len < 65536) {
