@@ -2,11 +2,12 @@
 # Tests of what issue 15 added to the `memtree` tool, one group per ctest
 # test:   cli_live_test.sh at_explain|diff_causes|interface
 # Environment as for cli_test.sh (tests/cli/CMakeLists.txt): MEMTREE,
-# JSON_CHECK, DATA, MACHINES. Exit status 0 pass, 1 fail.
+# JSON_CHECK, DATA, MACHINES, and SRC (the source tree, for the completion
+# file and the man page generator). Exit status 0 pass, 1 fail.
 set -u
 
 group=${1:?usage: cli_live_test.sh GROUP}
-: "${MEMTREE:?}" "${JSON_CHECK:?}" "${DATA:?}" "${MACHINES:?}"
+: "${MEMTREE:?}" "${JSON_CHECK:?}" "${DATA:?}" "${MACHINES:?}" "${SRC:?}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=$work/out
@@ -118,8 +119,103 @@ test_diff_causes() {
     has "$out" "disabled   pam-pci (alias -> pci +0xc0000) at 0xc0000-0xc3fff in system, owner /machine/i440fx"
 }
 
+# Case folders named as in the help examples: the bundled x86 pc before
+# and after SeaBIOS, laid out as `memtree capture` writes them.
+example_folders() {
+    mkdir -p "$work/reset" "$work/firmware"
+    cp "$MACHINES/x86-pc-default.mtree.txt" "$work/reset/mtree-oD.txt"
+    cp "$MACHINES/x86-pc-default.flat.txt" "$work/reset/flat.txt"
+    cp "$MACHINES/x86-pc-seabios.mtree.txt" "$work/firmware/mtree-oD.txt"
+    cp "$MACHINES/x86-pc-seabios.flat.txt" "$work/firmware/flat.txt"
+}
+
+test_interface() {
+    # -o is owners in every command that prints regions.
+    run 0 show -o
+    has "$out" "owner:{dev path=/machine/i440fx}"
+    run 0 flat -o
+    has "$out" "owner:{"
+    run 0 draw -O "$work/owners.svg" -o --as memory
+    has "$work/owners.svg" "owner: /objects/pc.ram"
+    run 0 draw -O "$work/plain.svg" --as memory
+    lacks "$work/plain.svg" "owner: "
+    # The old `draw -o OUT.svg` says what changed instead of reading the SVG.
+    run 2 draw -o "$work/old.svg"
+    has "$err" "-o means owners (as in show and flat); write the picture with -O $work/old.svg"
+
+    # Numbers: 0x for hex, else decimal; hex digits without 0x are refused.
+    run 0 at 4096 --as memory
+    cp "$out" "$work/dec"
+    run 0 at 0x1000 --as memory
+    checks=$((checks + 1))
+    cmp -s "$out" "$work/dec" || fail "at 4096 and at 0x1000 differ"
+    has "$out" "answer: pc.ram (ram) at offset 0x1000"
+    run 2 at fee00000
+    has "$err" "bad address 'fee00000': hexadecimal digits without 0x (write 0x for hexadecimal)"
+    run 2 at 0xfee0000g
+    has "$err" "not a number"
+    run 2 at 18446744073709551616
+    has "$err" "more than 64 bits"
+    run 0 at 18446744073709551615 --as memory
+    run 2 watch --qmp x --count 0x
+    has "$err" "bad --count '0x'"
+
+    # Every example in every --help runs (capture and watch need QEMU: the
+    # qemu tests run theirs).
+    example_folders
+    local cmd line n=0
+    for cmd in show flat at diff draw; do
+        while IFS= read -r line; do
+            n=$((n + 1))
+            checks=$((checks + 1))
+            # shellcheck disable=SC2086
+            (cd "$work" && "$MEMTREE" ${line#memtree } >/dev/null 2>"$err")
+            local rc=$?
+            ((rc <= 1)) || { fail "help example '$line' exited $rc"; cat "$err" >&2; }
+        done < <("$MEMTREE" "$cmd" --help | sed -n '/^Examples/,$s/^  \(memtree .*\)/\1/p')
+    done
+    checks=$((checks + 1))
+    ((n >= 10)) || fail "only $n help examples found"
+    [[ -s $work/map.svg ]] || fail "the draw example wrote no map.svg"
+
+    # Bash completion offers every option each --help lists.
+    # shellcheck disable=SC1091
+    source "$SRC/tools/memtree/memtree.bash-completion"
+    for cmd in show flat at diff check draw capture watch; do
+        local opt
+        for opt in $("$MEMTREE" "$cmd" --help |
+            sed -nE 's/^  (-[A-Za-z]), (--[a-z][a-z-]*).*/\1 \2/p; s/^  (--[a-z][a-z-]*).*/\1/p'); do
+            COMP_WORDS=(memtree "$cmd" "$opt")
+            COMP_CWORD=2
+            COMPREPLY=()
+            _memtree
+            checks=$((checks + 1))
+            [[ " ${COMPREPLY[*]} " == *" $opt "* ]] || fail "completion of '$cmd $opt' lacks $opt"
+        done
+    done
+    COMP_WORDS=(memtree ca)
+    COMP_CWORD=1
+    _memtree
+    checks=$((checks + 1))
+    [[ ${COMPREPLY[*]} == capture ]] || fail "completion of 'ca' gives '${COMPREPLY[*]}'"
+
+    # The manual page is the help texts: every command's usage is in it.
+    bash "$SRC/tools/memtree/gen-man.sh" "$MEMTREE" >"$work/memtree.1" 2>"$err"
+    checks=$((checks + 1))
+    [[ -s $work/memtree.1 ]] || { fail "gen-man.sh wrote nothing"; cat "$err" >&2; }
+    for cmd in show flat at diff check draw capture watch; do
+        has "$work/memtree.1" ".SS $cmd"
+        has "$work/memtree.1" "usage: memtree $cmd"
+    done
+    if command -v man >/dev/null; then
+        man -l "$work/memtree.1" 2>"$err" | grep -q "memtree watch \-\-qmp" ||
+            man -l "$work/memtree.1" 2>/dev/null | grep -q "memtree watch --qmp" ||
+            fail "man cannot render memtree.1"
+    fi
+}
+
 case $group in
-at_explain | diff_causes) "test_$group" ;;
+at_explain | diff_causes | interface) "test_$group" ;;
 *)
     echo "cli_live_test.sh: unknown group '$group'" >&2
     exit 2

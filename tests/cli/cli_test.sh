@@ -325,19 +325,19 @@ png_size() {
 }
 
 test_draw() {
-    run 0 draw -o "$work/pc.svg"
+    run 0 draw -O "$work/pc.svg"
     checks=$((checks + 1))
     grep -q "<svg" "$work/pc.svg" || fail "no <svg> in the output"
     grep -qF ">apic-msi<" "$work/pc.svg" || fail "apic-msi is not labelled"
     grep -qF "15.9 EiB unassigned" "$work/pc.svg" || fail "the top gap is not compressed"
-    run 0 draw "$DATA/weird.model.txt" -o "$work/weird.svg"
-    run 0 draw --as memory -o - "$DATA/clean.model.txt"
+    run 0 draw "$DATA/weird.model.txt" -O "$work/weird.svg"
+    run 0 draw --as memory -O - "$DATA/clean.model.txt"
     out_has ">uart<"
     run 2 draw
-    err_has "missing -o OUT.svg"
-    run 2 draw -o "$work/no/such/dir/x.svg"
+    err_has "missing -O OUT.svg"
+    run 2 draw -O "$work/no/such/dir/x.svg"
     err_has "cannot write"
-    run 2 draw --as nosuch -o "$work/x.svg"
+    run 2 draw --as nosuch -O "$work/x.svg"
     checks=$((checks + 1))
     [[ ! -e $work/x.svg ]] || fail "a failed draw left its output behind"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests of `memtree capture` and `watch` against real QEMU (TCG), one group
-# per ctest test:   qemu_test.sh capture|attach|errors|watch
+# per ctest test:   qemu_test.sh capture|attach|errors|watch|examples
 # Environment (set by tests/qemu/CMakeLists.txt): MEMTREE (the tool),
 # IMPORT_RUNNER (tests/import's runner: renders a case folder's tree dump
 # with the library and compares the views with QEMU's flat dump), FAKE_QMP
@@ -300,8 +300,38 @@ test_watch() {
     run 2 watch --qmp x --count 0
 }
 
+# The examples in `capture --help` and `watch --help` run as written, with
+# the fixed socket path of the text swapped for a private one (and watch
+# given a --duration, where a user would press Ctrl-C).
+test_examples() {
+    start_qemu ex qemu-system-x86_64 -M q35 -nodefaults -accel tcg -S || return
+    local pid=$qpid cmd line n=0
+    for cmd in capture watch; do
+        while IFS= read -r line; do
+            line=${line//\/tmp\/qmp.sock/$work/ex.sock}
+            [[ $cmd == watch ]] && line+=" --duration 1"
+            n=$((n + 1))
+            checks=$((checks + 1))
+            # shellcheck disable=SC2086
+            (cd "$work" && timeout -k 5 60 "$MEMTREE" ${line#memtree } >"$out" 2>"$err")
+            local rc=$?
+            ((rc == 0)) || { fail "help example '$line' exited $rc"; cat "$err" >&2; }
+        done < <("$MEMTREE" "$cmd" --help | sed -n '/^Examples/,$s/^  \(memtree .*\)/\1/p')
+    done
+    checks=$((checks + 1))
+    ((n == 5)) || fail "expected 5 examples, found $n"
+    local d
+    for d in reset firmware now; do
+        checks=$((checks + 1))
+        [[ -s $work/$d/mtree-oD.txt ]] || fail "the capture example wrote no $d/"
+    done
+    run 1 diff "$work/reset" "$work/firmware"
+    has "$out" "moved      ich9-pm (container)"
+    stop_qemu "$pid"
+}
+
 case $group in
-capture | attach | errors | watch) "test_$group" ;;
+capture | attach | errors | watch | examples) "test_$group" ;;
 *)
     echo "qemu_test.sh: unknown group '$group'" >&2
     exit 2

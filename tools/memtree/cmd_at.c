@@ -36,7 +36,13 @@ static const char help[] =
     "                  of them)\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
     "  --json          the answers as JSON\n"
-    "  -h, --help      this help\n";
+    "  -h, --help      this help\n"
+    "\n"
+    "Examples:\n"
+    "  memtree at 0xfee00000 --as memory\n"
+    "  memtree at firmware 0xc0000 --as memory\n"
+    "  memtree at 4096 --json\n"
+    "(reset and firmware: case folders written by `memtree capture`)\n";
 
 enum { OPT_AS = 1000, OPT_JSON, OPT_FLAT };
 

@@ -49,8 +49,12 @@ static const char help[] =
     "Exit status 0 success, 2 usage error, or QEMU unreachable, not QMP,\n"
     "silent past the timeout, or exited.\n"
     "\n"
-    "Example:\n"
-    "  memtree capture -O /tmp/q35 -- qemu-system-x86_64 -M q35 -nodefaults\n";
+    "Examples:\n"
+    "  memtree capture -O reset -- qemu-system-x86_64 -M q35 -nodefaults\n"
+    "  memtree capture -O firmware --after-firmware 1 -- qemu-system-x86_64 -M q35 -nodefaults\n"
+    "  memtree capture --qmp /tmp/qmp.sock -O now\n"
+    "(the last attaches to a QEMU started with\n"
+    " -qmp unix:/tmp/qmp.sock,server=on,wait=off)\n";
 
 enum { OPT_QMP = 1000, OPT_AFTER, OPT_TIMEOUT };
 

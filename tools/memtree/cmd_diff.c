@@ -35,7 +35,12 @@ static const char help[] =
     "  --flat-a FILE   QEMU `info mtree -f` dump matching A (likewise --flat-b)\n"
     "  --lines         the changed flat-view ranges instead of the causes\n"
     "  --json          the differences as JSON (causes and ranges)\n"
-    "  -h, --help      this help\n";
+    "  -h, --help      this help\n"
+    "\n"
+    "Examples:\n"
+    "  memtree diff reset firmware\n"
+    "  memtree diff --lines reset firmware\n"
+    "(reset and firmware: case folders written by `memtree capture`)\n";
 
 enum { OPT_JSON = 1000, OPT_FLAT_A, OPT_FLAT_B, OPT_LINES };
 

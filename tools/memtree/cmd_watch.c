@@ -37,9 +37,10 @@ static const char help[] =
     "Exit status 0 after Ctrl-C, --duration or --count; 2 for a usage error,\n"
     "or when QEMU cannot be reached, is not QMP, stops answering or exits.\n"
     "\n"
-    "Example (SeaBIOS programming a q35 machine's BARs):\n"
-    "  qemu-system-x86_64 -M q35 -S -qmp unix:/tmp/q.sock,server=on,wait=off &\n"
-    "  memtree watch --qmp /tmp/q.sock --resume --interval 0.1\n";
+    "Examples (SeaBIOS programming a q35 machine's BARs, with QEMU started as\n"
+    "qemu-system-x86_64 -M q35 -S -qmp unix:/tmp/qmp.sock,server=on,wait=off):\n"
+    "  memtree watch --qmp /tmp/qmp.sock --resume --interval 0.1\n"
+    "  memtree watch --qmp /tmp/qmp.sock --duration 5\n";
 
 enum { OPT_QMP = 1000, OPT_INTERVAL, OPT_RESUME, OPT_DURATION, OPT_COUNT, OPT_TIMEOUT };
 
