@@ -436,7 +436,7 @@ EOF
     json_is .regions.0.name 'sys <&> \"root\"'
     json_is .regions.1.name 'say \"hi\" \\ back\\slash'
     json_is .regions.2.name 'café ✓ ünïcode'
-    json_is .regions.3.name 'bad\ufffdbyte'
+    json_is .regions.3.name 'bad�byte' # U+FFFD for the byte that is not UTF-8
 }
 
 case $group in

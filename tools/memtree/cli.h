@@ -195,19 +195,22 @@ size_t cli_utf8_len(const unsigned char *s);
 void cli_print_range(FILE *out, const char *indent, const mt_range *r);
 
 /* ------------------------------------------------------------------------ */
-/* JSON writer (json.c)                                                      */
+/* JSON writer (json.c, on json-c)                                          */
 /* ------------------------------------------------------------------------ */
 
 /*
- * A streaming writer that places commas and indentation itself. Addresses
- * and sizes are written as "0x..." strings, since JSON numbers lose
- * precision above 2^53 and sizes reach 2^64.
+ * A writer called as a stream (begin, key, value, end) that builds the
+ * document with json-c and prints it at json_finish. Addresses and sizes
+ * are written as "0x..." strings, since JSON numbers lose precision above
+ * 2^53 and sizes reach 2^64.
  */
+struct json_object;
 typedef struct cli_json {
     FILE *out;
     int depth;
-    bool first[64];   /* nothing written yet at this depth */
-    bool after_key;
+    struct json_object *stack[64]; /* the open objects and arrays */
+    struct json_object *root;
+    char *key;                     /* given, its value not yet */
 } cli_json;
 
 void json_init(cli_json *j, FILE *out);
@@ -268,7 +271,6 @@ bool cli_parse_seconds(const char *s, double *out);
  * message in err. Events that arrive while a reply is awaited are queued
  * for qmp_next_event.
  */
-struct json_object;
 typedef struct qmp_conn qmp_conn;
 
 /* Connects (a unix socket path, or HOST:PORT), checks the greeting and

@@ -153,8 +153,8 @@ static char *read_line(qmp_conn *q, double deadline, int *why, char *err, size_t
         ssize_t got = read(q->fd, q->buf + q->len, q->cap - q->len);
         if (got <= 0) {
             *why = -1;
-            set_err(err, errlen, "the connection closed%s%s", got < 0 ? ": " : "",
-                    got < 0 ? strerror(errno) : " (did QEMU exit?)");
+            set_err(err, errlen, "the connection closed%s%s (did QEMU exit?)",
+                    got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
             return NULL;
         }
         q->len += (size_t)got;
@@ -255,7 +255,8 @@ json_object *qmp_execute(qmp_conn *q, const char *cmd, json_object *args,
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            set_err(err, errlen, "%s: cannot send: %s", cmd, strerror(errno));
+            set_err(err, errlen, "%s: the connection closed: %s (did QEMU exit?)", cmd,
+                    strerror(errno));
             free(msg);
             return NULL;
         }
