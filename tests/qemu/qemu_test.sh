@@ -141,8 +141,8 @@ test_capture() {
             checks=$((checks + 1))
             [[ -s $work/$name/$f ]] || fail "$name: $f missing or empty"
         done
-        has "$work/$name/meta.json" '"version":"QEMU emulator version'
-        has "$work/$name/meta.json" '"status":"prelaunch"'
+        has "$work/$name/meta.json" '"version": "QEMU emulator version'
+        has "$work/$name/meta.json" '"status": "prelaunch"'
         has "$work/$name/mtree-oD.txt" "address-space: memory"
         has "$work/$name/flat-o.txt" "owner:"
         views_match "$work/$name"
@@ -155,7 +155,7 @@ test_capture() {
     local q35e=(qemu-system-x86_64 -M q35 -nodefaults -accel tcg -device e1000)
     run 0 capture -O "$work/q35-reset" -- "${q35e[@]}"
     run 0 capture -O "$work/q35-fw" --after-firmware 2 -- "${q35e[@]}"
-    has "$work/q35-fw/meta.json" '"status":"running"'
+    has "$work/q35-fw/meta.json" '"status": "running"'
     views_match "$work/q35-fw"
     run 1 diff "$work/q35-reset" "$work/q35-fw"
     has "$out" "added      e1000-mmio (io) at 0xfebc0000-0xfebdffff in pci, owner /machine/peripheral-anon/device[0]"
@@ -193,9 +193,9 @@ test_attach() {
     start_qemu run "${args[@]}" || return
     pid=$qpid
     run 0 capture --qmp "$work/run.sock" -O "$work/running1"
-    has "$work/running1/meta.json" '"was_running":true'
+    has "$work/running1/meta.json" '"was_running": true'
     run 0 capture --qmp "$work/run.sock" -O "$work/running2"
-    has "$work/running2/meta.json" '"status":"running"'
+    has "$work/running2/meta.json" '"status": "running"'
     views_match "$work/running2"
     stop_qemu "$pid"
 }
@@ -267,7 +267,7 @@ test_watch() {
     has "$out" "summary: "
     # The VM runs on after the watch.
     run 0 capture --qmp "$work/w.sock" -O "$work/after-watch"
-    has "$work/after-watch/meta.json" '"status":"running"'
+    has "$work/after-watch/meta.json" '"status": "running"'
 
     # Ctrl-C ends the watch with its summary, exit 0.
     timeout -k 5 60 "$MEMTREE" watch --qmp "$work/w.sock" --interval 0.1 >"$out" 2>"$err" &

@@ -205,7 +205,8 @@ static int write_case(const char *dir, const cli_capture *c, const char *source,
              MT_VERSION_MINOR, MT_VERSION_PATCH);
     json_object_object_add(meta, "captured_by", json_object_new_string(by));
     char *text = cli_strdup(json_object_to_json_string_ext(
-        meta, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        meta, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                  JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(meta);
     size_t n = strlen(text);
     text = cli_grow(text, n + 2, 1);
