@@ -14,6 +14,10 @@ packages=(
     libclang-rt-14-dev  # clang's sanitizer runtimes
     librsvg2-bin        # rsvg-convert: checks the SVG maps the CLI draws
     libunicorn-dev      # Unicorn 2: the peer that bench/run measures against
+    libjson-c-dev       # json-c: the CLI's QMP client (capture, watch)
+    qemu-system-x86     # real QEMU for the tests labelled qemu (x86 pc, q35)
+    qemu-system-arm     # real QEMU for the tests labelled qemu (Arm virt)
+    seabios             # the firmware whose PCI enumeration `watch` is tested on
 )
 
 # Skip apt when everything is there already: re-running the test command on a

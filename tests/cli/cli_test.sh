@@ -190,7 +190,7 @@ paths_complete() {
     "$MEMTREE" flat "$file" >"$work/flat" 2>/dev/null || { fail "flat $file"; return; }
     starts=$(sed -n 's/^  \([0-9a-f]\{16\}\)-.*/\1/p' "$work/flat" | sort -u)
     for addr in $starts; do
-        "$MEMTREE" at "$file" "$addr" >"$work/at" 2>&1 || fail "at $file $addr"
+        "$MEMTREE" at "$file" "0x$addr" >"$work/at" 2>&1 || fail "at $file $addr"
         if grep -q "path: not found" "$work/at"; then
             fail "no path at $addr in $file"
         fi
@@ -200,7 +200,7 @@ paths_complete() {
 }
 
 test_at() {
-    run 0 at e5000 --as memory
+    run 0 at 0xe5000 --as memory
     out_has "address-space: memory"
     out_lacks "address-space: I/O"
     out_has "answer: pc.ram (rom) at offset 0xe5000, read-only"
@@ -208,18 +208,18 @@ test_at() {
     out_has "(prio 0, ram): pc.ram  <- offset 0xe5000"
     run 0 at 0x3F8 --as I/O
     out_has "answer: serial (i/o) at offset 0x0"
-    run 0 at fee00010 --as cpu-smm-0
+    run 0 at 0xfee00010 --as cpu-smm-0
     out_has "answer: apic-msi (i/o) at offset 0x10"
     out_has "(prio 0, alias): memory -> system +0x0"
-    run 0 at 100000000 --as memory
+    run 0 at 0x100000000 --as memory
     out_has "0000000100000000: unassigned"
     out_has "below: 00000000fffc0000-00000000ffffffff pc.bios"
-    run 0 at fee00000
+    run 0 at 0xfee00000
     out_has "address-space: PIIX3"
     out_has "unassigned (the view is empty: root is (none))"
-    run 0 at "$DATA/clean.model.txt" 3fc
+    run 0 at "$DATA/clean.model.txt" 0x3fc
     out_has "answer: serial (i/o) at offset 0x4"
-    run 0 at e5000 --as memory --json
+    run 0 at 0xe5000 --as memory --json
     json_ok at --json
     json_is .address 0xe5000
     json_is .answers.0.address_spaces.0 memory
@@ -232,11 +232,11 @@ test_at() {
     err_has "missing ADDR"
     run 2 at zz
     err_has "bad address 'zz'"
-    run 2 at 10000000000000000
-    err_has "bad address '10000000000000000'"
-    run 2 at e5000 --as nosuch
+    run 2 at 0x10000000000000000
+    err_has "bad address '0x10000000000000000'"
+    run 2 at 0xe5000 --as nosuch
     err_has "no address space is called 'nosuch'"
-    run 2 at "$work/nosuch" e5000
+    run 2 at "$work/nosuch" 0xe5000
     err_has "cannot open '$work/nosuch'"
     paths_complete "$MACHINES/x86-pc-seabios.model.txt"
     paths_complete "$DATA/lint.model.txt"
@@ -250,7 +250,7 @@ test_at() {
 
 test_diff() {
     # The x86 pc before and after SeaBIOS ran.
-    run 1 diff "$before" "$MACHINES/x86-pc-seabios.model.txt"
+    run 1 diff --lines "$before" "$MACHINES/x86-pc-seabios.model.txt"
     out_has "--- $before"
     out_has "address-space: memory"
     out_has "added   00000000fd000000-00000000fdffffff (prio 1, ram): vga.vram"
@@ -271,13 +271,13 @@ test_diff() {
     run 1 diff "$DATA/clean.model.txt" "$DATA/lint.model.txt"
     out_has "address-space only in A: io"
     if [[ -n $CASES && -d $CASES/x86-pc-default ]]; then
-        run 1 diff "$CASES/x86-pc-default" "$CASES/x86-pc-default-seabios"
+        run 1 diff --lines "$CASES/x86-pc-default" "$CASES/x86-pc-default-seabios"
         out_has "added   00000000fd000000-00000000fdffffff (prio 1, ram): vga.vram"
         run 1 diff "$CASES/x86-q35-rootports" "$CASES/x86-q35-rootports-seabios"
     fi
     if reads_dumps; then
         # The same comparison from QEMU's own dumps.
-        run 1 diff "$MACHINES/x86-pc-default.mtree.txt" "$MACHINES/x86-pc-seabios.mtree.txt"
+        run 1 diff --lines "$MACHINES/x86-pc-default.mtree.txt" "$MACHINES/x86-pc-seabios.mtree.txt"
         out_has "added   00000000fd000000-00000000fdffffff (prio 1, ram): vga.vram"
         out_has "now  00000000000f0000-00000000000fffff (prio 0, rom): pc.ram @00000000000f0000"
     fi
@@ -325,19 +325,19 @@ png_size() {
 }
 
 test_draw() {
-    run 0 draw -o "$work/pc.svg"
+    run 0 draw -O "$work/pc.svg"
     checks=$((checks + 1))
     grep -q "<svg" "$work/pc.svg" || fail "no <svg> in the output"
     grep -qF ">apic-msi<" "$work/pc.svg" || fail "apic-msi is not labelled"
     grep -qF "15.9 EiB unassigned" "$work/pc.svg" || fail "the top gap is not compressed"
-    run 0 draw "$DATA/weird.model.txt" -o "$work/weird.svg"
-    run 0 draw --as memory -o - "$DATA/clean.model.txt"
+    run 0 draw "$DATA/weird.model.txt" -O "$work/weird.svg"
+    run 0 draw --as memory -O - "$DATA/clean.model.txt"
     out_has ">uart<"
     run 2 draw
-    err_has "missing -o OUT.svg"
-    run 2 draw -o "$work/no/such/dir/x.svg"
+    err_has "missing -O OUT.svg"
+    run 2 draw -O "$work/no/such/dir/x.svg"
     err_has "cannot write"
-    run 2 draw --as nosuch -o "$work/x.svg"
+    run 2 draw --as nosuch -O "$work/x.svg"
     checks=$((checks + 1))
     [[ ! -e $work/x.svg ]] || fail "a failed draw left its output behind"
 
@@ -422,21 +422,21 @@ test_json() {
     done <<EOF
 show --json
 flat --json
-at fee00000 --json
+at 0xfee00000 --json
 at 0 --json
-at ffffffffffffffff --json
+at 0xffffffffffffffff --json
 diff $before $MACHINES/x86-pc-seabios.model.txt --json
 check --json
 check $DATA/lint.model.txt --json
 show $DATA/weird.model.txt --json
 flat $DATA/weird.model.txt --json
-at $DATA/weird.model.txt 1000 --json
+at $DATA/weird.model.txt 0x1000 --json
 EOF
     run 0 show "$DATA/weird.model.txt" --json
     json_is .regions.0.name 'sys <&> \"root\"'
     json_is .regions.1.name 'say \"hi\" \\ back\\slash'
     json_is .regions.2.name 'café ✓ ünïcode'
-    json_is .regions.3.name 'bad\ufffdbyte'
+    json_is .regions.3.name 'bad�byte' # U+FFFD for the byte that is not UTF-8
 }
 
 case $group in

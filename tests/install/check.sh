@@ -47,6 +47,10 @@ for f in "$includedir/memtree.h" "$includedir/memtree/format.h" "$includedir/mem
          "$libdir/libmemtree.a" "$libdir/libmemtree.so"; do
     [[ -e $f ]] || { echo "install: missing $f" >&2; exit 1; }
 done
+# The tool comes with its manual page and bash completion.
+for f in "$prefix/share/man/man1/memtree.1" "$prefix/share/bash-completion/completions/memtree"; do
+    [[ -s $f ]] || { echo "install: missing $f" >&2; exit 1; }
+done
 
 out=$prefix/out
 mkdir -p "$out"

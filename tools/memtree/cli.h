@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Exit codes, the same for every subcommand. */
 enum {
@@ -32,6 +33,8 @@ int cmd_at(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_draw(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* ------------------------------------------------------------------------ */
 /* Options and messages (opts.c)                                             */
@@ -79,16 +82,22 @@ typedef struct cli_args {
     const char *pos[4];
     int npos;
     int maxpos;
+    /* "--" ends the parse and leaves argv[next..] to the caller (a command
+     * line to run) instead of collecting it as positional arguments. */
+    bool stop_at_dashdash;
 } cli_args;
 
 void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
 int cli_next_option(cli_args *a, const cli_option *opts, const char **value);
 
 /*
- * Parses an address: hexadecimal, with or without 0x, at most 64 bits.
- * Returns false for anything else.
+ * Parses a number the same way in every command: 0x for hexadecimal, else
+ * decimal (so 4096 is 0x1000), `_` between digits allowed, at most 64 bits.
+ * cli_number_problem returns NULL on success, else what is wrong ("hexadecimal
+ * digits without 0x ...") for the error message.
  */
-bool cli_parse_hex(const char *s, uint64_t *out);
+bool cli_parse_number(const char *s, uint64_t *out);
+const char *cli_number_problem(const char *s, uint64_t *out);
 
 /* Prints a subcommand's help text (usage line first) on stdout. */
 void cli_print_help(const char *text);
@@ -141,6 +150,9 @@ const char *cli_range_type(const mt_range *r);
 const char *cli_region_type(const mt_region *r);
 /* memtree's kind word: container, alias, ram, rom, romd, ramd, io, ... */
 const char *cli_region_kind(const mt_region *r);
+/* The device path of the region's owner ("/machine/q35/mch"), or its
+ * label when it has no path, or NULL when the file named no owner. */
+const char *cli_owner(const mt_region *r);
 /* The region's name, "(null)" when it has none. */
 const char *cli_name(const mt_region *r);
 
@@ -184,19 +196,22 @@ size_t cli_utf8_len(const unsigned char *s);
 void cli_print_range(FILE *out, const char *indent, const mt_range *r);
 
 /* ------------------------------------------------------------------------ */
-/* JSON writer (json.c)                                                      */
+/* JSON writer (json.c, on json-c)                                          */
 /* ------------------------------------------------------------------------ */
 
 /*
- * A streaming writer that places commas and indentation itself. Addresses
- * and sizes are written as "0x..." strings, since JSON numbers lose
- * precision above 2^53 and sizes reach 2^64.
+ * A writer called as a stream (begin, key, value, end) that builds the
+ * document with json-c and prints it at json_finish. Addresses and sizes
+ * are written as "0x..." strings, since JSON numbers lose precision above
+ * 2^53 and sizes reach 2^64.
  */
+struct json_object;
 typedef struct cli_json {
     FILE *out;
     int depth;
-    bool first[64];   /* nothing written yet at this depth */
-    bool after_key;
+    struct json_object *stack[64]; /* the open objects and arrays */
+    struct json_object *root;
+    char *key;                     /* given, its value not yet */
 } cli_json;
 
 void json_init(cli_json *j, FILE *out);
@@ -217,5 +232,79 @@ void json_finish(cli_json *j);
 
 /* A range as an object: start, last, size, region, type, offset, flags. */
 void json_range(cli_json *j, const mt_range *r);
+
+/* ------------------------------------------------------------------------ */
+/* Causes of a difference (causes.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One reason two machines differ: a region added or removed, or one of a
+ * paired region's properties changed. `what` is one of: added, removed,
+ * moved, resized, enabled, disabled, priority, retargeted, re-offset,
+ * readonly, kind. Regions pair by their place in the tree (container names
+ * down from the root, rank among same-named siblings).
+ */
+typedef struct cli_cause {
+    const char *what;
+    const mt_region *a, *b; /* in A and in B; one is NULL for added/removed */
+    char *detail;           /* "from 0x...-0x... in pci to ...", heap */
+} cli_cause;
+
+size_t cli_find_causes(mt_context *a, mt_context *b, cli_cause **out);
+void cli_causes_free(cli_cause *c, size_t n);
+/* "added      e1000-mmio (io) at 0x...-0x... in pci, owner /machine/..." */
+void cli_print_cause(FILE *out, const char *prefix, const cli_cause *c);
+void cli_json_cause(cli_json *j, const cli_cause *c);
+
+/* ------------------------------------------------------------------------ */
+/* QMP and captures (qmp.c, cmd_capture.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+/* Seconds as a non-negative decimal number ("0.5", "10"). */
+bool cli_parse_seconds(const char *s, double *out);
+
+/*
+ * A QMP connection (json-c objects; json-c's `json_object` is this struct).
+ * Every wait is bounded by `timeout` seconds; failures return NULL with a
+ * message in err. Events that arrive while a reply is awaited are queued
+ * for qmp_next_event.
+ */
+typedef struct qmp_conn qmp_conn;
+
+/* Connects (a unix socket path, or HOST:PORT), checks the greeting and
+ * negotiates capabilities. */
+qmp_conn *qmp_connect(const char *addr, double timeout, char *err, size_t errlen);
+void qmp_close(qmp_conn *q);
+/* Runs `cmd` (args may be NULL; it is consumed) and returns its "return"
+ * value, which the caller puts. */
+struct json_object *qmp_execute(qmp_conn *q, const char *cmd,
+                                struct json_object *args, char *err, size_t errlen);
+/* A human-monitor command's output (caller frees). */
+char *qmp_hmp(qmp_conn *q, const char *line, char *err, size_t errlen);
+/* The next event, waiting up to `wait` seconds; NULL when none came (err
+ * empty) or the connection failed (err set). */
+struct json_object *qmp_next_event(qmp_conn *q, double wait, char *err, size_t errlen);
+
+/* One snapshot of a machine's map: the three `info mtree` dumps and the
+ * facts around them. */
+typedef struct cli_capture {
+    char *tree, *flat, *flat_o; /* info mtree -o -D, -f, -f -o */
+    char *pci, *qom;            /* info pci, info qom-tree (may be NULL) */
+    char *version;              /* "QEMU emulator version ..." */
+    char *status;               /* query-status before the capture */
+    bool was_running;           /* then stopped and resumed around it */
+    struct timespec when;       /* wall-clock time of the dumps */
+    double seconds;             /* how long the capture took */
+} cli_capture;
+
+/* Takes a snapshot, stopping a running VM around the dumps. */
+int cli_capture_take(qmp_conn *q, cli_capture *c, char *err, size_t errlen);
+void cli_capture_free(cli_capture *c);
+/* Loads a snapshot's tree with its flat dump into a new context. */
+int cli_capture_load(const cli_capture *c, const char *name, mt_context **ctx,
+                     mt_machine **m, char *err, size_t errlen);
 
 #endif /* MEMTREE_CLI_H */

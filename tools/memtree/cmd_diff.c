@@ -1,6 +1,8 @@
 /*
  * `memtree diff A B`: how the views changed between two machines (typically
- * one machine before and after its firmware ran). Address spaces are paired
+ * one machine before and after its firmware ran), by cause (region moved,
+ * resized, enabled, ...: causes.c) or, with --lines, range by range.
+ * For the lines, address spaces are paired
  * by name and order of appearance; pairs that share a view on both sides
  * are compared once. Ranges equal on both sides are dropped; what is left is
  * grouped into runs connected by overlap, each reported as added (only in
@@ -13,25 +15,38 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: memtree diff A B [--flat-a FLATFILE] [--flat-b FLATFILE] [--json]\n"
+    "usage: memtree diff A B [--lines] [--flat-a FLATFILE] [--flat-b FLATFILE] [--json]\n"
     "\n"
-    "Compares the flat views of two machines, address space by address space\n"
-    "(paired by name and order of appearance), and prints the ranges that\n"
-    "were added, removed or changed from A to B. Address spaces that share a\n"
-    "view in both machines are reported together. Exit status 1 when the\n"
-    "machines differ, 0 when they do not.\n"
+    "Tells why two machines' maps differ, one cause per line: a region added\n"
+    "or removed, moved, resized, enabled or disabled, its priority changed,\n"
+    "an alias retargeted or re-offset, read-only changed, each with the\n"
+    "region's owner (the QEMU device path). Regions are paired by their place\n"
+    "in the tree. A summary line counts the flat-view ranges that changed.\n"
+    "\n"
+    "With --lines, compares the flat views instead, address space by address\n"
+    "space (paired by name and order of appearance), and prints the ranges\n"
+    "that were added, removed or changed from A to B. Address spaces that\n"
+    "share a view in both machines are reported together. Exit status 1 when\n"
+    "the machines differ, 0 when they do not.\n"
     "\n"
     "  A, B            QEMU `info mtree [-o] [-D]` dumps, model.txt files,\n"
     "                  maps, or oracle case folders (one may be - for\n"
     "                  standard input)\n"
     "  --flat-a FILE   QEMU `info mtree -f` dump matching A (likewise --flat-b)\n"
-    "  --json          the differences as JSON\n"
-    "  -h, --help      this help\n";
+    "  --lines         the changed flat-view ranges instead of the causes\n"
+    "  --json          the differences as JSON (causes and ranges)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Examples:\n"
+    "  memtree diff reset firmware\n"
+    "  memtree diff --lines reset firmware\n"
+    "(reset and firmware: case folders written by `memtree capture`)\n";
 
-enum { OPT_JSON = 1000, OPT_FLAT_A, OPT_FLAT_B };
+enum { OPT_JSON = 1000, OPT_FLAT_A, OPT_FLAT_B, OPT_LINES };
 
 static const cli_option options[] = {
     {"json", 0, false, OPT_JSON},
+    {"lines", 0, false, OPT_LINES},
     {"flat-a", 0, true, OPT_FLAT_A},
     {"flat-b", 0, true, OPT_FLAT_B},
     {NULL, 0, false, 0},
@@ -371,7 +386,7 @@ int cmd_diff(int argc, char **argv)
     cli_args a;
     cli_args_init(&a, argc, argv, 2);
     const char *value, *flat_a = NULL, *flat_b = NULL;
-    bool json = false;
+    bool json = false, lines = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
@@ -380,6 +395,9 @@ int cmd_diff(int argc, char **argv)
             return CLI_OK;
         case OPT_JSON:
             json = true;
+            break;
+        case OPT_LINES:
+            lines = true;
             break;
         case OPT_FLAT_A:
             flat_a = value;
@@ -423,8 +441,11 @@ int cmd_diff(int argc, char **argv)
         json_key(&j, "address_spaces");
         json_begin_array(&j);
     }
+    cli_cause *causes;
+    size_t ncauses = cli_find_causes(ma.ctx, mb.ctx, &causes);
     /* Like diff(1): identical machines print nothing. */
     bool header = json;
+    size_t changed_ranges = 0, changed_views = 0;
     for (size_t i = 0; i < ng; i++) {
         struct cluster *c;
         size_t nc = compare_views(g[i].va, g[i].vb, &c);
@@ -432,18 +453,42 @@ int cmd_diff(int argc, char **argv)
         if (nc || root_changed) {
             const struct group *ref = same_as(g, i);
             differences += nc + root_changed;
-            if (!header) {
+            changed_views++;
+            for (size_t k = 0; k < nc; k++)
+                changed_ranges += c[k].na + c[k].nb;
+            if (!header && (lines || ncauses)) {
                 printf("--- %s\n+++ %s\n", ma.path, mb.path);
                 header = true;
             }
             if (json)
                 json_group(&j, &g[i], ref, c, nc);
-            else
+            else if (lines)
                 print_group(&g[i], ref, c, nc);
         }
         free_clusters(c, nc);
     }
+    /* A cause alone (a disabled region re-offset, say) changes no view
+     * but is still a difference between the machines. */
+    differences += ncauses;
+    if (!json && !lines) {
+        if (!header && differences) {
+            printf("--- %s\n+++ %s\n", ma.path, mb.path);
+            header = true;
+        }
+        for (size_t i = 0; i < ncauses; i++)
+            cli_print_cause(stdout, "", &causes[i]);
+        if (differences)
+            printf("%zu cause%s; %zu flat-view range%s changed in %zu view%s "
+                   "(--lines lists them)\n", ncauses, ncauses == 1 ? "" : "s",
+                   changed_ranges, changed_ranges == 1 ? "" : "s", changed_views,
+                   changed_views == 1 ? "" : "s");
+    }
     if (json) {
+        json_end_array(&j);
+        json_key(&j, "causes");
+        json_begin_array(&j);
+        for (size_t i = 0; i < ncauses; i++)
+            cli_json_cause(&j, &causes[i]);
         json_end_array(&j);
         json_key(&j, "only_in_a");
         json_names(&j, only_a, nonly_a);
@@ -462,6 +507,7 @@ int cmd_diff(int argc, char **argv)
             printf("address-space only in B: %s\n", only_b[i]);
     }
 
+    cli_causes_free(causes, ncauses);
     for (size_t i = 0; i < ng; i++)
         free(g[i].names);
     free(g);

@@ -1,5 +1,5 @@
 /*
- * `memtree draw FILE -o OUT.svg`: one SVG picture with a column per distinct
+ * `memtree draw FILE -O OUT.svg`: one SVG picture with a column per distinct
  * view. Each range is a band coloured by what answers there (ram, rom,
  * romd, ramd, i/o) and labelled with its region; unassigned stretches are
  * hatched. Heights grow with the logarithm of the size and gaps get a fixed
@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: memtree draw [FILE] -o OUT.svg [--as NAME] [--flat FLATFILE]\n"
+    "usage: memtree draw [FILE] -O OUT.svg [-o] [--as NAME] [--flat FLATFILE]\n"
     "\n"
     "Draws the flat views as an SVG picture: one column per distinct view\n"
     "(address spaces sharing a view share the column), ranges as bands\n"
@@ -25,15 +25,21 @@ static const char help[] =
     "  FILE            a QEMU `info mtree [-o] [-D]` dump, a model.txt, a map,\n"
     "                  an oracle case folder, or - for standard input;\n"
     "                  default: the bundled x86 pc machine\n"
-    "  -o, --output OUT  the SVG file to write (- for standard output)\n"
+    "  -O, --output OUT  the SVG file to write (- for standard output)\n"
+    "  -o, --owner     put each region's owner in its tooltip (QEMU's -o; -o\n"
+    "                  means owners in every command)\n"
     "  --as NAME       only the views of the address spaces called NAME\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
-    "  -h, --help      this help\n";
+    "  -h, --help      this help\n"
+    "\n"
+    "Examples:\n"
+    "  memtree draw -O map.svg -o --as memory\n";
 
 enum { OPT_AS = 1000, OPT_FLAT };
 
 static const cli_option options[] = {
-    {"output", 'o', true, 'o'},
+    {"output", 'O', true, 'O'},
+    {"owner", 'o', false, 'o'},
     {"as", 0, true, OPT_AS},
     {"flat", 0, true, OPT_FLAT},
     {NULL, 0, false, 0},
@@ -157,7 +163,8 @@ static int column_height(const struct segment *s, size_t n, size_t header_lines)
 }
 
 static void draw_column(FILE *out, int x, int y, const cli_view_group *g,
-                        const bool *selected, const struct segment *s, size_t n)
+                        const bool *selected, const struct segment *s, size_t n,
+                        bool owners)
 {
     /* Header: the address spaces, then the root and the range count. */
     for (size_t k = 0; k < g->nspaces; k++) {
@@ -200,6 +207,10 @@ static void draw_column(FILE *out, int x, int y, const cli_view_group *g,
             xml_text(out, cli_name(r->region), 200);
             if (r->offset_in_region)
                 fprintf(out, " @%016" PRIx64, r->offset_in_region);
+            if (owners && cli_owner(r->region)) {
+                fputs(" owner: ", out);
+                xml_text(out, cli_owner(r->region), 200);
+            }
             fputs("</title></rect>\n", out);
             int fs = sg->h < 20 ? 10 : 11;
             fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"name\" font-size=\"%d\">",
@@ -260,7 +271,7 @@ static const char style[] =
     "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#d0d0d0\" stroke-width=\"2\"/>"
     "</pattern></defs>\n";
 
-static int draw(FILE *out, const cli_machine *cm, const char *as_name)
+static int draw(FILE *out, const cli_machine *cm, const char *as_name, bool owners)
 {
     cli_view_group *g;
     size_t ng = cli_view_groups(cm->ctx, &g);
@@ -310,7 +321,7 @@ static int draw(FILE *out, const cli_machine *cm, const char *as_name)
         if (!seg[i])
             continue;
         fprintf(out, "<g>\n");
-        draw_column(out, x, MARGIN + LEGEND_H, &g[i], sel[i], seg[i], nseg[i]);
+        draw_column(out, x, MARGIN + LEGEND_H, &g[i], sel[i], seg[i], nseg[i], owners);
         fprintf(out, "</g>\n");
         x += COL_W + COL_GAP;
     }
@@ -332,14 +343,18 @@ int cmd_draw(int argc, char **argv)
     cli_args a;
     cli_args_init(&a, argc, argv, 1);
     const char *value, *flat = NULL, *as_name = NULL, *output = NULL;
+    bool owners = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
         case 'h':
             cli_print_help(help);
             return CLI_OK;
-        case 'o':
+        case 'O':
             output = value;
+            break;
+        case 'o':
+            owners = true;
             break;
         case OPT_AS:
             as_name = value;
@@ -351,8 +366,15 @@ int cmd_draw(int argc, char **argv)
     }
     if (id < 0)
         return CLI_USAGE;
-    if (!output)
-        return cli_usage_error("missing -o OUT.svg");
+    if (!output) {
+        /* `draw -o pic.svg` was the output before -o meant owners here as
+         * everywhere else: say so rather than read pic.svg as the machine. */
+        size_t len = a.npos ? strlen(a.pos[0]) : 0;
+        if (owners && len > 4 && !strcmp(a.pos[0] + len - 4, ".svg"))
+            return cli_usage_error("-o means owners (as in show and flat); write "
+                                   "the picture with -O %s", a.pos[0]);
+        return cli_usage_error("missing -O OUT.svg");
+    }
 
     cli_machine cm;
     int rc = cli_load(a.npos ? a.pos[0] : NULL, flat, &cm, NULL, 0, NULL);
@@ -365,7 +387,7 @@ int cmd_draw(int argc, char **argv)
         cli_unload(&cm);
         return CLI_USAGE;
     }
-    rc = draw(out, &cm, as_name);
+    rc = draw(out, &cm, as_name, owners);
     bool failed = ferror(out) != 0;
     if (!to_stdout && fclose(out) != 0)
         failed = true;

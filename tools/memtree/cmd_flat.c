@@ -21,7 +21,11 @@ static const char help[] =
     "                  a sibling NAME.flat.txt or flat.txt when there is one)\n"
     "  -o, --owner     append the owner of each range's region (QEMU's -o)\n"
     "  --json          the views as JSON\n"
-    "  -h, --help      this help\n";
+    "  -h, --help      this help\n"
+    "\n"
+    "Examples:\n"
+    "  memtree flat -o\n"
+    "  memtree flat firmware\n";
 
 enum { OPT_JSON = 1000, OPT_FLAT };
 

@@ -31,7 +31,11 @@ static const char help[] =
     "  --format FMT    qemu (default) or map\n"
     "  --json          every region once, with ids, kinds and children\n"
     "  --inferred      list the facts inferred from the flat dump instead\n"
-    "  -h, --help      this help\n";
+    "  -h, --help      this help\n"
+    "\n"
+    "Examples:\n"
+    "  memtree show -o\n"
+    "  memtree show -o -D firmware\n";
 
 enum { OPT_FORMAT = 1000, OPT_JSON, OPT_FLAT, OPT_INFERRED };
 

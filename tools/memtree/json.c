@@ -1,164 +1,167 @@
 /*
- * The JSON writer behind every `--json` option: a streaming emitter that
- * tracks commas and indentation per nesting level and escapes strings
- * (region names are arbitrary bytes from a dump: quotes, backslashes,
- * control characters and invalid UTF-8 all have to come out valid).
+ * The JSON writer behind every `--json` option, on json-c (Debian's
+ * libjson-c-dev): the commands call it as a stream (begin, key, value,
+ * end) and it builds the document as json-c objects, printed whole by
+ * json_finish. Region names are arbitrary bytes from a dump: bytes that are
+ * not UTF-8 become U+FFFD here, since json-c passes strings through as they
+ * are and JSON must be valid UTF-8.
  */
 #include "cli.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "jsonc.h"
+
+/* Out of memory is fatal in the tool (see cli_alloc). */
+static json_object *checked(json_object *o)
+{
+    if (!o) {
+        fputs("memtree: out of memory\n", stderr);
+        exit(CLI_USAGE);
+    }
+    return o;
+}
 
 void json_init(cli_json *j, FILE *out)
 {
     memset(j, 0, sizeof(*j));
     j->out = out;
-    j->first[0] = true;
 }
 
-static void indent(cli_json *j)
+/* Places a new value: the document itself, an array's next item, or the
+ * value of the key just given. */
+static void put(cli_json *j, json_object *v)
 {
-    fputc('\n', j->out);
-    for (int i = 0; i < j->depth; i++)
-        fputs("  ", j->out);
-}
-
-/* Called before every value and key: the comma and line break it needs. */
-static void before_item(cli_json *j)
-{
-    if (j->after_key) {
-        j->after_key = false;
+    if (j->depth == 0) {
+        json_object_put(j->root);
+        j->root = v;
         return;
     }
-    if (!j->first[j->depth])
-        fputc(',', j->out);
-    j->first[j->depth] = false;
-    if (j->depth > 0)
-        indent(j);
+    json_object *parent = j->stack[j->depth - 1];
+    if (json_object_is_type(parent, json_type_array)) {
+        if (json_object_array_add(parent, v))
+            checked(NULL);
+    } else {
+        if (json_object_object_add(parent, j->key ? j->key : "", v))
+            checked(NULL);
+        free(j->key);
+        j->key = NULL;
+    }
 }
 
-static void open_level(cli_json *j, char c)
+static void open_level(cli_json *j, json_object *v)
 {
-    before_item(j);
-    fputc(c, j->out);
-    if (j->depth + 1 < (int)(sizeof(j->first) / sizeof(j->first[0])))
-        j->depth++;
-    j->first[j->depth] = true;
+    put(j, v);
+    /* Deeper than any command nests: the value is kept, its contents go to
+     * the deepest level (as the old writer flattened them). */
+    if (j->depth < (int)(sizeof(j->stack) / sizeof(j->stack[0])))
+        j->stack[j->depth++] = v;
 }
 
-static void close_level(cli_json *j, char c)
+static void close_level(cli_json *j)
 {
-    bool empty = j->first[j->depth];
     if (j->depth > 0)
         j->depth--;
-    if (!empty)
-        indent(j);
-    fputc(c, j->out);
 }
 
-void json_begin_object(cli_json *j) { open_level(j, '{'); }
-void json_end_object(cli_json *j) { close_level(j, '}'); }
-void json_begin_array(cli_json *j) { open_level(j, '['); }
-void json_end_array(cli_json *j) { close_level(j, ']'); }
+void json_begin_object(cli_json *j) { open_level(j, checked(json_object_new_object())); }
+void json_end_object(cli_json *j) { close_level(j); }
+void json_begin_array(cli_json *j) { open_level(j, checked(json_object_new_array())); }
+void json_end_array(cli_json *j) { close_level(j); }
 
-static void write_string(FILE *out, const char *s)
+/* s with every byte that does not start a valid UTF-8 sequence replaced by
+ * U+FFFD (caller frees). */
+static char *valid_utf8(const char *s)
 {
-    fputc('"', out);
+    size_t n = strlen(s);
+    char *out = cli_alloc(3 * n + 1, 1);
+    char *w = out;
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-            p++;
-        } else if (c == '\n') {
-            fputs("\\n", out);
-            p++;
-        } else if (c == '\r') {
-            fputs("\\r", out);
-            p++;
-        } else if (c == '\t') {
-            fputs("\\t", out);
-            p++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c);
-            p++;
+        size_t len = *p < 0x80 ? 1 : cli_utf8_len(p);
+        if (len) {
+            memcpy(w, p, len);
+            w += len;
+            p += len;
         } else {
-            size_t n = cli_utf8_len(p);
-            if (n) {
-                fwrite(p, 1, n, out);
-                p += n;
-            } else {
-                /* Not UTF-8: the replacement character keeps the output
-                 * valid while showing that a byte was lost. */
-                fputs("\\ufffd", out);
-                p++;
-            }
+            memcpy(w, "\xef\xbf\xbd", 3);
+            w += 3;
+            p++;
         }
     }
-    fputc('"', out);
+    *w = '\0';
+    return out;
 }
 
 void json_key(cli_json *j, const char *key)
 {
-    before_item(j);
-    write_string(j->out, key);
-    fputs(": ", j->out);
-    j->after_key = true;
+    free(j->key);
+    j->key = valid_utf8(key);
 }
 
 void json_string(cli_json *j, const char *s)
 {
-    before_item(j);
-    if (s)
-        write_string(j->out, s);
-    else
-        fputs("null", j->out);
+    if (!s) {
+        put(j, NULL);
+        return;
+    }
+    char *v = valid_utf8(s);
+    put(j, checked(json_object_new_string(v)));
+    free(v);
 }
 
 void json_int(cli_json *j, int64_t v)
 {
-    before_item(j);
-    fprintf(j->out, "%" PRId64, v);
+    put(j, checked(json_object_new_int64(v)));
 }
 
 void json_uint(cli_json *j, uint64_t v)
 {
-    before_item(j);
-    fprintf(j->out, "%" PRIu64, v);
+    put(j, checked(json_object_new_uint64(v)));
 }
 
 void json_hex(cli_json *j, uint64_t v)
 {
-    before_item(j);
-    fprintf(j->out, "\"0x%" PRIx64 "\"", v);
+    char buf[24];
+    snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+    put(j, checked(json_object_new_string(buf)));
 }
 
 void json_hex128(cli_json *j, cli_u128 v)
 {
-    before_item(j);
+    char buf[40];
     if (v >> 64)
-        fprintf(j->out, "\"0x%" PRIx64 "%016" PRIx64 "\"", (uint64_t)(v >> 64),
-                (uint64_t)v);
+        snprintf(buf, sizeof(buf), "0x%" PRIx64 "%016" PRIx64, (uint64_t)(v >> 64),
+                 (uint64_t)v);
     else
-        fprintf(j->out, "\"0x%" PRIx64 "\"", (uint64_t)v);
+        snprintf(buf, sizeof(buf), "0x%" PRIx64, (uint64_t)v);
+    put(j, checked(json_object_new_string(buf)));
 }
 
 void json_bool(cli_json *j, bool v)
 {
-    before_item(j);
-    fputs(v ? "true" : "false", j->out);
+    put(j, checked(json_object_new_boolean(v)));
 }
 
 void json_null(cli_json *j)
 {
-    before_item(j);
-    fputs("null", j->out);
+    put(j, NULL);
 }
 
 void json_finish(cli_json *j)
 {
+    const char *text = json_object_to_json_string_ext(
+        j->root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                     JSON_C_TO_STRING_NOSLASHESCAPE);
+    fputs(text ? text : "null", j->out);
     fputc('\n', j->out);
+    json_object_put(j->root);
+    j->root = NULL;
+    free(j->key);
+    j->key = NULL;
+    j->depth = 0;
 }
 
 void json_range(cli_json *j, const mt_range *r)

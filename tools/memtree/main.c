@@ -14,10 +14,12 @@ static const struct {
 } commands[] = {
     {"show", cmd_show, "print the region tree (QEMU's `info mtree` or memtree's map format)"},
     {"flat", cmd_flat, "print the flat views (QEMU's `info mtree -f`)"},
-    {"at", cmd_at, "what answers at an address, and the path that leads there"},
-    {"diff", cmd_diff, "ranges added, removed or changed between two machines"},
+    {"at", cmd_at, "what answers at an address, the path there, and what it hides and why"},
+    {"diff", cmd_diff, "why two machines differ, by cause (or range by range)"},
     {"check", cmd_check, "lint a memory map for overlaps, overflows and overreach"},
     {"draw", cmd_draw, "draw each address space as an SVG picture"},
+    {"capture", cmd_capture, "snapshot a running QEMU's map over QMP into a case folder"},
+    {"watch", cmd_watch, "follow a running QEMU's map over QMP, printing changes as causes"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -30,11 +32,15 @@ static void print_help(FILE *out)
           "optional `info mtree -f` dump beside it, the oracle's model.txt, or\n"
           "memtree's map format) and answers questions about it. Without FILE\n"
           "the commands use a bundled real machine (QEMU 7.2 x86 `pc` after\n"
-          "SeaBIOS ran).\n"
+          "SeaBIOS ran). `capture` and `watch` take the map from a running QEMU\n"
+          "over QMP.\n"
+          "\n"
+          "In every command -o means owners, -O the output, and numbers are\n"
+          "decimal unless they start with 0x (4096 = 0x1000).\n"
           "\n"
           "Commands:\n", out);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Exit status: 0 success, 1 differences or problems found,\n"
           "2 bad usage or unreadable input.\n", out);

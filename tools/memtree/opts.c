@@ -123,6 +123,8 @@ int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
     while (a->next < a->argc) {
         const char *arg = a->argv[a->next++];
         if (!strcmp(arg, "--")) {
+            if (a->stop_at_dashdash)
+                return 0;
             while (a->next < a->argc)
                 if (add_positional(a, a->argv[a->next++]))
                     return -1;
@@ -163,27 +165,48 @@ int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
     return 0;
 }
 
-bool cli_parse_hex(const char *s, uint64_t *out)
+/*
+ * Every number on the command line: "0x" makes it hexadecimal, anything
+ * else is decimal, so `at 4096` is 0x1000. A bare number with hex letters
+ * (fee00000) would be read as hex by some tools and rejected by others:
+ * it is an error that says so rather than a guess.
+ */
+const char *cli_number_problem(const char *s, uint64_t *out)
 {
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+    int base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
         s += 2;
+    }
     /* Underscores group digits the way addresses are often written. */
     uint64_t v = 0;
     int digits = 0;
+    bool hex_letters = false;
     for (; *s; s++) {
         if (*s == '_' && digits)
             continue;
         if (!isxdigit((unsigned char)*s))
-            return false;
-        if (v >> 60)
-            return false; /* a 17th significant digit */
+            return "not a number";
         int d = isdigit((unsigned char)*s) ? *s - '0'
                                            : tolower((unsigned char)*s) - 'a' + 10;
-        v = v << 4 | (uint64_t)d;
+        if (d >= base) {
+            hex_letters = true;
+            continue;
+        }
+        if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+            return "more than 64 bits";
+        v = v * (uint64_t)base + (uint64_t)d;
         digits++;
     }
+    if (hex_letters)
+        return "hexadecimal digits without 0x (write 0x for hexadecimal)";
     if (!digits)
-        return false;
+        return "not a number";
     *out = v;
-    return true;
+    return NULL;
+}
+
+bool cli_parse_number(const char *s, uint64_t *out)
+{
+    return cli_number_problem(s, out) == NULL;
 }

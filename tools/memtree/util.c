@@ -308,3 +308,15 @@ void cli_print_range(FILE *out, const char *indent, const mt_range *r)
         fprintf(out, " @%016" PRIx64, r->offset_in_region);
     fputc('\n', out);
 }
+
+const char *cli_owner(const mt_region *r)
+{
+    const mt_owner *o = mt_region_owner(r);
+    const char *label = o ? mt_owner_label(o) : NULL;
+    if (!label || !*label)
+        return NULL;
+    /* QEMU's "dev path=/machine/..." and "obj path=...": the path is what
+     * names the device. */
+    const char *p = strstr(label, "path=");
+    return p ? p + 5 : label;
+}
