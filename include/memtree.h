@@ -1035,13 +1035,23 @@ typedef enum mt_file_format {
  * same-named regions an alias shows) by matching the views, and records each
  * inferred or guessed fact (mt_machine_inference). Other formats ignore
  * `flat` (with a note). On bad input returns -EINVAL (-ELOOP when the
- * regions form an alias cycle or a region would contain itself), frees
+ * regions form an alias cycle or a region would contain itself, -EFBIG
+ * when an input is longer than mt_context_set_input_limit allows), frees
  * everything and writes "NAME:LINE: what" into err (or to the context's
  * diagnostic hook when err is NULL).
  */
 int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *name,
                     FILE *flat, const char *flat_name, mt_machine **out,
                     char *err, size_t errlen);
+/*
+ * The most bytes mt_machine_load reads from one input (the file, and the
+ * flat dump): a longer input, such as an endless pipe, fails with -EFBIG
+ * and a message naming it, after reading one byte more than the limit.
+ * Binary input (say /dev/zero) fails with -EINVAL as soon as it is read.
+ * 0 restores the default, MT_INPUT_LIMIT_DEFAULT (1 GiB).
+ */
+#define MT_INPUT_LIMIT_DEFAULT (UINT64_C(1) << 30)
+int mt_context_set_input_limit(mt_context *ctx, uint64_t bytes);
 /* mt_machine_load with MT_FORMAT_MODEL and no flat dump. */
 int mt_machine_load_model(mt_context *ctx, FILE *in, const char *filename,
                           mt_machine **out, char *err, size_t errlen);
@@ -1065,6 +1075,17 @@ mt_address_space *mt_machine_address_space(const mt_machine *m, size_t i);
 /* Facts the loader inferred or guessed, one human-readable line each. */
 size_t mt_machine_inference_count(const mt_machine *m);
 const char *mt_machine_inference(const mt_machine *m, size_t i);
+/*
+ * What the loader could not settle, one line each, "FILE:LINE: what",
+ * naming the region: every guess a QEMU tree dump forced without a flat
+ * dump to decide with, and every address space whose view differs from the
+ * flat dump it was given. docs/import.md lists the inferences and guesses.
+ */
+size_t mt_machine_warning_count(const mt_machine *m);
+const char *mt_machine_warning(const mt_machine *m, size_t i);
+/* Whether the flat dump given to mt_machine_load disagrees with the views
+ * built (the CLI's --strict makes that an error). */
+bool mt_machine_flat_differs(const mt_machine *m);
 /*
  * Writes the machine's current state (edits since loading included) in the
  * map format; reading it back gives the same regions, views and bytes on a

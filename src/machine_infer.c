@@ -340,12 +340,107 @@ static bool same_machine(const struct mt__mdesc *d, const struct mt__flat *f)
     return 2 * found >= d->nas;
 }
 
+/* One range as a warning shows it. */
+static void describe(char *buf, size_t len, const struct mt__rng *r)
+{
+    if (!r)
+        snprintf(buf, len, "nothing");
+    else if (r->off)
+        snprintf(buf, len, "'%s' (prio %d, %s) @%016" PRIx64, r->name, r->prio, r->type,
+                 r->off);
+    else
+        snprintf(buf, len, "'%s' (prio %d, %s)", r->name, r->prio, r->type);
+}
+
+/* The first place where address space `a` differs from its flat view. */
+static void warn_view(struct mt__infer *I, size_t a, const mt_view *v, size_t fv)
+{
+    struct mt__mdesc *d = I->d;
+    const struct mt__flat *f = I->f;
+    const char *asn = d->as[a].name ? d->as[a].name : "(null)";
+    const char *want = f->v[fv].root ? f->v[fv].root : "(none)";
+    if (strcmp(mt_view_root_name(v), want)) {
+        mt__desc_warn(d, "%s:%u: address space '%s' (%s:%u): the flat dump's root is "
+                      "'%s', memtree renders '%s'", f->file, f->v[fv].line, asn, d->file,
+                      d->as[a].line, want, mt_view_root_name(v));
+        return;
+    }
+    size_t no, ne;
+    struct mt__rng *o = our_ranges(v, &no), *e = exp_ranges(f, fv, &ne);
+    uint64_t A = 0;
+    if (next_diff(o, no, e, ne, &A)) {
+        size_t i = 0, j = 0;
+        const struct mt__rng *x = at(o, no, &i, A), *y = at(e, ne, &j, A);
+        char ours[512], theirs[512], where[1024] = "";
+        describe(ours, sizeof(ours), x);
+        describe(theirs, sizeof(theirs), y);
+        if (x) {
+            size_t r = mt__machine_index_of(I->m, mt_view_ranges(v)[i].region);
+            if (r != MT__NONE)
+                snprintf(where, sizeof(where), " (%s:%u)", d->file, d->r[r].line);
+        }
+        mt__desc_warn(d, "%s:%u: address space '%s' at %016" PRIx64 ": the flat dump "
+                      "prints %s, memtree renders %s%s", f->file,
+                      y ? f->ranges[f->v[fv].first_range + j].line : f->v[fv].line, asn, A,
+                      theirs, ours, where);
+    } else {
+        mt__desc_warn(d, "%s:%u: address space '%s': the same addresses answer, but the "
+                      "flat dump splits the ranges differently", f->file, f->v[fv].line,
+                      asn);
+    }
+    free(o);
+    free(e);
+}
+
+/* The final check: builds the description as it now stands and warns
+ * about every address space whose view is not the flat dump's. */
+static void warn_differences(struct mt__infer *I)
+{
+    struct mt__mdesc *d = I->d;
+    const struct mt__flat *f = I->f;
+    struct mt__err scratch;
+    refresh_children(I);
+    if (mt__machine_build_trial(I->ctx, d, &I->m, &scratch))
+        return; /* the final build reports it */
+    match_spaces(I);
+    bool *used = mt__xcalloc(f->nas + 1, sizeof(bool));
+    for (size_t a = 0; a < d->nas; a++) {
+        const mt_view *v = mt_address_space_view(mt_machine_address_space(I->m, a));
+        size_t fl = I->exp_of[a];
+        if (fl == MT__NONE) {
+            mt__desc_warn(d, "%s:%u: address space '%s' is not in the flat dump %s",
+                          d->file, d->as[a].line, d->as[a].name ? d->as[a].name : "(null)",
+                          f->file);
+            d->flat_differs = true;
+            continue;
+        }
+        used[fl] = true;
+        if (!same_view(v, f, f->as[fl].view)) {
+            warn_view(I, a, v, f->as[fl].view);
+            d->flat_differs = true;
+        }
+    }
+    for (size_t k = 0; k < f->nas; k++) {
+        if (used[k])
+            continue;
+        mt__desc_warn(d, "%s:%u: address space '%s' is not in the tree dump %s", f->file,
+                      f->as[k].line, f->as[k].name, d->file);
+        d->flat_differs = true;
+    }
+    free(used);
+    mt_machine_free(I->m);
+    I->m = NULL;
+}
+
 int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt__err *e)
 {
     (void)e;
     if (!same_machine(d, f)) {
         mt__desc_note(d, "flat dump ignored: most address spaces of the tree dump are "
                       "not in it (a dump of another machine?)");
+        mt__desc_warn(d, "%s: ignored: most address spaces of %s are not in it (a dump of "
+                      "another machine?)", f->file, d->file);
+        d->flat_differs = true;
         return 0;
     }
     struct mt__infer I = {.d = d, .f = f};
@@ -384,6 +479,8 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
         if (differ == 0 || I.fixes == 0)
             break;
     }
+    if (built)
+        warn_differences(&I);
     if (compared)
         order_spaces(&I);
     refresh_children(&I);

@@ -177,8 +177,13 @@ static int check_vr(struct model *M, char *rest)
     int32_t prio;
     if (split(rest, f, 6) < 6)
         return fail(M, "VR line needs start end prio type offset name");
-    if (mt__parse_hex(f[0], &v) || mt__parse_hex(f[1], &v) || mt__parse_hex(f[4], &v))
-        return fail(M, "bad hex number in VR line");
+    uint64_t start, end;
+    if (mt__parse_hex(f[0], &start) || mt__parse_hex(f[1], &end) ||
+        mt__parse_hex(f[4], &v))
+        return fail(M, "bad hex number in VR line (start end offset, below 2^64)");
+    if (end < start)
+        return fail(M, "backwards range in VR line: the end %s is below the start %s",
+                    f[1], f[0]);
     if (!mt__parse_i32(f[2], &prio))
         return fail(M, "bad priority '%s'", f[2]);
     const char *t = f[3];

@@ -142,10 +142,14 @@ void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
 }
 
 /* The flat-root descent of memory-model.md 5.1 on the description. The
- * regions it passes through (not the result) go to path[0..*np) if given. */
-static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np)
+ * regions it passes through (not the result) go to path[0..*np) if given;
+ * *empty (if given) is the container whose lack of enabled children made
+ * the result none, else MT__NONE. */
+static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np, size_t *empty)
 {
     const struct mt__mdesc *d = I->d;
+    if (empty)
+        *empty = MT__NONE;
     for (size_t steps = 0; steps <= d->nr; steps++) {
         const struct mt__mrec *rec = &d->r[r];
         if (rec->flags & MT__MF_DISABLED)
@@ -162,8 +166,11 @@ static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np)
             for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
                 if (!(d->r[I->kids[k]].flags & MT__MF_DISABLED))
                     n++, only = I->kids[k];
-            if (n == 0)
+            if (n == 0) {
+                if (empty)
+                    *empty = r;
                 return MT__NONE;
+            }
             if (n == 1 && d->r[only].addr == 0 &&
                 mt__mrec_size(&d->r[only]) <= mt__mrec_size(rec))
                 next = only;
@@ -183,7 +190,14 @@ void mt__infer_fix_root(struct mt__infer *I, size_t as, const char *want)
 {
     struct mt__mdesc *d = I->d;
     size_t *path = mt__xmalloc((d->nr + 1) * sizeof(*path)), np = 0;
-    size_t res = descend(I, d->as[as].root, path, &np);
+    size_t empty;
+    size_t res = descend(I, d->as[as].root, path, &np, &empty);
+    /* an empty container renders nothing, so the descent gives none; if
+     * the flat dump names it as the root, it is a terminal region that
+     * answers everywhere it spans (an IOMMU region used as an address
+     * space's root looks exactly like an empty bus in the tree dump) */
+    if (empty != MT__NONE)
+        path[np++] = empty;
     for (size_t k = 0; k < np && want; k++) {
         struct mt__mrec *rec = &d->r[path[k]];
         if (!strcmp(mt__rec_name(rec), want) && rec->kind == MT__MK_CONTAINER &&
@@ -219,7 +233,7 @@ static void compute_forbidden(struct mt__infer *I)
     size_t *path = mt__xmalloc((d->nr + 1) * sizeof(*path));
     for (size_t a = 0; a < d->nas; a++) {
         size_t np = 0;
-        descend(I, d->as[a].root, path, &np);
+        descend(I, d->as[a].root, path, &np, NULL);
         for (size_t k = 0; k < np; k++)
             I->forbid_ro[path[k]] = true;
         size_t fl = I->exp_of[a];

@@ -26,6 +26,9 @@ static const char help[] =
     "                  standard input)\n"
     "  --flat-a FILE   QEMU `info mtree -f` dump matching A (likewise --flat-b)\n"
     "  --json          the differences as JSON\n"
+    "  --strict        exit 1 if the flat dump disagrees with the views\n"
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
     "  -h, --help      this help\n";
 
 enum { OPT_JSON = 1000, OPT_FLAT_A, OPT_FLAT_B };

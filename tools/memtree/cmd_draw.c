@@ -28,6 +28,9 @@ static const char help[] =
     "  -o, --output OUT  the SVG file to write (- for standard output)\n"
     "  --as NAME       only the views of the address spaces called NAME\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
+    "  --strict        exit 1 if the flat dump disagrees with the views\n"
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
     "  -h, --help      this help\n";
 
 enum { OPT_AS = 1000, OPT_FLAT };

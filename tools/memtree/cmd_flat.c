@@ -21,6 +21,9 @@ static const char help[] =
     "                  a sibling NAME.flat.txt or flat.txt when there is one)\n"
     "  -o, --owner     append the owner of each range's region (QEMU's -o)\n"
     "  --json          the views as JSON\n"
+    "  --strict        exit 1 if the flat dump disagrees with the views\n"
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
     "  -h, --help      this help\n";
 
 enum { OPT_JSON = 1000, OPT_FLAT };

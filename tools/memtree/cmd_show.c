@@ -31,6 +31,9 @@ static const char help[] =
     "  --format FMT    qemu (default) or map\n"
     "  --json          every region once, with ids, kinds and children\n"
     "  --inferred      list the facts inferred from the flat dump instead\n"
+    "  --strict        exit 1 if the flat dump disagrees with the views\n"
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
     "  -h, --help      this help\n";
 
 enum { OPT_FORMAT = 1000, OPT_JSON, OPT_FLAT, OPT_INFERRED };
