@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIFFS_PER_VIEW 32   /* differing addresses diagnosed per round */
-
 /* ---- views as range lists ---------------------------------------------------------- */
 
 static const char *region_type(const mt_range *g)
@@ -99,17 +97,21 @@ static bool same_at(const struct mt__rng *a, const struct mt__rng *b, uint64_t A
 
 /*
  * The first address >= *from where the two range lists print differently.
- * Returns false when there is none from there on.
+ * Returns false when there is none from there on. *i and *j are cursors into
+ * the lists (start them at 0): successive calls with growing *from resume
+ * where the last one stopped, so a whole view is compared in linear time.
  */
 static bool next_diff(const struct mt__rng *o, size_t no, const struct mt__rng *e, size_t ne,
-                      uint64_t *from)
+                      uint64_t *from, size_t *cur_o, size_t *cur_e)
 {
-    size_t i = 0, j = 0;
+    size_t i = *cur_o, j = *cur_e;
     mt__u128 A = *from;
     while (A <= UINT64_MAX) {
         const struct mt__rng *x = at(o, no, &i, (uint64_t)A), *y = at(e, ne, &j, (uint64_t)A);
         if (!same_at(x, y, (uint64_t)A)) {
             *from = (uint64_t)A;
+            *cur_o = i;
+            *cur_e = j;
             return true;
         }
         mt__u128 nx = x ? (mt__u128)x->last + 1 : i < no ? o[i].start : MT__2_64;
@@ -218,20 +220,22 @@ static size_t compare_round(struct mt__infer *I)
         size_t no, ne;
         struct mt__rng *o = our_ranges(v, &no), *e = exp_ranges(f, fv, &ne);
         uint64_t A = 0;
-        size_t n = 0;
+        size_t i = 0, j = 0, fixes = I->fixes;
         bool found = false;
         I->exp = e;
         I->nexp = ne;
-        while (root != MT__NONE && n < DIFFS_PER_VIEW && next_diff(o, no, e, ne, &A)) {
+        /* every difference of the view in one round, so that the rounds do
+         * not grow with the machine; once something changed, a difference
+         * that the changes already explain is left alone */
+        while (root != MT__NONE && next_diff(o, no, e, ne, &A, &i, &j)) {
             found = true;
-            size_t j = 0;
             const struct mt__rng *er = at(e, ne, &j, A);
-            char what[256];
-            snprintf(what, sizeof(what), "address space '%s' at %016" PRIx64, asn, A);
-            mt__infer_diagnose(I, root, A, er, what);
-            n++;
+            if (I->fixes == fixes || !mt__infer_settled(I, root, A, er)) {
+                char what[256];
+                snprintf(what, sizeof(what), "address space '%s' at %016" PRIx64, asn, A);
+                mt__infer_diagnose(I, root, A, er, what);
+            }
             /* skip to where this difference ends */
-            size_t i = 0;
             const struct mt__rng *orr = at(o, no, &i, A);
             mt__u128 end = er ? (mt__u128)er->last + 1 : orr ? (mt__u128)orr->last + 1
                                                             : (mt__u128)A + 1;
@@ -323,6 +327,7 @@ static void refresh_children(struct mt__infer *I)
     free(I->first);
     free(I->kids);
     mt__desc_children(I->d, &I->first, &I->kids);
+    mt__infer_index(I);
 }
 
 /* Does the flat dump describe this machine at all? At least half of our
@@ -368,8 +373,8 @@ static void warn_view(struct mt__infer *I, size_t a, const mt_view *v, size_t fv
     size_t no, ne;
     struct mt__rng *o = our_ranges(v, &no), *e = exp_ranges(f, fv, &ne);
     uint64_t A = 0;
-    if (next_diff(o, no, e, ne, &A)) {
-        size_t i = 0, j = 0;
+    size_t i = 0, j = 0;
+    if (next_diff(o, no, e, ne, &A, &i, &j)) {
         const struct mt__rng *x = at(o, no, &i, A), *y = at(e, ne, &j, A);
         char ours[512], theirs[512], where[1024] = "";
         describe(ours, sizeof(ours), x);
@@ -489,6 +494,8 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     mt_context_free(I.ctx);
     free(I.first);
     free(I.kids);
+    free(I.kx);
+    free(I.hits);
     free(I.lock);
     free(I.touched);
     free(I.forbid_ro);
