@@ -131,7 +131,8 @@ static int parse_region_line(struct mt__tree *t, unsigned line, char *s)
     p += 7;
     char *comma = strchr(p, ',');
     if (!comma || comma[1] != ' ')
-        return mt__fail(t->e, t->src->name, line, "bad priority column");
+        return mt__fail(t->e, t->src->name, line, "bad priority column ('(prio P, TYPE): ' "
+                        "expected)");
     *comma = '\0';
     if (!mt__parse_i32(p, &o->prio))
         return mt__fail(t->e, t->src->name, line, "bad priority '%s' (signed 32-bit "
@@ -331,7 +332,7 @@ static int link_levels(struct mt__tree *t, size_t nreal)
     for (size_t b = 0; b < t->nb && !err; b++) {
         if (t->b[b].top == MT__NONE && t->has_disabled)
             err = mt__fail(t->e, t->src->name, t->b[b].line, "block without region "
-                           "lines");
+                           "lines (a level-1 region line expected after the header)");
         else if (t->b[b].top == MT__NONE)
             t->b[b].top = add_placeholder(t, b, MT__NONE, t->b[b].line);
         /* a memory-region header names the hidden region it stands for */

@@ -51,14 +51,14 @@ static int parse_range(struct flat_reader *F, unsigned line, char *s)
                         (unsigned long long)r->last);
     char *p = s + 40, *comma = strchr(p, ',');
     if (!comma || comma[1] != ' ')
-        return fail(F, line, "bad priority column");
+        return fail(F, line, "bad priority column ('(prio P, TYPE): NAME' expected)");
     *comma = '\0';
     if (!mt__parse_i32(p, &r->prio))
         return fail(F, line, "bad priority (signed 32-bit decimal expected)");
     p = comma + 2;
     char *close = strstr(p, "): ");
     if (!close)
-        return fail(F, line, "bad type column");
+        return fail(F, line, "bad type column ('TYPE): NAME' expected after the priority)");
     *close = '\0';
     r->type = mt__xstrdup(p);
     F->range_rest[F->f->nranges - 1] = close + 3;
@@ -130,7 +130,9 @@ static int read_lines(struct flat_reader *F)
             if (err)
                 return err;
         } else {
-            return fail(F, line, "unrecognised line in a FlatView block");
+            return fail(F, line, "unrecognised line in a FlatView block (an AS line, ' Root "
+                        "memory region: ', a range line '  S-E (prio P, T): NAME', '  No "
+                        "rendered FlatView' or '  Dispatch' expected)");
         }
     }
     if (!f->nv)
