@@ -267,6 +267,10 @@ static void quiet(void *opaque, const char *message)
 static void note_facts(struct mt__infer *I, size_t differ)
 {
     struct mt__mdesc *d = I->d;
+    /* each child's place in kids[], to name the sibling after a moved one */
+    size_t *pos = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*pos));
+    for (size_t k = 0; k < I->first[d->nr]; k++)
+        pos[I->kids[k]] = k;
     for (size_t r = 0; r < d->nr; r++) {
         struct mt__mrec *rec = &d->r[r];
         if (rec->infer & MT__MI_KIND_SET)
@@ -283,15 +287,15 @@ static void note_facts(struct mt__infer *I, size_t differ)
                           rec->size == 1 ? "" : "s");
         if (I->lock[r] & MT__MOVED) {
             /* name the sibling it now renders before */
-            const char *next = NULL;
-            for (size_t k = I->first[rec->parent]; k + 1 < I->first[rec->parent + 1]; k++)
-                if (I->kids[k] == r)
-                    next = mt__rec_name(&d->r[I->kids[k + 1]]);
+            size_t k = pos[r];
+            const char *next = k + 1 < I->first[rec->parent + 1]
+                               ? mt__rec_name(&d->r[I->kids[k + 1]]) : NULL;
             mt__desc_note(d, "render order: '%s' (line %u) renders before '%s' in '%s' "
                           "(from the flat dump)", mt__rec_name(rec), rec->line,
                           next ? next : "?", mt__rec_name(&d->r[rec->parent]));
         }
     }
+    free(pos);
     if (differ)
         mt__desc_note(d, "flat dump: %zu address space(s) still differ; first: %s",
                       differ, I->unresolved ? I->unresolved : "(no diagnosis)");
@@ -397,17 +401,20 @@ static void warn_view(struct mt__infer *I, size_t a, const mt_view *v, size_t fv
     free(e);
 }
 
-/* The final check: builds the description as it now stands and warns
- * about every address space whose view is not the flat dump's. */
-static void warn_differences(struct mt__infer *I)
+/* The final check: warns about every address space whose view is not the
+ * flat dump's, on the machine of the last round when nothing changed
+ * since, else on a new build of the description as it now stands. */
+static void warn_differences(struct mt__infer *I, bool rebuild)
 {
     struct mt__mdesc *d = I->d;
     const struct mt__flat *f = I->f;
-    struct mt__err scratch;
-    refresh_children(I);
-    if (mt__machine_build_trial(I->ctx, d, &I->m, &scratch))
-        return; /* the final build reports it */
-    match_spaces(I);
+    if (rebuild) {
+        struct mt__err scratch;
+        refresh_children(I);
+        if (mt__machine_build_trial(I->ctx, d, &I->m, &scratch))
+            return; /* the final build reports it */
+        match_spaces(I);
+    }
     bool *used = mt__xcalloc(f->nas + 1, sizeof(bool));
     for (size_t a = 0; a < d->nas; a++) {
         const mt_view *v = mt_address_space_view(mt_machine_address_space(I->m, a));
@@ -433,8 +440,10 @@ static void warn_differences(struct mt__infer *I)
         d->flat_differs = true;
     }
     free(used);
-    mt_machine_free(I->m);
-    I->m = NULL;
+    if (rebuild) {
+        mt_machine_free(I->m);
+        I->m = NULL;
+    }
 }
 
 int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt__err *e)
@@ -458,7 +467,7 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     I.ctx = mt_context_new();
     mt_context_set_diag(I.ctx, quiet, NULL);
     size_t differ = 0, rounds = 64 + 4 * d->nr;
-    bool built = false, compared = false;
+    bool built = false, compared = false, warned = false;
     for (size_t round = 0; round < rounds; round++) {
         refresh_children(&I);
         struct mt__err scratch;
@@ -479,13 +488,20 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
             differ = compare_round(&I);
         }
         compared = true;
+        /* nothing changed: this machine is the final one, check it */
+        bool last = differ == 0 || I.fixes == 0;
+        if (last) {
+            warn_differences(&I, false);
+            warned = true;
+        }
+        mt__infer_apply_moves(&I);
         mt_machine_free(I.m);
         I.m = NULL;
-        if (differ == 0 || I.fixes == 0)
+        if (last)
             break;
     }
-    if (built)
-        warn_differences(&I);
+    if (built && !warned)
+        warn_differences(&I, true);
     if (compared)
         order_spaces(&I);
     refresh_children(&I);
@@ -496,6 +512,7 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     free(I.kids);
     free(I.kx);
     free(I.hits);
+    free(I.moves);
     free(I.lock);
     free(I.touched);
     free(I.forbid_ro);

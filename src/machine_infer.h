@@ -59,6 +59,8 @@ struct mt__infer {
     size_t nstack;
     size_t *al, nal, capal;   /* aliases whose window held the address */
     size_t fixes;             /* changes this round */
+    size_t (*moves)[2];       /* this round's "render x just before y" */
+    size_t nmoves, capmoves;
     bool swaps;               /* alias targets may change this round */
     const struct mt__rng *exp;    /* the expected view being diagnosed */
     size_t nexp;
@@ -100,6 +102,8 @@ bool mt__infer_explained(struct mt__infer *I, size_t root, uint64_t A,
 /* The same, type included (a readonly flag on the path prints rom): the
  * difference at A is gone. */
 bool mt__infer_settled(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e);
+/* Applies the render-order moves the round recorded. */
+void mt__infer_apply_moves(struct mt__infer *I);
 /* Records the first difference nothing explains (for the final note). */
 void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

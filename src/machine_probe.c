@@ -401,21 +401,77 @@ static bool parting(const struct mt__infer *I, const struct mt__claim *x,
     return I->d->r[*xs].parent == I->d->r[*ys].parent && I->d->r[*xs].parent != MT__NONE;
 }
 
-/* Moves sibling xs just before ys in their container's render order. */
+/* Sibling xs is to render just before ys: recorded, and applied with the
+ * round's other moves at its end (mt__infer_apply_moves), since renumbering
+ * a container's siblings for each move is quadratic. */
 static void move_before(struct mt__infer *I, size_t xs, size_t ys)
 {
-    struct mt__mdesc *d = I->d;
-    size_t p = d->r[xs].parent;
-    int64_t rank = 0;
-    for (size_t k = I->first[p]; k < I->first[p + 1]; k++) {
-        size_t s = I->kids[k];
-        if (s == xs)
-            continue;
-        if (s == ys)
-            d->r[xs].rank = rank++;
-        d->r[s].rank = rank++;
+    if (I->nmoves == I->capmoves) {
+        I->capmoves = I->capmoves ? 2 * I->capmoves : 16;
+        I->moves = mt__xrealloc(I->moves, I->capmoves * sizeof(*I->moves));
     }
+    I->moves[I->nmoves][0] = xs;
+    I->moves[I->nmoves++][1] = ys;
     I->lock[xs] |= MT__MOVED;
+}
+
+void mt__infer_apply_moves(struct mt__infer *I)
+{
+    if (!I->nmoves)
+        return;
+    struct mt__mdesc *d = I->d;
+    size_t n = d->nr;
+    /* each affected container's children as a linked list in render order */
+    size_t *prev = mt__xmalloc(n * sizeof(*prev)), *next = mt__xmalloc(n * sizeof(*next));
+    size_t *head = mt__xmalloc(n * sizeof(*head));
+    bool *linked = mt__xcalloc(n, sizeof(bool));
+    for (size_t m = 0; m < I->nmoves; m++) {
+        size_t p = d->r[I->moves[m][0]].parent;
+        if (linked[p])
+            continue;
+        linked[p] = true;
+        size_t last = MT__NONE;
+        head[p] = MT__NONE;
+        for (size_t k = I->first[p]; k < I->first[p + 1]; k++) {
+            size_t s = I->kids[k];
+            prev[s] = last;
+            next[s] = MT__NONE;
+            if (last == MT__NONE)
+                head[p] = s;
+            else
+                next[last] = s;
+            last = s;
+        }
+    }
+    for (size_t m = 0; m < I->nmoves; m++) {
+        size_t x = I->moves[m][0], y = I->moves[m][1], p = d->r[x].parent;
+        /* unlink x, then put it just before y */
+        if (prev[x] == MT__NONE)
+            head[p] = next[x];
+        else
+            next[prev[x]] = next[x];
+        if (next[x] != MT__NONE)
+            prev[next[x]] = prev[x];
+        prev[x] = prev[y];
+        next[x] = y;
+        if (prev[y] == MT__NONE)
+            head[p] = x;
+        else
+            next[prev[y]] = x;
+        prev[y] = x;
+    }
+    for (size_t p = 0; p < n; p++) {
+        if (!linked[p])
+            continue;
+        int64_t rank = 0;
+        for (size_t s = head[p]; s != MT__NONE; s = next[s])
+            d->r[s].rank = rank++;
+    }
+    free(prev);
+    free(next);
+    free(head);
+    free(linked);
+    I->nmoves = 0;
 }
 
 /* A terminal claimant Y renders before the region the flat dump names. */
