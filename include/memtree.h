@@ -81,6 +81,15 @@ void mt_context_free(mt_context *ctx);
 
 /* Installs the diagnostic hook; NULL restores the default (stderr). */
 void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque);
+/*
+ * The most bytes a reader of files (mt_machine_load in <memtree/format.h>)
+ * takes from one input: a longer one, such as an endless pipe, fails with
+ * -EFBIG and a message naming it, after reading one byte more than the
+ * limit. 0 restores the default, MT_INPUT_LIMIT_DEFAULT (1 GiB).
+ */
+#define MT_INPUT_LIMIT_DEFAULT (UINT64_C(1) << 30)
+int mt_context_set_input_limit(mt_context *ctx, uint64_t bytes);
+uint64_t mt_context_input_limit(const mt_context *ctx);
 /* The hook installed now (never NULL: the default one if none was set). */
 mt_diag_fn mt_context_diag(const mt_context *ctx, void **opaque);
 /* Passes a printf-formatted message to the context's diagnostic hook and

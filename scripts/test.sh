@@ -33,11 +33,16 @@ configure_and_build() { # DIR CMAKE-ARGS...
 
 step_plain() {
     configure_and_build build/plain -DCMAKE_BUILD_TYPE=Release
-    # The oracle test is registered only when the QEMU corpus sits next to
-    # the checkout (../shared/oracle/cases); say so rather than pass silently.
-    if [[ $(ctest --test-dir build/plain -N -L oracle | sed -n 's/^Total Tests: *//p') -eq 0 ]]; then
-        echo "plain: WARNING: no oracle test registered (../shared/oracle/cases not found)" >&2
-    fi
+    # The corpus tests are registered only when the QEMU corpora sit next to
+    # the checkout (../shared/oracle/cases and ../shared/oracle/zoo); say so
+    # rather than pass silently.
+    local corpus
+    for corpus in cases zoo; do
+        if [[ ! -d ../shared/oracle/$corpus ]]; then
+            echo "plain: WARNING: no oracle or import test of ../shared/oracle/$corpus" \
+                 "registered (folder not found)" >&2
+        fi
+    done
     ctest --test-dir build/plain --output-on-failure -j"$jobs"
 }
 

@@ -114,6 +114,19 @@ void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque)
     ctx->diag_opaque = fn ? opaque : NULL;
 }
 
+int mt_context_set_input_limit(mt_context *ctx, uint64_t bytes)
+{
+    if (!ctx)
+        return -EINVAL;
+    ctx->input_limit = bytes;
+    return 0;
+}
+
+uint64_t mt_context_input_limit(const mt_context *ctx)
+{
+    return ctx->input_limit ? ctx->input_limit : MT_INPUT_LIMIT_DEFAULT;
+}
+
 mt_diag_fn mt_context_diag(const mt_context *ctx, void **opaque)
 {
     if (opaque)

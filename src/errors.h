@@ -21,6 +21,7 @@
     X(EIO, "input/output error")                                               \
     X(EACCES, "access refused: the memory is read-only or not accessible")     \
     X(ESTALE, "the result refers to a view or region that is gone")            \
-    X(EFAULT, "use of finalised storage")
+    X(EFAULT, "use of finalised storage")                                      \
+    X(EFBIG, "input longer than the limit")
 
 #endif /* MEMTREE_ERRORS_H */

@@ -42,6 +42,7 @@ struct mt_context {
     bool topology_pending;
     bool eventfds_pending;     /* an eventfd changed: re-diff them at commit */
     bool target_big_endian;
+    uint64_t input_limit;      /* mt_machine_load's byte limit; 0: the default */
     mt_diag_fn diag;
     void *diag_opaque;
     mt_view *empty_view;

@@ -59,7 +59,9 @@ typedef enum mt_file_format {
  * same-named regions an alias shows) by matching the views, and records each
  * inferred or guessed fact (mt_machine_inference). Other formats ignore
  * `flat` (with a note). On bad input returns -EINVAL (-ELOOP when the
- * regions form an alias cycle or a region would contain itself), frees
+ * regions form an alias cycle or a region would contain itself, -EFBIG
+ * when an input is longer than mt_context_set_input_limit allows; binary
+ * input, say /dev/zero, fails with -EINVAL as soon as it is read), frees
  * everything and writes "NAME:LINE: what" into err (or to the context's
  * diagnostic hook when err is NULL).
  */
@@ -89,6 +91,17 @@ mt_address_space *mt_machine_address_space(const mt_machine *m, size_t i);
 /* Facts the loader inferred or guessed, one human-readable line each. */
 size_t mt_machine_inference_count(const mt_machine *m);
 const char *mt_machine_inference(const mt_machine *m, size_t i);
+/*
+ * What the loader could not settle, one line each, "FILE:LINE: what",
+ * naming the region: every guess a QEMU tree dump forced without a flat
+ * dump to decide with, and every address space whose view differs from the
+ * flat dump it was given. docs/import.md lists the inferences and guesses.
+ */
+size_t mt_machine_warning_count(const mt_machine *m);
+const char *mt_machine_warning(const mt_machine *m, size_t i);
+/* Whether the flat dump given to mt_machine_load disagrees with the views
+ * built (the CLI's --strict makes that an error). */
+bool mt_machine_flat_differs(const mt_machine *m);
 /*
  * Writes the machine's current state (edits since loading included) in the
  * map format; reading it back gives the same regions, views and bytes on a

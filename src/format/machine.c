@@ -350,6 +350,9 @@ static void free_machine(mt_machine *m)
         free(m->labels[i]);
     for (size_t i = 0; i < m->nnotes; i++)
         free(m->notes[i]);
+    for (size_t i = 0; i < m->nwarnings; i++)
+        free(m->warnings[i]);
+    free(m->warnings);
     free(m->labels);
     free(m->notes);
     free(m->regions);
@@ -426,6 +429,11 @@ int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
     m->nnotes = d->nnotes;
     d->notes = NULL;
     d->nnotes = d->capnotes = 0;
+    m->warnings = d->warnings;
+    m->nwarnings = d->nwarnings;
+    m->flat_differs = d->flat_differs;
+    d->warnings = NULL;
+    d->nwarnings = d->capwarnings = 0;
     build_indexes(m);
     return 0;
 }
@@ -500,7 +508,8 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
     struct mt__err e = {{0}};
     struct mt__src src, fsrc = {0};
     struct mt__mdesc d = {.file = name};
-    int rc = mt__src_read(in, name, &src, &e);
+    uint64_t limit = mt_context_input_limit(ctx);
+    int rc = mt__src_read(in, name, limit, &src, &e);
     if (!rc && fmt == MT_FORMAT_AUTO) {
         const char *what = NULL;
         unsigned line = 1;
@@ -510,7 +519,7 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
     }
     bool use_flat = flat && fmt == MT_FORMAT_QEMU;
     if (!rc && use_flat)
-        rc = mt__src_read(flat, flat_name ? flat_name : "<flat dump>", &fsrc, &e);
+        rc = mt__src_read(flat, flat_name ? flat_name : "<flat dump>", limit, &fsrc, &e);
     if (!rc) {
         switch (fmt) {
         case MT_FORMAT_MODEL:
@@ -622,4 +631,19 @@ size_t mt_machine_inference_count(const mt_machine *m)
 const char *mt_machine_inference(const mt_machine *m, size_t i)
 {
     return m && i < m->nnotes ? m->notes[i] : NULL;
+}
+
+size_t mt_machine_warning_count(const mt_machine *m)
+{
+    return m ? m->nwarnings : 0;
+}
+
+const char *mt_machine_warning(const mt_machine *m, size_t i)
+{
+    return m && i < m->nwarnings ? m->warnings[i] : NULL;
+}
+
+bool mt_machine_flat_differs(const mt_machine *m)
+{
+    return m && m->flat_differs;
 }

@@ -40,13 +40,18 @@ struct mt__err {
     char msg[512];
 };
 
-/* Reads all of `in`. Empty input, NUL bytes and other binary data fail. */
-int mt__src_read(FILE *in, const char *name, struct mt__src *src, struct mt__err *e);
+/* Reads all of `in`, at most `limit` bytes (more fails with -EFBIG). Empty
+ * input, NUL bytes and other binary data fail as soon as they are read. */
+int mt__src_read(FILE *in, const char *name, uint64_t limit, struct mt__src *src,
+                 struct mt__err *e);
 void mt__src_free(struct mt__src *src);
 
 /* Formats "FILE:LINE: what" (no line part when line is 0); returns -EINVAL. */
 int mt__fail(struct mt__err *e, const char *file, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same, returning `code` instead. */
+int mt__fail_code(struct mt__err *e, int code, const char *file, unsigned line,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Hex without prefix (an optional 0x is accepted): 0, 1 for exactly 2^64
  * ("10000000000000000"), -1 for bad or overflowing text. */
@@ -139,6 +144,9 @@ struct mt__mdesc {
     size_t nowners, capowners;
     char **notes;           /* inferred facts, one line each */
     size_t nnotes, capnotes;
+    char **warnings;        /* guesses and differences, "FILE:LINE: what" */
+    size_t nwarnings, capwarnings;
+    bool flat_differs;      /* the flat dump given disagrees with the views */
 };
 
 /* Appends a zeroed record (parent, target, owner MT__NONE; rank = index). */
@@ -146,6 +154,10 @@ struct mt__mrec *mt__desc_add_region(struct mt__mdesc *d);
 struct mt__mspace *mt__desc_add_space(struct mt__mdesc *d);
 size_t mt__desc_add_owner(struct mt__mdesc *d, char *label_owned);
 void mt__desc_note(struct mt__mdesc *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A warning: what the importer had to guess, or where the flat dump it was
+ * given disagrees with what it renders ("FILE:LINE: what"). */
+void mt__desc_warn(struct mt__mdesc *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mt__desc_free(struct mt__mdesc *d);
 /* Children of every region in render order, that is by priority (highest
@@ -186,6 +198,9 @@ struct mt_machine {
     size_t nspaces;
     char **notes;
     size_t nnotes;
+    char **warnings;
+    size_t nwarnings;
+    bool flat_differs;
     bool borrowed;            /* labels belong to a description (trial builds) */
 };
 
@@ -217,6 +232,7 @@ struct mt__frange {
     int32_t prio;
     char *name;
     char *type;             /* as printed, `nv-` included */
+    unsigned line;
 };
 struct mt__fspace {
     char *name;
@@ -230,6 +246,7 @@ struct mt__fview {
     unsigned line;
 };
 struct mt__flat {
+    const char *file;       /* for messages */
     struct mt__fview *v;
     size_t nv;
     struct mt__fspace *as;

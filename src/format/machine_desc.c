@@ -51,18 +51,32 @@ size_t mt__desc_add_owner(struct mt__mdesc *d, char *label_owned)
     return d->nowners++;
 }
 
+static void vappend(char ***arr, size_t *n, size_t *cap, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    char *s = mt__xmalloc((size_t)(len < 0 ? 0 : len) + 1);
+    vsnprintf(s, (size_t)(len < 0 ? 0 : len) + 1, fmt, again);
+    va_end(again);
+    *arr = grow(*arr, cap, *n, sizeof(**arr));
+    (*arr)[(*n)++] = s;
+}
+
 void mt__desc_note(struct mt__mdesc *d, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    vappend(&d->notes, &d->nnotes, &d->capnotes, fmt, ap);
     va_end(ap);
-    char *s = mt__xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+}
+
+void mt__desc_warn(struct mt__mdesc *d, const char *fmt, ...)
+{
+    va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    vappend(&d->warnings, &d->nwarnings, &d->capwarnings, fmt, ap);
     va_end(ap);
-    d->notes = grow(d->notes, &d->capnotes, d->nnotes, sizeof(*d->notes));
-    d->notes[d->nnotes++] = s;
 }
 
 void mt__desc_free(struct mt__mdesc *d)
@@ -78,6 +92,9 @@ void mt__desc_free(struct mt__mdesc *d)
         free(d->owners[i]);
     for (size_t i = 0; i < d->nnotes; i++)
         free(d->notes[i]);
+    for (size_t i = 0; i < d->nwarnings; i++)
+        free(d->warnings[i]);
+    free(d->warnings);
     free(d->r);
     free(d->as);
     free(d->owners);

@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIFFS_PER_VIEW 32   /* differing addresses diagnosed per round */
-
 /* ---- views as range lists ---------------------------------------------------------- */
 
 static const char *region_type(const mt_range *g)
@@ -99,17 +97,21 @@ static bool same_at(const struct mt__rng *a, const struct mt__rng *b, uint64_t A
 
 /*
  * The first address >= *from where the two range lists print differently.
- * Returns false when there is none from there on.
+ * Returns false when there is none from there on. *i and *j are cursors into
+ * the lists (start them at 0): successive calls with growing *from resume
+ * where the last one stopped, so a whole view is compared in linear time.
  */
 static bool next_diff(const struct mt__rng *o, size_t no, const struct mt__rng *e, size_t ne,
-                      uint64_t *from)
+                      uint64_t *from, size_t *cur_o, size_t *cur_e)
 {
-    size_t i = 0, j = 0;
+    size_t i = *cur_o, j = *cur_e;
     mt__u128 A = *from;
     while (A <= UINT64_MAX) {
         const struct mt__rng *x = at(o, no, &i, (uint64_t)A), *y = at(e, ne, &j, (uint64_t)A);
         if (!same_at(x, y, (uint64_t)A)) {
             *from = (uint64_t)A;
+            *cur_o = i;
+            *cur_e = j;
             return true;
         }
         mt__u128 nx = x ? (mt__u128)x->last + 1 : i < no ? o[i].start : MT__2_64;
@@ -218,20 +220,22 @@ static size_t compare_round(struct mt__infer *I)
         size_t no, ne;
         struct mt__rng *o = our_ranges(v, &no), *e = exp_ranges(f, fv, &ne);
         uint64_t A = 0;
-        size_t n = 0;
+        size_t i = 0, j = 0, fixes = I->fixes;
         bool found = false;
         I->exp = e;
         I->nexp = ne;
-        while (root != MT__NONE && n < DIFFS_PER_VIEW && next_diff(o, no, e, ne, &A)) {
+        /* every difference of the view in one round, so that the rounds do
+         * not grow with the machine; once something changed, a difference
+         * that the changes already explain is left alone */
+        while (root != MT__NONE && next_diff(o, no, e, ne, &A, &i, &j)) {
             found = true;
-            size_t j = 0;
             const struct mt__rng *er = at(e, ne, &j, A);
-            char what[256];
-            snprintf(what, sizeof(what), "address space '%s' at %016" PRIx64, asn, A);
-            mt__infer_diagnose(I, root, A, er, what);
-            n++;
+            if (I->fixes == fixes || !mt__infer_settled(I, root, A, er)) {
+                char what[256];
+                snprintf(what, sizeof(what), "address space '%s' at %016" PRIx64, asn, A);
+                mt__infer_diagnose(I, root, A, er, what);
+            }
             /* skip to where this difference ends */
-            size_t i = 0;
             const struct mt__rng *orr = at(o, no, &i, A);
             mt__u128 end = er ? (mt__u128)er->last + 1 : orr ? (mt__u128)orr->last + 1
                                                             : (mt__u128)A + 1;
@@ -263,6 +267,10 @@ static void quiet(void *opaque, const char *message)
 static void note_facts(struct mt__infer *I, size_t differ)
 {
     struct mt__mdesc *d = I->d;
+    /* each child's place in kids[], to name the sibling after a moved one */
+    size_t *pos = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*pos));
+    for (size_t k = 0; k < I->first[d->nr]; k++)
+        pos[I->kids[k]] = k;
     for (size_t r = 0; r < d->nr; r++) {
         struct mt__mrec *rec = &d->r[r];
         if (rec->infer & MT__MI_KIND_SET)
@@ -279,15 +287,15 @@ static void note_facts(struct mt__infer *I, size_t differ)
                           rec->size == 1 ? "" : "s");
         if (I->lock[r] & MT__MOVED) {
             /* name the sibling it now renders before */
-            const char *next = NULL;
-            for (size_t k = I->first[rec->parent]; k + 1 < I->first[rec->parent + 1]; k++)
-                if (I->kids[k] == r)
-                    next = mt__rec_name(&d->r[I->kids[k + 1]]);
+            size_t k = pos[r];
+            const char *next = k + 1 < I->first[rec->parent + 1]
+                               ? mt__rec_name(&d->r[I->kids[k + 1]]) : NULL;
             mt__desc_note(d, "render order: '%s' (line %u) renders before '%s' in '%s' "
                           "(from the flat dump)", mt__rec_name(rec), rec->line,
                           next ? next : "?", mt__rec_name(&d->r[rec->parent]));
         }
     }
+    free(pos);
     if (differ)
         mt__desc_note(d, "flat dump: %zu address space(s) still differ; first: %s",
                       differ, I->unresolved ? I->unresolved : "(no diagnosis)");
@@ -323,6 +331,7 @@ static void refresh_children(struct mt__infer *I)
     free(I->first);
     free(I->kids);
     mt__desc_children(I->d, &I->first, &I->kids);
+    mt__infer_index(I);
 }
 
 /* Does the flat dump describe this machine at all? At least half of our
@@ -340,12 +349,112 @@ static bool same_machine(const struct mt__mdesc *d, const struct mt__flat *f)
     return 2 * found >= d->nas;
 }
 
+/* One range as a warning shows it. */
+static void describe(char *buf, size_t len, const struct mt__rng *r)
+{
+    if (!r)
+        snprintf(buf, len, "nothing");
+    else if (r->off)
+        snprintf(buf, len, "'%s' (prio %d, %s) @%016" PRIx64, r->name, r->prio, r->type,
+                 r->off);
+    else
+        snprintf(buf, len, "'%s' (prio %d, %s)", r->name, r->prio, r->type);
+}
+
+/* The first place where address space `a` differs from its flat view. */
+static void warn_view(struct mt__infer *I, size_t a, const mt_view *v, size_t fv)
+{
+    struct mt__mdesc *d = I->d;
+    const struct mt__flat *f = I->f;
+    const char *asn = d->as[a].name ? d->as[a].name : "(null)";
+    const char *want = f->v[fv].root ? f->v[fv].root : "(none)";
+    if (strcmp(mt_view_root_name(v), want)) {
+        mt__desc_warn(d, "%s:%u: address space '%s' (%s:%u): the flat dump's root is "
+                      "'%s', memtree renders '%s'", f->file, f->v[fv].line, asn, d->file,
+                      d->as[a].line, want, mt_view_root_name(v));
+        return;
+    }
+    size_t no, ne;
+    struct mt__rng *o = our_ranges(v, &no), *e = exp_ranges(f, fv, &ne);
+    uint64_t A = 0;
+    size_t i = 0, j = 0;
+    if (next_diff(o, no, e, ne, &A, &i, &j)) {
+        const struct mt__rng *x = at(o, no, &i, A), *y = at(e, ne, &j, A);
+        char ours[512], theirs[512], where[1024] = "";
+        describe(ours, sizeof(ours), x);
+        describe(theirs, sizeof(theirs), y);
+        if (x) {
+            size_t r = mt__machine_index_of(I->m, mt_view_ranges(v)[i].region);
+            if (r != MT__NONE)
+                snprintf(where, sizeof(where), " (%s:%u)", d->file, d->r[r].line);
+        }
+        mt__desc_warn(d, "%s:%u: address space '%s' at %016" PRIx64 ": the flat dump "
+                      "prints %s, memtree renders %s%s", f->file,
+                      y ? f->ranges[f->v[fv].first_range + j].line : f->v[fv].line, asn, A,
+                      theirs, ours, where);
+    } else {
+        mt__desc_warn(d, "%s:%u: address space '%s': the same addresses answer, but the "
+                      "flat dump splits the ranges differently", f->file, f->v[fv].line,
+                      asn);
+    }
+    free(o);
+    free(e);
+}
+
+/* The final check: warns about every address space whose view is not the
+ * flat dump's, on the machine of the last round when nothing changed
+ * since, else on a new build of the description as it now stands. */
+static void warn_differences(struct mt__infer *I, bool rebuild)
+{
+    struct mt__mdesc *d = I->d;
+    const struct mt__flat *f = I->f;
+    if (rebuild) {
+        struct mt__err scratch;
+        refresh_children(I);
+        if (mt__machine_build_trial(I->ctx, d, &I->m, &scratch))
+            return; /* the final build reports it */
+        match_spaces(I);
+    }
+    bool *used = mt__xcalloc(f->nas + 1, sizeof(bool));
+    for (size_t a = 0; a < d->nas; a++) {
+        const mt_view *v = mt_address_space_view(mt_machine_address_space(I->m, a));
+        size_t fl = I->exp_of[a];
+        if (fl == MT__NONE) {
+            mt__desc_warn(d, "%s:%u: address space '%s' is not in the flat dump %s",
+                          d->file, d->as[a].line, d->as[a].name ? d->as[a].name : "(null)",
+                          f->file);
+            d->flat_differs = true;
+            continue;
+        }
+        used[fl] = true;
+        if (!same_view(v, f, f->as[fl].view)) {
+            warn_view(I, a, v, f->as[fl].view);
+            d->flat_differs = true;
+        }
+    }
+    for (size_t k = 0; k < f->nas; k++) {
+        if (used[k])
+            continue;
+        mt__desc_warn(d, "%s:%u: address space '%s' is not in the tree dump %s", f->file,
+                      f->as[k].line, f->as[k].name, d->file);
+        d->flat_differs = true;
+    }
+    free(used);
+    if (rebuild) {
+        mt_machine_free(I->m);
+        I->m = NULL;
+    }
+}
+
 int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt__err *e)
 {
     (void)e;
     if (!same_machine(d, f)) {
         mt__desc_note(d, "flat dump ignored: most address spaces of the tree dump are "
                       "not in it (a dump of another machine?)");
+        mt__desc_warn(d, "%s: ignored: most address spaces of %s are not in it (a dump of "
+                      "another machine?)", f->file, d->file);
+        d->flat_differs = true;
         return 0;
     }
     struct mt__infer I = {.d = d, .f = f};
@@ -358,7 +467,7 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     I.ctx = mt_context_new();
     mt_context_set_diag(I.ctx, quiet, NULL);
     size_t differ = 0, rounds = 64 + 4 * d->nr;
-    bool built = false, compared = false;
+    bool built = false, compared = false, warned = false;
     for (size_t round = 0; round < rounds; round++) {
         refresh_children(&I);
         struct mt__err scratch;
@@ -379,11 +488,20 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
             differ = compare_round(&I);
         }
         compared = true;
+        /* nothing changed: this machine is the final one, check it */
+        bool last = differ == 0 || I.fixes == 0;
+        if (last) {
+            warn_differences(&I, false);
+            warned = true;
+        }
+        mt__infer_apply_moves(&I);
         mt_machine_free(I.m);
         I.m = NULL;
-        if (differ == 0 || I.fixes == 0)
+        if (last)
             break;
     }
+    if (built && !warned)
+        warn_differences(&I, true);
     if (compared)
         order_spaces(&I);
     refresh_children(&I);
@@ -392,6 +510,9 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     mt_context_free(I.ctx);
     free(I.first);
     free(I.kids);
+    free(I.kx);
+    free(I.hits);
+    free(I.moves);
     free(I.lock);
     free(I.touched);
     free(I.forbid_ro);

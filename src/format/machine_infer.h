@@ -31,12 +31,22 @@ struct mt__rng {
     const char *name, *type;
 };
 
+/* One child in a container's stabbing index (machine_probe.c): its extent
+ * relative to the container, sorted by start, with the largest end of the
+ * implicit subtree it heads (the middle of each halving). */
+struct mt__kidx {
+    mt__i128 start, end, maxend;
+    size_t pos;               /* its place in kids[] (render order) */
+};
+
 struct mt__infer {
     struct mt__mdesc *d;
     const struct mt__flat *f;
     mt_context *ctx;
     mt_machine *m;
     size_t *first, *kids;     /* children in render order */
+    struct mt__kidx *kx;      /* the same children sorted by address */
+    size_t *hits, nhits, caphits; /* point-query scratch: kids[] positions */
     uint8_t *lock;
     bool *touched;            /* changed this round */
     bool *forbid_ro;          /* cannot be readonly: a non-rom range passes */
@@ -49,6 +59,8 @@ struct mt__infer {
     size_t nstack;
     size_t *al, nal, capal;   /* aliases whose window held the address */
     size_t fixes;             /* changes this round */
+    size_t (*moves)[2];       /* this round's "render x just before y" */
+    size_t nmoves, capmoves;
     bool swaps;               /* alias targets may change this round */
     const struct mt__rng *exp;    /* the expected view being diagnosed */
     size_t nexp;
@@ -68,6 +80,10 @@ static inline bool mt__same_rng(const struct mt__rng *a, const struct mt__rng *b
 
 /* machine_probe.c */
 
+/* Rebuilds the stabbing index of every container's children; after every
+ * change of first/kids. */
+void mt__infer_index(struct mt__infer *I);
+
 /* Explains why address A of a view (flat-root `root`) prints differently
  * from the flat dump's range `e` (NULL: nothing there), and changes the
  * fact that explains it; `what` names the place in messages. */
@@ -79,6 +95,15 @@ void mt__infer_diagnose_split(struct mt__infer *I, size_t root, const struct mt_
                               const struct mt__rng *e, size_t ne, const char *what);
 /* The flat-root of address space `as` is not the one the flat dump names. */
 void mt__infer_fix_root(struct mt__infer *I, size_t as, const char *want);
+/* Whether the first region answering at A (as the description now
+ * stands) prints as the flat dump's range `e` (NULL: nothing there). */
+bool mt__infer_explained(struct mt__infer *I, size_t root, uint64_t A,
+                         const struct mt__rng *e);
+/* The same, type included (a readonly flag on the path prints rom): the
+ * difference at A is gone. */
+bool mt__infer_settled(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e);
+/* Applies the render-order moves the round recorded. */
+void mt__infer_apply_moves(struct mt__infer *I);
 /* Records the first difference nothing explains (for the final note). */
 void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -119,7 +119,8 @@ static int parse_r(struct model *M, char *rest)
     while (k < nk && strcmp(f[2], model_kinds[k].name))
         k++;
     if (k == nk)
-        return fail(M, "unknown region kind '%s'", f[2]);
+        return fail(M, "unknown region kind '%s' (container, alias, io, ram, romd or ramd "
+                    "expected)", f[2]);
     r->kind = (uint8_t)model_kinds[k].kind;
     if ((err = parse_num(M, f[3], "address", false, &r->addr, NULL)) ||
         (err = parse_num(M, f[4], "size", true, &r->size, &r->size_full)))
@@ -177,16 +178,22 @@ static int check_vr(struct model *M, char *rest)
     int32_t prio;
     if (split(rest, f, 6) < 6)
         return fail(M, "VR line needs start end prio type offset name");
-    if (mt__parse_hex(f[0], &v) || mt__parse_hex(f[1], &v) || mt__parse_hex(f[4], &v))
-        return fail(M, "bad hex number in VR line");
+    uint64_t start, end;
+    if (mt__parse_hex(f[0], &start) || mt__parse_hex(f[1], &end) ||
+        mt__parse_hex(f[4], &v))
+        return fail(M, "bad hex number in VR line (start end offset, below 2^64)");
+    if (end < start)
+        return fail(M, "backwards range in VR line: the end %s is below the start %s",
+                    f[1], f[0]);
     if (!mt__parse_i32(f[2], &prio))
-        return fail(M, "bad priority '%s'", f[2]);
+        return fail(M, "bad priority '%s' (signed 32-bit decimal expected)", f[2]);
     const char *t = f[3];
     if (!strncmp(t, "nv-", 3))
         t += 3;
     if (strcmp(t, "ram") && strcmp(t, "rom") && strcmp(t, "romd") &&
         strcmp(t, "ramd") && strcmp(t, "i/o") && strcmp(t, "container"))
-        return fail(M, "unknown range type '%s'", f[3]);
+        return fail(M, "unknown range type '%s' (ram, rom, romd, ramd, i/o or container, "
+                    "maybe with nv-, expected)", f[3]);
     return 0;
 }
 
@@ -215,7 +222,7 @@ static int parse_line(struct model *M, char *s)
             return check_vr(M, rest);
         return *rest ? 0 : fail(M, "VA line needs an address-space name");
     }
-    return fail(M, "unknown line type '%s'", s);
+    return fail(M, "unknown line type '%s' (A, R, V, VA, VR or a # comment expected)", s);
 }
 
 /* Turns every id of the file into a record index. */

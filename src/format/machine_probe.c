@@ -39,6 +39,91 @@ static mt__i128 probe_size(const struct mt__mrec *r, bool probe)
     return s == 0 && probe && (r->infer & MT__MI_SIZE_OPEN) ? 1 : s;
 }
 
+/* ---- which children hold an address ------------------------------------------------- */
+
+/*
+ * A point query must not look at every child of a container (thousands of
+ * siblings made the inference quadratic): each container's children are
+ * also kept sorted by start, as an implicit interval tree (the middle of
+ * each halving heads it and records the largest end below it), so the
+ * children holding an address are found in O(log n) plus one step per hit.
+ * Extents are taken generously (an unsure size 0 counts as 1, so the index
+ * stays right while sizes are settled); walk() checks exactly.
+ */
+static int cmp_kidx(const void *a, const void *b)
+{
+    const struct mt__kidx *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static mt__i128 head_maxend(struct mt__kidx *k, size_t lo, size_t hi)
+{
+    if (lo >= hi)
+        return 0;
+    size_t mid = lo + (hi - lo) / 2;
+    mt__i128 l = head_maxend(k, lo, mid), r = head_maxend(k, mid + 1, hi);
+    mt__i128 m = k[mid].end;
+    m = l > m ? l : m;
+    k[mid].maxend = r > m ? r : m;
+    return k[mid].maxend;
+}
+
+void mt__infer_index(struct mt__infer *I)
+{
+    const struct mt__mdesc *d = I->d;
+    size_t total = I->first[d->nr];
+    free(I->kx);
+    I->kx = mt__xmalloc((total ? total : 1) * sizeof(*I->kx));
+    for (size_t k = 0; k < total; k++) {
+        const struct mt__mrec *c = &d->r[I->kids[k]];
+        mt__i128 size = mt__mrec_size(c);
+        if (size == 0 && (c->infer & MT__MI_SIZE_OPEN))
+            size = 1;
+        I->kx[k] = (struct mt__kidx){(mt__i128)c->addr, (mt__i128)c->addr + size, 0, k};
+    }
+    for (size_t r = 0; r < d->nr; r++) {
+        size_t lo = I->first[r], n = I->first[r + 1] - lo;
+        if (n > 1)
+            qsort(I->kx + lo, n, sizeof(*I->kx), cmp_kidx);
+        head_maxend(I->kx, lo, lo + n);
+    }
+}
+
+static void push_hit(struct mt__infer *I, size_t pos)
+{
+    if (I->nhits == I->caphits) {
+        I->caphits = I->caphits ? 2 * I->caphits : 64;
+        I->hits = mt__xrealloc(I->hits, I->caphits * sizeof(*I->hits));
+    }
+    I->hits[I->nhits++] = pos;
+}
+
+/* Appends the kids[] positions of kx[lo..hi) holding `rel`. Depth is
+ * log2 of a container's children: the recursion is shallow. */
+static void stab(struct mt__infer *I, size_t lo, size_t hi, mt__i128 rel)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct mt__kidx *k = &I->kx[mid];
+        if (k->maxend <= rel)
+            return;
+        stab(I, lo, mid, rel);
+        if (k->start > rel)
+            return;
+        if (k->end > rel)
+            push_hit(I, k->pos);
+        lo = mid + 1;
+    }
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Rendering rules 1-7 of memory-model.md 4.1 for the single address A:
  * every region rendered there, children before their parent. `probe`
  * lets regions of unsure size 0 count as one byte. */
@@ -61,8 +146,16 @@ static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool 
         walk(I, rec->target, base - (mt__i128)t->addr - (mt__i128)rec->alias_offset, A,
              probe);
     } else {
-        for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
-            walk(I, I->kids[k], base, A, probe);
+        /* the children holding A, in render order; nested walks append
+         * after this container's hits, so they are read by index */
+        size_t from = I->nhits;
+        stab(I, I->first[r], I->first[r + 1], (mt__i128)A - base);
+        size_t to = I->nhits;
+        if (to - from > 1)
+            qsort(I->hits + from, to - from, sizeof(*I->hits), cmp_size);
+        for (size_t h = from; h < to; h++)
+            walk(I, I->kids[I->hits[h]], base, A, probe);
+        I->nhits = from;
         push_claim(I, r, (uint64_t)((mt__i128)A - base));
     }
     I->nstack--;
@@ -142,10 +235,14 @@ void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
 }
 
 /* The flat-root descent of memory-model.md 5.1 on the description. The
- * regions it passes through (not the result) go to path[0..*np) if given. */
-static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np)
+ * regions it passes through (not the result) go to path[0..*np) if given;
+ * *empty (if given) is the container whose lack of enabled children made
+ * the result none, else MT__NONE. */
+static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np, size_t *empty)
 {
     const struct mt__mdesc *d = I->d;
+    if (empty)
+        *empty = MT__NONE;
     for (size_t steps = 0; steps <= d->nr; steps++) {
         const struct mt__mrec *rec = &d->r[r];
         if (rec->flags & MT__MF_DISABLED)
@@ -162,8 +259,11 @@ static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np)
             for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
                 if (!(d->r[I->kids[k]].flags & MT__MF_DISABLED))
                     n++, only = I->kids[k];
-            if (n == 0)
+            if (n == 0) {
+                if (empty)
+                    *empty = r;
                 return MT__NONE;
+            }
             if (n == 1 && d->r[only].addr == 0 &&
                 mt__mrec_size(&d->r[only]) <= mt__mrec_size(rec))
                 next = only;
@@ -183,7 +283,14 @@ void mt__infer_fix_root(struct mt__infer *I, size_t as, const char *want)
 {
     struct mt__mdesc *d = I->d;
     size_t *path = mt__xmalloc((d->nr + 1) * sizeof(*path)), np = 0;
-    size_t res = descend(I, d->as[as].root, path, &np);
+    size_t empty;
+    size_t res = descend(I, d->as[as].root, path, &np, &empty);
+    /* an empty container renders nothing, so the descent gives none; if
+     * the flat dump names it as the root, it is a terminal region that
+     * answers everywhere it spans (an IOMMU region used as an address
+     * space's root looks exactly like an empty bus in the tree dump) */
+    if (empty != MT__NONE)
+        path[np++] = empty;
     for (size_t k = 0; k < np && want; k++) {
         struct mt__mrec *rec = &d->r[path[k]];
         if (!strcmp(mt__rec_name(rec), want) && rec->kind == MT__MK_CONTAINER &&
@@ -219,7 +326,7 @@ static void compute_forbidden(struct mt__infer *I)
     size_t *path = mt__xmalloc((d->nr + 1) * sizeof(*path));
     for (size_t a = 0; a < d->nas; a++) {
         size_t np = 0;
-        descend(I, d->as[a].root, path, &np);
+        descend(I, d->as[a].root, path, &np, NULL);
         for (size_t k = 0; k < np; k++)
             I->forbid_ro[path[k]] = true;
         size_t fl = I->exp_of[a];
@@ -294,21 +401,77 @@ static bool parting(const struct mt__infer *I, const struct mt__claim *x,
     return I->d->r[*xs].parent == I->d->r[*ys].parent && I->d->r[*xs].parent != MT__NONE;
 }
 
-/* Moves sibling xs just before ys in their container's render order. */
+/* Sibling xs is to render just before ys: recorded, and applied with the
+ * round's other moves at its end (mt__infer_apply_moves), since renumbering
+ * a container's siblings for each move is quadratic. */
 static void move_before(struct mt__infer *I, size_t xs, size_t ys)
 {
-    struct mt__mdesc *d = I->d;
-    size_t p = d->r[xs].parent;
-    int64_t rank = 0;
-    for (size_t k = I->first[p]; k < I->first[p + 1]; k++) {
-        size_t s = I->kids[k];
-        if (s == xs)
-            continue;
-        if (s == ys)
-            d->r[xs].rank = rank++;
-        d->r[s].rank = rank++;
+    if (I->nmoves == I->capmoves) {
+        I->capmoves = I->capmoves ? 2 * I->capmoves : 16;
+        I->moves = mt__xrealloc(I->moves, I->capmoves * sizeof(*I->moves));
     }
+    I->moves[I->nmoves][0] = xs;
+    I->moves[I->nmoves++][1] = ys;
     I->lock[xs] |= MT__MOVED;
+}
+
+void mt__infer_apply_moves(struct mt__infer *I)
+{
+    if (!I->nmoves)
+        return;
+    struct mt__mdesc *d = I->d;
+    size_t n = d->nr;
+    /* each affected container's children as a linked list in render order */
+    size_t *prev = mt__xmalloc(n * sizeof(*prev)), *next = mt__xmalloc(n * sizeof(*next));
+    size_t *head = mt__xmalloc(n * sizeof(*head));
+    bool *linked = mt__xcalloc(n, sizeof(bool));
+    for (size_t m = 0; m < I->nmoves; m++) {
+        size_t p = d->r[I->moves[m][0]].parent;
+        if (linked[p])
+            continue;
+        linked[p] = true;
+        size_t last = MT__NONE;
+        head[p] = MT__NONE;
+        for (size_t k = I->first[p]; k < I->first[p + 1]; k++) {
+            size_t s = I->kids[k];
+            prev[s] = last;
+            next[s] = MT__NONE;
+            if (last == MT__NONE)
+                head[p] = s;
+            else
+                next[last] = s;
+            last = s;
+        }
+    }
+    for (size_t m = 0; m < I->nmoves; m++) {
+        size_t x = I->moves[m][0], y = I->moves[m][1], p = d->r[x].parent;
+        /* unlink x, then put it just before y */
+        if (prev[x] == MT__NONE)
+            head[p] = next[x];
+        else
+            next[prev[x]] = next[x];
+        if (next[x] != MT__NONE)
+            prev[next[x]] = prev[x];
+        prev[x] = prev[y];
+        next[x] = y;
+        if (prev[y] == MT__NONE)
+            head[p] = x;
+        else
+            next[prev[y]] = x;
+        prev[y] = x;
+    }
+    for (size_t p = 0; p < n; p++) {
+        if (!linked[p])
+            continue;
+        int64_t rank = 0;
+        for (size_t s = head[p]; s != MT__NONE; s = next[s])
+            d->r[s].rank = rank++;
+    }
+    free(prev);
+    free(next);
+    free(head);
+    free(linked);
+    I->nmoves = 0;
 }
 
 /* A terminal claimant Y renders before the region the flat dump names. */
@@ -404,7 +567,8 @@ static void fix_extra(struct mt__infer *I, size_t root, uint64_t A, const char *
 }
 
 /* Does the first terminal claimant at A print what the flat dump says? */
-static bool explained(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e)
+bool mt__infer_explained(struct mt__infer *I, size_t root, uint64_t A,
+                         const struct mt__rng *e)
 {
     query(I, root, A, false);
     for (size_t c = 0; c < I->ncl; c++)
@@ -413,12 +577,41 @@ static bool explained(struct mt__infer *I, size_t root, uint64_t A, const struct
     return e == NULL;
 }
 
+/* The type a claim's range prints, as the flat dump would print it. */
+static const char *printed_type(const struct mt__infer *I, const struct mt__claim *c)
+{
+    const struct mt__mrec *r = &I->d->r[c->rec];
+    bool ro = false, nv = false;
+    for (size_t k = 0; k < c->npath; k++) {
+        const struct mt__mrec *p = &I->d->r[I->paths[c->path + k]];
+        ro |= (p->flags & MT__MF_READONLY) || p->kind == MT__MK_ROM;
+        nv |= p->flags & MT__MF_NONVOLATILE;
+    }
+    const char *t = ro ? "rom" : r->kind == MT__MK_RAM ? "ram" : r->kind == MT__MK_RAMD
+                    ? "ramd" : r->kind == MT__MK_ROMD && !(r->flags & MT__MF_ROMD_OFF)
+                    ? "romd" : "i/o";
+    if (!nv)
+        return t;
+    return !strcmp(t, "rom") ? "nv-rom" : !strcmp(t, "ram") ? "nv-ram" : !strcmp(t, "ramd")
+           ? "nv-ramd" : !strcmp(t, "romd") ? "nv-romd" : "nv-i/o";
+}
+
+bool mt__infer_settled(struct mt__infer *I, size_t root, uint64_t A, const struct mt__rng *e)
+{
+    query(I, root, A, false);
+    for (size_t c = 0; c < I->ncl; c++)
+        if (mt__mrec_terminal(&I->d->r[I->cl[c].rec]))
+            return e && claim_matches(I, &I->cl[c], e, A) &&
+                   !strcmp(printed_type(I, &I->cl[c]), e->type);
+    return e == NULL;
+}
+
 /* How many ranges of the expected view do not start as printed. */
 static size_t view_score(struct mt__infer *I, size_t root)
 {
     size_t bad = 0;
     for (size_t k = 0; k < I->nexp; k++)
-        bad += !explained(I, root, I->exp[k].start, &I->exp[k]);
+        bad += !mt__infer_explained(I, root, I->exp[k].start, &I->exp[k]);
     return bad;
 }
 
@@ -452,7 +645,7 @@ static bool try_targets(struct mt__infer *I, size_t root, uint64_t A, const stru
                 before = view_score(I, root);
             rec->target = rec->alt[k];
             /* it must explain A without spoiling the rest of the view */
-            if (explained(I, root, A, e) && view_score(I, root) <= before) {
+            if (mt__infer_explained(I, root, A, e) && view_score(I, root) <= before) {
                 fixed = can_touch(I, r);
                 I->lock[r] |= MT__LOCK_TARGET;
                 rec->tnote = MT__TN_FLAT;

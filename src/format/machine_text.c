@@ -9,18 +9,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mt__fail(struct mt__err *e, const char *file, unsigned line, const char *fmt, ...)
+static int vfail(struct mt__err *e, int code, const char *file, unsigned line,
+                 const char *fmt, va_list ap)
 {
     char what[400];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
     if (line)
         snprintf(e->msg, sizeof(e->msg), "%s:%u: %s", file, line, what);
     else
         snprintf(e->msg, sizeof(e->msg), "%s: %s", file, what);
-    return -EINVAL;
+    return code;
+}
+
+int mt__fail(struct mt__err *e, const char *file, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(e, -EINVAL, file, line, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mt__fail_code(struct mt__err *e, int code, const char *file, unsigned line,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(e, code, file, line, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Bytes no text dump contains: a file holding them is not a dump at all,
@@ -30,38 +47,49 @@ static bool binary_byte(unsigned char c)
     return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
 }
 
-int mt__src_read(FILE *in, const char *name, struct mt__src *src, struct mt__err *e)
+int mt__src_read(FILE *in, const char *name, uint64_t limit, struct mt__src *src,
+                 struct mt__err *e)
 {
     memset(src, 0, sizeof(*src));
     src->name = name;
+    /* Read in chunks, checking each for binary bytes as it arrives, so an
+     * endless binary source (/dev/zero) fails at once and an endless text
+     * one (a pipe from `yes`) at the limit, never growing without bound. */
     size_t len = 0, cap = 0, n;
+    unsigned line = 1;
+    size_t want = limit < SIZE_MAX - 1 ? (size_t)limit + 1 : SIZE_MAX - 1;
     do {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 131072;
+        if (len == cap) {
+            cap = cap ? (cap > want / 2 ? want : cap * 2) : (want < 131072 ? want : 131072);
             src->buf = mt__xrealloc(src->buf, cap + 1);
         }
         n = fread(src->buf + len, 1, cap - len, in);
+        for (size_t i = len; i < len + n; i++) {
+            unsigned char c = (unsigned char)src->buf[i];
+            if (c == '\n')
+                line++;
+            else if (binary_byte(c))
+                return mt__fail(e, name, line, "binary data (byte 0x%02x): not a text "
+                                "file", c);
+        }
         len += n;
-    } while (n > 0);
+    } while (n > 0 && len < want);
+    if (len > limit)
+        return mt__fail_code(e, -EFBIG, name, 0, "larger than the input limit of %llu "
+                             "bytes (raise it with mt_context_set_input_limit; the CLI's "
+                             "--max-input or MEMTREE_MAX_INPUT)",
+                             (unsigned long long)limit);
     if (ferror(in))
         return mt__fail(e, name, 0, "read error");
     src->buf[len] = '\0';
     if (len == 0)
         return mt__fail(e, name, 1, "empty file");
 
-    /* One pass finds line starts and binary bytes, so the error can name
-     * the line. */
     size_t nl = 1, capl = 1024;
     src->lines = mt__xmalloc(capl * sizeof(*src->lines));
     src->lines[0] = src->buf;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src->buf[i];
-        if (binary_byte(c)) {
-            src->nlines = nl;
-            return mt__fail(e, name, (unsigned)nl,
-                            "binary data (byte 0x%02x): not a text file", c);
-        }
-        if (c != '\n')
+        if (src->buf[i] != '\n')
             continue;
         src->buf[i] = '\0';
         if (i > 0 && src->buf[i - 1] == '\r')

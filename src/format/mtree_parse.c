@@ -99,8 +99,9 @@ static int parse_region_line(struct mt__tree *t, unsigned line, char *s)
     struct mt__occ *o = add_occ(t);
     o->line = line;
     o->block = t->nb - 1;
-    if (!strncmp(s, OVERFLOW_MARK, strlen(OVERFLOW_MARK)))
-        s += strlen(OVERFLOW_MARK); /* may belong to a hidden line: no meaning */
+    bool marked = !strncmp(s, OVERFLOW_MARK, strlen(OVERFLOW_MARK));
+    if (marked)
+        s += strlen(OVERFLOW_MARK); /* may belong to a hidden line */
     size_t sp = strspn(s, " ");
     if (sp == 0 || sp % 2)
         return mt__fail(t->e, t->src->name, line, "bad indentation: %zu space(s) "
@@ -117,13 +118,21 @@ static int parse_region_line(struct mt__tree *t, unsigned line, char *s)
                         "the start address");
     if ((err = parse_addr(t, line, p + 17, &o->e, "end")))
         return err;
+    /* QEMU marks every line whose end wrapped below its start; without the
+     * mark such a line is damaged, and its size would be nearly 2^64 */
+    if (o->e < o->s && !marked)
+        return mt__fail(t->e, t->src->name, line, "backwards range %016llx-%016llx: the "
+                        "end is below the start (only a line marked [DETECTED "
+                        "OVERFLOW!] may wrap)", (unsigned long long)o->s,
+                        (unsigned long long)o->e);
     p += 33;
     if (strncmp(p, " (prio ", 7))
         return mt__fail(t->e, t->src->name, line, "' (prio ' expected after the range");
     p += 7;
     char *comma = strchr(p, ',');
     if (!comma || comma[1] != ' ')
-        return mt__fail(t->e, t->src->name, line, "bad priority column");
+        return mt__fail(t->e, t->src->name, line, "bad priority column ('(prio P, TYPE): ' "
+                        "expected)");
     *comma = '\0';
     if (!mt__parse_i32(p, &o->prio))
         return mt__fail(t->e, t->src->name, line, "bad priority '%s' (signed 32-bit "
@@ -323,7 +332,7 @@ static int link_levels(struct mt__tree *t, size_t nreal)
     for (size_t b = 0; b < t->nb && !err; b++) {
         if (t->b[b].top == MT__NONE && t->has_disabled)
             err = mt__fail(t->e, t->src->name, t->b[b].line, "block without region "
-                           "lines");
+                           "lines (a level-1 region line expected after the header)");
         else if (t->b[b].top == MT__NONE)
             t->b[b].top = add_placeholder(t, b, MT__NONE, t->b[b].line);
         /* a memory-region header names the hidden region it stands for */

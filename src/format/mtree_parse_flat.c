@@ -41,19 +41,24 @@ static int parse_range(struct flat_reader *F, unsigned line, char *s)
     struct mt__fview *v = &F->f->v[F->f->nv - 1];
     struct mt__frange *r = add_range(F);
     v->nranges++;
+    r->line = line;
     if (!mt__parse_hex16(s, &r->start) || s[16] != '-' ||
         !mt__parse_hex16(s + 17, &r->last) || strncmp(s + 33, " (prio ", 7))
         return fail(F, line, "bad range line (S-E (prio P, T): NAME expected)");
+    if (r->last < r->start)
+        return mt__fail(F->e, F->src->name, line, "backwards range %016llx-%016llx: "
+                        "the end is below the start", (unsigned long long)r->start,
+                        (unsigned long long)r->last);
     char *p = s + 40, *comma = strchr(p, ',');
     if (!comma || comma[1] != ' ')
-        return fail(F, line, "bad priority column");
+        return fail(F, line, "bad priority column ('(prio P, TYPE): NAME' expected)");
     *comma = '\0';
     if (!mt__parse_i32(p, &r->prio))
         return fail(F, line, "bad priority (signed 32-bit decimal expected)");
     p = comma + 2;
     char *close = strstr(p, "): ");
     if (!close)
-        return fail(F, line, "bad type column");
+        return fail(F, line, "bad type column ('TYPE): NAME' expected after the priority)");
     *close = '\0';
     r->type = mt__xstrdup(p);
     F->range_rest[F->f->nranges - 1] = close + 3;
@@ -125,7 +130,9 @@ static int read_lines(struct flat_reader *F)
             if (err)
                 return err;
         } else {
-            return fail(F, line, "unrecognised line in a FlatView block");
+            return fail(F, line, "unrecognised line in a FlatView block (an AS line, ' Root "
+                        "memory region: ', a range line '  S-E (prio P, T): NAME', '  No "
+                        "rendered FlatView' or '  Dispatch' expected)");
         }
     }
     if (!f->nv)
@@ -162,6 +169,7 @@ int mt__flat_parse(const struct mt__src *src, struct mt__flat *f, struct mt__err
 {
     struct flat_reader F = {.src = src, .f = f, .e = e};
     memset(f, 0, sizeof(*f));
+    f->file = src->name;
     int err = read_lines(&F);
     if (!err)
         split_names(&F);

@@ -143,6 +143,26 @@ static void break_loops(struct mt__mdesc *d)
     free(kids);
 }
 
+/* A childless 2^64 `i/o` region is guessed an empty bus (a container),
+ * except when it is an address space's root: there it is almost always an
+ * IOMMU region (SPARC sun4m/sun4u, Alpha, PowerNV), which renders as one
+ * range over the whole space, where an empty container would give no view
+ * at all. docs/import.md lists this guess with the others. */
+static void guess_root_kinds(struct mt__mdesc *d)
+{
+    bool *parent = mt__xcalloc(d->nr + 1, sizeof(bool));
+    for (size_t i = 0; i < d->nr; i++)
+        if (d->r[i].parent != MT__NONE)
+            parent[d->r[i].parent] = true;
+    for (size_t a = 0; a < d->nas; a++) {
+        struct mt__mrec *r = &d->r[d->as[a].root];
+        if ((r->infer & MT__MI_KIND_OPEN) && !(r->infer & MT__MI_HIDDEN) &&
+            r->kind == MT__MK_CONTAINER && r->size_full && !parent[d->as[a].root])
+            r->kind = MT__MK_IO;
+    }
+    free(parent);
+}
+
 int mt__tree_resolve(struct mt__tree *t, struct mt__mdesc *d)
 {
     mt__tree_identity(t, d);
@@ -237,6 +257,8 @@ int mt__tree_resolve(struct mt__tree *t, struct mt__mdesc *d)
         }
     }
     if (!err)
+        guess_root_kinds(d);
+    if (!err)
         break_loops(d);
     if (!err && t->nhidden)
         mt__desc_note(d, "hidden lines: %zu disabled region(s) not printed (a dump "
@@ -279,6 +301,30 @@ static void examples(const struct mt__mdesc *d, const bool *pick, char *buf, siz
         size_t used = strlen(buf);
         snprintf(buf + used, len - used, ", ...");
     }
+}
+
+/* Without a flat dump every open question is answered by a guess: one
+ * warning per guessed region, naming it and its line. */
+static void warn_guesses(struct mt__mdesc *d)
+{
+    for (size_t i = 0; i < d->nr; i++) {
+        const struct mt__mrec *r = &d->r[i];
+        const char *name = r->name ? r->name : "(null)";
+        if ((r->infer & MT__MI_KIND_OPEN) && !(r->infer & MT__MI_HIDDEN))
+            mt__desc_warn(d, "%s:%u: '%s' prints i/o: guessed %s (no flat dump to tell a "
+                          "container from MMIO)", d->file, r->line, name,
+                          mt__mrec_terminal(r) ? "MMIO" : "a container");
+        if (r->infer & MT__MI_SIZE_OPEN)
+            mt__desc_warn(d, "%s:%u: '%s' prints a one-address range: guessed size %s (no "
+                          "flat dump to tell 0 from 1)", d->file, r->line, name,
+                          r->size ? "1" : "0");
+        if (r->tnote == MT__TN_GUESS || r->tnote == MT__TN_ORDER)
+            mt__desc_warn(d, "%s:%u: alias '%s': guessed that it shows the region printed "
+                          "on line %u, one of %zu of that name (no flat dump to check)",
+                          d->file, r->line, name, d->r[r->target].line, r->nalt);
+    }
+    mt__desc_warn(d, "%s: the own readonly flags of aliases, containers and MMIO are not "
+                  "in the tree dump: guessed off (no flat dump)", d->file);
 }
 
 void mt__qemu_note_open(struct mt__mdesc *d, bool with_flat)
@@ -324,7 +370,9 @@ void mt__qemu_note_open(struct mt__mdesc *d, bool with_flat)
                       "others 1: %s", n, with_flat ? "that the flat dump does not decide"
                       : "guessed (no flat dump)", ex);
     free(pick);
-    if (!with_flat)
+    if (!with_flat) {
         mt__desc_note(d, "readonly: the tree dump does not print the own readonly flag "
                       "of aliases, containers and MMIO; assumed off (no flat dump)");
+        warn_guesses(d);
+    }
 }

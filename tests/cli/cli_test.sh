@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests of the `memtree` command-line tool, one group per ctest test:
-#   cli_test.sh show|flat|at|diff|check|draw|usage|json
+#   cli_test.sh show|flat|at|diff|check|draw|usage|json|input
 # Environment (set by tests/cli/CMakeLists.txt): MEMTREE (the tool),
 # JSON_CHECK (tests/cli/json_check), DATA (tests/cli/data), MACHINES
 # (examples/machines), CASES (the oracle corpus; groups skip what needs it
@@ -439,8 +439,72 @@ EOF
     json_is .regions.3.name 'bad�byte' # U+FFFD for the byte that is not UTF-8
 }
 
+# Input hygiene and the importer's warnings: endless and device inputs, the
+# size limit, backwards ranges, and a flat dump that contradicts the tree.
+test_input() {
+    # a device never ends: refused before reading
+    run 2 show /dev/zero
+    err_has "memtree show: /dev/zero: a character device, not a file"
+    run 2 flat - </dev/zero
+    err_has "<stdin>: a character device"
+    # an endless pipe stops at the limit, by option or environment
+    checks=$((checks + 1))
+    yes | timeout 60 "$MEMTREE" show --max-input 64K - >"$out" 2>"$err"
+    [[ $? == 2 ]] || fail "endless stdin with --max-input 64K did not exit 2"
+    err_has "<stdin>: larger than the input limit of 65536 bytes"
+    checks=$((checks + 1))
+    yes | MEMTREE_MAX_INPUT=1M timeout 60 "$MEMTREE" flat - >"$out" 2>"$err"
+    [[ $? == 2 ]] || fail "endless stdin with MEMTREE_MAX_INPUT=1M did not exit 2"
+    err_has "larger than the input limit of 1048576 bytes"
+    # binary data on a pipe fails at once, naming the line
+    checks=$((checks + 1))
+    head -c 100000000 /dev/zero | timeout 60 "$MEMTREE" show - >"$out" 2>"$err"
+    [[ $? == 2 ]] || fail "zeros on a pipe did not exit 2"
+    err_has "<stdin>:1: binary data (byte 0x00)"
+    # a file within the limit loads; one byte over does not
+    local size
+    size=$(wc -c <"$DATA/clean.model.txt")
+    run 0 flat "$DATA/clean.model.txt" --max-input "$size"
+    run 2 flat "$DATA/clean.model.txt" --max-input $((size - 1))
+    err_has "clean.model.txt: larger than the input limit of $((size - 1)) bytes"
+    MEMTREE_MAX_INPUT=$((size - 1)) run 2 flat "$DATA/clean.model.txt"
+    run 2 show --max-input 0 "$DATA/clean.model.txt"
+    err_has "bad --max-input '0'"
+    run 2 show --max-input 12X "$DATA/clean.model.txt"
+    MEMTREE_MAX_INPUT=lots run 2 show "$DATA/clean.model.txt"
+    err_has "bad MEMTREE_MAX_INPUT 'lots'"
+    # a backwards range is named as such, with file and line
+    run 2 show "$DATA/backwards.mtree.txt"
+    err_has "backwards.mtree.txt:3: backwards range 0000000000002000-0000000000001000"
+    out_empty
+    # the 2^64 IOMMU root renders as one range (its flat dump is beside it)
+    run 0 flat "$DATA/iommu-root.mtree.txt"
+    out_has " Root memory region: iommu-root"
+    out_has "  0000000000000000-ffffffffffffffff (prio 0, i/o): iommu-root"
+    checks=$((checks + 1))
+    [[ ! -s $err ]] || fail "warnings although the flat dump agrees"
+    # without a flat dump: the same answer, guessed, and each guess named
+    cp "$DATA/iommu-root.mtree.txt" "$work/alone.txt"
+    run 0 flat "$work/alone.txt"
+    out_has " Root memory region: iommu-root"
+    err_has "memtree flat: warning: $work/alone.txt:7: 'iommu-root' prints i/o: guessed MMIO"
+    # a contradicting flat dump: a warning, and exit 1 with --strict
+    run 0 flat "$DATA/iommu-root.mtree.txt" --flat "$DATA/contradicting.flat.txt"
+    err_has "warning: $DATA/contradicting.flat.txt:4: address space 'memory' at 0000000000000000: the flat dump prints 'ram-elsewhere'"
+    out_has "(prio 0, ram): ram"
+    local cmd
+    for cmd in show flat check "draw -O $work/x.svg"; do
+        # shellcheck disable=SC2086
+        run 1 $cmd "$DATA/iommu-root.mtree.txt" --flat "$DATA/contradicting.flat.txt" --strict
+        err_has "contradicting.flat.txt disagrees with"
+        out_empty
+    done
+    run 1 at "$DATA/iommu-root.mtree.txt" 0 --flat "$DATA/contradicting.flat.txt" --strict
+    run 0 at "$DATA/iommu-root.mtree.txt" 0 --strict
+}
+
 case $group in
-show | flat | at | diff | check | draw | usage | json) "test_$group" ;;
+show | flat | at | diff | check | draw | usage | json | input) "test_$group" ;;
 *)
     echo "unknown group '$group'" >&2
     exit 2

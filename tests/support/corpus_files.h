@@ -9,6 +9,7 @@
 #include <memtree.h>
 #include <memtree/format.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,49 @@ static inline char *dump(mt_context *ctx, unsigned flags)
         return NULL;
     }
     return buf;
+}
+
+/*
+ * Cases known to fail, read from a file of `CASE reason...` lines (# starts
+ * a comment): a runner reports them as XFAIL instead of failing, and fails
+ * when one passes (XPASS), so the list shrinks as the fixes land.
+ */
+struct known_failures {
+    char *text;
+    char **names;
+    size_t n;
+};
+
+static inline bool known_failures_load(struct known_failures *k, const char *path)
+{
+    memset(k, 0, sizeof(*k));
+    k->text = slurp(path);
+    if (!k->text)
+        return false;
+    for (char *line = strtok(k->text, "\n"); line; line = strtok(NULL, "\n")) {
+        line += strspn(line, " \t");
+        if (!*line || *line == '#')
+            continue;
+        line[strcspn(line, " \t")] = '\0';
+        k->names = xrealloc(k->names, (k->n + 1) * sizeof(*k->names));
+        k->names[k->n++] = line;
+    }
+    return true;
+}
+
+static inline bool known_failure(const struct known_failures *k, const char *name)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (!strcmp(k->names[i], name))
+            return true;
+    return false;
+}
+
+static inline void known_failures_free(struct known_failures *k)
+{
+    free(k->text);
+    free(k->names);
+    memset(k, 0, sizeof(*k));
 }
 
 #endif /* MT_CORPUS_FILES_H */

@@ -88,6 +88,12 @@ typedef struct cli_args {
 } cli_args;
 
 void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
+
+/* The loading options every subcommand takes, gathered by cli_next_option
+ * (docs/cli.md): --strict (a flat dump that disagrees with the views is an
+ * error) and --max-input SIZE (the most bytes read from one input). */
+extern bool cli_strict;
+extern const char *cli_max_input;
 int cli_next_option(cli_args *a, const cli_option *opts, const char **value);
 
 /*
@@ -118,8 +124,12 @@ typedef struct cli_machine {
  * Loads `file` (any format the library reads; a directory is searched for
  * an oracle case's files) or, if NULL, the bundled machine. `flat` is an
  * optional `info mtree -f` dump of the same machine; without it a sibling
- * flat file is used when one exists. On failure prints "memtree CMD: ..."
- * naming the file (and line) and returns CLI_USAGE. With `rc_out`, a
+ * flat file is used when one exists. Devices other than a terminal are
+ * refused, and no input may be longer than the input limit (--max-input,
+ * MEMTREE_MAX_INPUT, else 1 GiB). The loader's warnings (guesses, and
+ * differences with the flat dump) go to stderr; with --strict a difference
+ * with the flat dump returns CLI_FOUND after them. On failure prints
+ * "memtree CMD: ..." naming the file (and line) and returns CLI_USAGE. With `rc_out`, a
  * loader failure is not printed: its message goes to `err_out` and its
  * return code to *rc_out (0 when the failure was not the loader's), so that
  * `check` can report an alias cycle as a finding.

@@ -33,6 +33,9 @@ static const char help[] =
     "                  default: the bundled x86 pc machine\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
     "  --json          the problems as JSON\n"
+    "  --strict        exit 1 if the flat dump disagrees with the views\n"
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
     "  -h, --help      this help\n";
 
 enum { OPT_JSON = 1000, OPT_FLAT };

@@ -91,15 +91,19 @@ const char *cli_bundled_machine(void)
     return NULL;
 }
 
-/* True when the first non-blank line looks like `info mtree` tree output. */
+/* True when the first non-blank line looks like `info mtree` tree output.
+ * Only for regular files: sniffing a pipe would eat its content. */
 static bool looks_like_tree_dump(const char *path)
 {
+    if (!is_file(path))
+        return false;
     FILE *f = fopen(path, "r");
     if (!f)
         return false;
     char line[256];
     bool yes = false;
-    while (fgets(line, sizeof(line), f)) {
+    /* a few hundred lines at most: a file of NUL bytes has no line ends */
+    for (int n = 0; n < 256 && fgets(line, sizeof(line), f); n++) {
         if (strspn(line, " \t\r\n") == strlen(line))
             continue;
         yes = !strncmp(line, "address-space:", 14) ||
@@ -161,6 +165,82 @@ static char *case_file(const char *dir)
     return NULL;
 }
 
+/*
+ * "4096", "64K", "512M", "1G", "1GiB", ... (binary multiples) into *out.
+ * 0 is refused: an input limit of nothing can only be a mistake.
+ */
+static bool parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    static const char units[] = "KMGT";
+    unsigned shift = 0;
+    if (*end) {
+        const char *u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+        if (!u)
+            return false;
+        shift = 10 * (unsigned)(u - units + 1);
+        end++;
+        if (!strcmp(end, "iB") || !strcmp(end, "B"))
+            end += strlen(end);
+    }
+    if (*end || v == 0 || (shift && v > (UINT64_MAX >> shift)))
+        return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+/* The input limit: --max-input, else MEMTREE_MAX_INPUT, else the library's. */
+static int input_limit(uint64_t *limit)
+{
+    *limit = MT_INPUT_LIMIT_DEFAULT;
+    if (cli_max_input) {
+        if (!parse_size(cli_max_input, limit))
+            return cli_usage_error("bad --max-input '%s' (a byte count, maybe with "
+                                   "K, M, G or T: 512M, 2G)", cli_max_input);
+        return CLI_OK;
+    }
+    const char *env = getenv("MEMTREE_MAX_INPUT");
+    if (env && *env && !parse_size(env, limit)) {
+        cli_error("bad MEMTREE_MAX_INPUT '%s' (a byte count, maybe with K, M, G or "
+                  "T: 512M, 2G)", env);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* Files, pipes and terminals can be read; a device or socket is refused,
+ * since /dev/zero and the like never end. */
+static bool readable_kind(int fd, const char *shown)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) ||
+        isatty(fd))
+        return true;
+    const char *what = S_ISDIR(st.st_mode) ? "a folder" : S_ISCHR(st.st_mode)
+                       ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+    cli_error("%s: %s, not a file: memtree reads regular files, pipes and standard "
+              "input", shown, what);
+    return false;
+}
+
+/* The loader's warnings on stderr: the first few, then how many more. */
+static void print_warnings(const mt_machine *m)
+{
+    enum { SHOWN = 10 };
+    size_t n = mt_machine_warning_count(m);
+    for (size_t i = 0; i < n && i < SHOWN; i++)
+        cli_error("warning: %s", mt_machine_warning(m, i));
+    if (n > SHOWN)
+        cli_error("warning: %zu more warning(s) like these not shown", n - SHOWN);
+}
+
 int cli_load(const char *file, const char *flat, cli_machine *out,
              char *err_out, size_t err_len, int *rc_out)
 {
@@ -189,10 +269,21 @@ int cli_load(const char *file, const char *flat, cli_machine *out,
         path = cli_strdup(file);
     }
 
+    uint64_t limit;
+    if (input_limit(&limit)) {
+        free(path);
+        return CLI_USAGE;
+    }
     bool from_stdin = !strcmp(path, "-");
     FILE *in = from_stdin ? stdin : fopen(path, "r");
     if (!in) {
         cli_error("cannot open '%s': %s", path, strerror(errno));
+        free(path);
+        return CLI_USAGE;
+    }
+    if (!readable_kind(fileno(in), from_stdin ? "<stdin>" : path)) {
+        if (!from_stdin)
+            fclose(in);
         free(path);
         return CLI_USAGE;
     }
@@ -205,6 +296,14 @@ int cli_load(const char *file, const char *flat, cli_machine *out,
     FILE *flat_in = NULL;
     if (flat_path) {
         flat_in = fopen(flat_path, "r");
+        if (flat_in && !readable_kind(fileno(flat_in), flat_path)) {
+            fclose(flat_in);
+            if (!from_stdin)
+                fclose(in);
+            free(path);
+            free(flat_path);
+            return CLI_USAGE;
+        }
         if (!flat_in) {
             cli_error("cannot open '%s': %s", flat_path, strerror(errno));
             if (!from_stdin)
@@ -224,6 +323,7 @@ int cli_load(const char *file, const char *flat, cli_machine *out,
         rc = -ENOMEM;
         snprintf(err, sizeof(err), "out of memory");
     } else {
+        mt_context_set_input_limit(ctx, limit);
         rc = mt_machine_load(ctx, MT_FORMAT_AUTO, in, shown, flat_in, flat_path,
                              &m, err, sizeof(err));
     }
@@ -257,6 +357,15 @@ int cli_load(const char *file, const char *flat, cli_machine *out,
         free(path);
         free(flat_path);
         return CLI_USAGE;
+    }
+    print_warnings(m);
+    if (cli_strict && mt_machine_flat_differs(m)) {
+        cli_error("%s disagrees with %s (--strict)", flat_path, shown);
+        mt_machine_free(m);
+        mt_context_free(ctx);
+        free(path);
+        free(flat_path);
+        return CLI_FOUND;
     }
     out->ctx = ctx;
     out->m = m;

@@ -59,11 +59,26 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos)
 
 static const cli_option help_option = {"help", 'h', false, 'h'};
 
+bool cli_strict = false;
+const char *cli_max_input = NULL;
+
+/* Options every subcommand takes, because every one loads a machine:
+ * handled here so that each subcommand's parser never sees them. */
+enum { LOAD_STRICT = -100, LOAD_MAX_INPUT = -101 };
+static const cli_option load_options[] = {
+    {"strict", 0, false, LOAD_STRICT},
+    {"max-input", 0, true, LOAD_MAX_INPUT},
+    {NULL, 0, false, 0},
+};
+
 static const cli_option *find_long(const cli_option *opts, const char *name,
                                    size_t len)
 {
     if (len == 4 && !strncmp(name, "help", 4))
         return &help_option;
+    for (const cli_option *o = load_options; o->long_name; o++)
+        if (strlen(o->long_name) == len && !strncmp(o->long_name, name, len))
+            return o;
     for (const cli_option *o = opts; o && o->long_name; o++)
         if (strlen(o->long_name) == len && !strncmp(o->long_name, name, len))
             return o;
@@ -115,7 +130,22 @@ static int next_short(cli_args *a, const cli_option *opts, const char **value)
     return o->id;
 }
 
+static int next_option(cli_args *a, const cli_option *opts, const char **value);
+
 int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
+{
+    for (;;) {
+        int id = next_option(a, opts, value);
+        if (id == LOAD_STRICT)
+            cli_strict = true;
+        else if (id == LOAD_MAX_INPUT)
+            cli_max_input = *value;
+        else
+            return id;
+    }
+}
+
+static int next_option(cli_args *a, const cli_option *opts, const char **value)
 {
     *value = NULL;
     if (a->pending_short)
