@@ -414,9 +414,13 @@ int mt__machine_finish(mt_machine *m, const struct mt__mspace *spaces, size_t na
                        const char *file, struct mt__err *e)
 {
     mt_context *ctx = m->ctx;
+    /* Committed before the address spaces exist, the tree renders once per
+     * distinct view, when each is created: created inside the transaction,
+     * each view would render again at the commit, while the first ones
+     * wait for a reclaim (twice the ranges at the peak). */
     struct hush h = hush_begin(ctx);
-    int rc = create_spaces(spaces, nas, file, m, e);
     mt_transaction_commit(ctx);
+    int rc = create_spaces(spaces, nas, file, m, e);
     hush_end(ctx, h);
     return rc ? discard(m, rc) : 0;
 }
@@ -522,19 +526,21 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
     if (!rc && flat && !use_flat)
         mt__desc_note(&d, "flat dump %s ignored: only QEMU tree dumps need one",
                       flat_name ? flat_name : "");
+    /* The description holds copies of all it needs: the text can go before
+     * the regions are made (a large machine's peak memory). */
+    mt__src_free(&src);
+    mt__src_free(&fsrc);
     bool built = false;
     if (!rc) {
         rc = mt__machine_build(ctx, &d, fmt, out, &e);
         built = !rc;
     }
-    /* The address spaces render: the text and the description go first. */
+    /* The address spaces render: the description goes first. */
     struct mt__mspace *spaces = d.as;
     size_t nas = d.nas;
     d.as = NULL;
     d.nas = 0;
     mt__desc_free(&d);
-    mt__src_free(&src);
-    mt__src_free(&fsrc);
     if (built) {
         rc = mt__machine_finish(*out, spaces, nas, name, &e);
         if (rc)
