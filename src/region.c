@@ -350,13 +350,13 @@ static void link_child(mt_region *c, mt_region *sub)
     if (!ix)
         ix = c->child_index_ = mt__xcalloc(1, sizeof(*ix));
     if (ix->n == ix->cap) {
-        ix->cap = ix->cap ? ix->cap * 2 : 4;
+        ix->cap = ix->cap ? ix->cap * 2 : 1; /* most containers have few children */
         ix->slots = mt__xrealloc(ix->slots, ix->cap * sizeof(ix->slots[0]));
     }
     size_t k = class_search(ix, sub->priority_);
     if (k == ix->nclasses || ix->classes[k].priority != sub->priority_) {
         if (ix->nclasses == ix->cap_classes) {
-            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 4;
+            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 1;
             ix->classes = mt__xrealloc(ix->classes, ix->cap_classes * sizeof(ix->classes[0]));
         }
         memmove(&ix->classes[k + 1], &ix->classes[k],
