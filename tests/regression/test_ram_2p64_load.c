@@ -191,6 +191,32 @@ static void deferred_backing_is_made_on_first_access(void **state)
     unload(&L);
 }
 
+/* The other loaders: a QEMU tree dump and a model.txt. */
+static void every_format_loads_a_2p64_ram(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "address-space: memory\n"
+        "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+        "    0000000000000000-ffffffffffffffff (prio 0, ram): big\n"
+        "    0000000000001000-7fffffffffffffff (prio 1, rom): bigrom\n",
+        "A 1 memory\n"
+        "R 1 - container 0 10000000000000000 0 - - 0 system\n"
+        "R 2 1 ram 0 10000000000000000 0 - - 0 big\n",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct loaded L;
+        load(&L, texts[i]);
+        assert_int_equal(L.rc, 0);
+        mt_address_space *as = mt_machine_address_space(L.m, 0);
+        uint64_t value;
+        assert_int_equal(mt_address_space_read(as, 0x8000000000000000ull, MT_ATTRS_UNSPECIFIED,
+                                               &value, 8), MT_RESULT_ERROR);
+        assert_non_null(strstr(L.last, "'big'"));
+        unload(&L);
+    }
+}
+
 /* Many 2^64 regions: each costs its record, not its size. */
 static void a_thousand_2p64_regions_load(void **state)
 {
@@ -219,6 +245,7 @@ int main(void)
         cmocka_unit_test(a_2p64_ram_region_loads),
         cmocka_unit_test(access_to_impossible_backing_errors),
         cmocka_unit_test(deferred_backing_is_made_on_first_access),
+        cmocka_unit_test(every_format_loads_a_2p64_ram),
         cmocka_unit_test(a_thousand_2p64_regions_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
