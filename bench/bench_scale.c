@@ -7,6 +7,8 @@
  *   chain  n regions nested n deep: each container 2^62 long, mapped at
  *          0x10 in the one before (so each overhangs it: `check` reports
  *          n - 3 problems), a 4 KiB RAM region at the bottom
+ *   chain_up the same chain listed from the bottom up (each container
+ *          after what it holds)
  * and for each, in a fresh child process:
  *   load_ms            mt_machine_load: read, parse, build, first render
  *   dump_ms            mt_dump(MT_DUMP_FLAT) to /dev/null (`memtree flat`)
@@ -46,8 +48,8 @@
 
 #define DEEP_STACK (1ull << 30)
 
-enum shape { FLAT, CHAIN };
-static const char *const shape_names[] = {"flat", "chain"};
+enum shape { FLAT, CHAIN, CHAIN_UP };
+static const char *const shape_names[] = {"flat", "chain", "chain_up"};
 
 static void fail(const char *what)
 {
@@ -61,19 +63,28 @@ static void write_map(const char *path, enum shape shape, uint64_t n)
     if (!f)
         fail("cannot write the generated map");
     fprintf(f, "memtree-map 1\n");
-    fprintf(f, "region c0 - container 0 10000000000000000 0 - - - - system\n");
+    if (shape != CHAIN_UP)
+        fprintf(f, "region c0 - container 0 10000000000000000 0 - - - - system\n");
     if (shape == FLAT) {
         for (uint64_t i = 1; i < n; i++)
             fprintf(f, "region r%llu c0 ram %llx 1000 0 - - - - ram%llu\n",
                     (unsigned long long)i, (unsigned long long)(i - 1) * 0x1000,
                     (unsigned long long)i);
     } else {
-        for (uint64_t i = 1; i + 1 < n; i++)
+        if (shape == CHAIN_UP)
+            fprintf(f, "region c%llu c%llu ram 10 1000 0 - - - - leaf\n",
+                    (unsigned long long)n - 1, (unsigned long long)n - 2);
+        for (uint64_t k = 1; k + 1 < n; k++) {
+            uint64_t i = shape == CHAIN_UP ? n - 1 - k : k;
             fprintf(f, "region c%llu c%llu container 10 4000000000000000 0 - - - - c%llu\n",
                     (unsigned long long)i, (unsigned long long)i - 1, (unsigned long long)i);
-        fprintf(f, "region c%llu c%llu ram 10 1000 0 - - - - leaf\n",
-                (unsigned long long)n - 1, (unsigned long long)n - 2);
+        }
+        if (shape == CHAIN)
+            fprintf(f, "region c%llu c%llu ram 10 1000 0 - - - - leaf\n",
+                    (unsigned long long)n - 1, (unsigned long long)n - 2);
     }
+    if (shape == CHAIN_UP)
+        fprintf(f, "region c0 - container 0 10000000000000000 0 - - - - system\n");
     fprintf(f, "as c0 memory\n");
     if (fclose(f) != 0)
         fail("cannot write the generated map");
@@ -135,7 +146,7 @@ static void *measure(void *arg)
     j->r.bytes_per_region = (double)(maxrss_kib() - rss0) * 1024.0 / (double)j->n;
 
     /* after the peak is taken: the old view lives on until a reclaim */
-    mt_region *last = mt_machine_region(m, j->n - 1);
+    mt_region *last = mt_machine_region(m, j->shape == CHAIN_UP ? 0 : j->n - 1);
     t0 = mt_bench_now_ns();
     mt_transaction_begin(ctx);
     mt_region_set_enabled(last, false);
@@ -238,7 +249,7 @@ int main(int argc, char **argv)
     char path[sizeof(dir) + 32];
     snprintf(path, sizeof(path), "%s/machine.map", dir);
 
-    for (int s = FLAT; s <= CHAIN; s++) {
+    for (int s = FLAT; s <= CHAIN_UP; s++) {
         for (size_t k = 0; k < nsizes; k++) {
             uint64_t n = sizes[k];
             if (o.max_n && n > o.max_n)
@@ -275,7 +286,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < runs; i++) {
                 double t = run_tool(tool, "check", path, &code, &rss);
                 /* the chain overhangs at every level; the flat map is clean */
-                if (code != (s == CHAIN ? 1 : 0))
+                if (code != (s == FLAT ? 0 : 1))
                     fail("memtree check did not give the expected exit status");
                 check_ms = i ? best(check_ms, t) : t;
             }

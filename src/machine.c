@@ -151,30 +151,59 @@ static int apply_flags(const struct mt__mdesc *d, mt_machine *m, struct mt__err 
     return 0;
 }
 
+/* Maps p's subregions in the reverse of their render order: the newest
+ * mapping goes first among equal priorities, so this reproduces the
+ * described order. */
+static int place_children(const struct mt__mdesc *d, mt_machine *m, const size_t *first,
+                          const size_t *kids, size_t p, struct mt__err *e)
+{
+    for (size_t k = first[p + 1]; k-- > first[p];) {
+        const struct mt__mrec *r = &d->r[kids[k]];
+        int err = mt_region_add_subregion_overlap(m->regions[p], r->addr,
+                                                  m->regions[kids[k]], r->prio);
+        if (err) {
+            int lib = err;
+            err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
+                           r->label, d->r[p].label, mt_strerror(lib));
+            return lib == -ELOOP ? -ELOOP : err; /* a loop is a finding the
+                                                    caller may ask about */
+        }
+    }
+    return 0;
+}
+
 /*
- * Maps each container's subregions in the reverse of their render order:
- * the newest mapping goes first among equal priorities, so this reproduces
- * the described order. Unmapped regions only record address and priority.
+ * Containers are filled from the top down (each tree in pre-order), so a
+ * region is mapped while its own subtree is still empty and the library's
+ * loop check has nothing to walk: a chain listed bottom-up was O(n^2).
+ * Containers no root leads to (a cycle of containers) come last, in file
+ * order, where the library refuses the loop. Unmapped regions only record
+ * address and priority.
  */
 static int place_regions(const struct mt__mdesc *d, mt_machine *m, struct mt__err *e)
 {
     size_t *first, *kids;
     mt__desc_children(d, &first, &kids);
+    bool *done = mt__xcalloc(d->nr ? d->nr : 1, sizeof(*done));
+    size_t *stack = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*stack)), sp = 0;
     int err = 0;
-    for (size_t p = 0; p < d->nr && !err; p++) {
-        for (size_t k = first[p + 1]; k-- > first[p] && !err;) {
-            const struct mt__mrec *r = &d->r[kids[k]];
-            err = mt_region_add_subregion_overlap(m->regions[p], r->addr,
-                                                  m->regions[kids[k]], r->prio);
-            if (err) {
-                int lib = err;
-                err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
-                               r->label, d->r[p].label, mt_strerror(lib));
-                if (lib == -ELOOP)
-                    err = -ELOOP; /* a loop is a finding the caller may ask about */
-            }
+    for (size_t root = 0; root < d->nr && !err; root++) {
+        if (d->r[root].parent != MT__NONE)
+            continue;
+        stack[sp++] = root;
+        while (sp && !err) {
+            size_t p = stack[--sp];
+            done[p] = true;
+            err = place_children(d, m, first, kids, p, e);
+            for (size_t k = first[p]; k < first[p + 1]; k++)
+                stack[sp++] = kids[k]; /* a tree: each is pushed once */
         }
     }
+    for (size_t p = 0; p < d->nr && !err; p++)
+        if (!done[p])
+            err = place_children(d, m, first, kids, p, e);
+    free(done);
+    free(stack);
     free(first);
     free(kids);
     for (size_t i = 0; i < d->nr && !err; i++) {
