@@ -406,7 +406,9 @@ bool mt_region_is_mapped(const mt_region *r);
 /* Subregions in render order: first, then next until NULL. */
 mt_region *mt_region_first_subregion(const mt_region *r);
 mt_region *mt_region_next_sibling(const mt_region *r);
-/* Host pointer to the RAM backing, following aliases; NULL if none. */
+/* Host pointer to the RAM backing, following aliases; NULL if none. A
+ * loaded machine's backing is made here if it was not yet (NULL, with a
+ * diagnostic, if it cannot exist): docs/regions.md, "Backing on demand". */
 void *mt_region_ram_ptr(const mt_region *r);
 
 /* ------------------------------------------------------------------------ */
