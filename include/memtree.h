@@ -291,6 +291,15 @@ int mt_region_init_rom_device(mt_region *r, mt_context *ctx, mt_owner *owner,
 /* RAM device: the caller's host memory reached through 1/2/4/8-byte loads. */
 int mt_region_init_ram_device(mt_region *r, mt_context *ctx, mt_owner *owner,
                               const char *name, uint64_t size, void *host);
+/*
+ * A RAM, ROM device (without callbacks) or RAM device region whose backing
+ * the library allocates only when something needs its bytes: an access, a
+ * map, mt_region_ram_ptr. For memory that is only modelled (a 2^64 RAM
+ * costs nothing until touched); see docs/regions.md, "Backing on demand".
+ * -EINVAL for another kind.
+ */
+int mt_region_init_on_demand(mt_region *r, mt_context *ctx, mt_owner *owner,
+                             const char *name, uint64_t size, mt_region_kind kind);
 /* MMIO. `ops` must outlive the region; NULL means accesses are rejected. */
 int mt_region_init_io(mt_region *r, mt_context *ctx, mt_owner *owner,
                       const mt_region_ops *ops, void *opaque,
@@ -384,7 +393,9 @@ bool mt_region_is_mapped(const mt_region *r);
 /* Subregions in render order: first, then next until NULL. */
 mt_region *mt_region_first_subregion(const mt_region *r);
 mt_region *mt_region_next_sibling(const mt_region *r);
-/* Host pointer to the RAM backing, following aliases; NULL if none. */
+/* Host pointer to the RAM backing, following aliases; NULL if none. A
+ * loaded machine's backing is made here if it was not yet (NULL, with a
+ * diagnostic, if it cannot exist): docs/regions.md, "Backing on demand". */
 void *mt_region_ram_ptr(const mt_region *r);
 
 /* ------------------------------------------------------------------------ */

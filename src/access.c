@@ -142,20 +142,20 @@ static bool ramd_accepts(void *opaque, uint64_t offset, unsigned size, bool is_w
                          mt_attrs attrs)
 {
     (void)is_write, (void)attrs;
-    const mt_region *r = opaque;
-    return (mt__i128)offset + size <= mt__size(r);
+    mt_region *r = opaque;
+    /* a loader's RAM device gets its backing on first need (region.c) */
+    return (mt__i128)offset + size <= mt__size(r) && mt__region_backing(r);
 }
 
 static uint64_t ramd_read(void *opaque, uint64_t offset, unsigned size)
 {
-    const mt_region *r = opaque;
-    return load_bytes(r->ram_ + offset, size, HOST_BE);
+    /* ramd_accepts made the backing */
+    return load_bytes(mt__region_backing(opaque) + offset, size, HOST_BE);
 }
 
 static void ramd_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 {
-    const mt_region *r = opaque;
-    store_bytes(r->ram_ + offset, value, size, HOST_BE);
+    store_bytes(mt__region_backing(opaque) + offset, value, size, HOST_BE);
 }
 
 static const mt_region_ops ramd_ops = {
@@ -534,6 +534,17 @@ static int check_buffer_args(const mt_address_space *as, uint64_t addr, const vo
     return 0;
 }
 
+/* The bytes of a direct access: t's backing, made now if it was deferred,
+ * or NULL after saying why it cannot exist. */
+static uint8_t *direct_bytes(mt_context *ctx, mt_region *t)
+{
+    uint8_t *p = mt__region_backing(t);
+    if (__builtin_expect(!p, 0))
+        mt__diag(ctx, -ENOMEM, "access to '%s': its backing of %s bytes cannot be allocated",
+                 region_name(t), t->size_full_ ? "2^64" : "that many");
+    return p;
+}
+
 static void memory_attr_error(const mt_context *ctx, uint64_t addr, uint64_t l,
                               const mt_region *t)
 {
@@ -561,7 +572,11 @@ read_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, uint8
             res |= MT_RESULT_ACCESS_ERROR;
             memory_attr_error(ctx, addr, l, h.t);
         } else if (direct) {
-            memcpy(p, h.t->ram_ + h.x, l);
+            uint8_t *ram = direct_bytes(as->ctx, h.t);
+            if (ram)
+                memcpy(p, ram + h.x, l);
+            else
+                res |= MT_RESULT_ERROR;
         } else {
             struct dev d;
             dev_of(ctx, h.t, &d);
@@ -625,8 +640,12 @@ write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, cons
             mt__guest_error(ctx, "write to readonly range at 0x%" PRIx64 ", size %" PRIu64
                             ", region '%s'", addr, l, region_name(h.t));
         } else if (mt__direct(&h, true)) {
-            memcpy(h.t->ram_ + h.x, p, l);
-            if (h.dirty)
+            uint8_t *ram = direct_bytes(as->ctx, h.t);
+            if (!ram)
+                res |= MT_RESULT_ERROR;
+            else
+                memcpy(ram + h.x, p, l);
+            if (ram && h.dirty)
                 mt__dirty_report(ctx, h.t, h.x, l, h.dirty);
         } else {
             struct dev d;
@@ -667,6 +686,7 @@ mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_att
         return MT_RESULT_DECODE_ERROR;
     const mt_context *ctx = as->ctx;
     const uint8_t *p = buf;
+    mt_result res = MT_RESULT_OK;
     mt__rcu_read_lock();
     mt_view *v = mt__as_view(as);
     while (len) {
@@ -678,8 +698,13 @@ mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_att
             /* readonly flags do not apply: this is how ROMs are loaded */
             if (l - 1 > h.to_last)
                 l = h.to_last + 1;
-            memcpy(t->ram_ + h.x, p, l);
-            mt__dirty_report(ctx, t, h.x, l, h.dirty);
+            uint8_t *ram = direct_bytes(as->ctx, t);
+            if (ram) {
+                memcpy(ram + h.x, p, l);
+                mt__dirty_report(ctx, t, h.x, l, h.dirty);
+            } else {
+                res |= MT_RESULT_ERROR;
+            }
         } else {
             struct dev d;
             dev_of(ctx, t, &d);
@@ -690,7 +715,7 @@ mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_att
         len -= l;
     }
     mt__rcu_read_unlock();
-    return MT_RESULT_OK;
+    return res;
 }
 
 /* ---- translation ---------------------------------------------------------------- */

@@ -69,11 +69,18 @@ int mt_address_space_map(mt_address_space *as, uint64_t addr, uint64_t len, bool
                         "attribute", addr);
         return -EACCES;
     }
-    if (mt__direct(&h, is_write)) {
+    uint8_t *ram = mt__direct(&h, is_write) ? mt__region_backing(h.t) : NULL;
+    if (mt__direct(&h, is_write) && !ram) {
+        mt__rcu_read_unlock();
+        return mt__diag(ctx, -ENOMEM, "mt_address_space_map: the backing of '%s' (%s "
+                        "bytes) cannot be allocated", mt__name(h.t),
+                        h.t->size_full_ ? "2^64" : "that many");
+    }
+    if (ram) {
         if (l - 1 > h.to_last)
             l = h.to_last + 1;
         hold(h.t);
-        *out = (mt_mapping){.host = h.t->ram_ + h.x, .len = l, .as_ = as, .region_ = h.t,
+        *out = (mt_mapping){.host = ram + h.x, .len = l, .as_ = as, .region_ = h.t,
                             .addr_ = addr, .offset_ = h.x, .attrs_ = attrs,
                             .dirty_ = h.dirty, .is_write_ = is_write};
         mt__rcu_read_unlock();

@@ -113,25 +113,41 @@ struct mt__prio_class {
     uint32_t count;
 };
 struct mt__child_index {
-    mt_region **slots;              /* reverse render order */
-    size_t n, cap;
-    struct mt__prio_class *classes; /* ascending priority, in slot order */
+    mt_region **slots;              /* reverse render order; NULL: a hole */
+    size_t n, cap;                  /* n counts the holes; slots[n - 1] is none */
+    size_t holes;                   /* unmapped since the last compaction */
+    struct mt__prio_class *classes; /* ascending priority, in slot order; a
+                                       class's count includes its holes */
     size_t nclasses, cap_classes;
 };
 
+/* Closes the holes unmapping left (region.c). Writer only. */
+void mt__children_compact(struct mt__child_index *ix);
+
 /* A container's children in REVERSE render order: (*n - 1) renders first.
- * The renderer walks this array rather than the sibling list. */
+ * The renderer walks this array rather than the sibling list. Unmapping
+ * leaves holes, so that unmapping many siblings costs O(1) each; the first
+ * look at the children afterwards closes them. Writer only. */
 static inline mt_region *const *mt__children(const mt_region *c, size_t *n)
 {
-    const struct mt__child_index *ix = c->child_index_;
-    *n = ix ? ix->n : 0;
-    return ix ? ix->slots : NULL;
+    struct mt__child_index *ix = c->child_index_;
+    if (!ix) {
+        *n = 0;
+        return NULL;
+    }
+    if (__builtin_expect(ix->holes != 0, 0))
+        mt__children_compact(ix);
+    *n = ix->n;
+    return ix->slots;
 }
 /* The name a finalised region's storage still records (checking aid): up to
  * this many bytes, over the first fields of the storage. */
 #define MT__TOMBSTONE_NAME 40
 static_assert(MT__TOMBSTONE_NAME <= offsetof(mt_region, magic_), "tombstone");
 const char *mt__tombstone_name(const mt_region *r);
+/* r's backing, made now if it was deferred; NULL if r has none or it
+ * cannot exist (2^64 bytes, or more than the host can map). Any thread. */
+uint8_t *mt__region_backing(mt_region *r);
 /* Owner teardown: finalises a region whose owner is dying; never fails. */
 void mt__region_finalize_dying(mt_region *r);
 

@@ -83,30 +83,76 @@ mt_region *mt_region_alloc(void)
     return r;
 }
 
-static int alloc_backing(mt_region *r, uint64_t size)
+/* A zeroed backing of `size` bytes, or NULL when it cannot exist: 2^64, or
+ * more than the host's address space can hold. */
+static void *backing_alloc(uint64_t size, bool full)
 {
-    if (r->size_full_ || size > (uint64_t)SIZE_MAX / 2)
-        return -ENOMEM;
+    if (full || size > (uint64_t)SIZE_MAX / 2)
+        return NULL;
     if (size >= MT__MMAP_THRESHOLD) {
         void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            return -ENOMEM;
-        r->ram_ = p;
-    } else {
-        r->ram_ = calloc(1, size ? size : 1);
-        if (!r->ram_)
-            return -ENOMEM;
+        return p == MAP_FAILED ? NULL : p;
     }
+    return calloc(1, size ? size : 1);
+}
+
+static int alloc_backing(mt_region *r, uint64_t size)
+{
+    r->ram_ = backing_alloc(size, r->size_full_);
+    if (!r->ram_)
+        return -ENOMEM;
     r->flags_ |= MT__F_OWN_RAM;
     return 0;
+}
+
+/*
+ * Deferred backings (docs/regions.md, "Backing on demand"): ram_ stays NULL
+ * until something needs the bytes. Readers may get here from any thread,
+ * so the first allocation is published with a compare-and-swap and a
+ * loser frees its own. Nothing but finalisation frees a published backing.
+ */
+uint8_t *mt__region_backing(mt_region *r)
+{
+    uint8_t *p = __atomic_load_n(&r->ram_, __ATOMIC_ACQUIRE);
+    if (p)
+        return p;
+    if (!(r->kind_ == MT_KIND_RAM || r->kind_ == MT_KIND_ROM_DEVICE ||
+          r->kind_ == MT_KIND_RAM_DEVICE))
+        return NULL;
+    uint8_t *fresh = backing_alloc(r->size_, r->size_full_);
+    if (!fresh)
+        return NULL;
+    uint8_t *expected = NULL;
+    if (__atomic_compare_exchange_n(&r->ram_, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return fresh;
+    if (r->size_ >= MT__MMAP_THRESHOLD)
+        munmap(fresh, r->size_);
+    else
+        free(fresh);
+    return expected;
+}
+
+int mt_region_init_on_demand(mt_region *r, mt_context *ctx, mt_owner *owner,
+                             const char *name, uint64_t size, mt_region_kind kind)
+{
+    if (kind != MT_KIND_RAM && kind != MT_KIND_ROM_DEVICE && kind != MT_KIND_RAM_DEVICE)
+        return mt__diag(ctx, -EINVAL, "region init '%s': backing on demand is for RAM, "
+                        "ROM devices and RAM devices", name ? name : "(null)");
+    int err = init_common(r, ctx, owner, name, size, kind);
+    if (!err)
+        r->flags_ |= MT__F_OWN_RAM; /* whatever gets allocated later is ours */
+    return err;
 }
 
 static void free_backing(mt_region *r)
 {
     if (!(r->flags_ & MT__F_OWN_RAM))
         return;
-    if (r->size_ >= MT__MMAP_THRESHOLD)
+    if (!r->ram_)
+        ; /* deferred and never needed */
+    else if (r->size_ >= MT__MMAP_THRESHOLD)
         munmap(r->ram_, r->size_);
     else
         free(r->ram_);
@@ -290,13 +336,14 @@ static size_t class_search(const struct mt__child_index *ix, int32_t prio)
     return lo;
 }
 
-/* Moves slots [from, n) by `delta` (+1 or -1), keeping slot_ right. */
-static void shift_slots(struct mt__child_index *ix, size_t from, int delta)
+/* Moves slots [from, n) one up, keeping slot_ right. */
+static void shift_slots_up(struct mt__child_index *ix, size_t from)
 {
     size_t count = ix->n - from;
-    memmove(&ix->slots[(ptrdiff_t)from + delta], &ix->slots[from], count * sizeof(ix->slots[0]));
-    for (size_t i = 0; i < count; i++)
-        ix->slots[(ptrdiff_t)from + delta + (ptrdiff_t)i]->slot_ += (uint32_t)delta;
+    memmove(&ix->slots[from + 1], &ix->slots[from], count * sizeof(ix->slots[0]));
+    for (size_t i = from + 1; i <= ix->n; i++)
+        if (ix->slots[i])
+            ix->slots[i]->slot_ = (uint32_t)i;
 }
 
 static void link_child(mt_region *c, mt_region *sub)
@@ -305,13 +352,13 @@ static void link_child(mt_region *c, mt_region *sub)
     if (!ix)
         ix = c->child_index_ = mt__xcalloc(1, sizeof(*ix));
     if (ix->n == ix->cap) {
-        ix->cap = ix->cap ? ix->cap * 2 : 4;
+        ix->cap = ix->cap ? ix->cap * 2 : 1; /* most containers have few children */
         ix->slots = mt__xrealloc(ix->slots, ix->cap * sizeof(ix->slots[0]));
     }
     size_t k = class_search(ix, sub->priority_);
     if (k == ix->nclasses || ix->classes[k].priority != sub->priority_) {
         if (ix->nclasses == ix->cap_classes) {
-            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 4;
+            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 1;
             ix->classes = mt__xrealloc(ix->classes, ix->cap_classes * sizeof(ix->classes[0]));
         }
         memmove(&ix->classes[k + 1], &ix->classes[k],
@@ -322,7 +369,7 @@ static void link_child(mt_region *c, mt_region *sub)
     size_t pos = 0; /* the end of class k */
     for (size_t j = 0; j <= k; j++)
         pos += ix->classes[j].count;
-    shift_slots(ix, pos, +1);
+    shift_slots_up(ix, pos);
     ix->slots[pos] = sub;
     sub->slot_ = (uint32_t)pos;
     ix->classes[k].count++;
@@ -330,26 +377,55 @@ static void link_child(mt_region *c, mt_region *sub)
     sub->container_ = c;
 }
 
+void mt__children_compact(struct mt__child_index *ix)
+{
+    size_t from = 0, to = 0, kept = 0;
+    for (size_t k = 0; k < ix->nclasses; k++) {
+        uint32_t live = 0;
+        for (size_t end = from + ix->classes[k].count; from < end; from++) {
+            mt_region *r = ix->slots[from];
+            if (!r)
+                continue;
+            r->slot_ = (uint32_t)to;
+            ix->slots[to++] = r;
+            live++;
+        }
+        if (live)
+            ix->classes[kept++] = (struct mt__prio_class){ix->classes[k].priority, live};
+    }
+    assert(from == ix->n);
+    ix->n = to;
+    ix->nclasses = kept;
+    ix->holes = 0;
+}
+
+/*
+ * Unmapping leaves a hole instead of moving every later sibling down, so
+ * that unmapping n siblings (a machine's teardown) is O(n), not O(n^2).
+ * Holes at the end are trimmed at once; the rest are closed by the next
+ * mt__children, or here once they are half the array.
+ */
 static void unlink_child(mt_region *c, mt_region *sub)
 {
     struct mt__child_index *ix = c->child_index_;
     size_t pos = sub->slot_;
     assert(pos < ix->n && ix->slots[pos] == sub);
-    shift_slots(ix, pos + 1, -1);
-    ix->n--;
-    size_t k = class_search(ix, sub->priority_);
-    assert(k < ix->nclasses && ix->classes[k].priority == sub->priority_);
-    if (--ix->classes[k].count == 0) {
-        memmove(&ix->classes[k], &ix->classes[k + 1],
-                (ix->nclasses - k - 1) * sizeof(ix->classes[0]));
-        ix->nclasses--;
-    }
+    ix->slots[pos] = NULL;
+    ix->holes++;
     sub->container_ = NULL;
+    while (ix->n && !ix->slots[ix->n - 1]) {
+        ix->n--;
+        ix->holes--;
+        if (--ix->classes[ix->nclasses - 1].count == 0)
+            ix->nclasses--;
+    }
     if (!ix->n) {
         free(ix->slots);
         free(ix->classes);
         free(ix);
         c->child_index_ = NULL;
+    } else if (ix->holes > ix->n / 2) {
+        mt__children_compact(ix);
     }
 }
 
@@ -627,9 +703,11 @@ mt_region *mt_region_first_subregion(const mt_region *r)
 mt_region *mt_region_next_sibling(const mt_region *r)
 {
     /* the array is in reverse render order: the next one is one slot down */
-    if (!r->container_ || r->slot_ == 0)
+    if (!r->container_)
         return NULL;
-    return r->container_->child_index_->slots[r->slot_ - 1];
+    size_t n;
+    mt_region *const *children = mt__children(r->container_, &n); /* no holes */
+    return r->slot_ ? children[r->slot_ - 1] : NULL;
 }
 
 bool mt_region_size_exact(const mt_region *r, uint64_t *low)
@@ -651,9 +729,19 @@ void *mt_region_ram_ptr(const mt_region *r)
         offset += r->alias_offset_;
         r = r->alias_;
     }
-    if (!r || !r->ram_)
+    if (!r)
         return NULL;
-    return r->ram_ + offset;
+    /* A deferred backing is made now: the caller wants the bytes. The
+     * backing is the region's own lazily made state, hence the cast. */
+    uint8_t *ram = mt__region_backing((mt_region *)r);
+    if (!ram) {
+        if (r->flags_ & MT__F_OWN_RAM)
+            mt__diag(r->ctx_, -ENOMEM,
+                     "ram_ptr '%s': a backing of %s bytes cannot be allocated",
+                     mt__name(r), r->size_full_ ? "2^64" : "that many");
+        return NULL;
+    }
+    return ram + offset;
 }
 
 /* ---- finalisation ------------------------------------------------------- */

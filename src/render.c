@@ -92,7 +92,9 @@ static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         .last = (uint64_t)(hi - 1),
         .offset = (uint64_t)(lo - base),
         .region = r,
-        .ram = r->kind_ == MT_KIND_RAM ? (uintptr_t)r->ram_ : 0,
+        /* a reader may be making a deferred backing (region.c) */
+        .ram = r->kind_ == MT_KIND_RAM
+                   ? (uintptr_t)__atomic_load_n(&r->ram_, __ATOMIC_ACQUIRE) : 0,
         .attrs = (uint8_t)((ro ? FILL_READONLY : 0) | (nv ? FILL_NONVOLATILE : 0) |
                            ((r->flags_ & MT__F_ROMD) ? FILL_ROMD : 0)),
         .dirty_mask = mt__dirty_mask(s->ctx, r),

@@ -3,19 +3,14 @@
  * when asked), and the one builder that turns any reader's description
  * (machine_build.h) into heap regions, owners and address spaces in one
  * transaction, then tears all of it down again. The machine owns its
- * regions, their owners, the RAM-device backings it allocated, its address
- * spaces, the file ids and the inferred notes; nothing else.
+ * regions (whose backings are made on first need), their owners, its
+ * address spaces, the file ids and the inferred notes; nothing else.
  */
 #include "machine_build.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-/* RAM-device backings at least this large come from mmap, so a big device
- * costs address space, not memory (as the library does for RAM). */
-#define BACKING_MMAP_AT (1u << 20)
 
 struct mt__ptr_idx {
     const mt_region *r;
@@ -34,28 +29,6 @@ static mt_iommu_tlb_entry no_translate(void *opaque, uint64_t offset,
     return (mt_iommu_tlb_entry){.iova = offset, .perm = MT_IOMMU_NONE};
 }
 static const mt_iommu_ops import_iommu_ops = {.translate = no_translate};
-
-static void *backing_alloc(uint64_t size)
-{
-    if (size >= BACKING_MMAP_AT) {
-        if (size > SIZE_MAX / 2)
-            return NULL;
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        return p == MAP_FAILED ? NULL : p;
-    }
-    return calloc(1, size ? size : 1);
-}
-
-static void backing_free(void *p, uint64_t size)
-{
-    if (!p)
-        return;
-    if (size >= BACKING_MMAP_AT)
-        munmap(p, size);
-    else
-        free(p);
-}
 
 static uint64_t lib_size(const struct mt__mrec *r)
 {
@@ -94,25 +67,20 @@ static int init_region(const struct mt__mdesc *d, mt_machine *m, size_t i,
     case MT__MK_RESERVATION:
         err = mt_region_init_reservation(mr, ctx, owner, r->name, size);
         break;
+    /* A loaded machine describes memory; it gets host bytes only where
+     * something needs them (docs/regions.md, "Backing on demand"), so a
+     * 2^64 RAM loads in constant memory. */
     case MT__MK_RAM:
-        err = mt_region_init_ram(mr, ctx, owner, r->name, size);
-        break;
     case MT__MK_ROM:
-        err = mt_region_init_rom(mr, ctx, owner, r->name, size);
+        err = mt_region_init_on_demand(mr, ctx, owner, r->name, size, MT_KIND_RAM);
+        if (!err && r->kind == MT__MK_ROM)
+            err = mt_region_set_readonly(mr, true); /* what makes RAM a ROM */
         break;
     case MT__MK_ROMD:
-        err = mt_region_init_rom_device(mr, ctx, owner, NULL, NULL, r->name, size);
+        err = mt_region_init_on_demand(mr, ctx, owner, r->name, size, MT_KIND_ROM_DEVICE);
         break;
     case MT__MK_RAMD:
-        /* the caller provides a RAM device's backing, so the machine does */
-        if (r->size_full || !(m->backing[i] = backing_alloc(r->size))) {
-            free(mr);
-            return mt__fail(e, d->file, r->line, "cannot allocate %s bytes for RAM "
-                            "device '%s'", r->size_full ? "2^64" : "that many",
-                            r->name ? r->name : "(null)");
-        }
-        m->backing_len[i] = r->size;
-        err = mt_region_init_ram_device(mr, ctx, owner, r->name, size, m->backing[i]);
+        err = mt_region_init_on_demand(mr, ctx, owner, r->name, size, MT_KIND_RAM_DEVICE);
         break;
     default:
         err = -EINVAL;
@@ -120,8 +88,6 @@ static int init_region(const struct mt__mdesc *d, mt_machine *m, size_t i,
     }
     if (err) {
         free(mr); /* never initialised, so finalize cannot free it */
-        backing_free(m->backing[i], r->size);
-        m->backing[i] = NULL;
         return mt__fail(e, d->file, r->line, "cannot create %s region '%s': %s",
                         mt__mkind_names[r->kind], r->name ? r->name : "(null)",
                         mt_strerror(err));
@@ -185,30 +151,59 @@ static int apply_flags(const struct mt__mdesc *d, mt_machine *m, struct mt__err 
     return 0;
 }
 
+/* Maps p's subregions in the reverse of their render order: the newest
+ * mapping goes first among equal priorities, so this reproduces the
+ * described order. */
+static int place_children(const struct mt__mdesc *d, mt_machine *m, const size_t *first,
+                          const size_t *kids, size_t p, struct mt__err *e)
+{
+    for (size_t k = first[p + 1]; k-- > first[p];) {
+        const struct mt__mrec *r = &d->r[kids[k]];
+        int err = mt_region_add_subregion_overlap(m->regions[p], r->addr,
+                                                  m->regions[kids[k]], r->prio);
+        if (err) {
+            int lib = err;
+            err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
+                           r->label, d->r[p].label, mt_strerror(lib));
+            return lib == -ELOOP ? -ELOOP : err; /* a loop is a finding the
+                                                    caller may ask about */
+        }
+    }
+    return 0;
+}
+
 /*
- * Maps each container's subregions in the reverse of their render order:
- * the newest mapping goes first among equal priorities, so this reproduces
- * the described order. Unmapped regions only record address and priority.
+ * Containers are filled from the top down (each tree in pre-order), so a
+ * region is mapped while its own subtree is still empty and the library's
+ * loop check has nothing to walk: a chain listed bottom-up was O(n^2).
+ * Containers no root leads to (a cycle of containers) come last, in file
+ * order, where the library refuses the loop. Unmapped regions only record
+ * address and priority.
  */
 static int place_regions(const struct mt__mdesc *d, mt_machine *m, struct mt__err *e)
 {
     size_t *first, *kids;
     mt__desc_children(d, &first, &kids);
+    bool *done = mt__xcalloc(d->nr ? d->nr : 1, sizeof(*done));
+    size_t *stack = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*stack)), sp = 0;
     int err = 0;
-    for (size_t p = 0; p < d->nr && !err; p++) {
-        for (size_t k = first[p + 1]; k-- > first[p] && !err;) {
-            const struct mt__mrec *r = &d->r[kids[k]];
-            err = mt_region_add_subregion_overlap(m->regions[p], r->addr,
-                                                  m->regions[kids[k]], r->prio);
-            if (err) {
-                int lib = err;
-                err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
-                               r->label, d->r[p].label, mt_strerror(lib));
-                if (lib == -ELOOP)
-                    err = -ELOOP; /* a loop is a finding the caller may ask about */
-            }
+    for (size_t root = 0; root < d->nr && !err; root++) {
+        if (d->r[root].parent != MT__NONE)
+            continue;
+        stack[sp++] = root;
+        while (sp && !err) {
+            size_t p = stack[--sp];
+            done[p] = true;
+            err = place_children(d, m, first, kids, p, e);
+            for (size_t k = first[p]; k < first[p + 1]; k++)
+                stack[sp++] = kids[k]; /* a tree: each is pushed once */
         }
     }
+    for (size_t p = 0; p < d->nr && !err; p++)
+        if (!done[p])
+            err = place_children(d, m, first, kids, p, e);
+    free(done);
+    free(stack);
     free(first);
     free(kids);
     for (size_t i = 0; i < d->nr && !err; i++) {
@@ -226,15 +221,16 @@ static int place_regions(const struct mt__mdesc *d, mt_machine *m, struct mt__er
     return err;
 }
 
-static int create_spaces(const struct mt__mdesc *d, mt_machine *m, struct mt__err *e)
+static int create_spaces(const struct mt__mspace *sp, size_t nas, const char *file,
+                         mt_machine *m, struct mt__err *e)
 {
-    m->spaces = mt__xcalloc(d->nas ? d->nas : 1, sizeof(*m->spaces));
-    for (size_t i = 0; i < d->nas; i++) {
-        mt_address_space *as = mt_address_space_new(m->ctx, m->regions[d->as[i].root],
-                                                     d->as[i].name);
+    m->spaces = mt__xcalloc(nas ? nas : 1, sizeof(*m->spaces));
+    for (size_t i = 0; i < nas; i++) {
+        mt_address_space *as = mt_address_space_new(m->ctx, m->regions[sp[i].root],
+                                                     sp[i].name);
         if (!as)
-            return mt__fail(e, d->file, d->as[i].line, "cannot create address "
-                            "space '%s'", d->as[i].name ? d->as[i].name : "(null)");
+            return mt__fail(e, file, sp[i].line, "cannot create address "
+                            "space '%s'", sp[i].name ? sp[i].name : "(null)");
         m->spaces[m->nspaces++] = as;
     }
     return 0;
@@ -333,11 +329,7 @@ static void release(mt_machine *m)
     if (busy) {
         mt_context_report(ctx, -EBUSY, "machine freed with %zu region(s) still in use; "
                  "they are left alive", busy);
-        return; /* their owners and backings must outlive them */
-    }
-    for (size_t i = 0; i < m->nr; i++) {
-        backing_free(m->backing[i], m->backing_len[i]);
-        m->backing[i] = NULL;
+        return; /* their owners must outlive them */
     }
     for (size_t i = 0; i < m->nowners; i++)
         mt_owner_unref(m->owners[i]); /* no regions left: frees the owner */
@@ -356,8 +348,6 @@ static void free_machine(mt_machine *m)
     free(m->labels);
     free(m->notes);
     free(m->regions);
-    free(m->backing);
-    free(m->backing_len);
     free(m->by_label);
     free(m->by_ptr);
     free(m->created);
@@ -368,6 +358,35 @@ static void free_machine(mt_machine *m)
 
 /* ---- the builder -------------------------------------------------------------- */
 
+/* The library's own complaints would repeat our "FILE:LINE:" message, so
+ * they are silenced while the builder works. */
+struct hush {
+    mt_diag_fn fn;
+    void *opaque;
+};
+
+static struct hush hush_begin(mt_context *ctx)
+{
+    struct hush h;
+    h.fn = mt_context_diag(ctx, &h.opaque);
+    mt_context_set_diag(ctx, quiet, NULL);
+    return h;
+}
+
+static void hush_end(mt_context *ctx, struct hush h)
+{
+    mt_context_set_diag(ctx, h.fn, h.opaque);
+}
+
+/* A machine that failed to build: everything it made goes. Returns rc. */
+static int discard(mt_machine *m, int rc)
+{
+    release(m);
+    free_machine(m);
+    return rc;
+}
+
+/* The regions, in a transaction left open on success (mt__machine_build). */
 static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
                  mt_machine **out, struct mt__err *e)
 {
@@ -378,8 +397,6 @@ static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
     m->nr = d->nr;
     m->regions = mt__xcalloc(n, sizeof(*m->regions));
     m->labels = mt__xcalloc(n, sizeof(*m->labels));
-    m->backing = mt__xcalloc(n, sizeof(*m->backing));
-    m->backing_len = mt__xcalloc(n, sizeof(*m->backing_len));
     m->created = mt__xcalloc(n, sizeof(*m->created));
     m->owners = mt__xcalloc(d->nowners ? d->nowners : 1, sizeof(*m->owners));
     for (size_t i = 0; i < d->nowners; i++) {
@@ -388,30 +405,19 @@ static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
         m->owners[m->nowners++] = o;
     }
 
-    /* One commit for the whole machine, as a board's init would do. The
-     * library's own complaints would repeat our "FILE:LINE:" message, so
-     * they are silenced meanwhile. */
-    void *diag_opaque;
-    mt_diag_fn diag = mt_context_diag(ctx, &diag_opaque);
-    mt_context_set_diag(ctx, quiet, NULL);
+    /* One commit for the whole machine, as a board's init would do. */
+    struct hush h = hush_begin(ctx);
     mt_transaction_begin(ctx);
     int rc = create_regions(d, m, e);
     if (!rc)
         rc = apply_flags(d, m, e);
     if (!rc)
         rc = place_regions(d, m, e);
-    if (!rc)
-        rc = create_spaces(d, m, e);
-    mt_transaction_commit(ctx);
-    mt_context_set_diag(ctx, diag, diag_opaque);
-    if (rc) {
-        release(m);
-        free_machine(m);
-        *out = NULL;
-        return rc;
-    }
-    *out = m;
-    return 0;
+    if (rc)
+        mt_transaction_commit(ctx);
+    hush_end(ctx, h);
+    *out = rc ? NULL : m;
+    return rc ? discard(m, rc) : 0;
 }
 
 int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
@@ -438,12 +444,31 @@ int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
     return 0;
 }
 
+int mt__machine_finish(mt_machine *m, const struct mt__mspace *spaces, size_t nas,
+                       const char *file, struct mt__err *e)
+{
+    mt_context *ctx = m->ctx;
+    /* Committed before the address spaces exist, the tree renders once per
+     * distinct view, when each is created: created inside the transaction,
+     * each view would render again at the commit, while the first ones
+     * wait for a reclaim (twice the ranges at the peak). */
+    struct hush h = hush_begin(ctx);
+    mt_transaction_commit(ctx);
+    int rc = create_spaces(spaces, nas, file, m, e);
+    hush_end(ctx, h);
+    return rc ? discard(m, rc) : 0;
+}
+
 int mt__machine_build_trial(mt_context *ctx, const struct mt__mdesc *d,
                             mt_machine **out, struct mt__err *e)
 {
     int rc = build(ctx, d, MT_FORMAT_AUTO, out, e);
-    if (rc)
+    if (!rc)
+        rc = mt__machine_finish(*out, d->as, d->nas, d->file, e);
+    if (rc) {
+        *out = NULL;
         return rc;
+    }
     mt_machine *m = *out;
     m->borrowed = true;
     for (size_t i = 0; i < d->nr; i++)
@@ -536,11 +561,29 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
     if (!rc && flat && !use_flat)
         mt__desc_note(&d, "flat dump %s ignored: only QEMU tree dumps need one",
                       flat_name ? flat_name : "");
-    if (!rc)
-        rc = mt__machine_build(ctx, &d, fmt, out, &e);
-    mt__desc_free(&d);
+    /* The description holds copies of all it needs: the text can go before
+     * the regions are made (a large machine's peak memory). */
     mt__src_free(&src);
     mt__src_free(&fsrc);
+    bool built = false;
+    if (!rc) {
+        rc = mt__machine_build(ctx, &d, fmt, out, &e);
+        built = !rc;
+    }
+    /* The address spaces render: the description goes first. */
+    struct mt__mspace *spaces = d.as;
+    size_t nas = d.nas;
+    d.as = NULL;
+    d.nas = 0;
+    mt__desc_free(&d);
+    if (built) {
+        rc = mt__machine_finish(*out, spaces, nas, name, &e);
+        if (rc)
+            *out = NULL;
+    }
+    for (size_t i = 0; i < nas; i++)
+        free(spaces[i].name);
+    free(spaces);
     report(ctx, rc, &e, err, errlen);
     return rc;
 }

@@ -186,8 +186,6 @@ struct mt_machine {
     size_t nr;                /* regions, in file order */
     mt_region **regions;      /* NULL once finalised (or never created) */
     char **labels;            /* file id of each region */
-    void **backing;           /* RAM-device host memory we allocated */
-    uint64_t *backing_len;
     size_t *created;          /* creation order: alias targets first */
     size_t ncreated;
     size_t *by_label;         /* region indexes sorted by label */
@@ -205,12 +203,20 @@ struct mt_machine {
 };
 
 /*
- * Builds the described machine in `ctx` in one transaction. Consumes the
- * labels and notes of `d` (the rest stays the caller's). On failure frees
- * what it made and returns -EINVAL with the message in `e`.
+ * Builds the described machine's regions in `ctx` in one transaction.
+ * Consumes the labels and notes of `d` (the rest stays the caller's). On
+ * success the transaction is left open and the address spaces are not
+ * made: the caller frees the description and the text first, then calls
+ * mt__machine_finish, so that they and the render's buffers are never held
+ * at once (a large machine's peak memory). On failure frees what it made
+ * and returns -EINVAL with the message in `e`.
  */
 int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
                       mt_machine **out, struct mt__err *e);
+/* Creates the address spaces and commits (the render). On failure frees
+ * the machine and returns -EINVAL with the message in `e`. */
+int mt__machine_finish(mt_machine *m, const struct mt__mspace *spaces, size_t nas,
+                       const char *file, struct mt__err *e);
 /* A trial build that borrows the labels and takes nothing from `d`; the
  * description must outlive the machine. */
 int mt__machine_build_trial(mt_context *ctx, const struct mt__mdesc *d,

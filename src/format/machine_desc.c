@@ -102,44 +102,46 @@ void mt__desc_free(struct mt__mdesc *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* qsort has no context argument, so children are sorted as keys. Render
- * order is priority first (the library keeps it so), then rank. */
-struct kid_key {
-    size_t parent, idx;
-    int64_t rank;
-    int32_t prio;
-};
-
-static int kid_key_cmp(const void *a, const void *b)
+/* Render order among siblings: priority first (the library keeps it so),
+ * then rank, then the record order. */
+static int kid_cmp(const void *a, const void *b, void *arg)
 {
-    const struct kid_key *x = a, *y = b;
-    if (x->parent != y->parent)
-        return x->parent < y->parent ? -1 : 1;
+    const struct mt__mdesc *d = arg;
+    const struct mt__mrec *x = &d->r[*(const size_t *)a], *y = &d->r[*(const size_t *)b];
     if (x->prio != y->prio)
         return x->prio > y->prio ? -1 : 1;
     if (x->rank != y->rank)
         return x->rank < y->rank ? -1 : 1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
+    return (x < y) ? -1 : (x > y);
 }
 
+/* Children bucketed by parent (a counting sort), then each family sorted:
+ * a machine's every region passes through here, so the scratch is one
+ * index per region rather than a sort key. */
 void mt__desc_children(const struct mt__mdesc *d, size_t **first_out, size_t **kids_out)
 {
     size_t *first = mt__xcalloc(d->nr + 1, sizeof(*first));
-    struct kid_key *keys = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*keys));
     size_t nk = 0;
     for (size_t i = 0; i < d->nr; i++) {
         if (d->r[i].parent == MT__NONE)
             continue;
-        keys[nk++] = (struct kid_key){d->r[i].parent, i, d->r[i].rank, d->r[i].prio};
         first[d->r[i].parent + 1]++;
+        nk++;
     }
-    qsort(keys, nk, sizeof(*keys), kid_key_cmp);
     for (size_t i = 0; i < d->nr; i++)
         first[i + 1] += first[i];
     size_t *kids = mt__xmalloc((nk ? nk : 1) * sizeof(*kids));
-    for (size_t k = 0; k < nk; k++)
-        kids[k] = keys[k].idx;
-    free(keys);
+    /* first[p] is where p's next child goes, then it is put back */
+    for (size_t i = 0; i < d->nr; i++)
+        if (d->r[i].parent != MT__NONE)
+            kids[first[d->r[i].parent]++] = i;
+    for (size_t p = d->nr; p-- > 0;)
+        first[p + 1] = first[p];
+    first[0] = 0;
+    for (size_t p = 0; p < d->nr; p++)
+        if (first[p + 1] - first[p] > 1)
+            qsort_r(&kids[first[p]], first[p + 1] - first[p], sizeof(*kids), kid_cmp,
+                    (void *)d);
     *first_out = first;
     *kids_out = kids;
 }

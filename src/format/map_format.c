@@ -36,6 +36,8 @@ struct reader {
     bool seen_magic;
     /* ids as written, resolved once every line is read */
     char **parent_ids, **target_ids, **owner_ids, **root_ids;
+    /* their capacities, each following its description array's */
+    size_t cap_parent, cap_target, cap_owner, cap_root, cap_owner_labels, cap_owner_lines;
     char **owner_labels_ids; /* the id of each owner line */
     unsigned *owner_lines;
 };
@@ -205,10 +207,21 @@ static int parse_flags(struct reader *R, char *tok, uint8_t *flags)
     return 0;
 }
 
-/* Grows a parallel id array to the description's capacity. */
-static char **grow_ids(char **ids, size_t cap, size_t i)
+/* Grows an array parallel to a description array to that one's capacity
+ * `cap` when it grew (only then: a realloc per line copies under the
+ * sanitizers, which made loading n regions O(n^2) there). */
+static void *grow_parallel(void *arr, size_t *have, size_t cap, size_t elem)
 {
-    ids = mt__xrealloc(ids, cap * sizeof(*ids));
+    if (*have == cap)
+        return arr;
+    *have = cap;
+    return mt__xrealloc(arr, cap * elem);
+}
+
+/* The same for an id array, clearing slot i. */
+static char **grow_ids(char **ids, size_t *have, size_t cap, size_t i)
+{
+    ids = grow_parallel(ids, have, cap, sizeof(*ids));
     ids[i] = NULL;
     return ids;
 }
@@ -219,9 +232,9 @@ static int parse_region(struct reader *R, char *rest)
     size_t i = d->nr;
     struct mt__mrec *r = mt__desc_add_region(d);
     r->line = R->line;
-    R->parent_ids = grow_ids(R->parent_ids, d->capr, i);
-    R->target_ids = grow_ids(R->target_ids, d->capr, i);
-    R->owner_ids = grow_ids(R->owner_ids, d->capr, i);
+    R->parent_ids = grow_ids(R->parent_ids, &R->cap_parent, d->capr, i);
+    R->target_ids = grow_ids(R->target_ids, &R->cap_target, d->capr, i);
+    R->owner_ids = grow_ids(R->owner_ids, &R->cap_owner, d->capr, i);
     int err = parse_ref(R, next_field(&rest), "region id", false, &r->label);
     if (!err)
         err = parse_ref(R, next_field(&rest), "parent id", true, &R->parent_ids[i]);
@@ -277,9 +290,10 @@ static int parse_owner(struct reader *R, char *rest)
         return err;
     }
     size_t i = mt__desc_add_owner(d, label);
-    R->owner_labels_ids = grow_ids(R->owner_labels_ids, d->capowners, i);
+    R->owner_labels_ids = grow_ids(R->owner_labels_ids, &R->cap_owner_labels, d->capowners, i);
     R->owner_labels_ids[i] = id;
-    R->owner_lines = mt__xrealloc(R->owner_lines, d->capowners * sizeof(unsigned));
+    R->owner_lines = grow_parallel(R->owner_lines, &R->cap_owner_lines, d->capowners,
+                                   sizeof(unsigned));
     R->owner_lines[i] = R->line;
     return 0;
 }
@@ -290,7 +304,7 @@ static int parse_as(struct reader *R, char *rest)
     size_t i = d->nas;
     struct mt__mspace *a = mt__desc_add_space(d);
     a->line = R->line;
-    R->root_ids = grow_ids(R->root_ids, d->capas, i);
+    R->root_ids = grow_ids(R->root_ids, &R->cap_root, d->capas, i);
     int err = parse_ref(R, next_field(&rest), "root id", false, &R->root_ids[i]);
     return err ? err : parse_text(R, rest, "address-space name", true, &a->name);
 }

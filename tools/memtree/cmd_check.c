@@ -56,6 +56,7 @@ struct problem {
 struct report {
     struct problem *p;
     size_t n, cap;
+    struct places *places;   /* where the regions sit (below) */
 };
 
 __attribute__((format(printf, 7, 8)))
@@ -76,27 +77,116 @@ static void add(struct report *rep, const char *kind, const mt_region *a,
     rep->p[rep->n++] = (struct problem){kind, msg, {a, b}, first, last};
 }
 
-/* Where a region starts, as the tree dump prints it: the sum of the
- * addresses up its chain of containers, modulo 2^64. */
-static uint64_t abs_start(const mt_region *r)
+/*
+ * Where each region sits, found once per region: the tree dump's address
+ * (the sum of the addresses up its chain of containers, kept without the
+ * modulo), its depth and its outermost containers. Walking up the chain
+ * for every region and every message made `check` cubic on deep trees
+ * (tests/cli/check_deep.sh).
+ */
+struct place {
+    const mt_region *r;      /* the key; NULL: a free slot */
+    cli_u128 start;
+    size_t depth;            /* 1 for a region without a container */
+    const mt_region *top;    /* the outermost container, or r itself */
+    const mt_region *below;  /* top's child on the way to r, or NULL */
+};
+
+struct places {
+    struct place *slot;
+    size_t cap, n;
+    const mt_region **stack; /* scratch for place_of */
+    size_t scap;
+};
+
+static size_t place_hash(const struct places *P, const mt_region *r)
 {
-    uint64_t s = 0;
-    for (; r; r = mt_region_container(r))
-        s += mt_region_addr(r);
-    return s;
+    return (size_t)(((uintptr_t)r * 0x9e3779b97f4a7c15ull) >> 11) & (P->cap - 1);
+}
+
+static struct place *place_slot(struct places *P, const mt_region *r)
+{
+    size_t i = place_hash(P, r);
+    while (P->slot[i].r && P->slot[i].r != r)
+        i = (i + 1) & (P->cap - 1);
+    return &P->slot[i];
+}
+
+static struct place *place_insert(struct places *P, const mt_region *r)
+{
+    if (2 * (P->n + 1) > P->cap) {
+        struct places bigger = {NULL, P->cap ? 2 * P->cap : 1024, 0, P->stack, P->scap};
+        bigger.slot = cli_alloc(bigger.cap, sizeof(*bigger.slot));
+        for (size_t i = 0; i < P->cap; i++)
+            if (P->slot[i].r)
+                *place_slot(&bigger, P->slot[i].r) = P->slot[i];
+        bigger.n = P->n;
+        free(P->slot);
+        *P = bigger;
+    }
+    struct place *p = place_slot(P, r);
+    p->r = r;
+    P->n++;
+    return p;
+}
+
+/* r's place, computing it and every unknown container's on the way: each
+ * region is climbed past once. */
+static const struct place *place_of(struct places *P, const mt_region *r)
+{
+    size_t sp = 0;
+    const struct place *known = NULL;
+    for (const mt_region *c = r; c; c = mt_region_container(c)) {
+        if (P->cap) {
+            struct place *p = place_slot(P, c);
+            if (p->r) {
+                known = p;
+                break;
+            }
+        }
+        if (sp == P->scap) {
+            P->scap = P->scap ? 2 * P->scap : 64;
+            P->stack = cli_grow(P->stack, P->scap, sizeof(*P->stack));
+        }
+        P->stack[sp++] = c;
+    }
+    struct place up = known ? *known : (struct place){0};
+    while (sp) {
+        const mt_region *c = P->stack[--sp];
+        struct place *p = place_insert(P, c);
+        p->start = up.start + mt_region_addr(c);
+        p->depth = up.depth + 1;
+        p->top = up.r ? up.top : c;
+        p->below = !up.r ? NULL : up.depth == 1 ? c : up.below;
+        up = *p;
+    }
+    return place_slot(P, r);
+}
+
+static void places_free(struct places *P)
+{
+    free(P->slot);
+    free(P->stack);
+}
+
+/* Where a region starts, as the tree dump prints it (modulo 2^64). */
+static uint64_t abs_start(struct places *P, const mt_region *r)
+{
+    return (uint64_t)place_of(P, r)->start;
 }
 
 /* The same sum without the modulo. */
-static cli_u128 abs_start_wide(const mt_region *r)
+static cli_u128 abs_start_wide(struct places *P, const mt_region *r)
 {
-    cli_u128 s = 0;
-    for (; r; r = mt_region_container(r))
-        s += mt_region_addr(r);
-    return s;
+    return place_of(P, r)->start;
 }
 
-/* "system/pci/vga.mmio": names repeat, their containers tell them apart. */
-static char *region_path(const mt_region *r)
+/* "system/pci/vga.mmio": names repeat, their containers tell them apart.
+ * Deep paths keep their two outermost and three innermost names, so that a
+ * message stays short however deep the tree is:
+ * "system/c1/...(99994 more).../c99997/c99998/leaf". */
+#define PATH_INNER 3
+static char *region_path(struct places *P, const mt_region *r)
 {
     char *s = NULL;
     size_t len = 0;
@@ -105,16 +195,26 @@ static char *region_path(const mt_region *r)
         fputs("memtree: out of memory\n", stderr);
         exit(CLI_USAGE);
     }
-    /* Outermost first: find the depth, then print from the top down. */
-    size_t depth = 0;
-    for (const mt_region *p = r; p; p = mt_region_container(p))
-        depth++;
-    for (size_t level = depth; level-- > 0;) {
-        const mt_region *p = r;
-        for (size_t k = 0; k < level; k++)
-            p = mt_region_container(p);
-        fprintf(f, "%s%s", cli_name(p), level ? "/" : "");
+    const struct place *p = place_of(P, r);
+    size_t depth = p->depth;
+    const mt_region *inner[PATH_INNER];
+    size_t ninner = 0;
+    for (const mt_region *c = r; c && ninner < PATH_INNER; c = mt_region_container(c))
+        inner[ninner++] = c;
+    if (depth > PATH_INNER + 2) {
+        fprintf(f, "%s/%s/...(%zu more).../", cli_name(p->top), cli_name(p->below),
+                depth - PATH_INNER - 2);
+    } else {
+        /* shallow: the names above the innermost ones, from the top */
+        for (size_t level = depth; level-- > ninner;) {
+            const mt_region *c = r;
+            for (size_t k = 0; k < level; k++)
+                c = mt_region_container(c);
+            fprintf(f, "%s/", cli_name(c));
+        }
     }
+    for (size_t k = ninner; k-- > 0;)
+        fprintf(f, "%s%s", cli_name(inner[k]), k ? "/" : "");
     if (fclose(f) != 0 || !s) {
         fputs("memtree: out of memory\n", stderr);
         exit(CLI_USAGE);
@@ -136,31 +236,62 @@ static uint64_t last_of(uint64_t start, cli_u128 size)
  * in [lo, hi]: the renderer's clipping and alias arithmetic, stopping at
  * the first terminal region met. An overlap only matters where both
  * siblings render something; closed bridge windows and empty containers
- * overlap harmlessly all the time.
+ * overlap harmlessly all the time. Iterative, as trees may be deep; an
+ * alias loop that keeps the window open would run forever, so after
+ * RENDERS_IN_BUDGET steps the answer is a cautious yes.
  */
-static bool renders_in(const mt_region *r, cli_i128 base, cli_i128 lo, cli_i128 hi)
+#define RENDERS_IN_BUDGET 1000000
+struct pending {
+    const mt_region *r;
+    cli_i128 base, lo, hi;
+};
+
+static bool renders_in(const mt_region *r0, cli_i128 base0, cli_i128 lo0, cli_i128 hi0)
 {
-    if (!mt_region_enabled(r))
-        return false;
-    base += mt_region_addr(r);
-    cli_i128 end = base + (cli_i128)cli_region_size(r) - 1;
-    if (base > lo)
-        lo = base;
-    if (end < hi)
-        hi = end;
-    if (lo > hi)
-        return false;
-    const mt_region *t = mt_region_alias_target(r);
-    if (mt_region_get_kind(r) == MT_KIND_ALIAS)
-        return t && renders_in(t, base - (cli_i128)mt_region_addr(t) -
-                                      (cli_i128)mt_region_alias_offset(r), lo, hi);
-    if (mt_region_is_terminal(r))
-        return true;
-    for (const mt_region *c = mt_region_first_subregion(r); c;
-         c = mt_region_next_sibling(c))
-        if (renders_in(c, base, lo, hi))
-            return true;
-    return false;
+    struct pending *stack = NULL;
+    size_t sp = 0, cap = 0, steps = 0;
+    bool found = false;
+    struct pending cur = {r0, base0, lo0, hi0};
+    for (;;) {
+        const mt_region *r = cur.r;
+        cli_i128 base = cur.base + mt_region_addr(r), lo = cur.lo, hi = cur.hi;
+        cli_i128 end = base + (cli_i128)cli_region_size(r) - 1;
+        if (base > lo)
+            lo = base;
+        if (end < hi)
+            hi = end;
+        if (++steps > RENDERS_IN_BUDGET) {
+            found = true;
+            break;
+        }
+        if (mt_region_enabled(r) && lo <= hi) {
+            const mt_region *t = mt_region_alias_target(r);
+            if (mt_region_get_kind(r) == MT_KIND_ALIAS) {
+                if (t) {
+                    cur = (struct pending){t, base - (cli_i128)mt_region_addr(t) -
+                                                  (cli_i128)mt_region_alias_offset(r), lo, hi};
+                    continue;
+                }
+            } else if (mt_region_is_terminal(r)) {
+                found = true;
+                break;
+            } else {
+                for (const mt_region *c = mt_region_first_subregion(r); c;
+                     c = mt_region_next_sibling(c)) {
+                    if (sp == cap) {
+                        cap = cap ? 2 * cap : 16;
+                        stack = cli_grow(stack, cap, sizeof(*stack));
+                    }
+                    stack[sp++] = (struct pending){c, base, lo, hi};
+                }
+            }
+        }
+        if (!sp)
+            break;
+        cur = stack[--sp];
+    }
+    free(stack);
+    return found;
 }
 
 struct child {
@@ -204,7 +335,7 @@ static void check_overlaps(struct report *rep, const mt_region *c)
         v[m++] = (struct child){k, order, mt_region_addr(k), mt_region_addr(k) + size};
     }
     qsort(v, m, sizeof(*v), cmp_child);
-    uint64_t base = abs_start(c);
+    uint64_t base = abs_start(rep->places, c);
     const struct child *reach = NULL;
     for (size_t i = 0; i < m; i++) {
         if (reach && mt_region_priority(reach->r) == mt_region_priority(v[i].r) &&
@@ -217,14 +348,14 @@ static void check_overlaps(struct report *rep, const mt_region *c)
             if (renders_in(win->r, 0, lo, hi) && renders_in(lose->r, 0, lo, hi)) {
                 uint64_t first = base + (uint64_t)v[i].first;
                 uint64_t last = last_of(first, end - v[i].first);
-                char *where = region_path(c);
+                char *where = region_path(rep->places, c);
                 add(rep, "overlap", win->r, lose->r, first, last,
                     "in %s: '%s' (at %016" PRIx64 ") and '%s' (at %016" PRIx64
                     "), both priority %" PRId32 ", overlap at %016" PRIx64
                     "-%016" PRIx64 "; '%s' wins there only because it was "
                     "mapped later",
-                    where, cli_name(win->r), abs_start(win->r), cli_name(lose->r),
-                    abs_start(lose->r), mt_region_priority(v[i].r), first, last,
+                    where, cli_name(win->r), abs_start(rep->places, win->r), cli_name(lose->r),
+                    abs_start(rep->places, lose->r), mt_region_priority(v[i].r), first, last,
                     cli_name(win->r));
                 free(where);
             }
@@ -240,14 +371,14 @@ static void check_region(struct report *rep, const mt_region *r)
 {
     cli_u128 size = cli_region_size(r);
     const mt_region *c = mt_region_container(r);
-    cli_u128 start = abs_start_wide(r);
+    cli_u128 start = abs_start_wide(rep->places, r);
     cli_u128 top = (cli_u128)1 << 64;
 
     /* Overflow is reported where it starts, not again for every child. */
-    bool container_over = c && abs_start_wide(c) >= top;
+    bool container_over = c && abs_start_wide(rep->places, c) >= top;
     if (!container_over && start + size > top) {
         uint64_t first = (uint64_t)start;
-        char *where = region_path(r);
+        char *where = region_path(rep->places, r);
         char sz[32];
         add(rep, "overflow", r, NULL, first, UINT64_MAX,
             "%s at %016" PRIx64 " with size %s passes the end of the 64-bit "
@@ -257,8 +388,8 @@ static void check_region(struct report *rep, const mt_region *r)
     } else if (c && (cli_u128)mt_region_addr(r) + size > cli_region_size(c)) {
         uint64_t first = (uint64_t)start;
         cli_u128 csize = cli_region_size(c);
-        uint64_t cut = (uint64_t)(abs_start_wide(c) + csize);
-        char *where = region_path(r);
+        uint64_t cut = (uint64_t)(abs_start_wide(rep->places, c) + csize);
+        char *where = region_path(rep->places, r);
         add(rep, "overhang", r, c, cut, last_of(first, size),
             "%s (%016" PRIx64 "-%016" PRIx64 ") reaches past the end of its "
             "container '%s' at %016" PRIx64 "; the part beyond is never seen",
@@ -274,7 +405,7 @@ static void check_region(struct report *rep, const mt_region *r)
             uint64_t first = (uint64_t)start;
             cli_u128 inside = have > mt_region_alias_offset(r)
                                   ? have - mt_region_alias_offset(r) : 0;
-            char *where = region_path(r);
+            char *where = region_path(rep->places, r);
             char sz[32];
             add(rep, "alias", r, t, (uint64_t)(start + inside),
                 last_of(first, size),
@@ -380,7 +511,8 @@ int cmd_check(int argc, char **argv)
         return CLI_FOUND;
     }
 
-    struct report rep = {0};
+    struct places places = {0};
+    struct report rep = {.places = &places};
     const mt_region **regions;
     size_t n = cli_reachable_regions(cm.ctx, &regions);
     for (size_t i = 0; i < n; i++)
@@ -398,6 +530,7 @@ int cmd_check(int argc, char **argv)
     for (size_t i = 0; i < rep.n; i++)
         free(rep.p[i].message);
     free(rep.p);
+    places_free(&places);
     rc = rep.n ? CLI_FOUND : CLI_OK;
     cli_unload(&cm);
     return rc;
