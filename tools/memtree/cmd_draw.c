@@ -76,7 +76,7 @@ enum {
     MAX_H = 96,
     LEGEND_H = 112,
     MIN_WIDTH = 700,
-    MARK_MIN_H = 3,   /* a hidden 4 KiB BAR in 3 GiB of RAM stays visible */
+    MARK_MIN_H = 4,   /* a hidden 4 KiB BAR in 3 GiB of RAM stays visible */
     OWNER_MIN_H = 26, /* a band this tall has room for an owner line */
     LINE_H = 14,
 };
