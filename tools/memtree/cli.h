@@ -266,11 +266,12 @@ void cli_explain_loser(FILE *out, const cli_loser *l);
  * nothing) answers there. Alias windows select what shows of a target, so
  * the part of a target outside an alias's window is not counted, unless no
  * route shows any of the region (clipped to nothing); a zero-size region is
- * one address long. Sorted by first address.
+ * one address long. Sorted by first address, then last, then order.
  */
 typedef struct cli_hidden {
     const mt_region *r;
     uint64_t first, last;
+    size_t order;   /* the walk met r before regions of higher order */
 } cli_hidden;
 
 /* The hidden stretches of a view's regions, in one walk of the tree. */

@@ -329,6 +329,7 @@ struct candidate {
     const mt_region *r;
     cli_i128 first, last;
     bool in_window;         /* inside every alias window on its route */
+    size_t order;           /* when the walk met it */
 };
 
 struct candidates {
@@ -350,7 +351,8 @@ static void add_candidate(struct candidates *cs, const mt_region *r, cli_i128 fi
         cs->cap = cs->cap ? 2 * cs->cap : 64;
         cs->c = cli_grow(cs->c, cs->cap, sizeof(*cs->c));
     }
-    cs->c[cs->n++] = (struct candidate){r, lo, hi, in_window};
+    cs->c[cs->n] = (struct candidate){r, lo, hi, in_window, cs->n};
+    cs->n++;
 }
 
 static void collect(const mt_region *r, cli_i128 base, cli_i128 win_first,
@@ -395,7 +397,7 @@ static int by_region_then_first(const void *a, const void *b)
         return (uintptr_t)x->r < (uintptr_t)y->r ? -1 : 1;
     if (x->first != y->first)
         return x->first < y->first ? -1 : 1;
-    return 0;
+    return x->order < y->order ? -1 : x->order > y->order;
 }
 
 static int by_first(const void *a, const void *b)
@@ -405,7 +407,9 @@ static int by_first(const void *a, const void *b)
         return x->first < y->first ? -1 : 1;
     if (x->last != y->last)
         return x->last < y->last ? -1 : 1;
-    return 0;
+    /* Not by address of the region: the order must not depend on the
+     * allocator. */
+    return x->order < y->order ? -1 : x->order > y->order;
 }
 
 struct stretches {
@@ -413,8 +417,8 @@ struct stretches {
     size_t n, cap;
 };
 
-static void add_stretch(struct stretches *hs, const mt_region *r, uint64_t first,
-                        uint64_t last)
+static void add_stretch(struct stretches *hs, const mt_region *r, size_t order,
+                        uint64_t first, uint64_t last)
 {
     /* Routes that overlap (a PAM alias over the RAM alias it shadows) give
      * the same stretch twice: join them. */
@@ -430,12 +434,12 @@ static void add_stretch(struct stretches *hs, const mt_region *r, uint64_t first
         hs->cap = hs->cap ? 2 * hs->cap : 64;
         hs->h = cli_grow(hs->h, hs->cap, sizeof(*hs->h));
     }
-    hs->h[hs->n++] = (cli_hidden){r, first, last};
+    hs->h[hs->n++] = (cli_hidden){r, first, last, order};
 }
 
 /* The parts of [first, last] where the view does not show r. */
-static void subtract_shown(const mt_view *v, const mt_region *r, uint64_t first,
-                           uint64_t last, struct stretches *hs)
+static void subtract_shown(const mt_view *v, const mt_region *r, size_t order,
+                           uint64_t first, uint64_t last, struct stretches *hs)
 {
     const mt_range *rg = mt_view_ranges(v);
     size_t n = mt_view_range_count(v), lo = 0, hi = n;
@@ -451,12 +455,12 @@ static void subtract_shown(const mt_view *v, const mt_region *r, uint64_t first,
         if (rg[i].region != r)
             continue;
         if (rg[i].start > at)
-            add_stretch(hs, r, at, rg[i].start - 1);
+            add_stretch(hs, r, order, at, rg[i].start - 1);
         if (rg[i].last >= last)
             return;
         at = rg[i].last + 1;
     }
-    add_stretch(hs, r, at, last);
+    add_stretch(hs, r, order, at, last);
 }
 
 size_t cli_hidden_stretches(const mt_view *v, const mt_region *as_root, cli_hidden **out)
@@ -465,12 +469,16 @@ size_t cli_hidden_stretches(const mt_view *v, const mt_region *as_root, cli_hidd
     struct candidates cs = {0};
     if (root)
         collect(root, 0, 0, (cli_i128)UINT64_MAX, &cs, 0);
-    qsort(cs.c, cs.n, sizeof(*cs.c), by_region_then_first);
+    if (cs.n > 1)
+        qsort(cs.c, cs.n, sizeof(*cs.c), by_region_then_first);
     struct stretches hs = {0};
     for (size_t i = 0, j; i < cs.n; i = j) {
         bool any_in_window = false;
-        for (j = i; j < cs.n && cs.c[j].r == cs.c[i].r; j++)
+        size_t order = cs.c[i].order; /* the region's first route */
+        for (j = i; j < cs.n && cs.c[j].r == cs.c[i].r; j++) {
             any_in_window |= cs.c[j].in_window;
+            order = cs.c[j].order < order ? cs.c[j].order : order;
+        }
         for (size_t k = i; k < j; k++) {
             const struct candidate *c = &cs.c[k];
             if (c->in_window != any_in_window)
@@ -478,11 +486,12 @@ size_t cli_hidden_stretches(const mt_view *v, const mt_region *as_root, cli_hidd
             cli_i128 lo = c->first < 0 ? 0 : c->first;
             cli_i128 hi = c->last > (cli_i128)UINT64_MAX ? (cli_i128)UINT64_MAX : c->last;
             if (lo <= hi)
-                subtract_shown(v, c->r, (uint64_t)lo, (uint64_t)hi, &hs);
+                subtract_shown(v, c->r, order, (uint64_t)lo, (uint64_t)hi, &hs);
         }
     }
     free(cs.c);
-    qsort(hs.h, hs.n, sizeof(*hs.h), by_first);
+    if (hs.n > 1)
+        qsort(hs.h, hs.n, sizeof(*hs.h), by_first);
     *out = hs.h;
     return hs.n;
 }
