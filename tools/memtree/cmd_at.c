@@ -5,7 +5,8 @@
  * The view says who answers; the path is rebuilt by walking the tree with
  * the renderer's rules (render order, first rendered wins, alias
  * arithmetic), and must end at the view's region. Then every other region
- * that covers the address and does not answer, with why and its owner.
+ * that covers the address and does not answer, with why and its owner
+ * (the walks are in hidden.c, shared with `draw`).
  */
 #include "cli.h"
 
@@ -269,7 +270,7 @@ static void print_answer(const cli_view_group *g, const bool *selected,
         return;
     }
     /* The path starts at the view's root; say so when the address space's
-     * own root was skipped on the way there (memory-model.md 5.1). */
+     * own root was skipped on the way there (docs/views.md, the flat-root). */
     const mt_region *root = mt_view_root(g->view);
     for (size_t k = 0; root && k < g->nspaces; k++) {
         if (selected[k] && mt_address_space_root(g->spaces[k]) != root) {

@@ -64,7 +64,7 @@ const mt_region *cli_resolve(const mt_region *r, cli_i128 base, uint64_t addr,
 /*
  * The losers: every region that covers the address in its own extent but
  * does not answer there, with the first reason met on the way down from
- * the view's root. The walk follows the renderer's order (see resolve) but
+ * the view's root. The walk follows the renderer's order (cli_resolve) but
  * keeps going where the renderer stops, remembering why: a disabled region,
  * a container or alias window that does not reach the address (clipping),
  * an earlier sibling that already answered (higher priority, or the same
