@@ -68,7 +68,7 @@ enum {
     LANE_W = 8,       /* each of the two hidden-region lanes beside the band */
     LANES_W = 2 * LANE_W + 6,
     SIZE_W = 74,      /* the size column, right of the lanes */
-    NOTE_W = 190,     /* what is hidden there, right of the size */
+    NOTE_W = 230,     /* what is hidden there, right of the size: 40 characters */
     COL_GAP = 28,
     COL_W = ADDR_W + BAND_W + LANES_W + SIZE_W + NOTE_W,
     GAP_H = 18,       /* every unassigned stretch, whatever its size */
@@ -388,9 +388,10 @@ static void draw_note(FILE *out, int x, double mid, const struct segment *sg,
     }
     fprintf(out, "<text x=\"%d\" y=\"%.1f\" class=\"%s\">hidden: ", x, y,
             lost ? "note-lost" : "note-off");
-    xml_text(out, cli_name(first->r), 22);
+    xml_text(out, cli_name(first->r), 18);
     if (regions == 1)
-        fprintf(out, " (%s)", cli_why_word(first->why));
+        fprintf(out, " (%s)", first->why == CLI_WHY_ALIAS_BEYOND ? "past its target"
+                                                              : cli_why_word(first->why));
     else
         fprintf(out, " and %zu more", regions - 1);
     fputs("</text>\n", out);
