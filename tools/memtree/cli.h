@@ -206,6 +206,89 @@ size_t cli_utf8_len(const unsigned char *s);
 void cli_print_range(FILE *out, const char *indent, const mt_range *r);
 
 /* ------------------------------------------------------------------------ */
+/* Hidden regions (hidden.c)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* One region on the way down from a view's root, with where its offset 0
+ * sits in the address space (signed and wide: alias arithmetic can put it
+ * below 0). A path is root .. region. */
+typedef struct cli_step {
+    const mt_region *r;
+    cli_i128 base;
+} cli_step;
+
+typedef struct cli_path {
+    cli_step *s;
+    size_t n, cap;
+} cli_path;
+
+void cli_path_push(cli_path *p, const mt_region *r, cli_i128 base);
+
+/*
+ * The terminal region that rendering `r` (its container's offset 0 at
+ * `base`) puts at `addr`, or NULL; the regions passed through are left on p.
+ */
+const mt_region *cli_resolve(const mt_region *r, cli_i128 base, uint64_t addr,
+                             cli_path *p);
+
+/* Why a region that covers an address does not answer there. */
+typedef enum cli_why {
+    CLI_WHY_NONE,           /* the winner */
+    CLI_WHY_SUBREGION,      /* a terminal region under one of its subregions */
+    CLI_WHY_PRIORITY,       /* an earlier sibling with a higher priority */
+    CLI_WHY_SIBLING,        /* an earlier sibling with the same priority */
+    CLI_WHY_ZERO_SIZE,
+    CLI_WHY_ALIAS_BEYOND,   /* alias offset beyond its target's end */
+    CLI_WHY_CLIPPED,        /* outside a container's or alias's window */
+    CLI_WHY_DISABLED,
+} cli_why;
+
+typedef struct cli_loser {
+    const mt_region *r;
+    cli_i128 base;          /* where its offset 0 sits */
+    cli_why why;
+    const mt_region *by;    /* the sibling, container, alias or region at fault */
+    cli_path chain;         /* root .. r, for the alias chain */
+} cli_loser;
+
+typedef struct cli_losers {
+    cli_loser *l;
+    size_t n, cap;
+} cli_losers;
+
+/*
+ * Every region that covers `addr` in a view and does not answer there
+ * (`winner` is left out), each once with the reason closest to answering.
+ * `as_root` stands in for the root of an empty view.
+ */
+void cli_find_losers(const mt_view *v, const mt_region *as_root,
+                     const mt_region *winner, uint64_t addr, cli_losers *ls);
+void cli_losers_free(cli_losers *ls);
+/* "lower priority", "disabled", ... */
+const char *cli_why_word(cli_why w);
+/* The reason in a sentence, naming the region at fault. */
+void cli_explain_loser(FILE *out, const cli_loser *l);
+
+/*
+ * A stretch of a region's extent where a view does not show it, in
+ * address-space coordinates: the region is enabled or not, reached from
+ * the view's root through containers and aliases, and something else (or
+ * nothing) answers there. Alias windows select what shows of a target, so
+ * the part of a target outside an alias's window is not counted, unless no
+ * route shows any of the region (clipped to nothing); a zero-size region is
+ * one address long. Sorted by first address, then last, then order.
+ */
+typedef struct cli_hidden {
+    const mt_region *r;
+    uint64_t first, last;
+    size_t order;   /* the walk met r before regions of higher order */
+} cli_hidden;
+
+/* The hidden stretches of a view's regions, in one walk of the tree. */
+size_t cli_hidden_stretches(const mt_view *v, const mt_region *as_root,
+                            cli_hidden **out);
+
+/* ------------------------------------------------------------------------ */
 /* JSON writer (json.c, on json-c)                                          */
 /* ------------------------------------------------------------------------ */
 

@@ -5,7 +5,8 @@
  * The view says who answers; the path is rebuilt by walking the tree with
  * the renderer's rules (render order, first rendered wins, alias
  * arithmetic), and must end at the view's region. Then every other region
- * that covers the address and does not answer, with why and its owner.
+ * that covers the address and does not answer, with why and its owner
+ * (the walks are in hidden.c, shared with `draw`).
  */
 #include "cli.h"
 
@@ -56,97 +57,8 @@ static const cli_option options[] = {
     {NULL, 0, false, 0},
 };
 
-/* One region on the way down, with where its offset 0 sits in the address
- * space (signed and wide: alias arithmetic can put it below 0). */
-struct step {
-    const mt_region *r;
-    cli_i128 base;
-};
-
-struct path {
-    struct step *s;
-    size_t n, cap;
-};
-
-static void push(struct path *p, const mt_region *r, cli_i128 base)
-{
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 16;
-        p->s = cli_grow(p->s, p->cap, sizeof(*p->s));
-    }
-    p->s[p->n++] = (struct step){r, base};
-}
-
-/*
- * The terminal region that rendering `r` (its container's offset 0 at
- * `base`) puts at `addr`, or NULL if its subtree renders nothing there. The
- * regions passed through are left on `p`. These are the renderer's rules
- * (memory-model.md 4.1): a disabled region renders nothing, each level clips
- * to its own extent, an alias renders its target shifted, children render
- * in order and the first to cover the address wins, and a terminal region
- * fills what its children left.
- */
-static const mt_region *resolve(const mt_region *r, cli_i128 base,
-                                uint64_t addr, struct path *p)
-{
-    if (!mt_region_enabled(r))
-        return NULL;
-    base += mt_region_addr(r);
-    if ((cli_i128)addr < base || (cli_i128)addr >= base + (cli_i128)cli_region_size(r))
-        return NULL;
-    size_t mark = p->n;
-    push(p, r, base);
-    const mt_region *t = mt_region_alias_target(r);
-    if (mt_region_get_kind(r) == MT_KIND_ALIAS && t) {
-        const mt_region *hit = resolve(t, base - (cli_i128)mt_region_addr(t) -
-                                              (cli_i128)mt_region_alias_offset(r),
-                                       addr, p);
-        if (!hit)
-            p->n = mark;
-        return hit;
-    }
-    for (const mt_region *c = mt_region_first_subregion(r); c;
-         c = mt_region_next_sibling(c)) {
-        const mt_region *hit = resolve(c, base, addr, p);
-        if (hit)
-            return hit;
-    }
-    if (mt_region_is_terminal(r))
-        return r;
-    p->n = mark;
-    return NULL;
-}
-
-enum why {
-    WHY_NONE,           /* the winner */
-    WHY_SUBREGION,      /* a terminal region under one of its subregions */
-    WHY_PRIORITY,       /* an earlier sibling with a higher priority */
-    WHY_SIBLING,        /* an earlier sibling with the same priority */
-    WHY_ZERO_SIZE,
-    WHY_ALIAS_BEYOND,   /* alias offset beyond its target's end */
-    WHY_CLIPPED,        /* outside a container's or alias's window */
-    WHY_DISABLED,
-};
-
-struct loser {
-    const mt_region *r;
-    cli_i128 base;          /* where its offset 0 sits */
-    enum why why;
-    const mt_region *by;    /* the sibling, container, alias or region at fault */
-    struct path chain;      /* root .. r, for the alias chain */
-};
-
-struct losers {
-    struct loser *l;
-    size_t n, cap;
-};
-
-static void find_losers(const mt_view *v, const mt_region *as_root,
-                        const mt_region *winner, uint64_t addr, struct losers *ls);
-static void free_losers(struct losers *ls);
-
 /* A region's extent in address-space coordinates, clipped to 64 bits. */
-static void extent(const struct step *s, uint64_t *first, uint64_t *last)
+static void extent(const cli_step *s, uint64_t *first, uint64_t *last)
 {
     cli_i128 lo = s->base;
     cli_i128 hi = s->base + (cli_i128)cli_region_size(s->r) - 1;
@@ -160,10 +72,10 @@ static void extent(const struct step *s, uint64_t *first, uint64_t *last)
 struct answer {
     uint64_t addr;
     const mt_range *range;
-    struct path path;
+    cli_path path;
     bool path_ok;       /* the walk ended at the range's region and offset */
     uint64_t offset;    /* inside the terminal region */
-    struct losers losers; /* what covers addr and does not answer */
+    cli_losers losers; /* what covers addr and does not answer */
 };
 
 static void answer_view(const mt_view *v, const mt_region *as_root, uint64_t addr,
@@ -174,277 +86,23 @@ static void answer_view(const mt_view *v, const mt_region *as_root, uint64_t add
     ans->range = mt_view_find_range(v, addr);
     /* Unassigned addresses have losers too: a disabled BAR, a device
      * outside its bridge's window. */
-    find_losers(v, as_root, ans->range ? ans->range->region : NULL, addr, &ans->losers);
+    cli_find_losers(v, as_root, ans->range ? ans->range->region : NULL, addr, &ans->losers);
     if (!ans->range)
         return;
     ans->offset = ans->range->offset_in_region + (addr - ans->range->start);
     const mt_region *root = mt_view_root(v);
     if (!root)
         return;
-    const mt_region *hit = resolve(root, 0, addr, &ans->path);
+    const mt_region *hit = cli_resolve(root, 0, addr, &ans->path);
     if (hit == ans->range->region && ans->path.n) {
-        const struct step *last = &ans->path.s[ans->path.n - 1];
+        const cli_step *last = &ans->path.s[ans->path.n - 1];
         ans->path_ok = (cli_i128)addr - last->base == (cli_i128)ans->offset;
     }
 }
 
-/*
- * The losers: every region that covers the address in its own extent but
- * does not answer there, with the first reason met on the way down from
- * the view's root. The walk follows the renderer's order (see resolve) but
- * keeps going where the renderer stops, remembering why: a disabled region,
- * a container or alias window that does not reach the address (clipping),
- * an earlier sibling that already answered (higher priority, or the same
- * priority and added later), a zero-size region, an alias whose offset
- * points past its target, a terminal region whose subregion answers.
- */
-/* Rank of a reason when a region is reached by several routes: the one
- * closest to answering is the one worth reading. */
-static int why_rank(enum why w)
-{
-    switch (w) {
-    case WHY_NONE: return 0;
-    case WHY_SUBREGION: case WHY_PRIORITY: case WHY_SIBLING: return 1;
-    case WHY_ZERO_SIZE: case WHY_ALIAS_BEYOND: return 2;
-    case WHY_CLIPPED: return 3;
-    case WHY_DISABLED: return 4;
-    }
-    return 5;
-}
-
-static size_t depth_of(const struct path *p, const mt_region *r)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (p->s[i].r == r)
-            return i;
-    return 0;
-}
-
-static void add_loser(struct losers *ls, const mt_region *r, cli_i128 base,
-                      enum why why, const mt_region *by, const struct path *p)
-{
-    for (size_t i = 0; i < ls->n; i++) {
-        struct loser *l = &ls->l[i];
-        if (l->r != r)
-            continue;
-        /* Of two clipping windows, the one met nearer the region (the
-         * route went further), then the wider one: the window meant to show
-         * the region (pci-hole rather than a PAM segment). */
-        bool better = false;
-        if (why == WHY_CLIPPED && l->why == WHY_CLIPPED) {
-            size_t d_new = depth_of(p, by), d_old = depth_of(&l->chain, l->by);
-            better = d_new > d_old ||
-                     (d_new == d_old && cli_region_size(by) > cli_region_size(l->by));
-        }
-        if (why_rank(why) < why_rank(l->why) || better) {
-            l->why = why;
-            l->by = by;
-            l->base = base;
-            l->chain.n = 0;
-            for (size_t k = 0; k < p->n; k++)
-                push(&l->chain, p->s[k].r, p->s[k].base);
-        }
-        return;
-    }
-    if (ls->n == ls->cap) {
-        ls->cap = ls->cap ? 2 * ls->cap : 16;
-        ls->l = cli_grow(ls->l, ls->cap, sizeof(*ls->l));
-    }
-    struct loser *l = &ls->l[ls->n++];
-    memset(l, 0, sizeof(*l));
-    l->r = r;
-    l->base = base;
-    l->why = why;
-    l->by = by;
-    for (size_t k = 0; k < p->n; k++)
-        push(&l->chain, p->s[k].r, p->s[k].base);
-}
-
-static void explore(const mt_region *r, cli_i128 base, uint64_t addr, enum why why,
-                    const mt_region *by, struct path *p, struct losers *ls, int depth)
-{
-    if (depth > 64)
-        return; /* the loader refuses alias cycles; this only bounds the walk */
-    cli_i128 origin = base + (cli_i128)mt_region_addr(r);
-    cli_u128 size = cli_region_size(r);
-    bool covers = (cli_i128)addr >= origin && (cli_i128)addr < origin + (cli_i128)size;
-    bool alias = mt_region_get_kind(r) == MT_KIND_ALIAS;
-
-    /* A region that cannot show here at all (disabled, or a window that
-     * misses) says more than losing to a sibling further up: even without
-     * that sibling it would not answer. So structural reasons replace
-     * competitive ones; the first structural one stays. */
-    bool competitive = why == WHY_NONE || why == WHY_PRIORITY || why == WHY_SIBLING ||
-                       why == WHY_SUBREGION;
-    if (competitive && !mt_region_enabled(r)) {
-        why = WHY_DISABLED;
-        by = r;
-        competitive = false;
-    }
-    if (size == 0) {
-        if ((cli_i128)addr == origin && (alias || mt_region_is_terminal(r))) {
-            push(p, r, origin);
-            add_loser(ls, r, origin, why == WHY_NONE ? WHY_ZERO_SIZE : why,
-                      why == WHY_NONE ? r : by, p);
-            p->n--;
-        }
-        return;
-    }
-    /* A window that misses the address: what lies beneath it is clipped
-     * there. A disabled alias adds nothing to say (its target is reached,
-     * enabled, by another route or not at all). */
-    if (!covers) {
-        if (!alias && !mt_region_first_subregion(r))
-            return;
-        if (alias && !mt_region_enabled(r))
-            return;
-        if (competitive) {
-            why = WHY_CLIPPED;
-            by = r;
-        }
-    }
-    push(p, r, origin);
-    const mt_region *t = mt_region_alias_target(r);
-    if (alias && t) {
-        cli_i128 in_target = (cli_i128)addr - origin + (cli_i128)mt_region_alias_offset(r);
-        if (in_target >= (cli_i128)cli_region_size(t)) {
-            /* Only an alias whose own window covers the address loses
-             * for this reason; one that misses was never in the running. */
-            if (covers)
-                add_loser(ls, r, origin, why == WHY_NONE ? WHY_ALIAS_BEYOND : why,
-                          why == WHY_NONE ? t : by, p);
-        } else {
-            explore(t, origin - (cli_i128)mt_region_addr(t) -
-                           (cli_i128)mt_region_alias_offset(r),
-                    addr, why, by, p, ls, depth + 1);
-        }
-        p->n--;
-        return;
-    }
-    const mt_region *won = NULL;
-    for (const mt_region *c = mt_region_first_subregion(r); c;
-         c = mt_region_next_sibling(c)) {
-        enum why cw = why;
-        const mt_region *cb = by;
-        if (why == WHY_NONE && won) {
-            cw = mt_region_priority(c) < mt_region_priority(won) ? WHY_PRIORITY
-                                                                 : WHY_SIBLING;
-            cb = won;
-        }
-        explore(c, origin, addr, cw, cb, p, ls, depth + 1);
-        if (why == WHY_NONE && !won && covers) {
-            struct path scratch = {0};
-            if (resolve(c, origin, addr, &scratch))
-                won = c;
-            free(scratch.s);
-        }
-    }
-    if (covers && mt_region_is_terminal(r)) {
-        if (why == WHY_NONE && won)
-            add_loser(ls, r, origin, WHY_SUBREGION, won, p);
-        else if (why != WHY_NONE)
-            add_loser(ls, r, origin, why, by, p);
-    }
-    p->n--;
-}
-
-/* The losers of a view at addr (the winner is left out). */
-static void find_losers(const mt_view *v, const mt_region *as_root,
-                        const mt_region *winner, uint64_t addr, struct losers *ls)
-{
-    memset(ls, 0, sizeof(*ls));
-    /* An empty view has no root; its address space's root still holds
-     * what does not show (all of it disabled, say). */
-    const mt_region *root = mt_view_root(v) ? mt_view_root(v) : as_root;
-    if (!root)
-        return;
-    struct path p = {0};
-    explore(root, 0, addr, WHY_NONE, NULL, &p, ls, 0);
-    free(p.s);
-    size_t n = 0;
-    for (size_t i = 0; i < ls->n; i++) {
-        if (ls->l[i].r == winner)
-            free(ls->l[i].chain.s);
-        else
-            ls->l[n++] = ls->l[i];
-    }
-    ls->n = n;
-}
-
-static void free_losers(struct losers *ls)
-{
-    for (size_t i = 0; i < ls->n; i++)
-        free(ls->l[i].chain.s);
-    free(ls->l);
-}
-
-static const char *why_word(enum why w)
-{
-    switch (w) {
-    case WHY_NONE: return "answers";
-    case WHY_SUBREGION: return "covered by its subregion";
-    case WHY_PRIORITY: return "lower priority";
-    case WHY_SIBLING: return "earlier sibling";
-    case WHY_ZERO_SIZE: return "zero size";
-    case WHY_ALIAS_BEYOND: return "alias offset beyond target";
-    case WHY_CLIPPED: return "clipped";
-    case WHY_DISABLED: return "disabled";
-    }
-    return "?";
-}
-
-/* "lower priority: 'pci' (prio -1) loses to 'ram-below-4g' (prio 0)". */
-static void explain(FILE *out, const struct loser *l)
-{
-    const mt_region *by = l->by;
-    switch (l->why) {
-    case WHY_PRIORITY: {
-        /* The region on this path that is by's sibling lost there. */
-        const mt_region *at = l->r;
-        for (size_t i = 0; i < l->chain.n; i++)
-            if (mt_region_container(l->chain.s[i].r) == mt_region_container(by))
-                at = l->chain.s[i].r;
-        if (at == l->r)
-            fprintf(out, "lower priority: prio %" PRId32 " < prio %" PRId32 " of sibling '%s'",
-                    mt_region_priority(at), mt_region_priority(by), cli_name(by));
-        else
-            fprintf(out, "lower priority: its container '%s' (prio %" PRId32 ") < prio %" PRId32
-                    " of sibling '%s'", cli_name(at), mt_region_priority(at),
-                    mt_region_priority(by), cli_name(by));
-        break;
-    }
-    case WHY_SIBLING:
-        fprintf(out, "earlier sibling '%s' answers first (same priority %" PRId32
-                ", added later)", cli_name(by), mt_region_priority(by));
-        break;
-    case WHY_SUBREGION:
-        fprintf(out, "covered by its subregion '%s'", cli_name(by));
-        break;
-    case WHY_CLIPPED:
-        fprintf(out, "clipped: outside the window of %s '%s'",
-                mt_region_get_kind(by) == MT_KIND_ALIAS ? "alias" : "container",
-                cli_name(by));
-        break;
-    case WHY_DISABLED:
-        if (by == l->r)
-            fputs("disabled", out);
-        else
-            fprintf(out, "disabled: '%s' on the way is disabled", cli_name(by));
-        break;
-    case WHY_ZERO_SIZE:
-        fputs("zero size", out);
-        break;
-    case WHY_ALIAS_BEYOND:
-        fprintf(out, "alias offset beyond target: '%s' is only 0x%" PRIx64 " bytes",
-                cli_name(by), mt_region_size(by));
-        break;
-    case WHY_NONE:
-        break;
-    }
-}
 
 /* The aliases on a path, as "a +0x10 -> b +0x0 -> region". */
-static void print_alias_chain(FILE *out, const struct path *p, const char *indent)
+static void print_alias_chain(FILE *out, const cli_path *p, const char *indent)
 {
     bool any = false;
     for (size_t i = 0; i < p->n; i++)
@@ -466,7 +124,7 @@ static void print_alias_chain(FILE *out, const struct path *p, const char *inden
 }
 
 /* A read-only alias on the way makes a writable region read-only here. */
-static const mt_region *readonly_wrapper(const struct path *p)
+static const mt_region *readonly_wrapper(const cli_path *p)
 {
     for (size_t i = 0; i < p->n; i++)
         if (mt_region_get_kind(p->s[i].r) == MT_KIND_ALIAS && mt_region_readonly(p->s[i].r))
@@ -474,7 +132,7 @@ static const mt_region *readonly_wrapper(const struct path *p)
     return NULL;
 }
 
-static void print_losers(const struct losers *ls, uint64_t addr)
+static void print_losers(const cli_losers *ls, uint64_t addr)
 {
     if (!ls->n) {
         printf("  hidden here: nothing else covers this address\n");
@@ -482,14 +140,14 @@ static void print_losers(const struct losers *ls, uint64_t addr)
     }
     printf("  hidden here (%zu):\n", ls->n);
     for (size_t i = 0; i < ls->n; i++) {
-        const struct loser *l = &ls->l[i];
+        const cli_loser *l = &ls->l[i];
         const char *owner = cli_owner(l->r);
         printf("    %s (%s, prio %" PRId32 ") at offset 0x%" PRIx64 "%s%s%s\n",
                cli_name(l->r), cli_region_kind(l->r), mt_region_priority(l->r),
                (uint64_t)((cli_i128)addr - l->base), owner ? ", owner " : "",
                owner ? owner : "", mt_region_enabled(l->r) ? "" : " [disabled]");
         printf("      why: ");
-        explain(stdout, l);
+        cli_explain_loser(stdout, l);
         putchar('\n');
         const mt_region *ro = readonly_wrapper(&l->chain);
         if (ro)
@@ -498,11 +156,11 @@ static void print_losers(const struct losers *ls, uint64_t addr)
     }
 }
 
-static void json_losers(cli_json *j, const struct losers *ls, uint64_t addr)
+static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
 {
     json_begin_array(j);
     for (size_t i = 0; i < ls->n; i++) {
-        const struct loser *l = &ls->l[i];
+        const cli_loser *l = &ls->l[i];
         json_begin_object(j);
         json_key(j, "region");
         json_string(j, mt_region_name(l->r));
@@ -515,13 +173,13 @@ static void json_losers(cli_json *j, const struct losers *ls, uint64_t addr)
         json_key(j, "offset");
         json_hex(j, (uint64_t)((cli_i128)addr - l->base));
         json_key(j, "why");
-        json_string(j, why_word(l->why));
+        json_string(j, cli_why_word(l->why));
         json_key(j, "by");
         json_string(j, l->by ? cli_name(l->by) : NULL);
         char buf[512];
         FILE *f = fmemopen(buf, sizeof(buf), "w");
         if (f) {
-            explain(f, l);
+            cli_explain_loser(f, l);
             fputc('\0', f);
             fclose(f);
             buf[sizeof(buf) - 1] = '\0';
@@ -569,7 +227,7 @@ static void neighbours(const mt_view *v, uint64_t addr, const mt_range **below,
     *above = lo < mt_view_range_count(v) ? &r[lo] : NULL;
 }
 
-static void print_step(const struct step *s, size_t depth, bool last,
+static void print_step(const cli_step *s, size_t depth, bool last,
                        uint64_t offset)
 {
     uint64_t first, end;
@@ -615,7 +273,7 @@ static void print_answer(const cli_view_group *g, const bool *selected,
         return;
     }
     /* The path starts at the view's root; say so when the address space's
-     * own root was skipped on the way there (memory-model.md 5.1). */
+     * own root was skipped on the way there (docs/views.md, the flat-root). */
     const mt_region *root = mt_view_root(g->view);
     for (size_t k = 0; root && k < g->nspaces; k++) {
         if (selected[k] && mt_address_space_root(g->spaces[k]) != root) {
@@ -680,7 +338,7 @@ static void json_answer(cli_json *j, const cli_view_group *g,
         } else {
             json_begin_array(j);
             for (size_t i = 0; i < ans->path.n; i++) {
-                const struct step *s = &ans->path.s[i];
+                const cli_step *s = &ans->path.s[i];
                 uint64_t first, last;
                 extent(s, &first, &last);
                 json_begin_object(j);
@@ -797,7 +455,7 @@ int cmd_at(int argc, char **argv)
             else
                 print_answer(&g[i], selected, addr, &ans);
             free(ans.path.s);
-            free_losers(&ans.losers);
+            cli_losers_free(&ans.losers);
         }
         free(selected);
     }
