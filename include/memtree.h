@@ -360,9 +360,10 @@ mt_region *mt_region_alloc(void);
  */
 int mt_region_finalize(mt_region *r);
 
-/* Mapping. `sub` must have no container; a mapping that would let the
- * container reach itself through subregions and alias targets is refused
- * with -ELOOP. Among equal priorities the newest mapping wins. */
+/* Mapping. `sub` must have no container; mapping `sub` into itself or into
+ * a region inside it through subregions alone is refused with -ELOOP. An
+ * alias may be mapped inside its own target: such loops render
+ * (docs/rendering.md). Among equal priorities the newest mapping wins. */
 int mt_region_add_subregion(mt_region *container, uint64_t offset, mt_region *sub);
 int mt_region_add_subregion_overlap(mt_region *container, uint64_t offset,
                                     mt_region *sub, int32_t priority);
@@ -1035,7 +1036,7 @@ typedef enum mt_file_format {
  * same-named regions an alias shows) by matching the views, and records each
  * inferred or guessed fact (mt_machine_inference). Other formats ignore
  * `flat` (with a note). On bad input returns -EINVAL (-ELOOP when the
- * regions form an alias cycle or a region would contain itself), frees
+ * regions form an alias cycle or a container would contain itself), frees
  * everything and writes "NAME:LINE: what" into err (or to the context's
  * diagnostic hook when err is NULL).
  */
