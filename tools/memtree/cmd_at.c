@@ -68,10 +68,13 @@ static void push(struct path *p, const mt_region *r, cli_i128 base)
  * (memory-model.md 4.1): a disabled region renders nothing, each level clips
  * to its own extent, an alias renders its target shifted, children render
  * in order and the first to cover the address wins, and a terminal region
- * fills what its children left.
+ * fills what its children left. An alias reaching a region already on the
+ * path is a loop pass (docs/rendering.md, "Loops through aliases"): it
+ * finds nothing when the region would sit where it already sits (rule a)
+ * or after `loops` reaches 16 (rule b).
  */
 static const mt_region *resolve(const mt_region *r, cli_i128 base,
-                                uint64_t addr, struct path *p)
+                                uint64_t addr, struct path *p, unsigned loops)
 {
     if (!mt_region_enabled(r))
         return NULL;
@@ -82,16 +85,27 @@ static const mt_region *resolve(const mt_region *r, cli_i128 base,
     push(p, r, base);
     const mt_region *t = mt_region_alias_target(r);
     if (mt_region_get_kind(r) == MT_KIND_ALIAS && t) {
-        const mt_region *hit = resolve(t, base - (cli_i128)mt_region_addr(t) -
-                                              (cli_i128)mt_region_alias_offset(r),
-                                       addr, p);
+        cli_i128 tbase = base - (cli_i128)mt_region_alias_offset(r);
+        bool again = false, same = false;
+        for (size_t i = 0; i < p->n; i++) {
+            if (p->s[i].r == t) {
+                again = true;
+                same |= p->s[i].base == tbase;
+            }
+        }
+        if (again && (same || loops >= 16)) {
+            p->n = mark;
+            return NULL;
+        }
+        const mt_region *hit = resolve(t, tbase - (cli_i128)mt_region_addr(t), addr, p,
+                                       loops + again);
         if (!hit)
             p->n = mark;
         return hit;
     }
     for (const mt_region *c = mt_region_first_subregion(r); c;
          c = mt_region_next_sibling(c)) {
-        const mt_region *hit = resolve(c, base, addr, p);
+        const mt_region *hit = resolve(c, base, addr, p, loops);
         if (hit)
             return hit;
     }
@@ -130,7 +144,7 @@ static void answer_view(const mt_view *v, uint64_t addr, struct answer *ans)
     const mt_region *root = mt_view_root(v);
     if (!root)
         return;
-    const mt_region *hit = resolve(root, 0, addr, &ans->path);
+    const mt_region *hit = resolve(root, 0, addr, &ans->path, 0);
     if (hit == ans->range->region && ans->path.n) {
         const struct step *last = &ans->path.s[ans->path.n - 1];
         ans->path_ok = (cli_i128)addr - last->base == (cli_i128)ans->offset;

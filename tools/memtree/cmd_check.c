@@ -3,9 +3,11 @@
  * equal-priority siblings that overlap (the winner is decided by mapping
  * order, which the map does not show), aliases reaching past the end of
  * their target, regions reaching past their container's end, regions whose
- * address plus size passes 2^64, and alias cycles (which the loader refuses,
- * so they arrive as a load error). Only regions reachable from an address
- * space are checked: the others are never rendered or printed.
+ * address plus size passes 2^64, aliases that show their own container at
+ * the very place they sit (a loop of displacement zero, which renders
+ * nothing), and alias cycles (which the loader refuses, so they arrive as a
+ * load error). Only regions reachable from an address space are checked:
+ * the others are never rendered or printed.
  */
 #include "cli.h"
 
@@ -25,6 +27,8 @@ static const char help[] =
     "  alias     an alias reaches past the end of its target\n"
     "  overhang  a region reaches past the end of its container (it is cut)\n"
     "  overflow  a region's address plus its size passes 2^64\n"
+    "  loop      an alias shows its own container at the very place it sits\n"
+    "            in it: the loop has displacement zero and renders nothing\n"
     "  cycle     aliases lead back to themselves (the file cannot be loaded)\n"
     "Addresses are absolute, as in `info mtree`.\n"
     "\n"
@@ -133,12 +137,20 @@ static uint64_t last_of(uint64_t start, cli_u128 size)
  * in [lo, hi]: the renderer's clipping and alias arithmetic, stopping at
  * the first terminal region met. An overlap only matters where both
  * siblings render something; closed bridge windows and empty containers
- * overlap harmlessly all the time.
+ * overlap harmlessly all the time. An alias may show a region containing it
+ * (docs/rendering.md, "Loops through aliases"): `hops` bounds the aliases
+ * followed on one path, as the renderer bounds loop passes, and `*budget`
+ * the regions one question may visit (many looping aliases multiply the
+ * paths); past either, the answer is "nothing".
  */
-static bool renders_in(const mt_region *r, cli_i128 base, cli_i128 lo, cli_i128 hi)
+#define ALIAS_HOPS_MAX 17
+#define RENDERS_IN_BUDGET 1000000
+static bool renders_in(const mt_region *r, cli_i128 base, cli_i128 lo, cli_i128 hi,
+                       unsigned hops, unsigned long *budget)
 {
-    if (!mt_region_enabled(r))
+    if (!mt_region_enabled(r) || !*budget)
         return false;
+    --*budget;
     base += mt_region_addr(r);
     cli_i128 end = base + (cli_i128)cli_region_size(r) - 1;
     if (base > lo)
@@ -149,13 +161,15 @@ static bool renders_in(const mt_region *r, cli_i128 base, cli_i128 lo, cli_i128 
         return false;
     const mt_region *t = mt_region_alias_target(r);
     if (mt_region_get_kind(r) == MT_KIND_ALIAS)
-        return t && renders_in(t, base - (cli_i128)mt_region_addr(t) -
-                                      (cli_i128)mt_region_alias_offset(r), lo, hi);
+        return t && hops < ALIAS_HOPS_MAX &&
+               renders_in(t, base - (cli_i128)mt_region_addr(t) -
+                                 (cli_i128)mt_region_alias_offset(r), lo, hi, hops + 1,
+                          budget);
     if (mt_region_is_terminal(r))
         return true;
     for (const mt_region *c = mt_region_first_subregion(r); c;
          c = mt_region_next_sibling(c))
-        if (renders_in(c, base, lo, hi))
+        if (renders_in(c, base, lo, hi, hops, budget))
             return true;
     return false;
 }
@@ -211,7 +225,9 @@ static void check_overlaps(struct report *rep, const mt_region *c)
             cli_u128 end = reach->end < v[i].end ? reach->end : v[i].end;
             /* Both are children of `c`: offsets in `c` are their frame. */
             cli_i128 lo = (cli_i128)v[i].first, hi = (cli_i128)end - 1;
-            if (renders_in(win->r, 0, lo, hi) && renders_in(lose->r, 0, lo, hi)) {
+            unsigned long b1 = RENDERS_IN_BUDGET, b2 = RENDERS_IN_BUDGET;
+            if (renders_in(win->r, 0, lo, hi, 0, &b1) &&
+                renders_in(lose->r, 0, lo, hi, 0, &b2)) {
                 uint64_t first = base + (uint64_t)v[i].first;
                 uint64_t last = last_of(first, end - v[i].first);
                 char *where = region_path(c);
@@ -231,6 +247,35 @@ static void check_overlaps(struct report *rep, const mt_region *c)
             reach = &v[i];
     }
     free(v);
+}
+
+/*
+ * An alias inside its own target `t`, showing `t` from the offset at which
+ * the alias itself sits in `t`: rendering meets `t` again at the same
+ * address with the same flags and stops there (docs/rendering.md, rule a),
+ * so the alias renders nothing, which is almost certainly not what was
+ * meant. A readonly or nonvolatile flag on the way changes the flags of the
+ * second pass, which then renders once: not reported. Chains of aliases
+ * adding up to displacement zero are not looked for.
+ */
+static void check_self_alias(struct report *rep, const mt_region *r, const mt_region *t)
+{
+    cli_u128 inside = 0; /* r's offset in t */
+    bool flags = false;
+    const mt_region *p = r;
+    for (; p && p != t; p = mt_region_container(p)) {
+        inside += mt_region_addr(p);
+        flags |= mt_region_readonly(p) || mt_region_nonvolatile(p);
+    }
+    if (!p || flags || inside != mt_region_alias_offset(r) || !cli_region_size(r))
+        return;
+    uint64_t first = abs_start(r);
+    char *where = region_path(r);
+    add(rep, "loop", r, t, first, last_of(first, cli_region_size(r)),
+        "alias %s shows its own container '%s' from 0x%" PRIx64 ", the very place "
+        "it sits in it: the loop has displacement zero and renders nothing",
+        where, cli_name(t), mt_region_alias_offset(r));
+    free(where);
 }
 
 static void check_region(struct report *rep, const mt_region *r)
@@ -283,6 +328,9 @@ static void check_region(struct report *rep, const mt_region *r)
             free(where);
         }
     }
+
+    if (mt_region_get_kind(r) == MT_KIND_ALIAS && t && mt_region_enabled(r))
+        check_self_alias(rep, r, t);
 
     /* Subregions of an alias are never rendered: their overlaps are moot. */
     if (mt_region_get_kind(r) != MT_KIND_ALIAS)
