@@ -154,6 +154,8 @@ static inline void prefetch_stage(const mt_region *c, unsigned stage)
             prefetch_region(c->alias_);
         } else if (c->child_index_) {
             __builtin_prefetch(c->child_index_);
+            /* its frame records and sets the loop mark */
+            __builtin_prefetch(&c->walk_mark_, 1);
         }
         break;
     case 2:
@@ -358,36 +360,44 @@ static void walk(struct mt__render_scratch *s, mt_region *root)
     };
     enter(&w, root, 0, 0, MT__2_64, 0, 0);
     while (w.depth) {
+        /* The top frame's children, with its fields in locals: most are
+         * plain leaves, filled here without touching the stack. */
         struct frame *f = &w.stack[w.depth - 1];
-        if (f->next == 0) {
-            mt_region *r = f->region;
-            r->walk_mark_ = f->saved_mark;
-            if (mt__terminal(r))
-                add_fill(s, r, f->base, f->lo, f->hi, f->flags & FILL_READONLY,
-                         f->flags & FILL_NONVOLATILE);
-            w.depth--;
+        const mt__i128 base = f->base, lo = f->lo, hi = f->hi;
+        const uint8_t flags = f->flags, loops = f->loops;
+        const bool ro = flags & FILL_READONLY, nv = flags & FILL_NONVOLATILE;
+        mt_region *const *children = f->next ? f->region->child_index_->slots : NULL;
+        size_t i = f->next;
+        bool pushed = false;
+        while (i > 0 && !pushed) {
+            prefetch_ahead(children, --i);
+            mt_region *c = children[i];
+            w.loop_work += loops != 0;
+            if (mt__terminal(c) && !c->child_index_ &&
+                (c->flags_ & (MT__F_ENABLED | MT__F_READONLY | MT__F_NONVOLATILE)) ==
+                    MT__F_ENABLED) {
+                mt__i128 cbase = base + c->addr_;
+                mt__i128 clo = cbase > lo ? cbase : lo;
+                mt__i128 cend = cbase + mt__size(c);
+                mt__i128 chi = cend < hi ? cend : hi;
+                if (clo < chi)
+                    add_fill(s, c, cbase, clo, chi, ro, nv);
+                continue;
+            }
+            size_t depth = w.depth;
+            enter(&w, c, base, lo, hi, flags, loops); /* may move the stack */
+            pushed = w.depth != depth;
+        }
+        if (pushed) {
+            w.stack[w.depth - 2].next = i; /* resume there once the child is done */
             continue;
         }
-        mt_region *const *children = f->region->child_index_->slots;
-        size_t i = --f->next;
-        prefetch_ahead(children, i);
-        mt_region *c = children[i];
-        if (f->loops)
-            w.loop_work++;
-        /* Most children are plain terminal leaves: rules 1-7 inline,
-         * without a frame. */
-        if (mt__terminal(c) && !c->child_index_ &&
-            (c->flags_ & (MT__F_ENABLED | MT__F_READONLY | MT__F_NONVOLATILE)) == MT__F_ENABLED) {
-            mt__i128 cbase = f->base + c->addr_;
-            mt__i128 clo = cbase > f->lo ? cbase : f->lo;
-            mt__i128 cend = cbase + mt__size(c);
-            mt__i128 chi = cend < f->hi ? cend : f->hi;
-            if (clo < chi)
-                add_fill(s, c, cbase, clo, chi, f->flags & FILL_READONLY,
-                         f->flags & FILL_NONVOLATILE);
-            continue;
-        }
-        enter(&w, c, f->base, f->lo, f->hi, f->flags, f->loops);
+        /* every child done: rule 6, then the frame goes */
+        mt_region *r = w.stack[w.depth - 1].region;
+        r->walk_mark_ = w.stack[w.depth - 1].saved_mark;
+        if (mt__terminal(r))
+            add_fill(s, r, base, lo, hi, ro, nv);
+        w.depth--;
     }
     /* keep a small stack for the next render, not a deep chain's */
     if (w.cap > MT__FRAMES_KEPT) {
