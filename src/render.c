@@ -298,9 +298,9 @@ static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
     w->depth++;
 }
 
-/* Rules 1-4 of 4.1 for `r` with inherited base, clip and flags, following
- * alias hops; then either a fill (a terminal without children), a new frame
- * (its children are walked next), or nothing. */
+/* Rules 1-4 (docs/rendering.md) for `r` with inherited base, clip and
+ * flags, following alias hops; then either a fill (a terminal without
+ * children), a new frame (its children are walked next), or nothing. */
 static void enter(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
                   mt__i128 hi, uint8_t in_flags, uint8_t loops)
 {
@@ -337,8 +337,10 @@ static void enter(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
                 add_fill(w->s, r, base, lo, hi, flags & FILL_READONLY, flags & FILL_NONVOLATILE);
             return;
         }
-        /* Only an alias hop can reach a region already on the path: a
-         * container cycle is refused at the map. */
+        /* A loop pass is an alias hop reaching a region already on the
+         * path. (Through subregions alone none can: container cycles are
+         * refused at the map. Inside a loop pass the walk meets regions
+         * of the path again as children; that is the pass itself.) */
         if (via) {
             size_t k = frame_of(w, r->walk_mark_, r);
             if (k != SIZE_MAX &&
@@ -350,8 +352,8 @@ static void enter(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
     }
 }
 
-/* Rules 1-7 of 4.1 over the whole tree under `root`, in QEMU's order: a
- * region's children in render order, then its own fill. */
+/* The rules (docs/rendering.md) over the whole tree under `root`, in
+ * QEMU's order: a region's children in render order, then its own fill. */
 static void walk(struct mt__render_scratch *s, mt_region *root)
 {
     struct walk w = {
