@@ -347,9 +347,10 @@ mt_region *mt_region_alloc(void);
  */
 int mt_region_finalize(mt_region *r);
 
-/* Mapping. `sub` must have no container; a mapping that would let the
- * container reach itself through subregions and alias targets is refused
- * with -ELOOP. Among equal priorities the newest mapping wins. */
+/* Mapping. `sub` must have no container; mapping `sub` into itself or into
+ * a region inside it through subregions alone is refused with -ELOOP. An
+ * alias may be mapped inside its own target: such loops render
+ * (docs/rendering.md). Among equal priorities the newest mapping wins. */
 int mt_region_add_subregion(mt_region *container, uint64_t offset, mt_region *sub);
 int mt_region_add_subregion_overlap(mt_region *container, uint64_t offset,
                                     mt_region *sub, int32_t priority);

@@ -32,7 +32,8 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
     ctx->stats.address_spaces++;
     /* Inside a transaction this renders the uncommitted tree, or reuses the
      * cached view of the last commit (5.4). */
-    mt__as_publish(as, mt__view_get(ctx, mt__flat_root(root)));
+    ctx->loop_cuts_reported = 0;
+    mt__as_publish(as, mt__view_get(ctx, mt__flat_root(root), as->name));
     return as;
 }
 

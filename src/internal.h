@@ -66,6 +66,7 @@ struct mt_context {
     void *flush_opaque;
     /* scratch buffers reused by every render, so a commit allocates little */
     struct mt__render_scratch *scratch;
+    uint8_t loop_cuts_reported; /* render.c: loop cuts this commit reported */
     struct mt__access_settings *access; /* access.c; allocated with the context */
     struct mt__iommu_watch *iommu_watch; /* iommu_notify.c; NULL until first used */
 };
@@ -195,8 +196,9 @@ struct mt_view {
 /* The flat-root of an address-space root (memory-model.md 5.1), or NULL. */
 mt_region *mt__flat_root(mt_region *as_root);
 /* The view for a flat-root: the cached one, or a new render now. Returns a
- * new reference for the caller. */
-mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root);
+ * new reference for the caller. `as_name` names the address space asking,
+ * for the render's diagnostics. */
+mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root, const char *as_name);
 void mt__view_ref(mt_view *v);
 /* Dropping the last reference retires the view until mt_context_reclaim. */
 void mt__view_unref(mt_view *v);
@@ -244,7 +246,10 @@ void mt__iommu_watch_free(mt_context *ctx);
 /* ---- render.c ----------------------------------------------------------- */
 
 /* Renders `root` into a newly allocated, simplified array of ranges. */
-int mt__render(mt_context *ctx, mt_region *root, mt_range **out, size_t *nr);
+/* Renders the view of flat-root `root`; a loop pass it had to cut is
+ * reported once per commit, naming `as_name` (the address space). */
+int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range **out,
+               size_t *nr);
 void mt__render_scratch_free(struct mt__render_scratch *s);
 
 /* ---- address_space.c ---------------------------------------------------- */

@@ -451,20 +451,36 @@ static void walk_push(struct walk_stack *st, mt_region *r)
     st->items[st->n++] = r;
 }
 
-/* Is `goal` reachable from `from` through subregion links and alias
- * targets? Each region is visited once, so shared targets cost nothing. */
-static bool reaches(mt_context *ctx, mt_region *from, const mt_region *goal)
+/* Would mapping `sub` into `c` make a container cycle, that is, is `c`
+ * `sub` or inside it through subregion links alone? (Loops through an alias
+ * are legal and render: docs/rendering.md.) Two walks answer it: up from
+ * `c` through its containers, and down from `sub` through its children.
+ * They take turns one region at a time and the first to finish decides, so
+ * the check costs the smaller of c's depth and sub's subtree: building a
+ * deep chain top-down or bottom-up stays linear. */
+static bool contains(mt_context *ctx, mt_region *sub, mt_region *c)
 {
-    if (!from->child_index_ && !from->alias_)
-        return from == goal;
+    if (!sub->child_index_)
+        return sub == c;
     struct walk_stack st = {.mark = mt__walk_begin(ctx)};
-    walk_push(&st, from);
+    walk_push(&st, sub);
+    const mt_region *up = c;
     bool found = false;
-    while (st.n && !found) {
+    for (;;) {
+        if (up == sub) {
+            found = true;
+            break;
+        }
+        if (!up)
+            break; /* c's containers end without sub: no cycle */
+        up = up->container_;
+        if (!st.n)
+            break; /* sub's subtree ends without c: no cycle */
         mt_region *r = st.items[--st.n];
-        found = r == goal;
-        if (r->alias_)
-            walk_push(&st, r->alias_);
+        if (r == c) {
+            found = true;
+            break;
+        }
         size_t n;
         mt_region *const *children = mt__children(r, &n);
         for (size_t i = 0; i < n; i++)
@@ -513,7 +529,7 @@ static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
     if (sub->container_)
         return mt__diag(ctx, -EBUSY, "%s: '%s' is already mapped in '%s'", op,
                         mt__name(sub), mt__name(sub->container_));
-    if (reaches(ctx, sub, c))
+    if (contains(ctx, sub, c))
         return mt__diag(ctx, -ELOOP,
                         "%s: mapping '%s' into '%s' would make '%s' contain itself",
                         op, mt__name(sub), mt__name(c), mt__name(c));

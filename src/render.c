@@ -22,6 +22,12 @@
  * The walk is bound by memory latency: regions, child arrays and alias
  * targets sit anywhere. It prefetches each link of those chains a few
  * siblings ahead (prefetch_ahead), so the misses overlap.
+ *
+ * The walk keeps its own stack on the heap (struct frame), so a chain of a
+ * million nested containers costs memory, not C stack. An alias may show a
+ * region that contains it; the walk then renders that region again,
+ * shifted, with the rules that keep such loops finite (docs/rendering.md,
+ * "Loops through aliases"; tests/conformance/test_alias_loops.c).
  */
 #include "internal.h"
 
@@ -49,6 +55,8 @@ struct sort_item {
     uint32_t rank;
 };
 
+struct frame;
+
 /* How the sweep finds the k-th fill by start address. */
 enum fill_order { ORDER_WALK, ORDER_REVERSED, ORDER_SORTED };
 
@@ -60,6 +68,11 @@ struct mt__render_scratch {
     struct sort_item *order, *tmp; /* ORDER_SORTED: (start, rank) by start */
     uint32_t *heap;          /* ranks */
     size_t cap_order;
+    struct frame *frames;    /* the walk's stack, kept while small */
+    size_t cap_frames;
+    /* the first loop passes this render cut by rule (b) and by the budget
+     * (the alias of each), for the commit's diagnostics */
+    const mt_region *cut_alias, *budget_alias;
 };
 
 void mt__render_scratch_free(struct mt__render_scratch *s)
@@ -70,6 +83,7 @@ void mt__render_scratch_free(struct mt__render_scratch *s)
     free(s->order);
     free(s->tmp);
     free(s->heap);
+    free(s->frames);
     free(s);
 }
 
@@ -142,6 +156,8 @@ static inline void prefetch_stage(const mt_region *c, unsigned stage)
             prefetch_region(c->alias_);
         } else if (c->child_index_) {
             __builtin_prefetch(c->child_index_);
+            /* its frame records and sets the loop mark */
+            __builtin_prefetch(&c->walk_mark_, 1);
         }
         break;
     case 2:
@@ -184,55 +200,217 @@ static inline void prefetch_children(mt_region *const *children, size_t n)
             prefetch_region(children[n - k]->alias_);
 }
 
-/* Rules 1-7 of 4.1, with the clip kept as [lo, hi). */
-static void walk(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
-                 mt__i128 lo, mt__i128 hi, bool ro, bool nv)
+/* One region whose children are being walked: a level of the explicit
+ * stack that replaces recursion (a million nested containers must render
+ * without a million C frames). */
+struct frame {
+    mt__i128 base, lo, hi;   /* after rules 2-3 for `region` */
+    mt_region *region;
+    size_t next;             /* children still to walk: slots [0, next) */
+    uint64_t saved_mark;     /* region->walk_mark_ before this frame */
+    uint8_t in_flags;        /* FILL_READONLY/NONVOLATILE inherited from above */
+    uint8_t flags;           /* ... with the region's own flags added */
+    uint8_t loops;           /* loop passes on the path down to here */
+};
+
+/* Loop passes (docs/rendering.md, "Loops through aliases"): a path holds at
+ * most this many nested ones; the next renders nothing and is reported. */
+#define MT__LOOP_PASSES_MAX 16
+
+/* The work loop passes may do in one render: 16 passes over every region
+ * of the context, plus some slack. Past it, loop passes render nothing (and
+ * are reported like rule (b)), so many aliases each looping back cannot
+ * multiply the work without bound. */
+#define MT__LOOP_BUDGET(regions) ((uint64_t)(regions) * MT__LOOP_PASSES_MAX + 65536)
+
+/* Frames kept in the scratch between renders; a deeper stack is freed. */
+#define MT__FRAMES_KEPT 4096
+
+/* While the walk is in progress a region with a frame has walk_mark_ = the
+ * index of its innermost frame; the frame keeps the value it replaced, so
+ * popping restores it (other graph walks see their own marks again) and
+ * the frames of one region form a chain. A region off the path may hold
+ * any stale value: frame_of() checks the frame it names. */
+
+struct walk {
+    struct mt__render_scratch *s;
+    struct frame *stack;
+    size_t depth, cap;
+    uint64_t loop_work;      /* regions visited inside loop passes */
+    uint64_t loop_budget;
+};
+
+/* The innermost frame of `r`, or SIZE_MAX when r is not on the path. */
+static inline size_t frame_of(const struct walk *w, uint64_t mark, const mt_region *r)
 {
-    if (!mt__enabled(r))
-        return;
-    base += r->addr_;
-    ro |= (r->flags_ & MT__F_READONLY) != 0;
-    nv |= (r->flags_ & MT__F_NONVOLATILE) != 0;
-    mt__i128 end = base + mt__size(r);
-    if (base > lo)
-        lo = base;
-    if (end < hi)
-        hi = end;
-    if (lo >= hi)
-        return;
-    if (r->kind_ == MT_KIND_ALIAS) {
-        mt_region *t = r->alias_;
-#ifdef MT_CHECKING
-        /* only an owner teardown with an alias of another owner gets here */
-        if (t->magic_ != MT__REGION_LIVE)
-            mt__hazard(r, "alias '%s' targets finalised region '%s' (id %llu)",
-                       mt__name(r), mt__tombstone_name(t), (unsigned long long)t->id_);
-#endif
-        walk(s, t, base - (mt__i128)t->addr_ - (mt__i128)r->alias_offset_, lo, hi, ro, nv);
-        return;
+    return mark < w->depth && w->stack[mark].region == r ? (size_t)mark : SIZE_MAX;
+}
+
+/* An alias hop (the last alias `via`) arrives at `t`, which has children
+ * and already has frame k on the path; `base` and `in_flags` are t's, as
+ * its frame would record them. Decides whether this loop pass renders
+ * (docs/rendering.md). Returns false when it renders nothing; `loops` gets
+ * the new pass count. */
+static bool loop_pass_allowed(struct walk *w, const mt_region *via, const mt_region *t,
+                              size_t k, mt__i128 base, uint8_t in_flags, uint8_t *loops)
+{
+    struct mt__render_scratch *s = w->s;
+    /* Rule (a): the same start and inherited flags as a pass further up
+     * can only repeat that pass at the same addresses. */
+    for (size_t j = k;;) {
+        if (w->stack[j].base == base && w->stack[j].in_flags == in_flags)
+            return false;
+        /* the previous frame of t, which lies above j (a stale value may
+         * name a frame below: the chain ends there) */
+        size_t up = frame_of(w, w->stack[j].saved_mark, t);
+        if (up >= j)
+            break;
+        j = up;
+    }
+    /* Rule (b), and the budget that keeps many looping aliases finite. */
+    if (*loops >= MT__LOOP_PASSES_MAX) {
+        if (!s->cut_alias)
+            s->cut_alias = via;
+        return false;
+    }
+    if (w->loop_work > w->loop_budget) {
+        if (!s->budget_alias)
+            s->budget_alias = via;
+        return false;
+    }
+    ++*loops;
+    return true;
+}
+
+static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
+                       mt__i128 hi, uint8_t in_flags, uint8_t flags, uint8_t loops)
+{
+    if (w->depth == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->stack = mt__xrealloc(w->stack, w->cap * sizeof(*w->stack));
     }
     size_t n;
     mt_region *const *children = mt__children(r, &n);
     prefetch_children(children, n);
-    for (size_t i = n; i-- > 0;) {
-        prefetch_ahead(children, i);
-        mt_region *c = children[i];
-        /* Most children are plain terminal leaves: rules 1-7 inline, without
-         * the cost of a recursive call. */
-        if (mt__terminal(c) && !c->child_index_ &&
-            (c->flags_ & (MT__F_ENABLED | MT__F_READONLY | MT__F_NONVOLATILE)) == MT__F_ENABLED) {
-            mt__i128 cbase = base + c->addr_;
-            mt__i128 clo = cbase > lo ? cbase : lo;
-            mt__i128 cend = cbase + mt__size(c);
-            mt__i128 chi = cend < hi ? cend : hi;
-            if (clo < chi)
-                add_fill(s, c, cbase, clo, chi, ro, nv);
+    w->stack[w->depth] = (struct frame){
+        .base = base, .lo = lo, .hi = hi, .region = r, .next = n,
+        .saved_mark = r->walk_mark_, .in_flags = in_flags, .flags = flags, .loops = loops,
+    };
+    r->walk_mark_ = w->depth;
+    w->depth++;
+}
+
+/* Rules 1-4 (docs/rendering.md) for `r` with inherited base, clip and
+ * flags, following alias hops; then either a fill (a terminal without
+ * children), a new frame (its children are walked next), or nothing. */
+static void enter(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
+                  mt__i128 hi, uint8_t in_flags, uint8_t loops)
+{
+    const mt_region *via = NULL; /* the alias whose hop led to r */
+    for (;;) {
+        if (!mt__enabled(r))
+            return;
+        base += r->addr_;
+        uint8_t flags = in_flags | ((r->flags_ & MT__F_READONLY) ? FILL_READONLY : 0) |
+                        ((r->flags_ & MT__F_NONVOLATILE) ? FILL_NONVOLATILE : 0);
+        mt__i128 end = base + mt__size(r);
+        if (base > lo)
+            lo = base;
+        if (end < hi)
+            hi = end;
+        if (lo >= hi)
+            return;
+        if (r->kind_ == MT_KIND_ALIAS) {
+            mt_region *t = r->alias_;
+#ifdef MT_CHECKING
+            /* only an owner teardown with an alias of another owner gets here */
+            if (t->magic_ != MT__REGION_LIVE)
+                mt__hazard(r, "alias '%s' targets finalised region '%s' (id %llu)",
+                           mt__name(r), mt__tombstone_name(t), (unsigned long long)t->id_);
+#endif
+            base -= (mt__i128)t->addr_ + (mt__i128)r->alias_offset_;
+            in_flags = flags;
+            via = r;
+            r = t;
             continue;
         }
-        walk(s, c, base, lo, hi, ro, nv);
+        if (!r->child_index_) {
+            if (mt__terminal(r))
+                add_fill(w->s, r, base, lo, hi, flags & FILL_READONLY, flags & FILL_NONVOLATILE);
+            return;
+        }
+        /* A loop pass is an alias hop reaching a region already on the
+         * path. (Through subregions alone none can: container cycles are
+         * refused at the map. Inside a loop pass the walk meets regions
+         * of the path again as children; that is the pass itself.) */
+        if (via) {
+            size_t k = frame_of(w, r->walk_mark_, r);
+            if (k != SIZE_MAX &&
+                !loop_pass_allowed(w, via, r, k, base, in_flags, &loops))
+                return;
+        }
+        push_frame(w, r, base, lo, hi, in_flags, flags, loops);
+        return;
     }
-    if (mt__terminal(r))
-        add_fill(s, r, base, lo, hi, ro, nv);
+}
+
+/* The rules (docs/rendering.md) over the whole tree under `root`, in
+ * QEMU's order: a region's children in render order, then its own fill. */
+static void walk(struct mt__render_scratch *s, mt_region *root)
+{
+    struct walk w = {
+        .s = s, .stack = s->frames, .cap = s->cap_frames,
+        .loop_budget = MT__LOOP_BUDGET(s->ctx->stats.live_regions),
+    };
+    enter(&w, root, 0, 0, MT__2_64, 0, 0);
+    while (w.depth) {
+        /* The top frame's children, with its fields in locals: most are
+         * plain leaves, filled here without touching the stack. */
+        struct frame *f = &w.stack[w.depth - 1];
+        const mt__i128 base = f->base, lo = f->lo, hi = f->hi;
+        const uint8_t flags = f->flags, loops = f->loops;
+        const bool ro = flags & FILL_READONLY, nv = flags & FILL_NONVOLATILE;
+        mt_region *const *children = f->next ? f->region->child_index_->slots : NULL;
+        size_t i = f->next;
+        bool pushed = false;
+        while (i > 0 && !pushed) {
+            prefetch_ahead(children, --i);
+            mt_region *c = children[i];
+            w.loop_work += loops != 0;
+            if (mt__terminal(c) && !c->child_index_ &&
+                (c->flags_ & (MT__F_ENABLED | MT__F_READONLY | MT__F_NONVOLATILE)) ==
+                    MT__F_ENABLED) {
+                mt__i128 cbase = base + c->addr_;
+                mt__i128 clo = cbase > lo ? cbase : lo;
+                mt__i128 cend = cbase + mt__size(c);
+                mt__i128 chi = cend < hi ? cend : hi;
+                if (clo < chi)
+                    add_fill(s, c, cbase, clo, chi, ro, nv);
+                continue;
+            }
+            size_t depth = w.depth;
+            enter(&w, c, base, lo, hi, flags, loops); /* may move the stack */
+            pushed = w.depth != depth;
+        }
+        if (pushed) {
+            w.stack[w.depth - 2].next = i; /* resume there once the child is done */
+            continue;
+        }
+        /* every child done: rule 6, then the frame goes */
+        mt_region *r = w.stack[w.depth - 1].region;
+        r->walk_mark_ = w.stack[w.depth - 1].saved_mark;
+        if (mt__terminal(r))
+            add_fill(s, r, base, lo, hi, ro, nv);
+        w.depth--;
+    }
+    /* keep a small stack for the next render, not a deep chain's */
+    if (w.cap > MT__FRAMES_KEPT) {
+        free(w.stack);
+        w.stack = NULL;
+        w.cap = 0;
+    }
+    s->frames = w.stack;
+    s->cap_frames = w.cap;
 }
 
 /* ---- 2. listing the fills by start -------------------------------------- */
@@ -497,14 +675,38 @@ static void sweep(struct mt__render_scratch *s, struct out *o)
     }
 }
 
-int mt__render(mt_context *ctx, mt_region *root, mt_range **out, size_t *nr)
+/* Loop passes the render cut are reported once per commit: one
+ * diagnostic for rule (b), one for the budget (MT__LOOP_BUDGET). */
+enum { CUT_RULE_B = 1, CUT_BUDGET = 2 };
+static void report_cuts(mt_context *ctx, const struct mt__render_scratch *s,
+                        const char *as_name)
+{
+    if (s->cut_alias && !(ctx->loop_cuts_reported & CUT_RULE_B)) {
+        ctx->loop_cuts_reported |= CUT_RULE_B;
+        mt__diag(ctx, -ELOOP,
+                 "address space '%s': rendering loop through alias '%s' cut after %d passes",
+                 as_name, mt__name(s->cut_alias), MT__LOOP_PASSES_MAX);
+    }
+    if (s->budget_alias && !(ctx->loop_cuts_reported & CUT_BUDGET)) {
+        ctx->loop_cuts_reported |= CUT_BUDGET;
+        mt__diag(ctx, -ELOOP,
+                 "address space '%s': rendering loops through alias '%s' cut after "
+                 "%llu regions rendered in loop passes", as_name, mt__name(s->budget_alias),
+                 (unsigned long long)MT__LOOP_BUDGET(ctx->stats.live_regions));
+    }
+}
+
+int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range **out,
+               size_t *nr)
 {
     if (!ctx->scratch)
         ctx->scratch = mt__xcalloc(1, sizeof(*ctx->scratch));
     struct mt__render_scratch *s = ctx->scratch;
     s->ctx = ctx;
     s->nfills = 0;
-    walk(s, root, 0, 0, MT__2_64, false, false);
+    s->cut_alias = s->budget_alias = NULL;
+    walk(s, root);
+    report_cuts(ctx, s, as_name);
 
     size_t n = s->nfills;
     if (n > UINT32_MAX / 2) {

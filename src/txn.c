@@ -21,8 +21,9 @@ static void commit_topology(mt_context *ctx)
     /* Views are rebuilt from scratch for every flat-root; address spaces
      * that share a flat-root share the rebuilt view through the cache. */
     mt__view_cache_clear(ctx);
+    ctx->loop_cuts_reported = 0;
     for (mt_address_space *as = ctx->as_first; as; as = as->next)
-        as->next_view = mt__view_get(ctx, mt__flat_root(as->root));
+        as->next_view = mt__view_get(ctx, mt__flat_root(as->root), as->name);
     mt__listeners_begin(ctx);
     for (mt_address_space *as = ctx->as_first; as; as = as->next) {
         mt_view *old = as->view;

@@ -14,7 +14,14 @@
 
 mt_region *mt__flat_root(mt_region *r)
 {
+    /* Through an alias the descent can come back to a region it passed
+     * (an alias of its own container, of full size at 0): it stops at the
+     * first region it would visit twice, which is then the flat-root. */
+    uint64_t mark = r ? mt__walk_begin(r->ctx_) : 0;
     while (r) {
+        if (r->walk_mark_ == mark)
+            return r;
+        r->walk_mark_ = mark;
         if (!mt__enabled(r))
             return NULL;
         /* memtree: a wrapper's own flags must reach the view (5.1 rule 2) */
@@ -72,14 +79,14 @@ static void root_unlink(mt_view *v)
     v->root_pprev = NULL;
 }
 
-static mt_view *view_build(mt_context *ctx, mt_region *root)
+static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name)
 {
     mt_view *v = mt__xcalloc(1, sizeof(*v));
     v->ctx = ctx;
     v->root_id = root->id_;
     v->root_name = mt__xstrdup(mt__name(root));
     /* the render takes each range's references (8.3) */
-    mt__render(ctx, root, &v->ranges, &v->nr);
+    mt__render(ctx, root, as_name, &v->ranges, &v->nr);
     mt__dispatch_build(v);
     root_link(v, root);
     ctx->stats.renders++;
@@ -87,7 +94,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root)
     return v;
 }
 
-mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root)
+mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root, const char *as_name)
 {
     if (!flat_root) {
         mt__view_ref(ctx->empty_view);
@@ -95,7 +102,7 @@ mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root)
     }
     mt_view *v = flat_root->cached_view_;
     if (!v) {
-        v = view_build(ctx, flat_root);
+        v = view_build(ctx, flat_root, as_name);
         atomic_init(&v->refs, 1); /* the cache's */
         v->in_cache = true;
         v->cache_next = ctx->cache;

@@ -59,7 +59,7 @@ typedef enum mt_file_format {
  * same-named regions an alias shows) by matching the views, and records each
  * inferred or guessed fact (mt_machine_inference). Other formats ignore
  * `flat` (with a note). On bad input returns -EINVAL (-ELOOP when the
- * regions form an alias cycle or a region would contain itself, -EFBIG
+ * regions form an alias cycle or a container would contain itself, -EFBIG
  * when an input is longer than mt_context_set_input_limit allows; binary
  * input, say /dev/zero, fails with -EINVAL as soon as it is read), frees
  * everything and writes "NAME:LINE: what" into err (or to the context's

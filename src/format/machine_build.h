@@ -164,8 +164,9 @@ void mt__desc_free(struct mt__mdesc *d);
  * first), then rank, then index: kids[first[i] ..
  * first[i+1]) for region i. Both arrays are the caller's to free. */
 void mt__desc_children(const struct mt__mdesc *d, size_t **first, size_t **kids);
-/* Would `alias` showing `target` make a region contain itself through
- * subregions and alias targets (the mapping loop the library refuses)? */
+/* Would `alias` showing `target` close a chain of alias targets back onto
+ * the alias (the loop the library refuses)? A target that contains the
+ * alias is fine: such loops render. `first` and `kids` are not used. */
 bool mt__desc_would_loop(const struct mt__mdesc *d, const size_t *first, const size_t *kids,
                          size_t alias, size_t target);
 /* Size as an exact 65-bit value. */

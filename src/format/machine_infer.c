@@ -464,6 +464,7 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     I.forbid_ro = mt__xcalloc(n, sizeof(bool));
     I.exp_of = mt__xcalloc(d->nas + 1, sizeof(size_t));
     I.stack = mt__xmalloc((MT__MAX_DEPTH + 1) * sizeof(size_t));
+    I.stack_base = mt__xmalloc((MT__MAX_DEPTH + 1) * sizeof(mt__i128));
     I.ctx = mt_context_new();
     mt_context_set_diag(I.ctx, quiet, NULL);
     size_t differ = 0, rounds = 64 + 4 * d->nr;
@@ -518,6 +519,7 @@ int mt__infer_from_flat(struct mt__mdesc *d, const struct mt__flat *f, struct mt
     free(I.forbid_ro);
     free(I.exp_of);
     free(I.stack);
+    free(I.stack_base);
     free(I.cl);
     free(I.al);
     free(I.paths);

@@ -56,6 +56,7 @@ struct mt__infer {
     size_t ncl, capcl;
     size_t *paths, npaths, cappaths;
     size_t *stack;
+    mt__i128 *stack_base;     /* where each region on the stack starts */
     size_t nstack;
     size_t *al, nal, capal;   /* aliases whose window held the address */
     size_t fixes;             /* changes this round */

@@ -126,8 +126,13 @@ static int cmp_size(const void *a, const void *b)
 
 /* Rendering rules 1-7 of memory-model.md 4.1 for the single address A:
  * every region rendered there, children before their parent. `probe`
- * lets regions of unsure size 0 count as one byte. */
-static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool probe)
+ * lets regions of unsure size 0 count as one byte. An alias reaching a
+ * region already on the stack is a loop pass (docs/rendering.md, "Loops
+ * through aliases"): it renders nothing when the region would start where
+ * it already does (rule a; the flags are not compared here) or after 16
+ * passes (rule b). */
+static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool probe,
+                 unsigned loops)
 {
     const struct mt__mrec *rec = &I->d->r[r];
     if ((rec->flags & MT__MF_DISABLED) || I->nstack >= MT__MAX_DEPTH)
@@ -135,6 +140,7 @@ static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool 
     base += rec->addr;
     if ((mt__i128)A < base || (mt__i128)A >= base + probe_size(rec, probe))
         return;
+    I->stack_base[I->nstack] = base;
     I->stack[I->nstack++] = r;
     if (rec->kind == MT__MK_ALIAS) {
         if (I->nal == I->capal) {
@@ -143,8 +149,16 @@ static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool 
         }
         I->al[I->nal++] = r;
         const struct mt__mrec *t = &I->d->r[rec->target];
-        walk(I, rec->target, base - (mt__i128)t->addr - (mt__i128)rec->alias_offset, A,
-             probe);
+        mt__i128 tbase = base - (mt__i128)rec->alias_offset;
+        bool again = false, same = false;
+        for (size_t k = 0; k < I->nstack; k++) {
+            if (I->stack[k] == rec->target) {
+                again = true;
+                same |= I->stack_base[k] == tbase;
+            }
+        }
+        if (!again || (!same && loops < 16))
+            walk(I, rec->target, tbase - (mt__i128)t->addr, A, probe, loops + again);
     } else {
         /* the children holding A, in render order; nested walks append
          * after this container's hits, so they are read by index */
@@ -154,7 +168,7 @@ static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool 
         if (to - from > 1)
             qsort(I->hits + from, to - from, sizeof(*I->hits), cmp_size);
         for (size_t h = from; h < to; h++)
-            walk(I, I->kids[I->hits[h]], base, A, probe);
+            walk(I, I->kids[I->hits[h]], base, A, probe, loops);
         I->nhits = from;
         push_claim(I, r, (uint64_t)((mt__i128)A - base));
     }
@@ -164,7 +178,7 @@ static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool 
 static void query(struct mt__infer *I, size_t root, uint64_t A, bool probe)
 {
     I->ncl = I->npaths = I->nstack = I->nal = 0;
-    walk(I, root, 0, A, probe);
+    walk(I, root, 0, A, probe, 0);
 }
 
 /* Could this region, as it is now or once settled, print as type `t`? */
@@ -234,47 +248,76 @@ void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The flat-root descent of memory-model.md 5.1 on the description. The
- * regions it passes through (not the result) go to path[0..*np) if given;
- * *empty (if given) is the container whose lack of enabled children made
- * the result none, else MT__NONE. */
-static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np, size_t *empty)
+/* One step of the flat-root descent of memory-model.md 5.1 on the
+ * description: the region to continue with, or MT__NONE with the result
+ * (a region, or MT__NONE for none) in *result. */
+static size_t descent_step(const struct mt__infer *I, size_t r, size_t *result)
 {
     const struct mt__mdesc *d = I->d;
+    const struct mt__mrec *rec = &d->r[r];
+    *result = MT__NONE;
+    if (rec->flags & MT__MF_DISABLED)
+        return MT__NONE;
+    *result = r;
+    if (rec->flags & (MT__MF_READONLY | MT__MF_NONVOLATILE))
+        return MT__NONE;
+    if (rec->kind == MT__MK_ALIAS)
+        return rec->alias_offset == 0 &&
+                       mt__mrec_size(rec) >= mt__mrec_size(&d->r[rec->target])
+                   ? rec->target : MT__NONE;
+    if (mt__mrec_terminal(rec))
+        return MT__NONE;
+    size_t n = 0, only = MT__NONE;
+    for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
+        if (!(d->r[I->kids[k]].flags & MT__MF_DISABLED))
+            n++, only = I->kids[k];
+    if (n == 0)
+        *result = MT__NONE;
+    if (n == 1 && d->r[only].addr == 0 && mt__mrec_size(&d->r[only]) <= mt__mrec_size(rec))
+        return only;
+    return MT__NONE;
+}
+
+/* The flat-root descent on the description. The regions it passes through
+ * (not the result) go to path[0..*np) if given; *empty (if given) is the
+ * container whose lack of enabled children made the result none, else
+ * MT__NONE. Through an alias it can
+ * come back to a region it passed: it stops at the first region it would
+ * visit twice, which is the result (docs/views.md). Each step depends on
+ * the region alone, so the regions form a chain that may end in a cycle:
+ * Floyd's two walkers find where the cycle starts without marking. */
+static size_t descend(struct mt__infer *I, size_t r, size_t *path, size_t *np, size_t *empty)
+{
+    size_t result, stop = MT__NONE; /* where the cycle starts, if any */
     if (empty)
         *empty = MT__NONE;
-    for (size_t steps = 0; steps <= d->nr; steps++) {
-        const struct mt__mrec *rec = &d->r[r];
-        if (rec->flags & MT__MF_DISABLED)
-            return MT__NONE;
-        if (rec->flags & (MT__MF_READONLY | MT__MF_NONVOLATILE))
-            return r;
-        size_t next = MT__NONE;
-        if (rec->kind == MT__MK_ALIAS) {
-            if (rec->alias_offset == 0 &&
-                mt__mrec_size(rec) >= mt__mrec_size(&d->r[rec->target]))
-                next = rec->target;
-        } else if (!mt__mrec_terminal(rec)) {
-            size_t n = 0, only = MT__NONE;
-            for (size_t k = I->first[r]; k < I->first[r + 1]; k++)
-                if (!(d->r[I->kids[k]].flags & MT__MF_DISABLED))
-                    n++, only = I->kids[k];
-            if (n == 0) {
-                if (empty)
-                    *empty = r;
-                return MT__NONE;
+    for (size_t slow = r, fast = r;;) {
+        if ((fast = descent_step(I, fast, &result)) == MT__NONE ||
+            (fast = descent_step(I, fast, &result)) == MT__NONE)
+            break;
+        slow = descent_step(I, slow, &result);
+        if (slow == fast) {
+            for (stop = r; stop != slow;) {
+                stop = descent_step(I, stop, &result);
+                slow = descent_step(I, slow, &result);
             }
-            if (n == 1 && d->r[only].addr == 0 &&
-                mt__mrec_size(&d->r[only]) <= mt__mrec_size(rec))
-                next = only;
+            break;
         }
-        if (next == MT__NONE)
+    }
+    for (;;) {
+        if (r == stop)
             return r;
+        size_t next = descent_step(I, r, &result);
+        if (next == MT__NONE) {
+            /* none, and not for being disabled: an empty container */
+            if (empty && result == MT__NONE && !(I->d->r[r].flags & MT__MF_DISABLED))
+                *empty = r;
+            return result;
+        }
         if (path)
             path[(*np)++] = r;
         r = next;
     }
-    return r; /* an alias cycle: the build refuses it later */
 }
 
 /* The expected root is a region our descent went past, or ours should not

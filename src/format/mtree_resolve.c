@@ -121,8 +121,9 @@ static int cmp_rep(const void *a, const void *b, void *ctx)
 }
 
 /* Names hide loops that the order of blocks did not rule out: an alias
- * whose target contains it, perhaps through other aliases, takes another
- * candidate of the same name. */
+ * whose chain of alias targets leads back to itself, which no machine can
+ * build, takes another candidate of the same name. (An alias whose target
+ * contains it is legal and renders, so it keeps its candidate.) */
 static void break_loops(struct mt__mdesc *d)
 {
     size_t *first, *kids;

@@ -5,8 +5,10 @@
  * first met: walking the alias lines in print order must queue the blocks
  * in file order (in a -D dump; without -D hidden aliases queue some). A
  * backtracking search finds such an assignment, preferring the target with
- * the alias's owner, new blocks before queued ones, and refusing targets
- * that contain the alias. What was ambiguous is kept for the flat dump.
+ * the alias's owner, new blocks before queued ones, and targets that do not
+ * contain the alias (such loops are legal and render, docs/rendering.md,
+ * but rare: the SSE-200 and OMAP boards). What was ambiguous is kept for
+ * the flat dump.
  */
 #include "mtree_parse.h"
 
@@ -37,8 +39,8 @@ struct targets {
     size_t *cls_parent; /* class root -> its container's class root */
 };
 
-/* Would aliasing the region of class `top` from alias `a` make a region
- * contain itself? (Only containment is checked; that is what names hide.) */
+/* Does the region of class `top` contain alias `a`? Aliasing it from `a`
+ * makes a loop through the alias. */
 static bool contains(const struct targets *T, size_t top, size_t a)
 {
     size_t steps = 0;
@@ -63,15 +65,16 @@ static void list_candidates(struct targets *T, size_t a, size_t q, bool strict,
     size_t n = 0, first = mt__strset_get(&T->by_name, al->target);
     c->cand = mt__xmalloc((T->nmr ? T->nmr : 1) * sizeof(*c->cand));
     c->by_owner = false;
-    /* owner matches first, then new before queued, queued in queue order */
-    for (int pass = 0; pass < 4; pass++) {
-        bool want_owner = pass < 2, want_new = pass % 2 == 0;
+    /* targets that do not contain the alias first; then owner matches
+     * first, then new before queued, queued in queue order */
+    for (int pass = 0; pass < 8; pass++) {
+        bool want_loop = pass >= 4, want_owner = pass % 4 < 2, want_new = pass % 2 == 0;
         for (size_t j = first; j != MT__NONE; j = T->next_same[j]) {
             const struct mt__occ *top = &t->o[t->b[T->mr_blocks[j]].top];
             bool owner = al->owner && top->owner && !strcmp(al->owner, top->owner);
             bool is_new = j >= q;
             if (owner != want_owner || is_new != want_new || !type_fits(al, top) ||
-                contains(T, mt__occ_class(t, t->b[T->mr_blocks[j]].top), a))
+                contains(T, mt__occ_class(t, t->b[T->mr_blocks[j]].top), a) != want_loop)
                 continue;
             if (is_new && strict && j != q)
                 continue;

@@ -301,6 +301,14 @@ test_check() {
     json_is .problems.0.kind overlap
     json_is .problems.3.kind overflow
     json_is .problems.3.start 0xfffffffffffff000
+    run 1 check "$DATA/self-alias.model.txt"
+    out_has "loop: alias system/box/same-place shows its own container 'system' from 0x8000"
+    out_lacks "shifted"
+    out_lacks "readonly-same-place"
+    err_has "1 problem(s)"
+    # `at` follows the same loop rules as rendering (no endless descent)
+    run 0 at "$DATA/self-alias.model.txt" 0x9000
+    out_has "answer: under (ram) at offset 0x0"
     run 1 check "$DATA/cycle.model.txt"
     out_has "cycle: "
     out_has "alias cycle"

@@ -1,6 +1,8 @@
 /*
  * Reference renderer (see ref_render.h). Every step follows the numbered
- * rules of memory-model.md 4.1 literally, with 128-bit arithmetic.
+ * rules of docs/rendering.md literally, with 128-bit arithmetic, including
+ * loops through aliases: the path of regions being rendered is kept in a
+ * plain array, searched from the top at every alias hop.
  */
 #include "ref_render.h"
 
@@ -39,11 +41,50 @@ static void insert_at(struct list *l, size_t i, struct item it)
     l->n++;
 }
 
-static void render(struct list *l, mt_region *r, i128 base, i128 lo, i128 hi,
-                   bool ro, bool nv)
+/* Regions being rendered, outermost first: what a loop pass is judged by. */
+#define LOOP_PASSES_MAX 16
+struct path {
+    struct step {
+        const mt_region *region;
+        i128 base;         /* after the region's own address */
+        bool in_ro, in_nv; /* inherited from above */
+    } *steps;
+    size_t n, cap;
+};
+
+/* An alias hop (possibly several, through aliases of aliases) arrives at
+ * `r` with `base` (r's address added) and inherited flags. A loop pass is
+ * such an arrival at a region with subregions that is already on the path.
+ * Returns false when it renders nothing: rule (a), the same start and
+ * flags as a pass further up; rule (b), the 17th nested pass. */
+static bool loop_pass_ok(const struct path *p, const mt_region *r, i128 base, bool in_ro,
+                         bool in_nv, int *loops)
+{
+    if (!mt_region_first_subregion(r))
+        return true;
+    bool on_path = false;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct step *s = &p->steps[i];
+        if (s->region != r)
+            continue;
+        on_path = true;
+        if (s->base == base && s->in_ro == in_ro && s->in_nv == in_nv)
+            return false;
+    }
+    if (!on_path)
+        return true;
+    if (*loops >= LOOP_PASSES_MAX)
+        return false;
+    ++*loops;
+    return true;
+}
+
+static void render(struct list *l, struct path *p, mt_region *r, i128 base, i128 lo, i128 hi,
+                   bool ro, bool nv, int loops, bool via_alias)
 {
     if (!mt_region_enabled(r))
         return;
+    bool in_ro = ro, in_nv = nv;
     base += mt_region_addr(r);
     ro |= mt_region_readonly(r);
     nv |= mt_region_nonvolatile(r);
@@ -56,12 +97,21 @@ static void render(struct list *l, mt_region *r, i128 base, i128 lo, i128 hi,
         return;
     mt_region *target = mt_region_alias_target(r);
     if (target) {
-        render(l, target, base - (i128)mt_region_addr(target) - (i128)mt_region_alias_offset(r),
-               lo, hi, ro, nv);
+        render(l, p, target,
+               base - (i128)mt_region_addr(target) - (i128)mt_region_alias_offset(r), lo, hi,
+               ro, nv, loops, true);
         return;
     }
+    if (via_alias && !loop_pass_ok(p, r, base, in_ro, in_nv, &loops))
+        return;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->steps = realloc(p->steps, p->cap * sizeof(*p->steps));
+    }
+    p->steps[p->n++] = (struct step){r, base, in_ro, in_nv};
     for (mt_region *c = mt_region_first_subregion(r); c; c = mt_region_next_sibling(c))
-        render(l, c, base, lo, hi, ro, nv);
+        render(l, p, c, base, lo, hi, ro, nv, loops, false);
+    p->n--;
     if (!mt_region_is_terminal(r))
         return;
     /* fill the gaps of [lo, hi) left by ranges already in the list */
@@ -86,8 +136,10 @@ static void render(struct list *l, mt_region *r, i128 base, i128 lo, i128 hi,
 void ref_render(mt_region *flat_root, ref_view *out)
 {
     struct list l = {0};
+    struct path p = {0};
     if (flat_root)
-        render(&l, flat_root, 0, 0, TWO_64, false, false);
+        render(&l, &p, flat_root, 0, 0, TWO_64, false, false, 0, false);
+    free(p.steps);
     /* merge neighbours (4.6) */
     size_t n = 0;
     for (size_t i = 0; i < l.n; i++) {
@@ -155,38 +207,52 @@ bool ref_view_equal(const ref_view *ref, const mt_view *v, char *why, size_t why
     return true;
 }
 
+/* One step of the descent: the next region, or NULL with *result set. */
+static mt_region *descend(mt_region *r, mt_region **result)
+{
+    *result = NULL;
+    if (!mt_region_enabled(r))
+        return NULL;
+    *result = r;
+    if (mt_region_readonly(r) || mt_region_nonvolatile(r))
+        return NULL;
+    mt_region *target = mt_region_alias_target(r);
+    if (target)
+        return mt_region_alias_offset(r) == 0 && size_of(r) >= size_of(target) ? target : NULL;
+    if (mt_region_get_kind(r) != MT_KIND_CONTAINER)
+        return NULL;
+    mt_region *only = NULL;
+    int enabled = 0;
+    for (mt_region *c = mt_region_first_subregion(r); c; c = mt_region_next_sibling(c)) {
+        if (mt_region_enabled(c)) {
+            enabled++;
+            only = c;
+        }
+    }
+    if (enabled == 0)
+        *result = NULL;
+    if (enabled == 1 && mt_region_addr(only) == 0 && size_of(only) <= size_of(r))
+        return only;
+    return NULL;
+}
+
 mt_region *ref_flat_root(mt_region *r)
 {
+    /* the descent stops at the first region it would visit twice */
+    mt_region **seen = NULL, *result = NULL;
+    size_t nseen = 0;
     while (r) {
-        if (!mt_region_enabled(r))
-            return NULL;
-        if (mt_region_readonly(r) || mt_region_nonvolatile(r))
-            return r;
-        mt_region *target = mt_region_alias_target(r);
-        if (target) {
-            if (mt_region_alias_offset(r) == 0 && size_of(r) >= size_of(target)) {
-                r = target;
-                continue;
-            }
-            return r;
+        bool again = false;
+        for (size_t i = 0; i < nseen && !again; i++)
+            again = seen[i] == r;
+        if (again) {
+            result = r;
+            break;
         }
-        if (mt_region_get_kind(r) != MT_KIND_CONTAINER)
-            return r;
-        mt_region *only = NULL;
-        int enabled = 0;
-        for (mt_region *c = mt_region_first_subregion(r); c; c = mt_region_next_sibling(c)) {
-            if (mt_region_enabled(c)) {
-                enabled++;
-                only = c;
-            }
-        }
-        if (enabled == 0)
-            return NULL;
-        if (enabled == 1 && mt_region_addr(only) == 0 && size_of(only) <= size_of(r)) {
-            r = only;
-            continue;
-        }
-        return r;
+        seen = realloc(seen, (nseen + 1) * sizeof(*seen));
+        seen[nseen++] = r;
+        r = descend(r, &result);
     }
-    return NULL;
+    free(seen);
+    return result;
 }

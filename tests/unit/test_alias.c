@@ -1,9 +1,10 @@
 /*
- * Conformance group B, aliases (conformance.md items 15-24a): composition,
+ * Conformance group B, aliases (conformance.md items 15-24): composition,
  * offsets beyond or across the target's end, alias_offset measured from the
  * target's start, disabled targets, holes of aliased containers, subregions
  * of aliases, is_mapped through alias chains, set_alias_offset inside a
- * transaction, merging of adjacent aliases, and loops refused at mapping.
+ * transaction and merging of adjacent aliases. Loops through aliases
+ * (item 24a) have their own file, test_alias_loops.c.
  * Listener and access expectations belong to later test files; the view
  * and tree effects are checked here.
  */
@@ -251,63 +252,6 @@ static void item_24_adjacent_aliases_merge_unless_flags_differ(void **state)
                    "  0000000000003000-000000000000ffff (prio -1, i/o): bg @0000000000003000\n");
 }
 
-/* ---- item 24a: loops through aliases are refused --------------------------------- */
-
-/* Tries to map `sub` into `c` at `addr`, expecting -ELOOP with nothing
- * changed: no container for `sub`, the same tree under `root`, the same
- * view and no render. */
-static void expect_loop_refused(mt_test_env *e, mt_region *root, mt_region *c,
-                                uint64_t addr, mt_region *sub)
-{
-    char *tree = mt_test_tree_text(root);
-    char *view = mt_test_as_text(e->X);
-    mt_view *v = mt_address_space_view(e->X);
-    uint64_t renders = mt_test_renders(e->ctx);
-    mt_region *old_container = mt_region_container(sub);
-    unsigned diags = e->diag.count;
-
-    assert_int_equal(mt_region_add_subregion_overlap(c, addr, sub, 3), -ELOOP);
-
-    mt_assert_diag(e, diags, NULL);
-    assert_ptr_equal(mt_region_container(sub), old_container);
-    assert_int_equal(mt_transaction_depth(e->ctx), 0);
-    assert_int_equal(mt_test_renders(e->ctx), renders);
-    assert_ptr_equal(mt_address_space_view(e->X), v);
-    mt_assert_text(mt_test_tree_text(root), tree);
-    mt_assert_view(e->X, view);
-    free(tree);
-    free(view);
-}
-
-static void item_24a_alias_loops_refused(void **state)
-{
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *c = e->C;
-    mt_test_bg(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(c, 0x1000, r);
-    assert_ptr_equal(mt_view_root(mt_address_space_view(e->X)), c);
-
-    /* One level: an alias of c mapped inside c. */
-    mt_region *a = mt_test_alias(e, e->O2, "a", c, 0, 0x1000);
-    expect_loop_refused(e, c, c, 0x8000, a);
-    assert_false(mt_region_is_mapped(a));
-
-    /* Two levels: c holds d, and an alias of c goes into d. */
-    mt_region *d = mt_test_container(e, e->O2, "d", 0x1000);
-    mt_test_map(c, 0x4000, d);
-    mt_region *b = mt_test_alias(e, e->O2, "b", c, 0, 0x1000);
-    expect_loop_refused(e, c, d, 0, b);
-    assert_false(mt_region_is_mapped(b));
-
-    /* c into itself, and c into its own child. */
-    expect_loop_refused(e, c, c, 0x8000, c);
-    mt_test_unmap(c, d);
-    mt_test_map(d, 0, a);   /* d now reaches c through a */
-    expect_loop_refused(e, d, c, 0x4000, d);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,7 +265,6 @@ int main(void)
         MT_TEST(item_22_mapped_through_alias),
         MT_TEST(item_23_set_alias_offset_in_transaction),
         MT_TEST(item_24_adjacent_aliases_merge_unless_flags_differ),
-        MT_TEST(item_24a_alias_loops_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -339,9 +339,14 @@ static void bad_maps(void **state)
     expect_error(b, "m.map:4: ", "duplicate owner id 'o1'");
     snprintf(b, sizeof(b), "%sfrobnicate\n", sys);
     expect_error(b, "m.map:3: ", "unknown line type 'frobnicate'");
+    /* an alias inside its own target loads: such loops render
+     * (docs/rendering.md) */
+    load(&L, MT_FORMAT_MAP,
+         "memtree-map 1\nregion a - container 0 10 0 - - - - a\nregion b a container 0 10 0 "
+         "- - - - b\nregion a2 b alias 0 10 0 - a 0 - loop\n");
+    assert_int_equal(L.rc, 0);
+    unload(&L);
     /* structure the library refuses */
-    expect_error_rc("region a - container 0 10 0 - - - - a\nregion b a container 0 10 0 - - "
-                    "- - b\nregion a2 b alias 0 10 0 - a 0 - loop\n", -ELOOP, "m.map:", "loop");
     expect_error_rc("region a - alias 0 10 0 - b 0 - a\nregion b - alias 0 10 0 - a 0 - b\n",
                     -ELOOP, "m.map:2: ", "alias cycle");
     expect_error_rc("region a - container 0 10 0 - - - - a\nregion b b io 0 10 0 - - - - b\n",

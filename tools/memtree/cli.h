@@ -254,6 +254,8 @@ typedef struct cli_loser {
 typedef struct cli_losers {
     cli_loser *l;
     size_t n, cap;
+    size_t visits;          /* regions the walk visited */
+    bool cut;               /* the walk stopped at its depth or visit budget */
 } cli_losers;
 
 /*

@@ -134,6 +134,9 @@ static const mt_region *readonly_wrapper(const cli_path *p)
 
 static void print_losers(const cli_losers *ls, uint64_t addr)
 {
+    if (ls->cut)
+        printf("  (the search below was cut short: aliases loop through their own "
+               "container too often, or the tree is very deep)\n");
     if (!ls->n) {
         printf("  hidden here: nothing else covers this address\n");
         return;

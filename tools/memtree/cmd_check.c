@@ -3,9 +3,11 @@
  * equal-priority siblings that overlap (the winner is decided by mapping
  * order, which the map does not show), aliases reaching past the end of
  * their target, regions reaching past their container's end, regions whose
- * address plus size passes 2^64, and alias cycles (which the loader refuses,
- * so they arrive as a load error). Only regions reachable from an address
- * space are checked: the others are never rendered or printed.
+ * address plus size passes 2^64, aliases that show their own container at
+ * the very place they sit (a loop of displacement zero, which renders
+ * nothing), and alias cycles (which the loader refuses, so they arrive as a
+ * load error). Only regions reachable from an address space are checked:
+ * the others are never rendered or printed.
  */
 #include "cli.h"
 
@@ -25,6 +27,8 @@ static const char help[] =
     "  alias     an alias reaches past the end of its target\n"
     "  overhang  a region reaches past the end of its container (it is cut)\n"
     "  overflow  a region's address plus its size passes 2^64\n"
+    "  loop      an alias shows its own container at the very place it sits\n"
+    "            in it: the loop has displacement zero and renders nothing\n"
     "  cycle     aliases lead back to themselves (the file cannot be loaded)\n"
     "Addresses are absolute, as in `info mtree`.\n"
     "\n"
@@ -367,6 +371,35 @@ static void check_overlaps(struct report *rep, const mt_region *c)
     free(v);
 }
 
+/*
+ * An alias inside its own target `t`, showing `t` from the offset at which
+ * the alias itself sits in `t`: rendering meets `t` again at the same
+ * address with the same flags and stops there (docs/rendering.md, rule a),
+ * so the alias renders nothing, which is almost certainly not what was
+ * meant. A readonly or nonvolatile flag on the way changes the flags of the
+ * second pass, which then renders once: not reported. Chains of aliases
+ * adding up to displacement zero are not looked for.
+ */
+static void check_self_alias(struct report *rep, const mt_region *r, const mt_region *t)
+{
+    cli_u128 inside = 0; /* r's offset in t */
+    bool flags = false;
+    const mt_region *p = r;
+    for (; p && p != t; p = mt_region_container(p)) {
+        inside += mt_region_addr(p);
+        flags |= mt_region_readonly(p) || mt_region_nonvolatile(p);
+    }
+    if (!p || flags || inside != mt_region_alias_offset(r) || !cli_region_size(r))
+        return;
+    uint64_t first = abs_start(rep->places, r);
+    char *where = region_path(rep->places, r);
+    add(rep, "loop", r, t, first, last_of(first, cli_region_size(r)),
+        "alias %s shows its own container '%s' from 0x%" PRIx64 ", the very place "
+        "it sits in it: the loop has displacement zero and renders nothing",
+        where, cli_name(t), mt_region_alias_offset(r));
+    free(where);
+}
+
 static void check_region(struct report *rep, const mt_region *r)
 {
     cli_u128 size = cli_region_size(r);
@@ -417,6 +450,9 @@ static void check_region(struct report *rep, const mt_region *r)
             free(where);
         }
     }
+
+    if (mt_region_get_kind(r) == MT_KIND_ALIAS && t && mt_region_enabled(r))
+        check_self_alias(rep, r, t);
 
     /* Subregions of an alias are never rendered: their overlaps are moot. */
     if (mt_region_get_kind(r) != MT_KIND_ALIAS)

@@ -22,16 +22,40 @@ void cli_path_push(cli_path *p, const mt_region *r, cli_i128 base)
 }
 
 /*
+ * The renderer's loop rules for an alias about to show `t` with t's offset
+ * 0 at `t_origin`, `p` holding the path down to the alias: whether that is
+ * a loop pass (t already on the path), and whether the renderer stops there
+ * instead (rule a: t would sit where it already sits; rule b: `loops`
+ * passes already made reach 16). docs/rendering.md, "Loops through aliases".
+ */
+static bool loop_stops(const cli_path *p, const mt_region *t, cli_i128 t_origin,
+                       unsigned loops, bool *again)
+{
+    bool same = false;
+    *again = false;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->s[i].r == t) {
+            *again = true;
+            same |= p->s[i].base == t_origin;
+        }
+    }
+    return *again && (same || loops >= 16);
+}
+
+/*
  * The terminal region that rendering `r` (its container's offset 0 at
  * `base`) puts at `addr`, or NULL if its subtree renders nothing there. The
  * regions passed through are left on `p`. These are the renderer's rules
  * (docs/rendering.md): a disabled region renders nothing, each level clips
  * to its own extent, an alias renders its target shifted, children render
  * in order and the first to cover the address wins, and a terminal region
- * fills what its children left.
+ * fills what its children left. An alias reaching a region already on the
+ * path is a loop pass (docs/rendering.md, "Loops through aliases"): it
+ * finds nothing when the region would sit where it already sits (rule a)
+ * or once `loops` reaches 16 (rule b).
  */
-const mt_region *cli_resolve(const mt_region *r, cli_i128 base, uint64_t addr,
-                             cli_path *p)
+static const mt_region *resolve(const mt_region *r, cli_i128 base, uint64_t addr,
+                                cli_path *p, unsigned loops)
 {
     if (!mt_region_enabled(r))
         return NULL;
@@ -42,16 +66,18 @@ const mt_region *cli_resolve(const mt_region *r, cli_i128 base, uint64_t addr,
     cli_path_push(p, r, base);
     const mt_region *t = mt_region_alias_target(r);
     if (mt_region_get_kind(r) == MT_KIND_ALIAS && t) {
-        const mt_region *hit = cli_resolve(t, base - (cli_i128)mt_region_addr(t) -
-                                                  (cli_i128)mt_region_alias_offset(r),
-                                           addr, p);
+        cli_i128 tbase = base - (cli_i128)mt_region_alias_offset(r);
+        bool again;
+        const mt_region *hit = NULL;
+        if (!loop_stops(p, t, tbase, loops, &again))
+            hit = resolve(t, tbase - (cli_i128)mt_region_addr(t), addr, p, loops + again);
         if (!hit)
             p->n = mark;
         return hit;
     }
     for (const mt_region *c = mt_region_first_subregion(r); c;
          c = mt_region_next_sibling(c)) {
-        const mt_region *hit = cli_resolve(c, base, addr, p);
+        const mt_region *hit = resolve(c, base, addr, p, loops);
         if (hit)
             return hit;
     }
@@ -59,6 +85,12 @@ const mt_region *cli_resolve(const mt_region *r, cli_i128 base, uint64_t addr,
         return r;
     p->n = mark;
     return NULL;
+}
+
+const mt_region *cli_resolve(const mt_region *r, cli_i128 base, uint64_t addr,
+                             cli_path *p)
+{
+    return resolve(r, base, addr, p, 0);
 }
 
 /*
@@ -133,11 +165,21 @@ static void add_loser(cli_losers *ls, const mt_region *r, cli_i128 base,
         cli_path_push(&l->chain, p->s[k].r, p->s[k].base);
 }
 
+/* How far the loser walks go: the nesting they recurse through (the C
+ * stack), and the regions one walk may visit, since several aliases looping
+ * through their own container multiply the paths (up to 16 passes each). A
+ * walk cut short says so (cli_losers.cut, a candidate list marked cut). */
+#define WALK_DEPTH_MAX 4096
+#define WALK_VISITS_MAX 1000000
+
 static void explore(const mt_region *r, cli_i128 base, uint64_t addr, cli_why why,
-                    const mt_region *by, cli_path *p, cli_losers *ls, int depth)
+                    const mt_region *by, cli_path *p, cli_losers *ls, unsigned loops)
 {
-    if (depth > 64)
-        return; /* the loader refuses alias cycles; this only bounds the walk */
+    if (p->n >= WALK_DEPTH_MAX || ls->visits >= WALK_VISITS_MAX) {
+        ls->cut = true;
+        return;
+    }
+    ls->visits++;
     cli_i128 origin = base + (cli_i128)mt_region_addr(r);
     cli_u128 size = cli_region_size(r);
     bool covers = (cli_i128)addr >= origin && (cli_i128)addr < origin + (cli_i128)size;
@@ -187,9 +229,11 @@ static void explore(const mt_region *r, cli_i128 base, uint64_t addr, cli_why wh
                 add_loser(ls, r, origin, why == CLI_WHY_NONE ? CLI_WHY_ALIAS_BEYOND : why,
                           why == CLI_WHY_NONE ? t : by, p);
         } else {
-            explore(t, origin - (cli_i128)mt_region_addr(t) -
-                           (cli_i128)mt_region_alias_offset(r),
-                    addr, why, by, p, ls, depth + 1);
+            cli_i128 t_origin = origin - (cli_i128)mt_region_alias_offset(r);
+            bool again;
+            if (!loop_stops(p, t, t_origin, loops, &again))
+                explore(t, t_origin - (cli_i128)mt_region_addr(t), addr, why, by, p, ls,
+                        loops + again);
         }
         p->n--;
         return;
@@ -204,7 +248,7 @@ static void explore(const mt_region *r, cli_i128 base, uint64_t addr, cli_why wh
                                                                  : CLI_WHY_SIBLING;
             cb = won;
         }
-        explore(c, origin, addr, cw, cb, p, ls, depth + 1);
+        explore(c, origin, addr, cw, cb, p, ls, loops);
         if (why == CLI_WHY_NONE && !won && covers) {
             cli_path scratch = {0};
             if (cli_resolve(c, origin, addr, &scratch))
@@ -335,6 +379,9 @@ struct candidate {
 struct candidates {
     struct candidate *c;
     size_t n, cap;
+    cli_path path;          /* the walk's route, for the loop rules */
+    size_t visits;
+    bool cut;               /* the walk hit WALK_DEPTH_MAX or WALK_VISITS_MAX */
 };
 
 static void add_candidate(struct candidates *cs, const mt_region *r, cli_i128 first,
@@ -356,10 +403,13 @@ static void add_candidate(struct candidates *cs, const mt_region *r, cli_i128 fi
 }
 
 static void collect(const mt_region *r, cli_i128 base, cli_i128 win_first,
-                    cli_i128 win_last, struct candidates *cs, int depth)
+                    cli_i128 win_last, struct candidates *cs, unsigned loops)
 {
-    if (depth > 64)
-        return; /* the loader refuses alias cycles; this only bounds the walk */
+    if (cs->path.n >= WALK_DEPTH_MAX || cs->visits >= WALK_VISITS_MAX) {
+        cs->cut = true;
+        return;
+    }
+    cs->visits++;
     cli_i128 origin = base + (cli_i128)mt_region_addr(r);
     cli_u128 size = cli_region_size(r);
     bool alias = mt_region_get_kind(r) == MT_KIND_ALIAS;
@@ -379,13 +429,19 @@ static void collect(const mt_region *r, cli_i128 base, cli_i128 win_first,
         if (target_last < last)
             add_candidate(cs, r, target_last + 1 > origin ? target_last + 1 : origin,
                           last, win_first, win_last);
-        collect(t, target_origin - (cli_i128)mt_region_addr(t),
-                origin > win_first ? origin : win_first,
-                last < win_last ? last : win_last, cs, depth + 1);
+        bool again;
+        cli_path_push(&cs->path, r, origin);
+        if (!loop_stops(&cs->path, t, target_origin, loops, &again))
+            collect(t, target_origin - (cli_i128)mt_region_addr(t),
+                    origin > win_first ? origin : win_first,
+                    last < win_last ? last : win_last, cs, loops + again);
+        cs->path.n--;
         return;
     }
+    cli_path_push(&cs->path, r, origin);
     for (const mt_region *c = mt_region_first_subregion(r); c; c = mt_region_next_sibling(c))
-        collect(c, origin, win_first, win_last, cs, depth + 1);
+        collect(c, origin, win_first, win_last, cs, loops);
+    cs->path.n--;
     if (mt_region_is_terminal(r))
         add_candidate(cs, r, origin, last, win_first, win_last);
 }
@@ -490,6 +546,12 @@ size_t cli_hidden_stretches(const mt_view *v, const mt_region *as_root, cli_hidd
         }
     }
     free(cs.c);
+    free(cs.path.s);
+    if (cs.cut)
+        fprintf(stderr, "memtree: the hidden-region walk of a view was cut short after "
+                        "%d levels or %d regions (aliases looping through their own "
+                        "container); some marks may be missing\n",
+                WALK_DEPTH_MAX, WALK_VISITS_MAX);
     if (hs.n > 1)
         qsort(hs.h, hs.n, sizeof(*hs.h), by_first);
     *out = hs.h;
