@@ -309,6 +309,9 @@ test_check() {
     # `at` follows the same loop rules as rendering (no endless descent)
     run 0 at "$DATA/self-alias.model.txt" 0x9000
     out_has "answer: under (ram) at offset 0x0"
+    # ...and names the alias whose loop pass renders nothing as a loser
+    out_has "same-place (alias, prio 0) at offset 0x1000"
+    out_has "why: alias loop: it shows its own container 'system' again"
     run 1 check "$DATA/cycle.model.txt"
     out_has "cycle: "
     out_has "alias cycle"

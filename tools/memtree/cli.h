@@ -241,6 +241,7 @@ typedef enum cli_why {
     CLI_WHY_ALIAS_BEYOND,   /* alias offset beyond its target's end */
     CLI_WHY_CLIPPED,        /* outside a container's or alias's window */
     CLI_WHY_DISABLED,
+    CLI_WHY_LOOP,           /* an alias loop pass the renderer stops (rules a, b) */
 } cli_why;
 
 typedef struct cli_loser {

@@ -161,6 +161,7 @@ static enum lane lane_of(cli_why why)
     case CLI_WHY_ALIAS_BEYOND:
     case CLI_WHY_CLIPPED:
     case CLI_WHY_DISABLED:
+    case CLI_WHY_LOOP:
         return LANE_OFF;
     case CLI_WHY_NONE:
     case CLI_WHY_SUBREGION:

@@ -110,7 +110,7 @@ static int why_rank(cli_why w)
     switch (w) {
     case CLI_WHY_NONE: return 0;
     case CLI_WHY_SUBREGION: case CLI_WHY_PRIORITY: case CLI_WHY_SIBLING: return 1;
-    case CLI_WHY_ZERO_SIZE: case CLI_WHY_ALIAS_BEYOND: return 2;
+    case CLI_WHY_ZERO_SIZE: case CLI_WHY_ALIAS_BEYOND: case CLI_WHY_LOOP: return 2;
     case CLI_WHY_CLIPPED: return 3;
     case CLI_WHY_DISABLED: return 4;
     }
@@ -234,6 +234,9 @@ static void explore(const mt_region *r, cli_i128 base, uint64_t addr, cli_why wh
             if (!loop_stops(p, t, t_origin, loops, &again))
                 explore(t, t_origin - (cli_i128)mt_region_addr(t), addr, why, by, p, ls,
                         loops + again);
+            else if (covers)
+                add_loser(ls, r, origin, why == CLI_WHY_NONE ? CLI_WHY_LOOP : why,
+                          why == CLI_WHY_NONE ? t : by, p);
         }
         p->n--;
         return;
@@ -306,6 +309,7 @@ const char *cli_why_word(cli_why w)
     case CLI_WHY_ALIAS_BEYOND: return "alias offset beyond target";
     case CLI_WHY_CLIPPED: return "clipped";
     case CLI_WHY_DISABLED: return "disabled";
+    case CLI_WHY_LOOP: return "alias loop";
     }
     return "?";
 }
@@ -354,6 +358,10 @@ void cli_explain_loser(FILE *out, const cli_loser *l)
     case CLI_WHY_ALIAS_BEYOND:
         fprintf(out, "alias offset beyond target: '%s' is only 0x%" PRIx64 " bytes",
                 cli_name(by), mt_region_size(by));
+        break;
+    case CLI_WHY_LOOP:
+        fprintf(out, "alias loop: it shows its own container '%s' again, and rendering "
+                "stops there (at the same place, or after 16 passes)", cli_name(by));
         break;
     case CLI_WHY_NONE:
         break;
