@@ -86,9 +86,14 @@ void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque);
  * owners whose last reference the library dropped (their teardown runs
  * here). Edits never tear an owner down inline, so a release can never
  * finalise regions in the middle of an edit; call this from your main loop
- * (or after unmapping) to let owners go.
+ * (or after unmapping) to let owners go. Views and address spaces are also
+ * freed without it, at later writer calls, once readers are done with them
+ * (docs/threads.md). The only call that waits: -EDEADLK, and nothing done,
+ * inside a read-side section (an access callback, or between mt_read_lock
+ * and mt_read_unlock), where the wait would never end; -EBUSY from a
+ * listener callback during a commit.
  */
-void mt_context_reclaim(mt_context *ctx);
+int mt_context_reclaim(mt_context *ctx);
 
 /* Counters for tests and tools; all are exact. */
 typedef struct mt_stats {
@@ -97,8 +102,8 @@ typedef struct mt_stats {
     uint64_t renders;       /* views rendered since the context was created */
     uint64_t live_regions;  /* initialised and not finalised */
     uint64_t address_spaces;
-    uint64_t retired_views;  /* views waiting for a grace period */
-    uint64_t grace_periods;  /* grace periods waited for by the library */
+    uint64_t retired_views;  /* views retired and not yet freed */
+    uint64_t grace_periods;  /* waits for readers (mt_context_reclaim only) */
 } mt_stats;
 void mt_context_get_stats(const mt_context *ctx, mt_stats *out);
 
@@ -575,8 +580,15 @@ void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
  */
 mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
                                        const char *name);
-/* Destroys the address space; its view is released after readers leave. */
-void mt_address_space_destroy(mt_address_space *as);
+/*
+ * Destroys the address space: its listeners get region_del for every range
+ * at the commit (at once, or at the commit of the open transaction), then
+ * are detached; its view is released after readers leave. The struct
+ * itself stays, marked destroyed, until the context is freed, so a second
+ * destroy is reported (-EINVAL) rather than a use after free, and a reader
+ * still holding the pointer reads the empty view.
+ */
+int mt_address_space_destroy(mt_address_space *as);
 const char *mt_address_space_name(const mt_address_space *as);
 mt_region *mt_address_space_root(const mt_address_space *as);
 /* The view currently published for the address space. */
@@ -766,19 +778,24 @@ int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len);
  * published atomically and freed only after every reader that could see
  * them has left its read-side section (RCU, via liburcu).
  *
- * A thread other than the writer must call mt_reader_register before its
- * first read and mt_reader_unregister before it exits. Access calls enter a
- * read-side section themselves; wrap several calls (or a use of a view
- * pointer from mt_address_space_view) in mt_read_lock/mt_read_unlock, which
- * nest and cost a few nanoseconds.
+ * A reader thread is registered with liburcu on its first read (or by
+ * mt_reader_register) and unregistered when it exits (or by
+ * mt_reader_unregister). Access calls enter a read-side section themselves
+ * and keep the view they loaded until they return, even when a callback
+ * commits a new one; wrap several calls (or a use of a view pointer from
+ * mt_address_space_view) in mt_read_lock/mt_read_unlock, which nest and
+ * cost a few nanoseconds.
  *
- * Reclamation is bounded: a commit that leaves more than
- * MT_RETIRED_VIEWS_MAX views waiting for readers waits for a grace period
- * and frees them, so a burst of commits cannot pile up memory.
+ * Commits never wait for readers: a retired view is freed by a later writer
+ * call once every reader that could see it has left (call_rcu), so a commit
+ * may run inside a read-side section, for example in an MMIO callback.
+ * Views waiting are bounded by how long readers stay inside sections, not
+ * by a count. Who may call what from where: docs/threads.md.
  */
-#define MT_RETIRED_VIEWS_MAX 64
 void mt_reader_register(void);
 void mt_reader_unregister(void);
+/* Whether the calling thread is registered (explicitly or on first use). */
+bool mt_reader_registered(void);
 void mt_read_lock(void);
 void mt_read_unlock(void);
 

@@ -131,11 +131,10 @@ static void table_replace(mt_context *ctx, const mt_region *r, const struct mt__
     __atomic_store_n(&s->eventfds, t, __ATOMIC_RELEASE);
     if (!old)
         return;
-    /* Readers that loaded the old table may still be matching in it. */
-    urcu_memb_synchronize_rcu();
-    if (present)
-        free(old->regions[i]);
-    free(old);
+    /* Readers that loaded the old table may still be matching in it: freed
+     * after them, without waiting (an eventfd may be added from an MMIO
+     * callback, inside a read-side section). */
+    mt__free_after_readers(present ? old->regions[i] : NULL, old);
 }
 
 /* Checks and normalises an eventfd as the table stores it: data masked to
