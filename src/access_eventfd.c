@@ -134,7 +134,7 @@ static void table_replace(mt_context *ctx, const mt_region *r, const struct mt__
     /* Readers that loaded the old table may still be matching in it: freed
      * after them, without waiting (an eventfd may be added from an MMIO
      * callback, inside a read-side section). */
-    mt__free_after_readers(present ? old->regions[i] : NULL, old);
+    mt__free_after_readers(ctx, present ? old->regions[i] : NULL, old);
 }
 
 /* Checks and normalises an eventfd as the table stores it: data masked to

@@ -61,7 +61,8 @@ struct mt_context {
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
     _Atomic(struct mt__batch *) ready;
-    unsigned batches_in_flight;  /* handed to call_rcu, not yet freed */
+    struct mt__batch *in_flight; /* handed to call_rcu, not yet freed */
+    atomic_uint callbacks_pending; /* queued with call_rcu, not yet run */
     mt_address_space *dead_as;   /* destroyed ones, kept until the context
                                     goes so a second destroy is caught */
     unsigned notifying;          /* commit listener calls in progress (txn.c) */
@@ -338,8 +339,9 @@ bool mt__in_read_section(void);
  * retired since to call_rcu. Never waits. */
 void mt__reclaim_step(mt_context *ctx);
 /* Frees plain memory (either may be NULL) once readers that may see it
- * have left, on liburcu's callback thread. */
-void mt__free_after_readers(void *a, void *b);
+ * have left, on liburcu's callback thread. mt_context_reclaim waits for
+ * it. */
+void mt__free_after_readers(mt_context *ctx, void *a, void *b);
 
 /* ---- owner.c ------------------------------------------------------------ */
 

@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -34,13 +35,27 @@
 #define MT__TSAN 1
 #endif
 #ifdef MT__TSAN
+/* liburcu's inline read-side code would be instrumented here, and its
+ * benign races reported: call the library's own (uninstrumented) copies,
+ * as code without _LGPL_SOURCE does. */
+#undef urcu_memb_read_lock
+#undef urcu_memb_read_unlock
+#undef urcu_memb_read_ongoing
+extern void urcu_memb_read_lock(void);
+extern void urcu_memb_read_unlock(void);
+extern int urcu_memb_read_ongoing(void);
 #include <sanitizer/tsan_interface.h>
 static char tsan_grace_period; /* an address to synchronise on, no state */
 #define TSAN_READER_LEAVES() __tsan_release(&tsan_grace_period)
 #define TSAN_GRACE_PERIOD_ENDS() __tsan_acquire(&tsan_grace_period)
+/* call_rcu's queue is liburcu's too: what is queued was written before */
+#define TSAN_QUEUED(p) __tsan_release(p)
+#define TSAN_DEQUEUED(p) __tsan_acquire(p)
 #else
 #define TSAN_READER_LEAVES() ((void)0)
 #define TSAN_GRACE_PERIOD_ENDS() ((void)0)
+#define TSAN_QUEUED(p) ((void)0)
+#define TSAN_DEQUEUED(p) ((void)0)
 #endif
 
 /* ---- reader registration ------------------------------------------------ */
@@ -114,8 +129,11 @@ bool mt__in_read_section(void)
 struct mt__batch {
     struct rcu_head head;
     mt_context *ctx;
+    /* the writer's alone: what is still to free, and the in-flight list */
     mt_view *views;             /* linked by retired_next */
     mt_address_space *spaces;   /* linked by next */
+    struct mt__batch *flight_next, *flight_prev;
+    /* the callback thread's: the ready stack */
     struct mt__batch *ready_next;
 };
 
@@ -125,6 +143,7 @@ static void batch_ready(struct rcu_head *head)
 {
     TSAN_GRACE_PERIOD_ENDS();
     struct mt__batch *b = caa_container_of(head, struct mt__batch, head);
+    TSAN_DEQUEUED(b);
     mt_context *ctx = b->ctx;
     struct mt__batch *top = atomic_load_explicit(&ctx->ready, memory_order_relaxed);
     do {
@@ -132,26 +151,45 @@ static void batch_ready(struct rcu_head *head)
     } while (!atomic_compare_exchange_weak_explicit(&ctx->ready, &top, b,
                                                     memory_order_release,
                                                     memory_order_relaxed));
+    atomic_fetch_sub_explicit(&ctx->callbacks_pending, 1, memory_order_release);
 }
 
 /* Hands what was retired since the last hand-off to call_rcu, as one
- * batch. Returns whether there was anything. */
-static bool hand_off(mt_context *ctx)
+ * batch. */
+static void hand_off(mt_context *ctx)
 {
     mt_view *views = atomic_exchange_explicit(&ctx->retired, NULL, memory_order_acquire);
     mt_address_space *spaces = ctx->retired_as;
     if (!views && !spaces)
-        return false;
+        return;
     ctx->retired_as = NULL;
     struct mt__batch *b = mt__xcalloc(1, sizeof(*b));
     b->ctx = ctx;
     b->views = views;
     b->spaces = spaces;
-    ctx->batches_in_flight++;
+    b->flight_next = ctx->in_flight;
+    if (ctx->in_flight)
+        ctx->in_flight->flight_prev = b;
+    ctx->in_flight = b;
     /* call_rcu enters a read-side section of its own */
     mt__reader_register_slow();
+    TSAN_QUEUED(b);
+    atomic_fetch_add_explicit(&ctx->callbacks_pending, 1, memory_order_relaxed);
     urcu_memb_call_rcu(&b->head, batch_ready);
-    return true;
+}
+
+/* Frees what the lists hold: readers are done with it. Writer only. */
+static void free_retired(mt_context *ctx, mt_address_space *spaces, mt_view *views)
+{
+    for (mt_address_space *as = spaces, *n; as; as = n) {
+        n = as->next;
+        mt__address_space_release(as);
+    }
+    for (mt_view *v = views, *n; v; v = n) {
+        n = v->retired_next;
+        mt__view_free(v);
+        atomic_fetch_sub(&ctx->retired_count, 1);
+    }
 }
 
 /* Frees the batches whose grace period has ended. Writer only. */
@@ -162,16 +200,13 @@ static bool free_ready(mt_context *ctx)
         return false;
     while (b) {
         struct mt__batch *next = b->ready_next;
-        for (mt_address_space *as = b->spaces, *n; as; as = n) {
-            n = as->next;
-            mt__address_space_release(as);
-        }
-        for (mt_view *v = b->views, *n; v; v = n) {
-            n = v->retired_next;
-            mt__view_free(v);
-            atomic_fetch_sub(&ctx->retired_count, 1);
-        }
-        ctx->batches_in_flight--;
+        free_retired(ctx, b->spaces, b->views);
+        if (b->flight_prev)
+            b->flight_prev->flight_next = b->flight_next;
+        else
+            ctx->in_flight = b->flight_next;
+        if (b->flight_next)
+            b->flight_next->flight_prev = b->flight_prev;
         free(b);
         b = next;
     }
@@ -184,6 +219,16 @@ void mt__reclaim_step(mt_context *ctx)
     if (atomic_load_explicit(&ctx->ready, memory_order_relaxed))
         free_ready(ctx);
     hand_off(ctx);
+}
+
+/* Sleeps until every callback queued so far has run (liburcu's thread
+ * runs them after its own grace period, in rounds). */
+static void wait_for_callbacks(mt_context *ctx)
+{
+    while (atomic_load_explicit(&ctx->callbacks_pending, memory_order_acquire)) {
+        struct timespec pause = {0, 100000};
+        nanosleep(&pause, NULL);
+    }
 }
 
 int mt_context_reclaim(mt_context *ctx)
@@ -204,17 +249,17 @@ int mt_context_reclaim(mt_context *ctx)
      * everything settles. */
     for (;;) {
         hand_off(ctx);
-        if (ctx->batches_in_flight) {
-            /* every callback queued so far has run once this returns */
-            urcu_memb_barrier();
+        bool waited = atomic_load_explicit(&ctx->callbacks_pending, memory_order_acquire);
+        if (waited) {
+            wait_for_callbacks(ctx);
             ctx->stats.grace_periods++;
         }
-        bool freed = free_ready(ctx);
+        free_ready(ctx);
+        assert(!ctx->in_flight);
         bool owners = atomic_load_explicit(&ctx->pending_owners, memory_order_acquire);
         if (owners)
             mt__owners_reap(ctx);
-        if (!freed && !owners && !ctx->batches_in_flight &&
-            !atomic_load_explicit(&ctx->retired, memory_order_acquire) && !ctx->retired_as)
+        if (!waited && !owners)
             return 0;
     }
 }
@@ -223,6 +268,7 @@ int mt_context_reclaim(mt_context *ctx)
 
 struct garbage {
     struct rcu_head head;
+    mt_context *ctx;
     void *p[2];
 };
 
@@ -230,18 +276,24 @@ static void garbage_free(struct rcu_head *head)
 {
     TSAN_GRACE_PERIOD_ENDS();
     struct garbage *g = caa_container_of(head, struct garbage, head);
+    TSAN_DEQUEUED(g);
     free(g->p[0]);
     free(g->p[1]);
+    mt_context *ctx = g->ctx;
     free(g);
+    atomic_fetch_sub_explicit(&ctx->callbacks_pending, 1, memory_order_release);
 }
 
-void mt__free_after_readers(void *a, void *b)
+void mt__free_after_readers(mt_context *ctx, void *a, void *b)
 {
     if (!a && !b)
         return;
     struct garbage *g = mt__xmalloc(sizeof(*g));
     g->p[0] = a;
     g->p[1] = b;
+    g->ctx = ctx;
     mt__reader_register_slow();
+    TSAN_QUEUED(g);
+    atomic_fetch_add_explicit(&ctx->callbacks_pending, 1, memory_order_relaxed);
     urcu_memb_call_rcu(&g->head, garbage_free);
 }

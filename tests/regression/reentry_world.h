@@ -12,14 +12,13 @@
  *     shadow  RAM, 4 KiB, moved by listeners when `trigger` appears
  *   iommu     IOMMU region (not mapped) whose notifier makes the same edit
  *
- * A mirror listener keeps the ranges it was told of (add, del, nop) and
- * checks each call against them: a del or nop must name a range it holds,
- * an add a free start, and begin/commit must not nest. After each edit the
- * tests compare the mirror, the view and a from-scratch reference render.
+ * After each edit the tests compare the view with a from-scratch reference
+ * render, and listeners' replicas (mt_mirror.h) with the view.
  */
 #ifndef REENTRY_WORLD_H
 #define REENTRY_WORLD_H
 
+#include "mt_mirror.h"
 #include "mt_test.h"
 #include "ref_render.h"
 
@@ -32,138 +31,6 @@
 #define RW_TRIGGER_AT 0x80000u
 #define RW_SHADOW_AT(k) (0x90000u + (uint64_t)(k) * 0x1000u)
 #define RW_PAGE 0x1000u
-
-/* ---- the mirror listener ---------------------------------------------------- */
-
-#define RW_MIRROR_MAX 64
-
-typedef struct rw_mirror {
-    mt_listener l;
-    mt_range held[RW_MIRROR_MAX];
-    size_t n;
-    int depth;          /* begin/commit nesting seen */
-    unsigned calls;
-    char failure[256];  /* the first inconsistency, "" if none */
-    /* optional: what region_add calls besides recording */
-    void (*on_add)(struct rw_mirror *m, const mt_section *s);
-    void *opaque;
-} rw_mirror;
-
-static inline void rw_fail(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static inline void rw_fail(char *buf, size_t len, const char *fmt, ...)
-{
-    if (buf[0])
-        return; /* keep the first */
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
-static inline long rw_mirror_find(const rw_mirror *m, const mt_section *s)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (m->held[i].start == s->start)
-            return (long)i;
-    return -1;
-}
-
-static inline bool rw_same(const mt_range *r, const mt_section *s)
-{
-    return r->region == s->region && r->last == s->last &&
-           r->offset_in_region == s->offset_in_region;
-}
-
-static void rw_mirror_begin(mt_listener *l)
-{
-    rw_mirror *m = (rw_mirror *)l;
-    if (m->depth++ != 0)
-        rw_fail(m->failure, sizeof(m->failure), "begin inside begin (call %u)", m->calls);
-    m->calls++;
-}
-
-static void rw_mirror_commit(mt_listener *l)
-{
-    rw_mirror *m = (rw_mirror *)l;
-    if (--m->depth != 0)
-        rw_fail(m->failure, sizeof(m->failure), "commit without its begin (call %u)",
-                m->calls);
-    m->calls++;
-}
-
-static void rw_mirror_add(mt_listener *l, const mt_section *s)
-{
-    rw_mirror *m = (rw_mirror *)l;
-    m->calls++;
-    if (m->depth != 1)
-        rw_fail(m->failure, sizeof(m->failure), "region_add outside begin/commit");
-    if (rw_mirror_find(m, s) >= 0 || m->n == RW_MIRROR_MAX) {
-        rw_fail(m->failure, sizeof(m->failure), "region_add at 0x%llx, which it holds",
-                (unsigned long long)s->start);
-        return;
-    }
-    m->held[m->n++] = (mt_range){.start = s->start, .last = s->last, .region = s->region,
-                                 .offset_in_region = s->offset_in_region};
-    if (m->on_add)
-        m->on_add(m, s);
-}
-
-static void rw_mirror_del(mt_listener *l, const mt_section *s)
-{
-    rw_mirror *m = (rw_mirror *)l;
-    m->calls++;
-    long i = rw_mirror_find(m, s);
-    if (i < 0 || !rw_same(&m->held[i], s)) {
-        rw_fail(m->failure, sizeof(m->failure), "region_del of '%s' at 0x%llx, not held",
-                s->region ? mt_region_name(s->region) : "?", (unsigned long long)s->start);
-        return;
-    }
-    m->held[i] = m->held[--m->n];
-}
-
-static void rw_mirror_nop(mt_listener *l, const mt_section *s)
-{
-    rw_mirror *m = (rw_mirror *)l;
-    m->calls++;
-    long i = rw_mirror_find(m, s);
-    if (i < 0 || !rw_same(&m->held[i], s))
-        rw_fail(m->failure, sizeof(m->failure), "region_nop of '%s' at 0x%llx, not held",
-                s->region ? mt_region_name(s->region) : "?", (unsigned long long)s->start);
-}
-
-static inline void rw_mirror_init(rw_mirror *m)
-{
-    memset(m, 0, sizeof(*m));
-    m->l.begin = rw_mirror_begin;
-    m->l.commit = rw_mirror_commit;
-    m->l.region_add = rw_mirror_add;
-    m->l.region_del = rw_mirror_del;
-    m->l.region_nop = rw_mirror_nop;
-}
-
-/* The mirror holds exactly the view's ranges. */
-static inline bool rw_mirror_matches(const rw_mirror *m, const mt_view *v, char *why,
-                                     size_t len)
-{
-    size_t nr = mt_view_range_count(v);
-    const mt_range *r = mt_view_ranges(v);
-    if (nr != m->n) {
-        rw_fail(why, len, "mirror holds %zu ranges, the view has %zu", m->n, nr);
-        return false;
-    }
-    for (size_t i = 0; i < nr; i++) {
-        mt_section s = {.region = r[i].region, .start = r[i].start, .last = r[i].last,
-                        .offset_in_region = r[i].offset_in_region};
-        long k = rw_mirror_find(m, &s);
-        if (k < 0 || !rw_same(&m->held[k], &s)) {
-            rw_fail(why, len, "the view's range at 0x%llx is not in the mirror",
-                    (unsigned long long)r[i].start);
-            return false;
-        }
-    }
-    return true;
-}
 
 /* ---- the machine ------------------------------------------------------------------ */
 
@@ -191,7 +58,7 @@ static void rw_remap_bar(rw_world *w, uint32_t value)
 {
     unsigned slot = value % RW_SLOTS;
     if (mt_region_set_address(&w->bar, RW_SLOT(slot)) != 0)
-        rw_fail(w->failure, sizeof(w->failure), "set_address from a callback failed");
+        mt_note_fail(w->failure, sizeof(w->failure), "set_address from a callback failed");
     w->bar_slot = slot;
     w->edits++;
 }
@@ -209,7 +76,7 @@ static inline void rw_notify(rw_world *w, uint32_t value)
                          .entry = {.iova = (uint64_t)(value % RW_SLOTS) * RW_PAGE,
                                    .addr_mask = RW_PAGE - 1, .perm = MT_IOMMU_NONE}};
     if (mt_iommu_notify(&w->iommu, 0, &ev) != 1)
-        rw_fail(w->failure, sizeof(w->failure), "the IOMMU notifier was not called");
+        mt_note_fail(w->failure, sizeof(w->failure), "the IOMMU notifier was not called");
 }
 
 static uint64_t rw_ctl_read(void *opaque, uint64_t offset, unsigned size)
@@ -222,7 +89,7 @@ static void rw_ctl_write(void *opaque, uint64_t offset, uint64_t value, unsigned
 {
     rw_world *w = opaque;
     if (size != 4)
-        rw_fail(w->failure, sizeof(w->failure), "ctl got a %u-byte write", size);
+        mt_note_fail(w->failure, sizeof(w->failure), "ctl got a %u-byte write", size);
     if (offset == 0) {
         if (w->via_iommu)
             rw_notify(w, (uint32_t)value);
@@ -311,12 +178,12 @@ static inline bool rw_check(rw_world *w, char *why, size_t len)
     uint8_t buf[16];
     if (mt_address_space_read(w->as, at + 0x100, MT_ATTRS_UNSPECIFIED, buf, sizeof(buf)) !=
         MT_RESULT_OK) {
-        rw_fail(why, len, "read at 0x%llx failed", (unsigned long long)at);
+        mt_note_fail(why, len, "read at 0x%llx failed", (unsigned long long)at);
         return false;
     }
     for (unsigned i = 0; i < sizeof(buf); i++) {
         if (buf[i] != rw_pattern(0x100 + i)) {
-            rw_fail(why, len, "byte %u at 0x%llx is 0x%02x", i, (unsigned long long)at,
+            mt_note_fail(why, len, "byte %u at 0x%llx is 0x%02x", i, (unsigned long long)at,
                     buf[i]);
             return false;
         }
@@ -325,7 +192,7 @@ static inline bool rw_check(rw_world *w, char *why, size_t len)
     uint64_t other = RW_SLOT((w->bar_slot + 1) % RW_SLOTS);
     if (mt_address_space_translate(w->as, other, 1, false, MT_ATTRS_UNSPECIFIED, &t) != 0 ||
         t.region != NULL) {
-        rw_fail(why, len, "0x%llx still resolves to a region", (unsigned long long)other);
+        mt_note_fail(why, len, "0x%llx still resolves to a region", (unsigned long long)other);
         return false;
     }
     mt_read_lock();

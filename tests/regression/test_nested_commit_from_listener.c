@@ -15,7 +15,7 @@
 #define EDITS 10000
 
 /* region_add of `trigger` moves the shadow to the next slot. */
-static void move_shadow(rw_mirror *m, const mt_section *s)
+static void move_shadow(mt_mirror *m, const mt_section *s)
 {
     rw_world *w = m->opaque;
     if (s->region != &w->trigger)
@@ -28,9 +28,9 @@ static void move_shadow(rw_mirror *m, const mt_section *s)
     mt_transaction_begin(w->ctx);
     if (mt_region_del_subregion(&w->sysmem, &w->shadow) != 0 ||
         mt_region_add_subregion(&w->sysmem, RW_SHADOW_AT(next), &w->shadow) != 0)
-        rw_fail(w->failure, sizeof(w->failure), "moving the shadow failed");
+        mt_note_fail(w->failure, sizeof(w->failure), "moving the shadow failed");
     if (mt_transaction_commit(w->ctx) != 0)
-        rw_fail(w->failure, sizeof(w->failure), "the nested commit failed");
+        mt_note_fail(w->failure, sizeof(w->failure), "the nested commit failed");
     w->shadow_slot = next;
     w->edits++;
 }
@@ -39,8 +39,8 @@ static void nested_commits(bool via_iommu)
 {
     alarm(120);
     rw_world *w = rw_world_new(via_iommu);
-    rw_mirror m;
-    rw_mirror_init(&m);
+    mt_mirror m;
+    mt_mirror_init(&m);
     m.on_add = move_shadow;
     m.opaque = w;
     assert_int_equal(mt_listener_register(&m.l, w->as), 0);
@@ -59,7 +59,7 @@ static void nested_commits(bool via_iommu)
         assert_ptr_equal(t.region, &w->shadow);
         if (via_iommu)
             assert_int_equal(w->bar_slot, w->shadow_slot);
-        if (!rw_mirror_matches(&m, mt_address_space_view(w->as), why, sizeof(why)) ||
+        if (!mt_mirror_matches(&m, mt_address_space_view(w->as), why, sizeof(why)) ||
             !rw_check(w, why, sizeof(why)))
             fail_msg("after edit %u: %s", i, why);
     }

@@ -32,19 +32,19 @@ static void *unregistered_thread(void *arg)
         uint32_t value[2] = {i * 3, ~i};
         mt_result res = mt_address_space_write(w->as, 0, MT_ATTRS_UNSPECIFIED, value, 8);
         if (res != MT_RESULT_OK)
-            rw_fail(run->failure, sizeof(run->failure), "write %u: result %d", i, (int)res);
+            mt_note_fail(run->failure, sizeof(run->failure), "write %u: result %d", i, (int)res);
         else if (w->failure[0])
-            rw_fail(run->failure, sizeof(run->failure), "callback: %s", w->failure);
+            mt_note_fail(run->failure, sizeof(run->failure), "callback: %s", w->failure);
         else if (w->second_reg != ~i)
-            rw_fail(run->failure, sizeof(run->failure),
+            mt_note_fail(run->failure, sizeof(run->failure),
                     "write %u: the second register got 0x%x", i, w->second_reg);
         else if (w->bar_slot != value[0] % RW_SLOTS)
-            rw_fail(run->failure, sizeof(run->failure), "write %u: bar at slot %u", i,
+            mt_note_fail(run->failure, sizeof(run->failure), "write %u: bar at slot %u", i,
                     w->bar_slot);
         else {
             char why[200] = "";
             if (!rw_check(w, why, sizeof(why)))
-                rw_fail(run->failure, sizeof(run->failure), "after edit %u: %s", i, why);
+                mt_note_fail(run->failure, sizeof(run->failure), "after edit %u: %s", i, why);
         }
     }
     return NULL;
