@@ -129,6 +129,8 @@ struct mt_owner {
     mt_owner *pending_next_; /* queued for teardown at the next reclaim */
     uint32_t reader_refs_; /* held by mappings and sections, any thread (atomic) */
     uint8_t pending_;      /* on the context's queue (atomic) */
+    uint32_t user_refs_;   /* the embedder's part of refs_ */
+    mt_context *ctx_;      /* its regions' context, once it has had one */
 };
 
 /*
@@ -137,8 +139,15 @@ struct mt_owner {
  * be NULL.
  */
 int mt_owner_init(mt_owner *owner, const char *label, mt_owner_release_fn release);
-void mt_owner_ref(mt_owner *owner);
-void mt_owner_unref(mt_owner *owner);
+/*
+ * The embedder's references. The library counts them apart from its own
+ * (views, links, mappings), so an unref beyond the references the embedder
+ * took is refused (-EINVAL, reported, nothing torn down) instead of tearing
+ * the owner down under the library's users; so is either call on an owner
+ * that was released (-EINVAL, while its storage is untouched).
+ */
+int mt_owner_ref(mt_owner *owner);
+int mt_owner_unref(mt_owner *owner);
 /* Current reference count, mappings and held sections included (for tests
  * and diagnostics). */
 uint32_t mt_owner_refcount(const mt_owner *owner);
@@ -359,9 +368,11 @@ mt_region *mt_region_alloc(void);
  * while the region is the root of a live address space, the target of a
  * live alias, or (terminal regions) still named by a range of a live view
  * (views waiting for readers included) or an outstanding find/map result:
- * unmap, commit, mt_context_reclaim, then finalise. The lifetime checker
- * (checking builds) aborts with a message when finalised storage is used
- * through the API. docs/lifetimes.md has the details.
+ * unmap, commit, mt_context_reclaim, then finalise. Until the caller
+ * reuses it, finalised storage holds a tombstone (name, identity, context):
+ * passing it to the API is reported once through the context's diagnostic
+ * hook, naming the region and the call; edits return -EINVAL, queries a
+ * neutral answer (NULL, 0, false). docs/lifetimes.md has the details.
  */
 int mt_region_finalize(mt_region *r);
 
@@ -385,7 +396,8 @@ int mt_region_set_readonly(mt_region *r, bool readonly);
 int mt_region_set_nonvolatile(mt_region *r, bool nonvolatile);
 int mt_region_set_romd(mt_region *r, bool romd_mode);
 
-/* Queries. */
+/* Queries. On storage that holds no live region each reports the misuse
+ * and returns NULL, 0 or false (mt_region_id: a finalised region's id). */
 mt_region_kind mt_region_get_kind(const mt_region *r);
 const char *mt_region_name(const mt_region *r);  /* may be NULL */
 uint64_t mt_region_id(const mt_region *r);       /* identity, never reused */
@@ -406,6 +418,11 @@ bool mt_region_romd(const mt_region *r);
 /* True for regions that render themselves (everything but containers and
  * aliases). */
 bool mt_region_is_terminal(const mt_region *r);
+/* The region's effective dirty-log mask (bit per MT_DIRTY_* client): its
+ * own clients, and for RAM-backed kinds the context's always-logged
+ * clients and migration while global logging is on; what a view's range
+ * of it carries (mt_range.dirty_log_mask, mt_section.dirty_log_mask). */
+uint8_t mt_region_dirty_log_mask(const mt_region *r);
 /* Has a container, or is the target of a mapped alias at any depth. */
 bool mt_region_is_mapped(const mt_region *r);
 /* Subregions in render order: first, then next until NULL. */
@@ -633,6 +650,8 @@ typedef struct mt_section {
     uint64_t last;
     bool readonly;
     bool nonvolatile;
+    bool romd_mode;             /* a ROM device's range: read directly */
+    uint8_t dirty_log_mask;     /* the range's dirty-log clients (7.8) */
     uint8_t held_; /* private: what mt_section_release drops (find, copy) */
     mt_view *view;
     mt_address_space *as;

@@ -145,7 +145,7 @@ static int make_fd(mt_region *r, uint64_t offset, unsigned size, bool match_data
                    const char *op)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "%s: %p is not a live region", op, (const void *)r);
+        return mt__region_misuse(r, op);
     if (size != 0 && size != 1 && size != 2 && size != 4 && size != 8)
         return mt__diag(r->ctx_, -EINVAL, "%s '%s': size %u is not 0, 1, 2, 4 or 8", op,
                         mt__name(r), size);

@@ -82,7 +82,8 @@ void mt__hazard(const mt_region *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    mt__diag(mt__region_live(r) ? r->ctx_ : NULL, -EFAULT,
+    bool named = r && (r->magic_ == MT__REGION_LIVE || r->magic_ == MT__REGION_DEAD);
+    mt__diag(named ? r->ctx_ : NULL, -EFAULT,
              "lifetime hazard: %s", buf);
     abort();
 }

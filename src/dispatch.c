@@ -303,6 +303,8 @@ static inline void section_of(mt_section *out, const mt_range *r, const mt_view 
     out->last = r->last;
     out->readonly = r->readonly;
     out->nonvolatile = r->nonvolatile;
+    out->romd_mode = r->romd_mode;
+    out->dirty_log_mask = r->dirty_log_mask;
     out->view = (mt_view *)v;
     out->as = NULL;
     out->held_ = 0;

@@ -149,6 +149,9 @@ static inline mt_region *const *mt__children(const mt_region *c, size_t *n)
 #define MT__TOMBSTONE_NAME 40
 static_assert(MT__TOMBSTONE_NAME <= offsetof(mt_region, magic_), "tombstone");
 const char *mt__tombstone_name(const mt_region *r);
+/* Reports a public call on storage that holds no live region (through
+ * the context's hook if it is a finalised region's); returns -EINVAL. */
+int mt__region_misuse(const mt_region *r, const char *op);
 /* Owner teardown: finalises a region whose owner is dying; never fails. */
 void mt__region_finalize_dying(mt_region *r);
 

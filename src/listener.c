@@ -74,6 +74,8 @@ static mt_section section_of(mt_address_space *as, mt_view *v, const mt_range *r
         .last = r->last,
         .readonly = r->readonly,
         .nonvolatile = r->nonvolatile,
+        .romd_mode = r->romd_mode,
+        .dirty_log_mask = r->dirty_log_mask,
         .view = v,
         .as = as,
     };
@@ -482,7 +484,7 @@ void mt__listeners_detach_all(mt_address_space *as)
 int mt_region_set_log(mt_region *r, bool on, unsigned client)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "set_log: not a live region");
+        return mt__region_misuse(r, "set_log");
     if (client >= 8)
         return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u out of range (0-7)",
                         mt__name(r), client);
@@ -564,7 +566,7 @@ void mt_context_log_sync(mt_context *ctx)
 int mt_region_log_sync(mt_region *r)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "log_sync: not a live region");
+        return mt__region_misuse(r, "log_sync");
     mt_context *ctx = r->ctx_;
     mt__notify_begin(ctx);
     FOR_CTX_FORWARD(l, ctx)
@@ -587,7 +589,7 @@ void mt_context_after_log_sync(mt_context *ctx)
 int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "log_clear: not a live region");
+        return mt__region_misuse(r, "log_clear");
     if (len == 0)
         return 0;
     /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64, 2.3) */

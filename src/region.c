@@ -16,28 +16,31 @@
 
 /* ---- checks ------------------------------------------------------------- */
 
-/* A public call on storage that is not a live region: report it and, in
- * checking builds, stop, because the caller is using dead storage. */
-static int region_misuse(const mt_region *r, const char *op)
+/* A public call on storage that is not a live region: reported once,
+ * through the context's hook when the storage still names one (a
+ * finalised region's tombstone keeps its context, name and identity). */
+int mt__region_misuse(const mt_region *r, const char *op)
 {
-    mt_context *ctx = (r && r->magic_ == MT__REGION_LIVE) ? r->ctx_ : NULL;
-    if (r && r->magic_ == MT__REGION_DEAD) {
-        mt__diag(ctx, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised", op,
-                 mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
-#ifdef MT_CHECKING
-        abort();
-#endif
-    } else {
-        mt__diag(ctx, -EINVAL, "%s: %p is not an initialised region", op,
-                 (const void *)r);
-    }
-    return -EINVAL;
+    if (r && r->magic_ == MT__REGION_DEAD)
+        return mt__diag(r->ctx_, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised", op,
+                        mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
+    return mt__diag(NULL, -EINVAL, "%s: %p is not an initialised region", op, (const void *)r);
 }
 
 #define CHECK_LIVE(r, op)                                                      \
     do {                                                                       \
         if (!mt__region_live(r))                                               \
-            return region_misuse((r), (op));                                   \
+            return mt__region_misuse((r), (op));                               \
+    } while (0)
+
+/* A query cannot return an error: it reports and gives a neutral answer
+ * rather than whatever the dead storage holds. */
+#define QUERY_LIVE(r, op, none)                                                \
+    do {                                                                       \
+        if (__builtin_expect(!mt__region_live(r), 0)) {                        \
+            mt__region_misuse((r), (op));                                      \
+            return (none);                                                     \
+        }                                                                      \
     } while (0)
 
 /* ---- initialisation ----------------------------------------------------- */
@@ -602,23 +605,90 @@ int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
 
 /* ---- queries ------------------------------------------------------------ */
 
-mt_region_kind mt_region_get_kind(const mt_region *r) { return (mt_region_kind)r->kind_; }
-const char *mt_region_name(const mt_region *r) { return r->name_; }
-uint64_t mt_region_id(const mt_region *r) { return r->id_; }
-mt_owner *mt_region_owner(const mt_region *r) { return r->owner_; }
-uint64_t mt_region_size(const mt_region *r) { return r->size_full_ ? UINT64_MAX : r->size_; }
-uint64_t mt_region_addr(const mt_region *r) { return r->addr_; }
-int32_t mt_region_priority(const mt_region *r) { return r->priority_; }
-mt_region *mt_region_container(const mt_region *r) { return r->container_; }
-mt_region *mt_region_alias_target(const mt_region *r) { return r->alias_; }
-uint64_t mt_region_alias_offset(const mt_region *r) { return r->alias_offset_; }
-bool mt_region_enabled(const mt_region *r) { return mt__enabled(r); }
-bool mt_region_readonly(const mt_region *r) { return r->flags_ & MT__F_READONLY; }
-bool mt_region_nonvolatile(const mt_region *r) { return r->flags_ & MT__F_NONVOLATILE; }
-bool mt_region_romd(const mt_region *r) { return r->flags_ & MT__F_ROMD; }
-bool mt_region_is_terminal(const mt_region *r) { return mt__terminal(r); }
+mt_region_kind mt_region_get_kind(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_get_kind", MT_KIND_CONTAINER);
+    return (mt_region_kind)r->kind_;
+}
+const char *mt_region_name(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_name", NULL);
+    return r->name_;
+}
+uint64_t mt_region_id(const mt_region *r)
+{
+    /* a tombstone keeps its identity: still reported, never garbage */
+    QUERY_LIVE(r, "mt_region_id", r && r->magic_ == MT__REGION_DEAD ? r->id_ : 0);
+    return r->id_;
+}
+mt_owner *mt_region_owner(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_owner", NULL);
+    return r->owner_;
+}
+uint64_t mt_region_size(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_size", 0);
+    return r->size_full_ ? UINT64_MAX : r->size_;
+}
+uint64_t mt_region_addr(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_addr", 0);
+    return r->addr_;
+}
+int32_t mt_region_priority(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_priority", 0);
+    return r->priority_;
+}
+mt_region *mt_region_container(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_container", NULL);
+    return r->container_;
+}
+mt_region *mt_region_alias_target(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_alias_target", NULL);
+    return r->alias_;
+}
+uint64_t mt_region_alias_offset(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_alias_offset", 0);
+    return r->alias_offset_;
+}
+bool mt_region_enabled(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_enabled", false);
+    return mt__enabled(r);
+}
+bool mt_region_readonly(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_readonly", false);
+    return r->flags_ & MT__F_READONLY;
+}
+bool mt_region_nonvolatile(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_nonvolatile", false);
+    return r->flags_ & MT__F_NONVOLATILE;
+}
+bool mt_region_romd(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_romd", false);
+    return r->flags_ & MT__F_ROMD;
+}
+bool mt_region_is_terminal(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_is_terminal", false);
+    return mt__terminal(r);
+}
+uint8_t mt_region_dirty_log_mask(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_dirty_log_mask", 0);
+    return mt__dirty_mask(r->ctx_, r);
+}
 mt_region *mt_region_first_subregion(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_first_subregion", NULL);
     size_t n;
     mt_region *const *children = mt__children(r, &n);
     return n ? children[n - 1] : NULL;
@@ -626,6 +696,7 @@ mt_region *mt_region_first_subregion(const mt_region *r)
 
 mt_region *mt_region_next_sibling(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_next_sibling", NULL);
     /* the array is in reverse render order: the next one is one slot down */
     if (!r->container_ || r->slot_ == 0)
         return NULL;
@@ -635,17 +706,22 @@ mt_region *mt_region_next_sibling(const mt_region *r)
 bool mt_region_size_exact(const mt_region *r, uint64_t *low)
 {
     if (low)
+        *low = 0;
+    QUERY_LIVE(r, "mt_region_size_exact", false);
+    if (low)
         *low = r->size_;
     return r->size_full_;
 }
 
 bool mt_region_is_mapped(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_is_mapped", false);
     return r->container_ || r->mapped_via_alias_ > 0;
 }
 
 void *mt_region_ram_ptr(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_ram_ptr", NULL);
     uint64_t offset = 0;
     while (r && r->kind_ == MT_KIND_ALIAS) {
         offset += r->alias_offset_;
@@ -701,6 +777,7 @@ static void finalize_now(mt_region *r)
     memset(r, 0x6b, sizeof(*r));
     r->magic_ = MT__REGION_DEAD;
     r->id_ = id;
+    r->ctx_ = ctx; /* so a later misuse reaches the context's hook */
     /* the name goes over the first fields, clear of magic_ and id_ */
     memcpy(r, name, sizeof(name));
 }
