@@ -581,8 +581,9 @@ unsigned mt_transaction_depth(const mt_context *ctx);
  * one each edit opens by itself, before the depth grows (memory-model.md
  * 6): where an accelerator empties its coalesced-MMIO buffer, so writes it
  * batched reach the devices before the map changes under them (QEMU's
- * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook must not
- * edit the tree. Writer call.
+ * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook may edit
+ * the tree (the writes it flushes may remap): those edits commit at once,
+ * and their own begins do not call the hook again. Writer call.
  */
 typedef void (*mt_flush_fn)(void *opaque);
 void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
@@ -686,7 +687,10 @@ const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
  * order ("forward"); region_del, log_stop and log_global_stop run in
  * descending order ("reverse"). A range's coalesced-MMIO parts follow its
  * region_add and precede its region_del (coalesced_io_add/del below).
- * Sections are valid during the callback only. docs/listeners.md.
+ * Sections are valid during the callback only. Callbacks may edit the tree
+ * and commit: a commit made inside listener calls is processed after them
+ * (docs/threads.md); they may not register or unregister listeners.
+ * docs/listeners.md.
  */
 typedef struct mt_listener mt_listener;
 typedef struct mt_event_notifier mt_event_notifier; /* see mt_region_add_eventfd */

@@ -100,6 +100,9 @@ const char *mt_strerror(int err)
     case -ENOMEM: return "out of memory";
     case -EEXIST: return "already exists";
     case -EIO: return "input/output error";
+    case -EDEADLK: return "the call would wait for the calling thread itself";
+    case -EACCES: return "access refused";
+    case -ESTALE: return "the view was replaced; look the address up again";
     default: return "unknown error";
     }
 }

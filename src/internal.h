@@ -61,7 +61,6 @@ struct mt_context {
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
     _Atomic(struct mt__batch *) ready;
-    struct mt__batch *in_flight; /* handed to call_rcu, not yet freed */
     atomic_uint callbacks_pending; /* queued with call_rcu, not yet run */
     mt_address_space *dead_as;   /* destroyed ones, kept until the context
                                     goes so a second destroy is caught */

@@ -129,12 +129,9 @@ bool mt__in_read_section(void)
 struct mt__batch {
     struct rcu_head head;
     mt_context *ctx;
-    /* the writer's alone: what is still to free, and the in-flight list */
     mt_view *views;             /* linked by retired_next */
     mt_address_space *spaces;   /* linked by next */
-    struct mt__batch *flight_next, *flight_prev;
-    /* the callback thread's: the ready stack */
-    struct mt__batch *ready_next;
+    struct mt__batch *ready_next; /* the ready stack */
 };
 
 /* liburcu's callback thread, after the grace period: no freeing here, the
@@ -158,6 +155,10 @@ static void batch_ready(struct rcu_head *head)
  * batch. */
 static void hand_off(mt_context *ctx)
 {
+    /* a plain load first: an exchange on every begin would cost a locked
+     * instruction each time for nothing */
+    if (!atomic_load_explicit(&ctx->retired, memory_order_relaxed) && !ctx->retired_as)
+        return;
     mt_view *views = atomic_exchange_explicit(&ctx->retired, NULL, memory_order_acquire);
     mt_address_space *spaces = ctx->retired_as;
     if (!views && !spaces)
@@ -167,10 +168,6 @@ static void hand_off(mt_context *ctx)
     b->ctx = ctx;
     b->views = views;
     b->spaces = spaces;
-    b->flight_next = ctx->in_flight;
-    if (ctx->in_flight)
-        ctx->in_flight->flight_prev = b;
-    ctx->in_flight = b;
     /* call_rcu enters a read-side section of its own */
     mt__reader_register_slow();
     TSAN_QUEUED(b);
@@ -201,12 +198,6 @@ static bool free_ready(mt_context *ctx)
     while (b) {
         struct mt__batch *next = b->ready_next;
         free_retired(ctx, b->spaces, b->views);
-        if (b->flight_prev)
-            b->flight_prev->flight_next = b->flight_next;
-        else
-            ctx->in_flight = b->flight_next;
-        if (b->flight_next)
-            b->flight_next->flight_prev = b->flight_prev;
         free(b);
         b = next;
     }
@@ -255,7 +246,6 @@ int mt_context_reclaim(mt_context *ctx)
             ctx->stats.grace_periods++;
         }
         free_ready(ctx);
-        assert(!ctx->in_flight);
         bool owners = atomic_load_explicit(&ctx->pending_owners, memory_order_acquire);
         if (owners)
             mt__owners_reap(ctx);

@@ -401,9 +401,25 @@ static bool reaches(mt_context *ctx, mt_region *from, const mt_region *goal)
     return found;
 }
 
-static void map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
+/* The flush hook runs at every begin and may edit the tree (docs/threads.md):
+ * what the caller checked before its begin may no longer hold after it.
+ * The link helpers check again once their own begin has run; -EBUSY, and
+ * nothing done, if the hook's edits got there first. */
+static int changed_under_edit(mt_context *ctx, const char *what, const mt_region *r)
 {
-    mt__txn_begin(c->ctx_);
+    return mt__diag(ctx, -EBUSY, "%s '%s': the flush hook's edits changed it meanwhile; "
+                    "left as the hook made it", what, mt__name(r));
+}
+
+static int map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
+{
+    mt_context *ctx = c->ctx_;
+    mt__txn_begin(ctx);
+    if (!mt__region_live(c) || !mt__region_live(sub) || sub->container_) {
+        mt__txn_commit(ctx);
+        return mt__region_live(sub) ? changed_under_edit(ctx, "map", sub)
+                                    : mt__region_misuse(sub, "map");
+    }
     sub->addr_ = addr;
     sub->priority_ = prio;
     link_child(c, sub);
@@ -411,14 +427,20 @@ static void map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio
     if (sub->owner_ != c->owner_)
         mt__owner_ref(sub->owner_);
     if (mt__enabled(c) && mt__enabled(sub))
-        c->ctx_->topology_pending = true;
-    mt__txn_commit(c->ctx_);
+        ctx->topology_pending = true;
+    mt__txn_commit(ctx);
+    return 0;
 }
 
-static void unmap_locked(mt_region *c, mt_region *sub)
+static int unmap_locked(mt_region *c, mt_region *sub)
 {
     mt_context *ctx = c->ctx_;
     mt__txn_begin(ctx);
+    if (!mt__region_live(sub) || sub->container_ != c) {
+        mt__txn_commit(ctx);
+        return mt__region_live(sub) ? changed_under_edit(ctx, "unmap", sub)
+                                    : mt__region_misuse(sub, "unmap");
+    }
     unlink_child(c, sub);
     adjust_alias_chain(sub, -1);
     if (sub->owner_ != c->owner_)
@@ -426,6 +448,7 @@ static void unmap_locked(mt_region *c, mt_region *sub)
     if (mt__enabled(c) && mt__enabled(sub))
         ctx->topology_pending = true;
     mt__txn_commit(ctx);
+    return 0;
 }
 
 static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
@@ -444,8 +467,7 @@ static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
         return mt__diag(ctx, -ELOOP,
                         "%s: mapping '%s' into '%s' would make '%s' contain itself",
                         op, mt__name(sub), mt__name(c), mt__name(c));
-    map_locked(c, sub, offset, prio);
-    return 0;
+    return map_locked(c, sub, offset, prio);
 }
 
 int mt_region_add_subregion(mt_region *c, uint64_t offset, mt_region *sub)
@@ -466,8 +488,7 @@ int mt_region_del_subregion(mt_region *c, mt_region *sub)
     if (sub->container_ != c)
         return mt__diag(c->ctx_, -ENOENT, "del_subregion: '%s' is not mapped in '%s'",
                         mt__name(sub), mt__name(c));
-    unmap_locked(c, sub);
-    return 0;
+    return unmap_locked(c, sub);
 }
 
 /* ---- property edits ----------------------------------------------------- */
@@ -545,18 +566,28 @@ int mt_region_set_size(mt_region *r, uint64_t size)
 }
 
 /* Re-mapping moves the region to the front of its priority class (3.2). */
-static void remap(mt_region *r, uint64_t addr, int32_t prio)
+static int remap(mt_region *r, uint64_t addr, int32_t prio)
 {
-    mt_region *c = r->container_;
     mt_context *ctx = r->ctx_;
     mt__txn_begin(ctx);
-    /* Hold the owner across the gap so a cross-owner link's release
-     * cannot queue a teardown in between. */
-    mt__owner_ref(r->owner_);
-    unmap_locked(c, r);
-    map_locked(c, r, addr, prio);
-    mt__owner_unref(ctx, r->owner_);
+    /* the container as it is after the flush hook ran (map_locked) */
+    mt_region *c = mt__region_live(r) ? r->container_ : NULL;
+    int err = 0;
+    if (c) {
+        /* Hold the owner across the gap so a cross-owner link's release
+         * cannot queue a teardown in between. */
+        mt_owner *o = r->owner_;
+        mt__owner_ref(o);
+        err = unmap_locked(c, r);
+        if (!err)
+            err = map_locked(c, r, addr, prio);
+        mt__owner_unref(ctx, o);
+    } else if (mt__region_live(r)) {
+        r->addr_ = addr;
+        r->priority_ = prio;
+    }
     mt__txn_commit(ctx);
+    return err;
 }
 
 int mt_region_set_address(mt_region *r, uint64_t addr)
@@ -565,9 +596,8 @@ int mt_region_set_address(mt_region *r, uint64_t addr)
     if (addr == r->addr_)
         return 0;
     if (r->container_)
-        remap(r, addr, r->priority_);
-    else
-        r->addr_ = addr;
+        return remap(r, addr, r->priority_);
+    r->addr_ = addr;
     return 0;
 }
 
@@ -577,9 +607,8 @@ int mt_region_set_priority(mt_region *r, int32_t priority)
     if (priority == r->priority_)
         return 0;
     if (r->container_)
-        remap(r, r->addr_, priority);
-    else
-        r->priority_ = priority;
+        return remap(r, r->addr_, priority);
+    r->priority_ = priority;
     return 0;
 }
 
