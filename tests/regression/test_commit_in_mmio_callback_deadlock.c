@@ -7,6 +7,7 @@
  * Fixed by asynchronous reclamation (src/rcu.c): commits hand retired views
  * to call_rcu and never wait. The variant makes the same edit from an IOMMU
  * notifier fired by the callback. An alarm turns the hang into a failure.
+ * Fixed by commit dc7055b.
  */
 #include "reentry_world.h"
 

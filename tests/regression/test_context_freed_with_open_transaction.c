@@ -5,6 +5,7 @@
  * region_del never came either). Fixed in src/context.c: reported through
  * the context's hook in every build, naming the depth, and the open
  * transactions are committed before the context goes.
+ * Fixed by commit e617b14.
  */
 #include "mt_mirror.h"
 #include "mt_test.h"

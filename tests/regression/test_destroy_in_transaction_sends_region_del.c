@@ -7,6 +7,7 @@
  * space stays on the list, resolving to the empty view, until the
  * outermost commit has sent its region_del (between global begin and
  * commit); then it is unlinked and its listeners detached.
+ * Fixed by commit dc7055b.
  */
 #include "mt_mirror.h"
 #include "mt_test.h"

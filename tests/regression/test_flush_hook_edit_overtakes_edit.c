@@ -9,6 +9,7 @@
  * helpers check again after their begin; a move of a region the hook
  * unmapped just records the address, a map the hook overtook is refused
  * with -EBUSY and a report, and the tree is always what the hook left.
+ * Fixed by commit 19f158d.
  */
 #include "mt_test.h"
 #include "ref_render.h"

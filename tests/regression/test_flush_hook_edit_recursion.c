@@ -6,6 +6,7 @@
  * until the stack overflowed. Fixed in src/txn.c: begins made while the
  * hook runs do not call it again; its edits commit at once, before the
  * transaction that called it opens.
+ * Fixed by commit dc7055b.
  */
 #include "reentry_world.h"
 

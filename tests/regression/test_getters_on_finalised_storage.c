@@ -7,6 +7,7 @@
  * it is reported once through the context's hook, naming the region and
  * the call; edits return -EINVAL, queries NULL, 0 or false (the id: the
  * finalised region's).
+ * Fixed by commit e617b14.
  */
 #include "mt_test.h"
 

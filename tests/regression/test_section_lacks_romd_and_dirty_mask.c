@@ -6,6 +6,7 @@
  * a romd switch apart (it shows as del + add) nor set up dirty tracking
  * from region_add. Fixed: mt_section.romd_mode and .dirty_log_mask, filled
  * wherever a section is made, and mt_region_dirty_log_mask.
+ * Fixed by commit e617b14.
  */
 #include "mt_test.h"
 

@@ -7,6 +7,7 @@
  * heap-use-after-free in the dispatch lookup). Fixed in src/rcu.c: a
  * thread's first access registers it (and its exit unregisters it), so
  * the reclaim waits for the access to end.
+ * Fixed by commit dc7055b.
  */
 #include "mt_test.h"
 

@@ -10,6 +10,7 @@
  * registering a thread on its first access (src/rcu.c), so the access
  * keeps its view until it returns. The variant commits from an IOMMU
  * notifier the first callback fires.
+ * Fixed by commit dc7055b.
  */
 #include "reentry_world.h"
 
