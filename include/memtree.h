@@ -72,8 +72,9 @@ mt_context *mt_context_new(void);
 
 /*
  * Frees the context. Every address space is destroyed first; regions are
- * the caller's and must all be finalised before (the checking build reports
- * the ones that are not).
+ * the caller's and must all be finalised before (reported otherwise). A
+ * transaction still open is reported and committed first. Refused, with a
+ * report, inside a read-side section or a listener callback.
  */
 void mt_context_free(mt_context *ctx);
 
