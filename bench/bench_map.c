@@ -12,7 +12,12 @@
  *   unmap_total_ms      n times: unmap (its own commit), then one reclaim
  *                       and the finalisations | uc_mem_unmap
  * Each is followed by unicorn_<metric> and ratio_<metric> (Unicorn's cost /
- * memtree's). Above 4095 regions Unicorn aborts: only `unicorn_limit` is
+ * memtree's). At n = 1024 also, memtree alone (issue 12):
+ *   remap_us              moving one BAR of the n (set_address, its commit)
+ *   remap_from_callback_us  the same move made by an MMIO write's callback,
+ *                       inside the access's read-side section: the access,
+ *                       the commit, and the view it retires going to
+ *                       reclamation without waiting for readers Above 4095 regions Unicorn aborts: only `unicorn_limit` is
  * printed there, and memtree goes on. Unicorn needs over a minute for the
  * 4095 maps, so this scenario takes a few minutes.
  *
@@ -92,6 +97,72 @@ static void memtree_map(uint64_t n, uint64_t *each, struct costs *c)
     free(regs);
 }
 
+/* A device register whose write moves the BAR to the written address. */
+struct bar_reg {
+    mt_region *bar;
+    int failed;
+};
+
+static void bar_reg_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    (void)offset, (void)size;
+    struct bar_reg *b = opaque;
+    b->failed |= mt_region_set_address(b->bar, value);
+}
+
+static uint64_t bar_reg_read(void *opaque, uint64_t offset, unsigned size)
+{
+    (void)opaque, (void)offset, (void)size;
+    return 0;
+}
+
+static const mt_region_ops bar_reg_ops = {
+    .read = bar_reg_read,
+    .write = bar_reg_write,
+    .endianness = MT_ENDIAN_LITTLE,
+    .valid = {.min_access_size = 8, .max_access_size = 8},
+    .impl = {.min_access_size = 8, .max_access_size = 8},
+};
+
+/* Microseconds per move of one BAR among n regions: set_address from the
+ * writer, then the same moves made by a register write's callback. */
+static void memtree_remap(uint64_t n, double *direct_us, double *callback_us)
+{
+    static uint8_t page[WORLD_PAGE];
+    world w;
+    world_build(&w, n, WORLD_RAM_SHARED, NULL, page);
+    struct bar_reg reg = {.bar = &w.regs[n / 2]};
+    mt_region ctl;
+    if (mt_region_init_io(&ctl, w.ctx, NULL, &bar_reg_ops, &reg, "ctl", 8) ||
+        mt_region_add_subregion(&w.regs[0], world_addr(n), &ctl))
+        fail("memtree: the control register");
+    /* between its own slot and a free one past the end, so the map keeps
+     * n ranges and each move changes the view */
+    uint64_t at[2] = {world_addr(n / 2 - 1), world_addr(n + 1)};
+    const unsigned moves = 4000;
+    uint64_t t0 = mt_bench_now_ns();
+    for (unsigned i = 0; i < moves; i++)
+        reg.failed |= mt_region_set_address(reg.bar, at[i & 1]);
+    uint64_t t1 = mt_bench_now_ns();
+    for (unsigned i = 0; i < moves; i++) {
+        uint64_t value = at[i & 1];
+        if (mt_address_space_write(w.as, world_addr(n), MT_ATTRS_UNSPECIFIED, &value, 8) !=
+            MT_RESULT_OK)
+            fail("memtree: the register write");
+    }
+    uint64_t t2 = mt_bench_now_ns();
+    if (reg.failed || mt_region_addr(reg.bar) != at[1])
+        fail("memtree: a move failed");
+    *direct_us = (double)(t1 - t0) / 1e3 / moves;
+    *callback_us = (double)(t2 - t1) / 1e3 / moves;
+    if (mt_region_del_subregion(&w.regs[0], &ctl))
+        fail("memtree: unmapping the register");
+    mt_context_reclaim(w.ctx);
+    if (mt_region_finalize(&ctl))
+        fail("memtree: finalising the register");
+    world_free(&w);
+}
+
 #ifdef MT_BENCH_UNICORN
 static void unicorn_map(uint64_t n, uint64_t *each, struct costs *c)
 {
@@ -145,6 +216,12 @@ int main(int argc, char **argv)
         if (!each)
             fail("out of memory");
         mt_bench_progress("map: %llu regions", (unsigned long long)n);
+        if (n == 1024) {
+            double direct, from_callback;
+            memtree_remap(n, &direct, &from_callback);
+            mt_bench_result("map", n, "remap_us", direct, "us");
+            mt_bench_result("map", n, "remap_from_callback_us", from_callback, "us");
+        }
         struct costs m;
         memtree_map(n, each, &m);
 #ifdef MT_BENCH_UNICORN

@@ -74,8 +74,9 @@ mt_context *mt_context_new(void);
 
 /*
  * Frees the context. Every address space is destroyed first; regions are
- * the caller's and must all be finalised before (the checking build reports
- * the ones that are not).
+ * the caller's and must all be finalised before (reported otherwise). A
+ * transaction still open is reported and committed first. Refused, with a
+ * report, inside a read-side section or a listener callback.
  */
 void mt_context_free(mt_context *ctx);
 
@@ -104,9 +105,14 @@ int mt_context_report(mt_context *ctx, int err, const char *fmt, ...)
  * owners whose last reference the library dropped (their teardown runs
  * here). Edits never tear an owner down inline, so a release can never
  * finalise regions in the middle of an edit; call this from your main loop
- * (or after unmapping) to let owners go.
+ * (or after unmapping) to let owners go. Views and address spaces are also
+ * freed without it, at later writer calls, once readers are done with them
+ * (docs/threads.md). The only call that waits: -EDEADLK, and nothing done,
+ * inside a read-side section (an access callback, or between mt_read_lock
+ * and mt_read_unlock), where the wait would never end; -EBUSY from a
+ * listener callback during a commit.
  */
-void mt_context_reclaim(mt_context *ctx);
+int mt_context_reclaim(mt_context *ctx);
 
 /* Counters for tests and tools; all are exact. */
 typedef struct mt_stats {
@@ -115,8 +121,8 @@ typedef struct mt_stats {
     uint64_t renders;       /* views rendered since the context was created */
     uint64_t live_regions;  /* initialised and not finalised */
     uint64_t address_spaces;
-    uint64_t retired_views;  /* views waiting for a grace period */
-    uint64_t grace_periods;  /* grace periods waited for by the library */
+    uint64_t retired_views;  /* views retired and not yet freed */
+    uint64_t grace_periods;  /* waits for readers (mt_context_reclaim only) */
 } mt_stats;
 void mt_context_get_stats(const mt_context *ctx, mt_stats *out);
 
@@ -143,8 +149,15 @@ struct mt_owner {
  * be NULL.
  */
 int mt_owner_init(mt_owner *owner, const char *label, mt_owner_release_fn release);
-void mt_owner_ref(mt_owner *owner);
-void mt_owner_unref(mt_owner *owner);
+/*
+ * The embedder's references. The library counts them apart from its own
+ * (views, links, mappings), so an unref beyond the references the embedder
+ * took is refused (-EINVAL, reported, nothing torn down) instead of tearing
+ * the owner down under the library's users; so is either call on an owner
+ * that was released (-EINVAL, while its storage is untouched).
+ */
+int mt_owner_ref(mt_owner *owner);
+int mt_owner_unref(mt_owner *owner);
 /* Current reference count, mappings and held sections included (for tests
  * and diagnostics). */
 uint32_t mt_owner_refcount(const mt_owner *owner);
@@ -341,9 +354,11 @@ mt_region *mt_region_alloc(void);
  * while the region is the root of a live address space, the target of a
  * live alias, or (terminal regions) still named by a range of a live view
  * (views waiting for readers included) or an outstanding find/map result:
- * unmap, commit, mt_context_reclaim, then finalise. The lifetime checker
- * (checking builds) aborts with a message when finalised storage is used
- * through the API. docs/lifetimes.md has the details.
+ * unmap, commit, mt_context_reclaim, then finalise. Until the caller
+ * reuses it, finalised storage holds a tombstone (name, identity, context):
+ * passing it to the API is reported once through the context's diagnostic
+ * hook, naming the region and the call; edits return -EINVAL, queries a
+ * neutral answer (NULL, 0, false). docs/lifetimes.md has the details.
  */
 int mt_region_finalize(mt_region *r);
 
@@ -368,7 +383,8 @@ int mt_region_set_readonly(mt_region *r, bool readonly);
 int mt_region_set_nonvolatile(mt_region *r, bool nonvolatile);
 int mt_region_set_romd(mt_region *r, bool romd_mode);
 
-/* Queries. */
+/* Queries. On storage that holds no live region each reports the misuse
+ * and returns NULL, 0 or false (mt_region_id: a finalised region's id). */
 mt_region_kind mt_region_get_kind(const mt_region *r);
 const char *mt_region_name(const mt_region *r);  /* may be NULL */
 uint64_t mt_region_id(const mt_region *r);       /* identity, never reused */
@@ -389,6 +405,11 @@ bool mt_region_romd(const mt_region *r);
 /* True for regions that render themselves (everything but containers and
  * aliases). */
 bool mt_region_is_terminal(const mt_region *r);
+/* The region's effective dirty-log mask (bit per MT_DIRTY_* client): its
+ * own clients, and for RAM-backed kinds the context's always-logged
+ * clients and migration while global logging is on; what a view's range
+ * of it carries (mt_range.dirty_log_mask, mt_section.dirty_log_mask). */
+uint8_t mt_region_dirty_log_mask(const mt_region *r);
 /* Has a container, or is the target of a mapped alias at any depth. */
 bool mt_region_is_mapped(const mt_region *r);
 /* Subregions in render order: first, then next until NULL. */
@@ -547,8 +568,9 @@ unsigned mt_transaction_depth(const mt_context *ctx);
  * one each edit opens by itself, before the depth grows (memory-model.md
  * 6): where an accelerator empties its coalesced-MMIO buffer, so writes it
  * batched reach the devices before the map changes under them (QEMU's
- * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook must not
- * edit the tree. Writer call.
+ * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook may edit
+ * the tree (the writes it flushes may remap): those edits commit at once,
+ * and their own begins do not call the hook again. Writer call.
  */
 typedef void (*mt_flush_fn)(void *opaque);
 void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
@@ -563,8 +585,15 @@ void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
  */
 mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
                                        const char *name);
-/* Destroys the address space; its view is released after readers leave. */
-void mt_address_space_destroy(mt_address_space *as);
+/*
+ * Destroys the address space: its listeners get region_del for every range
+ * at the commit (at once, or at the commit of the open transaction), then
+ * are detached; its view is released after readers leave. The struct
+ * itself stays, marked destroyed, until the context is freed, so a second
+ * destroy is reported (-EINVAL) rather than a use after free, and a reader
+ * still holding the pointer reads the empty view.
+ */
+int mt_address_space_destroy(mt_address_space *as);
 const char *mt_address_space_name(const mt_address_space *as);
 mt_region *mt_address_space_root(const mt_address_space *as);
 /* The view currently published for the address space. */
@@ -608,6 +637,8 @@ typedef struct mt_section {
     uint64_t last;
     bool readonly;
     bool nonvolatile;
+    bool romd_mode;             /* a ROM device's range: read directly */
+    uint8_t dirty_log_mask;     /* the range's dirty-log clients (listeners.md) */
     MT_SECTION_PRIVATE_FIELDS
     mt_view *view;
     mt_address_space *as;
@@ -642,7 +673,10 @@ const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr);
  * order ("forward"); region_del, log_stop and log_global_stop run in
  * descending order ("reverse"). A range's coalesced-MMIO parts follow its
  * region_add and precede its region_del (coalesced_io_add/del below).
- * Sections are valid during the callback only. docs/listeners.md.
+ * Sections are valid during the callback only. Callbacks may edit the tree
+ * and commit: a commit made inside listener calls is processed after them
+ * (docs/threads.md); they may not register or unregister listeners.
+ * docs/listeners.md.
  */
 typedef struct mt_listener mt_listener;
 typedef struct mt_event_notifier mt_event_notifier; /* see mt_region_add_eventfd */
@@ -750,19 +784,24 @@ int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len);
  * published atomically and freed only after every reader that could see
  * them has left its read-side section (RCU, via liburcu).
  *
- * A thread other than the writer must call mt_reader_register before its
- * first read and mt_reader_unregister before it exits. Access calls enter a
- * read-side section themselves; wrap several calls (or a use of a view
- * pointer from mt_address_space_view) in mt_read_lock/mt_read_unlock, which
- * nest and cost a few nanoseconds.
+ * A reader thread is registered with liburcu on its first read (or by
+ * mt_reader_register) and unregistered when it exits (or by
+ * mt_reader_unregister). Access calls enter a read-side section themselves
+ * and keep the view they loaded until they return, even when a callback
+ * commits a new one; wrap several calls (or a use of a view pointer from
+ * mt_address_space_view) in mt_read_lock/mt_read_unlock, which nest and
+ * cost a few nanoseconds.
  *
- * Reclamation is bounded: a commit that leaves more than
- * MT_RETIRED_VIEWS_MAX views waiting for readers waits for a grace period
- * and frees them, so a burst of commits cannot pile up memory.
+ * Commits never wait for readers: a retired view is freed by a later writer
+ * call once every reader that could see it has left (call_rcu), so a commit
+ * may run inside a read-side section, for example in an MMIO callback.
+ * Views waiting are bounded by how long readers stay inside sections, not
+ * by a count. Who may call what from where: docs/threads.md.
  */
-#define MT_RETIRED_VIEWS_MAX 64
 void mt_reader_register(void);
 void mt_reader_unregister(void);
+/* Whether the calling thread is registered (explicitly or on first use). */
+bool mt_reader_registered(void);
 void mt_read_lock(void);
 void mt_read_unlock(void);
 

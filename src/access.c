@@ -755,7 +755,7 @@ static int check_dispatch_args(const mt_region *r, const void *value, unsigned s
                                mt_endian order, const char *op)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "%s: %p is not a live region", op, (const void *)r);
+        return mt__region_misuse(r, op);
     if (!value)
         return mt__diag(r->ctx_, -EINVAL, "%s '%s': NULL value", op, mt__name(r));
     if (size != 1 && size != 2 && size != 4 && size != 8)

@@ -131,11 +131,10 @@ static void table_replace(mt_context *ctx, const mt_region *r, const struct mt__
     __atomic_store_n(&s->eventfds, t, __ATOMIC_RELEASE);
     if (!old)
         return;
-    /* Readers that loaded the old table may still be matching in it. */
-    urcu_memb_synchronize_rcu();
-    if (present)
-        free(old->regions[i]);
-    free(old);
+    /* Readers that loaded the old table may still be matching in it: freed
+     * after them, without waiting (an eventfd may be added from an MMIO
+     * callback, inside a read-side section). */
+    mt__free_after_readers(ctx, present ? old->regions[i] : NULL, old);
 }
 
 /* Checks and normalises an eventfd as the table stores it: data masked to
@@ -146,7 +145,7 @@ static int make_fd(mt_region *r, uint64_t offset, unsigned size, bool match_data
                    const char *op)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "%s: %p is not a live region", op, (const void *)r);
+        return mt__region_misuse(r, op);
     if (size != 0 && size != 1 && size != 2 && size != 4 && size != 8)
         return mt__diag(r->ctx_, -EINVAL, "%s '%s': size %u is not 0, 1, 2, 4 or 8", op,
                         mt__name(r), size);

@@ -42,8 +42,13 @@ static inline void mt__rcu_read_unlock(void)
     mt_read_unlock();
 }
 #else
+/* A thread's first read registers it (rcu.c): a read-side section of an
+ * unregistered thread would protect nothing. The test is a load of the
+ * flag liburcu keeps next to the nesting count. */
 static inline void mt__rcu_read_lock(void)
 {
+    if (__builtin_expect(!URCU_TLS(urcu_memb_reader).registered, 0))
+        mt__reader_register_slow();
     urcu_memb_read_lock();
 }
 static inline void mt__rcu_read_unlock(void)

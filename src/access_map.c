@@ -138,8 +138,7 @@ int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
                         "mt_region_find: NULL section");
     memset(out, 0, sizeof(*out));
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "mt_region_find: %p is not a live region",
-                        (const void *)r);
+        return mt__region_misuse(r, "mt_region_find");
     if (!len)
         return -ENOENT; /* an empty request meets nothing */
 
@@ -180,6 +179,8 @@ int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
         .last = last,
         .readonly = rg->readonly,
         .nonvolatile = rg->nonvolatile,
+        .romd_mode = rg->romd_mode,
+        .dirty_log_mask = rg->dirty_log_mask,
         .view = v,
         .as = as,
         .held_ = MT__HELD_REGION,

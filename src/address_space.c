@@ -18,6 +18,7 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
         return NULL;
     }
     mt_address_space *as = mt__xcalloc(1, sizeof(*as));
+    as->magic = MT__AS_LIVE;
     as->ctx = ctx;
     as->root = root;
     as->name = mt__xstrdup(name ? name : "anonymous");
@@ -37,41 +38,60 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
     return as;
 }
 
-void mt__address_space_free(mt_address_space *as)
+void mt__address_space_release(mt_address_space *as)
 {
-    if (as->view)
-        mt__view_unref(as->view);
-    mt__owner_unref(as->ctx, as->root_owner);
+    mt_context *ctx = as->ctx;
+    assert(as->magic == MT__AS_DEAD);
+    mt__view_unref(as->view); /* the empty view, since its last commit */
+    as->view = ctx->empty_view;
+    mt__owner_unref(ctx, as->root_owner);
+    as->root_owner = NULL;
     free(as->eventfds);
-    free(as->name);
-    free(as);
+    as->eventfds = NULL;
+    as->neventfds = 0;
+    as->next = ctx->dead_as;
+    ctx->dead_as = as;
 }
 
-void mt_address_space_destroy(mt_address_space *as)
+void mt__address_space_shells_free(mt_context *ctx)
+{
+    while (ctx->dead_as) {
+        mt_address_space *as = ctx->dead_as;
+        ctx->dead_as = as->next;
+        free(as->name);
+        free(as);
+    }
+}
+
+int mt_address_space_destroy(mt_address_space *as)
 {
     if (!as)
-        return;
+        return mt__diag(NULL, -EINVAL, "mt_address_space_destroy: NULL address space");
     mt_context *ctx = as->ctx;
-    /* Resolving to no flat-root first makes the commit switch it to the
-     * empty view and rebuild the cache without its view (7.5). */
+    if (as->magic != MT__AS_LIVE)
+        return mt__diag(ctx, -EINVAL,
+                        "mt_address_space_destroy: address space '%s' was already destroyed",
+                        as->name);
+    as->magic = MT__AS_DEAD;
+    /* Resolving to no flat-root makes the outermost commit switch it to
+     * the empty view, which sends its listeners region_del for every range,
+     * then unlink it and hand it to reclamation (7.5, txn.c). Inside an
+     * open transaction that happens at the transaction's commit. */
     mt__txn_begin(ctx);
     as->root = NULL;
     ctx->topology_pending = true;
-    mt__txn_commit(ctx);
-    mt__listeners_detach_all(as);
-    if (as->prev)
-        as->prev->next = as->next;
-    else
-        ctx->as_first = as->next;
-    if (as->next)
-        as->next->prev = as->prev;
-    else
-        ctx->as_last = as->prev;
     ctx->stats.address_spaces--;
-    /* Readers may still be inside its view: free it at reclaim. */
-    as->next = ctx->retired_as;
-    as->prev = NULL;
-    ctx->retired_as = as;
+    mt__txn_commit(ctx);
+    return 0;
+}
+
+/* A destroyed address space stays on the context's list until the commit
+ * that sends its region_del; the public walk skips it. */
+static mt_address_space *live_from(mt_address_space *as)
+{
+    while (as && !as->root)
+        as = as->next;
+    return as;
 }
 
 const char *mt_address_space_name(const mt_address_space *as) { return as->name; }
@@ -80,8 +100,14 @@ mt_view *mt_address_space_view(const mt_address_space *as)
 {
     return __atomic_load_n(&as->view, __ATOMIC_ACQUIRE);
 }
-mt_address_space *mt_context_first_address_space(const mt_context *ctx) { return ctx->as_first; }
-mt_address_space *mt_address_space_next(const mt_address_space *as) { return as->next; }
+mt_address_space *mt_context_first_address_space(const mt_context *ctx)
+{
+    return live_from(ctx->as_first);
+}
+mt_address_space *mt_address_space_next(const mt_address_space *as)
+{
+    return live_from(as->next);
+}
 
 mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r)
 {

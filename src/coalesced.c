@@ -60,7 +60,7 @@ static int range_in_region(const mt_region *r, uint64_t offset, uint64_t size,
 int mt_region_add_coalescing(mt_region *r, uint64_t offset, uint64_t size)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "add_coalescing: not a live region");
+        return mt__region_misuse(r, "add_coalescing");
     struct mt__coalesced_range range = {0, 0}; /* set unless an error returns */
     int err = range_in_region(r, offset, size, &range);
     if (err)
@@ -72,7 +72,7 @@ int mt_region_add_coalescing(mt_region *r, uint64_t offset, uint64_t size)
 int mt_region_set_coalescing(mt_region *r)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "set_coalescing: not a live region");
+        return mt__region_misuse(r, "set_coalescing");
     if (!r->size_full_ && r->size_ == 0)
         return mt__diag(r->ctx_, -EINVAL, "set_coalescing '%s': the region is empty",
                         mt__name(r));
@@ -86,7 +86,7 @@ int mt_region_set_coalescing(mt_region *r)
 int mt_region_clear_coalescing(mt_region *r)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "clear_coalescing: not a live region");
+        return mt__region_misuse(r, "clear_coalescing");
     if (r->coalesced_)
         replace_list(r, NULL);
     return 0;

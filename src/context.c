@@ -1,6 +1,7 @@
 /*
  * The context: one independent memory system. Owns the diagnostic hook, the
- * identity counter, and the retired lists and their reclamation.
+ * identity counter, the context's creation and freeing. Readers and
+ * reclamation are rcu.c's.
  */
 #include "internal.h"
 #include "errors.h"
@@ -8,29 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <urcu/urcu-memb.h>
-
-/* ThreadSanitizer cannot see the ordering liburcu (not instrumented)
- * provides between a reader leaving its section and synchronize_rcu
- * returning; tell it, so it checks everything else. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MT__TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define MT__TSAN 1
-#endif
-#ifdef MT__TSAN
-#include <sanitizer/tsan_interface.h>
-static char tsan_grace_period; /* an address to synchronise on, no state */
-#define TSAN_READER_LEAVES() __tsan_release(&tsan_grace_period)
-#define TSAN_GRACE_PERIOD_ENDS() __tsan_acquire(&tsan_grace_period)
-#else
-#define TSAN_READER_LEAVES() ((void)0)
-#define TSAN_GRACE_PERIOD_ENDS() ((void)0)
-#endif
 
 static void default_diag(void *opaque, const char *message)
 {
@@ -79,7 +57,8 @@ void mt__hazard(const mt_region *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    mt__diag(mt__region_live(r) ? r->ctx_ : NULL, -EFAULT,
+    bool named = r && (r->magic_ == MT__REGION_LIVE || r->magic_ == MT__REGION_DEAD);
+    mt__diag(named ? r->ctx_ : NULL, -EFAULT,
              "lifetime hazard: %s", buf);
     abort();
 }
@@ -141,86 +120,36 @@ void mt_context_get_stats(const mt_context *ctx, mt_stats *out)
     out->retired_views = atomic_load(&((mt_context *)ctx)->retired_count);
 }
 
-/* ---- readers and reclamation (RCU, liburcu's memb flavour) --------------- */
-
-void mt_reader_register(void)
-{
-    urcu_memb_register_thread();
-}
-
-void mt_reader_unregister(void)
-{
-    urcu_memb_unregister_thread();
-}
-
-void mt_read_lock(void)
-{
-    urcu_memb_read_lock();
-}
-
-void mt_read_unlock(void)
-{
-    TSAN_READER_LEAVES();
-    urcu_memb_read_unlock();
-}
-
-/* Frees what was retired before the grace period; returns whether
- * anything was there. */
-static bool reclaim_once(mt_context *ctx)
-{
-    mt_view *views = atomic_exchange(&ctx->retired, NULL);
-    mt_address_space *spaces = ctx->retired_as;
-    ctx->retired_as = NULL;
-    if (!views && !spaces)
-        return false;
-    /* every reader that could still see them entered before this point */
-    urcu_memb_synchronize_rcu();
-    TSAN_GRACE_PERIOD_ENDS();
-    ctx->stats.grace_periods++;
-    while (spaces) {
-        mt_address_space *next = spaces->next;
-        mt__address_space_free(spaces);
-        spaces = next;
-    }
-    while (views) {
-        mt_view *next = views->retired_next;
-        mt__view_free(views);
-        atomic_fetch_sub(&ctx->retired_count, 1);
-        views = next;
-    }
-    return true;
-}
-
-void mt__reclaim_views(mt_context *ctx)
-{
-    reclaim_once(ctx);
-}
-
-void mt_context_reclaim(mt_context *ctx)
-{
-    /* Freeing views and address spaces releases owner references, which
-     * may queue owners; tearing an owner down may retire more. Loop until
-     * everything settles. */
-    for (;;) {
-        bool freed = reclaim_once(ctx);
-        if (!freed && !atomic_load_explicit(&ctx->pending_owners, memory_order_acquire))
-            break;
-        mt__owners_reap(ctx);
-    }
-}
-
 void mt_context_free(mt_context *ctx)
 {
     if (!ctx)
         return;
-    while (ctx->as_first)
-        mt_address_space_destroy(ctx->as_first);
+    /* Freeing now would free what this thread, or a commit below it, is
+     * still using: refuse, and leave the context to a later call. */
+    if (mt__in_read_section() || ctx->notifying) {
+        mt__diag(ctx, -EBUSY, "mt_context_free: called %s; the context is not freed",
+                 ctx->notifying ? "from a listener callback during a commit"
+                                : "inside a read-side section");
+        return;
+    }
+    if (ctx->txn_depth) {
+        /* checked in every build: the edits of the open transaction would
+         * otherwise never reach the listeners */
+        mt__diag(ctx, -EBUSY,
+                 "mt_context_free: %u transaction(s) still open; committing them now",
+                 ctx->txn_depth);
+        ctx->txn_depth = 1;
+        mt__txn_commit(ctx);
+    }
+    for (mt_address_space *as; (as = mt_context_first_address_space(ctx));)
+        mt_address_space_destroy(as);
     mt__view_cache_clear(ctx);
     mt_context_reclaim(ctx);
     if (ctx->stats.live_regions)
         mt__diag(ctx, -EBUSY,
                  "context freed with %llu live region(s); finalise them first",
                  (unsigned long long)ctx->stats.live_regions);
+    mt__address_space_shells_free(ctx);
     mt__render_scratch_free(ctx->scratch);
     mt__access_free(ctx);
     mt__iommu_watch_free(ctx);

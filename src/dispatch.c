@@ -242,8 +242,8 @@ void mt__dispatch_build(mt_view *v)
     struct mt__dispatch *d = aligned_alloc(64, head);
     uint64_t *keys = aligned_alloc(64, total * sizeof(uint64_t));
     if (!d || !keys) {
-        fprintf(stderr, "memtree: out of memory building a lookup index of %zu ranges\n",
-                v->nr);
+        mt__diag(v->ctx, -ENOMEM, "out of memory building a lookup index of %zu ranges",
+                 v->nr);
         abort();
     }
     memset(d, 0, sizeof(*d));
@@ -303,6 +303,8 @@ static inline void section_of(mt_section *out, const mt_range *r, const mt_view 
     out->last = r->last;
     out->readonly = r->readonly;
     out->nonvolatile = r->nonvolatile;
+    out->romd_mode = r->romd_mode;
+    out->dirty_log_mask = r->dirty_log_mask;
     out->view = (mt_view *)v;
     out->as = NULL;
     out->held_ = 0;

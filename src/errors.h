@@ -20,8 +20,9 @@
     X(EEXIST, "already exists")                                                \
     X(EIO, "input/output error")                                               \
     X(EACCES, "access refused: the memory is read-only or not accessible")     \
-    X(ESTALE, "the result refers to a view or region that is gone")            \
+    X(ESTALE, "the view was replaced; look the address up again")            \
     X(EFAULT, "use of finalised storage")                                      \
-    X(EFBIG, "input longer than the limit")
+    X(EFBIG, "input longer than the limit")                                    \
+    X(EDEADLK, "the call would wait for the calling thread itself")
 
 #endif /* MEMTREE_ERRORS_H */

@@ -20,6 +20,8 @@
 #define MT__REGION_DEAD 0xdeadbeefu
 #define MT__REGION_HEAP_FRESH 0x6d74686cu /* mt_region_alloc, not yet init */
 #define MT__OWNER_LIVE 0x6d746f77u   /* "mtow" */
+#define MT__AS_LIVE 0x6d746173u      /* "mtas" */
+#define MT__AS_DEAD 0xdeada55du
 
 /* mt_region.flags_ */
 enum {
@@ -51,10 +53,18 @@ struct mt_context {
     mt_address_space *as_first, *as_last;
     mt_stats stats;
     uint64_t walk_gen;         /* generation for mt_region.walk_mark_ */
-    /* views whose last reference is gone, freed at reclaim; readers may
-     * drop the last reference, so this is a lock-free stack */
+    /* Reclamation (rcu.c). Views whose last reference is gone: readers
+     * may drop the last reference, so this is a lock-free stack. Address
+     * spaces destroyed since the last hand-off to call_rcu. Batches back
+     * from call_rcu, freed at the writer's next entry. */
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
+    _Atomic(struct mt__batch *) ready;
+    atomic_uint callbacks_pending; /* queued with call_rcu, not yet run */
+    mt_address_space *dead_as;   /* destroyed ones, kept until the context
+                                    goes so a second destroy is caught */
+    unsigned notifying;          /* commit listener calls in progress (txn.c) */
+    bool flushing;               /* the flush hook is running (txn.c) */
     /* owners whose count went to 0, torn down at reclaim; readers dropping
      * their last reference queue too, so this is a lock-free stack */
     _Atomic(mt_owner *) pending_owners;
@@ -149,6 +159,9 @@ const char *mt__tombstone_name(const mt_region *r);
 /* r's backing, made now if it was deferred; NULL if r has none or it
  * cannot exist (2^64 bytes, or more than the host can map). Any thread. */
 uint8_t *mt__region_backing(mt_region *r);
+/* Reports a public call on storage that holds no live region (through
+ * the context's hook if it is a finalised region's); returns -EINVAL. */
+int mt__region_misuse(const mt_region *r, const char *op);
 /* Owner teardown: finalises a region whose owner is dying; never fails. */
 void mt__region_finalize_dying(mt_region *r);
 
@@ -159,6 +172,11 @@ void mt__region_finalize_dying(mt_region *r);
 void mt__topology_changed(mt_context *ctx);
 void mt__txn_begin(mt_context *ctx);
 void mt__txn_commit(mt_context *ctx);
+/* Brackets listener calls made outside a commit (registration replay,
+ * dirty-log requests, coalesced changes): commits their callbacks make
+ * wait until the end, which processes them. */
+void mt__notify_begin(mt_context *ctx);
+void mt__notify_end(mt_context *ctx);
 
 /* ---- access.c: settings ------------------------------------------------- */
 
@@ -200,7 +218,8 @@ mt_region *mt__flat_root(mt_region *as_root);
  * for the render's diagnostics. */
 mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root, const char *as_name);
 void mt__view_ref(mt_view *v);
-/* Dropping the last reference retires the view until mt_context_reclaim. */
+/* Dropping the last reference retires the view; rcu.c frees it once
+ * readers are done with it. */
 void mt__view_unref(mt_view *v);
 void mt__view_free(mt_view *v);
 /* Drops every cache entry (the outermost commit rebuilds them). */
@@ -255,6 +274,7 @@ void mt__render_scratch_free(struct mt__render_scratch *s);
 /* ---- address_space.c ---------------------------------------------------- */
 
 struct mt_address_space {
+    uint32_t magic;          /* MT__AS_LIVE, MT__AS_DEAD once destroyed */
     mt_context *ctx;
     mt_region *root;         /* NULL once destroyed */
     mt_owner *root_owner;    /* referenced until the address space is freed */
@@ -267,7 +287,11 @@ struct mt_address_space {
     mt_address_space *next, *prev;
 };
 
-void mt__address_space_free(mt_address_space *as);
+/* After the grace period that follows destruction: drops the root owner's
+ * reference and what the address space held. The struct stays, marked
+ * dead, until the context is freed. Writer only. */
+void mt__address_space_release(mt_address_space *as);
+void mt__address_space_shells_free(mt_context *ctx);
 /* True if `r` is the root of an address space of its context. */
 mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r);
 
@@ -321,11 +345,20 @@ static inline uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r)
     return mask;
 }
 
-/* ---- context.c: reclamation --------------------------------------------- */
+/* ---- rcu.c: readers and reclamation ------------------------------------- */
 
-/* Frees retired views and address spaces after a grace period, without
- * tearing down owners (that waits for mt_context_reclaim). */
-void mt__reclaim_views(mt_context *ctx);
+/* Registers the calling thread as a reader unless it is one (access.c
+ * calls it on a thread's first read). */
+void mt__reader_register_slow(void);
+/* True inside a read-side section of a registered thread. */
+bool mt__in_read_section(void);
+/* The writer's entry: frees what readers are done with and hands what was
+ * retired since to call_rcu. Never waits. */
+void mt__reclaim_step(mt_context *ctx);
+/* Frees plain memory (either may be NULL) once readers that may see it
+ * have left, on liburcu's callback thread. mt_context_reclaim waits for
+ * it. */
+void mt__free_after_readers(mt_context *ctx, void *a, void *b);
 
 /* ---- owner.c ------------------------------------------------------------ */
 

@@ -109,25 +109,13 @@ void mt__iommu_watch_free(mt_context *ctx)
 
 /* ---- checks ----------------------------------------------------------------------- */
 
-/* A region argument that is no live region: in checking builds a use of
- * finalised storage stops the program, as everywhere in the API. */
-static void not_a_region(const mt_region *r, const char *op)
-{
-#ifdef MT_CHECKING
-    if (r && r->magic_ == MT__REGION_DEAD)
-        mt__hazard(r, "%s: region '%s' (id %llu) at %p was finalised", op,
-                   mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
-#endif
-    mt__diag(NULL, -EINVAL, "%s: %p is not a live region", op, (const void *)r);
-}
-
 /* The IOMMU region at the end of r's alias chain (memory-model.md 2.1),
  * or NULL after a diagnostic. Alias targets outlive their aliases, so the
  * chain is live. */
 static mt_region *iommu_target(mt_region *r, const char *op)
 {
     if (!mt__region_live(r)) {
-        not_a_region(r, op);
+        mt__region_misuse(r, op);
         return NULL;
     }
     mt_region *t = r;

@@ -74,6 +74,8 @@ static mt_section section_of(mt_address_space *as, mt_view *v, const mt_range *r
         .last = r->last,
         .readonly = r->readonly,
         .nonvolatile = r->nonvolatile,
+        .romd_mode = r->romd_mode,
+        .dirty_log_mask = r->dirty_log_mask,
         .view = v,
         .as = as,
     };
@@ -164,7 +166,9 @@ static void tell_coalesced(mt_listener *l, const mt_section *s, bool add)
 void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
                            const struct mt__coalesced *now)
 {
-    for (mt_address_space *as = r->ctx_->as_first; as; as = as->next) {
+    mt_context *ctx = r->ctx_;
+    mt__notify_begin(ctx);
+    for (mt_address_space *as = ctx->as_first; as; as = as->next) {
         if (!as->listeners)
             continue;
         mt_view *v = as->view;
@@ -176,6 +180,7 @@ void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
             send_coalesced(as, &s, now, true);
         }
     }
+    mt__notify_end(ctx);
 }
 
 /* ---- global begin/commit ------------------------------------------------- */
@@ -388,6 +393,9 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (l->as_)
         return mt__diag(ctx, -EBUSY, "listener_register: already registered on '%s'",
                         l->as_->name);
+    if (ctx->notifying)
+        return mt__diag(ctx, -EBUSY, "listener_register: called from a listener callback "
+                        "on '%s'; register after the calls end", as->name);
     if (!as->root)
         return mt__diag(ctx, -EINVAL, "listener_register: address space '%s' is destroyed",
                         as->name);
@@ -403,7 +411,9 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);
     INSERT_SORTED(as->listeners, l, as_next_, as_prev_);
 
-    /* replay the current state to this listener alone (7.4) */
+    /* Replay the current state to this listener alone (7.4). Commits its
+     * callbacks make are processed after the replay. */
+    mt__notify_begin(ctx);
     mt_view *v = as->view;
     if (l->begin)
         l->begin(l);
@@ -421,6 +431,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         send_fd(l, &as->eventfds[i], true);
     if (l->commit)
         l->commit(l);
+    mt__notify_end(ctx);
     return 0;
 }
 
@@ -429,6 +440,14 @@ void mt_listener_unregister(mt_listener *l)
     if (!l || !l->as_)
         return;
     mt_address_space *as = l->as_;
+    mt_context *ctx = as->ctx;
+    if (ctx->notifying) {
+        /* the lists are being walked: unlinking now could skip or revisit */
+        mt__diag(ctx, -EBUSY, "listener_unregister: called from a listener callback on "
+                 "'%s'; the listener stays registered", as->name);
+        return;
+    }
+    mt__notify_begin(ctx);
     mt_view *v = as->view;
     if (l->begin)
         l->begin(l);
@@ -444,9 +463,10 @@ void mt_listener_unregister(mt_listener *l)
     }
     if (l->commit)
         l->commit(l);
-    UNLINK(as->ctx->listeners, l, ctx_next_, ctx_prev_);
+    UNLINK(ctx->listeners, l, ctx_next_, ctx_prev_);
     UNLINK(as->listeners, l, as_next_, as_prev_);
     l->as_ = NULL;
+    mt__notify_end(ctx);
 }
 
 void mt__listeners_detach_all(mt_address_space *as)
@@ -464,7 +484,7 @@ void mt__listeners_detach_all(mt_address_space *as)
 int mt_region_set_log(mt_region *r, bool on, unsigned client)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "set_log: not a live region");
+        return mt__region_misuse(r, "set_log");
     if (client >= 8)
         return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u out of range (0-7)",
                         mt__name(r), client);
@@ -494,6 +514,7 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
         return;
     mt__txn_begin(ctx);
     ctx->global_dirty_log = on;
+    mt__notify_begin(ctx);
     if (on) {
         FOR_CTX_FORWARD(l, ctx)
             if (l->log_global_start)
@@ -503,6 +524,7 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
             if (l->log_global_stop)
                 l->log_global_stop(l);
     }
+    mt__notify_end(ctx);
     /* the masks of every RAM range change: re-render */
     ctx->topology_pending = true;
     mt__txn_commit(ctx);
@@ -535,16 +557,21 @@ void mt_context_log_sync(mt_context *ctx)
 {
     if (!ctx)
         return;
+    mt__notify_begin(ctx);
     FOR_CTX_FORWARD(l, ctx)
         sync_listener(l, NULL);
+    mt__notify_end(ctx);
 }
 
 int mt_region_log_sync(mt_region *r)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "log_sync: not a live region");
-    FOR_CTX_FORWARD(l, r->ctx_)
+        return mt__region_misuse(r, "log_sync");
+    mt_context *ctx = r->ctx_;
+    mt__notify_begin(ctx);
+    FOR_CTX_FORWARD(l, ctx)
         sync_listener(l, r);
+    mt__notify_end(ctx);
     return 0;
 }
 
@@ -552,21 +579,25 @@ void mt_context_after_log_sync(mt_context *ctx)
 {
     if (!ctx)
         return;
+    mt__notify_begin(ctx);
     FOR_CTX_FORWARD(l, ctx)
         if (l->log_global_after_sync)
             l->log_global_after_sync(l);
+    mt__notify_end(ctx);
 }
 
 int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
 {
     if (!mt__region_live(r))
-        return mt__diag(NULL, -EINVAL, "log_clear: not a live region");
+        return mt__region_misuse(r, "log_clear");
     if (len == 0)
         return 0;
     /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64, 2.3) */
     mt__u128 end = (mt__u128)offset + (len == UINT64_MAX ? (mt__u128)MT__2_64 : len);
     uint64_t last = end > UINT64_MAX ? UINT64_MAX : (uint64_t)(end - 1);
-    FOR_CTX_FORWARD(l, r->ctx_) {
+    mt_context *ctx = r->ctx_;
+    mt__notify_begin(ctx);
+    FOR_CTX_FORWARD(l, ctx) {
         if (!l->log_clear)
             continue;
         mt_view *v = l->as_->view;
@@ -578,5 +609,6 @@ int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
                 l->log_clear(l, &s);
         }
     }
+    mt__notify_end(ctx);
     return 0;
 }

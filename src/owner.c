@@ -20,22 +20,35 @@ int mt_owner_init(mt_owner *o, const char *label, mt_owner_release_fn release)
     o->pending_next_ = NULL;
     o->pending_ = 0;
     o->reader_refs_ = 0;
+    o->user_refs_ = 1;
+    o->ctx_ = NULL;
     return 0;
 }
 
-static void owner_check(const mt_owner *o, const char *what)
+/* -EINVAL, reported, unless `o` is a live owner. A released owner keeps
+ * its context and label pointer cleared, so the report still reaches the
+ * context's hook. */
+static int owner_check(const mt_owner *o, const char *what)
 {
-    if (!o || o->magic_ != MT__OWNER_LIVE) {
-        mt__diag(NULL, -EINVAL, "%s: owner %p is not initialised or was released",
-                 what, (const void *)o);
-        abort();
-    }
+    if (o && o->magic_ == MT__OWNER_LIVE)
+        return 0;
+    return mt__diag(o ? o->ctx_ : NULL, -EINVAL, "%s: owner %p is not initialised or was "
+                    "released", what, (const void *)o);
 }
 
-void mt_owner_ref(mt_owner *o)
+static const char *owner_label(const mt_owner *o)
 {
-    owner_check(o, "mt_owner_ref");
+    return o->label_ ? o->label_ : "(no label)";
+}
+
+int mt_owner_ref(mt_owner *o)
+{
+    int err = owner_check(o, "mt_owner_ref");
+    if (err)
+        return err;
     o->refs_++;
+    o->user_refs_++;
+    return 0;
 }
 
 uint32_t mt_owner_refcount(const mt_owner *o)
@@ -95,13 +108,22 @@ static void owner_queue(mt_context *ctx, mt_owner *o)
                                                     memory_order_relaxed));
 }
 
-void mt_owner_unref(mt_owner *o)
+int mt_owner_unref(mt_owner *o)
 {
-    owner_check(o, "mt_owner_unref");
+    int err = owner_check(o, "mt_owner_unref");
+    if (err)
+        return err;
+    if (o->user_refs_ == 0)
+        return mt__diag(o->ctx_, -EINVAL,
+                        "mt_owner_unref: owner '%s' released more often than referenced; the "
+                        "%u reference(s) left are the library's, nothing is torn down",
+                        owner_label(o), mt_owner_refcount(o));
     assert(o->refs_ > 0);
+    o->user_refs_--;
     --o->refs_;
     if (owner_unreferenced(o) && !__atomic_load_n(&o->pending_, __ATOMIC_ACQUIRE))
         owner_teardown(o);
+    return 0;
 }
 
 void mt__owner_unref(mt_context *ctx, mt_owner *o)
@@ -145,6 +167,7 @@ void mt__owners_reap(mt_context *ctx)
 
 void mt__owner_add_region(mt_owner *o, mt_region *r)
 {
+    o->ctx_ = r->ctx_;
     r->owner_prev_ = NULL;
     r->owner_next_ = o->regions_;
     if (o->regions_)

@@ -16,28 +16,31 @@
 
 /* ---- checks ------------------------------------------------------------- */
 
-/* A public call on storage that is not a live region: report it and, in
- * checking builds, stop, because the caller is using dead storage. */
-static int region_misuse(const mt_region *r, const char *op)
+/* A public call on storage that is not a live region: reported once,
+ * through the context's hook when the storage still names one (a
+ * finalised region's tombstone keeps its context, name and identity). */
+int mt__region_misuse(const mt_region *r, const char *op)
 {
-    mt_context *ctx = (r && r->magic_ == MT__REGION_LIVE) ? r->ctx_ : NULL;
-    if (r && r->magic_ == MT__REGION_DEAD) {
-        mt__diag(ctx, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised", op,
-                 mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
-#ifdef MT_CHECKING
-        abort();
-#endif
-    } else {
-        mt__diag(ctx, -EINVAL, "%s: %p is not an initialised region", op,
-                 (const void *)r);
-    }
-    return -EINVAL;
+    if (r && r->magic_ == MT__REGION_DEAD)
+        return mt__diag(r->ctx_, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised", op,
+                        mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
+    return mt__diag(NULL, -EINVAL, "%s: %p is not an initialised region", op, (const void *)r);
 }
 
 #define CHECK_LIVE(r, op)                                                      \
     do {                                                                       \
         if (!mt__region_live(r))                                               \
-            return region_misuse((r), (op));                                   \
+            return mt__region_misuse((r), (op));                               \
+    } while (0)
+
+/* A query cannot return an error: it reports and gives a neutral answer
+ * rather than whatever the dead storage holds. */
+#define QUERY_LIVE(r, op, none)                                                \
+    do {                                                                       \
+        if (__builtin_expect(!mt__region_live(r), 0)) {                        \
+            mt__region_misuse((r), (op));                                      \
+            return (none);                                                     \
+        }                                                                      \
     } while (0)
 
 /* ---- initialisation ----------------------------------------------------- */
@@ -490,9 +493,25 @@ static bool contains(mt_context *ctx, mt_region *sub, mt_region *c)
     return found;
 }
 
-static void map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
+/* The flush hook runs at every begin and may edit the tree (docs/threads.md):
+ * what the caller checked before its begin may no longer hold after it.
+ * The link helpers check again once their own begin has run; -EBUSY, and
+ * nothing done, if the hook's edits got there first. */
+static int changed_under_edit(mt_context *ctx, const char *what, const mt_region *r)
 {
-    mt__txn_begin(c->ctx_);
+    return mt__diag(ctx, -EBUSY, "%s '%s': the flush hook's edits changed it meanwhile; "
+                    "left as the hook made it", what, mt__name(r));
+}
+
+static int map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
+{
+    mt_context *ctx = c->ctx_;
+    mt__txn_begin(ctx);
+    if (!mt__region_live(c) || !mt__region_live(sub) || sub->container_) {
+        mt__txn_commit(ctx);
+        return mt__region_live(sub) ? changed_under_edit(ctx, "map", sub)
+                                    : mt__region_misuse(sub, "map");
+    }
     sub->addr_ = addr;
     sub->priority_ = prio;
     link_child(c, sub);
@@ -500,14 +519,20 @@ static void map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio
     if (sub->owner_ != c->owner_)
         mt__owner_ref(sub->owner_);
     if (mt__enabled(c) && mt__enabled(sub))
-        c->ctx_->topology_pending = true;
-    mt__txn_commit(c->ctx_);
+        ctx->topology_pending = true;
+    mt__txn_commit(ctx);
+    return 0;
 }
 
-static void unmap_locked(mt_region *c, mt_region *sub)
+static int unmap_locked(mt_region *c, mt_region *sub)
 {
     mt_context *ctx = c->ctx_;
     mt__txn_begin(ctx);
+    if (!mt__region_live(sub) || sub->container_ != c) {
+        mt__txn_commit(ctx);
+        return mt__region_live(sub) ? changed_under_edit(ctx, "unmap", sub)
+                                    : mt__region_misuse(sub, "unmap");
+    }
     unlink_child(c, sub);
     adjust_alias_chain(sub, -1);
     if (sub->owner_ != c->owner_)
@@ -515,6 +540,7 @@ static void unmap_locked(mt_region *c, mt_region *sub)
     if (mt__enabled(c) && mt__enabled(sub))
         ctx->topology_pending = true;
     mt__txn_commit(ctx);
+    return 0;
 }
 
 static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
@@ -533,8 +559,7 @@ static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
         return mt__diag(ctx, -ELOOP,
                         "%s: mapping '%s' into '%s' would make '%s' contain itself",
                         op, mt__name(sub), mt__name(c), mt__name(c));
-    map_locked(c, sub, offset, prio);
-    return 0;
+    return map_locked(c, sub, offset, prio);
 }
 
 int mt_region_add_subregion(mt_region *c, uint64_t offset, mt_region *sub)
@@ -555,8 +580,7 @@ int mt_region_del_subregion(mt_region *c, mt_region *sub)
     if (sub->container_ != c)
         return mt__diag(c->ctx_, -ENOENT, "del_subregion: '%s' is not mapped in '%s'",
                         mt__name(sub), mt__name(c));
-    unmap_locked(c, sub);
-    return 0;
+    return unmap_locked(c, sub);
 }
 
 /* ---- property edits ----------------------------------------------------- */
@@ -634,18 +658,28 @@ int mt_region_set_size(mt_region *r, uint64_t size)
 }
 
 /* Re-mapping moves the region to the front of its priority class (3.2). */
-static void remap(mt_region *r, uint64_t addr, int32_t prio)
+static int remap(mt_region *r, uint64_t addr, int32_t prio)
 {
-    mt_region *c = r->container_;
     mt_context *ctx = r->ctx_;
     mt__txn_begin(ctx);
-    /* Hold the owner across the gap so a cross-owner link's release
-     * cannot queue a teardown in between. */
-    mt__owner_ref(r->owner_);
-    unmap_locked(c, r);
-    map_locked(c, r, addr, prio);
-    mt__owner_unref(ctx, r->owner_);
+    /* the container as it is after the flush hook ran (map_locked) */
+    mt_region *c = mt__region_live(r) ? r->container_ : NULL;
+    int err = 0;
+    if (c) {
+        /* Hold the owner across the gap so a cross-owner link's release
+         * cannot queue a teardown in between. */
+        mt_owner *o = r->owner_;
+        mt__owner_ref(o);
+        err = unmap_locked(c, r);
+        if (!err)
+            err = map_locked(c, r, addr, prio);
+        mt__owner_unref(ctx, o);
+    } else if (mt__region_live(r)) {
+        r->addr_ = addr;
+        r->priority_ = prio;
+    }
     mt__txn_commit(ctx);
+    return err;
 }
 
 int mt_region_set_address(mt_region *r, uint64_t addr)
@@ -654,9 +688,8 @@ int mt_region_set_address(mt_region *r, uint64_t addr)
     if (addr == r->addr_)
         return 0;
     if (r->container_)
-        remap(r, addr, r->priority_);
-    else
-        r->addr_ = addr;
+        return remap(r, addr, r->priority_);
+    r->addr_ = addr;
     return 0;
 }
 
@@ -666,9 +699,8 @@ int mt_region_set_priority(mt_region *r, int32_t priority)
     if (priority == r->priority_)
         return 0;
     if (r->container_)
-        remap(r, r->addr_, priority);
-    else
-        r->priority_ = priority;
+        return remap(r, r->addr_, priority);
+    r->priority_ = priority;
     return 0;
 }
 
@@ -694,23 +726,90 @@ int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
 
 /* ---- queries ------------------------------------------------------------ */
 
-mt_region_kind mt_region_get_kind(const mt_region *r) { return (mt_region_kind)r->kind_; }
-const char *mt_region_name(const mt_region *r) { return r->name_; }
-uint64_t mt_region_id(const mt_region *r) { return r->id_; }
-mt_owner *mt_region_owner(const mt_region *r) { return r->owner_; }
-uint64_t mt_region_size(const mt_region *r) { return r->size_full_ ? UINT64_MAX : r->size_; }
-uint64_t mt_region_addr(const mt_region *r) { return r->addr_; }
-int32_t mt_region_priority(const mt_region *r) { return r->priority_; }
-mt_region *mt_region_container(const mt_region *r) { return r->container_; }
-mt_region *mt_region_alias_target(const mt_region *r) { return r->alias_; }
-uint64_t mt_region_alias_offset(const mt_region *r) { return r->alias_offset_; }
-bool mt_region_enabled(const mt_region *r) { return mt__enabled(r); }
-bool mt_region_readonly(const mt_region *r) { return r->flags_ & MT__F_READONLY; }
-bool mt_region_nonvolatile(const mt_region *r) { return r->flags_ & MT__F_NONVOLATILE; }
-bool mt_region_romd(const mt_region *r) { return r->flags_ & MT__F_ROMD; }
-bool mt_region_is_terminal(const mt_region *r) { return mt__terminal(r); }
+mt_region_kind mt_region_get_kind(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_get_kind", MT_KIND_CONTAINER);
+    return (mt_region_kind)r->kind_;
+}
+const char *mt_region_name(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_name", NULL);
+    return r->name_;
+}
+uint64_t mt_region_id(const mt_region *r)
+{
+    /* a tombstone keeps its identity: still reported, never garbage */
+    QUERY_LIVE(r, "mt_region_id", r && r->magic_ == MT__REGION_DEAD ? r->id_ : 0);
+    return r->id_;
+}
+mt_owner *mt_region_owner(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_owner", NULL);
+    return r->owner_;
+}
+uint64_t mt_region_size(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_size", 0);
+    return r->size_full_ ? UINT64_MAX : r->size_;
+}
+uint64_t mt_region_addr(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_addr", 0);
+    return r->addr_;
+}
+int32_t mt_region_priority(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_priority", 0);
+    return r->priority_;
+}
+mt_region *mt_region_container(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_container", NULL);
+    return r->container_;
+}
+mt_region *mt_region_alias_target(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_alias_target", NULL);
+    return r->alias_;
+}
+uint64_t mt_region_alias_offset(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_alias_offset", 0);
+    return r->alias_offset_;
+}
+bool mt_region_enabled(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_enabled", false);
+    return mt__enabled(r);
+}
+bool mt_region_readonly(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_readonly", false);
+    return r->flags_ & MT__F_READONLY;
+}
+bool mt_region_nonvolatile(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_nonvolatile", false);
+    return r->flags_ & MT__F_NONVOLATILE;
+}
+bool mt_region_romd(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_romd", false);
+    return r->flags_ & MT__F_ROMD;
+}
+bool mt_region_is_terminal(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_is_terminal", false);
+    return mt__terminal(r);
+}
+uint8_t mt_region_dirty_log_mask(const mt_region *r)
+{
+    QUERY_LIVE(r, "mt_region_dirty_log_mask", 0);
+    return mt__dirty_mask(r->ctx_, r);
+}
 mt_region *mt_region_first_subregion(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_first_subregion", NULL);
     size_t n;
     mt_region *const *children = mt__children(r, &n);
     return n ? children[n - 1] : NULL;
@@ -718,6 +817,7 @@ mt_region *mt_region_first_subregion(const mt_region *r)
 
 mt_region *mt_region_next_sibling(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_next_sibling", NULL);
     /* the array is in reverse render order: the next one is one slot down */
     if (!r->container_)
         return NULL;
@@ -729,17 +829,22 @@ mt_region *mt_region_next_sibling(const mt_region *r)
 bool mt_region_size_exact(const mt_region *r, uint64_t *low)
 {
     if (low)
+        *low = 0;
+    QUERY_LIVE(r, "mt_region_size_exact", false);
+    if (low)
         *low = r->size_;
     return r->size_full_;
 }
 
 bool mt_region_is_mapped(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_is_mapped", false);
     return r->container_ || r->mapped_via_alias_ > 0;
 }
 
 void *mt_region_ram_ptr(const mt_region *r)
 {
+    QUERY_LIVE(r, "mt_region_ram_ptr", NULL);
     uint64_t offset = 0;
     while (r && r->kind_ == MT_KIND_ALIAS) {
         offset += r->alias_offset_;
@@ -805,6 +910,7 @@ static void finalize_now(mt_region *r)
     memset(r, 0x6b, sizeof(*r));
     r->magic_ = MT__REGION_DEAD;
     r->id_ = id;
+    r->ctx_ = ctx; /* so a later misuse reaches the context's hook */
     /* the name goes over the first fields, clear of magic_ and id_ */
     memcpy(r, name, sizeof(name));
 }

@@ -710,7 +710,8 @@ int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range *
 
     size_t n = s->nfills;
     if (n > UINT32_MAX / 2) {
-        fprintf(stderr, "memtree: a view of more than 2^31 fills is not supported\n");
+        /* fatal, but said through the context's hook first */
+        mt__diag(ctx, -ENOMEM, "a view of more than 2^31 fills is not supported");
         abort();
     }
     ensure_order(s, n);

@@ -23,7 +23,9 @@ struct mt__coalesced;
     mt_region *regions_;   /* regions initialised with this owner */                 \
     mt_owner *pending_next_; /* queued for teardown at the next reclaim */           \
     uint32_t reader_refs_; /* held by mappings and sections, any thread (atomic) */  \
-    uint8_t pending_;      /* on the context's queue (atomic) */
+    uint8_t pending_;      /* on the context's queue (atomic) */                     \
+    uint32_t user_refs_;   /* the embedder's part of refs_ */                        \
+    mt_context *ctx_;      /* its regions' context, once it has had one */
 
 /* mt_region: the first cache line holds what rendering reads for every
  * region; the fields after it are touched by edits and lifetimes only. */
