@@ -162,14 +162,35 @@ uint8_t *mt__region_backing(mt_region *r);
 /* Reports a public call on storage that holds no live region (through
  * the context's hook if it is a finalised region's); returns -EINVAL. */
 int mt__region_misuse(const mt_region *r, const char *op);
+/* The one liveness check of public calls. An edit refuses a region that
+ * is not live (-EINVAL, reported once by mt__region_misuse); a query, which
+ * cannot return an error, reports and gives a neutral answer rather than
+ * whatever the dead storage holds. */
+#define MT__CHECK_LIVE(r, op)                                                  \
+    do {                                                                       \
+        if (__builtin_expect(!mt__region_live(r), 0))                          \
+            return mt__region_misuse((r), (op));                               \
+    } while (0)
+#define MT__QUERY_LIVE(r, op, none)                                            \
+    do {                                                                       \
+        if (__builtin_expect(!mt__region_live(r), 0)) {                        \
+            mt__region_misuse((r), (op));                                      \
+            return (none);                                                     \
+        }                                                                      \
+    } while (0)
 /* Owner teardown: finalises a region whose owner is dying; never fails. */
 void mt__region_finalize_dying(mt_region *r);
 
+/* ---- subregions.c ------------------------------------------------------- */
+
+/* Map and unmap in the edit's bracket, checks done by the caller: what
+ * mt_region_add_subregion, set_address and finalisation share. -EBUSY
+ * when the flush hook's edits got there first. */
+int mt__subregion_link(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio);
+int mt__subregion_unlink(mt_region *c, mt_region *sub);
+
 /* ---- txn.c -------------------------------------------------------------- */
 
-/* Marks the topology pending and commits it when no transaction is open:
- * every edit calls this after changing the tree. */
-void mt__topology_changed(mt_context *ctx);
 void mt__txn_begin(mt_context *ctx);
 void mt__txn_commit(mt_context *ctx);
 /* Brackets listener calls made outside a commit (registration replay,
@@ -177,6 +198,16 @@ void mt__txn_commit(mt_context *ctx);
  * wait until the end, which processes them. */
 void mt__notify_begin(mt_context *ctx);
 void mt__notify_end(mt_context *ctx);
+/*
+ * The bracket of every edit of the tree: an edit runs in a transaction of
+ * its own, so one made outside a transaction commits at once and one made
+ * inside waits for the outermost commit. Opening it runs the flush hook,
+ * which may edit the tree too (docs/threads.md): if `r` did not survive
+ * that, the edit is refused (-EINVAL, reported) and nothing stays open.
+ * Closing it with `visible` marks every view stale.
+ */
+int mt__edit_begin(mt_region *r, const char *op);
+void mt__edit_end(mt_context *ctx, bool visible);
 
 /* ---- access.c: settings ------------------------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
- * Regions: the kinds and their initialisation, properties, editing the tree
- * (mapping, unmapping, moving, resizing) and finalisation. Every edit that
- * changes what views would show marks the topology pending (txn.c); nothing
- * here renders.
+ * Regions: the kinds and their initialisation, backing, property edits
+ * (flags, size, address, priority, alias offset), queries and
+ * finalisation. Mapping and sibling order are subregions.c's. Every edit
+ * runs in its own bracket (mt__edit_begin/end, txn.c) and says whether it
+ * changed what views can show; nothing here renders.
  */
 #include "internal.h"
 
@@ -26,22 +27,6 @@ int mt__region_misuse(const mt_region *r, const char *op)
                         mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
     return mt__diag(NULL, -EINVAL, "%s: %p is not an initialised region", op, (const void *)r);
 }
-
-#define CHECK_LIVE(r, op)                                                      \
-    do {                                                                       \
-        if (!mt__region_live(r))                                               \
-            return mt__region_misuse((r), (op));                               \
-    } while (0)
-
-/* A query cannot return an error: it reports and gives a neutral answer
- * rather than whatever the dead storage holds. */
-#define QUERY_LIVE(r, op, none)                                                \
-    do {                                                                       \
-        if (__builtin_expect(!mt__region_live(r), 0)) {                        \
-            mt__region_misuse((r), (op));                                      \
-            return (none);                                                     \
-        }                                                                      \
-    } while (0)
 
 /* ---- initialisation ----------------------------------------------------- */
 
@@ -314,275 +299,6 @@ int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
     return 0;
 }
 
-/* ---- the subregion list ------------------------------------------------- */
-
-/*
- * Render order (3.2): a new child goes before the first sibling of lower or
- * equal priority, so higher priorities come first and the newest wins among
- * equals. Each container keeps its children in an array in REVERSE render
- * order with the extent of each priority class. Reversed, the newest child
- * of a class goes at the end of its class, so mapping children of one
- * priority is an append (QEMU scans a list: O(n) per map), and the renderer
- * walks an array it can prefetch instead of chasing list pointers.
- */
-/* Index of the class with `prio`, or where it would be inserted. */
-static size_t class_search(const struct mt__child_index *ix, int32_t prio)
-{
-    size_t lo = 0, hi = ix->nclasses;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ix->classes[mid].priority < prio)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Moves slots [from, n) one up, keeping slot_ right. */
-static void shift_slots_up(struct mt__child_index *ix, size_t from)
-{
-    size_t count = ix->n - from;
-    memmove(&ix->slots[from + 1], &ix->slots[from], count * sizeof(ix->slots[0]));
-    for (size_t i = from + 1; i <= ix->n; i++)
-        if (ix->slots[i])
-            ix->slots[i]->slot_ = (uint32_t)i;
-}
-
-static void link_child(mt_region *c, mt_region *sub)
-{
-    struct mt__child_index *ix = c->child_index_;
-    if (!ix)
-        ix = c->child_index_ = mt__xcalloc(1, sizeof(*ix));
-    if (ix->n == ix->cap) {
-        ix->cap = ix->cap ? ix->cap * 2 : 1; /* most containers have few children */
-        ix->slots = mt__xrealloc(ix->slots, ix->cap * sizeof(ix->slots[0]));
-    }
-    size_t k = class_search(ix, sub->priority_);
-    if (k == ix->nclasses || ix->classes[k].priority != sub->priority_) {
-        if (ix->nclasses == ix->cap_classes) {
-            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 1;
-            ix->classes = mt__xrealloc(ix->classes, ix->cap_classes * sizeof(ix->classes[0]));
-        }
-        memmove(&ix->classes[k + 1], &ix->classes[k],
-                (ix->nclasses - k) * sizeof(ix->classes[0]));
-        ix->classes[k] = (struct mt__prio_class){sub->priority_, 0};
-        ix->nclasses++;
-    }
-    size_t pos = 0; /* the end of class k */
-    for (size_t j = 0; j <= k; j++)
-        pos += ix->classes[j].count;
-    shift_slots_up(ix, pos);
-    ix->slots[pos] = sub;
-    sub->slot_ = (uint32_t)pos;
-    ix->classes[k].count++;
-    ix->n++;
-    sub->container_ = c;
-}
-
-void mt__children_compact(struct mt__child_index *ix)
-{
-    size_t from = 0, to = 0, kept = 0;
-    for (size_t k = 0; k < ix->nclasses; k++) {
-        uint32_t live = 0;
-        for (size_t end = from + ix->classes[k].count; from < end; from++) {
-            mt_region *r = ix->slots[from];
-            if (!r)
-                continue;
-            r->slot_ = (uint32_t)to;
-            ix->slots[to++] = r;
-            live++;
-        }
-        if (live)
-            ix->classes[kept++] = (struct mt__prio_class){ix->classes[k].priority, live};
-    }
-    assert(from == ix->n);
-    ix->n = to;
-    ix->nclasses = kept;
-    ix->holes = 0;
-}
-
-/*
- * Unmapping leaves a hole instead of moving every later sibling down, so
- * that unmapping n siblings (a machine's teardown) is O(n), not O(n^2).
- * Holes at the end are trimmed at once; the rest are closed by the next
- * mt__children, or here once they are half the array.
- */
-static void unlink_child(mt_region *c, mt_region *sub)
-{
-    struct mt__child_index *ix = c->child_index_;
-    size_t pos = sub->slot_;
-    assert(pos < ix->n && ix->slots[pos] == sub);
-    ix->slots[pos] = NULL;
-    ix->holes++;
-    sub->container_ = NULL;
-    while (ix->n && !ix->slots[ix->n - 1]) {
-        ix->n--;
-        ix->holes--;
-        if (--ix->classes[ix->nclasses - 1].count == 0)
-            ix->nclasses--;
-    }
-    if (!ix->n) {
-        free(ix->slots);
-        free(ix->classes);
-        free(ix);
-        c->child_index_ = NULL;
-    } else if (ix->holes > ix->n / 2) {
-        mt__children_compact(ix);
-    }
-}
-
-static void adjust_alias_chain(mt_region *sub, int delta)
-{
-    for (mt_region *t = sub->alias_; t; t = t->alias_)
-        t->mapped_via_alias_ += (uint32_t)delta;
-}
-
-struct walk_stack {
-    mt_region **items;
-    size_t n, cap;
-    uint64_t mark;
-};
-
-static void walk_push(struct walk_stack *st, mt_region *r)
-{
-    if (r->walk_mark_ == st->mark)
-        return;
-    r->walk_mark_ = st->mark;
-    if (st->n == st->cap)
-        st->items = mt__xrealloc(st->items, (st->cap = st->cap * 2 + 16) * sizeof(r));
-    st->items[st->n++] = r;
-}
-
-/* Would mapping `sub` into `c` make a container cycle, that is, is `c`
- * `sub` or inside it through subregion links alone? (Loops through an alias
- * are legal and render: docs/rendering.md.) Two walks answer it: up from
- * `c` through its containers, and down from `sub` through its children.
- * They take turns one region at a time and the first to finish decides, so
- * the check costs the smaller of c's depth and sub's subtree: building a
- * deep chain top-down or bottom-up stays linear. */
-static bool contains(mt_context *ctx, mt_region *sub, mt_region *c)
-{
-    if (!sub->child_index_)
-        return sub == c;
-    struct walk_stack st = {.mark = mt__walk_begin(ctx)};
-    walk_push(&st, sub);
-    const mt_region *up = c;
-    bool found = false;
-    for (;;) {
-        if (up == sub) {
-            found = true;
-            break;
-        }
-        if (!up)
-            break; /* c's containers end without sub: no cycle */
-        up = up->container_;
-        if (!st.n)
-            break; /* sub's subtree ends without c: no cycle */
-        mt_region *r = st.items[--st.n];
-        if (r == c) {
-            found = true;
-            break;
-        }
-        size_t n;
-        mt_region *const *children = mt__children(r, &n);
-        for (size_t i = 0; i < n; i++)
-            walk_push(&st, children[i]);
-    }
-    free(st.items);
-    return found;
-}
-
-/* The flush hook runs at every begin and may edit the tree (docs/threads.md):
- * what the caller checked before its begin may no longer hold after it.
- * The link helpers check again once their own begin has run; -EBUSY, and
- * nothing done, if the hook's edits got there first. */
-static int changed_under_edit(mt_context *ctx, const char *what, const mt_region *r)
-{
-    return mt__diag(ctx, -EBUSY, "%s '%s': the flush hook's edits changed it meanwhile; "
-                    "left as the hook made it", what, mt__name(r));
-}
-
-static int map_locked(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
-{
-    mt_context *ctx = c->ctx_;
-    mt__txn_begin(ctx);
-    if (!mt__region_live(c) || !mt__region_live(sub) || sub->container_) {
-        mt__txn_commit(ctx);
-        return mt__region_live(sub) ? changed_under_edit(ctx, "map", sub)
-                                    : mt__region_misuse(sub, "map");
-    }
-    sub->addr_ = addr;
-    sub->priority_ = prio;
-    link_child(c, sub);
-    adjust_alias_chain(sub, +1);
-    if (sub->owner_ != c->owner_)
-        mt__owner_ref(sub->owner_);
-    if (mt__enabled(c) && mt__enabled(sub))
-        ctx->topology_pending = true;
-    mt__txn_commit(ctx);
-    return 0;
-}
-
-static int unmap_locked(mt_region *c, mt_region *sub)
-{
-    mt_context *ctx = c->ctx_;
-    mt__txn_begin(ctx);
-    if (!mt__region_live(sub) || sub->container_ != c) {
-        mt__txn_commit(ctx);
-        return mt__region_live(sub) ? changed_under_edit(ctx, "unmap", sub)
-                                    : mt__region_misuse(sub, "unmap");
-    }
-    unlink_child(c, sub);
-    adjust_alias_chain(sub, -1);
-    if (sub->owner_ != c->owner_)
-        mt__owner_unref(ctx, sub->owner_);
-    if (mt__enabled(c) && mt__enabled(sub))
-        ctx->topology_pending = true;
-    mt__txn_commit(ctx);
-    return 0;
-}
-
-static int add_subregion(mt_region *c, uint64_t offset, mt_region *sub,
-                         int32_t prio, const char *op)
-{
-    CHECK_LIVE(c, op);
-    CHECK_LIVE(sub, op);
-    mt_context *ctx = c->ctx_;
-    if (sub->ctx_ != ctx)
-        return mt__diag(ctx, -EINVAL, "%s: '%s' and '%s' belong to different contexts",
-                        op, mt__name(c), mt__name(sub));
-    if (sub->container_)
-        return mt__diag(ctx, -EBUSY, "%s: '%s' is already mapped in '%s'", op,
-                        mt__name(sub), mt__name(sub->container_));
-    if (contains(ctx, sub, c))
-        return mt__diag(ctx, -ELOOP,
-                        "%s: mapping '%s' into '%s' would make '%s' contain itself",
-                        op, mt__name(sub), mt__name(c), mt__name(c));
-    return map_locked(c, sub, offset, prio);
-}
-
-int mt_region_add_subregion(mt_region *c, uint64_t offset, mt_region *sub)
-{
-    return add_subregion(c, offset, sub, 0, "add_subregion");
-}
-
-int mt_region_add_subregion_overlap(mt_region *c, uint64_t offset, mt_region *sub,
-                                    int32_t priority)
-{
-    return add_subregion(c, offset, sub, priority, "add_subregion_overlap");
-}
-
-int mt_region_del_subregion(mt_region *c, mt_region *sub)
-{
-    CHECK_LIVE(c, "del_subregion");
-    CHECK_LIVE(sub, "del_subregion");
-    if (sub->container_ != c)
-        return mt__diag(c->ctx_, -ENOENT, "del_subregion: '%s' is not mapped in '%s'",
-                        mt__name(sub), mt__name(c));
-    return unmap_locked(c, sub);
-}
-
 /* ---- property edits ----------------------------------------------------- */
 
 static void set_flag(mt_region *r, unsigned flag, bool on)
@@ -597,14 +313,14 @@ static void set_flag(mt_region *r, unsigned flag, bool on)
  * (readonly, nonvolatile, romd). */
 static int edit_flag(mt_region *r, unsigned flag, bool on, const char *op)
 {
-    CHECK_LIVE(r, op);
+    MT__CHECK_LIVE(r, op);
     if (!!(r->flags_ & flag) == on)
         return 0;
-    mt__txn_begin(r->ctx_);
+    int err = mt__edit_begin(r, op);
+    if (err)
+        return err;
     set_flag(r, flag, on);
-    if (mt__enabled(r))
-        r->ctx_->topology_pending = true;
-    mt__txn_commit(r->ctx_);
+    mt__edit_end(r->ctx_, mt__enabled(r));
     return 0;
 }
 
@@ -625,19 +341,20 @@ int mt_region_set_romd(mt_region *r, bool romd_mode)
 
 int mt_region_set_enabled(mt_region *r, bool enabled)
 {
-    CHECK_LIVE(r, "set_enabled");
+    MT__CHECK_LIVE(r, "set_enabled");
     if (mt__enabled(r) == enabled)
         return 0;
-    mt__txn_begin(r->ctx_);
+    int err = mt__edit_begin(r, "set_enabled");
+    if (err)
+        return err;
     set_flag(r, MT__F_ENABLED, enabled);
-    r->ctx_->topology_pending = true;
-    mt__txn_commit(r->ctx_);
+    mt__edit_end(r->ctx_, true);
     return 0;
 }
 
 int mt_region_set_size(mt_region *r, uint64_t size)
 {
-    CHECK_LIVE(r, "set_size");
+    MT__CHECK_LIVE(r, "set_size");
     bool full = size == UINT64_MAX;
     if (full == r->size_full_ && (full || size == r->size_))
         return 0;
@@ -649,64 +366,66 @@ int mt_region_set_size(mt_region *r, uint64_t size)
         return mt__diag(r->ctx_, -EINVAL,
                         "set_size '%s': a region with library-allocated backing cannot be resized",
                         mt__name(r));
-    mt__txn_begin(r->ctx_);
+    int err = mt__edit_begin(r, "set_size");
+    if (err)
+        return err;
     r->size_full_ = full;
     r->size_ = full ? 0 : size;
-    r->ctx_->topology_pending = true;
-    mt__txn_commit(r->ctx_);
+    mt__edit_end(r->ctx_, true);
     return 0;
 }
 
 /* Re-mapping moves the region to the front of its priority class (3.2). */
-static int remap(mt_region *r, uint64_t addr, int32_t prio)
+static int remap(mt_region *r, uint64_t addr, int32_t prio, const char *op)
 {
     mt_context *ctx = r->ctx_;
-    mt__txn_begin(ctx);
-    /* the container as it is after the flush hook ran (map_locked) */
-    mt_region *c = mt__region_live(r) ? r->container_ : NULL;
-    int err = 0;
+    int err = mt__edit_begin(r, op);
+    if (err)
+        return err;
+    /* the container as it is after the flush hook ran */
+    mt_region *c = r->container_;
     if (c) {
         /* Hold the owner across the gap so a cross-owner link's release
          * cannot queue a teardown in between. */
         mt_owner *o = r->owner_;
         mt__owner_ref(o);
-        err = unmap_locked(c, r);
+        err = mt__subregion_unlink(c, r);
         if (!err)
-            err = map_locked(c, r, addr, prio);
+            err = mt__subregion_link(c, r, addr, prio);
         mt__owner_unref(ctx, o);
-    } else if (mt__region_live(r)) {
+    } else {
         r->addr_ = addr;
         r->priority_ = prio;
     }
-    mt__txn_commit(ctx);
+    mt__edit_end(ctx, false); /* the link helpers marked what they changed */
     return err;
 }
 
 int mt_region_set_address(mt_region *r, uint64_t addr)
 {
-    CHECK_LIVE(r, "set_address");
+    MT__CHECK_LIVE(r, "set_address");
     if (addr == r->addr_)
         return 0;
     if (r->container_)
-        return remap(r, addr, r->priority_);
+        return remap(r, addr, r->priority_, "set_address");
     r->addr_ = addr;
     return 0;
 }
 
 int mt_region_set_priority(mt_region *r, int32_t priority)
 {
-    CHECK_LIVE(r, "set_priority");
+    MT__CHECK_LIVE(r, "set_priority");
     if (priority == r->priority_)
         return 0;
     if (r->container_)
-        return remap(r, r->addr_, priority);
+        return remap(r, r->addr_, priority, "set_priority");
     r->priority_ = priority;
     return 0;
 }
 
 int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
 {
-    CHECK_LIVE(r, "set_alias_offset");
+    MT__CHECK_LIVE(r, "set_alias_offset");
     if (r->kind_ != MT_KIND_ALIAS)
         return mt__diag(r->ctx_, -EINVAL, "set_alias_offset: '%s' is not an alias",
                         mt__name(r));
@@ -716,11 +435,11 @@ int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
         return mt__diag(r->ctx_, -EOVERFLOW,
                         "set_alias_offset '%s': offset 0x%llx + size exceeds 2^64",
                         mt__name(r), (unsigned long long)offset);
-    mt__txn_begin(r->ctx_);
+    int err = mt__edit_begin(r, "set_alias_offset");
+    if (err)
+        return err;
     r->alias_offset_ = offset;
-    if (mt__enabled(r))
-        r->ctx_->topology_pending = true;
-    mt__txn_commit(r->ctx_);
+    mt__edit_end(r->ctx_, mt__enabled(r));
     return 0;
 }
 
@@ -728,88 +447,88 @@ int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
 
 mt_region_kind mt_region_get_kind(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_get_kind", MT_KIND_CONTAINER);
+    MT__QUERY_LIVE(r, "mt_region_get_kind", MT_KIND_CONTAINER);
     return (mt_region_kind)r->kind_;
 }
 const char *mt_region_name(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_name", NULL);
+    MT__QUERY_LIVE(r, "mt_region_name", NULL);
     return r->name_;
 }
 uint64_t mt_region_id(const mt_region *r)
 {
     /* a tombstone keeps its identity: still reported, never garbage */
-    QUERY_LIVE(r, "mt_region_id", r && r->magic_ == MT__REGION_DEAD ? r->id_ : 0);
+    MT__QUERY_LIVE(r, "mt_region_id", r && r->magic_ == MT__REGION_DEAD ? r->id_ : 0);
     return r->id_;
 }
 mt_owner *mt_region_owner(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_owner", NULL);
+    MT__QUERY_LIVE(r, "mt_region_owner", NULL);
     return r->owner_;
 }
 uint64_t mt_region_size(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_size", 0);
+    MT__QUERY_LIVE(r, "mt_region_size", 0);
     return r->size_full_ ? UINT64_MAX : r->size_;
 }
 uint64_t mt_region_addr(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_addr", 0);
+    MT__QUERY_LIVE(r, "mt_region_addr", 0);
     return r->addr_;
 }
 int32_t mt_region_priority(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_priority", 0);
+    MT__QUERY_LIVE(r, "mt_region_priority", 0);
     return r->priority_;
 }
 mt_region *mt_region_container(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_container", NULL);
+    MT__QUERY_LIVE(r, "mt_region_container", NULL);
     return r->container_;
 }
 mt_region *mt_region_alias_target(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_alias_target", NULL);
+    MT__QUERY_LIVE(r, "mt_region_alias_target", NULL);
     return r->alias_;
 }
 uint64_t mt_region_alias_offset(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_alias_offset", 0);
+    MT__QUERY_LIVE(r, "mt_region_alias_offset", 0);
     return r->alias_offset_;
 }
 bool mt_region_enabled(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_enabled", false);
+    MT__QUERY_LIVE(r, "mt_region_enabled", false);
     return mt__enabled(r);
 }
 bool mt_region_readonly(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_readonly", false);
+    MT__QUERY_LIVE(r, "mt_region_readonly", false);
     return r->flags_ & MT__F_READONLY;
 }
 bool mt_region_nonvolatile(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_nonvolatile", false);
+    MT__QUERY_LIVE(r, "mt_region_nonvolatile", false);
     return r->flags_ & MT__F_NONVOLATILE;
 }
 bool mt_region_romd(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_romd", false);
+    MT__QUERY_LIVE(r, "mt_region_romd", false);
     return r->flags_ & MT__F_ROMD;
 }
 bool mt_region_is_terminal(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_is_terminal", false);
+    MT__QUERY_LIVE(r, "mt_region_is_terminal", false);
     return mt__terminal(r);
 }
 uint8_t mt_region_dirty_log_mask(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_dirty_log_mask", 0);
+    MT__QUERY_LIVE(r, "mt_region_dirty_log_mask", 0);
     return mt__dirty_mask(r->ctx_, r);
 }
 mt_region *mt_region_first_subregion(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_first_subregion", NULL);
+    MT__QUERY_LIVE(r, "mt_region_first_subregion", NULL);
     size_t n;
     mt_region *const *children = mt__children(r, &n);
     return n ? children[n - 1] : NULL;
@@ -817,7 +536,7 @@ mt_region *mt_region_first_subregion(const mt_region *r)
 
 mt_region *mt_region_next_sibling(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_next_sibling", NULL);
+    MT__QUERY_LIVE(r, "mt_region_next_sibling", NULL);
     /* the array is in reverse render order: the next one is one slot down */
     if (!r->container_)
         return NULL;
@@ -830,7 +549,7 @@ bool mt_region_size_exact(const mt_region *r, uint64_t *low)
 {
     if (low)
         *low = 0;
-    QUERY_LIVE(r, "mt_region_size_exact", false);
+    MT__QUERY_LIVE(r, "mt_region_size_exact", false);
     if (low)
         *low = r->size_;
     return r->size_full_;
@@ -838,13 +557,13 @@ bool mt_region_size_exact(const mt_region *r, uint64_t *low)
 
 bool mt_region_is_mapped(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_is_mapped", false);
+    MT__QUERY_LIVE(r, "mt_region_is_mapped", false);
     return r->container_ || r->mapped_via_alias_ > 0;
 }
 
 void *mt_region_ram_ptr(const mt_region *r)
 {
-    QUERY_LIVE(r, "mt_region_ram_ptr", NULL);
+    MT__QUERY_LIVE(r, "mt_region_ram_ptr", NULL);
     uint64_t offset = 0;
     while (r && r->kind_ == MT_KIND_ALIAS) {
         offset += r->alias_offset_;
@@ -872,14 +591,14 @@ static void finalize_now(mt_region *r)
 {
     mt_context *ctx = r->ctx_;
     if (r->container_)
-        unmap_locked(r->container_, r);
+        mt__subregion_unlink(r->container_, r);
     r->flags_ &= ~MT__F_ENABLED;
     mt__view_forget_root(r);
     if (r->child_index_) {
-        mt__txn_begin(ctx);
+        mt__txn_begin(ctx); /* one commit for all the children */
         /* the last slot first: nothing moves */
         while (r->child_index_)
-            unmap_locked(r, r->child_index_->slots[r->child_index_->n - 1]);
+            mt__subregion_unlink(r, r->child_index_->slots[r->child_index_->n - 1]);
         mt__txn_commit(ctx);
     }
     /* An alias dying with its target was uncounted before the teardown
@@ -948,7 +667,7 @@ static int finalize_check(mt_region *r)
 
 int mt_region_finalize(mt_region *r)
 {
-    CHECK_LIVE(r, "finalize");
+    MT__CHECK_LIVE(r, "finalize");
     int err = finalize_check(r);
     if (err)
         return err;

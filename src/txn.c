@@ -119,11 +119,22 @@ void mt__txn_commit(mt_context *ctx)
     process(ctx);
 }
 
-void mt__topology_changed(mt_context *ctx)
+int mt__edit_begin(mt_region *r, const char *op)
 {
-    ctx->topology_pending = true;
-    if (ctx->txn_depth == 0 && !ctx->notifying)
-        process(ctx);
+    mt_context *ctx = r->ctx_;
+    mt__txn_begin(ctx);
+    if (__builtin_expect(!mt__region_live(r), 0)) {
+        mt__txn_commit(ctx);
+        return mt__region_misuse(r, op);
+    }
+    return 0;
+}
+
+void mt__edit_end(mt_context *ctx, bool visible)
+{
+    if (visible)
+        ctx->topology_pending = true;
+    mt__txn_commit(ctx);
 }
 
 void mt__notify_begin(mt_context *ctx)
