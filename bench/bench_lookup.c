@@ -1,6 +1,6 @@
 /*
  * Scenario `lookup`: what resolving an address in a view costs
- * (mt_view_find_range, the dispatch index of src/dispatch.c, and
+ * (mt_view_find_range, the lookup index of src/index.c, and
  * mt_view_lookup, which also fills a section).
  *
  * For n = 256, 4096, 65536 and 1M ranges (n regions of 4 KiB, one page

@@ -5,7 +5,7 @@
  * mt_region_ops (validity, access sizes, splitting, unaligned emulation,
  * byte order), the `memory` attribute, readonly refusal (9.11) and the
  * IOMMU walk. Direct pointers and find are in access_map.c, eventfds in
- * access_eventfd.c, the lookup index in dispatch.c.
+ * eventfd.c, the lookup index in index.c.
  *
  * Every reader entry point loads the address space's view once, inside one
  * read-side section, and writes nothing shared but the index's hint.

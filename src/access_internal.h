@@ -1,6 +1,6 @@
 /*
- * What the access path (access.c, access_eventfd.c) and the lookup index
- * (dispatch.c) share: the index's layout and its inline fast path, the
+ * What the access path (access.c, eventfd.c) and the lookup index
+ * (index.c) share: the index's layout and its inline fast path, the
  * read-side section calls, and the context's access settings. Readers
  * call everything here without locks.
  */
@@ -63,7 +63,7 @@ static inline mt_view *mt__as_view(const mt_address_space *as)
     return __atomic_load_n(&as->view, __ATOMIC_ACQUIRE);
 }
 
-/* ---- the lookup index (dispatch.c) ---------------------------------------- */
+/* ---- the lookup index (index.c) ------------------------------------------- */
 
 /*
  * A static B+-tree over the ranges' start addresses: levels of 128-byte
@@ -252,7 +252,7 @@ void mt__dirty_report(const mt_context *ctx, mt_region *t, uint64_t offset, uint
 void mt__guest_error(const mt_context *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- eventfds (access_eventfd.c) --------------------------------------------- */
+/* ---- eventfds (eventfd.c) ---------------------------------------------------- */
 
 /* The first eventfd of `r` that a write of `value` (device order, `size`
  * bytes) at `offset` matches, or NULL. Inside a read-side section. */

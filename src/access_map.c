@@ -172,19 +172,11 @@ int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
     uint64_t start = rg->start > abs ? rg->start : abs;
     uint64_t last = (mt__u128)rg->last < end - 1 ? rg->last : (uint64_t)(end - 1);
     hold(rg->region);
-    *out = (mt_section){
-        .region = rg->region,
-        .offset_in_region = rg->offset_in_region + (start - rg->start),
-        .start = start,
-        .last = last,
-        .readonly = rg->readonly,
-        .nonvolatile = rg->nonvolatile,
-        .romd_mode = rg->romd_mode,
-        .dirty_log_mask = rg->dirty_log_mask,
-        .view = v,
-        .as = as,
-        .held_ = MT__HELD_REGION,
-    };
+    mt__section_of(out, rg, v, as);
+    out->offset_in_region += start - rg->start;
+    out->start = start;
+    out->last = last;
+    out->held_ = MT__HELD_REGION;
     return 0;
 }
 

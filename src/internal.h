@@ -78,7 +78,7 @@ struct mt_context {
     struct mt__render_scratch *scratch;
     uint8_t loop_cuts_reported; /* render.c: loop cuts this commit reported */
     struct mt__access_settings *access; /* access.c; allocated with the context */
-    struct mt__iommu_watch *iommu_watch; /* iommu_notify.c; NULL until first used */
+    struct mt__iommu_watch *iommu_watch; /* iommu.c; NULL until first used */
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
@@ -258,7 +258,7 @@ void mt__view_cache_clear(mt_context *ctx);
 /* Finalisation of `r`: clears weak root links and r's cache entry. */
 void mt__view_forget_root(mt_region *r);
 
-/* ---- dispatch.c --------------------------------------------------------- */
+/* ---- index.c ------------------------------------------------------------ */
 
 /* Builds and frees a view's lookup index; the view is immutable after. */
 void mt__dispatch_build(mt_view *v);
@@ -283,7 +283,7 @@ void mt__region_eventfds_clear(mt_region *r);
  * mt_context_free. */
 void mt__access_free(mt_context *ctx);
 
-/* ---- iommu_notify.c ----------------------------------------------------- */
+/* ---- iommu.c ------------------------------------------------------------ */
 
 /* Finalisation check: -EBUSY, naming a notifier, while `r` has any. */
 int mt__iommu_finalize_check(mt_region *r);
@@ -330,6 +330,69 @@ mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r);
 static inline void mt__as_publish(mt_address_space *as, mt_view *v)
 {
     __atomic_store_n(&as->view, v, __ATOMIC_RELEASE);
+}
+
+/* ---- listener order (listener.c, dirty_log.c) ------------------------------ */
+
+/* Calls in list order ("forward") or the reverse. The two lists (context,
+ * address space) use separate links, so one macro per list. */
+#define MT__FOR_AS_FORWARD(l, as) for (mt_listener *l = (as)->listeners; l; l = l->as_next_)
+#define MT__FOR_CTX_FORWARD(l, ctx) for (mt_listener *l = (ctx)->listeners; l; l = l->ctx_next_)
+
+static inline mt_listener *mt__as_last_listener(mt_address_space *as)
+{
+    mt_listener *l = as->listeners;
+    while (l && l->as_next_)
+        l = l->as_next_;
+    return l;
+}
+
+static inline mt_listener *mt__ctx_last_listener(mt_context *ctx)
+{
+    mt_listener *l = ctx->listeners;
+    while (l && l->ctx_next_)
+        l = l->ctx_next_;
+    return l;
+}
+
+#define MT__FOR_AS_REVERSE(l, as) for (mt_listener *l = mt__as_last_listener(as); l; l = l->as_prev_)
+#define MT__FOR_CTX_REVERSE(l, ctx) for (mt_listener *l = mt__ctx_last_listener(ctx); l; l = l->ctx_prev_)
+
+/* ---- sections: a view's range as users see it ----------------------------- */
+
+/* The section of range `r` of view `v`, reached through `as` (NULL for a
+ * lookup on the view alone). Field by field: a compound literal would also
+ * clear the padding, which costs the lookup's hit path extra stores. */
+static inline void mt__section_of(mt_section *out, const mt_range *r, const mt_view *v,
+                                  mt_address_space *as)
+{
+    out->region = r->region;
+    out->offset_in_region = r->offset_in_region;
+    out->start = r->start;
+    out->last = r->last;
+    out->readonly = r->readonly;
+    out->nonvolatile = r->nonvolatile;
+    out->romd_mode = r->romd_mode;
+    out->dirty_log_mask = r->dirty_log_mask;
+    out->view = (mt_view *)v;
+    out->as = as;
+    out->held_ = 0;
+}
+
+/* `s` cut to the region offsets [lo, hi] (inclusive); false if they miss. */
+static inline bool mt__section_cut(mt_section *s, uint64_t lo, uint64_t hi)
+{
+    uint64_t first = s->offset_in_region, last = first + (s->last - s->start);
+    if (lo < first)
+        lo = first;
+    if (hi > last)
+        hi = last;
+    if (lo > hi)
+        return false;
+    s->start += lo - first;
+    s->last = s->start + (hi - lo);
+    s->offset_in_region = lo;
+    return true;
 }
 
 /* ---- listener.c --------------------------------------------------------- */

@@ -1,38 +1,15 @@
 /*
  * Listeners: registration in priority order, replay on registration and
- * unregistration, the two-pass diff of a view switch, coalesced-MMIO
- * ranges as listeners see them, and dirty logging (per-region clients and
- * global logging), which listeners see as log_start/log_stop.
+ * unregistration, the two-pass diff of a view switch, the eventfds and
+ * coalesced-MMIO ranges of a view as listeners see them. Dirty logging,
+ * which listeners see as log_start/log_stop and the log requests, is
+ * dirty_log.c's.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 
 /* ---- ordering ------------------------------------------------------------ */
-
-/* Calls in list order ("forward") or the reverse. The two lists (context,
- * address space) use separate links, so one macro per list. */
-#define FOR_AS_FORWARD(l, as) for (mt_listener *l = (as)->listeners; l; l = l->as_next_)
-#define FOR_CTX_FORWARD(l, ctx) for (mt_listener *l = (ctx)->listeners; l; l = l->ctx_next_)
-
-static mt_listener *as_last(mt_address_space *as)
-{
-    mt_listener *l = as->listeners;
-    while (l && l->as_next_)
-        l = l->as_next_;
-    return l;
-}
-
-static mt_listener *ctx_last(mt_context *ctx)
-{
-    mt_listener *l = ctx->listeners;
-    while (l && l->ctx_next_)
-        l = l->ctx_next_;
-    return l;
-}
-
-#define FOR_AS_REVERSE(l, as) for (mt_listener *l = as_last(as); l; l = l->as_prev_)
-#define FOR_CTX_REVERSE(l, ctx) for (mt_listener *l = ctx_last(ctx); l; l = l->ctx_prev_)
 
 /* Inserts after every listener of equal or lower priority. */
 #define INSERT_SORTED(head, l, next, prev)                                    \
@@ -65,38 +42,6 @@ static mt_listener *ctx_last(mt_context *ctx)
 
 /* ---- sections ------------------------------------------------------------ */
 
-static mt_section section_of(mt_address_space *as, mt_view *v, const mt_range *r)
-{
-    return (mt_section){
-        .region = r->region,
-        .offset_in_region = r->offset_in_region,
-        .start = r->start,
-        .last = r->last,
-        .readonly = r->readonly,
-        .nonvolatile = r->nonvolatile,
-        .romd_mode = r->romd_mode,
-        .dirty_log_mask = r->dirty_log_mask,
-        .view = v,
-        .as = as,
-    };
-}
-
-/* `s` cut to the region offsets [lo, hi] (inclusive); false if they miss. */
-static bool section_cut(mt_section *s, uint64_t lo, uint64_t hi)
-{
-    uint64_t first = s->offset_in_region, last = first + (s->last - s->start);
-    if (lo < first)
-        lo = first;
-    if (hi > last)
-        hi = last;
-    if (lo > hi)
-        return false;
-    s->start += lo - first;
-    s->last = s->start + (hi - lo);
-    s->offset_in_region = lo;
-    return true;
-}
-
 /* 7.3: the dirty mask is not part of equality */
 static bool ranges_equal(const mt_range *a, const mt_range *b)
 {
@@ -122,7 +67,7 @@ static bool coalesced_part(const mt_section *s, const struct mt__coalesced_range
                            uint64_t *addr, uint64_t *len)
 {
     mt_section part = *s;
-    if (!section_cut(&part, c->offset, c->last))
+    if (!mt__section_cut(&part, c->offset, c->last))
         return false;
     *addr = part.start;
     *len = part.last - part.start == UINT64_MAX ? UINT64_MAX : part.last - part.start + 1;
@@ -139,11 +84,11 @@ static void send_coalesced(mt_address_space *as, const mt_section *s,
         if (!coalesced_part(s, &list->ranges[i], &addr, &len))
             continue;
         if (add) {
-            FOR_AS_FORWARD(l, as)
+            MT__FOR_AS_FORWARD(l, as)
                 if (l->coalesced_io_add)
                     l->coalesced_io_add(l, s, addr, len);
         } else {
-            FOR_AS_REVERSE(l, as)
+            MT__FOR_AS_REVERSE(l, as)
                 if (l->coalesced_io_del)
                     l->coalesced_io_del(l, s, addr, len);
         }
@@ -175,7 +120,8 @@ void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
         for (size_t i = 0; i < v->nr; i++) {
             if (v->ranges[i].region != r)
                 continue;
-            mt_section s = section_of(as, v, &v->ranges[i]);
+            mt_section s;
+            mt__section_of(&s, &v->ranges[i], v, as);
             send_coalesced(as, &s, old, false);
             send_coalesced(as, &s, now, true);
         }
@@ -187,14 +133,14 @@ void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
 
 void mt__listeners_begin(mt_context *ctx)
 {
-    FOR_CTX_FORWARD(l, ctx)
+    MT__FOR_CTX_FORWARD(l, ctx)
         if (l->begin)
             l->begin(l);
 }
 
 void mt__listeners_commit(mt_context *ctx)
 {
-    FOR_CTX_FORWARD(l, ctx)
+    MT__FOR_CTX_FORWARD(l, ctx)
         if (l->commit)
             l->commit(l);
 }
@@ -206,14 +152,14 @@ void mt__listeners_commit(mt_context *ctx)
 static void send_del(mt_address_space *as, const mt_section *s)
 {
     send_coalesced(as, s, coalesced_of(s->region), false);
-    FOR_AS_REVERSE(l, as)
+    MT__FOR_AS_REVERSE(l, as)
         if (l->region_del)
             l->region_del(l, s);
 }
 
 static void send_add(mt_address_space *as, const mt_section *s)
 {
-    FOR_AS_FORWARD(l, as)
+    MT__FOR_AS_FORWARD(l, as)
         if (l->region_add)
             l->region_add(l, s);
     send_coalesced(as, s, coalesced_of(s->region), true);
@@ -222,15 +168,15 @@ static void send_add(mt_address_space *as, const mt_section *s)
 static void send_nop(mt_address_space *as, const mt_section *s, unsigned old_mask,
                      unsigned new_mask)
 {
-    FOR_AS_FORWARD(l, as)
+    MT__FOR_AS_FORWARD(l, as)
         if (l->region_nop)
             l->region_nop(l, s);
     if (new_mask & ~old_mask)
-        FOR_AS_FORWARD(l, as)
+        MT__FOR_AS_FORWARD(l, as)
             if (l->log_start)
                 l->log_start(l, s, old_mask, new_mask);
     if (old_mask & ~new_mask)
-        FOR_AS_REVERSE(l, as)
+        MT__FOR_AS_REVERSE(l, as)
             if (l->log_stop)
                 l->log_stop(l, s, old_mask, new_mask);
 }
@@ -254,7 +200,8 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
         const mt_range *o = &old->ranges[i];
         const mt_range *n = match_at(new_view, &j, o->start);
         if (!n || !ranges_equal(o, n)) {
-            mt_section s = section_of(as, old, o);
+            mt_section s;
+            mt__section_of(&s, o, old, as);
             send_del(as, &s);
         }
     }
@@ -263,7 +210,8 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
     for (size_t i = 0; i < new_view->nr; i++) {
         const mt_range *n = &new_view->ranges[i];
         const mt_range *o = old ? match_at(old, &j, n->start) : NULL;
-        mt_section s = section_of(as, new_view, n);
+        mt_section s;
+        mt__section_of(&s, n, new_view, as);
         if (o && ranges_equal(o, n))
             send_nop(as, &s, o->dirty_log_mask, n->dirty_log_mask);
         else
@@ -356,11 +304,11 @@ void mt__listeners_eventfds(mt_address_space *as)
     while (i < as->neventfds || j < n) {
         int c = i == as->neventfds ? 1 : j == n ? -1 : as_fd_cmp(&as->eventfds[i], &now[j]);
         if (c < 0) {
-            FOR_AS_FORWARD(l, as)
+            MT__FOR_AS_FORWARD(l, as)
                 send_fd(l, &as->eventfds[i], false);
             i++;
         } else if (c > 0) {
-            FOR_AS_REVERSE(l, as)
+            MT__FOR_AS_REVERSE(l, as)
                 send_fd(l, &now[j], true);
             j++;
         } else {
@@ -420,7 +368,8 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (ctx->global_dirty_log && l->log_global_start)
         l->log_global_start(l);
     for (size_t i = 0; i < v->nr; i++) {
-        mt_section s = section_of(as, v, &v->ranges[i]);
+        mt_section s;
+        mt__section_of(&s, &v->ranges[i], v, as);
         if (l->region_add)
             l->region_add(l, &s);
         tell_coalesced(l, &s, true);
@@ -454,7 +403,8 @@ void mt_listener_unregister(mt_listener *l)
     for (size_t i = 0; i < as->neventfds; i++)
         send_fd(l, &as->eventfds[i], false);
     for (size_t i = 0; i < v->nr; i++) {
-        mt_section s = section_of(as, v, &v->ranges[i]);
+        mt_section s;
+        mt__section_of(&s, &v->ranges[i], v, as);
         if (v->ranges[i].dirty_log_mask && l->log_stop)
             l->log_stop(l, &s, v->ranges[i].dirty_log_mask, 0);
         tell_coalesced(l, &s, false);
@@ -477,138 +427,4 @@ void mt__listeners_detach_all(mt_address_space *as)
         UNLINK(as->listeners, l, as_next_, as_prev_);
         l->as_ = NULL;
     }
-}
-
-/* ---- dirty logging ------------------------------------------------------------ */
-
-int mt_region_set_log(mt_region *r, bool on, unsigned client)
-{
-    if (!mt__region_live(r))
-        return mt__region_misuse(r, "set_log");
-    if (client >= 8)
-        return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u out of range (0-7)",
-                        mt__name(r), client);
-    if (!r->log_counts_)
-        r->log_counts_ = mt__xcalloc(8, sizeof(*r->log_counts_));
-    uint32_t *count = &r->log_counts_[client];
-    if (!on && *count == 0)
-        return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u is not logging",
-                        mt__name(r), client);
-    bool change = on ? (*count)++ == 0 : --(*count) == 0;
-    if (!change)
-        return 0;
-    mt__txn_begin(r->ctx_);
-    if (on)
-        r->dirty_clients_ |= (uint8_t)(1u << client);
-    else
-        r->dirty_clients_ &= (uint8_t)~(1u << client);
-    if (mt__enabled(r))
-        r->ctx_->topology_pending = true;
-    mt__txn_commit(r->ctx_);
-    return 0;
-}
-
-void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
-{
-    if (ctx->global_dirty_log == on)
-        return;
-    mt__txn_begin(ctx);
-    ctx->global_dirty_log = on;
-    mt__notify_begin(ctx);
-    if (on) {
-        FOR_CTX_FORWARD(l, ctx)
-            if (l->log_global_start)
-                l->log_global_start(l);
-    } else {
-        FOR_CTX_REVERSE(l, ctx)
-            if (l->log_global_stop)
-                l->log_global_stop(l);
-    }
-    mt__notify_end(ctx);
-    /* the masks of every RAM range change: re-render */
-    ctx->topology_pending = true;
-    mt__txn_commit(ctx);
-}
-
-/* ---- the embedder's dirty-log requests (7.1) --------------------------------- */
-
-/* log_sync_global once, or log_sync for each logged range of l's view (of
- * `only`, when given). */
-static void sync_listener(mt_listener *l, const mt_region *only)
-{
-    if (l->log_sync_global) {
-        l->log_sync_global(l);
-        return;
-    }
-    if (!l->log_sync)
-        return;
-    mt_address_space *as = l->as_;
-    mt_view *v = as->view;
-    for (size_t i = 0; i < v->nr; i++) {
-        const mt_range *r = &v->ranges[i];
-        if (!r->dirty_log_mask || (only && r->region != only))
-            continue;
-        mt_section s = section_of(as, v, r);
-        l->log_sync(l, &s);
-    }
-}
-
-void mt_context_log_sync(mt_context *ctx)
-{
-    if (!ctx)
-        return;
-    mt__notify_begin(ctx);
-    FOR_CTX_FORWARD(l, ctx)
-        sync_listener(l, NULL);
-    mt__notify_end(ctx);
-}
-
-int mt_region_log_sync(mt_region *r)
-{
-    if (!mt__region_live(r))
-        return mt__region_misuse(r, "log_sync");
-    mt_context *ctx = r->ctx_;
-    mt__notify_begin(ctx);
-    FOR_CTX_FORWARD(l, ctx)
-        sync_listener(l, r);
-    mt__notify_end(ctx);
-    return 0;
-}
-
-void mt_context_after_log_sync(mt_context *ctx)
-{
-    if (!ctx)
-        return;
-    mt__notify_begin(ctx);
-    FOR_CTX_FORWARD(l, ctx)
-        if (l->log_global_after_sync)
-            l->log_global_after_sync(l);
-    mt__notify_end(ctx);
-}
-
-int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
-{
-    if (!mt__region_live(r))
-        return mt__region_misuse(r, "log_clear");
-    if (len == 0)
-        return 0;
-    /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64, 2.3) */
-    mt__u128 end = (mt__u128)offset + (len == UINT64_MAX ? (mt__u128)MT__2_64 : len);
-    uint64_t last = end > UINT64_MAX ? UINT64_MAX : (uint64_t)(end - 1);
-    mt_context *ctx = r->ctx_;
-    mt__notify_begin(ctx);
-    FOR_CTX_FORWARD(l, ctx) {
-        if (!l->log_clear)
-            continue;
-        mt_view *v = l->as_->view;
-        for (size_t i = 0; i < v->nr; i++) {
-            if (v->ranges[i].region != r)
-                continue;
-            mt_section s = section_of(l->as_, v, &v->ranges[i]);
-            if (section_cut(&s, offset, last))
-                l->log_clear(l, &s);
-        }
-    }
-    mt__notify_end(ctx);
-    return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * The lookup index (memory-model.md 10, dispatch.c): byte-exact answers
+ * The lookup index (index.c): byte-exact answers
  * equal to a search of the sorted ranges, for random views, at range
  * boundaries and at the top of the address space; views of 1,000,000
  * ranges; index memory per range; the hints (the most recent range and

@@ -293,23 +293,6 @@ void mt__dispatch_free(mt_view *v)
 
 /* ---- public ----------------------------------------------------------------- */
 
-/* Field by field: a compound literal would also clear the padding, which
- * costs the hit path extra stores. */
-static inline void section_of(mt_section *out, const mt_range *r, const mt_view *v)
-{
-    out->region = r->region;
-    out->offset_in_region = r->offset_in_region;
-    out->start = r->start;
-    out->last = r->last;
-    out->readonly = r->readonly;
-    out->nonvolatile = r->nonvolatile;
-    out->romd_mode = r->romd_mode;
-    out->dirty_log_mask = r->dirty_log_mask;
-    out->view = (mt_view *)v;
-    out->as = NULL;
-    out->held_ = 0;
-}
-
 /* The most-recent hint missed: the hint table, then the walk. Out of line,
  * so that the hit path of mt_view_lookup needs no stack frame. */
 static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__dispatch *d,
@@ -317,7 +300,7 @@ static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__d
 {
     const mt_range *r = mt__dispatch_find_hinted(d, addr);
     if (r)
-        section_of(out, r, v);
+        mt__section_of(out, r, v, NULL);
     else
         *out = (mt_section){.last = UINT64_MAX, .view = (mt_view *)v};
 }
@@ -342,7 +325,7 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
     /* the hint checked against the range itself: the section needs it */
     const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
     if (__builtin_expect(mt__range_holds(r, addr), 1))
-        section_of(out, r, v);
+        mt__section_of(out, r, v, NULL);
     else
         lookup_miss(v, d, addr, out);
 }
