@@ -223,7 +223,7 @@ typedef struct mt_region_ops {
     } impl;
 } mt_region_ops;
 
-/* IOMMU translation (memory-model.md 9.14). */
+/* IOMMU translation (docs/access.md, "IOMMUs"). */
 typedef enum mt_iommu_perm {
     MT_IOMMU_NONE = 0,
     MT_IOMMU_RO = 1,
@@ -426,7 +426,7 @@ void *mt_region_ram_ptr(const mt_region *r);
 
 /*
  * Every call here takes an IOMMU region or an alias whose chain ends at one,
- * and acts on that final IOMMU region (memory-model.md 2.1). Offsets are the
+ * and acts on that final IOMMU region (docs/access.md). Offsets are the
  * IOMMU region's own, never the alias's. A region that is neither fails
  * with -EINVAL and a diagnostic. All are writer calls. docs/access.md
  * ("Indexes, the minimum page size and notifiers") has the rules in prose.
@@ -565,8 +565,8 @@ int mt_transaction_commit(mt_context *ctx);
 unsigned mt_transaction_depth(const mt_context *ctx);
 /*
  * Called at the start of every transaction, nested or not, including the
- * one each edit opens by itself, before the depth grows (memory-model.md
- * 6): where an accelerator empties its coalesced-MMIO buffer, so writes it
+ * one each edit opens by itself, before the depth grows
+ * (docs/transactions.md): where an accelerator empties its coalesced-MMIO buffer, so writes it
  * batched reach the devices before the map changes under them (QEMU's
  * qemu_flush_coalesced_mmio_buffer). NULL removes it. The hook may edit
  * the tree (the writes it flushes may remap): those edits commit at once,
@@ -706,7 +706,7 @@ struct mt_listener {
      * view: `s` is the whole range, [addr, addr + len) the coalesced part
      * in address-space coordinates (len UINT64_MAX means 2^64). add runs
      * forward, del in reverse. Sent after the range's region_add, before
-     * its region_del, and at once when a region's ranges change (7.9). */
+     * its region_del, and at once when a region's ranges change (docs/listeners.md). */
     void (*coalesced_io_add)(mt_listener *l, const mt_section *s, uint64_t addr,
                              uint64_t len);
     void (*coalesced_io_del)(mt_listener *l, const mt_section *s, uint64_t addr,
@@ -730,7 +730,7 @@ struct mt_listener {
  * region_add, its coalesced_io_adds and log_start(0 -> mask) if its mask is
  * non-zero, eventfd_add for each eventfd of the view, commit.
  * -EBUSY if `l` is already registered; -EINVAL if it has both log_sync
- * and log_sync_global (7.1: at most one).
+ * and log_sync_global (at most one).
  */
 int mt_listener_register(mt_listener *l, mt_address_space *as);
 /* Replays the removal to `l` alone (begin, eventfd_del, then per range
@@ -810,7 +810,7 @@ void mt_read_unlock(void);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Accesses go through an address space's current view (memory-model.md 9):
+ * Accesses go through an address space's current view (docs/access.md):
  * RAM, ROM and ROM devices in romd mode are read directly, everything else
  * is dispatched to the region's callbacks, split and byte-swapped by the
  * rules of its mt_region_ops. Results are bit sets (mt_result): an access of
@@ -928,7 +928,7 @@ int mt_address_space_map(mt_address_space *as, uint64_t addr, uint64_t len,
 int mt_address_space_unmap(mt_mapping *m, uint64_t access_len);
 
 /*
- * Find (QEMU's memory_region_find, memory-model.md 3.3): the first range
+ * Find (QEMU's memory_region_find, docs/access.md): the first range
  * intersecting [offset, offset + len) of `r`, in the first address space
  * whose root is `r`'s top container, clipped to the request. On success
  * (0) the section holds one reference on its region's owner, and keeps the
@@ -957,7 +957,7 @@ void mt_section_release(mt_section *s);
 bool mt_region_present(mt_region *container, uint64_t offset);
 
 /*
- * Eventfds (QEMU's ioeventfds, memory-model.md 9.15). A write dispatched to
+ * Eventfds (QEMU's ioeventfds, docs/access.md). A write dispatched to
  * `r` at `offset` whose size matches `size` (0 matches any) and, with
  * `match_data`, whose value equals `data` (given in the target's byte
  * order) signals the notifier instead of calling the write callback.
@@ -975,7 +975,7 @@ int mt_region_del_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
                           uint64_t data, mt_event_notifier *e);
 
 /*
- * Coalesced MMIO (memory-model.md 7.9): parts of a region whose writes an
+ * Coalesced MMIO (docs/listeners.md): parts of a region whose writes an
  * accelerator may batch (KVM's coalesced MMIO zones). memtree keeps the
  * list and tells listeners; it does not change how accesses dispatch.
  * Every change calls, at once and outside any transaction, for each

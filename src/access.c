@@ -1,9 +1,9 @@
 /*
- * The access path (memory-model.md 9): reads and writes through an address
+ * The access path (docs/access.md): reads and writes through an address
  * space's current view, region-level dispatch, the ROM loader's write,
  * translation, and the context's access settings. Owns the rules of
  * mt_region_ops (validity, access sizes, splitting, unaligned emulation,
- * byte order), the `memory` attribute, readonly refusal (9.11) and the
+ * byte order), the `memory` attribute, readonly refusal (one rule for every kind) and the
  * IOMMU walk. Direct pointers and find are in access_map.c, eventfds in
  * eventfd.c, the lookup index in index.c.
  *
@@ -122,7 +122,7 @@ static const char *region_name(const mt_region *r)
 
 /* Regions without callbacks (RAM, ROM, containers, reservations, IOMMUs,
  * the unassigned pseudo-region) reject everything, like QEMU's unassigned
- * ops: that is how ROM writes end in DECODE_ERROR (9.10). */
+ * ops: that is how ROM writes end in DECODE_ERROR (docs/access.md). */
 static bool reject_all(void *opaque, uint64_t offset, unsigned size, bool is_write,
                        mt_attrs attrs)
 {
@@ -213,7 +213,8 @@ report_invalid(const mt_context *ctx, const struct dev *d, uint64_t x, unsigned 
                     is_write ? "write" : "read", x, size, region_name(d->r), why);
 }
 
-/* 9.6, in its order. An invalid access runs nothing. */
+/* The validity checks (docs/access.md, "Device access rules"), in their
+ * order. An invalid access runs nothing. */
 static inline bool dev_valid(const mt_context *ctx, const struct dev *d, uint64_t x,
                              unsigned size, bool is_write, mt_attrs attrs)
 {
@@ -245,7 +246,7 @@ static inline unsigned pow2_ceil(unsigned v)
     return v <= 1 ? 1 : v <= 2 ? 2 : v <= 4 ? 4 : 8;
 }
 
-/* The callbacks' size range (9.7): 0 means 1 and 4; kept to powers of two
+/* The callbacks' size range (docs/access.md, "Device access rules"): 0 means 1 and 4; kept to powers of two
  * within 1..8 so that chunks tile the value. */
 static inline void impl_sizes(const mt_region_ops *ops, unsigned *imin, unsigned *imax)
 {
@@ -255,7 +256,7 @@ static inline void impl_sizes(const mt_region_ops *ops, unsigned *imin, unsigned
     *imax = hi < lo ? lo : hi;
 }
 
-/* 9.5: the chunk an address-space access dispatches at offset x. */
+/* The chunk an address-space access dispatches at offset x. */
 static inline uint64_t chunk_size(const mt_region_ops *ops, uint64_t x, uint64_t len)
 {
     uint64_t max = ops->valid.max_access_size ? ops->valid.max_access_size : 4;
@@ -290,7 +291,7 @@ static inline mt_result cb_write(const struct dev *d, uint64_t x, uint64_t v, un
 }
 
 /*
- * Unaligned emulation (9.7, memtree): the next naturally aligned callback
+ * Unaligned emulation (memtree's, docs/access.md): the next naturally aligned callback
  * for the bytes from `pos` on (`rem` of them). The largest chunk within
  * [imin, imax] that starts at pos and ends inside the access covers bytes
  * exactly; when imin makes that impossible, the aligned imin-chunk holding
@@ -356,7 +357,7 @@ static inline bool needs_emulation(const mt_region_ops *ops, uint64_t x, unsigne
     return ops->valid.unaligned && !ops->impl.unaligned && (x & (c - 1));
 }
 
-/* 9.7 for a valid read: callbacks of the clamped size, results placed by
+/* Splitting (docs/access.md) for a valid read: callbacks of the clamped size, results placed by
  * byte order and OR-ed, the value truncated to `size` bytes. */
 static mt_result __attribute__((noinline))
 split_read(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t *out)
@@ -423,7 +424,7 @@ static inline mt_result dev_read(const mt_context *ctx, const struct dev *d, uin
 }
 
 /* A write, value in the device's byte order: validity, the eventfd
- * shortcut (9.15), then the callbacks. Inside a read-side section. */
+ * shortcut (docs/access.md, "Eventfds"), then the callbacks. Inside a read-side section. */
 static inline mt_result dev_write(const mt_context *ctx, const struct dev *d, uint64_t x,
                            unsigned size, mt_attrs attrs, uint64_t v)
 {
@@ -444,7 +445,7 @@ static inline mt_result dev_write(const mt_context *ctx, const struct dev *d, ui
 
 /* ---- resolving an address ------------------------------------------------------- */
 
-/* One IOMMU on the way (9.14): false when the access goes to the
+/* One IOMMU on the way (docs/access.md, "IOMMUs"): false when the access goes to the
  * unassigned pseudo-region instead. */
 static bool __attribute__((noinline))
 iommu_step(mt_region *t, uint64_t x, bool is_write, mt_attrs attrs, unsigned hops,
@@ -517,7 +518,7 @@ void mt__resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
     resolve(as, v, addr, is_write, attrs, l, h);
 }
 
-/* ---- the address-space access loop (9.3) ----------------------------------------- */
+/* ---- the address-space access loop ----------------------------------------------- */
 
 /* 0, or -EINVAL after telling the diagnostic hook what is wrong. */
 static int check_buffer_args(const mt_address_space *as, uint64_t addr, const void *buf,
@@ -629,7 +630,7 @@ write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, cons
             res |= MT_RESULT_ACCESS_ERROR;
             memory_attr_error(ctx, addr, l, h.t);
         } else if (h.readonly) {
-            /* 9.11: refused whatever the kind, chunk by chunk as the loop
+            /* Readonly: refused whatever the kind, chunk by chunk as the loop
              * would have cut it; nothing written, no callback, no eventfd */
             if (!ram_backed) {
                 struct dev d;
@@ -749,7 +750,7 @@ int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len
     return 0;
 }
 
-/* ---- region-level dispatch (9.13) ------------------------------------------------ */
+/* ---- region-level dispatch ------------------------------------------------------ */
 
 static int check_dispatch_args(const mt_region *r, const void *value, unsigned size,
                                mt_endian order, const char *op)

@@ -212,7 +212,7 @@ static inline uint64_t mt__page_size(const mt_context *ctx)
 
 /* ---- resolving an address (access.c) --------------------------------------- */
 
-/* Where an address lands after the lookup and any IOMMUs (9.3 step 1). */
+/* Where an address lands after the lookup and any IOMMUs (docs/access.md). */
 struct mt__hit {
     mt_region *t;          /* the terminal region; NULL: unassigned */
     uint64_t x;            /* offset of the address in t */
@@ -220,7 +220,7 @@ struct mt__hit {
     uint64_t page_mask;    /* AND of the IOMMU masks met */
     mt_address_space *as;  /* the address space finally reached */
     bool iommu;            /* an IOMMU was met */
-    bool readonly;         /* a range on the way is readonly (9.11) */
+    bool readonly;         /* a range on the way is readonly */
     bool romd;             /* the range's romd mode */
     uint8_t dirty;         /* the range's dirty-log mask */
 };
@@ -230,12 +230,12 @@ struct mt__hit {
  * clipped to every IOMMU page met. */
 void mt__resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
                  mt_attrs attrs, uint64_t *l, struct mt__hit *h);
-/* RAM-backed (9.3): RAM, ROM and RAM devices. */
+/* RAM-backed: RAM, ROM and RAM devices. */
 static inline bool mt__ram_backed(const mt_region *t)
 {
     return t && (t->kind_ == MT_KIND_RAM || t->kind_ == MT_KIND_RAM_DEVICE);
 }
-/* Direct (9.4): reads of RAM, ROM and ROM devices in romd mode; writes of
+/* Direct (docs/access.md): reads of RAM, ROM and ROM devices in romd mode; writes of
  * RAM (readonly ranges are refused before this is asked). */
 static inline bool mt__direct(const struct mt__hit *h, bool is_write)
 {
@@ -245,7 +245,7 @@ static inline bool mt__direct(const struct mt__hit *h, bool is_write)
         return true;
     return !is_write && h->t->kind_ == MT_KIND_ROM_DEVICE && h->romd;
 }
-/* Reports a direct write to a range with a dirty-log mask (7.8). */
+/* Reports a direct write to a range with a dirty-log mask. */
 void mt__dirty_report(const mt_context *ctx, mt_region *t, uint64_t offset, uint64_t len,
                       uint8_t mask);
 /* QEMU's LOG_GUEST_ERROR: to the context's guest-error hook, if any. */

@@ -1,9 +1,10 @@
 /*
- * Results that outlive a read-side section (memory-model.md 3.3, 8.3,
- * 9.12): direct pointers and the bounce buffer (QEMU's address_space_map),
- * find (memory_region_find) and section copies. Each holds one reference
- * on its region's owner and counts on the region itself, so the region
- * cannot be finalised while the result is outstanding (8.4); a copy also
+ * Results that outlive a read-side section (docs/access.md, "Direct
+ * pointers" and "Find"): direct pointers and the bounce buffer (QEMU's
+ * address_space_map), find (memory_region_find) and section copies. Each
+ * holds one reference on its region's owner and counts on the region
+ * itself, so the region cannot be finalised while the result is
+ * outstanding (docs/lifetimes.md); a copy also
  * holds its view, so that its `view` stays usable. Mapping, unmapping,
  * copying and releasing are reader calls; find walks the writer's list of
  * address spaces.
@@ -61,7 +62,7 @@ int mt_address_space_map(mt_address_space *as, uint64_t addr, uint64_t len, bool
     if (is_write && h.readonly) {
         mt__rcu_read_unlock();
         mt__guest_error(ctx, "write mapping of readonly range at 0x%" PRIx64, addr);
-        return -EACCES; /* 9.11: no pointer to memory that refuses writes */
+        return -EACCES; /* no pointer to memory that refuses writes */
     }
     if (attrs.memory && !mt__ram_backed(h.t)) {
         mt__rcu_read_unlock();

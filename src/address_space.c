@@ -32,7 +32,7 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
     ctx->as_last = as;
     ctx->stats.address_spaces++;
     /* Inside a transaction this renders the uncommitted tree, or reuses the
-     * cached view of the last commit (5.4). */
+     * cached view of the last commit (docs/views.md, "When views are built"). */
     ctx->loop_cuts_reported = 0;
     mt__as_publish(as, mt__view_get(ctx, mt__flat_root(root), as->name));
     return as;
@@ -75,7 +75,7 @@ int mt_address_space_destroy(mt_address_space *as)
     as->magic = MT__AS_DEAD;
     /* Resolving to no flat-root makes the outermost commit switch it to
      * the empty view, which sends its listeners region_del for every range,
-     * then unlink it and hand it to reclamation (7.5, txn.c). Inside an
+     * then unlink it and hand it to reclamation (docs/views.md, txn.c). Inside an
      * open transaction that happens at the transaction's commit. */
     mt__txn_begin(ctx);
     as->root = NULL;

@@ -1,5 +1,5 @@
 /*
- * Coalesced-MMIO ranges of regions (memory-model.md 2.2, 7.9): parts of a
+ * Coalesced-MMIO ranges of regions (docs/listeners.md, "Coalesced MMIO"): parts of a
  * region whose writes an accelerator may batch instead of exiting for
  * each. memtree only keeps them and tells listeners; the batching is the
  * accelerator's.
@@ -31,7 +31,7 @@ static struct mt__coalesced *list_append(const struct mt__coalesced *list,
     return now;
 }
 
-/* Installs `now` as r's list, tells listeners at once (7.9), frees the old. */
+/* Installs `now` as r's list, tells listeners at once, frees the old. */
 static void replace_list(mt_region *r, struct mt__coalesced *now)
 {
     struct mt__coalesced *old = r->coalesced_;
@@ -41,7 +41,7 @@ static void replace_list(mt_region *r, struct mt__coalesced *now)
 }
 
 /* The range [offset, offset + size) of r as offsets, or -EINVAL: size 0,
- * past the end of the region, or past 2^64 (UINT64_MAX means 2^64, 2.3). */
+ * past the end of the region, or past 2^64 (UINT64_MAX means 2^64). */
 static int range_in_region(const mt_region *r, uint64_t offset, uint64_t size,
                            struct mt__coalesced_range *out)
 {

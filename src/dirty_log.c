@@ -58,7 +58,7 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
     mt__txn_commit(ctx);
 }
 
-/* ---- the embedder's dirty-log requests (7.1) --------------------------------- */
+/* ---- the embedder's dirty-log requests --------------------------------------- */
 
 /* log_sync_global once, or log_sync for each logged range of l's view (of
  * `only`, when given). */
@@ -121,7 +121,7 @@ int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
         return mt__region_misuse(r, "log_clear");
     if (len == 0)
         return 0;
-    /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64, 2.3) */
+    /* inclusive end, clipped at 2^64 - 1 (UINT64_MAX means 2^64) */
     mt__u128 end = (mt__u128)offset + (len == UINT64_MAX ? (mt__u128)MT__2_64 : len);
     uint64_t last = end > UINT64_MAX ? UINT64_MAX : (uint64_t)(end - 1);
     mt_context *ctx = r->ctx_;

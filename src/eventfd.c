@@ -1,5 +1,5 @@
 /*
- * Eventfds on regions (QEMU's ioeventfds; memory-model.md 3.1, 9.15): the
+ * Eventfds on regions (QEMU's ioeventfds; docs/access.md, "Eventfds"): the
  * per-context table of each region's sorted eventfds, edited by writers and
  * matched by the access path's writes without locks.
  *

@@ -242,7 +242,7 @@ struct mt_view {
     mt_view **root_pprev;
 };
 
-/* The flat-root of an address-space root (memory-model.md 5.1), or NULL. */
+/* The flat-root of an address-space root (docs/views.md), or NULL. */
 mt_region *mt__flat_root(mt_region *as_root);
 /* The view for a flat-root: the cached one, or a new render now. Returns a
  * new reference for the caller. `as_name` names the address space asking,
@@ -266,7 +266,7 @@ void mt__dispatch_free(mt_view *v);
 
 /* ---- access.c ----------------------------------------------------------- */
 
-/* An eventfd of a region (9.15), data in the region's byte order. */
+/* An eventfd of a region, data in the region's byte order. */
 struct mt__eventfd {
     uint64_t offset;
     uint64_t data;
@@ -275,9 +275,9 @@ struct mt__eventfd {
     mt_event_notifier *notifier;
 };
 /* A region's eventfds, sorted by (offset, size, match_data, data,
- * notifier), for listeners (7.9); *n = 0 if none. Writer only. */
+ * notifier), for listeners; *n = 0 if none. Writer only. */
 const struct mt__eventfd *mt__region_eventfds(const mt_region *r, size_t *n);
-/* Drops a region's eventfds (finalisation, 8.4 step 6). Writer only. */
+/* Drops a region's eventfds (finalisation). Writer only. */
 void mt__region_eventfds_clear(mt_region *r);
 /* Frees what the access settings hold (the eventfd table); for
  * mt_context_free. */
@@ -313,7 +313,7 @@ struct mt_address_space {
     mt_view *view;           /* current, one reference held; RCU-published */
     mt_view *next_view;      /* built by a commit, not yet published */
     mt_listener *listeners;  /* ascending priority */
-    struct mt__as_eventfd *eventfds; /* what listeners were last told (7.9) */
+    struct mt__as_eventfd *eventfds; /* what listeners were last told */
     size_t neventfds;
     mt_address_space *next, *prev;
 };
@@ -403,7 +403,7 @@ void mt__listeners_commit(mt_context *ctx);
 /* Sends the two-pass diff between two views to the listeners of `as`. */
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
 /* Recomputes an address space's eventfds from its view and tells its
- * listeners what changed (7.9). */
+ * listeners what changed. */
 void mt__listeners_eventfds(mt_address_space *as);
 /* An eventfd of `r` was added or removed: re-diff at the outermost commit. */
 void mt__eventfds_changed(mt_region *r);
@@ -417,15 +417,15 @@ struct mt__coalesced {
     struct mt__coalesced_range ranges[];
 };
 /* r's list changed from `old` to `now` (either may be NULL): tells the
- * listeners of every address space at once (7.9). */
+ * listeners of every address space at once. */
 void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
                            const struct mt__coalesced *now);
-/* Drops a region's coalesced ranges, telling nobody (finalisation, 8.4
- * step 6: the region is in no live view by then). */
+/* Drops a region's coalesced ranges, telling nobody (finalisation,
+ * when the region is in no live view any more). */
 void mt__region_coalesced_free(mt_region *r);
 /* Detaches every listener of a destroyed address space without calls. */
 void mt__listeners_detach_all(mt_address_space *as);
-/* A region's effective dirty-log mask in a view (7.8). Inline: the
+/* A region's effective dirty-log mask in a view (docs/listeners.md). Inline: the
  * renderer asks for every fill. */
 static inline uint8_t mt__dirty_mask(const mt_context *ctx, const mt_region *r)
 {
@@ -456,7 +456,7 @@ void mt__free_after_readers(mt_context *ctx, void *a, void *b);
 
 /* ---- owner.c ------------------------------------------------------------ */
 
-/* References the library takes (8.3). NULL owners are ignored. A release
+/* References the library takes (docs/lifetimes.md). NULL owners are ignored. A release
  * that reaches zero is deferred to mt_context_reclaim. */
 static inline void mt__owner_ref(mt_owner *o) /* inline: once per fill */
 {

@@ -1,7 +1,7 @@
 /*
- * IOMMU regions beyond translation (memory-model.md 2.1): the number of
+ * IOMMU regions beyond translation (docs/access.md, "IOMMUs"): the number of
  * indexes, the minimum page size, and the map/unmap notifiers that the
- * embedder's IOMMU model fires. Translation itself is access.c's (9.14).
+ * embedder's IOMMU model fires. Translation itself is access.c's.
  *
  * Notifiers are the caller's storage, chained through their private
  * fields. The chain heads ("watches") live in the context rather than in
@@ -109,7 +109,7 @@ void mt__iommu_watch_free(mt_context *ctx)
 
 /* ---- checks ----------------------------------------------------------------------- */
 
-/* The IOMMU region at the end of r's alias chain (memory-model.md 2.1),
+/* The IOMMU region at the end of r's alias chain (docs/access.md, "IOMMUs"),
  * or NULL after a diagnostic. Alias targets outlive their aliases, so the
  * chain is live. */
 static mt_region *iommu_target(mt_region *r, const char *op)

@@ -42,7 +42,8 @@
 
 /* ---- sections ------------------------------------------------------------ */
 
-/* 7.3: the dirty mask is not part of equality */
+/* The dirty mask is not part of equality (docs/listeners.md): a mask
+ * change alone is a log_start/log_stop, not a del and an add. */
 static bool ranges_equal(const mt_range *a, const mt_range *b)
 {
     return a->region == b->region && a->start == b->start && a->last == b->last &&
@@ -50,7 +51,7 @@ static bool ranges_equal(const mt_range *a, const mt_range *b)
            a->readonly == b->readonly && a->nonvolatile == b->nonvolatile;
 }
 
-/* ---- coalesced ranges (7.3, 7.4, 7.9) --------------------------------------- */
+/* ---- coalesced ranges ------------------------------------------------------- */
 
 /* The region's list, if it has one. A range of an old view can name a
  * region an owner teardown finalised while still in use (reported there):
@@ -95,7 +96,7 @@ static void send_coalesced(mt_address_space *as, const mt_section *s,
     }
 }
 
-/* The same to one listener alone (replay, 7.4). */
+/* The same to one listener alone (registration replay). */
 static void tell_coalesced(mt_listener *l, const mt_section *s, bool add)
 {
     const struct mt__coalesced *list = coalesced_of(s->region);
@@ -219,7 +220,7 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
     }
 }
 
-/* ---- eventfds (7.9) ------------------------------------------------------------- */
+/* ---- eventfds ------------------------------------------------------------------- */
 
 struct mt__as_eventfd {
     uint64_t addr;
@@ -359,7 +360,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);
     INSERT_SORTED(as->listeners, l, as_next_, as_prev_);
 
-    /* Replay the current state to this listener alone (7.4). Commits its
+    /* Replay the current state to this listener alone (docs/listeners.md). Commits its
      * callbacks make are processed after the replay. */
     mt__notify_begin(ctx);
     mt_view *v = as->view;

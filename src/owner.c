@@ -65,7 +65,7 @@ const char *mt_owner_label(const mt_owner *o)
 static void owner_teardown(mt_owner *o)
 {
     /* Mark them first so finalisation does not follow alias pointers into
-     * regions that are going away in the same teardown (8.4, 8.5). */
+     * regions that are going away in the same teardown (docs/lifetimes.md). */
     for (mt_region *r = o->regions_; r; r = r->owner_next_)
         r->flags_ |= MT__F_DYING;
     /* An alias dying with its target stops counting for it now, while both

@@ -375,7 +375,8 @@ int mt_region_set_size(mt_region *r, uint64_t size)
     return 0;
 }
 
-/* Re-mapping moves the region to the front of its priority class (3.2). */
+/* Re-mapping moves the region to the front of its priority class
+ * (docs/regions.md, "Mapping, priorities and render order"). */
 static int remap(mt_region *r, uint64_t addr, int32_t prio, const char *op)
 {
     mt_context *ctx = r->ctx_;
@@ -586,7 +587,8 @@ void *mt_region_ram_ptr(const mt_region *r)
 
 /* ---- finalisation ------------------------------------------------------- */
 
-/* Steps 1-7 of 8.4, once the checks have passed. */
+/* The steps of finalisation (docs/lifetimes.md, "Finalising a region"),
+ * in order, once the checks have passed. */
 static void finalize_now(mt_region *r)
 {
     mt_context *ctx = r->ctx_;

@@ -1,6 +1,6 @@
 /*
  * Rendering: a flat-root's tree -> the sorted, disjoint, merged ranges of a
- * view (memory-model.md section 4), and nothing else.
+ * view (the rules: docs/rendering.md), and nothing else.
  *
  * QEMU walks the tree and, for every terminal region, inserts the parts of
  * its clip not yet covered into a sorted array: O(n^2) in the worst case.
@@ -97,7 +97,7 @@ static void add_fill(struct mt__render_scratch *s, mt_region *r, mt__i128 base,
         s->fills = mt__xrealloc(s->fills, s->cap_fills * sizeof(*s->fills));
     }
     /* Copy what the ranges need now, while the region is in cache, and
-     * take the references of one range (8.3): most fills make exactly one,
+     * take the references of one range (docs/lifetimes.md): most fills make exactly one,
      * and finish_refs() corrects the others without touching the rest. */
     r->view_refs_++;
     mt__owner_ref(r->owner_);
@@ -580,7 +580,7 @@ static void heap_prune(uint32_t *h, size_t *n, const struct fill *f, uint64_t po
         heap_push(h, n, h[i]);
 }
 
-/* ---- 4. emitting with QEMU's merge rule (4.6) --------------------------- */
+/* ---- 4. emitting with QEMU's merge rule (docs/rendering.md, "Merging") ----------------------- */
 
 struct out {
     mt_range *ranges;

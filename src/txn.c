@@ -2,7 +2,8 @@
  * Transactions and the commit pipeline: edits only mark the topology
  * pending; the outermost commit rebuilds the view cache once, then, between
  * a global begin and commit to every listener, switches each address space
- * to its new view and sends its listeners the difference (6, 7.7).
+ * to its new view and sends its listeners the difference
+ * (docs/transactions.md, "What the outermost commit does").
  *
  * Re-entrancy (docs/threads.md): listener callbacks may edit and commit.
  * A commit that reaches depth 0 while listener calls are in progress only
@@ -28,7 +29,7 @@ void mt__txn_begin(mt_context *ctx)
 }
 
 /* Destroyed address spaces have had their region_del: unlink them and
- * hand them to reclamation (7.5). */
+ * hand them to reclamation (docs/views.md, "Destroying an address space"). */
 static void retire_destroyed(mt_context *ctx)
 {
     for (mt_address_space *as = ctx->as_first, *next; as; as = next) {

@@ -24,7 +24,7 @@ mt_region *mt__flat_root(mt_region *r)
         r->walk_mark_ = mark;
         if (!mt__enabled(r))
             return NULL;
-        /* memtree: a wrapper's own flags must reach the view (5.1 rule 2) */
+        /* memtree: a wrapper's own flags must reach the view (docs/views.md) */
         if (r->flags_ & (MT__F_READONLY | MT__F_NONVOLATILE))
             return r;
         if (r->kind_ == MT_KIND_ALIAS) {
@@ -85,7 +85,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name
     v->ctx = ctx;
     v->root_id = root->id_;
     v->root_name = mt__xstrdup(mt__name(root));
-    /* the render takes each range's references (8.3) */
+    /* the render takes each range's references (docs/lifetimes.md) */
     mt__render(ctx, root, as_name, &v->ranges, &v->nr);
     mt__dispatch_build(v);
     root_link(v, root);

@@ -45,7 +45,7 @@ typedef struct mt_machine mt_machine;
 
 typedef enum mt_file_format {
     MT_FORMAT_AUTO,  /* sniffed from the content */
-    MT_FORMAT_MODEL, /* the oracle's model.txt (spec mtree-format.md 8.2) */
+    MT_FORMAT_MODEL, /* the oracle's model.txt (docs/format.md) */
     MT_FORMAT_QEMU,  /* `info mtree [-o] [-D]` tree dump, QEMU 7.2 or later */
     MT_FORMAT_MAP,   /* memtree's own map format, lossless */
 } mt_file_format;
