@@ -12,7 +12,7 @@
  *                       most-recent hint misses, the hint table mostly
  *                       answers, else the index is walked
  *   miss_ns             the same addresses in a view built without a hint
- *                       table (MT_DISPATCH_HINTS=0): every lookup walks
+ *                       table (MT_LOOKUP_NO_HINTS): every lookup walks
  *                       the index
  *   binary_search_ns    the same addresses by a plain binary search of the
  *                       ranges, for comparison (what a naive index costs)
@@ -131,9 +131,7 @@ int main(int argc, char **argv)
         mt_bench_progress("lookup: %llu ranges", (unsigned long long)n);
         world w, bare;
         world_build(&w, n, WORLD_RESERVED, NULL, NULL);
-        setenv("MT_DISPATCH_HINTS", "0", 1);
-        world_build(&bare, n, WORLD_RESERVED, NULL, NULL);
-        unsetenv("MT_DISPATCH_HINTS");
+        world_build_with(&bare, n, WORLD_RESERVED, NULL, NULL, MT_LOOKUP_NO_HINTS);
         mt_bench_rng rng = {0x6c6f6f6b7570ull};
         for (unsigned i = 0; i < ADDRS; i++)
             addrs[i] = world_addr(mt_bench_rand(&rng) % n) + mt_bench_rand(&rng) % WORLD_PAGE;

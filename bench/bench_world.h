@@ -44,10 +44,13 @@ static inline uint64_t world_addr(size_t i)
 }
 
 /* n regions of one kind, all mapped in one transaction. `ops` for MMIO. */
-static inline void world_build(world *w, size_t n, world_kind kind, const mt_region_ops *ops,
-                               void *opaque)
+/* world_build with the context's lookup options (MT_LOOKUP_*) set first. */
+static inline void world_build_with(world *w, size_t n, world_kind kind, const mt_region_ops *ops,
+                                    void *opaque, unsigned lookup_options)
 {
     w->ctx = mt_context_new();
+    if (w->ctx && mt_context_set_lookup_options(w->ctx, lookup_options))
+        world_die("bench", "lookup options", -EINVAL);
     w->regs = calloc(n + 1, sizeof(*w->regs));
     w->n = 0;
     if (!w->ctx || !w->regs)
@@ -79,6 +82,12 @@ static inline void world_build(world *w, size_t n, world_kind kind, const mt_reg
     rc = mt_transaction_commit(w->ctx);
     if (rc)
         world_die("bench", "commit", rc);
+}
+
+static inline void world_build(world *w, size_t n, world_kind kind, const mt_region_ops *ops,
+                               void *opaque)
+{
+    world_build_with(w, n, kind, ops, opaque, 0);
 }
 
 static inline void world_free(world *w)

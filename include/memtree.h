@@ -1005,6 +1005,18 @@ mt_endian mt_context_target_endian(const mt_context *ctx);
 /* Page size for translate masks and the bounce buffer: a power of two,
  * default 4096. */
 int mt_context_set_page_size(mt_context *ctx, uint64_t page_size);
+/*
+ * How views built from now on index their ranges (docs/access.md, "Lookups
+ * and the dispatch index"). The default, 0, is the fastest: the widest walk
+ * the CPU runs, with the hint table. The options exist so that tests cover
+ * every form and benchmarks compare them. -EINVAL for unknown bits.
+ */
+enum {
+    MT_LOOKUP_NO_HINTS = 1 << 0, /* no hint table: every lookup walks the index */
+    MT_LOOKUP_SCALAR = 1 << 1,   /* the portable walk, no AVX2 or AVX-512 */
+    MT_LOOKUP_NO_AVX512 = 1 << 2 /* at most AVX2 */
+};
+int mt_context_set_lookup_options(mt_context *ctx, unsigned options);
 /* An accelerator handles eventfds: writes always reach the callbacks. */
 void mt_context_set_eventfds_external(mt_context *ctx, bool external);
 /* Receives one line per invalid guest access (rejected, misaligned, wrong

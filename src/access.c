@@ -853,6 +853,17 @@ int mt_context_set_page_size(mt_context *ctx, uint64_t page_size)
     return 0;
 }
 
+int mt_context_set_lookup_options(mt_context *ctx, unsigned options)
+{
+    CHECK_CTX(ctx, "mt_context_set_lookup_options");
+    const unsigned known = MT_LOOKUP_NO_HINTS | MT_LOOKUP_SCALAR | MT_LOOKUP_NO_AVX512;
+    if (options & ~known)
+        return mt__diag(ctx, -EINVAL, "mt_context_set_lookup_options: unknown bits 0x%x",
+                        options & ~known);
+    mt__access(ctx)->lookup_options = options;
+    return 0;
+}
+
 void mt_context_set_eventfds_external(mt_context *ctx, bool external)
 {
     if (ctx)

@@ -23,14 +23,7 @@
 #define _LGPL_SOURCE
 #include <urcu/urcu-memb.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define MT__ACCESS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MT__ACCESS_TSAN 1
-#endif
-#endif
-#ifdef MT__ACCESS_TSAN
+#ifdef MT__TSAN
 /* ThreadSanitizer does not see liburcu's ordering: leaving a section must
  * look like what mt_read_unlock does, so the out-of-line call is used. */
 static inline void mt__rcu_read_lock(void)

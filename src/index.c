@@ -98,18 +98,17 @@ __attribute__((target("avx2"))) static size_t rank_avx2(const struct mt__dispatc
 }
 #endif
 
-/* The widest walk this CPU runs. MT_DISPATCH_ISA=scalar|avx2|avx512 picks
- * a narrower one (tests cover every width; benchmarks compare them). */
-static uint8_t choose_isa(void)
+/* The widest walk this CPU runs, unless the context's lookup options ask
+ * for a narrower one (tests cover every width; benchmarks compare them). */
+static uint8_t choose_isa(unsigned options)
 {
-    const char *want = getenv("MT_DISPATCH_ISA");
-    if (want && strcmp(want, "scalar") == 0)
+    if (options & MT_LOOKUP_SCALAR)
         return MT__ISA_SCALAR;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
     bool avx512 = __builtin_cpu_supports("avx512f");
     bool avx2 = __builtin_cpu_supports("avx2");
-    if (want && strcmp(want, "avx2") == 0)
+    if (options & MT_LOOKUP_NO_AVX512)
         avx512 = false;
     if (avx512)
         return MT__ISA_AVX512;
@@ -168,14 +167,6 @@ static size_t round_up(size_t x, size_t to)
     return (x + to - 1) / to * to;
 }
 
-/* MT_DISPATCH_HINTS=0 builds views without a hint table (the tests cover
- * both forms; the lookup benchmark times the bare walk with it). */
-static bool hint_table_wanted(void)
-{
-    const char *want = getenv("MT_DISPATCH_HINTS");
-    return !want || strcmp(want, "0") != 0;
-}
-
 /* The hint table's granule: the median range size, rounded down to a
  * power of two (a histogram of the sizes' logarithms: linear, no sort).
  * Smaller granules would give one range many slots; larger ones would
@@ -197,7 +188,9 @@ static unsigned hint_granule_shift(const mt_view *v)
 /* At least two slots per range, a power of two, within the bounds. */
 static void build_hints(struct mt__dispatch *d, const mt_view *v)
 {
-    if (!hint_table_wanted() || v->nr > UINT32_MAX)
+    /* MT_LOOKUP_NO_HINTS: the tests cover both forms, and the lookup
+     * benchmark times the bare walk with it */
+    if ((v->ctx->access->lookup_options & MT_LOOKUP_NO_HINTS) || v->nr > UINT32_MAX)
         return;
     unsigned bits = MT__HINT_MIN_BITS;
     while (bits < MT__HINT_MAX_BITS && ((size_t)1 << bits) < 2 * v->nr)
@@ -251,7 +244,7 @@ void mt__dispatch_build(mt_view *v)
     d->mru = v->ranges;
     d->n = v->nr;
     d->levels = (uint8_t)levels;
-    d->isa = choose_isa();
+    d->isa = choose_isa(v->ctx->access->lookup_options);
     d->keys = keys;
     /* the ranges' host_ fields serve only the fast path: counted here */
     d->bytes = head + total * sizeof(uint64_t) + v->nr * sizeof(uintptr_t);

@@ -16,6 +16,17 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+/* Built with ThreadSanitizer? It cannot see the ordering liburcu gives, so
+ * the read-side sections (access_internal.h) and reclamation (rcu.c) take
+ * the paths it can follow. Defined here, once, for both. */
+#if defined(__SANITIZE_THREAD__)
+#define MT__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MT__TSAN 1
+#endif
+#endif
+
 #define MT__REGION_LIVE 0x6d74726cu  /* "mtrl" */
 #define MT__REGION_DEAD 0xdeadbeefu
 #define MT__REGION_HEAP_FRESH 0x6d74686cu /* mt_region_alloc, not yet init */
@@ -214,6 +225,7 @@ void mt__edit_end(mt_context *ctx, bool visible);
 /* The context's access settings (access.c). */
 struct mt__access_settings {
     uint64_t page_size;          /* 0 means 4096 */
+    unsigned lookup_options;     /* MT_LOOKUP_*, read when an index is built */
     bool eventfds_external;      /* an accelerator handles eventfds */
     uint8_t bounce_busy;         /* the bounce buffer is mapped (atomic) */
     mt_diag_fn guest_error;

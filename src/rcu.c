@@ -26,14 +26,6 @@
 /* ThreadSanitizer cannot see the ordering liburcu (not instrumented)
  * provides between a reader leaving its section and a grace period
  * ending; tell it, so it checks everything else. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MT__TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define MT__TSAN 1
-#endif
 #ifdef MT__TSAN
 /* liburcu's inline read-side code would be instrumented here, and its
  * benign races reported: call the library's own (uninstrumented) copies,

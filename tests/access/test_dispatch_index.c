@@ -4,7 +4,8 @@
  * boundaries and at the top of the address space; views of 1,000,000
  * ranges; index memory per range; the hints (the most recent range and
  * the hint table) shared by racing readers never giving a wrong answer.
- * ctest runs it twice: as is, and with MT_DISPATCH_HINTS=0 (no table).
+ * ctest runs it as is, without the hint table (MT_TEST_LOOKUP_HINTS=0), and
+ * with each narrower walk (MT_TEST_LOOKUP_ISA=scalar, avx2).
  */
 #include "access_test.h"
 

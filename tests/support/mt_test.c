@@ -61,6 +61,20 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
 
 /* ---- the environment ---------------------------------------------------------- */
 
+unsigned mt_test_lookup_options(void)
+{
+    const char *hints = getenv("MT_TEST_LOOKUP_HINTS");
+    const char *isa = getenv("MT_TEST_LOOKUP_ISA");
+    unsigned o = 0;
+    if (hints && !strcmp(hints, "0"))
+        o |= MT_LOOKUP_NO_HINTS;
+    if (isa && !strcmp(isa, "scalar"))
+        o |= MT_LOOKUP_SCALAR;
+    if (isa && !strcmp(isa, "avx2"))
+        o |= MT_LOOKUP_NO_AVX512;
+    return o;
+}
+
 mt_test_env *mt_test_env_new(void)
 {
     mt_test_env *e = calloc(1, sizeof(*e));
@@ -68,6 +82,7 @@ mt_test_env *mt_test_env_new(void)
     e->ctx = mt_context_new();
     assert_non_null(e->ctx);
     mt_test_diag_install(e->ctx, &e->diag);
+    assert_int_equal(mt_context_set_lookup_options(e->ctx, mt_test_lookup_options()), 0);
     static const char *const labels[3] = {"dev id=O1", "dev id=O2", "dev id=O3"};
     for (int i = 0; i < 3; i++)
         mt_test_owner_init(&e->owners[i], labels[i]);

@@ -58,6 +58,10 @@ typedef struct mt_test_env {
     size_t nr_spaces, cap_spaces;
 } mt_test_env;
 
+/* The lookup options ctest asks for (MT_TEST_LOOKUP_HINTS=0,
+ * MT_TEST_LOOKUP_ISA=scalar|avx2): every test context uses them, so one
+ * program covers each form of the index when run again with them. */
+unsigned mt_test_lookup_options(void);
 mt_test_env *mt_test_env_new(void);
 /*
  * Destroys the address spaces, empties the view cache with one committed
