@@ -220,7 +220,7 @@ void mt__notify_end(mt_context *ctx);
 int mt__edit_begin(mt_region *r, const char *op);
 void mt__edit_end(mt_context *ctx, bool visible);
 
-/* ---- access.c: settings ------------------------------------------------- */
+/* ---- settings.c: the access path's settings ----------------------------- */
 
 /* The context's access settings (access.c). */
 struct mt__access_settings {
