@@ -276,7 +276,7 @@ void mt__view_forget_root(mt_region *r);
 void mt__dispatch_build(mt_view *v);
 void mt__dispatch_free(mt_view *v);
 
-/* ---- access.c ----------------------------------------------------------- */
+/* ---- eventfd.c ---------------------------------------------------------- */
 
 /* An eventfd of a region, data in the region's byte order. */
 struct mt__eventfd {

@@ -27,7 +27,7 @@
  * million nested containers costs memory, not C stack. An alias may show a
  * region that contains it; the walk then renders that region again,
  * shifted, with the rules that keep such loops finite (docs/rendering.md,
- * "Loops through aliases"; tests/conformance/test_alias_loops.c).
+ * "Loops through aliases"; tests/unit/test_alias_loops.c).
  */
 #include "internal.h"
 
