@@ -72,7 +72,8 @@ typedef struct cli_option {
  * option (its value in *value), 0 when every argument has been seen, or -1
  * after reporting an unknown option or a missing value. Positional arguments
  * are collected into pos[] (at most maxpos; one more is reported as an
- * error). `--help`/`-h` is always known and returns 'h'.
+ * error). `--help`/`-h` is always known: it prints a->help and returns
+ * CLI_HELP_SHOWN.
  */
 typedef struct cli_args {
     int argc;
@@ -85,9 +86,27 @@ typedef struct cli_args {
     /* "--" ends the parse and leaves argv[next..] to the caller (a command
      * line to run) instead of collecting it as positional arguments. */
     bool stop_at_dashdash;
+    const char *help;     /* printed for --help */
+    bool json;            /* --json, for commands that list CLI_OPTION_JSON */
+    const char *flat;     /* --flat, for commands that list CLI_OPTION_FLAT */
 } cli_args;
 
-void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
+void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
+                   const char *help);
+
+/* Options several subcommands take: listed in a command's table, they are
+ * gathered by cli_next_option into a->json and a->flat. */
+enum { CLI_OPT_JSON = -200, CLI_OPT_FLAT = -201, CLI_HELP_SHOWN = -2 };
+#define CLI_OPTION_JSON {"json", 0, false, CLI_OPT_JSON}
+#define CLI_OPTION_FLAT {"flat", 0, true, CLI_OPT_FLAT}
+
+/* The help lines of the options cli_next_option handles for every command. */
+#define CLI_HELP_LOAD_OPTIONS \
+    "  --strict        exit 1 if the flat dump disagrees with the views\n" \
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n" \
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
+#define CLI_HELP_HELP \
+    "  -h, --help      this help\n"
 
 /* The loading options every subcommand takes, gathered by cli_next_option
  * (docs/cli.md): --strict (a flat dump that disagrees with the views is an
@@ -95,6 +114,9 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
 extern bool cli_strict;
 extern const char *cli_max_input;
 int cli_next_option(cli_args *a, const cli_option *opts, const char **value);
+/* What a subcommand returns when cli_next_option returned id < 0: CLI_OK
+ * once it printed the help (CLI_HELP_SHOWN), else CLI_USAGE. */
+int cli_options_exit(int id);
 
 /*
  * Parses a number the same way in every command: 0x for hexadecimal, else
@@ -137,6 +159,10 @@ typedef struct cli_machine {
 int cli_load(const char *file, const char *flat, cli_machine *out,
              char *err_out, size_t err_len, int *rc_out);
 void cli_unload(cli_machine *cm);
+
+/* Writes the tree dump (mt_dump with `flags`) or, with `map`, the map of
+ * the machine on stdout; a write error is reported: CLI_OK or CLI_USAGE. */
+int cli_write_dump(const cli_machine *cm, unsigned flags, bool map);
 
 /* The bundled machine's tree dump, or NULL if it cannot be found. */
 const char *cli_bundled_machine(void);
@@ -201,6 +227,10 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out);
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. Names
  * come from files and may hold any byte; JSON and XML need valid text. */
 size_t cli_utf8_len(const unsigned char *s);
+
+/* The index of the first range of the view that ends at or after addr
+ * (the range count when there is none). */
+size_t cli_first_range_from(const mt_view *v, uint64_t addr);
 
 /* Writes one flat-dump range line ("  S-E (prio P, T): name[ @OFF]"). */
 void cli_print_range(FILE *out, const char *indent, const mt_range *r);

@@ -37,10 +37,8 @@ static const char help[] =
     "                  of them)\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
     "  --json          the answers as JSON\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree at 0xfee00000 --as memory\n"
@@ -48,12 +46,12 @@ static const char help[] =
     "  memtree at 4096 --json\n"
     "(reset and firmware: case folders written by `memtree capture`)\n";
 
-enum { OPT_AS = 1000, OPT_JSON, OPT_FLAT };
+enum { OPT_AS = 1000 };
 
 static const cli_option options[] = {
     {"as", 0, true, OPT_AS},
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {NULL, 0, false, 0},
 };
 
@@ -218,14 +216,7 @@ static void neighbours(const mt_view *v, uint64_t addr, const mt_range **below,
                        const mt_range **above)
 {
     const mt_range *r = mt_view_ranges(v);
-    size_t lo = 0, hi = mt_view_range_count(v);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r[mid].last < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = cli_first_range_from(v, addr);
     *below = lo > 0 ? &r[lo - 1] : NULL;
     *above = lo < mt_view_range_count(v) ? &r[lo] : NULL;
 }
@@ -372,28 +363,18 @@ static void json_answer(cli_json *j, const cli_view_group *g,
 int cmd_at(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 2);
-    const char *value, *flat = NULL, *as_name = NULL;
-    bool json = false;
+    cli_args_init(&a, argc, argv, 2, help);
+    const char *value, *as_name = NULL;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case OPT_AS:
             as_name = value;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
             break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
     if (a.npos == 0)
         return cli_usage_error("missing ADDR");
     /* One argument is the address on the bundled machine. */
@@ -412,7 +393,7 @@ int cmd_at(int argc, char **argv)
                                addr_text, problem);
 
     cli_machine cm;
-    int rc = cli_load(file, flat, &cm, NULL, 0, NULL);
+    int rc = cli_load(file, a.flat, &cm, NULL, 0, NULL);
     if (rc)
         return rc;
 
@@ -432,7 +413,7 @@ int cmd_at(int argc, char **argv)
         }
     }
     cli_json j;
-    if (json) {
+    if (a.json) {
         json_init(&j, stdout);
         json_begin_object(&j);
         json_key(&j, "file");
@@ -453,7 +434,7 @@ int cmd_at(int argc, char **argv)
         if (nsel) {
             struct answer ans;
             answer_view(g[i].view, mt_address_space_root(g[i].spaces[0]), addr, &ans);
-            if (json)
+            if (a.json)
                 json_answer(&j, &g[i], selected, &ans);
             else
                 print_answer(&g[i], selected, addr, &ans);
@@ -462,7 +443,7 @@ int cmd_at(int argc, char **argv)
         }
         free(selected);
     }
-    if (json) {
+    if (a.json) {
         json_end_array(&j);
         json_end_object(&j);
         json_finish(&j);

@@ -423,16 +423,13 @@ static int check_loads(const char *dir)
 int cmd_capture(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 0);
+    cli_args_init(&a, argc, argv, 0, help);
     a.stop_at_dashdash = true;
     const char *value, *qmp = NULL, *outdir = NULL;
     double after = -1, timeout = 10;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case OPT_QMP:
             qmp = value;
             break;
@@ -450,7 +447,7 @@ int cmd_capture(int argc, char **argv)
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
     int nrest = a.argc - a.next;
     char **rest = a.argv + a.next;
     if (!qmp && nrest == 0)

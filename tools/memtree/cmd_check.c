@@ -37,16 +37,13 @@ static const char help[] =
     "                  default: the bundled x86 pc machine\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
     "  --json          the problems as JSON\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n";
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP;
 
-enum { OPT_JSON = 1000, OPT_FLAT };
 
 static const cli_option options[] = {
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {NULL, 0, false, 0},
 };
 
@@ -506,31 +503,21 @@ static void print_json(const char *file, const struct report *rep,
 int cmd_check(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 1);
-    const char *value, *flat = NULL;
-    bool json = false;
+    cli_args_init(&a, argc, argv, 1, help);
+    const char *value;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
-            break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
 
     cli_machine cm;
     char err[1024];
     int lib_rc;
     const char *file = a.npos ? a.pos[0] : NULL;
-    int rc = cli_load(file, flat, &cm, err, sizeof(err), &lib_rc);
+    int rc = cli_load(file, a.flat, &cm, err, sizeof(err), &lib_rc);
     if (rc) {
         /* An alias cycle is a finding, not unreadable input; the loader
          * refuses it with -ELOOP or names it in its message. */
@@ -540,7 +527,7 @@ int cmd_check(int argc, char **argv)
                 cli_error("%s", err);
             return rc;
         }
-        if (json)
+        if (a.json)
             print_json(file ? file : "(bundled)", NULL, err);
         else
             printf("cycle: %s\n", err);
@@ -555,7 +542,7 @@ int cmd_check(int argc, char **argv)
         check_region(&rep, regions[i]);
     free(regions);
 
-    if (json) {
+    if (a.json) {
         print_json(cm.path, &rep, NULL);
     } else {
         for (size_t i = 0; i < rep.n; i++)

@@ -31,23 +31,21 @@ static const char help[] =
     "  --format FMT    qemu (default) or map\n"
     "  --json          every region once, with ids, kinds and children\n"
     "  --inferred      list the facts inferred from the flat dump instead\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree show -o\n"
     "  memtree show -o -D firmware\n";
 
-enum { OPT_FORMAT = 1000, OPT_JSON, OPT_FLAT, OPT_INFERRED };
+enum { OPT_FORMAT = 1000, OPT_INFERRED };
 
 static const cli_option options[] = {
     {"format", 0, true, OPT_FORMAT},
     {"disabled", 'D', false, 'D'},
     {"owner", 'o', false, 'o'},
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {"inferred", 0, false, OPT_INFERRED},
     {NULL, 0, false, 0},
 };
@@ -214,16 +212,13 @@ static int show_inferred(const cli_machine *cm)
 int cmd_show(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 1);
-    const char *value, *flat = NULL;
+    cli_args_init(&a, argc, argv, 1, help);
+    const char *value;
     unsigned flags = 0;
-    bool json = false, map = false, inferred = false;
+    bool map = false, inferred = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case 'D':
             flags |= MT_DUMP_DISABLED;
             break;
@@ -238,42 +233,26 @@ int cmd_show(int argc, char **argv)
             else
                 return cli_usage_error("unknown --format '%s' (qemu or map)", value);
             break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
-            break;
         case OPT_INFERRED:
             inferred = true;
             break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
-    if (json && map)
+        return cli_options_exit(id);
+    if (a.json && map)
         return cli_usage_error("--json and --format map exclude each other");
 
     cli_machine cm;
-    int rc = cli_load(a.npos ? a.pos[0] : NULL, flat, &cm, NULL, 0, NULL);
+    int rc = cli_load(a.npos ? a.pos[0] : NULL, a.flat, &cm, NULL, 0, NULL);
     if (rc)
         return rc;
     if (inferred) {
         rc = show_inferred(&cm);
-    } else if (json) {
+    } else if (a.json) {
         rc = show_json(&cm);
-    } else if (map) {
-        int err = mt_machine_save_map(cm.m, stdout);
-        if (err) {
-            cli_error("writing the map: %s", mt_strerror(err));
-            rc = CLI_USAGE;
-        }
     } else {
-        int err = mt_dump(cm.ctx, stdout, flags);
-        if (err) {
-            cli_error("writing the dump: %s", mt_strerror(err));
-            rc = CLI_USAGE;
-        }
+        rc = cli_write_dump(&cm, flags, map);
     }
     cli_unload(&cm);
     return rc;

@@ -32,7 +32,7 @@ static const char help[] =
     "  --duration S    stop after S seconds (default: until Ctrl-C)\n"
     "  --count N       stop after N samples\n"
     "  --timeout S     how long to wait for each QEMU answer (default 10)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_HELP
     "\n"
     "Exit status 0 after Ctrl-C, --duration or --count; 2 for a usage error,\n"
     "or when QEMU cannot be reached, is not QMP, stops answering or exits.\n"
@@ -119,7 +119,7 @@ static void summary(double elapsed, size_t samples, size_t changes,
 int cmd_watch(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 0);
+    cli_args_init(&a, argc, argv, 0, help);
     const char *value, *qmp = NULL;
     double interval = 0.5, duration = -1, timeout = 10;
     long max_samples = -1;
@@ -127,9 +127,6 @@ int cmd_watch(int argc, char **argv)
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case OPT_QMP:
             qmp = value;
             break;
@@ -159,7 +156,7 @@ int cmd_watch(int argc, char **argv)
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
     if (!qmp)
         return cli_usage_error("say where QEMU is: --qmp SOCKET or HOST:PORT");
 

@@ -506,14 +506,7 @@ static void subtract_shown(const mt_view *v, const mt_region *r, size_t order,
                            uint64_t first, uint64_t last, struct stretches *hs)
 {
     const mt_range *rg = mt_view_ranges(v);
-    size_t n = mt_view_range_count(v), lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rg[mid].last < first)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t n = mt_view_range_count(v), lo = cli_first_range_from(v, first);
     uint64_t at = first;
     for (size_t i = lo; i < n && rg[i].start <= last; i++) {
         if (rg[i].region != r)

@@ -384,3 +384,14 @@ void cli_unload(cli_machine *cm)
     free(cm->flat_path);
     memset(cm, 0, sizeof(*cm));
 }
+
+int cli_write_dump(const cli_machine *cm, unsigned flags, bool map)
+{
+    int err = map ? mt_machine_save_map(cm->m, stdout)
+                  : mt_dump(cm->ctx, stdout, flags);
+    if (err) {
+        cli_error("writing the %s: %s", map ? "map" : "dump", mt_strerror(err));
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}

@@ -320,3 +320,17 @@ const char *cli_owner(const mt_region *r)
     const char *p = strstr(label, "path=");
     return p ? p + 5 : label;
 }
+
+size_t cli_first_range_from(const mt_view *v, uint64_t addr)
+{
+    const mt_range *r = mt_view_ranges(v);
+    size_t lo = 0, hi = mt_view_range_count(v);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].last < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
