@@ -626,23 +626,18 @@ static void results_or_together(void **state)
     assert_int_equal(mt_address_space_write(e->X, 0x1000, A, buf, 4), MT_RESULT_ERROR);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_27_writes_to_rom),
-        MT_TEST(item_28_rom_device_modes),
-        MT_TEST(item_32_reads_through_a_kept_view),
-        MT_TEST(bad_arguments_touch_nothing),
-        MT_TEST(map_direct),
-        MT_TEST(map_dirty_and_writes_report),
-        MT_TEST(map_bounce),
-        MT_TEST(find_holds_a_reference),
-        MT_TEST(section_copy_holds_the_view),
-        MT_TEST(section_copy_of_a_retired_view),
-        MT_TEST(ram_device_host_order),
-        MT_TEST(whole_space_section),
-        MT_TEST(guest_errors_reported),
-        MT_TEST(results_or_together),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_27_writes_to_rom),
+    MT_TEST(item_28_rom_device_modes),
+    MT_TEST(item_32_reads_through_a_kept_view),
+    MT_TEST(bad_arguments_touch_nothing),
+    MT_TEST(map_direct),
+    MT_TEST(map_dirty_and_writes_report),
+    MT_TEST(map_bounce),
+    MT_TEST(find_holds_a_reference),
+    MT_TEST(section_copy_holds_the_view),
+    MT_TEST(section_copy_of_a_retired_view),
+    MT_TEST(ram_device_host_order),
+    MT_TEST(whole_space_section),
+    MT_TEST(guest_errors_reported),
+    MT_TEST(results_or_together))

@@ -247,12 +247,7 @@ static void unplug_while_mapped_on_another_thread(void **state)
     assert_int_equal(unplugged, 1); /* at the first reclaim after the unmap */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(reads_during_commits),
-        MT_TEST(maps_during_commits),
-        MT_TEST(unplug_while_mapped_on_another_thread),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(reads_during_commits),
+    MT_TEST(maps_during_commits),
+    MT_TEST(unplug_while_mapped_on_another_thread))

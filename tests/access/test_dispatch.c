@@ -718,26 +718,21 @@ static void item_58c_odd_bytes(void **state)
     assert_string_equal(odd_log, "1:w@0/4 5:w@0/2 7:w@0/1");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_47_unassigned),
-        MT_TEST(item_48_sub_page_resolution),
-        MT_TEST(item_49_split_to_impl_size),
-        MT_TEST(item_50_narrow_read_wide_impl),
-        MT_TEST(item_51_valid_max_access_size),
-        MT_TEST(item_52_alignment),
-        MT_TEST(item_52a_example),
-        MT_TEST(item_52a_every_misalignment),
-        MT_TEST(item_53_accepts),
-        MT_TEST(item_54_byte_order),
-        MT_TEST(item_55_memory_attribute),
-        MT_TEST(item_56_iommu),
-        MT_TEST(item_57_eventfd),
-        MT_TEST(item_57_eventfd_byte_order),
-        MT_TEST(item_58a_ten_thousand_ranges),
-        MT_TEST(item_58b_one_byte_regions),
-        MT_TEST(item_58c_odd_bytes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_47_unassigned),
+    MT_TEST(item_48_sub_page_resolution),
+    MT_TEST(item_49_split_to_impl_size),
+    MT_TEST(item_50_narrow_read_wide_impl),
+    MT_TEST(item_51_valid_max_access_size),
+    MT_TEST(item_52_alignment),
+    MT_TEST(item_52a_example),
+    MT_TEST(item_52a_every_misalignment),
+    MT_TEST(item_53_accepts),
+    MT_TEST(item_54_byte_order),
+    MT_TEST(item_55_memory_attribute),
+    MT_TEST(item_56_iommu),
+    MT_TEST(item_57_eventfd),
+    MT_TEST(item_57_eventfd_byte_order),
+    MT_TEST(item_58a_ten_thousand_ranges),
+    MT_TEST(item_58b_one_byte_regions),
+    MT_TEST(item_58c_odd_bytes))

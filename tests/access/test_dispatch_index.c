@@ -215,13 +215,8 @@ static void racing_hint(void **state)
     assert_int_equal(r[0].wrong + r[1].wrong, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(random_views_agree),
-        MT_TEST(small_views),
-        MT_TEST(one_million_ranges),
-        MT_TEST(racing_hint),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(random_views_agree),
+    MT_TEST(small_views),
+    MT_TEST(one_million_ranges),
+    MT_TEST(racing_hint))

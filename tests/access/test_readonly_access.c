@@ -289,20 +289,15 @@ static void item_98_flat_root_keeps_readonly_wrapper(void **state)
     assert_log(&d, "w@0/4=4030201");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_89_readonly_alias_of_ram),
-        MT_TEST(item_90_readonly_container_over_mmio),
-        MT_TEST(item_91_mixed_access),
-        MT_TEST(item_92_mapping_for_write),
-        MT_TEST(item_93_region_dispatch_through_readonly_alias),
-        MT_TEST(item_94_rom_device_behind_readonly_alias),
-        MT_TEST(item_95_behind_an_iommu),
-        MT_TEST(item_95_iommu_in_readonly_container),
-        MT_TEST(item_96_no_eventfd_for_refused_write),
-        MT_TEST(item_97_listeners_see_the_flag),
-        MT_TEST(item_98_flat_root_keeps_readonly_wrapper),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_89_readonly_alias_of_ram),
+    MT_TEST(item_90_readonly_container_over_mmio),
+    MT_TEST(item_91_mixed_access),
+    MT_TEST(item_92_mapping_for_write),
+    MT_TEST(item_93_region_dispatch_through_readonly_alias),
+    MT_TEST(item_94_rom_device_behind_readonly_alias),
+    MT_TEST(item_95_behind_an_iommu),
+    MT_TEST(item_95_iommu_in_readonly_container),
+    MT_TEST(item_96_no_eventfd_for_refused_write),
+    MT_TEST(item_97_listeners_see_the_flag),
+    MT_TEST(item_98_flat_root_keeps_readonly_wrapper))

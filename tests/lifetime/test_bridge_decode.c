@@ -583,17 +583,12 @@ static void br8_one_transaction_per_update(void **state)
     teardown_bridge(&f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(br1_io_decoding),
-        MT_TEST(br2_memory_decoding),
-        MT_TEST(br3_prefetchable_decoding),
-        MT_TEST(br4_empty_windows),
-        MT_TEST(br5_command_enables),
-        MT_TEST(br6_vga_forwarding),
-        MT_TEST(br7_trigger_ranges),
-        MT_TEST(br8_one_transaction_per_update),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(br1_io_decoding),
+    MT_TEST(br2_memory_decoding),
+    MT_TEST(br3_prefetchable_decoding),
+    MT_TEST(br4_empty_windows),
+    MT_TEST(br5_command_enables),
+    MT_TEST(br6_vga_forwarding),
+    MT_TEST(br7_trigger_ranges),
+    MT_TEST(br8_one_transaction_per_update))

@@ -522,18 +522,13 @@ static void br16_parent_first(void **state)
     check_counters(&s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(br9_reset_state),
-        MT_TEST(br10_programming_sequence),
-        MT_TEST(br11_reprogram_flat_root),
-        MT_TEST(br12_depth_1),
-        MT_TEST(br12_depth_2),
-        MT_TEST(br12_depth_3),
-        MT_TEST(br13_in_place_variant),
-        MT_TEST(br16_bridge_removal),
-        MT_TEST(br16_parent_first),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(br9_reset_state),
+    MT_TEST(br10_programming_sequence),
+    MT_TEST(br11_reprogram_flat_root),
+    MT_TEST(br12_depth_1),
+    MT_TEST(br12_depth_2),
+    MT_TEST(br12_depth_3),
+    MT_TEST(br13_in_place_variant),
+    MT_TEST(br16_bridge_removal),
+    MT_TEST(br16_parent_first))

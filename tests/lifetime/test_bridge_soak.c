@@ -320,10 +320,5 @@ static void br14_soak(void **state)
     bt_unplug(e, w.B[0]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(br14_soak),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(br14_soak))

@@ -538,21 +538,16 @@ static void checker_names_the_hazard(void **state)
                             "of other owners still target it");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_80_reuse_storage_of_flat_root_alias),
-        MT_TEST(item_81_nested_finalise_then_new_address_space),
-        MT_TEST(item_82_finalise_clears_weak_link_and_cache_entry),
-        MT_TEST(item_83_cache_reference_released),
-        MT_TEST(item_84_ten_thousand_reprogramming_cycles),
-        MT_TEST(item_86_usage_errors_detected),
-        MT_TEST(item_87_finalising_mapped_alias_unmaps_it),
-        MT_TEST(item_88_destroy_then_finalise_root),
-        cmocka_unit_test(item_46_owner_teardown_any_order),
-        MT_TEST(item_46_owner_teardown_with_own_aliases),
-        MT_TEST(item_46_cross_owner_link_keeps_owner),
-        cmocka_unit_test(checker_names_the_hazard),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_80_reuse_storage_of_flat_root_alias),
+    MT_TEST(item_81_nested_finalise_then_new_address_space),
+    MT_TEST(item_82_finalise_clears_weak_link_and_cache_entry),
+    MT_TEST(item_83_cache_reference_released),
+    MT_TEST(item_84_ten_thousand_reprogramming_cycles),
+    MT_TEST(item_86_usage_errors_detected),
+    MT_TEST(item_87_finalising_mapped_alias_unmaps_it),
+    MT_TEST(item_88_destroy_then_finalise_root),
+    cmocka_unit_test(item_46_owner_teardown_any_order),
+    MT_TEST(item_46_owner_teardown_with_own_aliases),
+    MT_TEST(item_46_cross_owner_link_keeps_owner),
+    cmocka_unit_test(checker_names_the_hazard))

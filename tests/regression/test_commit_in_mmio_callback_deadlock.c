@@ -52,11 +52,6 @@ static void test_remap_from_iommu_notifier(void **state)
     remap_from_callbacks(true);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_remap_from_mmio_callback),
-        cmocka_unit_test(test_remap_from_iommu_notifier),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_remap_from_mmio_callback),
+    cmocka_unit_test(test_remap_from_iommu_notifier))

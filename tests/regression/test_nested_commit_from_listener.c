@@ -84,11 +84,6 @@ static void test_listener_notifier_commits(void **state)
     nested_commits(true);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listener_commits),
-        cmocka_unit_test(test_listener_notifier_commits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_listener_commits),
+    cmocka_unit_test(test_listener_notifier_commits))

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include "memtree.h"
 #include <memtree/format.h>
 
@@ -141,11 +143,6 @@ static void machine_with_80k_siblings_frees(void **state)
     mt_context_free(ctx);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(unmap_from_the_front_keeps_order),
-        cmocka_unit_test(machine_with_80k_siblings_frees),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(unmap_from_the_front_keeps_order),
+    cmocka_unit_test(machine_with_80k_siblings_frees))

@@ -80,11 +80,6 @@ static void test_split_write_notifier_commits(void **state)
     split_write_commits(true);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_write_commits),
-        cmocka_unit_test(test_split_write_notifier_commits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_split_write_commits),
+    cmocka_unit_test(test_split_write_notifier_commits))

@@ -172,10 +172,5 @@ static void readers_during_bridge_reprogramming(void **state)
     bt_unplug(e, b1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(readers_during_bridge_reprogramming),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(readers_during_bridge_reprogramming))

@@ -477,3 +477,54 @@ size_t mt_test_count(const char *hay, const char *needle)
         n++;
     return n;
 }
+
+/* ---- machines loaded from text ------------------------------------------------ */
+
+void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                  const char *name, const char *flat, uint64_t limit)
+{
+    memset(L, 0, sizeof(*L));
+    L->ctx = mt_context_new();
+    assert_non_null(L->ctx);
+    mt_test_diag_install(L->ctx, &L->diag);
+    if (limit)
+        assert_int_equal(mt_context_set_input_limit(L->ctx, limit), 0);
+    /* fmemopen refuses size 0 on some libcs */
+    FILE *in = *text ? fmemopen((void *)text, strlen(text), "r") : fopen("/dev/null", "r");
+    assert_non_null(in);
+    FILE *fl = NULL;
+    if (flat) {
+        fl = *flat ? fmemopen((void *)flat, strlen(flat), "r") : fopen("/dev/null", "r");
+        assert_non_null(fl);
+    }
+    L->rc = mt_machine_load(L->ctx, fmt, in, name, fl, flat ? "flat.txt" : NULL, &L->m,
+                            L->err, sizeof(L->err));
+    fclose(in);
+    if (fl)
+        fclose(fl);
+}
+
+void mt_test_unload(mt_test_loaded *L)
+{
+    if (L->rc)
+        assert_null(L->m);
+    mt_machine_free(L->m);
+    mt_stats st;
+    mt_context_get_stats(L->ctx, &st);
+    assert_int_equal(st.live_regions, 0);
+    assert_int_equal(st.address_spaces, 0);
+    mt_context_free(L->ctx);
+    L->ctx = NULL;
+    L->m = NULL;
+}
+
+char *mt_test_map_text(const mt_machine *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(mt_machine_save_map(m, f), 0);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}

@@ -73,6 +73,15 @@ int mt_test_setup(void **state);
 int mt_test_teardown(void **state);
 #define MT_TEST(fn) cmocka_unit_test_setup_teardown(fn, mt_test_setup, mt_test_teardown)
 
+/* The main() of a test program: runs the tests given (cmocka_unit_test(f),
+ * MT_TEST(f), ...) as one group without a group fixture. */
+#define MT_TEST_MAIN(...)                                  \
+    int main(void)                                         \
+    {                                                      \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};   \
+        return cmocka_run_group_tests(tests, NULL, NULL);  \
+    }
+
 /* ---- regions and address spaces (all asserted to succeed, all registered) ---- */
 
 mt_region *mt_test_container(mt_test_env *e, mt_owner *o, const char *name,
@@ -165,5 +174,33 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
                          const char *file, int line);
 #define mt_assert_diag(e, before, name) \
     mt_test__check_diag((e), (before), (name), __FILE__, __LINE__)
+
+/* ---- machines loaded from text ------------------------------------------------ */
+
+/* A machine loaded by mt_test_load, in a context of its own. */
+typedef struct mt_test_loaded {
+    mt_context *ctx;
+    mt_machine *m;
+    int rc;              /* mt_machine_load's return */
+    char err[1024];      /* its message on failure */
+    mt_test_diag diag;   /* the diagnostics printed while loading */
+} mt_test_loaded;
+
+/*
+ * Loads `text` in format `fmt`, named `name` in messages, with `flat` (the
+ * flat dump, named "flat.txt") when not NULL, into a new context; `limit`,
+ * when not 0, is the context's input limit. Does not assert on the result:
+ * the test reads L->rc and L->err.
+ */
+void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                  const char *name, const char *flat, uint64_t limit);
+/*
+ * Frees the machine (a failed load must have made none), checks that it
+ * left no region or address space behind and frees the context.
+ */
+void mt_test_unload(mt_test_loaded *L);
+/* mt_machine_save_map's output as a malloc'd string; fails the test if the
+ * save fails. */
+char *mt_test_map_text(const mt_machine *m);
 
 #endif /* MT_TEST_H */

@@ -252,19 +252,14 @@ static void item_24_adjacent_aliases_merge_unless_flags_differ(void **state)
                    "  0000000000003000-000000000000ffff (prio -1, i/o): bg @0000000000003000\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_15_alias_of_alias_composes),
-        MT_TEST(item_16_offset_beyond_target_renders_nothing),
-        MT_TEST(item_17_alias_longer_than_target),
-        MT_TEST(item_18_alias_offset_from_target_start),
-        MT_TEST(item_19_disabled_target_or_alias),
-        MT_TEST(item_20_holes_of_aliased_container),
-        MT_TEST(item_21_alias_subregions_printed_not_rendered),
-        MT_TEST(item_22_mapped_through_alias),
-        MT_TEST(item_23_set_alias_offset_in_transaction),
-        MT_TEST(item_24_adjacent_aliases_merge_unless_flags_differ),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_15_alias_of_alias_composes),
+    MT_TEST(item_16_offset_beyond_target_renders_nothing),
+    MT_TEST(item_17_alias_longer_than_target),
+    MT_TEST(item_18_alias_offset_from_target_start),
+    MT_TEST(item_19_disabled_target_or_alias),
+    MT_TEST(item_20_holes_of_aliased_container),
+    MT_TEST(item_21_alias_subregions_printed_not_rendered),
+    MT_TEST(item_22_mapped_through_alias),
+    MT_TEST(item_23_set_alias_offset_in_transaction),
+    MT_TEST(item_24_adjacent_aliases_merge_unless_flags_differ))

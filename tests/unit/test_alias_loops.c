@@ -325,17 +325,12 @@ static void container_cycles_refused_alias_loops_accepted(void **state)
                    "  0000000000008000-00000000000080ff (prio 0, i/o): dev\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(alias_into_own_container_renders_once_shifted),
-        MT_TEST(item_24a_loops_render_and_container_cycles_are_refused),
-        MT_TEST(zero_displacement_with_other_flags_renders_one_pass),
-        MT_TEST(loop_through_alias_of_alias),
-        MT_TEST(cut_reported_once_per_commit),
-        MT_TEST(many_looping_aliases_stop_at_the_budget),
-        MT_TEST(flat_root_descent_stops_at_a_repeat),
-        MT_TEST(container_cycles_refused_alias_loops_accepted),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(alias_into_own_container_renders_once_shifted),
+    MT_TEST(item_24a_loops_render_and_container_cycles_are_refused),
+    MT_TEST(zero_displacement_with_other_flags_renders_one_pass),
+    MT_TEST(loop_through_alias_of_alias),
+    MT_TEST(cut_reported_once_per_commit),
+    MT_TEST(many_looping_aliases_stop_at_the_budget),
+    MT_TEST(flat_root_descent_stops_at_a_repeat),
+    MT_TEST(container_cycles_refused_alias_loops_accepted))

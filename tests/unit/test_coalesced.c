@@ -498,22 +498,17 @@ static void s7_1_at_most_one_of_log_sync_and_global(void **state)
     mt_listener_unregister(&L.l);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(s6_begin_calls_the_flush_hook_first),
-        MT_TEST(s7_9_changes_are_told_at_once),
-        MT_TEST(s7_9_parts_shown_by_each_range),
-        MT_TEST(s7_9_every_address_space_and_direction),
-        MT_TEST(s7_3_coalesced_with_add_and_del_only),
-        MT_TEST(s7_5_destroying_an_address_space),
-        MT_TEST(s7_4_replay_includes_coalesced),
-        MT_TEST(s2_coalescing_misuse_changes_nothing),
-        MT_TEST(s2_3_whole_2_64_region),
-        MT_TEST(s8_4_finalisation_drops_the_ranges),
-        MT_TEST(s7_1_log_sync_per_logged_range_or_global),
-        MT_TEST(s7_1_log_clear_cut_to_each_range),
-        MT_TEST(s7_1_at_most_one_of_log_sync_and_global),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(s6_begin_calls_the_flush_hook_first),
+    MT_TEST(s7_9_changes_are_told_at_once),
+    MT_TEST(s7_9_parts_shown_by_each_range),
+    MT_TEST(s7_9_every_address_space_and_direction),
+    MT_TEST(s7_3_coalesced_with_add_and_del_only),
+    MT_TEST(s7_5_destroying_an_address_space),
+    MT_TEST(s7_4_replay_includes_coalesced),
+    MT_TEST(s2_coalescing_misuse_changes_nothing),
+    MT_TEST(s2_3_whole_2_64_region),
+    MT_TEST(s8_4_finalisation_drops_the_ranges),
+    MT_TEST(s7_1_log_sync_per_logged_range_or_global),
+    MT_TEST(s7_1_log_clear_cut_to_each_range),
+    MT_TEST(s7_1_at_most_one_of_log_sync_and_global))

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include <memtree.h>
 #include <memtree/format.h>
 
@@ -164,11 +166,6 @@ static void million_deep_chain_freed_by_its_owner(void **state)
     free(chain);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(million_deep_chain_renders_and_finalises),
-        cmocka_unit_test(million_deep_chain_freed_by_its_owner),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(million_deep_chain_renders_and_finalises),
+    cmocka_unit_test(million_deep_chain_freed_by_its_owner))

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include "memtree.h"
 #include <memtree/format.h>
 
@@ -707,24 +709,19 @@ static void test_deep_chain(void **state)
     free(got);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tree_example_53, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flat_example_4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flat_alias_root, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_size0_and_alias_children,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_overflow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_hidden_disabled, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_tree_order_and_queue, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_owners, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_tree_example_53, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_flat_example_4, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_flat_alias_root, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tree_size0_and_alias_children,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tree_overflow, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tree_hidden_disabled, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_tree_order_and_queue, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_types, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_owners, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown))

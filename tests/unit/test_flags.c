@@ -185,13 +185,8 @@ static void item_29_nonvolatile_through_alias(void **state)
     free(dump);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_25_readonly_alias_of_ram),
-        MT_TEST(item_26_readonly_container_marks_ranges),
-        MT_TEST(item_28_romd_mode_in_view_and_dumps),
-        MT_TEST(item_29_nonvolatile_through_alias),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_25_readonly_alias_of_ram),
+    MT_TEST(item_26_readonly_container_marks_ranges),
+    MT_TEST(item_28_romd_mode_in_view_and_dumps),
+    MT_TEST(item_29_nonvolatile_through_alias))

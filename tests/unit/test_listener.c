@@ -418,20 +418,15 @@ static void item_44_destroying_an_address_space(void **state)
     free(L.log);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_03_set_address_reorders),
-        MT_TEST(item_18_target_moves_view_unchanged),
-        MT_TEST(item_28_romd_switch_is_del_add),
-        MT_TEST(item_30_nested_transactions_commit_once),
-        MT_TEST(item_31_map_unmap_in_one_transaction),
-        MT_TEST(item_33_two_pass_diff_order),
-        MT_TEST(item_34_priorities_and_directions),
-        MT_TEST(item_35_replay),
-        MT_TEST(item_36_dirty_mask_change_is_nop_plus_log),
-        MT_TEST(item_37_edits_that_change_nothing),
-        MT_TEST(item_44_destroying_an_address_space),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_03_set_address_reorders),
+    MT_TEST(item_18_target_moves_view_unchanged),
+    MT_TEST(item_28_romd_switch_is_del_add),
+    MT_TEST(item_30_nested_transactions_commit_once),
+    MT_TEST(item_31_map_unmap_in_one_transaction),
+    MT_TEST(item_33_two_pass_diff_order),
+    MT_TEST(item_34_priorities_and_directions),
+    MT_TEST(item_35_replay),
+    MT_TEST(item_36_dirty_mask_change_is_nop_plus_log),
+    MT_TEST(item_37_edits_that_change_nothing),
+    MT_TEST(item_44_destroying_an_address_space))

@@ -224,14 +224,9 @@ static void misuse_commit_without_transaction(void **state)
     mt_assert_view(e->X, "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(misuse_add_already_mapped),
-        MT_TEST(misuse_del_not_held),
-        MT_TEST(misuse_alias_init_cycle),
-        MT_TEST(misuse_alias_window_overflows),
-        MT_TEST(misuse_commit_without_transaction),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(misuse_add_already_mapped),
+    MT_TEST(misuse_del_not_held),
+    MT_TEST(misuse_alias_init_cycle),
+    MT_TEST(misuse_alias_window_overflows),
+    MT_TEST(misuse_commit_without_transaction))

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,10 +251,5 @@ static void random_trees_match_reference(void **state)
     assert_true(total_checks > 300 * 41 / 2);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(random_trees_match_reference),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(random_trees_match_reference))

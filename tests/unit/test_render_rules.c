@@ -426,27 +426,22 @@ static void item_14_as_root_own_address(void **state)
     mt_assert_view(outer, "  0000000000080000-00000000000800ff (prio 0, i/o): s1\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_01_last_mapped_wins_r1_first),
-        MT_TEST(item_01_last_mapped_wins_m2_first),
-        MT_TEST(item_02_equal_explicit_priorities_r1_first),
-        MT_TEST(item_02_equal_explicit_priorities_m2_first),
-        MT_TEST(item_03_set_address_remaps_and_reorders),
-        MT_TEST(item_04_priority_beats_order_all_permutations),
-        MT_TEST(item_05_documentation_example),
-        MT_TEST(item_05_documentation_example_mmio_b),
-        MT_TEST(item_06_priorities_are_local),
-        MT_TEST(item_07_terminal_with_children_fills_holes),
-        MT_TEST(item_08_empty_container_contributes_nothing),
-        MT_TEST(item_09_disable_and_enable_container),
-        MT_TEST(item_10_zero_size_renders_nothing),
-        MT_TEST(item_10_zero_size_only_child_is_flat_root),
-        MT_TEST(item_11_size_rule_2_64),
-        MT_TEST(item_12_clipping_at_2_64_and_overflow_marker),
-        MT_TEST(item_13_subregion_clipped_to_container),
-        MT_TEST(item_14_as_root_own_address),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_01_last_mapped_wins_r1_first),
+    MT_TEST(item_01_last_mapped_wins_m2_first),
+    MT_TEST(item_02_equal_explicit_priorities_r1_first),
+    MT_TEST(item_02_equal_explicit_priorities_m2_first),
+    MT_TEST(item_03_set_address_remaps_and_reorders),
+    MT_TEST(item_04_priority_beats_order_all_permutations),
+    MT_TEST(item_05_documentation_example),
+    MT_TEST(item_05_documentation_example_mmio_b),
+    MT_TEST(item_06_priorities_are_local),
+    MT_TEST(item_07_terminal_with_children_fills_holes),
+    MT_TEST(item_08_empty_container_contributes_nothing),
+    MT_TEST(item_09_disable_and_enable_container),
+    MT_TEST(item_10_zero_size_renders_nothing),
+    MT_TEST(item_10_zero_size_only_child_is_flat_root),
+    MT_TEST(item_11_size_rule_2_64),
+    MT_TEST(item_12_clipping_at_2_64_and_overflow_marker),
+    MT_TEST(item_13_subregion_clipped_to_container),
+    MT_TEST(item_14_as_root_own_address))

@@ -151,12 +151,7 @@ static void item_38_address_space_created_in_transaction(void **state)
     assert_ptr_not_equal(mt_address_space_view(Z), mt_address_space_view(e->X));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_30_nested_transactions_commit_once),
-        MT_TEST(item_37_noop_edits_render_nothing),
-        MT_TEST(item_38_address_space_created_in_transaction),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_30_nested_transactions_commit_once),
+    MT_TEST(item_37_noop_edits_render_nothing),
+    MT_TEST(item_38_address_space_created_in_transaction))

@@ -232,17 +232,12 @@ static void item_45_terminal_flat_root_and_alias_counts(void **state)
     assert_int_equal(mt_owner_refcount(e->O2), 1 + 1 + 2); /* bg split in two */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_39_same_flat_root_same_view),
-        MT_TEST(item_40_full_size_alias_is_skipped),
-        MT_TEST(item_41_partial_alias_is_flat_root),
-        MT_TEST(item_41_offset_alias_full_size_is_flat_root),
-        MT_TEST(item_42_no_enabled_child_empty_view),
-        MT_TEST(item_44_destroy_address_space),
-        MT_TEST(item_45_exact_owner_counts),
-        MT_TEST(item_45_terminal_flat_root_and_alias_counts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(item_39_same_flat_root_same_view),
+    MT_TEST(item_40_full_size_alias_is_skipped),
+    MT_TEST(item_41_partial_alias_is_flat_root),
+    MT_TEST(item_41_offset_alias_full_size_is_flat_root),
+    MT_TEST(item_42_no_enabled_child_empty_view),
+    MT_TEST(item_44_destroy_address_space),
+    MT_TEST(item_45_exact_owner_counts),
+    MT_TEST(item_45_terminal_flat_root_and_alias_counts))
