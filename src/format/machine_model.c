@@ -82,20 +82,10 @@ static int parse_id(struct model *M, const char *s, const char *what, bool dash,
 static int parse_num(struct model *M, const char *s, const char *what, bool is_size,
                      uint64_t *out, bool *full)
 {
-    int r = mt__parse_hex(s, out);
-    if (r < 0)
-        return fail(M, "bad %s '%s' (hex number below 2^64 expected)", what, s);
-    if (r == 1 && !is_size)
-        return fail(M, "%s '%s' overflows 64 bits", what, s);
-    if (is_size) {
-        *full = r == 1;
-        if (r == 1)
-            *out = 0;
-        else if (*out == UINT64_MAX)
-            return fail(M, "size ffffffffffffffff cannot be represented "
-                        "(2^64 is written 10000000000000000)");
-    }
-    return 0;
+    char *why = mt__hex_field_problem(s, what, is_size, out, full);
+    int err = why ? fail(M, "%s", why) : 0;
+    free(why);
+    return err;
 }
 
 static int parse_r(struct model *M, char *rest)

@@ -75,17 +75,6 @@ static char *next_field(char **s)
     return start;
 }
 
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * The last field: `-` (absent), a C-style quoted string, or the raw rest of
  * the line (trailing blanks dropped, as editors do). Sets *out to a heap
@@ -124,8 +113,8 @@ static int parse_text(struct reader *R, char *s, const char *what, bool required
         case 't': *w++ = '\t'; break;
         case 'r': *w++ = '\r'; break;
         case 'x':
-            h1 = hexdig(p[1]);
-            h2 = h1 < 0 ? -1 : hexdig(p[2]);
+            h1 = mt__hexval(p[1]);
+            h2 = h1 < 0 ? -1 : mt__hexval(p[2]);
             if (h2 < 0 || (h1 == 0 && h2 == 0)) {
                 free(buf);
                 return fail(R, "bad \\x escape in quoted %s", what);
@@ -171,20 +160,10 @@ static int parse_num(struct reader *R, const char *tok, const char *what, bool i
 {
     if (!tok)
         return fail(R, "missing %s", what);
-    int r = mt__parse_hex(tok, out);
-    if (r < 0)
-        return fail(R, "bad %s '%s' (hex number below 2^64 expected)", what, tok);
-    if (r == 1 && !is_size)
-        return fail(R, "%s '%s' overflows 64 bits", what, tok);
-    if (is_size) {
-        *full = r == 1;
-        if (r == 1)
-            *out = 0;
-        else if (*out == UINT64_MAX)
-            return fail(R, "size ffffffffffffffff cannot be represented "
-                        "(2^64 is written 10000000000000000)");
-    }
-    return 0;
+    char *why = mt__hex_field_problem(tok, what, is_size, out, full);
+    int err = why ? fail(R, "%s", why) : 0;
+    free(why);
+    return err;
 }
 
 static int parse_flags(struct reader *R, char *tok, uint8_t *flags)

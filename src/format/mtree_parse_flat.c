@@ -72,11 +72,7 @@ static int parse_as(struct flat_reader *F, unsigned line, char *s)
     if (!sep)
         return fail(F, line, "bad AS line (AS \"NAME\", root: ROOT expected)");
     *sep = '\0';
-    if (f->nas == F->capas) {
-        F->capas = F->capas ? 2 * F->capas : 32;
-        f->as = mt__xrealloc(f->as, F->capas * sizeof(*f->as));
-    }
-    struct mt__fspace *a = &f->as[f->nas++];
+    struct mt__fspace *a = &MT__PUSH(f->as, f->nas, F->capas);
     a->name = mt__xstrdup(s);
     a->root_text = mt__xstrdup(sep + 9);
     a->view = f->nv - 1;
@@ -99,11 +95,7 @@ static int read_lines(struct flat_reader *F)
             continue;
         }
         if (!strncmp(s, "FlatView #", 10)) {
-            if (f->nv == F->capv) {
-                F->capv = F->capv ? 2 * F->capv : 16;
-                f->v = mt__xrealloc(f->v, F->capv * sizeof(*f->v));
-            }
-            struct mt__fview *v = &f->v[f->nv++];
+            struct mt__fview *v = &MT__PUSH(f->v, f->nv, F->capv);
             memset(v, 0, sizeof(*v));
             v->line = line;
             v->first_range = f->nranges;
