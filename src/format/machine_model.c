@@ -1,7 +1,7 @@
 /*
- * The oracle's `model.txt` reader (spec mtree-format.md 8.2): `R` and `A`
- * lines become a machine description; `V`, `VA` and `VR` lines (the
- * expected views) are checked for syntax and skipped.
+ * The oracle's `model.txt` reader (docs/format.md, "The oracle's
+ * `model.txt`"): `R` and `A` lines become a machine description; `V`, `VA`
+ * and `VR` lines (the expected views) are checked for syntax and skipped.
  */
 #include "machine_build.h"
 

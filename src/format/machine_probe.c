@@ -113,7 +113,7 @@ static int cmp_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Rendering rules 1-7 of memory-model.md 4.1 for the single address A:
+/* The rendering rules (docs/rendering.md, "The rules") for the single address A:
  * every region rendered there, children before their parent. `probe`
  * lets regions of unsure size 0 count as one byte. An alias reaching a
  * region already on the stack is a loop pass (docs/rendering.md, "Loops
@@ -233,7 +233,7 @@ void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
     va_end(ap);
 }
 
-/* One step of the flat-root descent of memory-model.md 5.1 on the
+/* One step of the flat-root descent (docs/views.md, "The flat-root") on the
  * description: the region to continue with, or MT__NONE with the result
  * (a region, or MT__NONE for none) in *result. */
 static size_t descent_step(const struct mt__infer *I, size_t r, size_t *result)
@@ -345,7 +345,7 @@ void mt__infer_fix_root(struct mt__infer *I, size_t as, const char *want)
 
 /* Marks every region a non-rom range passes through: none of them can have
  * its own readonly flag. So do wrappers the descent skips, because memtree
- * stops the descent at a readonly region (memory-model.md 5.1 rule 2). */
+ * stops the descent at a readonly region (docs/views.md, "The flat-root"). */
 static void compute_forbidden(struct mt__infer *I)
 {
     const struct mt__mdesc *d = I->d;

@@ -1,6 +1,6 @@
 /*
- * Which printed lines of a QEMU tree dump are one region (spec
- * mtree-format.md 5.1, 10). A region is printed once per block whose top
+ * Which printed lines of a QEMU tree dump are one region (docs/import.md,
+ * "The inferences"). A region is printed once per block whose top
  * contains it. Distinct blocks of one kind are distinct regions; a block's
  * top is the same region as an identical printed subtree elsewhere (names,
  * owners, layout and children all equal) when that is the only candidate,

@@ -1,6 +1,6 @@
 /*
- * Reading QEMU `info mtree [-o] [-D]` tree dumps (spec mtree-format.md 5,
- * 6.1, 10, 11): blocks of `address-space:` / `memory-region:` headers with
+ * Reading QEMU `info mtree [-o] [-D]` tree dumps (docs/format.md, "QEMU `info
+ * mtree` dumps"): blocks of `address-space:` / `memory-region:` headers with
  * indented region lines, turned into printed trees. Each line's fixed part is
  * parsed first; whether the dump carries owner suffixes (-o) and disabled
  * lines (-D) is decided over the whole file, because a name alone may look
@@ -136,7 +136,7 @@ static int parse_region_line(struct mt__tree *t, unsigned line, char *s)
 /* ---- owner suffixes, [disabled] and alias lines ------------------------------------ */
 
 /*
- * Finds the owner suffix at the end of `s` (spec 6.1): ` orphan`, or one or
+ * Finds the owner suffix at the end of `s` (QEMU's -o): ` orphan`, or one or
  * two of ` owner:{...}` / ` parent:{...}` with matched braces. Returns the
  * offset of its leading space, or -1; owner and olen give the inside.
  */
@@ -181,7 +181,7 @@ static bool is_block_name(const struct mt__strset *mr, const char *name)
     return mt__strset_get(mr, name) != MT__NONE;
 }
 
-/* Alias lines: `alias NAME @TARGET OS-OE` (spec 5.2, 10). */
+/* Alias lines: `alias NAME @TARGET OS-OE`. */
 static int split_alias(struct mt__tree *t, struct mt__occ *o, const struct mt__strset *mr)
 {
     char *r = o->rest;

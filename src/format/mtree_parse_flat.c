@@ -1,7 +1,7 @@
 /*
- * Reading QEMU `info mtree -f [-o] [-d]` flat dumps (spec mtree-format.md 4,
- * 6): one block per view with its address-space lines, flat-root and
- * ranges. Dispatch sections are skipped. The result is what the QEMU
+ * Reading QEMU `info mtree -f [-o] [-d]` flat dumps (docs/form, "QEMU `info
+ * mtree` dumps"): one block per view with its address-space lines, flat-root
+ * and ranges. Dispatch sections are skipped. The result is what the QEMU
  * importer matches its candidate machine against (machine_infer.c).
  */
 #include "mtree_parse.h"

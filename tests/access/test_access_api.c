@@ -1,13 +1,13 @@
 /*
- * The access API around the catalogue's groups F and J: ROM writes and the
- * ROM loader (item 27), ROM device modes (item 28, access part), reads
- * through a kept view (item 32), bad arguments, direct pointers and the
+ * The access API around dispatch and readonly writes: ROM writes and the
+ * ROM loader, ROM device modes (the access part), reads
+ * through a kept view, bad arguments, direct pointers and the
  * bounce buffer, find and its references (items 45's find part, 3.3), RAM
  * devices, the 2^64 section, and the guest-error and dirty hooks.
  */
 #include "access_test.h"
 
-/* ---- item 27: writes to ROM ------------------------------------------------------- */
+/* ---- writes to ROM ------------------------------------------------------- */
 
 static void item_27_writes_to_rom(void **state)
 {
@@ -38,7 +38,7 @@ static void item_27_writes_to_rom(void **state)
                      MT_RESULT_DECODE_ERROR);
 }
 
-/* ---- item 28: ROM device modes (accesses; dumps and listeners: group C, D) ------------ */
+/* ---- ROM device modes (accesses; dumps and listeners: group C, D) ------------ */
 
 static void item_28_rom_device_modes(void **state)
 {
@@ -79,7 +79,7 @@ static void item_28_rom_device_modes(void **state)
     assert_log(&d, "");
 }
 
-/* ---- item 32: deletion visible only after the commit; a kept view ------------------- */
+/* ---- deletion visible only after the commit; a kept view ------------------- */
 
 static void item_32_reads_through_a_kept_view(void **state)
 {

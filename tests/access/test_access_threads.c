@@ -1,5 +1,5 @@
 /*
- * The access path against a writer (memory-model.md 8.8, 9.3): a reader
+ * The access path against a writer (docs/access.md, "Threads"): a reader
  * thread reads and writes through an address space while the writer maps
  * and unmaps regions over the same addresses, commit after commit, and
  * reclaims. Each access loads the view once inside its read-side section,

@@ -1,6 +1,6 @@
 /*
- * Conformance group F, dispatch and access (conformance.md items 47-58,
- * memory-model.md 9 and 10): unassigned addresses, byte-exact lookups,
+ * Dispatch and access (docs/access.md, "Device access rules" and "Lookups
+ * and the dispatch index"): unassigned addresses, byte-exact lookups,
  * splitting to the implementation sizes in both byte orders, truncation of
  * narrow reads, `valid` rules, alignment and memtree's unaligned emulation
  * at every misalignment, `accepts`, byte order through buffers, the
@@ -9,7 +9,7 @@
  */
 #include "access_test.h"
 
-/* ---- item 47: unassigned addresses ----------------------------------------------- */
+/* ---- unassigned addresses ----------------------------------------------- */
 
 static void item_47_unassigned(void **state)
 {
@@ -49,7 +49,7 @@ static void item_47_unassigned(void **state)
     assert_ptr_equal(s.view, mt_address_space_view(e->X));
 }
 
-/* ---- item 48: sub-page resolution ---------------------------------------------------- */
+/* ---- sub-page resolution ---------------------------------------------------- */
 
 static void item_48_sub_page_resolution(void **state)
 {
@@ -97,7 +97,7 @@ static void item_48_sub_page_resolution(void **state)
     assert_bytes(p + 0x100c, 0xac, 0xad, 0xae, 0xaf);
 }
 
-/* ---- item 49: splitting to the implementation size --------------------------------- */
+/* ---- splitting to the implementation size --------------------------------- */
 
 static void item_49_split_to_impl_size(void **state)
 {
@@ -136,7 +136,7 @@ static void item_49_split_to_impl_size(void **state)
     assert_log(&be, "r@10/1 r@11/1 r@12/1 r@13/1");
 }
 
-/* ---- item 50: a narrow read through a wide implementation ------------------------- */
+/* ---- a narrow read through a wide implementation ------------------------- */
 
 static void item_50_narrow_read_wide_impl(void **state)
 {
@@ -168,7 +168,7 @@ static void item_50_narrow_read_wide_impl(void **state)
     assert_int_equal(v, 0xaabb);
 }
 
-/* ---- item 51: valid.max_access_size ------------------------------------------------- */
+/* ---- valid.max_access_size ------------------------------------------------- */
 
 static void item_51_valid_max_access_size(void **state)
 {
@@ -191,7 +191,7 @@ static void item_51_valid_max_access_size(void **state)
     assert_log(&d0, "r@0/4 r@4/4");
 }
 
-/* ---- item 52: alignment ---------------------------------------------------------------- */
+/* ---- alignment ---------------------------------------------------------------- */
 
 static void item_52_alignment(void **state)
 {
@@ -219,7 +219,7 @@ static void item_52_alignment(void **state)
     assert_log(&d, "r@1/1 r@2/2 r@4/1");
 }
 
-/* ---- item 52a: unaligned emulation ------------------------------------------------------ */
+/* ---- unaligned emulation ------------------------------------------------------ */
 
 static void item_52a_example(void **state)
 {
@@ -341,7 +341,7 @@ static void item_52a_every_misalignment(void **state)
     }
 }
 
-/* ---- item 53: accepts -------------------------------------------------------------------- */
+/* ---- accepts -------------------------------------------------------------------- */
 
 static void item_53_accepts(void **state)
 {
@@ -382,7 +382,7 @@ static void item_53_accepts(void **state)
     assert_int_equal(d.acc_offset, 0);
 }
 
-/* ---- item 54: byte order through an address space ---------------------------------------- */
+/* ---- byte order through an address space ---------------------------------------- */
 
 static void item_54_byte_order(void **state)
 {
@@ -429,7 +429,7 @@ static void item_54_byte_order(void **state)
     assert_int_equal(mt_context_set_target_endian(e->ctx, MT_ENDIAN_NATIVE), -EINVAL);
 }
 
-/* ---- item 55: the memory attribute ------------------------------------------------------------ */
+/* ---- the memory attribute ------------------------------------------------------------ */
 
 static void item_55_memory_attribute(void **state)
 {
@@ -464,7 +464,7 @@ static void item_55_memory_attribute(void **state)
     assert_bytes(buf, 0xfc, 0xfd, 0xfe, 0xff);
 }
 
-/* ---- item 56: IOMMU translation ------------------------------------------------------------------ */
+/* ---- IOMMU translation ------------------------------------------------------------------ */
 
 static void item_56_iommu(void **state)
 {
@@ -528,7 +528,7 @@ static void item_56_iommu(void **state)
     extras_release(e);
 }
 
-/* ---- item 57: eventfd emulation ------------------------------------------------------------------ */
+/* ---- eventfd emulation ------------------------------------------------------------------ */
 
 static void item_57_eventfd(void **state)
 {
@@ -603,7 +603,7 @@ static void item_57_eventfd_byte_order(void **state)
     assert_int_equal(mt_region_del_eventfd(door, 8, 4, true, 0x11223344, &e1.n), 0);
 }
 
-/* ---- item 58: no limit on sections ------------------------------------------------------------------ */
+/* ---- no limit on sections ------------------------------------------------------------------ */
 
 static void item_58a_ten_thousand_ranges(void **state)
 {

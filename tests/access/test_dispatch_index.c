@@ -1,9 +1,9 @@
 /*
- * The lookup index (memory-model.md 10, dispatch.c): byte-exact answers
- * equal to a search of the sorted ranges, for random views, at range
- * boundaries and at the top of the address space; views of 1,000,000
- * ranges; index memory per range; the hints (the most recent range and
- * the hint table) shared by racing readers never giving a wrong answer.
+ * The lookup index (docs/access.md, "Lookups and the dispatch index"):
+ * byte-exact answers equal to a search of the sorted ranges, for random
+ * views, at range boundaries and at the top of the address space; views of
+ * 1,000,000 ranges; index memory per range; the hints (the most recent range
+ * and the hint table) shared by racing readers never giving a wrong answer.
  * ctest runs it twice: as is, and with MT_DISPATCH_HINTS=0 (no table).
  */
 #include "access_test.h"

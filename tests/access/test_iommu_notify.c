@@ -1,5 +1,5 @@
 /*
- * IOMMU regions beyond translation (memory-model.md 2.1): the number of
+ * IOMMU regions beyond translation (docs/access.md, "IOMMUs"): the number of
  * indexes, the minimum page size, and map/unmap notifiers. Every rule and
  * every error of the header's "IOMMU regions" section: event types against
  * flags, index and range filtering, clipping on partial overlap, delivery

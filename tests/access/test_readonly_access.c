@@ -1,10 +1,9 @@
 /*
- * Conformance group J, readonly writes (conformance.md items 89-98,
- * memory-model.md 9.11): memtree refuses every write that reaches a
- * readonly range, whichever region on the path set the flag, through
- * address spaces, mappings, region-level dispatch, ROM devices and IOMMUs,
- * with no callback and no eventfd; the ROM loader's write still works;
- * listeners and the flat-root descent keep the flag.
+ * Readonly writes (docs/access.md, "Readonly ranges: one rule"): memtree
+ * refuses every write that reaches a readonly range, whichever region on the
+ * path set the flag, through address spaces, mappings, region-level dispatch,
+ * ROM devices and IOMMUs, with no callback and no eventfd; the ROM loader's
+ * write still works; listeners and the flat-root descent keep the flag.
  */
 #include "access_test.h"
 
@@ -22,7 +21,7 @@ static mt_region *readonly_alias_setup(mt_test_env *e)
     return r;
 }
 
-/* ---- item 89 ------------------------------------------------------------------- */
+/* ---- readonly alias of ram --------------------------------------------------- */
 
 static void item_89_readonly_alias_of_ram(void **state)
 {
@@ -43,7 +42,7 @@ static void item_89_readonly_alias_of_ram(void **state)
     assert_bytes(mt_region_ram_ptr(r), 0x11, 0x22, 0x33, 0x44);
 }
 
-/* ---- item 90 ------------------------------------------------------------------- */
+/* ---- readonly container over mmio -------------------------------------------- */
 
 static void item_90_readonly_container_over_mmio(void **state)
 {
@@ -71,7 +70,7 @@ static void item_90_readonly_container_over_mmio(void **state)
     assert_bytes(mt_region_ram_ptr(r), 0, 0, 0, 0);
 }
 
-/* ---- item 91 ------------------------------------------------------------------- */
+/* ---- mixed access ------------------------------------------------------------ */
 
 static void item_91_mixed_access(void **state)
 {
@@ -94,7 +93,7 @@ static void item_91_mixed_access(void **state)
         assert_int_equal(r2p[i], 0x5a);
 }
 
-/* ---- item 92 ------------------------------------------------------------------- */
+/* ---- mapping for write ------------------------------------------------------- */
 
 static void item_92_mapping_for_write(void **state)
 {
@@ -109,7 +108,7 @@ static void item_92_mapping_for_write(void **state)
     assert_int_equal(mt_address_space_unmap(&m, 0x100), 0);
 }
 
-/* ---- item 93 ------------------------------------------------------------------- */
+/* ---- region dispatch through readonly alias ---------------------------------- */
 
 static void item_93_region_dispatch_through_readonly_alias(void **state)
 {
@@ -133,7 +132,7 @@ static void item_93_region_dispatch_through_readonly_alias(void **state)
     assert_log(&d, "r@14/4");
 }
 
-/* ---- item 94 ------------------------------------------------------------------- */
+/* ---- rom device behind readonly alias ---------------------------------------- */
 
 static void item_94_rom_device_behind_readonly_alias(void **state)
 {
@@ -156,7 +155,7 @@ static void item_94_rom_device_behind_readonly_alias(void **state)
     assert_log(&d, "");
 }
 
-/* ---- item 95 ------------------------------------------------------------------- */
+/* ---- behind an iommu --------------------------------------------------------- */
 
 static void item_95_behind_an_iommu(void **state)
 {
@@ -193,7 +192,7 @@ static void item_95_iommu_in_readonly_container(void **state)
     extras_release(e);
 }
 
-/* ---- item 96 ------------------------------------------------------------------- */
+/* ---- no eventfd for refused write -------------------------------------------- */
 
 static void item_96_no_eventfd_for_refused_write(void **state)
 {
@@ -220,7 +219,7 @@ static void item_96_no_eventfd_for_refused_write(void **state)
     assert_int_equal(mt_region_del_eventfd(door, 8, 4, true, 1, &e1.n), 0);
 }
 
-/* ---- item 97 ------------------------------------------------------------------- */
+/* ---- listeners see the flag -------------------------------------------------- */
 
 struct seen {
     mt_listener l;
@@ -254,7 +253,7 @@ static void item_97_listeners_see_the_flag(void **state)
     assert_true(s.readonly);
 }
 
-/* ---- item 98 ------------------------------------------------------------------- */
+/* ---- flat root keeps readonly wrapper ---------------------------------------- */
 
 static void item_98_flat_root_keeps_readonly_wrapper(void **state)
 {

@@ -299,7 +299,7 @@ test_check() {
     run 2 check "$DATA/garbage.txt"
     err_matches "garbage\.txt:[0-9]+: "
     if [[ -n $CASES && -d $CASES/ppc-mac99 ]]; then
-        # NVRAM mapped over the firmware at equal priority (spec 9).
+        # NVRAM mapped over the firmware at equal priority (docs/import.md).
         run 1 check "$CASES/ppc-mac99"
         out_has "'macio-nvram'"
     fi

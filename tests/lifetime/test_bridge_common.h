@@ -1,11 +1,11 @@
 /*
  * What the PCI bridge tests share (test_bridge_*.c): the root bus of
- * pci-bridge.md section 3 (`pci` and `io` under address spaces `memory` and
- * `I/O`), heap bridges whose release is counted, the storage poisoning of
- * conformance.md group I hooked into the bridge's update flow, the check of
- * every view against the reference renderer, and the owner counts that
- * memory-model.md 8.3 predicts. Everything is static inline so each test
- * program takes only what it uses.
+ * docs/pci-bridge.md, "Using it" (`pci` and `io` under address spaces
+ * `memory` and `I/O`), heap bridges whose release is counted, the storage
+ * poisoning of test_lifetime_core.c hooked into the bridge's update flow, the
+ * check of every view against the reference renderer, and the owner counts
+ * that docs/lifetimes.md ("Who holds references") predicts. Everything is
+ * static inline so each test program takes only what it uses.
  */
 #ifndef TEST_BRIDGE_COMMON_H
 #define TEST_BRIDGE_COMMON_H
@@ -123,9 +123,10 @@ static inline void bt_write(mt_test_env *e, bt_bridge *bb, unsigned off, uint32_
 }
 
 /*
- * Unplug (section 7 exit flow), drop the creator's reference and reclaim:
- * the owner's teardown must then have finalised the containers and run
- * the release callback exactly once. Frees the bridge.
+ * Unplug (the exit flow of docs/pci-bridge.md, "The update flows"), drop the
+ * creator's reference and reclaim: the owner's teardown must then have
+ * finalised the containers and run the release callback exactly once. Frees
+ * the bridge.
  */
 static inline void bt_unplug(mt_test_env *e, bt_bridge *bb)
 {
@@ -215,8 +216,8 @@ static inline void bt_poison_install(mt_pci_bridge *b, bt_poison *p)
 
 /*
  * After a commit, each address space's view must be the one a from-scratch
- * render of the current tree gives: the flat-root of memory-model.md 5.1
- * (the same live region, or the empty view) and the ranges of section 4.
+ * render of the current tree gives: the flat-root (docs/views.md)
+ * (the same live region, or the empty view) and the ranges (docs/rendering.md).
  */
 static inline void bt_check_views_at(mt_context *ctx, const char *file, int line)
 {
@@ -290,7 +291,7 @@ static inline size_t bt_distinct_flat_roots(mt_context *ctx)
     return n;
 }
 
-/* ---- owner counts predicted by memory-model.md 8.3 -------------------------------------- */
+/* ---- owner counts predicted by docs/lifetimes.md -------------------------------------- */
 
 static inline uint32_t bt_links_from(const mt_region *c, const mt_owner *o)
 {

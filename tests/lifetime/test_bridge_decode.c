@@ -1,11 +1,11 @@
 /*
- * PCI bridge decoding and register behaviour, conformance items 64-71
- * (pci-bridge.md BR-1 to BR-8): the rows of the section 5 table through the
+ * PCI bridge decoding and register behaviour (BR-1 to BR-8, docs/pci-bridge.md,
+ * "Registers and decoding"): the rows of the decoding table through the
  * device's registers and through the pure decoder, writable masks and
  * read-only type nibbles, empty windows after the forwarding-disabled
  * reset, command enables, VGA forwarding, which writes re-program the
  * windows, and what listeners see of an update (one transaction each). One
- * bridge `B` sits on the root bus of pci-bridge.md section 3.
+ * bridge `B` sits on the root bus of docs/pci-bridge.md, "Using it".
  */
 #include "test_bridge_common.h"
 

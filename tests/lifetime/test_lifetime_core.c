@@ -1,11 +1,11 @@
 /*
- * Conformance group I, lifetime safety (conformance.md items 80-84, 86-88,
- * and 46): finalising regions that are view flat-roots, re-using their
- * storage inside and outside transactions, the cache's reference, usage
- * errors, and owner teardown in any order (memory-model.md 8). Storage that
- * is finalised and re-used lives in the test; between finalisation and
- * re-initialisation it is filled with a pattern and, under ASan, made
- * unaddressable, so any library access to it fails the test.
+ * Lifetime safety (docs/lifetimes.md, "Finalising a region" and "The
+ * FlatView-root problem, and why memtree is safe"): finalising regions that
+ * are view flat-roots, re-using their storage inside and outside
+ * transactions, the cache's reference, usage errors, and owner teardown in
+ * any order. Storage that is finalised and re-used lives in the test; between
+ * finalisation and re-initialisation it is filled with a pattern and, under
+ * ASan, made unaddressable, so any library access to it fails the test.
  */
 #include "mt_test.h"
 #include "ref_render.h"
@@ -35,7 +35,7 @@ static void unpoison(mt_region *storage)
     UNPOISON(storage, sizeof(*storage));
 }
 
-/* ---- the setup of item 80 ------------------------------------------------ */
+/* ---- the setup of the lifetime tests ------------------------------------------------ */
 
 /* `W` lives here, outside the environment, because its storage is re-used;
  * the bridge-like owner O3 owns it. */
@@ -262,7 +262,7 @@ static void item_84_ten_thousand_reprogramming_cycles(void **state)
     drop_window(e, &s);
 }
 
-/* ---- item 86: usage errors ----------------------------------------------- */
+/* ---- usage errors ----------------------------------------------- */
 
 static void item_86_usage_errors_detected(void **state)
 {
@@ -351,7 +351,7 @@ static void item_88_destroy_then_finalise_root(void **state)
     assert_null(mt_region_container(a));
 }
 
-/* ---- item 46: owner teardown in any order -------------------------------- */
+/* ---- owner teardown in any order -------------------------------- */
 
 static unsigned releases;
 static void count_release(mt_owner *o)

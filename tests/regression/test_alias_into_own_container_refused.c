@@ -7,7 +7,7 @@
  * MPS2/MPS3, Musca, OMAP sx1/cheetah boards do the same. Six zoo machines
  * failed in both oracle runners. QEMU renders such a loop: the alias shows
  * the container again, shifted, clipped to the alias.
- * Fixed with tests/conformance/test_alias_loops.c (docs/rendering.md,
+ * Fixed with tests/unit/test_alias_loops.c (docs/rendering.md,
  * "Loops through aliases"): only container cycles are refused now.
  */
 #include "mt_test.h"

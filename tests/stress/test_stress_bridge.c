@@ -1,6 +1,6 @@
 /*
- * Readers while bridges re-program their windows (conformance items 78 /
- * BR-15 and 85): reader threads read 4 bytes at random addresses through
+ * Readers while bridges re-program their windows (BR-15, docs/pci-bridge.md,
+ * "Tests"): reader threads read 4 bytes at random addresses through
  * the root `I/O` space and both bridges' I/O address spaces while the
  * writer reprograms both bridges (finalising and re-initialising their
  * window aliases in the same storage), moves the device's BAR and nests

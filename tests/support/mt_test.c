@@ -1,9 +1,9 @@
 /*
- * Test support: the environment every test runs in, heap region
- * constructors, and the text forms tests compare against the catalogue
- * (conformance.md). The flat range lines are formatted here from the public
- * view queries, independently of mt_dump, so a rendering test does not
- * depend on the dump code and a dump test can compare the two.
+ * Test support: the environment every test runs in, heap region constructors,
+ * and the text forms tests compare against. The flat range lines are
+ * formatted here from the public view queries, independently of mt_dump, so a
+ * rendering test does not depend on the dump code and a dump test can compare
+ * the two.
  */
 #include "mt_test.h"
 
@@ -121,7 +121,7 @@ int mt_test_env_free(mt_test_env *e)
         mt_address_space_destroy(e->spaces[--e->nr_spaces]);
 
     /* Destroying the last address space committed, which emptied the view
-     * cache (memory-model.md 5.4); retired views still name terminal
+     * cache (docs/views.md, "Destroying an address space"); retired views still name terminal
      * regions until the grace period. */
     mt_context_reclaim(e->ctx);
 
@@ -347,7 +347,7 @@ static const char *name_of(const mt_region *r)
     return n ? n : "(null)";
 }
 
-/* The flat dump's type (mtree-format.md 4): `rom` for a readonly range,
+/* The flat dump's type (docs/format.md, "QEMU `info mtree` dumps"): `rom` for a readonly range,
  * otherwise the terminal region's own type. */
 static const char *range_type(const mt_range *rg)
 {

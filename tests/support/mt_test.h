@@ -1,11 +1,11 @@
 /*
- * Test support shared by every memtree test program: an environment that
- * owns a context, three counting owners, a diagnostic recorder and every
- * region and address space a test creates, and tears them all down so the
- * leak checker sees nothing; heap region constructors following the
- * catalogue's conventions (conformance.md); and text helpers that print a
- * view as `info mtree -f` range lines, so tests compare with the catalogue's
- * expected blocks verbatim without depending on mt_dump.
+ * Test support shared by every memtree test program: an environment that owns
+ * a context, three counting owners, a diagnostic recorder and every region
+ * and address space a test creates, and tears them all down so the leak
+ * checker sees nothing; heap region constructors following the tests' naming
+ * conventions; and text helpers that print a view as `info mtree -f` range
+ * lines, so tests compare with expected blocks verbatim without depending on
+ * mt_dump.
  */
 #ifndef MT_TEST_H
 #define MT_TEST_H
@@ -48,7 +48,7 @@ typedef struct mt_test_env {
     mt_test_diag diag;
     mt_test_owner owners[3];
     mt_owner *O1, *O2, *O3;
-    /* the catalogue's `C` and `X`, set by mt_test_std() */
+    /* the usual container `C` and address space `X`, set by mt_test_std() */
     mt_region *C;
     mt_address_space *X;
     /* what teardown destroys, in creation order */
@@ -108,7 +108,7 @@ void mt_test_as_destroy(mt_test_env *e, mt_address_space *as);
 /* Finalises a region early; on success teardown skips it. Returns the code. */
 int mt_test_finalize(mt_test_env *e, mt_region *r);
 
-/* The catalogue's setup: `C` container of `size` owned by O1, `X` over it. */
+/* The usual setup: `C` container of `size` owned by O1, `X` over it. */
 void mt_test_std_size(mt_test_env *e, uint64_t size);
 static inline void mt_test_std(mt_test_env *e)
 {
@@ -120,7 +120,7 @@ mt_region *mt_test_bg(mt_test_env *e);
 /* ---- observations ------------------------------------------------------------- */
 
 uint64_t mt_test_renders(const mt_context *ctx);
-/* The catalogue's "reclaim": a grace period, then every pending release. */
+/* "reclaim": a grace period, then every pending release. */
 static inline void mt_test_reclaim(mt_test_env *e)
 {
     mt_context_reclaim(e->ctx);

@@ -1,6 +1,6 @@
 /*
- * Loops through aliases (conformance.md item 24a; docs/rendering.md, "Loops
- * through aliases"): an alias whose target contains it renders the target
+ * Loops through aliases (docs/rendering.md, "Loops through
+ * aliases"): an alias whose target contains it renders the target
  * again, shifted, with the clip narrowing at every pass; a pass at the same
  * start with the same flags as one further up renders nothing (rule a); a
  * path of more than 16 loop passes is cut with one diagnostic per commit
@@ -74,7 +74,7 @@ static void alias_into_own_container_renders_once_shifted(void **state)
     assert_int_equal(rg->offset_in_region, 0);
 }
 
-/* ---- item 24a, step by step -------------------------------------------------------- */
+/* ---- the loop, step by step -------------------------------------------------------- */
 
 static void item_24a_loops_render_and_container_cycles_are_refused(void **state)
 {

@@ -1,10 +1,10 @@
 /*
- * Conformance group D, the listener features around accelerators
- * (memory-model.md 6, 7.1-7.4, 7.9, 8.4): the flush hook of transaction
- * begin, coalesced-MMIO ranges and what listeners hear of them, and the
- * dirty-log requests of the embedder (log_sync, log_sync_global,
- * log_clear, log_global_after_sync). The catalogue has no items for them:
- * the tests are named after the spec's sections.
+ * The listener features around accelerators (docs/listeners.md, "Coalesced
+ * MMIO" and "Dirty logging"; docs/transactions.md): the flush hook of
+ * transaction begin, coalesced-MMIO ranges and what listeners hear of them,
+ * and the dirty-log requests of the embedder (log_sync, log_sync_global,
+ * log_clear, log_global_after_sync). The tests are named after what they
+ * check.
  */
 #include "mt_test.h"
 
@@ -104,7 +104,7 @@ static void rec_clear(rec *r)
     r->log[0] = 0;
 }
 
-/* Registers and clears the log (the catalogue's convention). */
+/* Registers and clears the log (the tests' convention). */
 static void rec_attach(rec *r, mt_address_space *as)
 {
     assert_int_equal(mt_listener_register(&r->l, as), 0);

@@ -1,17 +1,17 @@
 /*
- * Conformance group C, readonly, romd and nonvolatile as rendered and
- * dumped (conformance.md items 25, 26, 28 and 29): flags inherited along the
- * path into the ranges, the flat type (`rom`, `nv-`), the tree lines that
- * show only a region's own flags, and set_romd changing the view. Writes
- * and reads (items 27, 28's accesses, group J) and listener sections belong
- * to the access and listener tests.
+ * Readonly, romd and nonvolatile as rendered and dumped (docs/regions.md,
+ * "Flag inheritance"): flags inherited along the path into the ranges, the
+ * flat type (`rom`, `nv-`), the tree lines that show only a region's own
+ * flags, and set_romd changing the view. Writes and reads (test_access_api.c,
+ * test_readonly_access.c) and listener sections belong to the access and
+ * listener tests.
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- item 25: a readonly alias of RAM -------------------------------------------- */
+/* ---- a readonly alias of RAM -------------------------------------------- */
 
 static void item_25_readonly_alias_of_ram(void **state)
 {
@@ -44,7 +44,7 @@ static void item_25_readonly_alias_of_ram(void **state)
     free(dump);
 }
 
-/* ---- item 26: a readonly container marks every range below it -------------------- */
+/* ---- a readonly container marks every range below it -------------------- */
 
 static void item_26_readonly_container_marks_ranges(void **state)
 {
@@ -79,7 +79,7 @@ static void item_26_readonly_container_marks_ranges(void **state)
                    "  0000000000002000-000000000000ffff (prio -1, i/o): bg @0000000000002000\n");
 }
 
-/* ---- item 28: ROM device modes (the view and dump parts) ------------------------- */
+/* ---- ROM device modes (the view and dump parts) ------------------------- */
 
 static uint64_t flash_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -151,7 +151,7 @@ static void item_28_romd_mode_in_view_and_dumps(void **state)
     assert_true(mt_view_find_range(mt_address_space_view(e->X), 0)->romd_mode);
 }
 
-/* ---- item 29: nonvolatile through an alias ---------------------------------------- */
+/* ---- nonvolatile through an alias ---------------------------------------- */
 
 static void item_29_nonvolatile_through_alias(void **state)
 {

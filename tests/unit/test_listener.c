@@ -1,8 +1,8 @@
 /*
- * Conformance group D with listeners (conformance.md items 3, 18, 28, 30,
- * 31, 33-37, 44): the two-pass diff, priorities and directions (eventfds
- * included), replay on registration, dirty-log masks, nested transactions
- * and address-space destruction, observed through recording listeners.
+ * Transactions with listeners (docs/listeners.md): the two-pass diff,
+ * priorities and directions (eventfds included), replay on registration,
+ * dirty-log masks, nested transactions and address-space destruction,
+ * observed through recording listeners.
  */
 #include "mt_test.h"
 
@@ -105,7 +105,7 @@ static void rec_init(rec *r, int priority, const char *tag, rec *shared)
     r->shared = shared;
 }
 
-/* Registers and clears the log (the catalogue's convention). */
+/* Registers and clears the log (the tests' convention). */
 static void rec_attach(rec *r, mt_address_space *as)
 {
     assert_int_equal(mt_listener_register(&r->l, as), 0);

@@ -177,7 +177,7 @@ static void check_views(struct world *w, int round, uint64_t renders_before,
         if (!same)
             fail_msg("round %d as %d: %s", round, i, why);
     }
-    /* address spaces with the same flat-root share one view (5.3) */
+    /* address spaces with the same flat-root share one view (docs/views.md) */
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
             if (mt_view_root(mt_address_space_view(w->as[i])) ==

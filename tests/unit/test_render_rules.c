@@ -1,9 +1,9 @@
 /*
- * Conformance group A, rendering and priority (conformance.md items 1-14):
+ * Rendering and priority (docs/rendering.md, "The rules"):
  * render order among equal and different priorities, set_address re-mapping,
  * the documentation example, terminal regions with children, disabled and
  * zero-size regions, the 2^64 size rule, clipping, and the AS root's address.
- * Listener expectations of item 3 belong to the listener tests.
+ * What listeners hear of a re-mapping belongs to the listener tests.
  */
 #include "mt_test.h"
 
@@ -54,7 +54,7 @@ static void item_01_last_mapped_wins_m2_first(void **state)
     mt_assert_view(e->X, item01_m2_first);
 }
 
-/* The item 1 blocks with `prio 0` replaced by `prio 5`. */
+/* The equal-priority blocks with `prio 0` replaced by `prio 5`. */
 static char *with_prio5(const char *text)
 {
     char *s = strdup(text);
@@ -84,7 +84,7 @@ static void item_02_equal_explicit_priorities_m2_first(void **state)
     free(want);
 }
 
-/* ---- item 3: set_address re-maps and reorders ---------------------------------- */
+/* ---- set_address re-maps and reorders ---------------------------------- */
 
 static void item_03_set_address_remaps_and_reorders(void **state)
 {
@@ -111,7 +111,7 @@ static void item_03_set_address_remaps_and_reorders(void **state)
     assert_ptr_equal(mt_region_first_subregion(e->C), r1);
 }
 
-/* ---- item 4: higher priority wins whatever the order --------------------------- */
+/* ---- higher priority wins whatever the order --------------------------- */
 
 static void item_04_priority_beats_order_all_permutations(void **state)
 {
@@ -139,7 +139,7 @@ static void item_04_priority_beats_order_all_permutations(void **state)
     }
 }
 
-/* ---- item 5: the documentation example (memory-model.md 4.5) ------------------- */
+/* ---- the documentation example (docs/rendering.md, "Worked example") ------------------- */
 
 static void build_item05(mt_test_env *e, bool b_is_mmio)
 {
@@ -188,7 +188,7 @@ static void item_05_documentation_example_mmio_b(void **state)
     assert_null(mt_view_find_range(v, 0x7fff));
 }
 
-/* ---- item 6: priorities are local to a container ------------------------------- */
+/* ---- priorities are local to a container ------------------------------- */
 
 static void item_06_priorities_are_local(void **state)
 {
@@ -207,7 +207,7 @@ static void item_06_priorities_are_local(void **state)
                    "  0000000000001000-0000000000001fff (prio 100, i/o): mhigh @0000000000001000\n");
 }
 
-/* ---- item 7: a terminal region with children fills its own holes --------------- */
+/* ---- a terminal region with children fills its own holes --------------- */
 
 static void item_07_terminal_with_children_fills_holes(void **state)
 {
@@ -226,7 +226,7 @@ static void item_07_terminal_with_children_fills_holes(void **state)
                    "  0000000000008000-0000000000008fff (prio 0, i/o): other\n");
 }
 
-/* ---- item 8: a container with no enabled children ------------------------------ */
+/* ---- a container with no enabled children ------------------------------ */
 
 static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n";
 
@@ -240,7 +240,7 @@ static void item_08_empty_container_contributes_nothing(void **state)
     mt_assert_view(e->X, bg_only);
 }
 
-/* ---- item 9: disabling a container hides its subtree --------------------------- */
+/* ---- disabling a container hides its subtree --------------------------- */
 
 static void item_09_disable_and_enable_container(void **state)
 {
@@ -267,7 +267,7 @@ static void item_09_disable_and_enable_container(void **state)
     mt_assert_view(e->X, shown);
 }
 
-/* ---- item 10: zero-size regions render nothing --------------------------------- */
+/* ---- zero-size regions render nothing --------------------------------- */
 
 static void item_10_zero_size_renders_nothing(void **state)
 {
@@ -296,7 +296,7 @@ static void item_10_zero_size_renders_nothing(void **state)
 }
 
 /* Variant: a zero-size only child at 0 is still the single child of the
- * descent (memory-model.md 5.1), so it becomes the flat-root. */
+ * descent (docs/views.md, "The flat-root"), so it becomes the flat-root. */
 static void item_10_zero_size_only_child_is_flat_root(void **state)
 {
     mt_test_env *e = *state;
@@ -318,7 +318,7 @@ static void item_10_zero_size_only_child_is_flat_root(void **state)
     free(dump);
 }
 
-/* ---- item 11: the 2^64 size rule ------------------------------------------------ */
+/* ---- the 2^64 size rule ------------------------------------------------ */
 
 static void item_11_size_rule_2_64(void **state)
 {
@@ -350,7 +350,7 @@ static void item_11_size_rule_2_64(void **state)
     free(dump);
 }
 
-/* ---- item 12: clipping at 2^64 and the overflow marker ------------------------- */
+/* ---- clipping at 2^64 and the overflow marker ------------------------- */
 
 static void item_12_clipping_at_2_64_and_overflow_marker(void **state)
 {
@@ -378,7 +378,7 @@ static void item_12_clipping_at_2_64_and_overflow_marker(void **state)
     free(dump);
 }
 
-/* ---- item 13: a subregion is clipped to its container -------------------------- */
+/* ---- a subregion is clipped to its container -------------------------- */
 
 static void item_13_subregion_clipped_to_container(void **state)
 {
@@ -394,7 +394,7 @@ static void item_13_subregion_clipped_to_container(void **state)
                    "  0000000000010800-0000000000010fff (prio 0, ram): wide\n");
 }
 
-/* ---- item 14: the AS root's own address ------------------------------------------ */
+/* ---- the AS root's own address ------------------------------------------ */
 
 static void item_14_as_root_own_address(void **state)
 {

@@ -1,16 +1,16 @@
 /*
- * Conformance group D without listeners (conformance.md items 30, 37, 38):
- * nested transactions render once per distinct flat-root at the outermost
- * commit, edits that change nothing render nothing, and address spaces
- * created inside a transaction share a cached view or render the
- * uncommitted tree (memory-model.md 5.4). Render counts come from
+ * Transactions without listeners (docs/transactions.md): nested transactions
+ * render once per distinct flat-root at the outermost commit, edits that
+ * change nothing render nothing, and address spaces created inside a
+ * transaction share a cached view or render the uncommitted tree
+ * (docs/views.md, "When views are built"). Render counts come from
  * mt_context_get_stats(); listener callbacks are checked elsewhere.
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 
-/* ---- item 30: nested transactions commit once -------------------------------------- */
+/* ---- nested transactions commit once -------------------------------------- */
 
 static void item_30_nested_transactions_commit_once(void **state)
 {
@@ -64,7 +64,7 @@ static void item_30_nested_transactions_commit_once(void **state)
                    "  0000000000001000-0000000000001fff (prio 0, i/o): dm\n");
 }
 
-/* ---- item 37: edits that change nothing do nothing ------------------------------- */
+/* ---- edits that change nothing do nothing ------------------------------- */
 
 static void item_37_noop_edits_render_nothing(void **state)
 {
@@ -105,7 +105,7 @@ static void item_37_noop_edits_render_nothing(void **state)
     free(tree);
 }
 
-/* ---- item 38: creating an address space inside a transaction ---------------------- */
+/* ---- creating an address space inside a transaction ---------------------- */
 
 static void item_38_address_space_created_in_transaction(void **state)
 {

@@ -1,15 +1,16 @@
 /*
- * Conformance group E, view sharing and basic lifetime (conformance.md
- * items 39-42, 44 and 45 without listeners or find): address spaces with the
+ * View sharing and basic lifetime without listeners or find (docs/views.md,
+ * "The flat-root" and "The view cache and sharing"): address spaces with the
  * same flat-root share one view, the descent through full-size offset-0
  * aliases, partial aliases as flat-roots, the shared empty view, address
- * space destruction, and exact owner reference counts (memory-model.md 8.3).
+ * space destruction, and exact owner reference counts (docs/lifetimes.md,
+ * "Who holds references").
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 
-/* ---- item 39: same flat-root, same view ------------------------------------------- */
+/* ---- same flat-root, same view ------------------------------------------- */
 
 static void item_39_same_flat_root_same_view(void **state)
 {
@@ -141,7 +142,7 @@ static void item_42_no_enabled_child_empty_view(void **state)
     assert_ptr_equal(mt_address_space_view(nic2), mt_address_space_view(s.nic));
 }
 
-/* ---- item 44: destroying an address space ---------------------------------------- */
+/* ---- destroying an address space ---------------------------------------- */
 
 static void item_44_destroy_address_space(void **state)
 {
@@ -179,7 +180,7 @@ static void item_44_destroy_address_space(void **state)
     assert_int_equal(mt_test_stats(e->ctx).live_views, 0);
 }
 
-/* ---- item 45: exact owner reference counts ---------------------------------------- */
+/* ---- exact owner reference counts ---------------------------------------- */
 
 static void item_45_exact_owner_counts(void **state)
 {

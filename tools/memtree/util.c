@@ -49,7 +49,7 @@ const char *cli_name(const mt_region *r)
     return n ? n : "(null)";
 }
 
-/* The type column of a region that is not an alias (mtree-format.md 2). */
+/* The type column of a region that is not an alias (docs/format.md). */
 static const char *terminal_type(const mt_region *r)
 {
     switch (mt_region_get_kind(r)) {
