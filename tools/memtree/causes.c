@@ -88,10 +88,7 @@ __attribute__((format(printf, 5, 6)))
 static void add(struct list *l, const char *what, const mt_region *a,
                 const mt_region *b, const char *fmt, ...)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 32;
-        l->c = cli_grow(l->c, l->cap, sizeof(*l->c));
-    }
+    cli_reserve(&l->c, &l->cap, l->n + 1, sizeof(*l->c));
     cli_cause *c = &l->c[l->n++];
     memset(c, 0, sizeof(*c));
     c->what = what;

@@ -89,6 +89,8 @@ typedef struct cli_args {
     const char *help;     /* printed for --help */
     bool json;            /* --json, for commands that list CLI_OPTION_JSON */
     const char *flat;     /* --flat, for commands that list CLI_OPTION_FLAT */
+    const char *qmp;      /* --qmp, for commands that list CLI_OPTION_QMP */
+    double timeout;       /* --timeout, for CLI_OPTION_TIMEOUT (default 10) */
 } cli_args;
 
 void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
@@ -96,9 +98,17 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
 
 /* Options several subcommands take: listed in a command's table, they are
  * gathered by cli_next_option into a->json and a->flat. */
-enum { CLI_OPT_JSON = -200, CLI_OPT_FLAT = -201, CLI_HELP_SHOWN = -2 };
+enum {
+    CLI_OPT_JSON = -200,
+    CLI_OPT_FLAT = -201,
+    CLI_OPT_QMP = -202,
+    CLI_OPT_TIMEOUT = -203,
+    CLI_HELP_SHOWN = -2,
+};
 #define CLI_OPTION_JSON {"json", 0, false, CLI_OPT_JSON}
 #define CLI_OPTION_FLAT {"flat", 0, true, CLI_OPT_FLAT}
+#define CLI_OPTION_QMP {"qmp", 0, true, CLI_OPT_QMP}
+#define CLI_OPTION_TIMEOUT {"timeout", 0, true, CLI_OPT_TIMEOUT}
 
 /* The help lines of the options cli_next_option handles for every command. */
 #define CLI_HELP_LOAD_OPTIONS \
@@ -178,6 +188,9 @@ const char *cli_bundled_machine(void);
  */
 void *cli_alloc(size_t n, size_t size);
 void *cli_grow(void *p, size_t n, size_t size);
+/* Makes room for `need` items in the array *pp of capacity *cap, doubling
+ * (at least 16 items) so appends cost amortised O(1). */
+void cli_reserve(void *pp, size_t *cap, size_t need, size_t size);
 char *cli_strdup(const char *s);
 
 /* The type QEMU's flat dump prints for a range, without "nv-". */

@@ -65,10 +65,7 @@ static void add(struct report *rep, const char *kind, const mt_region *a,
                 const mt_region *b, uint64_t first, uint64_t last,
                 const char *fmt, ...)
 {
-    if (rep->n == rep->cap) {
-        rep->cap = rep->cap ? 2 * rep->cap : 16;
-        rep->p = cli_grow(rep->p, rep->cap, sizeof(*rep->p));
-    }
+    cli_reserve(&rep->p, &rep->cap, rep->n + 1, sizeof(*rep->p));
     va_list ap;
     va_start(ap, fmt);
     char *msg = NULL;
@@ -145,10 +142,7 @@ static const struct place *place_of(struct places *P, const mt_region *r)
                 break;
             }
         }
-        if (sp == P->scap) {
-            P->scap = P->scap ? 2 * P->scap : 64;
-            P->stack = cli_grow(P->stack, P->scap, sizeof(*P->stack));
-        }
+        cli_reserve(&P->stack, &P->scap, sp + 1, sizeof(*P->stack));
         P->stack[sp++] = c;
     }
     struct place up = known ? *known : (struct place){0};
@@ -279,10 +273,7 @@ static bool renders_in(const mt_region *r0, cli_i128 base0, cli_i128 lo0, cli_i1
             } else {
                 for (const mt_region *c = mt_region_first_subregion(r); c;
                      c = mt_region_next_sibling(c)) {
-                    if (sp == cap) {
-                        cap = cap ? 2 * cap : 16;
-                        stack = cli_grow(stack, cap, sizeof(*stack));
-                    }
+                    cli_reserve(&stack, &cap, sp + 1, sizeof(*stack));
                     stack[sp++] = (struct pending){c, base, lo, hi};
                 }
             }

@@ -278,10 +278,7 @@ static void mark_hidden(const mt_view *v, const mt_region *as_root,
                     l = &losers.l[j];
             if (!l || lane_of(l->why) == LANE_NONE)
                 continue;
-            if (sg->nmarks == cap) {
-                cap = cap ? 2 * cap : 4;
-                sg->marks = cli_grow(sg->marks, cap, sizeof(*sg->marks));
-            }
+            cli_reserve(&sg->marks, &cap, sg->nmarks + 1, sizeof(*sg->marks));
             char *text = NULL;
             size_t len = 0;
             FILE *f = open_memstream(&text, &len);

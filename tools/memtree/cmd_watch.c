@@ -42,15 +42,15 @@ static const char help[] =
     "  memtree watch --qmp /tmp/qmp.sock --resume --interval 0.1\n"
     "  memtree watch --qmp /tmp/qmp.sock --duration 5\n";
 
-enum { OPT_QMP = 1000, OPT_INTERVAL, OPT_RESUME, OPT_DURATION, OPT_COUNT, OPT_TIMEOUT };
+enum { OPT_INTERVAL = 1000, OPT_RESUME, OPT_DURATION, OPT_COUNT };
 
 static const cli_option options[] = {
-    {"qmp", 0, true, OPT_QMP},
+    CLI_OPTION_QMP,
     {"interval", 0, true, OPT_INTERVAL},
     {"resume", 0, false, OPT_RESUME},
     {"duration", 0, true, OPT_DURATION},
     {"count", 0, true, OPT_COUNT},
-    {"timeout", 0, true, OPT_TIMEOUT},
+    CLI_OPTION_TIMEOUT,
     {NULL, 0, false, 0},
 };
 
@@ -120,16 +120,13 @@ int cmd_watch(int argc, char **argv)
 {
     cli_args a;
     cli_args_init(&a, argc, argv, 0, help);
-    const char *value, *qmp = NULL;
-    double interval = 0.5, duration = -1, timeout = 10;
+    const char *value;
+    double interval = 0.5, duration = -1;
     long max_samples = -1;
     bool resume = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case OPT_QMP:
-            qmp = value;
-            break;
         case OPT_INTERVAL:
             if (!cli_parse_seconds(value, &interval) || interval < 0.01)
                 return cli_usage_error("bad --interval '%s': expected seconds, at least 0.01",
@@ -149,14 +146,12 @@ int cmd_watch(int argc, char **argv)
             max_samples = (long)n;
             break;
         }
-        case OPT_TIMEOUT:
-            if (!cli_parse_seconds(value, &timeout) || timeout <= 0)
-                return cli_usage_error("bad --timeout '%s': expected seconds", value);
-            break;
         }
     }
     if (id < 0)
         return cli_options_exit(id);
+    const char *qmp = a.qmp;
+    double timeout = a.timeout;
     if (!qmp)
         return cli_usage_error("say where QEMU is: --qmp SOCKET or HOST:PORT");
 

@@ -57,6 +57,7 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
     a->next = 1; /* argv[0] is the subcommand */
     a->maxpos = maxpos;
     a->help = help;
+    a->timeout = 10;
 }
 
 int cli_options_exit(int id)
@@ -151,6 +152,14 @@ int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
             a->json = true;
         else if (id == CLI_OPT_FLAT)
             a->flat = *value;
+        else if (id == CLI_OPT_QMP)
+            a->qmp = *value;
+        else if (id == CLI_OPT_TIMEOUT) {
+            if (!cli_parse_seconds(*value, &a->timeout) || a->timeout <= 0) {
+                cli_usage_error("bad --timeout '%s': expected seconds", *value);
+                return -1;
+            }
+        }
         else if (id == 'h') {
             cli_print_help(a->help);
             return CLI_HELP_SHOWN;
