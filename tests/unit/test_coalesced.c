@@ -111,6 +111,22 @@ static void rec_attach(rec *r, mt_address_space *as)
     rec_clear(r->shared ? r->shared : r);
 }
 
+/* The usual setup with MMIO `m` (0x1000 bytes, owned by O2) at 0x2000 in C. */
+static mt_region *std_with_mmio(mt_test_env *e)
+{
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    return m;
+}
+
+/* An untagged listener of priority 0 on `as`, its log cleared. */
+static void rec_listen(rec *r, mt_address_space *as)
+{
+    rec_init(r, 0, NULL, NULL);
+    rec_attach(r, as);
+}
+
 static void check_log(rec *r, const char *expected)
 {
     if (strcmp(r->log, expected) != 0)
@@ -165,12 +181,9 @@ static void s6_begin_calls_the_flush_hook_first(void **state)
 static void s7_9_changes_are_told_at_once(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
 
     assert_int_equal(mt_region_add_coalescing(m, 0x100, 0x10), 0);
     check_log(&L, "cadd(m@2000:1000) =2100+10"); /* no begin/commit */
@@ -197,15 +210,12 @@ static void s7_9_changes_are_told_at_once(void **state)
 static void s7_9_parts_shown_by_each_range(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", m, 0x800, 0x400));
     mt_region *other = mt_test_io(e, e->O2, "other", 0x1000);
     mt_test_map(e->C, 0x8000, other);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     /* crosses the alias's start: cut to what each range shows */
     assert_int_equal(mt_region_add_coalescing(m, 0x700, 0x200), 0);
     check_log(&L, "cadd(m@2000:1000) =2700+200 cadd(m@5000+800:400) =5000+100");
@@ -224,9 +234,7 @@ static void s7_9_parts_shown_by_each_range(void **state)
 static void s7_9_every_address_space_and_direction(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     mt_address_space *Z = mt_test_as(e, e->C, "Z");
     rec log, L1, L2, Lz;
     rec_init(&log, 0, NULL, NULL);
@@ -256,8 +264,7 @@ static void s7_3_coalesced_with_add_and_del_only(void **state)
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_test_map(e->C, 0x2000, m);
     check_log(&L, "begin add(m@2000:1000) cadd(m@2000:1000) =2010+20 commit");
     /* an unchanged range is a no-op: nothing about its coalesced parts */
@@ -275,13 +282,10 @@ static void s7_3_coalesced_with_add_and_del_only(void **state)
 static void s7_5_destroying_an_address_space(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_test_as_destroy(e, e->X);
     check_log(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) commit");
     /* detached: later changes reach nobody */
@@ -317,12 +321,9 @@ static void s7_4_replay_includes_coalesced(void **state)
 static void s2_coalescing_misuse_changes_nothing(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     unsigned diags = e->diag.count;
     assert_int_equal(mt_region_add_coalescing(m, 0, 0), -EINVAL);
     assert_int_equal(mt_region_add_coalescing(m, 0xfff, 2), -EINVAL);
@@ -348,8 +349,7 @@ static void s2_3_whole_2_64_region(void **state)
     mt_region *io = mt_test_io(e, e->O1, "io", UINT64_MAX);
     mt_address_space *Y = mt_test_as(e, io, "Y");
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, Y);
+    rec_listen(&L, Y);
     assert_int_equal(mt_region_set_coalescing(io), 0);
     check_log(&L, "cadd(io@0:0) =0+ffffffffffffffff"); /* 2^64 both times */
     assert_int_equal(mt_region_add_coalescing(io, UINT64_MAX - 0xf, 0x10), 0);
@@ -361,14 +361,11 @@ static void s2_3_whole_2_64_region(void **state)
 static void s8_4_finalisation_drops_the_ranges(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
     assert_int_equal(mt_region_add_coalescing(m, 0x20, 0x10), 0);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_test_unmap(e->C, m);
     check_log(&L, "begin cdel(m@2000:1000) =2000+10 cdel(m@2000:1000) =2020+10 "
                   "del(m@2000:1000) commit");

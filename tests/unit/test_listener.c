@@ -115,6 +115,13 @@ static void rec_attach(rec *r, mt_address_space *as)
         dst->log[0] = 0;
 }
 
+/* An untagged listener of priority 0 on `as`, its log cleared. */
+static void rec_listen(rec *r, mt_address_space *as)
+{
+    rec_init(r, 0, NULL, NULL);
+    rec_attach(r, as);
+}
+
 /* Compares the log (without its trailing space) and clears it. */
 static void check_log(rec *r, const char *expected)
 {
@@ -146,8 +153,7 @@ static void item_03_set_address_reorders(void **state)
     mt_test_map(e->C, 0, r1);
     mt_test_map(e->C, 0x1000, m2);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     uint64_t renders = mt_test_renders(e->ctx);
     assert_int_equal(mt_region_set_address(r1, 0), 0);
     check_log(&L, "");
@@ -172,8 +178,7 @@ static void item_18_target_moves_view_unchanged(void **state)
     mt_test_map(Q, 0x10000, t);
     mt_test_map_prio(e->C, 0x2000, mt_test_alias(e, e->O2, "a", t, 0x100, 0x100), 1);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     assert_int_equal(mt_region_set_address(t, 0x30000), 0);
     check_log(&L, "begin nop(bg@0) nop(t@2000+100) nop(bg@2100+2100) commit");
     rec_free(&L);
@@ -187,8 +192,7 @@ static void item_28_romd_switch_is_del_add(void **state)
     mt_region *flash = mt_test_rom_device(e, e->O2, NULL, NULL, "flash", 0x1000);
     mt_test_map(e->C, 0, flash);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     assert_int_equal(mt_region_set_romd(flash, false), 0);
     check_log(&L, "begin del(flash@0) add(flash@0) nop(bg@1000+1000) commit");
     rec_free(&L);
@@ -202,8 +206,7 @@ static void item_30_nested_transactions_commit_once(void **state)
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map_prio(e->C, 0, r1, 1);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_transaction_begin(e->ctx);
     mt_transaction_begin(e->ctx);
     mt_test_map_prio(e->C, 0x8000, mt_test_io(e, e->O2, "m1", 0x100), 1);
@@ -223,8 +226,7 @@ static void item_31_map_unmap_in_one_transaction(void **state)
     mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
     mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x100);
     mt_transaction_begin(e->ctx);
     mt_test_map(e->C, 0x8000, m);
@@ -245,8 +247,7 @@ static void item_33_two_pass_diff_order(void **state)
     mt_test_map(e->C, 0x2000, r2);
     mt_test_map(e->C, 0x4000, r3);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_transaction_begin(e->ctx);
     mt_test_unmap(e->C, r1);
     mt_test_map(e->C, 0x6000, mt_test_ram(e, e->O2, "r4", 0x1000));
@@ -327,8 +328,7 @@ static void item_35_replay(void **state)
     assert_int_equal(mt_region_add_eventfd(r2, 0, 4, true, 1, &n), 0);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
     rec L0, L;
-    rec_init(&L0, 0, NULL, NULL);
-    rec_attach(&L0, e->X);
+    rec_listen(&L0, e->X);
     rec_init(&L, 0, NULL, NULL);
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
     check_log(&L, "begin add(r1@0) log_start(r1@0,0->1) add(r2@2000) efd_add(2000,4,=1) commit");
@@ -359,8 +359,7 @@ static void item_36_dirty_mask_change_is_nop_plus_log(void **state)
     mt_test_map(e->C, 0, r1);
     mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
     check_log(&L, "begin nop(r1@0) log_start(r1@0,0->1) nop(r2@2000) commit");
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
@@ -387,8 +386,7 @@ static void item_37_edits_that_change_nothing(void **state)
     mt_region *a = mt_test_alias(e, e->O2, "a", r, 0x100, 0x100);
     mt_test_map(e->C, 0x4000, a);
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     uint64_t renders = mt_test_renders(e->ctx);
     assert_int_equal(mt_region_set_enabled(d, false), 0);
     assert_int_equal(mt_region_set_size(r, 0x1000), 0);
@@ -407,8 +405,7 @@ static void item_44_destroying_an_address_space(void **state)
     mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
     mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
     rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    rec_listen(&L, e->X);
     mt_test_as_destroy(e, e->X);
     check_log(&L, "begin del(r1@0) del(r2@2000) commit");
     mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r3", 0x1000));
