@@ -144,15 +144,23 @@ static inline void bt_unplug(mt_test_env *e, bt_bridge *bb)
     free(bb);
 }
 
+/* The six aliases of a bridge, in slot order: the three windows, then the
+ * VGA memory and the two VGA I/O ranges. */
+static inline void bt_aliases(mt_pci_bridge *b, mt_region *r[6])
+{
+    r[0] = mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_IO);
+    r[1] = mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_MEM);
+    r[2] = mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_PREF);
+    r[3] = mt_pci_bridge_vga_mem(b);
+    r[4] = mt_pci_bridge_vga_io_lo(b);
+    r[5] = mt_pci_bridge_vga_io_hi(b);
+}
+
 /* The identities of the six aliases, in slot order. */
 static inline void bt_alias_ids(mt_pci_bridge *b, uint64_t ids[6])
 {
-    mt_region *r[6] = {
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_IO),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_MEM),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_PREF),
-        mt_pci_bridge_vga_mem(b), mt_pci_bridge_vga_io_lo(b), mt_pci_bridge_vga_io_hi(b),
-    };
+    mt_region *r[6];
+    bt_aliases(b, r);
     for (int i = 0; i < 6; i++)
         ids[i] = mt_region_id(r[i]);
 }

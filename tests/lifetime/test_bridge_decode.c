@@ -259,12 +259,8 @@ typedef struct alias_state {
 
 static void snapshot(mt_pci_bridge *b, alias_state s[6])
 {
-    mt_region *r[6] = {
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_IO),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_MEM),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_PREF),
-        mt_pci_bridge_vga_mem(b), mt_pci_bridge_vga_io_lo(b), mt_pci_bridge_vga_io_hi(b),
-    };
+    mt_region *r[6];
+    bt_aliases(b, r);
     for (int i = 0; i < 6; i++)
         s[i] = (alias_state){mt_region_alias_offset(r[i]), mt_region_addr(r[i]),
                              mt_region_size(r[i]), mt_region_enabled(r[i]),

@@ -157,18 +157,25 @@ static void print_losers(const cli_losers *ls, uint64_t addr)
     }
 }
 
+/* Opens a region's object with its name (under `name_key`), kind and
+ * priority, the fields every region in the answer starts with. */
+static void json_region_head(cli_json *j, const char *name_key, const mt_region *r)
+{
+    json_begin_object(j);
+    json_key(j, name_key);
+    json_string(j, mt_region_name(r));
+    json_key(j, "kind");
+    json_string(j, cli_region_kind(r));
+    json_key(j, "priority");
+    json_int(j, mt_region_priority(r));
+}
+
 static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
 {
     json_begin_array(j);
     for (size_t i = 0; i < ls->n; i++) {
         const cli_loser *l = &ls->l[i];
-        json_begin_object(j);
-        json_key(j, "region");
-        json_string(j, mt_region_name(l->r));
-        json_key(j, "kind");
-        json_string(j, cli_region_kind(l->r));
-        json_key(j, "priority");
-        json_int(j, mt_region_priority(l->r));
+        json_region_head(j, "region", l->r);
         json_key(j, "owner");
         json_string(j, cli_owner(l->r));
         json_key(j, "offset");
@@ -335,13 +342,7 @@ static void json_answer(cli_json *j, const cli_view_group *g,
                 const cli_step *s = &ans->path.s[i];
                 uint64_t first, last;
                 extent(s, &first, &last);
-                json_begin_object(j);
-                json_key(j, "name");
-                json_string(j, mt_region_name(s->r));
-                json_key(j, "kind");
-                json_string(j, cli_region_kind(s->r));
-                json_key(j, "priority");
-                json_int(j, mt_region_priority(s->r));
+                json_region_head(j, "name", s->r);
                 json_key(j, "start");
                 json_hex(j, first);
                 json_key(j, "last");
