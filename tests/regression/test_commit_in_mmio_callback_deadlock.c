@@ -40,17 +40,8 @@ static void remap_from_callbacks(bool via_iommu)
     alarm(0);
 }
 
-static void test_remap_from_mmio_callback(void **state)
-{
-    (void)state;
-    remap_from_callbacks(false);
-}
-
-static void test_remap_from_iommu_notifier(void **state)
-{
-    (void)state;
-    remap_from_callbacks(true);
-}
+MT_TEST_CASE(test_remap_from_mmio_callback, remap_from_callbacks(false))
+MT_TEST_CASE(test_remap_from_iommu_notifier, remap_from_callbacks(true))
 
 MT_TEST_MAIN(
     cmocka_unit_test(test_remap_from_mmio_callback),

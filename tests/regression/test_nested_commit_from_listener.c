@@ -72,17 +72,8 @@ static void nested_commits(bool via_iommu)
     alarm(0);
 }
 
-static void test_listener_commits(void **state)
-{
-    (void)state;
-    nested_commits(false);
-}
-
-static void test_listener_notifier_commits(void **state)
-{
-    (void)state;
-    nested_commits(true);
-}
+MT_TEST_CASE(test_listener_commits, nested_commits(false))
+MT_TEST_CASE(test_listener_notifier_commits, nested_commits(true))
 
 MT_TEST_MAIN(
     cmocka_unit_test(test_listener_commits),

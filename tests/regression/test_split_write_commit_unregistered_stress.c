@@ -68,17 +68,8 @@ static void split_write_commits(bool via_iommu)
     alarm(0);
 }
 
-static void test_split_write_commits(void **state)
-{
-    (void)state;
-    split_write_commits(false);
-}
-
-static void test_split_write_notifier_commits(void **state)
-{
-    (void)state;
-    split_write_commits(true);
-}
+MT_TEST_CASE(test_split_write_commits, split_write_commits(false))
+MT_TEST_CASE(test_split_write_notifier_commits, split_write_commits(true))
 
 MT_TEST_MAIN(
     cmocka_unit_test(test_split_write_commits),

@@ -73,6 +73,14 @@ int mt_test_setup(void **state);
 int mt_test_teardown(void **state);
 #define MT_TEST(fn) cmocka_unit_test_setup_teardown(fn, mt_test_setup, mt_test_teardown)
 
+/* A test that only calls `call` (one scenario run with a parameter). */
+#define MT_TEST_CASE(name, call)   \
+    static void name(void **state) \
+    {                              \
+        (void)state;               \
+        call;                      \
+    }
+
 /* The main() of a test program: runs the tests given (cmocka_unit_test(f),
  * MT_TEST(f), ...) as one group without a group fixture. */
 #define MT_TEST_MAIN(...)                                  \

@@ -54,17 +54,8 @@ static void load_and_compare(const char *flat_text)
     mt_test_unload(&L);
 }
 
-static void alias_of_own_container_imports_with_flat_dump(void **state)
-{
-    (void)state;
-    load_and_compare(flat);
-}
-
-static void alias_of_own_container_imports_from_tree_alone(void **state)
-{
-    (void)state;
-    load_and_compare(NULL);
-}
+MT_TEST_CASE(alias_of_own_container_imports_with_flat_dump, load_and_compare(flat))
+MT_TEST_CASE(alias_of_own_container_imports_from_tree_alone, load_and_compare(NULL))
 
 MT_TEST_MAIN(
     cmocka_unit_test(alias_of_own_container_imports_with_flat_dump),
