@@ -369,6 +369,14 @@ void json_null(cli_json *j);
 /* Ends the document with a newline. */
 void json_finish(cli_json *j);
 
+/* A key and its value in one call. */
+void json_field_string(cli_json *j, const char *key, const char *s);
+void json_field_int(cli_json *j, const char *key, int64_t v);
+void json_field_uint(cli_json *j, const char *key, uint64_t v);
+void json_field_hex(cli_json *j, const char *key, uint64_t v);
+void json_field_hex128(cli_json *j, const char *key, cli_u128 v);
+void json_field_bool(cli_json *j, const char *key, bool v);
+
 /* A range as an object: start, last, size, region, type, offset, flags. */
 void json_range(cli_json *j, const mt_range *r);
 

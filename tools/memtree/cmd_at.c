@@ -162,12 +162,9 @@ static void print_losers(const cli_losers *ls, uint64_t addr)
 static void json_region_head(cli_json *j, const char *name_key, const mt_region *r)
 {
     json_begin_object(j);
-    json_key(j, name_key);
-    json_string(j, mt_region_name(r));
-    json_key(j, "kind");
-    json_string(j, cli_region_kind(r));
-    json_key(j, "priority");
-    json_int(j, mt_region_priority(r));
+    json_field_string(j, name_key, mt_region_name(r));
+    json_field_string(j, "kind", cli_region_kind(r));
+    json_field_int(j, "priority", mt_region_priority(r));
 }
 
 static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
@@ -176,14 +173,10 @@ static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
     for (size_t i = 0; i < ls->n; i++) {
         const cli_loser *l = &ls->l[i];
         json_region_head(j, "region", l->r);
-        json_key(j, "owner");
-        json_string(j, cli_owner(l->r));
-        json_key(j, "offset");
-        json_hex(j, (uint64_t)((cli_i128)addr - l->base));
-        json_key(j, "why");
-        json_string(j, cli_why_word(l->why));
-        json_key(j, "by");
-        json_string(j, l->by ? cli_name(l->by) : NULL);
+        json_field_string(j, "owner", cli_owner(l->r));
+        json_field_hex(j, "offset", (uint64_t)((cli_i128)addr - l->base));
+        json_field_string(j, "why", cli_why_word(l->why));
+        json_field_string(j, "by", l->by ? cli_name(l->by) : NULL);
         char buf[512];
         FILE *f = fmemopen(buf, sizeof(buf), "w");
         if (f) {
@@ -191,12 +184,10 @@ static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
             fputc('\0', f);
             fclose(f);
             buf[sizeof(buf) - 1] = '\0';
-            json_key(j, "explanation");
-            json_string(j, buf);
+            json_field_string(j, "explanation", buf);
         }
         const mt_region *ro = readonly_wrapper(&l->chain);
-        json_key(j, "readonly_wrapper");
-        json_string(j, ro ? cli_name(ro) : NULL);
+        json_field_string(j, "readonly_wrapper", ro ? cli_name(ro) : NULL);
         json_key(j, "alias_chain");
         json_begin_array(j);
         for (size_t k = 0; k < l->chain.n; k++) {
@@ -204,12 +195,9 @@ static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
             if (mt_region_get_kind(r) != MT_KIND_ALIAS)
                 continue;
             json_begin_object(j);
-            json_key(j, "alias");
-            json_string(j, cli_name(r));
-            json_key(j, "target");
-            json_string(j, cli_name(mt_region_alias_target(r)));
-            json_key(j, "offset");
-            json_hex(j, mt_region_alias_offset(r));
+            json_field_string(j, "alias", cli_name(r));
+            json_field_string(j, "target", cli_name(mt_region_alias_target(r)));
+            json_field_hex(j, "offset", mt_region_alias_offset(r));
             json_end_object(j);
         }
         json_end_array(j);
@@ -316,23 +304,17 @@ static void json_answer(cli_json *j, const cli_view_group *g,
         if (selected[k])
             json_string(j, mt_address_space_name(g->spaces[k]));
     json_end_array(j);
-    json_key(j, "flat_root");
-    json_string(j, mt_view_is_empty_view(g->view) ? NULL : mt_view_root_name(g->view));
-    json_key(j, "assigned");
-    json_bool(j, ans->range != NULL);
+    json_field_string(j, "flat_root", mt_view_is_empty_view(g->view) ? NULL : mt_view_root_name(g->view));
+    json_field_bool(j, "assigned", ans->range != NULL);
     json_key(j, "hidden");
     json_losers(j, &ans->losers, ans->addr);
     if (ans->range) {
         json_key(j, "range");
         json_range(j, ans->range);
-        json_key(j, "region");
-        json_string(j, cli_name(ans->range->region));
-        json_key(j, "kind");
-        json_string(j, cli_region_kind(ans->range->region));
-        json_key(j, "offset");
-        json_hex(j, ans->offset);
-        json_key(j, "owner");
-        json_string(j, cli_owner(ans->range->region));
+        json_field_string(j, "region", cli_name(ans->range->region));
+        json_field_string(j, "kind", cli_region_kind(ans->range->region));
+        json_field_hex(j, "offset", ans->offset);
+        json_field_string(j, "owner", cli_owner(ans->range->region));
         json_key(j, "path");
         if (!ans->path_ok) {
             json_null(j);
@@ -343,15 +325,11 @@ static void json_answer(cli_json *j, const cli_view_group *g,
                 uint64_t first, last;
                 extent(s, &first, &last);
                 json_region_head(j, "name", s->r);
-                json_key(j, "start");
-                json_hex(j, first);
-                json_key(j, "last");
-                json_hex(j, last);
+                json_field_hex(j, "start", first);
+                json_field_hex(j, "last", last);
                 if (mt_region_get_kind(s->r) == MT_KIND_ALIAS) {
-                    json_key(j, "alias_target");
-                    json_string(j, cli_name(mt_region_alias_target(s->r)));
-                    json_key(j, "alias_offset");
-                    json_hex(j, mt_region_alias_offset(s->r));
+                    json_field_string(j, "alias_target", cli_name(mt_region_alias_target(s->r)));
+                    json_field_hex(j, "alias_offset", mt_region_alias_offset(s->r));
                 }
                 json_end_object(j);
             }
@@ -417,10 +395,8 @@ int cmd_at(int argc, char **argv)
     if (a.json) {
         json_init(&j, stdout);
         json_begin_object(&j);
-        json_key(&j, "file");
-        json_string(&j, cm.path);
-        json_key(&j, "address");
-        json_hex(&j, addr);
+        json_field_string(&j, "file", cm.path);
+        json_field_hex(&j, "address", addr);
         json_key(&j, "answers");
         json_begin_array(&j);
     }

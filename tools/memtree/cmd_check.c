@@ -453,40 +453,32 @@ static void print_json(const char *file, const struct report *rep,
     cli_json j;
     json_init(&j, stdout);
     json_begin_object(&j);
-    json_key(&j, "file");
-    json_string(&j, file);
+    json_field_string(&j, "file", file);
     json_key(&j, "problems");
     json_begin_array(&j);
     if (load_error) {
         json_begin_object(&j);
-        json_key(&j, "kind");
-        json_string(&j, "cycle");
-        json_key(&j, "message");
-        json_string(&j, load_error);
+        json_field_string(&j, "kind", "cycle");
+        json_field_string(&j, "message", load_error);
         json_end_object(&j);
     }
     for (size_t i = 0; rep && i < rep->n; i++) {
         const struct problem *p = &rep->p[i];
         json_begin_object(&j);
-        json_key(&j, "kind");
-        json_string(&j, p->kind);
+        json_field_string(&j, "kind", p->kind);
         json_key(&j, "regions");
         json_begin_array(&j);
         for (int k = 0; k < 2; k++)
             if (p->r[k])
                 json_string(&j, cli_name(p->r[k]));
         json_end_array(&j);
-        json_key(&j, "start");
-        json_hex(&j, p->first);
-        json_key(&j, "last");
-        json_hex(&j, p->last);
-        json_key(&j, "message");
-        json_string(&j, p->message);
+        json_field_hex(&j, "start", p->first);
+        json_field_hex(&j, "last", p->last);
+        json_field_string(&j, "message", p->message);
         json_end_object(&j);
     }
     json_end_array(&j);
-    json_key(&j, "count");
-    json_uint(&j, (load_error ? 1 : 0) + (rep ? rep->n : 0));
+    json_field_uint(&j, "count", (load_error ? 1 : 0) + (rep ? rep->n : 0));
     json_end_object(&j);
     json_finish(&j);
 }

@@ -336,12 +336,9 @@ static void json_group(cli_json *j, const struct group *g, const struct group *r
     for (size_t i = 0; i < g->nnames; i++)
         json_string(j, g->names[i]);
     json_end_array(j);
-    json_key(j, "root_a");
-    json_string(j, mt_view_is_empty_view(g->va) ? NULL : mt_view_root_name(g->va));
-    json_key(j, "root_b");
-    json_string(j, mt_view_is_empty_view(g->vb) ? NULL : mt_view_root_name(g->vb));
-    json_key(j, "same_view_as");
-    json_string(j, ref ? ref->names[0] : NULL);
+    json_field_string(j, "root_a", mt_view_is_empty_view(g->va) ? NULL : mt_view_root_name(g->va));
+    json_field_string(j, "root_b", mt_view_is_empty_view(g->vb) ? NULL : mt_view_root_name(g->vb));
+    json_field_string(j, "same_view_as", ref ? ref->names[0] : NULL);
     json_key(j, "added");
     json_begin_array(j);
     for (size_t i = 0; i < nc; i++)
@@ -360,10 +357,8 @@ static void json_group(cli_json *j, const struct group *g, const struct group *r
         if (!c[i].na || !c[i].nb)
             continue;
         json_begin_object(j);
-        json_key(j, "start");
-        json_hex(j, c[i].first);
-        json_key(j, "last");
-        json_hex(j, c[i].last);
+        json_field_hex(j, "start", c[i].first);
+        json_field_hex(j, "last", c[i].last);
         json_key(j, "before");
         json_ranges(j, c[i].a, c[i].na);
         json_key(j, "after");
@@ -429,10 +424,8 @@ int cmd_diff(int argc, char **argv)
     if (a.json) {
         json_init(&j, stdout);
         json_begin_object(&j);
-        json_key(&j, "a");
-        json_string(&j, ma.path);
-        json_key(&j, "b");
-        json_string(&j, mb.path);
+        json_field_string(&j, "a", ma.path);
+        json_field_string(&j, "b", mb.path);
         json_key(&j, "address_spaces");
         json_begin_array(&j);
     }
@@ -489,8 +482,7 @@ int cmd_diff(int argc, char **argv)
         json_names(&j, only_a, nonly_a);
         json_key(&j, "only_in_b");
         json_names(&j, only_b, nonly_b);
-        json_key(&j, "differences");
-        json_uint(&j, differences);
+        json_field_uint(&j, "differences", differences);
         json_end_object(&j);
         json_finish(&j);
     } else {

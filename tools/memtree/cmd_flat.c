@@ -43,25 +43,20 @@ static void flat_json(const cli_machine *cm)
     cli_json j;
     json_init(&j, stdout);
     json_begin_object(&j);
-    json_key(&j, "file");
-    json_string(&j, cm->path);
+    json_field_string(&j, "file", cm->path);
     json_key(&j, "views");
     json_begin_array(&j);
     for (size_t i = 0; i < ng; i++) {
         json_begin_object(&j);
-        json_key(&j, "index");
-        json_uint(&j, i);
-        json_key(&j, "root");
-        json_string(&j, mt_view_is_empty_view(g[i].view)
+        json_field_uint(&j, "index", i);
+        json_field_string(&j, "root", mt_view_is_empty_view(g[i].view)
                             ? NULL : mt_view_root_name(g[i].view));
         json_key(&j, "address_spaces");
         json_begin_array(&j);
         for (size_t k = 0; k < g[i].nspaces; k++) {
             json_begin_object(&j);
-            json_key(&j, "name");
-            json_string(&j, mt_address_space_name(g[i].spaces[k]));
-            json_key(&j, "root");
-            json_string(&j, cli_name(mt_address_space_root(g[i].spaces[k])));
+            json_field_string(&j, "name", mt_address_space_name(g[i].spaces[k]));
+            json_field_string(&j, "root", cli_name(mt_address_space_root(g[i].spaces[k])));
             json_end_object(&j);
         }
         json_end_array(&j);

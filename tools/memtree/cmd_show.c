@@ -117,25 +117,20 @@ static int show_json(const cli_machine *cm)
     cli_json j;
     json_init(&j, stdout);
     json_begin_object(&j);
-    json_key(&j, "file");
-    json_string(&j, cm->path);
-    json_key(&j, "flat_file");
-    json_string(&j, cm->flat_path);
-    json_key(&j, "format");
-    json_string(&j, format_name(mt_machine_format(cm->m)));
+    json_field_string(&j, "file", cm->path);
+    json_field_string(&j, "flat_file", cm->flat_path);
+    json_field_string(&j, "format", format_name(mt_machine_format(cm->m)));
 
     json_key(&j, "address_spaces");
     json_begin_array(&j);
     for (mt_address_space *as = mt_context_first_address_space(cm->ctx); as;
          as = mt_address_space_next(as)) {
         json_begin_object(&j);
-        json_key(&j, "name");
-        json_string(&j, mt_address_space_name(as));
+        json_field_string(&j, "name", mt_address_space_name(as));
         json_key(&j, "root");
         json_region_ref(&j, map, n, mt_address_space_root(as));
         const mt_view *v = mt_address_space_view(as);
-        json_key(&j, "flat_root");
-        json_string(&j, mt_view_is_empty_view(v) ? NULL : mt_view_root_name(v));
+        json_field_string(&j, "flat_root", mt_view_is_empty_view(v) ? NULL : mt_view_root_name(v));
         json_end_object(&j);
     }
     json_end_array(&j);
@@ -145,43 +140,29 @@ static int show_json(const cli_machine *cm)
     for (size_t i = 0; i < n; i++) {
         const mt_region *r = regions[i];
         json_begin_object(&j);
-        json_key(&j, "index");
-        json_uint(&j, i);
-        json_key(&j, "label");
-        json_string(&j, mt_machine_region_label(cm->m, r));
-        json_key(&j, "name");
-        json_string(&j, mt_region_name(r));
-        json_key(&j, "kind");
-        json_string(&j, cli_region_kind(r));
-        json_key(&j, "type");
-        json_string(&j, cli_region_type(r));
-        json_key(&j, "addr");
-        json_hex(&j, mt_region_addr(r));
-        json_key(&j, "size");
-        json_hex128(&j, cli_region_size(r));
-        json_key(&j, "priority");
-        json_int(&j, mt_region_priority(r));
-        json_key(&j, "enabled");
-        json_bool(&j, mt_region_enabled(r));
-        json_key(&j, "readonly");
-        json_bool(&j, mt_region_readonly(r));
-        json_key(&j, "nonvolatile");
-        json_bool(&j, mt_region_nonvolatile(r));
+        json_field_uint(&j, "index", i);
+        json_field_string(&j, "label", mt_machine_region_label(cm->m, r));
+        json_field_string(&j, "name", mt_region_name(r));
+        json_field_string(&j, "kind", cli_region_kind(r));
+        json_field_string(&j, "type", cli_region_type(r));
+        json_field_hex(&j, "addr", mt_region_addr(r));
+        json_field_hex128(&j, "size", cli_region_size(r));
+        json_field_int(&j, "priority", mt_region_priority(r));
+        json_field_bool(&j, "enabled", mt_region_enabled(r));
+        json_field_bool(&j, "readonly", mt_region_readonly(r));
+        json_field_bool(&j, "nonvolatile", mt_region_nonvolatile(r));
         if (mt_region_get_kind(r) == MT_KIND_ROM_DEVICE) {
-            json_key(&j, "romd");
-            json_bool(&j, mt_region_romd(r));
+            json_field_bool(&j, "romd", mt_region_romd(r));
         }
         json_key(&j, "container");
         json_region_ref(&j, map, n, mt_region_container(r));
         if (mt_region_get_kind(r) == MT_KIND_ALIAS) {
             json_key(&j, "alias_target");
             json_region_ref(&j, map, n, mt_region_alias_target(r));
-            json_key(&j, "alias_offset");
-            json_hex(&j, mt_region_alias_offset(r));
+            json_field_hex(&j, "alias_offset", mt_region_alias_offset(r));
         }
         const mt_owner *owner = mt_region_owner(r);
-        json_key(&j, "owner");
-        json_string(&j, owner ? mt_owner_label(owner) : NULL);
+        json_field_string(&j, "owner", owner ? mt_owner_label(owner) : NULL);
         json_key(&j, "children");
         json_begin_array(&j);
         for (const mt_region *c = mt_region_first_subregion(r); c;

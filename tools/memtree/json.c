@@ -167,23 +167,50 @@ void json_finish(cli_json *j)
 void json_range(cli_json *j, const mt_range *r)
 {
     json_begin_object(j);
-    json_key(j, "start");
-    json_hex(j, r->start);
-    json_key(j, "last");
-    json_hex(j, r->last);
-    json_key(j, "size");
-    json_hex128(j, (cli_u128)r->last - r->start + 1);
-    json_key(j, "region");
-    json_string(j, cli_name(r->region));
-    json_key(j, "priority");
-    json_int(j, mt_region_priority(r->region));
-    json_key(j, "type");
-    json_string(j, cli_range_type(r));
-    json_key(j, "offset");
-    json_hex(j, r->offset_in_region);
-    json_key(j, "readonly");
-    json_bool(j, r->readonly);
-    json_key(j, "nonvolatile");
-    json_bool(j, r->nonvolatile);
+    json_field_hex(j, "start", r->start);
+    json_field_hex(j, "last", r->last);
+    json_field_hex128(j, "size", (cli_u128)r->last - r->start + 1);
+    json_field_string(j, "region", cli_name(r->region));
+    json_field_int(j, "priority", mt_region_priority(r->region));
+    json_field_string(j, "type", cli_range_type(r));
+    json_field_hex(j, "offset", r->offset_in_region);
+    json_field_bool(j, "readonly", r->readonly);
+    json_field_bool(j, "nonvolatile", r->nonvolatile);
     json_end_object(j);
+}
+
+void json_field_string(cli_json *j, const char *key, const char *s)
+{
+    json_key(j, key);
+    json_string(j, s);
+}
+
+void json_field_int(cli_json *j, const char *key, int64_t v)
+{
+    json_key(j, key);
+    json_int(j, v);
+}
+
+void json_field_uint(cli_json *j, const char *key, uint64_t v)
+{
+    json_key(j, key);
+    json_uint(j, v);
+}
+
+void json_field_hex(cli_json *j, const char *key, uint64_t v)
+{
+    json_key(j, key);
+    json_hex(j, v);
+}
+
+void json_field_hex128(cli_json *j, const char *key, cli_u128 v)
+{
+    json_key(j, key);
+    json_hex128(j, v);
+}
+
+void json_field_bool(cli_json *j, const char *key, bool v)
+{
+    json_key(j, key);
+    json_bool(j, v);
 }
