@@ -179,38 +179,17 @@ void json_range(cli_json *j, const mt_range *r)
     json_end_object(j);
 }
 
-void json_field_string(cli_json *j, const char *key, const char *s)
-{
-    json_key(j, key);
-    json_string(j, s);
-}
+/* json_field_KIND: the key, then json_KIND of the value. */
+#define JSON_FIELD(kind, type)                                  \
+    void json_field_##kind(cli_json *j, const char *key, type v) \
+    {                                                           \
+        json_key(j, key);                                       \
+        json_##kind(j, v);                                      \
+    }
 
-void json_field_int(cli_json *j, const char *key, int64_t v)
-{
-    json_key(j, key);
-    json_int(j, v);
-}
-
-void json_field_uint(cli_json *j, const char *key, uint64_t v)
-{
-    json_key(j, key);
-    json_uint(j, v);
-}
-
-void json_field_hex(cli_json *j, const char *key, uint64_t v)
-{
-    json_key(j, key);
-    json_hex(j, v);
-}
-
-void json_field_hex128(cli_json *j, const char *key, cli_u128 v)
-{
-    json_key(j, key);
-    json_hex128(j, v);
-}
-
-void json_field_bool(cli_json *j, const char *key, bool v)
-{
-    json_key(j, key);
-    json_bool(j, v);
-}
+JSON_FIELD(string, const char *)
+JSON_FIELD(int, int64_t)
+JSON_FIELD(uint, uint64_t)
+JSON_FIELD(hex, uint64_t)
+JSON_FIELD(hex128, cli_u128)
+JSON_FIELD(bool, bool)
