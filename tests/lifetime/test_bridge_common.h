@@ -48,18 +48,9 @@ static inline uint64_t bt_ones_read(void *opaque, uint64_t offset, unsigned size
     return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * size)) - 1;
 }
 
-static inline void bt_ignore_write(void *opaque, uint64_t offset, uint64_t value,
-                                   unsigned size)
-{
-    (void)opaque;
-    (void)offset;
-    (void)value;
-    (void)size;
-}
-
 static const mt_region_ops bt_ones_ops = {
     .read = bt_ones_read,
-    .write = bt_ignore_write,
+    .write = mt_test_ignore_write,
     .endianness = MT_ENDIAN_LITTLE,
 };
 

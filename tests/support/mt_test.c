@@ -528,3 +528,11 @@ char *mt_test_map_text(const mt_machine *m)
     assert_int_equal(fclose(f), 0);
     return buf;
 }
+
+void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    (void)opaque;
+    (void)offset;
+    (void)value;
+    (void)size;
+}

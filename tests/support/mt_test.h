@@ -105,6 +105,9 @@ mt_region *mt_test_rom_device(mt_test_env *e, mt_owner *o, const mt_region_ops *
 mt_region *mt_test_alias(mt_test_env *e, mt_owner *o, const char *name,
                          mt_region *target, uint64_t offset, uint64_t size);
 
+/* A device write callback that ignores the write. */
+void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+
 /* Maps with add_subregion (plain) or add_subregion_overlap (prio). */
 void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub);
 void mt_test_map_prio(mt_region *c, uint64_t addr, mt_region *sub, int32_t prio);
