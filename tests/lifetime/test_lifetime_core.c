@@ -369,9 +369,7 @@ static void expect_clean_teardown(mt_context *ctx, mt_owner *o, const mt_test_di
     mt_owner_unref(o);
     assert_int_equal(releases, 1);
     assert_int_equal(diag->count, 0);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
 }
 

@@ -536,3 +536,8 @@ void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigne
     (void)value;
     (void)size;
 }
+
+void mt_test_assert_no_regions(const mt_context *ctx)
+{
+    assert_int_equal(mt_test_stats(ctx).live_regions, 0);
+}

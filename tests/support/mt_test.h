@@ -137,6 +137,8 @@ static inline void mt_test_reclaim(mt_test_env *e)
     mt_context_reclaim(e->ctx);
 }
 mt_stats mt_test_stats(const mt_context *ctx);
+/* Fails unless no region of ctx is alive (finalised regions all released). */
+void mt_test_assert_no_regions(const mt_context *ctx);
 
 /*
  * The view's ranges as `info mtree -f` prints them, one line each:

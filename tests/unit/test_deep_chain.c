@@ -119,9 +119,7 @@ static void million_deep_chain_renders_and_finalises(void **state)
     assert_int_equal(mt_region_finalize(leaf), 0);
     assert_int_equal(mt_region_finalize(top), 0);
     assert_int_equal(mt_transaction_commit(ctx), 0);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
     free(chain);
     free(storage);
@@ -159,9 +157,7 @@ static void million_deep_chain_freed_by_its_owner(void **state)
     mt_owner_unref(&owner); /* the last reference: the teardown frees all */
     mt_context_reclaim(ctx);
     assert_int_equal(released, 1);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
     free(chain);
 }
