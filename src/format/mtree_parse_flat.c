@@ -13,7 +13,7 @@ struct flat_reader {
     const struct mt__src *src;
     struct mt__flat *f;
     struct mt__err *e;
-    size_t capv, capas, capr;
+    size_t capv, capas, capr, caprest;
     char **range_rest;  /* text after "): " of each range, cut after pass 1 */
 };
 
@@ -25,12 +25,8 @@ static int fail(struct flat_reader *F, unsigned line, const char *what)
 static struct mt__frange *add_range(struct flat_reader *F)
 {
     struct mt__flat *f = F->f;
-    if (f->nranges == F->capr) {
-        F->capr = F->capr ? 2 * F->capr : 256;
-        f->ranges = mt__xrealloc(f->ranges, F->capr * sizeof(*f->ranges));
-        F->range_rest = mt__xrealloc(F->range_rest, F->capr * sizeof(char *));
-    }
-    struct mt__frange *r = &f->ranges[f->nranges++];
+    mt__grow(&F->range_rest, &F->caprest, f->nranges + 1, sizeof(*F->range_rest));
+    struct mt__frange *r = &MT__PUSH(f->ranges, f->nranges, F->capr);
     memset(r, 0, sizeof(*r));
     return r;
 }

@@ -19,7 +19,7 @@ struct labels {
     struct mt__strset bases;  /* base -> index into counts */
     char **base_keys;
     size_t *counts;
-    size_t nbases, capbases;
+    size_t nbases, capkeys, capcounts;
 };
 
 static char *make_label(struct labels *L, const char *name, size_t rec)
@@ -38,11 +38,8 @@ static char *make_label(struct labels *L, const char *name, size_t rec)
     size_t b = mt__strset_get(&L->bases, base);
     char *label;
     if (b == MT__NONE) {
-        if (L->nbases == L->capbases) {
-            L->capbases = L->capbases ? 2 * L->capbases : 64;
-            L->base_keys = mt__xrealloc(L->base_keys, L->capbases * sizeof(char *));
-            L->counts = mt__xrealloc(L->counts, L->capbases * sizeof(size_t));
-        }
+        mt__grow(&L->base_keys, &L->capkeys, L->nbases + 1, sizeof(*L->base_keys));
+        mt__grow(&L->counts, &L->capcounts, L->nbases + 1, sizeof(*L->counts));
         b = L->nbases++;
         L->base_keys[b] = mt__xstrdup(base);
         L->counts[b] = 1;
