@@ -24,6 +24,7 @@ struct model {
     struct mt__err *e;
     unsigned line;
     char **parent_ids, **alias_ids, **root_ids; /* resolved after reading */
+    size_t cap_parent, cap_alias, cap_root;
     bool in_view;             /* a `V` line was seen, so VA/VR may follow */
 };
 
@@ -97,8 +98,8 @@ static int parse_r(struct model *M, char *rest)
     size_t i = M->d->nr;
     struct mt__mrec *r = mt__desc_add_region(M->d);
     r->line = M->line;
-    M->parent_ids = mt__xrealloc(M->parent_ids, M->d->capr * sizeof(char *));
-    M->alias_ids = mt__xrealloc(M->alias_ids, M->d->capr * sizeof(char *));
+    mt__grow(&M->parent_ids, &M->cap_parent, i + 1, sizeof(char *));
+    mt__grow(&M->alias_ids, &M->cap_alias, i + 1, sizeof(char *));
     M->parent_ids[i] = M->alias_ids[i] = NULL;
     int err = parse_id(M, f[0], "region id", false, &r->label);
     if (!err)
@@ -151,7 +152,7 @@ static int parse_a(struct model *M, char *rest)
     size_t i = M->d->nas;
     struct mt__mspace *a = mt__desc_add_space(M->d);
     a->line = M->line;
-    M->root_ids = mt__xrealloc(M->root_ids, M->d->capas * sizeof(char *));
+    mt__grow(&M->root_ids, &M->cap_root, i + 1, sizeof(char *));
     M->root_ids[i] = NULL;
     int err = parse_id(M, f[0], "root id", false, &M->root_ids[i]);
     if (err)

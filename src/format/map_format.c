@@ -186,23 +186,13 @@ static int parse_flags(struct reader *R, char *tok, uint8_t *flags)
     return 0;
 }
 
-/* Grows an array parallel to a description array to that one's capacity
- * `cap` when it grew (only then: a realloc per line copies under the
- * sanitizers, which made loading n regions O(n^2) there). */
-static void *grow_parallel(void *arr, size_t *have, size_t cap, size_t elem)
+/* Makes room for slot i of an id array parallel to a description array,
+ * cleared. mt__grow doubles: a realloc per line would copy under the
+ * sanitizers, which made loading n regions O(n^2) there. */
+static void grow_ids(char ***ids, size_t *cap, size_t i)
 {
-    if (*have == cap)
-        return arr;
-    *have = cap;
-    return mt__xrealloc(arr, cap * elem);
-}
-
-/* The same for an id array, clearing slot i. */
-static char **grow_ids(char **ids, size_t *have, size_t cap, size_t i)
-{
-    ids = grow_parallel(ids, have, cap, sizeof(*ids));
-    ids[i] = NULL;
-    return ids;
+    mt__grow(ids, cap, i + 1, sizeof(**ids));
+    (*ids)[i] = NULL;
 }
 
 static int parse_region(struct reader *R, char *rest)
@@ -211,9 +201,9 @@ static int parse_region(struct reader *R, char *rest)
     size_t i = d->nr;
     struct mt__mrec *r = mt__desc_add_region(d);
     r->line = R->line;
-    R->parent_ids = grow_ids(R->parent_ids, &R->cap_parent, d->capr, i);
-    R->target_ids = grow_ids(R->target_ids, &R->cap_target, d->capr, i);
-    R->owner_ids = grow_ids(R->owner_ids, &R->cap_owner, d->capr, i);
+    grow_ids(&R->parent_ids, &R->cap_parent, i);
+    grow_ids(&R->target_ids, &R->cap_target, i);
+    grow_ids(&R->owner_ids, &R->cap_owner, i);
     int err = parse_ref(R, next_field(&rest), "region id", false, &r->label);
     if (!err)
         err = parse_ref(R, next_field(&rest), "parent id", true, &R->parent_ids[i]);
@@ -269,10 +259,9 @@ static int parse_owner(struct reader *R, char *rest)
         return err;
     }
     size_t i = mt__desc_add_owner(d, label);
-    R->owner_labels_ids = grow_ids(R->owner_labels_ids, &R->cap_owner_labels, d->capowners, i);
+    grow_ids(&R->owner_labels_ids, &R->cap_owner_labels, i);
     R->owner_labels_ids[i] = id;
-    R->owner_lines = grow_parallel(R->owner_lines, &R->cap_owner_lines, d->capowners,
-                                   sizeof(unsigned));
+    mt__grow(&R->owner_lines, &R->cap_owner_lines, i + 1, sizeof(*R->owner_lines));
     R->owner_lines[i] = R->line;
     return 0;
 }
@@ -283,7 +272,7 @@ static int parse_as(struct reader *R, char *rest)
     size_t i = d->nas;
     struct mt__mspace *a = mt__desc_add_space(d);
     a->line = R->line;
-    R->root_ids = grow_ids(R->root_ids, &R->cap_root, d->capas, i);
+    grow_ids(&R->root_ids, &R->cap_root, i);
     int err = parse_ref(R, next_field(&rest), "root id", false, &R->root_ids[i]);
     return err ? err : parse_text(R, rest, "address-space name", true, &a->name);
 }
