@@ -9,7 +9,7 @@
 
 /* ---- writes to ROM ------------------------------------------------------- */
 
-static void item_27_writes_to_rom(void **state)
+static void writes_to_rom(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -40,7 +40,7 @@ static void item_27_writes_to_rom(void **state)
 
 /* ---- ROM device modes (accesses; dumps and listeners: group C, D) ------------ */
 
-static void item_28_rom_device_modes(void **state)
+static void rom_device_modes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -81,7 +81,7 @@ static void item_28_rom_device_modes(void **state)
 
 /* ---- deletion visible only after the commit; a kept view ------------------- */
 
-static void item_32_reads_through_a_kept_view(void **state)
+static void reads_through_a_kept_view(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -627,9 +627,9 @@ static void results_or_together(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_27_writes_to_rom),
-    MT_TEST(item_28_rom_device_modes),
-    MT_TEST(item_32_reads_through_a_kept_view),
+    MT_TEST(writes_to_rom),
+    MT_TEST(rom_device_modes),
+    MT_TEST(reads_through_a_kept_view),
     MT_TEST(bad_arguments_touch_nothing),
     MT_TEST(map_direct),
     MT_TEST(map_dirty_and_writes_report),

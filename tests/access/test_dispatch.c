@@ -11,7 +11,7 @@
 
 /* ---- unassigned addresses ----------------------------------------------- */
 
-static void item_47_unassigned(void **state)
+static void test_unassigned(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -51,7 +51,7 @@ static void item_47_unassigned(void **state)
 
 /* ---- sub-page resolution ---------------------------------------------------- */
 
-static void item_48_sub_page_resolution(void **state)
+static void sub_page_resolution(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -99,7 +99,7 @@ static void item_48_sub_page_resolution(void **state)
 
 /* ---- splitting to the implementation size --------------------------------- */
 
-static void item_49_split_to_impl_size(void **state)
+static void split_to_impl_size(void **state)
 {
     mt_test_env *e = *state;
     rec le, be;
@@ -138,7 +138,7 @@ static void item_49_split_to_impl_size(void **state)
 
 /* ---- a narrow read through a wide implementation ------------------------- */
 
-static void item_50_narrow_read_wide_impl(void **state)
+static void narrow_read_wide_impl(void **state)
 {
     mt_test_env *e = *state;
     rec le, be;
@@ -170,7 +170,7 @@ static void item_50_narrow_read_wide_impl(void **state)
 
 /* ---- valid.max_access_size ------------------------------------------------- */
 
-static void item_51_valid_max_access_size(void **state)
+static void valid_max_access_size(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -193,7 +193,7 @@ static void item_51_valid_max_access_size(void **state)
 
 /* ---- alignment ---------------------------------------------------------------- */
 
-static void item_52_alignment(void **state)
+static void test_alignment(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -221,7 +221,7 @@ static void item_52_alignment(void **state)
 
 /* ---- unaligned emulation ------------------------------------------------------ */
 
-static void item_52a_example(void **state)
+static void unaligned_emulation_example(void **state)
 {
     mt_test_env *e = *state;
     rec d;
@@ -271,7 +271,7 @@ static void item_52a_example(void **state)
  * implementation ranges: the value read is the device-order value of the
  * bytes asked for; a write changes exactly those bytes; every callback is
  * naturally aligned and within [impl.min, impl.max]. */
-static void item_52a_every_misalignment(void **state)
+static void every_misalignment(void **state)
 {
     mt_test_env *e = *state;
     static const unsigned impls[][2] = {{4, 4}, {1, 4}, {1, 8}, {2, 8}, {8, 8},
@@ -343,7 +343,7 @@ static void item_52a_every_misalignment(void **state)
 
 /* ---- accepts -------------------------------------------------------------------- */
 
-static void item_53_accepts(void **state)
+static void test_accepts(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -384,7 +384,7 @@ static void item_53_accepts(void **state)
 
 /* ---- byte order through an address space ---------------------------------------- */
 
-static void item_54_byte_order(void **state)
+static void byte_order(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -431,7 +431,7 @@ static void item_54_byte_order(void **state)
 
 /* ---- the memory attribute ------------------------------------------------------------ */
 
-static void item_55_memory_attribute(void **state)
+static void memory_attribute(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -466,7 +466,7 @@ static void item_55_memory_attribute(void **state)
 
 /* ---- IOMMU translation ------------------------------------------------------------------ */
 
-static void item_56_iommu(void **state)
+static void iommu(void **state)
 {
     mt_test_env *e = *state;
     struct iommu_setup s;
@@ -530,7 +530,7 @@ static void item_56_iommu(void **state)
 
 /* ---- eventfd emulation ------------------------------------------------------------------ */
 
-static void item_57_eventfd(void **state)
+static void test_eventfd(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -584,7 +584,7 @@ static void item_57_eventfd(void **state)
 
 /* The match value is given in the target's byte order and matched in the
  * device's (QEMU's adjust_endianness at registration). */
-static void item_57_eventfd_byte_order(void **state)
+static void eventfd_byte_order(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -605,7 +605,7 @@ static void item_57_eventfd_byte_order(void **state)
 
 /* ---- no limit on sections ------------------------------------------------------------------ */
 
-static void item_58a_ten_thousand_ranges(void **state)
+static void ten_thousand_ranges(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -634,7 +634,7 @@ static void item_58a_ten_thousand_ranges(void **state)
     free(p);
 }
 
-static void item_58b_one_byte_regions(void **state)
+static void one_byte_regions(void **state)
 {
     mt_test_env *e = *state;
     mt_region *c = mt_test_container(e, e->O1, "c", UINT64_MAX);
@@ -685,7 +685,7 @@ static void odd_write(void *opaque, uint64_t offset, uint64_t value, unsigned si
 static const mt_region_ops odd_ops = {.read = odd_read, .write = odd_write,
                                       .endianness = MT_ENDIAN_LITTLE};
 
-static void item_58c_odd_bytes(void **state)
+static void odd_bytes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -719,20 +719,20 @@ static void item_58c_odd_bytes(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_47_unassigned),
-    MT_TEST(item_48_sub_page_resolution),
-    MT_TEST(item_49_split_to_impl_size),
-    MT_TEST(item_50_narrow_read_wide_impl),
-    MT_TEST(item_51_valid_max_access_size),
-    MT_TEST(item_52_alignment),
-    MT_TEST(item_52a_example),
-    MT_TEST(item_52a_every_misalignment),
-    MT_TEST(item_53_accepts),
-    MT_TEST(item_54_byte_order),
-    MT_TEST(item_55_memory_attribute),
-    MT_TEST(item_56_iommu),
-    MT_TEST(item_57_eventfd),
-    MT_TEST(item_57_eventfd_byte_order),
-    MT_TEST(item_58a_ten_thousand_ranges),
-    MT_TEST(item_58b_one_byte_regions),
-    MT_TEST(item_58c_odd_bytes))
+    MT_TEST(test_unassigned),
+    MT_TEST(sub_page_resolution),
+    MT_TEST(split_to_impl_size),
+    MT_TEST(narrow_read_wide_impl),
+    MT_TEST(valid_max_access_size),
+    MT_TEST(test_alignment),
+    MT_TEST(unaligned_emulation_example),
+    MT_TEST(every_misalignment),
+    MT_TEST(test_accepts),
+    MT_TEST(byte_order),
+    MT_TEST(memory_attribute),
+    MT_TEST(iommu),
+    MT_TEST(test_eventfd),
+    MT_TEST(eventfd_byte_order),
+    MT_TEST(ten_thousand_ranges),
+    MT_TEST(one_byte_regions),
+    MT_TEST(odd_bytes))

@@ -23,7 +23,7 @@ static mt_region *readonly_alias_setup(mt_test_env *e)
 
 /* ---- readonly alias of ram --------------------------------------------------- */
 
-static void item_89_readonly_alias_of_ram(void **state)
+static void readonly_alias_of_ram(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r = readonly_alias_setup(e);
@@ -44,7 +44,7 @@ static void item_89_readonly_alias_of_ram(void **state)
 
 /* ---- readonly container over mmio -------------------------------------------- */
 
-static void item_90_readonly_container_over_mmio(void **state)
+static void readonly_container_over_mmio(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -72,7 +72,7 @@ static void item_90_readonly_container_over_mmio(void **state)
 
 /* ---- mixed access ------------------------------------------------------------ */
 
-static void item_91_mixed_access(void **state)
+static void mixed_access(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -95,7 +95,7 @@ static void item_91_mixed_access(void **state)
 
 /* ---- mapping for write ------------------------------------------------------- */
 
-static void item_92_mapping_for_write(void **state)
+static void mapping_for_write(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r = readonly_alias_setup(e);
@@ -110,7 +110,7 @@ static void item_92_mapping_for_write(void **state)
 
 /* ---- region dispatch through readonly alias ---------------------------------- */
 
-static void item_93_region_dispatch_through_readonly_alias(void **state)
+static void region_dispatch_through_readonly_alias(void **state)
 {
     mt_test_env *e = *state;
     rec d;
@@ -134,7 +134,7 @@ static void item_93_region_dispatch_through_readonly_alias(void **state)
 
 /* ---- rom device behind readonly alias ---------------------------------------- */
 
-static void item_94_rom_device_behind_readonly_alias(void **state)
+static void rom_device_behind_readonly_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -157,7 +157,7 @@ static void item_94_rom_device_behind_readonly_alias(void **state)
 
 /* ---- behind an iommu --------------------------------------------------------- */
 
-static void item_95_behind_an_iommu(void **state)
+static void behind_an_iommu(void **state)
 {
     mt_test_env *e = *state;
     struct iommu_setup s;
@@ -178,7 +178,7 @@ static void item_95_behind_an_iommu(void **state)
     extras_release(e);
 }
 
-static void item_95_iommu_in_readonly_container(void **state)
+static void iommu_in_readonly_container(void **state)
 {
     mt_test_env *e = *state;
     struct iommu_setup s;
@@ -194,7 +194,7 @@ static void item_95_iommu_in_readonly_container(void **state)
 
 /* ---- no eventfd for refused write -------------------------------------------- */
 
-static void item_96_no_eventfd_for_refused_write(void **state)
+static void no_eventfd_for_refused_write(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -237,7 +237,7 @@ static void seen_add(mt_listener *l, const mt_section *s)
     }
 }
 
-static void item_97_listeners_see_the_flag(void **state)
+static void listeners_see_the_flag(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r = readonly_alias_setup(e);
@@ -255,7 +255,7 @@ static void item_97_listeners_see_the_flag(void **state)
 
 /* ---- flat root keeps readonly wrapper ---------------------------------------- */
 
-static void item_98_flat_root_keeps_readonly_wrapper(void **state)
+static void flat_root_keeps_readonly_wrapper(void **state)
 {
     mt_test_env *e = *state;
     mt_region *sys = mt_test_container(e, e->O1, "sys", UINT64_MAX);
@@ -289,14 +289,14 @@ static void item_98_flat_root_keeps_readonly_wrapper(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_89_readonly_alias_of_ram),
-    MT_TEST(item_90_readonly_container_over_mmio),
-    MT_TEST(item_91_mixed_access),
-    MT_TEST(item_92_mapping_for_write),
-    MT_TEST(item_93_region_dispatch_through_readonly_alias),
-    MT_TEST(item_94_rom_device_behind_readonly_alias),
-    MT_TEST(item_95_behind_an_iommu),
-    MT_TEST(item_95_iommu_in_readonly_container),
-    MT_TEST(item_96_no_eventfd_for_refused_write),
-    MT_TEST(item_97_listeners_see_the_flag),
-    MT_TEST(item_98_flat_root_keeps_readonly_wrapper))
+    MT_TEST(readonly_alias_of_ram),
+    MT_TEST(readonly_container_over_mmio),
+    MT_TEST(mixed_access),
+    MT_TEST(mapping_for_write),
+    MT_TEST(region_dispatch_through_readonly_alias),
+    MT_TEST(rom_device_behind_readonly_alias),
+    MT_TEST(behind_an_iommu),
+    MT_TEST(iommu_in_readonly_container),
+    MT_TEST(no_eventfd_for_refused_write),
+    MT_TEST(listeners_see_the_flag),
+    MT_TEST(flat_root_keeps_readonly_wrapper))

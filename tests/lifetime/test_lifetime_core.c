@@ -78,7 +78,7 @@ static void drop_window(mt_test_env *e, window_setup *s)
 
 static const char d_view[] = "  0000000000000000-000000000000003f (prio 0, i/o): d\n";
 
-static void item_80_reuse_storage_of_flat_root_alias(void **state)
+static void reuse_storage_of_flat_root_alias(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -110,7 +110,7 @@ static void item_80_reuse_storage_of_flat_root_alias(void **state)
     drop_window(e, &s);
 }
 
-static void item_81_nested_finalise_then_new_address_space(void **state)
+static void nested_finalise_then_new_address_space(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -150,7 +150,7 @@ static void item_81_nested_finalise_then_new_address_space(void **state)
     drop_window(e, &s);
 }
 
-static void item_82_finalise_clears_weak_link_and_cache_entry(void **state)
+static void finalise_clears_weak_link_and_cache_entry(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -181,7 +181,7 @@ static void item_82_finalise_clears_weak_link_and_cache_entry(void **state)
     unpoison(&s.W);
 }
 
-static void item_83_cache_reference_released(void **state)
+static void cache_reference_released(void **state)
 {
     mt_test_env *e = *state;
     mt_region *T = mt_test_container(e, e->O2, "T", 0x100000000ull);
@@ -214,7 +214,7 @@ static void item_83_cache_reference_released(void **state)
     assert_int_equal(mt_test_stats(e->ctx).cache_entries, 0);
 }
 
-static void item_84_ten_thousand_reprogramming_cycles(void **state)
+static void ten_thousand_reprogramming_cycles(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -264,7 +264,7 @@ static void item_84_ten_thousand_reprogramming_cycles(void **state)
 
 /* ---- usage errors ----------------------------------------------- */
 
-static void item_86_usage_errors_detected(void **state)
+static void usage_errors_detected(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -308,7 +308,7 @@ static void item_86_usage_errors_detected(void **state)
 
 /* ---- items 87, 88 ---------------------------------------------------------- */
 
-static void item_87_finalising_mapped_alias_unmaps_it(void **state)
+static void finalising_mapped_alias_unmaps_it(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -330,7 +330,7 @@ static void item_87_finalising_mapped_alias_unmaps_it(void **state)
     assert_false(mt_region_is_mapped(t));
 }
 
-static void item_88_destroy_then_finalise_root(void **state)
+static void destroy_then_finalise_root(void **state)
 {
     mt_test_env *e = *state;
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
@@ -396,7 +396,7 @@ static void teardown_in_order(const int order[3])
     expect_clean_teardown(ctx, &O3, &diag);
 }
 
-static void item_46_owner_teardown_any_order(void **state)
+static void owner_teardown_any_order(void **state)
 {
     (void)state;
     static const int orders[6][3] = {
@@ -434,14 +434,14 @@ static void teardown_with_own_aliases(bool container_last)
     expect_clean_teardown(ctx, &O, &diag);
 }
 
-static void item_46_owner_teardown_with_own_aliases(void **state)
+static void owner_teardown_with_own_aliases(void **state)
 {
     (void)state;
     teardown_with_own_aliases(false);
     teardown_with_own_aliases(true);
 }
 
-static void item_46_cross_owner_link_keeps_owner(void **state)
+static void cross_owner_link_keeps_owner(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -537,15 +537,15 @@ static void checker_names_the_hazard(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_80_reuse_storage_of_flat_root_alias),
-    MT_TEST(item_81_nested_finalise_then_new_address_space),
-    MT_TEST(item_82_finalise_clears_weak_link_and_cache_entry),
-    MT_TEST(item_83_cache_reference_released),
-    MT_TEST(item_84_ten_thousand_reprogramming_cycles),
-    MT_TEST(item_86_usage_errors_detected),
-    MT_TEST(item_87_finalising_mapped_alias_unmaps_it),
-    MT_TEST(item_88_destroy_then_finalise_root),
-    cmocka_unit_test(item_46_owner_teardown_any_order),
-    MT_TEST(item_46_owner_teardown_with_own_aliases),
-    MT_TEST(item_46_cross_owner_link_keeps_owner),
+    MT_TEST(reuse_storage_of_flat_root_alias),
+    MT_TEST(nested_finalise_then_new_address_space),
+    MT_TEST(finalise_clears_weak_link_and_cache_entry),
+    MT_TEST(cache_reference_released),
+    MT_TEST(ten_thousand_reprogramming_cycles),
+    MT_TEST(usage_errors_detected),
+    MT_TEST(finalising_mapped_alias_unmaps_it),
+    MT_TEST(destroy_then_finalise_root),
+    cmocka_unit_test(owner_teardown_any_order),
+    MT_TEST(owner_teardown_with_own_aliases),
+    MT_TEST(cross_owner_link_keeps_owner),
     cmocka_unit_test(checker_names_the_hazard))

@@ -18,7 +18,7 @@ static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o
 
 /* ---- aliases of aliases compose ---------------------------------------- */
 
-static void item_15_alias_of_alias_composes(void **state)
+static void alias_of_alias_composes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -39,7 +39,7 @@ static void item_15_alias_of_alias_composes(void **state)
 
 /* ---- an offset beyond the target renders nothing ---------------------- */
 
-static void item_16_offset_beyond_target_renders_nothing(void **state)
+static void offset_beyond_target_renders_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -52,7 +52,7 @@ static void item_16_offset_beyond_target_renders_nothing(void **state)
 
 /* ---- an alias longer than its target renders the overlap ---------------- */
 
-static void item_17_alias_longer_than_target(void **state)
+static void alias_longer_than_target(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -73,7 +73,7 @@ static const char item18_view[] =
     "  0000000000002000-00000000000020ff (prio 0, ram): t @0000000000000100\n"
     "  0000000000002100-000000000000ffff (prio -1, i/o): bg @0000000000002100\n";
 
-static void item_18_alias_offset_from_target_start(void **state)
+static void alias_offset_from_target_start(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -93,7 +93,7 @@ static void item_18_alias_offset_from_target_start(void **state)
 
 /* ---- disabled target or disabled alias ---------------------------------- */
 
-static void item_19_disabled_target_or_alias(void **state)
+static void disabled_target_or_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -113,7 +113,7 @@ static void item_19_disabled_target_or_alias(void **state)
 
 /* ---- holes of an aliased container show lower priorities --------------- */
 
-static void item_20_holes_of_aliased_container(void **state)
+static void holes_of_aliased_container(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -131,7 +131,7 @@ static void item_20_holes_of_aliased_container(void **state)
 
 /* ---- subregions of an alias are printed, never rendered ---------------- */
 
-static void item_21_alias_subregions_printed_not_rendered(void **state)
+static void alias_subregions_printed_not_rendered(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -159,7 +159,7 @@ static void item_21_alias_subregions_printed_not_rendered(void **state)
 
 /* ---- mapped through an alias ------------------------------------------- */
 
-static void item_22_mapped_through_alias(void **state)
+static void mapped_through_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -189,7 +189,7 @@ static void item_22_mapped_through_alias(void **state)
 
 /* ---- set_alias_offset inside a transaction ------------------------------ */
 
-static void item_23_set_alias_offset_in_transaction(void **state)
+static void set_alias_offset_in_transaction(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -229,7 +229,7 @@ static void item_23_set_alias_offset_in_transaction(void **state)
 
 /* ---- adjacent aliases merge unless their flags differ ------------------ */
 
-static void item_24_adjacent_aliases_merge_unless_flags_differ(void **state)
+static void adjacent_aliases_merge_unless_flags_differ(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -253,13 +253,13 @@ static void item_24_adjacent_aliases_merge_unless_flags_differ(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_15_alias_of_alias_composes),
-    MT_TEST(item_16_offset_beyond_target_renders_nothing),
-    MT_TEST(item_17_alias_longer_than_target),
-    MT_TEST(item_18_alias_offset_from_target_start),
-    MT_TEST(item_19_disabled_target_or_alias),
-    MT_TEST(item_20_holes_of_aliased_container),
-    MT_TEST(item_21_alias_subregions_printed_not_rendered),
-    MT_TEST(item_22_mapped_through_alias),
-    MT_TEST(item_23_set_alias_offset_in_transaction),
-    MT_TEST(item_24_adjacent_aliases_merge_unless_flags_differ))
+    MT_TEST(alias_of_alias_composes),
+    MT_TEST(offset_beyond_target_renders_nothing),
+    MT_TEST(alias_longer_than_target),
+    MT_TEST(alias_offset_from_target_start),
+    MT_TEST(disabled_target_or_alias),
+    MT_TEST(holes_of_aliased_container),
+    MT_TEST(alias_subregions_printed_not_rendered),
+    MT_TEST(mapped_through_alias),
+    MT_TEST(set_alias_offset_in_transaction),
+    MT_TEST(adjacent_aliases_merge_unless_flags_differ))

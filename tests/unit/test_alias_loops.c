@@ -76,7 +76,7 @@ static void alias_into_own_container_renders_once_shifted(void **state)
 
 /* ---- the loop, step by step -------------------------------------------------------- */
 
-static void item_24a_loops_render_and_container_cycles_are_refused(void **state)
+static void loops_render_and_container_cycles_are_refused(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -327,7 +327,7 @@ static void container_cycles_refused_alias_loops_accepted(void **state)
 
 MT_TEST_MAIN(
     MT_TEST(alias_into_own_container_renders_once_shifted),
-    MT_TEST(item_24a_loops_render_and_container_cycles_are_refused),
+    MT_TEST(loops_render_and_container_cycles_are_refused),
     MT_TEST(zero_displacement_with_other_flags_renders_one_pass),
     MT_TEST(loop_through_alias_of_alias),
     MT_TEST(cut_reported_once_per_commit),

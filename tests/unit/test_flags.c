@@ -13,7 +13,7 @@
 
 /* ---- a readonly alias of RAM -------------------------------------------- */
 
-static void item_25_readonly_alias_of_ram(void **state)
+static void readonly_alias_of_ram(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -46,7 +46,7 @@ static void item_25_readonly_alias_of_ram(void **state)
 
 /* ---- a readonly container marks every range below it -------------------- */
 
-static void item_26_readonly_container_marks_ranges(void **state)
+static void readonly_container_marks_ranges(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -95,7 +95,7 @@ static const mt_region_ops flash_ops = {
     .endianness = MT_ENDIAN_LITTLE,
 };
 
-static void item_28_romd_mode_in_view_and_dumps(void **state)
+static void romd_mode_in_view_and_dumps(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -145,7 +145,7 @@ static void item_28_romd_mode_in_view_and_dumps(void **state)
 
 /* ---- nonvolatile through an alias ---------------------------------------- */
 
-static void item_29_nonvolatile_through_alias(void **state)
+static void nonvolatile_through_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -178,7 +178,7 @@ static void item_29_nonvolatile_through_alias(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_25_readonly_alias_of_ram),
-    MT_TEST(item_26_readonly_container_marks_ranges),
-    MT_TEST(item_28_romd_mode_in_view_and_dumps),
-    MT_TEST(item_29_nonvolatile_through_alias))
+    MT_TEST(readonly_alias_of_ram),
+    MT_TEST(readonly_container_marks_ranges),
+    MT_TEST(romd_mode_in_view_and_dumps),
+    MT_TEST(nonvolatile_through_alias))

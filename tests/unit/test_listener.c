@@ -55,7 +55,7 @@ static void rec_listen(mt_rec *r, mt_address_space *as)
 
 /* ---- items ------------------------------------------------------------------ */
 
-static void item_03_set_address_reorders(void **state)
+static void set_address_reorders(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -78,7 +78,7 @@ static void item_03_set_address_reorders(void **state)
     mt_rec_free(&L);
 }
 
-static void item_18_target_moves_view_unchanged(void **state)
+static void target_moves_view_unchanged(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -95,7 +95,7 @@ static void item_18_target_moves_view_unchanged(void **state)
     mt_rec_free(&L);
 }
 
-static void item_28_romd_switch_is_del_add(void **state)
+static void romd_switch_is_del_add(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -109,7 +109,7 @@ static void item_28_romd_switch_is_del_add(void **state)
     mt_rec_free(&L);
 }
 
-static void item_30_nested_transactions_commit_once(void **state)
+static void nested_transactions_commit_once(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -130,7 +130,7 @@ static void item_30_nested_transactions_commit_once(void **state)
     mt_rec_free(&L);
 }
 
-static void item_31_map_unmap_in_one_transaction(void **state)
+static void map_unmap_in_one_transaction(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -147,7 +147,7 @@ static void item_31_map_unmap_in_one_transaction(void **state)
     mt_rec_free(&L);
 }
 
-static void item_33_two_pass_diff_order(void **state)
+static void two_pass_diff_order(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -168,7 +168,7 @@ static void item_33_two_pass_diff_order(void **state)
     mt_rec_free(&L);
 }
 
-static void item_34_priorities_and_directions(void **state)
+static void priorities_and_directions(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -226,7 +226,7 @@ static void item_34_priorities_and_directions(void **state)
     mt_rec_free(&Lz);
 }
 
-static void item_35_replay(void **state)
+static void test_replay(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -261,7 +261,7 @@ static void item_35_replay(void **state)
     mt_rec_free(&L0);
 }
 
-static void item_36_dirty_mask_change_is_nop_plus_log(void **state)
+static void dirty_mask_change_is_nop_plus_log(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -284,7 +284,7 @@ static void item_36_dirty_mask_change_is_nop_plus_log(void **state)
     mt_rec_free(&L);
 }
 
-static void item_37_edits_that_change_nothing(void **state)
+static void edits_that_change_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -308,7 +308,7 @@ static void item_37_edits_that_change_nothing(void **state)
     mt_rec_free(&L);
 }
 
-static void item_44_destroying_an_address_space(void **state)
+static void destroying_an_address_space(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -325,14 +325,14 @@ static void item_44_destroying_an_address_space(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_03_set_address_reorders),
-    MT_TEST(item_18_target_moves_view_unchanged),
-    MT_TEST(item_28_romd_switch_is_del_add),
-    MT_TEST(item_30_nested_transactions_commit_once),
-    MT_TEST(item_31_map_unmap_in_one_transaction),
-    MT_TEST(item_33_two_pass_diff_order),
-    MT_TEST(item_34_priorities_and_directions),
-    MT_TEST(item_35_replay),
-    MT_TEST(item_36_dirty_mask_change_is_nop_plus_log),
-    MT_TEST(item_37_edits_that_change_nothing),
-    MT_TEST(item_44_destroying_an_address_space))
+    MT_TEST(set_address_reorders),
+    MT_TEST(target_moves_view_unchanged),
+    MT_TEST(romd_switch_is_del_add),
+    MT_TEST(nested_transactions_commit_once),
+    MT_TEST(map_unmap_in_one_transaction),
+    MT_TEST(two_pass_diff_order),
+    MT_TEST(priorities_and_directions),
+    MT_TEST(test_replay),
+    MT_TEST(dirty_mask_change_is_nop_plus_log),
+    MT_TEST(edits_that_change_nothing),
+    MT_TEST(destroying_an_address_space))

@@ -12,7 +12,7 @@
 
 /* ---- nested transactions commit once -------------------------------------- */
 
-static void item_30_nested_transactions_commit_once(void **state)
+static void nested_transactions_commit_once(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -66,7 +66,7 @@ static void item_30_nested_transactions_commit_once(void **state)
 
 /* ---- edits that change nothing do nothing ------------------------------- */
 
-static void item_37_noop_edits_render_nothing(void **state)
+static void noop_edits_render_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -107,7 +107,7 @@ static void item_37_noop_edits_render_nothing(void **state)
 
 /* ---- creating an address space inside a transaction ---------------------- */
 
-static void item_38_address_space_created_in_transaction(void **state)
+static void address_space_created_in_transaction(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -152,6 +152,6 @@ static void item_38_address_space_created_in_transaction(void **state)
 }
 
 MT_TEST_MAIN(
-    MT_TEST(item_30_nested_transactions_commit_once),
-    MT_TEST(item_37_noop_edits_render_nothing),
-    MT_TEST(item_38_address_space_created_in_transaction))
+    MT_TEST(nested_transactions_commit_once),
+    MT_TEST(noop_edits_render_nothing),
+    MT_TEST(address_space_created_in_transaction))
