@@ -214,7 +214,7 @@ static inline mt_result wr(mt_address_space *as, uint64_t addr, const void *buf,
         assert_memory_equal((got), want_, sizeof(want_));                      \
     } while (0)
 
-/* ---- the IOMMU setup of items 56 and 95 ---------------------------------------------
+/* ---- the IOMMU setup of test_dispatch.c and test_readonly_access.c ------
  *
  * `mem` holds p (RAM, byte i = i & ff) and, at 100000, iommu2 translating
  * everything to `phys` (q: byte i = ff - (i & ff)); `dma` holds `iommu`

@@ -1,9 +1,8 @@
 /*
  * The access API around dispatch and readonly writes: ROM writes and the
- * ROM loader, ROM device modes (the access part), reads
- * through a kept view, bad arguments, direct pointers and the
- * bounce buffer, find and its references (items 45's find part, 3.3), RAM
- * devices, the 2^64 section, and the guest-error and dirty hooks.
+ * ROM loader, ROM device modes (the access part), reads through a kept
+ * view, bad arguments, direct pointers and the bounce buffer, find and the
+ * references it takes (docs/access.md, "Find"), RAM devices, the 2^64 section, and the guest-error and dirty hooks.
  */
 #include "access_test.h"
 
@@ -38,7 +37,7 @@ static void writes_to_rom(void **state)
                      MT_RESULT_DECODE_ERROR);
 }
 
-/* ---- ROM device modes (accesses; dumps and listeners: group C, D) ------------ */
+/* ---- ROM device modes (accesses; dumps and listeners: test_flags.c) ---------- */
 
 static void rom_device_modes(void **state)
 {

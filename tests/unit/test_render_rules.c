@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- items 1 and 2: among equal priorities the newest mapping wins ---------- */
+/* ---- among equal priorities the newest mapping wins ---------- */
 
 static const char item01_r1_first[] =
     "  0000000000000000-0000000000000fff (prio 0, ram): r1\n"

@@ -39,7 +39,7 @@ static void same_flat_root_same_view(void **state)
     free(dump);
 }
 
-/* ---- items 40-42: the bus-master pattern -------------------------------------------- */
+/* ---- the bus-master pattern -------------------------------------------- */
 
 typedef struct bm_setup {
     mt_region *sys, *bm, *alias;
