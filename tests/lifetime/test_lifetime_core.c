@@ -306,7 +306,7 @@ static void usage_errors_detected(void **state)
     assert_int_equal(mt_region_finalize(&a1), 0);
 }
 
-/* ---- items 87, 88 ---------------------------------------------------------- */
+/* ---- finalising a mapped alias ------------------------------------------- */
 
 static void finalising_mapped_alias_unmaps_it(void **state)
 {
