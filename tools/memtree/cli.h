@@ -97,7 +97,8 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
                    const char *help);
 
 /* Options several subcommands take: listed in a command's table, they are
- * gathered by cli_next_option into a->json and a->flat. */
+ * gathered by cli_next_option into a->json, a->flat, a->qmp and a->timeout
+ * (a bad --timeout is a usage error). */
 enum {
     CLI_OPT_JSON = -200,
     CLI_OPT_FLAT = -201,
