@@ -53,6 +53,16 @@ static void rec_listen(mt_rec *r, mt_address_space *as)
     mt_rec_attach(r, as);
 }
 
+/* The usual setup with RAM r1 at 0 and r2 at 0x2000 (0x1000 bytes each,
+ * owned by O2), and L listening on X. */
+static void std_with_two_rams(mt_test_env *e, mt_rec *L)
+{
+    mt_test_std(e);
+    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
+    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    rec_listen(L, e->X);
+}
+
 /* ---- items ------------------------------------------------------------------ */
 
 static void set_address_reorders(void **state)
@@ -133,11 +143,8 @@ static void nested_transactions_commit_once(void **state)
 static void map_unmap_in_one_transaction(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
     mt_rec L;
-    rec_listen(&L, e->X);
+    std_with_two_rams(e, &L);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x100);
     mt_transaction_begin(e->ctx);
     mt_test_map(e->C, 0x8000, m);
@@ -311,11 +318,8 @@ static void edits_that_change_nothing(void **state)
 static void destroying_an_address_space(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
     mt_rec L;
-    rec_listen(&L, e->X);
+    std_with_two_rams(e, &L);
     mt_test_as_destroy(e, e->X);
     mt_rec_check(&L, "begin del(r1@0) del(r2@2000) commit");
     mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r3", 0x1000));
