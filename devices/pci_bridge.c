@@ -1,5 +1,5 @@
 /*
- * The PCI-to-PCI bridge window model (pci_bridge.h, spec pci-bridge.md).
+ * The PCI-to-PCI bridge window model (pci_bridge.h, docs/pci-bridge.md).
  * This file owns the bridge's configuration header (reset values, writable
  * masks, byte-wise stores), window decoding, and the update flows that turn
  * registers into aliases on the primary bus. It uses memtree's public API
@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
-/* Fixed alias geometry of VGA forwarding (section 2). */
+/* Fixed alias geometry of VGA forwarding (docs/pci-bridge.md, "What a
+ * bridge is made of"). */
 #define VGA_MEM_BASE 0xa0000u
 #define VGA_MEM_SIZE 0x20000u
 #define VGA_IO_LO_BASE 0x3b0u
@@ -19,7 +20,8 @@
 #define VGA_IO_HI_SIZE 0x20u
 
 /* BARs and windows share priority 1 on a bus, so "newest mapped wins"
- * decides between a window and a BAR that overlap (section 5). */
+ * decides between a window and a BAR that overlap (docs/pci-bridge.md,
+ * "Registers and decoding"). */
 #define WINDOW_PRIORITY 1
 
 /* ---- registers ------------------------------------------------------------------- */
@@ -46,7 +48,8 @@ static void set_mask(uint8_t *m, unsigned off, unsigned len, uint8_t v)
 }
 
 /*
- * Writable bits (section 4). Besides the window registers, the bus numbers
+ * Writable bits (docs/pci-bridge.md, "Registers and decoding"). Besides the
+ * window registers, the bus numbers
  * (18-1b) and the interrupt line are plain storage: a guest's enumeration
  * writes them, and the oracle replay needs the secondary bus number to
  * address devices behind the bridge. Everything else reads as stored.
@@ -70,7 +73,7 @@ static void init_wmask(mt_pci_bridge *b)
                                MT_PCI_BRIDGE_CTL_BUS_RESET;
 }
 
-/* The header as the bridge comes out of reset (section 4). */
+/* The header as the bridge comes out of reset (docs/pci-bridge.md, "Registers and decoding"). */
 static void load_reset_values(mt_pci_bridge *b, mt_pci_bridge_reset_kind kind)
 {
     uint8_t *c = b->config;
@@ -96,7 +99,7 @@ static void load_reset_values(mt_pci_bridge *b, mt_pci_bridge_reset_kind kind)
 
 bool mt_pci_bridge_write_triggers_update(unsigned offset, unsigned size)
 {
-    /* half-open byte ranges of section 7 */
+    /* half-open byte ranges whose writes re-program a window */
     static const unsigned ranges[][2] = {
         {0x04, 0x06}, {0x1c, 0x1e}, {0x20, 0x34}, {0x3e, 0x40},
     };
@@ -238,7 +241,8 @@ static void keep_error(int *rc, int err)
         *rc = err;
 }
 
-/* VGA aliases are enabled by the command bits of their kind (section 6). */
+/* VGA aliases are enabled by the command bits of their kind
+ * (docs/pci-bridge.md, "Registers and decoding"). */
 static int vga_set_enabled(mt_pci_bridge *b)
 {
     uint16_t cmd = rd16(b->config, MT_PCI_BRIDGE_COMMAND);
@@ -356,7 +360,8 @@ static int windows_edit(mt_pci_bridge *b)
     return rc;
 }
 
-/* Section 7: one transaction, nested in the caller's if one is open. */
+/* The update flow (docs/pci-bridge.md, "The update flows"): one
+ * transaction, nested in the caller's if one is open. */
 static int windows_update(mt_pci_bridge *b)
 {
     int rc = 0;

@@ -1,6 +1,6 @@
 /*
  * A PCI-to-PCI bridge window model built only on memtree's public API
- * (spec pci-bridge.md; docs/pci-bridge.md). This header owns the device's
+ * (docs/pci-bridge.md). This header owns the device's
  * whole interface: its type-1 configuration header, the decoding of the
  * I/O, memory and prefetchable windows, the six window aliases kept in
  * storage embedded in the bridge, the two secondary containers with an
@@ -10,7 +10,8 @@
  * Every region belongs to the bridge's embedded owner. By default each
  * window update finalises the six aliases and re-initialises them in the
  * same storage, as QEMU does: the pattern that makes a stale FlatView root
- * possible in QEMU and that memtree must make safe (memory-model.md 8.7).
+ * possible in QEMU and that memtree must make safe (docs/lifetimes.md,
+ * "The FlatView-root problem, and why memtree is safe").
  *
  * License: MIT.
  */
@@ -69,7 +70,7 @@ typedef enum mt_pci_bridge_window_kind {
     MT_PCI_BRIDGE_WIN_PREF,
 } mt_pci_bridge_window_kind;
 
-/* What one window decodes to (pci-bridge.md section 5). */
+/* What one window decodes to (docs/pci-bridge.md, "Registers and decoding"). */
 typedef struct mt_pci_bridge_window {
     uint64_t base;
     uint64_t limit;   /* inclusive */
@@ -82,8 +83,8 @@ typedef struct mt_pci_bridge_window {
 
 /*
  * Decodes one window from a raw 256-byte header, with the same rules the
- * device uses. Pure: exposed so tests and tools can check the table of
- * pci-bridge.md section 5 without a bridge.
+ * device uses. Pure: exposed so tests and tools can check the decoding table of
+ * docs/pci-bridge.md, "Registers and decoding", without a bridge.
  */
 mt_pci_bridge_window mt_pci_bridge_decode(const uint8_t config[MT_PCI_BRIDGE_CFG_SIZE],
                                           mt_pci_bridge_window_kind kind);
@@ -100,7 +101,7 @@ typedef enum mt_pci_bridge_update {
 } mt_pci_bridge_update;
 
 typedef enum mt_pci_bridge_reset_kind {
-    /* section 4 reset values: every base and limit 0 */
+    /* reset values: every base and limit 0 */
     MT_PCI_BRIDGE_RESET_DEFAULT = 0,
     /* bases above limits, so every window is empty (QEMU's PCIe root ports) */
     MT_PCI_BRIDGE_RESET_FORWARDING_DISABLED = 1,
@@ -167,7 +168,7 @@ struct mt_pci_bridge {
 
 /*
  * Initialises the bridge's owner (one reference, the caller's) and its
- * configuration header at the section 4 reset values. No region exists yet.
+ * configuration header at its reset values. No region exists yet.
  * `opts` may be NULL (defaults: 16-bit I/O, 64-bit prefetchable, the
  * finalising update). Returns 0 or a negative errno.
  */

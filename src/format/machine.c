@@ -344,16 +344,10 @@ static void free_machine(mt_machine *m)
         free(m->notes[i]);
     for (size_t i = 0; i < m->nwarnings; i++)
         free(m->warnings[i]);
-    free(m->warnings);
-    free(m->labels);
-    free(m->notes);
-    free(m->regions);
-    free(m->by_label);
-    free(m->by_ptr);
-    free(m->created);
-    free(m->owners);
-    free(m->spaces);
-    free(m);
+    void *arrays[] = {m->warnings, m->labels, m->notes,   m->regions, m->by_label,
+                      m->by_ptr,   m->created, m->owners, m->spaces,  m};
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        free(arrays[i]);
 }
 
 /* ---- the builder -------------------------------------------------------------- */

@@ -60,6 +60,16 @@ bool mt__parse_u64(const char *s, uint64_t *out);
 bool mt__parse_i32(const char *s, int32_t *out);
 /* Exactly 16 hex digits, as in the dumps. */
 bool mt__parse_hex16(const char *s, uint64_t *out);
+/* The value of one hex digit, -1 if c is none. */
+int mt__hexval(char c);
+/*
+ * An address or size field of a model or map line, named `what` in the
+ * message: NULL on success, with *out (for a size, 2^64 is written
+ * 10000000000000000 and read as *out 0 with *full set), else what is wrong,
+ * on the heap.
+ */
+char *mt__hex_field_problem(const char *s, const char *what, bool is_size, uint64_t *out,
+                            bool *full);
 
 /* Cuts blanks (spaces, tabs) off the end of a line. */
 void mt__trim_right(char *s);

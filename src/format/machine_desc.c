@@ -16,18 +16,9 @@ const char *const mt__mkind_names[MT__MK_COUNT] = {
     [MT__MK_ALIAS] = "alias",
 };
 
-/* Grows *arr (of *cap elements of `elem` bytes) to hold one more than n. */
-static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return arr;
-    *cap = *cap ? *cap * 2 : 16;
-    return mt__xrealloc(arr, *cap * elem);
-}
-
 struct mt__mrec *mt__desc_add_region(struct mt__mdesc *d)
 {
-    d->r = grow(d->r, &d->capr, d->nr, sizeof(*d->r));
+    mt__grow(&d->r, &d->capr, d->nr + 1, sizeof(*d->r));
     struct mt__mrec *r = &d->r[d->nr];
     memset(r, 0, sizeof(*r));
     r->parent = r->target = r->owner = MT__NONE;
@@ -37,7 +28,7 @@ struct mt__mrec *mt__desc_add_region(struct mt__mdesc *d)
 
 struct mt__mspace *mt__desc_add_space(struct mt__mdesc *d)
 {
-    d->as = grow(d->as, &d->capas, d->nas, sizeof(*d->as));
+    mt__grow(&d->as, &d->capas, d->nas + 1, sizeof(*d->as));
     struct mt__mspace *a = &d->as[d->nas++];
     memset(a, 0, sizeof(*a));
     a->root = MT__NONE;
@@ -46,7 +37,7 @@ struct mt__mspace *mt__desc_add_space(struct mt__mdesc *d)
 
 size_t mt__desc_add_owner(struct mt__mdesc *d, char *label_owned)
 {
-    d->owners = grow(d->owners, &d->capowners, d->nowners, sizeof(*d->owners));
+    mt__grow(&d->owners, &d->capowners, d->nowners + 1, sizeof(*d->owners));
     d->owners[d->nowners] = label_owned;
     return d->nowners++;
 }
@@ -59,7 +50,7 @@ static void vappend(char ***arr, size_t *n, size_t *cap, const char *fmt, va_lis
     char *s = mt__xmalloc((size_t)(len < 0 ? 0 : len) + 1);
     vsnprintf(s, (size_t)(len < 0 ? 0 : len) + 1, fmt, again);
     va_end(again);
-    *arr = grow(*arr, cap, *n, sizeof(**arr));
+    mt__grow(arr, cap, *n + 1, sizeof(**arr));
     (*arr)[(*n)++] = s;
 }
 

@@ -1,9 +1,9 @@
 /*
- * Settling what a QEMU tree dump does not say (spec mtree-format.md 9) by
- * matching the flat dump of the same machine: container versus MMIO for
- * `i/o` regions, own readonly flags of aliases, containers and MMIO, the
- * render order of equal-priority overlapping siblings, size 0 versus 1, and
- * alias targets among same-named regions.
+ * Settling what a QEMU tree dump does not say (docs/import.md, "The
+ * inferences") by matching the flat dump of the same machine: container
+ * versus MMIO for `i/o` regions, own readonly flags of aliases, containers
+ * and MMIO, the render order of equal-priority overlapping siblings, size 0
+ * versus 1, and alias targets among same-named regions.
  *
  * The loop: build the candidate machine in a private context, render it,
  * compare every address space's view with the flat dump, and have each

@@ -1,7 +1,7 @@
 /*
- * The oracle's `model.txt` reader (spec mtree-format.md 8.2): `R` and `A`
- * lines become a machine description; `V`, `VA` and `VR` lines (the
- * expected views) are checked for syntax and skipped.
+ * The oracle's `model.txt` reader (docs/format.md, "The oracle's
+ * `model.txt`"): `R` and `A` lines become a machine description; `V`, `VA`
+ * and `VR` lines (the expected views) are checked for syntax and skipped.
  */
 #include "machine_build.h"
 
@@ -24,6 +24,7 @@ struct model {
     struct mt__err *e;
     unsigned line;
     char **parent_ids, **alias_ids, **root_ids; /* resolved after reading */
+    size_t cap_parent, cap_alias, cap_root;
     bool in_view;             /* a `V` line was seen, so VA/VR may follow */
 };
 
@@ -82,20 +83,10 @@ static int parse_id(struct model *M, const char *s, const char *what, bool dash,
 static int parse_num(struct model *M, const char *s, const char *what, bool is_size,
                      uint64_t *out, bool *full)
 {
-    int r = mt__parse_hex(s, out);
-    if (r < 0)
-        return fail(M, "bad %s '%s' (hex number below 2^64 expected)", what, s);
-    if (r == 1 && !is_size)
-        return fail(M, "%s '%s' overflows 64 bits", what, s);
-    if (is_size) {
-        *full = r == 1;
-        if (r == 1)
-            *out = 0;
-        else if (*out == UINT64_MAX)
-            return fail(M, "size ffffffffffffffff cannot be represented "
-                        "(2^64 is written 10000000000000000)");
-    }
-    return 0;
+    char *why = mt__hex_field_problem(s, what, is_size, out, full);
+    int err = why ? fail(M, "%s", why) : 0;
+    free(why);
+    return err;
 }
 
 static int parse_r(struct model *M, char *rest)
@@ -107,8 +98,8 @@ static int parse_r(struct model *M, char *rest)
     size_t i = M->d->nr;
     struct mt__mrec *r = mt__desc_add_region(M->d);
     r->line = M->line;
-    M->parent_ids = mt__xrealloc(M->parent_ids, M->d->capr * sizeof(char *));
-    M->alias_ids = mt__xrealloc(M->alias_ids, M->d->capr * sizeof(char *));
+    mt__grow(&M->parent_ids, &M->cap_parent, i + 1, sizeof(char *));
+    mt__grow(&M->alias_ids, &M->cap_alias, i + 1, sizeof(char *));
     M->parent_ids[i] = M->alias_ids[i] = NULL;
     int err = parse_id(M, f[0], "region id", false, &r->label);
     if (!err)
@@ -161,7 +152,7 @@ static int parse_a(struct model *M, char *rest)
     size_t i = M->d->nas;
     struct mt__mspace *a = mt__desc_add_space(M->d);
     a->line = M->line;
-    M->root_ids = mt__xrealloc(M->root_ids, M->d->capas * sizeof(char *));
+    mt__grow(&M->root_ids, &M->cap_root, i + 1, sizeof(char *));
     M->root_ids[i] = NULL;
     int err = parse_id(M, f[0], "root id", false, &M->root_ids[i]);
     if (err)

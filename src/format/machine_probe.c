@@ -20,16 +20,9 @@
 
 static void push_claim(struct mt__infer *I, size_t rec, uint64_t off)
 {
-    if (I->ncl == I->capcl) {
-        I->capcl = I->capcl ? 2 * I->capcl : 64;
-        I->cl = mt__xrealloc(I->cl, I->capcl * sizeof(*I->cl));
-    }
-    if (I->npaths + I->nstack > I->cappaths) {
-        I->cappaths = (I->npaths + I->nstack) * 2 + 256;
-        I->paths = mt__xrealloc(I->paths, I->cappaths * sizeof(*I->paths));
-    }
+    mt__grow(&I->paths, &I->cappaths, I->npaths + I->nstack, sizeof(*I->paths));
     memcpy(I->paths + I->npaths, I->stack, I->nstack * sizeof(*I->stack));
-    I->cl[I->ncl++] = (struct mt__claim){rec, off, I->npaths, I->nstack};
+    MT__PUSH(I->cl, I->ncl, I->capcl) = (struct mt__claim){rec, off, I->npaths, I->nstack};
     I->npaths += I->nstack;
 }
 
@@ -93,11 +86,7 @@ void mt__infer_index(struct mt__infer *I)
 
 static void push_hit(struct mt__infer *I, size_t pos)
 {
-    if (I->nhits == I->caphits) {
-        I->caphits = I->caphits ? 2 * I->caphits : 64;
-        I->hits = mt__xrealloc(I->hits, I->caphits * sizeof(*I->hits));
-    }
-    I->hits[I->nhits++] = pos;
+    MT__PUSH(I->hits, I->nhits, I->caphits) = pos;
 }
 
 /* Appends the kids[] positions of kx[lo..hi) holding `rel`. Depth is
@@ -124,7 +113,7 @@ static int cmp_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Rendering rules 1-7 of memory-model.md 4.1 for the single address A:
+/* The rendering rules (docs/rendering.md, "The rules") for the single address A:
  * every region rendered there, children before their parent. `probe`
  * lets regions of unsure size 0 count as one byte. An alias reaching a
  * region already on the stack is a loop pass (docs/rendering.md, "Loops
@@ -143,11 +132,7 @@ static void walk(struct mt__infer *I, size_t r, mt__i128 base, uint64_t A, bool 
     I->stack_base[I->nstack] = base;
     I->stack[I->nstack++] = r;
     if (rec->kind == MT__MK_ALIAS) {
-        if (I->nal == I->capal) {
-            I->capal = I->capal ? 2 * I->capal : 32;
-            I->al = mt__xrealloc(I->al, I->capal * sizeof(*I->al));
-        }
-        I->al[I->nal++] = r;
+        MT__PUSH(I->al, I->nal, I->capal) = r;
         const struct mt__mrec *t = &I->d->r[rec->target];
         mt__i128 tbase = base - (mt__i128)rec->alias_offset;
         bool again = false, same = false;
@@ -248,7 +233,7 @@ void mt__infer_unresolved(struct mt__infer *I, const char *fmt, ...)
     va_end(ap);
 }
 
-/* One step of the flat-root descent of memory-model.md 5.1 on the
+/* One step of the flat-root descent (docs/views.md, "The flat-root") on the
  * description: the region to continue with, or MT__NONE with the result
  * (a region, or MT__NONE for none) in *result. */
 static size_t descent_step(const struct mt__infer *I, size_t r, size_t *result)
@@ -360,7 +345,7 @@ void mt__infer_fix_root(struct mt__infer *I, size_t as, const char *want)
 
 /* Marks every region a non-rom range passes through: none of them can have
  * its own readonly flag. So do wrappers the descent skips, because memtree
- * stops the descent at a readonly region (memory-model.md 5.1 rule 2). */
+ * stops the descent at a readonly region (docs/views.md, "The flat-root"). */
 static void compute_forbidden(struct mt__infer *I)
 {
     const struct mt__mdesc *d = I->d;
@@ -449,10 +434,7 @@ static bool parting(const struct mt__infer *I, const struct mt__claim *x,
  * a container's siblings for each move is quadratic. */
 static void move_before(struct mt__infer *I, size_t xs, size_t ys)
 {
-    if (I->nmoves == I->capmoves) {
-        I->capmoves = I->capmoves ? 2 * I->capmoves : 16;
-        I->moves = mt__xrealloc(I->moves, I->capmoves * sizeof(*I->moves));
-    }
+    mt__grow(&I->moves, &I->capmoves, I->nmoves + 1, sizeof(*I->moves));
     I->moves[I->nmoves][0] = xs;
     I->moves[I->nmoves++][1] = ys;
     I->lock[xs] |= MT__MOVED;

@@ -123,7 +123,7 @@ void mt__trim_right(char *s)
         s[--n] = '\0';
 }
 
-static int hexval(char c)
+int mt__hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -149,7 +149,7 @@ int mt__parse_hex(const char *s, uint64_t *out)
         return 1;
     uint64_t v = 0;
     for (; *s; s++) {
-        int d = hexval(*s);
+        int d = mt__hexval(*s);
         if (d < 0)
             return -1;
         v = (v << 4) | (uint64_t)d;
@@ -158,11 +158,30 @@ int mt__parse_hex(const char *s, uint64_t *out)
     return 0;
 }
 
+char *mt__hex_field_problem(const char *s, const char *what, bool is_size, uint64_t *out,
+                            bool *full)
+{
+    int r = mt__parse_hex(s, out);
+    if (r < 0)
+        return mt__xasprintf("bad %s '%s' (hex number below 2^64 expected)", what, s);
+    if (r == 1 && !is_size)
+        return mt__xasprintf("%s '%s' overflows 64 bits", what, s);
+    if (is_size) {
+        *full = r == 1;
+        if (r == 1)
+            *out = 0;
+        else if (*out == UINT64_MAX)
+            return mt__xasprintf("size ffffffffffffffff cannot be represented "
+                                 "(2^64 is written 10000000000000000)");
+    }
+    return NULL;
+}
+
 bool mt__parse_hex16(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
-        int d = hexval(s[i]);
+        int d = mt__hexval(s[i]);
         if (d < 0)
             return false;
         v = (v << 4) | (uint64_t)d;

@@ -75,17 +75,6 @@ static char *next_field(char **s)
     return start;
 }
 
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * The last field: `-` (absent), a C-style quoted string, or the raw rest of
  * the line (trailing blanks dropped, as editors do). Sets *out to a heap
@@ -124,8 +113,8 @@ static int parse_text(struct reader *R, char *s, const char *what, bool required
         case 't': *w++ = '\t'; break;
         case 'r': *w++ = '\r'; break;
         case 'x':
-            h1 = hexdig(p[1]);
-            h2 = h1 < 0 ? -1 : hexdig(p[2]);
+            h1 = mt__hexval(p[1]);
+            h2 = h1 < 0 ? -1 : mt__hexval(p[2]);
             if (h2 < 0 || (h1 == 0 && h2 == 0)) {
                 free(buf);
                 return fail(R, "bad \\x escape in quoted %s", what);
@@ -171,20 +160,10 @@ static int parse_num(struct reader *R, const char *tok, const char *what, bool i
 {
     if (!tok)
         return fail(R, "missing %s", what);
-    int r = mt__parse_hex(tok, out);
-    if (r < 0)
-        return fail(R, "bad %s '%s' (hex number below 2^64 expected)", what, tok);
-    if (r == 1 && !is_size)
-        return fail(R, "%s '%s' overflows 64 bits", what, tok);
-    if (is_size) {
-        *full = r == 1;
-        if (r == 1)
-            *out = 0;
-        else if (*out == UINT64_MAX)
-            return fail(R, "size ffffffffffffffff cannot be represented "
-                        "(2^64 is written 10000000000000000)");
-    }
-    return 0;
+    char *why = mt__hex_field_problem(tok, what, is_size, out, full);
+    int err = why ? fail(R, "%s", why) : 0;
+    free(why);
+    return err;
 }
 
 static int parse_flags(struct reader *R, char *tok, uint8_t *flags)
@@ -207,23 +186,13 @@ static int parse_flags(struct reader *R, char *tok, uint8_t *flags)
     return 0;
 }
 
-/* Grows an array parallel to a description array to that one's capacity
- * `cap` when it grew (only then: a realloc per line copies under the
- * sanitizers, which made loading n regions O(n^2) there). */
-static void *grow_parallel(void *arr, size_t *have, size_t cap, size_t elem)
+/* Makes room for slot i of an id array parallel to a description array,
+ * cleared. mt__grow doubles: a realloc per line would copy under the
+ * sanitizers, which made loading n regions O(n^2) there. */
+static void grow_ids(char ***ids, size_t *cap, size_t i)
 {
-    if (*have == cap)
-        return arr;
-    *have = cap;
-    return mt__xrealloc(arr, cap * elem);
-}
-
-/* The same for an id array, clearing slot i. */
-static char **grow_ids(char **ids, size_t *have, size_t cap, size_t i)
-{
-    ids = grow_parallel(ids, have, cap, sizeof(*ids));
-    ids[i] = NULL;
-    return ids;
+    mt__grow(ids, cap, i + 1, sizeof(**ids));
+    (*ids)[i] = NULL;
 }
 
 static int parse_region(struct reader *R, char *rest)
@@ -232,9 +201,9 @@ static int parse_region(struct reader *R, char *rest)
     size_t i = d->nr;
     struct mt__mrec *r = mt__desc_add_region(d);
     r->line = R->line;
-    R->parent_ids = grow_ids(R->parent_ids, &R->cap_parent, d->capr, i);
-    R->target_ids = grow_ids(R->target_ids, &R->cap_target, d->capr, i);
-    R->owner_ids = grow_ids(R->owner_ids, &R->cap_owner, d->capr, i);
+    grow_ids(&R->parent_ids, &R->cap_parent, i);
+    grow_ids(&R->target_ids, &R->cap_target, i);
+    grow_ids(&R->owner_ids, &R->cap_owner, i);
     int err = parse_ref(R, next_field(&rest), "region id", false, &r->label);
     if (!err)
         err = parse_ref(R, next_field(&rest), "parent id", true, &R->parent_ids[i]);
@@ -290,10 +259,9 @@ static int parse_owner(struct reader *R, char *rest)
         return err;
     }
     size_t i = mt__desc_add_owner(d, label);
-    R->owner_labels_ids = grow_ids(R->owner_labels_ids, &R->cap_owner_labels, d->capowners, i);
+    grow_ids(&R->owner_labels_ids, &R->cap_owner_labels, i);
     R->owner_labels_ids[i] = id;
-    R->owner_lines = grow_parallel(R->owner_lines, &R->cap_owner_lines, d->capowners,
-                                   sizeof(unsigned));
+    mt__grow(&R->owner_lines, &R->cap_owner_lines, i + 1, sizeof(*R->owner_lines));
     R->owner_lines[i] = R->line;
     return 0;
 }
@@ -304,7 +272,7 @@ static int parse_as(struct reader *R, char *rest)
     size_t i = d->nas;
     struct mt__mspace *a = mt__desc_add_space(d);
     a->line = R->line;
-    R->root_ids = grow_ids(R->root_ids, &R->cap_root, d->capas, i);
+    grow_ids(&R->root_ids, &R->cap_root, i);
     int err = parse_ref(R, next_field(&rest), "root id", false, &R->root_ids[i]);
     return err ? err : parse_text(R, rest, "address-space name", true, &a->name);
 }

@@ -1,6 +1,6 @@
 /*
- * Which printed lines of a QEMU tree dump are one region (spec
- * mtree-format.md 5.1, 10). A region is printed once per block whose top
+ * Which printed lines of a QEMU tree dump are one region (docs/import.md,
+ * "The inferences"). A region is printed once per block whose top
  * contains it. Distinct blocks of one kind are distinct regions; a block's
  * top is the same region as an identical printed subtree elsewhere (names,
  * owners, layout and children all equal) when that is the only candidate,
@@ -97,8 +97,9 @@ static bool same_line(const struct mt__tree *t, const struct mt__occ *a,
 /* Printed subtrees equal line for line (signatures only narrow the search). */
 static bool same_tree(const struct mt__tree *t, size_t a, size_t b)
 {
-    size_t cap = 64, sp = 0;
-    size_t *st = mt__xmalloc(cap * 2 * sizeof(*st));
+    size_t cap = 0, sp = 0;
+    size_t *st = NULL;
+    mt__grow(&st, &cap, 2, sizeof(*st));
     bool same = true;
     st[sp++] = a;
     st[sp++] = b;
@@ -106,8 +107,7 @@ static bool same_tree(const struct mt__tree *t, size_t a, size_t b)
         const struct mt__occ *y = &t->o[st[--sp]], *x = &t->o[st[--sp]];
         same = same_line(t, x, y);
         for (size_t k = 0; same && k < x->nkids; k++) {
-            if (sp + 2 > cap * 2)
-                st = mt__xrealloc(st, (cap *= 2) * 2 * sizeof(*st));
+            mt__grow(&st, &cap, sp + 2, sizeof(*st));
             st[sp++] = x->kids[k];
             st[sp++] = y->kids[k];
         }
@@ -167,8 +167,9 @@ static bool may_merge(struct ident *I, size_t a, size_t b)
 static void merge(struct ident *I, size_t a, size_t b)
 {
     struct mt__tree *t = I->t;
-    size_t cap = 64, sp = 0;
-    size_t *st = mt__xmalloc(cap * 2 * sizeof(*st));
+    size_t cap = 0, sp = 0;
+    size_t *st = NULL;
+    mt__grow(&st, &cap, 2, sizeof(*st));
     st[sp++] = a;
     st[sp++] = b;
     while (sp) {
@@ -184,8 +185,7 @@ static void merge(struct ident *I, size_t a, size_t b)
         if (I->parent_occ[rx] == MT__NONE)
             I->parent_occ[rx] = I->parent_occ[ry];
         for (size_t k = 0; k < t->o[x].nkids; k++) {
-            if (sp + 2 > cap * 2)
-                st = mt__xrealloc(st, (cap *= 2) * 2 * sizeof(*st));
+            mt__grow(&st, &cap, sp + 2, sizeof(*st));
             st[sp++] = t->o[x].kids[k];
             st[sp++] = t->o[y].kids[k];
         }

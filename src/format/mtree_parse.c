@@ -1,6 +1,6 @@
 /*
- * Reading QEMU `info mtree [-o] [-D]` tree dumps (spec mtree-format.md 5,
- * 6.1, 10, 11): blocks of `address-space:` / `memory-region:` headers with
+ * Reading QEMU `info mtree [-o] [-D]` tree dumps (docs/format.md, "QEMU `info
+ * mtree` dumps"): blocks of `address-space:` / `memory-region:` headers with
  * indented region lines, turned into printed trees. Each line's fixed part is
  * parsed first; whether the dump carries owner suffixes (-o) and disabled
  * lines (-D) is decided over the whole file, because a name alone may look
@@ -16,11 +16,7 @@
 
 static struct mt__occ *add_occ(struct mt__tree *t)
 {
-    if (t->no == t->capo) {
-        t->capo = t->capo ? 2 * t->capo : 256;
-        t->o = mt__xrealloc(t->o, t->capo * sizeof(*t->o));
-    }
-    struct mt__occ *o = &t->o[t->no++];
+    struct mt__occ *o = &MT__PUSH(t->o, t->no, t->capo);
     memset(o, 0, sizeof(*o));
     o->parent = o->tblock = MT__NONE;
     o->uf = t->no - 1;
@@ -29,11 +25,7 @@ static struct mt__occ *add_occ(struct mt__tree *t)
 
 static struct mt__blk *add_blk(struct mt__tree *t, bool mr, unsigned line)
 {
-    if (t->nb == t->capb) {
-        t->capb = t->capb ? 2 * t->capb : 32;
-        t->b = mt__xrealloc(t->b, t->capb * sizeof(*t->b));
-    }
-    struct mt__blk *b = &t->b[t->nb++];
+    struct mt__blk *b = &MT__PUSH(t->b, t->nb, t->capb);
     memset(b, 0, sizeof(*b));
     b->mr = mr;
     b->line = line;
@@ -43,12 +35,8 @@ static struct mt__blk *add_blk(struct mt__tree *t, bool mr, unsigned line)
 
 static void add_kid(struct mt__occ *p, size_t kid, struct mt__occ *k)
 {
-    if (p->nkids == p->capkids) {
-        p->capkids = p->capkids ? 2 * p->capkids : 4;
-        p->kids = mt__xrealloc(p->kids, p->capkids * sizeof(*p->kids));
-    }
     k->kid_pos = p->nkids;
-    p->kids[p->nkids++] = kid;
+    MT__PUSH(p->kids, p->nkids, p->capkids) = kid;
 }
 
 static bool is_hex(char c)
@@ -148,7 +136,7 @@ static int parse_region_line(struct mt__tree *t, unsigned line, char *s)
 /* ---- owner suffixes, [disabled] and alias lines ------------------------------------ */
 
 /*
- * Finds the owner suffix at the end of `s` (spec 6.1): ` orphan`, or one or
+ * Finds the owner suffix at the end of `s` (QEMU's -o): ` orphan`, or one or
  * two of ` owner:{...}` / ` parent:{...}` with matched braces. Returns the
  * offset of its leading space, or -1; owner and olen give the inside.
  */
@@ -193,7 +181,7 @@ static bool is_block_name(const struct mt__strset *mr, const char *name)
     return mt__strset_get(mr, name) != MT__NONE;
 }
 
-/* Alias lines: `alias NAME @TARGET OS-OE` (spec 5.2, 10). */
+/* Alias lines: `alias NAME @TARGET OS-OE`. */
 static int split_alias(struct mt__tree *t, struct mt__occ *o, const struct mt__strset *mr)
 {
     char *r = o->rest;
@@ -295,10 +283,7 @@ static int link_levels(struct mt__tree *t, size_t nreal)
             depth = 0;
         }
         int level = t->o[i].level;
-        if ((size_t)level + 1 > cap) {
-            cap = (size_t)level + 16;
-            stack = mt__xrealloc(stack, cap * sizeof(*stack));
-        }
+        mt__grow(&stack, &cap, (size_t)level + 1, sizeof(*stack));
         if (level == 1 && t->b[block].top != MT__NONE) {
             err = mt__fail(t->e, t->src->name, t->o[i].line, "a second level-1 line "
                            "in one block (a blank line missing before it?)");
@@ -344,11 +329,7 @@ static int link_levels(struct mt__tree *t, size_t nreal)
 
 static void add_name(struct mt__blk *b, char *name)
 {
-    if (b->nnames == b->capnames) {
-        b->capnames = b->capnames ? 2 * b->capnames : 4;
-        b->names = mt__xrealloc(b->names, b->capnames * sizeof(*b->names));
-    }
-    b->names[b->nnames++] = name;
+    MT__PUSH(b->names, b->nnames, b->capnames) = name;
 }
 
 /* Pass 1: blocks, headers and the fixed part of every region line. */

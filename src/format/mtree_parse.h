@@ -10,7 +10,7 @@
 
 #include "machine_build.h"
 
-/* Printed types (spec mtree-format.md 2). */
+/* Printed types (docs/format.md, "QEMU `info mtree` dumps"). */
 enum mt__ptype { MT__PT_RAM, MT__PT_ROM, MT__PT_ROMD, MT__PT_RAMD, MT__PT_IO,
                  MT__PT_CONTAINER };
 
@@ -61,7 +61,7 @@ struct mt__tree {
     size_t nhidden;         /* placeholders made */
 };
 
-/* The owner suffix at the end of a line (spec 6.1): the offset of its
+/* The owner suffix at the end of a line (QEMU's -o): the offset of its
  * leading space, or -1; owner and olen give the inside of owner:{...}. */
 long mt__owner_suffix(const char *s, const char **owner, size_t *olen);
 

@@ -1,7 +1,7 @@
 /*
- * Reading QEMU `info mtree -f [-o] [-d]` flat dumps (spec mtree-format.md 4,
- * 6): one block per view with its address-space lines, flat-root and
- * ranges. Dispatch sections are skipped. The result is what the QEMU
+ * Reading QEMU `info mtree -f [-o] [-d]` flat dumps (docs/form, "QEMU `info
+ * mtree` dumps"): one block per view with its address-space lines, flat-root
+ * and ranges. Dispatch sections are skipped. The result is what the QEMU
  * importer matches its candidate machine against (machine_infer.c).
  */
 #include "mtree_parse.h"
@@ -13,7 +13,7 @@ struct flat_reader {
     const struct mt__src *src;
     struct mt__flat *f;
     struct mt__err *e;
-    size_t capv, capas, capr;
+    size_t capv, capas, capr, caprest;
     char **range_rest;  /* text after "): " of each range, cut after pass 1 */
 };
 
@@ -25,12 +25,8 @@ static int fail(struct flat_reader *F, unsigned line, const char *what)
 static struct mt__frange *add_range(struct flat_reader *F)
 {
     struct mt__flat *f = F->f;
-    if (f->nranges == F->capr) {
-        F->capr = F->capr ? 2 * F->capr : 256;
-        f->ranges = mt__xrealloc(f->ranges, F->capr * sizeof(*f->ranges));
-        F->range_rest = mt__xrealloc(F->range_rest, F->capr * sizeof(char *));
-    }
-    struct mt__frange *r = &f->ranges[f->nranges++];
+    mt__grow(&F->range_rest, &F->caprest, f->nranges + 1, sizeof(*F->range_rest));
+    struct mt__frange *r = &MT__PUSH(f->ranges, f->nranges, F->capr);
     memset(r, 0, sizeof(*r));
     return r;
 }
@@ -72,11 +68,7 @@ static int parse_as(struct flat_reader *F, unsigned line, char *s)
     if (!sep)
         return fail(F, line, "bad AS line (AS \"NAME\", root: ROOT expected)");
     *sep = '\0';
-    if (f->nas == F->capas) {
-        F->capas = F->capas ? 2 * F->capas : 32;
-        f->as = mt__xrealloc(f->as, F->capas * sizeof(*f->as));
-    }
-    struct mt__fspace *a = &f->as[f->nas++];
+    struct mt__fspace *a = &MT__PUSH(f->as, f->nas, F->capas);
     a->name = mt__xstrdup(s);
     a->root_text = mt__xstrdup(sep + 9);
     a->view = f->nv - 1;
@@ -99,11 +91,7 @@ static int read_lines(struct flat_reader *F)
             continue;
         }
         if (!strncmp(s, "FlatView #", 10)) {
-            if (f->nv == F->capv) {
-                F->capv = F->capv ? 2 * F->capv : 16;
-                f->v = mt__xrealloc(f->v, F->capv * sizeof(*f->v));
-            }
-            struct mt__fview *v = &f->v[f->nv++];
+            struct mt__fview *v = &MT__PUSH(f->v, f->nv, F->capv);
             memset(v, 0, sizeof(*v));
             v->line = line;
             v->first_range = f->nranges;

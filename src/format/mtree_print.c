@@ -1,9 +1,10 @@
 /*
  * QEMU 7.2 `info mtree` dumps: the tree format (address-space groups and
  * memory-region blocks) and the flat format (one block per view), printed
- * byte for byte as spec mtree-format.md describes, in memtree's
- * deterministic order (its section 7). This file only reads the tree and the
- * published views; it owns nothing but the scratch memory of one dump.
+ * byte for byte as QEMU prints them (docs/format.md, "QEMU `info mtree`
+ * dumps"), in memtree's deterministic order. This file only reads the tree
+ * and the published views; it owns nothing but the scratch memory of one
+ * dump.
  *
  * Trees can be a million regions wide or deep, so the walk is iterative
  * with an explicit stack, sibling sorting is O(n log n), and every "seen
@@ -241,7 +242,7 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 /* Shared pieces of both formats                                             */
 /* ------------------------------------------------------------------------ */
 
-/* The type column of a region that is not an alias (spec 2, "type"). */
+/* The type column of a region that is not an alias (docs/format.md). */
 static const char *terminal_type(const mt_region *r)
 {
     switch (mt_region_get_kind(r)) {

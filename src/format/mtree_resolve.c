@@ -19,7 +19,7 @@ struct labels {
     struct mt__strset bases;  /* base -> index into counts */
     char **base_keys;
     size_t *counts;
-    size_t nbases, capbases;
+    size_t nbases, capkeys, capcounts;
 };
 
 static char *make_label(struct labels *L, const char *name, size_t rec)
@@ -38,11 +38,8 @@ static char *make_label(struct labels *L, const char *name, size_t rec)
     size_t b = mt__strset_get(&L->bases, base);
     char *label;
     if (b == MT__NONE) {
-        if (L->nbases == L->capbases) {
-            L->capbases = L->capbases ? 2 * L->capbases : 64;
-            L->base_keys = mt__xrealloc(L->base_keys, L->capbases * sizeof(char *));
-            L->counts = mt__xrealloc(L->counts, L->capbases * sizeof(size_t));
-        }
+        mt__grow(&L->base_keys, &L->capkeys, L->nbases + 1, sizeof(*L->base_keys));
+        mt__grow(&L->counts, &L->capcounts, L->nbases + 1, sizeof(*L->counts));
         b = L->nbases++;
         L->base_keys[b] = mt__xstrdup(base);
         L->counts[b] = 1;
@@ -328,6 +325,20 @@ static void warn_guesses(struct mt__mdesc *d)
                   "in the tree dump: guessed off (no flat dump)", d->file);
 }
 
+/* Marks in pick[] the regions whose `open` question is still a guess: not
+ * `settled`, and not seen answering in the flat dump (such a region is no
+ * container and has at least one byte). Returns how many. */
+static size_t pick_open(const struct mt__mdesc *d, bool *pick, uint8_t open, uint8_t settled)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->nr; i++) {
+        uint8_t f = d->r[i].infer;
+        pick[i] = (f & open) && !(f & (settled | MT__MI_TERMINAL_SEEN));
+        n += pick[i];
+    }
+    return n;
+}
+
 void mt__qemu_note_open(struct mt__mdesc *d, bool with_flat)
 {
     static const char *const how[] = {
@@ -346,25 +357,14 @@ void mt__qemu_note_open(struct mt__mdesc *d, bool with_flat)
     }
     bool *pick = mt__xcalloc(d->nr + 1, sizeof(bool));
     char ex[512];
-    size_t n = 0;
-    for (size_t i = 0; i < d->nr; i++) {
-        uint8_t f = d->r[i].infer;
-        pick[i] = (f & MT__MI_KIND_OPEN) && !(f & (MT__MI_KIND_SET | MT__MI_TERMINAL_SEEN));
-        n += pick[i];
-    }
+    size_t n = pick_open(d, pick, MT__MI_KIND_OPEN, MT__MI_KIND_SET);
     examples(d, pick, ex, sizeof(ex));
     if (n)
         mt__desc_note(d, "container vs MMIO: %zu `i/o` region(s) %s: childless ones are "
                       "MMIO unless 2^64 bytes, the others containers: %s", n,
                       with_flat ? "that the flat dump does not decide keep the guess"
                                 : "guessed (no flat dump)", ex);
-    n = 0;
-    for (size_t i = 0; i < d->nr; i++) {
-        uint8_t f = d->r[i].infer;
-        /* a region seen answering has at least one byte */
-        pick[i] = (f & MT__MI_SIZE_OPEN) && !(f & (MT__MI_SIZE_SET | MT__MI_TERMINAL_SEEN));
-        n += pick[i];
-    }
+    n = pick_open(d, pick, MT__MI_SIZE_OPEN, MT__MI_SIZE_SET);
     examples(d, pick, ex, sizeof(ex));
     if (n)
         mt__desc_note(d, "size 0 vs 1: %zu region(s) printed X-X %s: aliases 0, the "

@@ -1,6 +1,6 @@
 /*
  * Which `memory-region:` block each alias line of a QEMU tree dump targets
- * (spec mtree-format.md 5.1, 9). Alias lines name targets only by name and
+ * (docs/import.md, "The inferences"). Alias lines name targets only by name and
  * names repeat, but the blocks are printed in the order their targets were
  * first met: walking the alias lines in print order must queue the blocks
  * in file order (in a -D dump; without -D hidden aliases queue some). A

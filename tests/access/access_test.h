@@ -1,6 +1,6 @@
 /*
  * What the access tests share (header-only, each test program includes it
- * once): the catalogue's `rec` device, which records its callbacks and can
+ * once): the tests' `rec` device, which records its callbacks and can
  * answer from a byte array; regions the test support has no constructor
  * for (IOMMU, RAM device), released by extras_release(); and small helpers
  * for buffers and results.
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- rec: the recording device (conformance.md conventions) ------------------ */
+/* ---- rec: the recording device ------------------ */
 
 typedef struct rec {
     mt_region_ops ops;      /* rules: edit before creating the region */
@@ -97,7 +97,7 @@ static inline bool rec_accepts(void *opaque, uint64_t offset, unsigned size, boo
     return !(d->refuse && offset == d->refuse_offset);
 }
 
-/* Defaults of the catalogue: valid 0/0, impl 1..4 (0/0), little-endian. */
+/* Defaults of the `rec` device: valid 0/0, impl 1..4 (0/0), little-endian. */
 static inline void rec_init(rec *d, mt_endian endian)
 {
     memset(d, 0, sizeof(*d));
@@ -214,7 +214,7 @@ static inline mt_result wr(mt_address_space *as, uint64_t addr, const void *buf,
         assert_memory_equal((got), want_, sizeof(want_));                      \
     } while (0)
 
-/* ---- the IOMMU setup of items 56 and 95 ---------------------------------------------
+/* ---- the IOMMU setup of test_dispatch.c and test_readonly_access.c ------
  *
  * `mem` holds p (RAM, byte i = i & ff) and, at 100000, iommu2 translating
  * everything to `phys` (q: byte i = ff - (i & ff)); `dma` holds `iommu`

@@ -1,15 +1,14 @@
 /*
- * The access API around the catalogue's groups F and J: ROM writes and the
- * ROM loader (item 27), ROM device modes (item 28, access part), reads
- * through a kept view (item 32), bad arguments, direct pointers and the
- * bounce buffer, find and its references (items 45's find part, 3.3), RAM
- * devices, the 2^64 section, and the guest-error and dirty hooks.
+ * The access API around dispatch and readonly writes: ROM writes and the
+ * ROM loader, ROM device modes (the access part), reads through a kept
+ * view, bad arguments, direct pointers and the bounce buffer, find and the
+ * references it takes (docs/access.md, "Find"), RAM devices, the 2^64 section, and the guest-error and dirty hooks.
  */
 #include "access_test.h"
 
-/* ---- item 27: writes to ROM ------------------------------------------------------- */
+/* ---- writes to ROM ------------------------------------------------------- */
 
-static void item_27_writes_to_rom(void **state)
+static void writes_to_rom(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -38,9 +37,9 @@ static void item_27_writes_to_rom(void **state)
                      MT_RESULT_DECODE_ERROR);
 }
 
-/* ---- item 28: ROM device modes (accesses; dumps and listeners: group C, D) ------------ */
+/* ---- ROM device modes (accesses; dumps and listeners: test_flags.c) ---------- */
 
-static void item_28_rom_device_modes(void **state)
+static void rom_device_modes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -79,9 +78,9 @@ static void item_28_rom_device_modes(void **state)
     assert_log(&d, "");
 }
 
-/* ---- item 32: deletion visible only after the commit; a kept view ------------------- */
+/* ---- deletion visible only after the commit; a kept view ------------------- */
 
-static void item_32_reads_through_a_kept_view(void **state)
+static void reads_through_a_kept_view(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -626,23 +625,18 @@ static void results_or_together(void **state)
     assert_int_equal(mt_address_space_write(e->X, 0x1000, A, buf, 4), MT_RESULT_ERROR);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_27_writes_to_rom),
-        MT_TEST(item_28_rom_device_modes),
-        MT_TEST(item_32_reads_through_a_kept_view),
-        MT_TEST(bad_arguments_touch_nothing),
-        MT_TEST(map_direct),
-        MT_TEST(map_dirty_and_writes_report),
-        MT_TEST(map_bounce),
-        MT_TEST(find_holds_a_reference),
-        MT_TEST(section_copy_holds_the_view),
-        MT_TEST(section_copy_of_a_retired_view),
-        MT_TEST(ram_device_host_order),
-        MT_TEST(whole_space_section),
-        MT_TEST(guest_errors_reported),
-        MT_TEST(results_or_together),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(writes_to_rom),
+    MT_TEST(rom_device_modes),
+    MT_TEST(reads_through_a_kept_view),
+    MT_TEST(bad_arguments_touch_nothing),
+    MT_TEST(map_direct),
+    MT_TEST(map_dirty_and_writes_report),
+    MT_TEST(map_bounce),
+    MT_TEST(find_holds_a_reference),
+    MT_TEST(section_copy_holds_the_view),
+    MT_TEST(section_copy_of_a_retired_view),
+    MT_TEST(ram_device_host_order),
+    MT_TEST(whole_space_section),
+    MT_TEST(guest_errors_reported),
+    MT_TEST(results_or_together))

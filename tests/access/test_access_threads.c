@@ -1,5 +1,5 @@
 /*
- * The access path against a writer (memory-model.md 8.8, 9.3): a reader
+ * The access path against a writer (docs/access.md, "Threads"): a reader
  * thread reads and writes through an address space while the writer maps
  * and unmaps regions over the same addresses, commit after commit, and
  * reclaims. Each access loads the view once inside its read-side section,
@@ -247,12 +247,7 @@ static void unplug_while_mapped_on_another_thread(void **state)
     assert_int_equal(unplugged, 1); /* at the first reclaim after the unmap */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(reads_during_commits),
-        MT_TEST(maps_during_commits),
-        MT_TEST(unplug_while_mapped_on_another_thread),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(reads_during_commits),
+    MT_TEST(maps_during_commits),
+    MT_TEST(unplug_while_mapped_on_another_thread))

@@ -1,6 +1,6 @@
 /*
- * Conformance group F, dispatch and access (conformance.md items 47-58,
- * memory-model.md 9 and 10): unassigned addresses, byte-exact lookups,
+ * Dispatch and access (docs/access.md, "Device access rules" and "Lookups
+ * and the dispatch index"): unassigned addresses, byte-exact lookups,
  * splitting to the implementation sizes in both byte orders, truncation of
  * narrow reads, `valid` rules, alignment and memtree's unaligned emulation
  * at every misalignment, `accepts`, byte order through buffers, the
@@ -9,9 +9,9 @@
  */
 #include "access_test.h"
 
-/* ---- item 47: unassigned addresses ----------------------------------------------- */
+/* ---- unassigned addresses ----------------------------------------------- */
 
-static void item_47_unassigned(void **state)
+static void test_unassigned(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -49,9 +49,9 @@ static void item_47_unassigned(void **state)
     assert_ptr_equal(s.view, mt_address_space_view(e->X));
 }
 
-/* ---- item 48: sub-page resolution ---------------------------------------------------- */
+/* ---- sub-page resolution ---------------------------------------------------- */
 
-static void item_48_sub_page_resolution(void **state)
+static void sub_page_resolution(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -97,9 +97,9 @@ static void item_48_sub_page_resolution(void **state)
     assert_bytes(p + 0x100c, 0xac, 0xad, 0xae, 0xaf);
 }
 
-/* ---- item 49: splitting to the implementation size --------------------------------- */
+/* ---- splitting to the implementation size --------------------------------- */
 
-static void item_49_split_to_impl_size(void **state)
+static void split_to_impl_size(void **state)
 {
     mt_test_env *e = *state;
     rec le, be;
@@ -136,9 +136,9 @@ static void item_49_split_to_impl_size(void **state)
     assert_log(&be, "r@10/1 r@11/1 r@12/1 r@13/1");
 }
 
-/* ---- item 50: a narrow read through a wide implementation ------------------------- */
+/* ---- a narrow read through a wide implementation ------------------------- */
 
-static void item_50_narrow_read_wide_impl(void **state)
+static void narrow_read_wide_impl(void **state)
 {
     mt_test_env *e = *state;
     rec le, be;
@@ -168,9 +168,9 @@ static void item_50_narrow_read_wide_impl(void **state)
     assert_int_equal(v, 0xaabb);
 }
 
-/* ---- item 51: valid.max_access_size ------------------------------------------------- */
+/* ---- valid.max_access_size ------------------------------------------------- */
 
-static void item_51_valid_max_access_size(void **state)
+static void valid_max_access_size(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -191,9 +191,9 @@ static void item_51_valid_max_access_size(void **state)
     assert_log(&d0, "r@0/4 r@4/4");
 }
 
-/* ---- item 52: alignment ---------------------------------------------------------------- */
+/* ---- alignment ---------------------------------------------------------------- */
 
-static void item_52_alignment(void **state)
+static void test_alignment(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -219,9 +219,9 @@ static void item_52_alignment(void **state)
     assert_log(&d, "r@1/1 r@2/2 r@4/1");
 }
 
-/* ---- item 52a: unaligned emulation ------------------------------------------------------ */
+/* ---- unaligned emulation ------------------------------------------------------ */
 
-static void item_52a_example(void **state)
+static void unaligned_emulation_example(void **state)
 {
     mt_test_env *e = *state;
     rec d;
@@ -271,7 +271,7 @@ static void item_52a_example(void **state)
  * implementation ranges: the value read is the device-order value of the
  * bytes asked for; a write changes exactly those bytes; every callback is
  * naturally aligned and within [impl.min, impl.max]. */
-static void item_52a_every_misalignment(void **state)
+static void every_misalignment(void **state)
 {
     mt_test_env *e = *state;
     static const unsigned impls[][2] = {{4, 4}, {1, 4}, {1, 8}, {2, 8}, {8, 8},
@@ -341,9 +341,9 @@ static void item_52a_every_misalignment(void **state)
     }
 }
 
-/* ---- item 53: accepts -------------------------------------------------------------------- */
+/* ---- accepts -------------------------------------------------------------------- */
 
-static void item_53_accepts(void **state)
+static void test_accepts(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -382,9 +382,9 @@ static void item_53_accepts(void **state)
     assert_int_equal(d.acc_offset, 0);
 }
 
-/* ---- item 54: byte order through an address space ---------------------------------------- */
+/* ---- byte order through an address space ---------------------------------------- */
 
-static void item_54_byte_order(void **state)
+static void byte_order(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -429,9 +429,9 @@ static void item_54_byte_order(void **state)
     assert_int_equal(mt_context_set_target_endian(e->ctx, MT_ENDIAN_NATIVE), -EINVAL);
 }
 
-/* ---- item 55: the memory attribute ------------------------------------------------------------ */
+/* ---- the memory attribute ------------------------------------------------------------ */
 
-static void item_55_memory_attribute(void **state)
+static void memory_attribute(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -464,9 +464,9 @@ static void item_55_memory_attribute(void **state)
     assert_bytes(buf, 0xfc, 0xfd, 0xfe, 0xff);
 }
 
-/* ---- item 56: IOMMU translation ------------------------------------------------------------------ */
+/* ---- IOMMU translation ------------------------------------------------------------------ */
 
-static void item_56_iommu(void **state)
+static void iommu(void **state)
 {
     mt_test_env *e = *state;
     struct iommu_setup s;
@@ -528,9 +528,9 @@ static void item_56_iommu(void **state)
     extras_release(e);
 }
 
-/* ---- item 57: eventfd emulation ------------------------------------------------------------------ */
+/* ---- eventfd emulation ------------------------------------------------------------------ */
 
-static void item_57_eventfd(void **state)
+static void test_eventfd(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -584,7 +584,7 @@ static void item_57_eventfd(void **state)
 
 /* The match value is given in the target's byte order and matched in the
  * device's (QEMU's adjust_endianness at registration). */
-static void item_57_eventfd_byte_order(void **state)
+static void eventfd_byte_order(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -603,9 +603,9 @@ static void item_57_eventfd_byte_order(void **state)
     assert_int_equal(mt_region_del_eventfd(door, 8, 4, true, 0x11223344, &e1.n), 0);
 }
 
-/* ---- item 58: no limit on sections ------------------------------------------------------------------ */
+/* ---- no limit on sections ------------------------------------------------------------------ */
 
-static void item_58a_ten_thousand_ranges(void **state)
+static void ten_thousand_ranges(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -634,7 +634,7 @@ static void item_58a_ten_thousand_ranges(void **state)
     free(p);
 }
 
-static void item_58b_one_byte_regions(void **state)
+static void one_byte_regions(void **state)
 {
     mt_test_env *e = *state;
     mt_region *c = mt_test_container(e, e->O1, "c", UINT64_MAX);
@@ -685,7 +685,7 @@ static void odd_write(void *opaque, uint64_t offset, uint64_t value, unsigned si
 static const mt_region_ops odd_ops = {.read = odd_read, .write = odd_write,
                                       .endianness = MT_ENDIAN_LITTLE};
 
-static void item_58c_odd_bytes(void **state)
+static void odd_bytes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -718,26 +718,21 @@ static void item_58c_odd_bytes(void **state)
     assert_string_equal(odd_log, "1:w@0/4 5:w@0/2 7:w@0/1");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_47_unassigned),
-        MT_TEST(item_48_sub_page_resolution),
-        MT_TEST(item_49_split_to_impl_size),
-        MT_TEST(item_50_narrow_read_wide_impl),
-        MT_TEST(item_51_valid_max_access_size),
-        MT_TEST(item_52_alignment),
-        MT_TEST(item_52a_example),
-        MT_TEST(item_52a_every_misalignment),
-        MT_TEST(item_53_accepts),
-        MT_TEST(item_54_byte_order),
-        MT_TEST(item_55_memory_attribute),
-        MT_TEST(item_56_iommu),
-        MT_TEST(item_57_eventfd),
-        MT_TEST(item_57_eventfd_byte_order),
-        MT_TEST(item_58a_ten_thousand_ranges),
-        MT_TEST(item_58b_one_byte_regions),
-        MT_TEST(item_58c_odd_bytes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_unassigned),
+    MT_TEST(sub_page_resolution),
+    MT_TEST(split_to_impl_size),
+    MT_TEST(narrow_read_wide_impl),
+    MT_TEST(valid_max_access_size),
+    MT_TEST(test_alignment),
+    MT_TEST(unaligned_emulation_example),
+    MT_TEST(every_misalignment),
+    MT_TEST(test_accepts),
+    MT_TEST(byte_order),
+    MT_TEST(memory_attribute),
+    MT_TEST(iommu),
+    MT_TEST(test_eventfd),
+    MT_TEST(eventfd_byte_order),
+    MT_TEST(ten_thousand_ranges),
+    MT_TEST(one_byte_regions),
+    MT_TEST(odd_bytes))

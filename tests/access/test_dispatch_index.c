@@ -1,9 +1,9 @@
 /*
- * The lookup index (index.c): byte-exact answers
- * equal to a search of the sorted ranges, for random views, at range
- * boundaries and at the top of the address space; views of 1,000,000
- * ranges; index memory per range; the hints (the most recent range and
- * the hint table) shared by racing readers never giving a wrong answer.
+ * The lookup index (docs/access.md, "Lookups and the dispatch index"):
+ * byte-exact answers equal to a search of the sorted ranges, for random
+ * views, at range boundaries and at the top of the address space; views of
+ * 1,000,000 ranges; index memory per range; the hints (the most recent range
+ * and the hint table) shared by racing readers never giving a wrong answer.
  * ctest runs it as is, without the hint table (MT_TEST_LOOKUP_HINTS=0), and
  * with each narrower walk (MT_TEST_LOOKUP_ISA=scalar, avx2).
  */
@@ -216,13 +216,8 @@ static void racing_hint(void **state)
     assert_int_equal(r[0].wrong + r[1].wrong, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(random_views_agree),
-        MT_TEST(small_views),
-        MT_TEST(one_million_ranges),
-        MT_TEST(racing_hint),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(random_views_agree),
+    MT_TEST(small_views),
+    MT_TEST(one_million_ranges),
+    MT_TEST(racing_hint))

@@ -1,5 +1,5 @@
 /*
- * IOMMU regions beyond translation (memory-model.md 2.1): the number of
+ * IOMMU regions beyond translation (docs/access.md, "IOMMUs"): the number of
  * indexes, the minimum page size, and map/unmap notifiers. Every rule and
  * every error of the header's "IOMMU regions" section: event types against
  * flags, index and range filtering, clipping on partial overlap, delivery
@@ -817,28 +817,23 @@ static void owner_teardown_without_notifiers_is_quiet(void **state)
     assert_int_equal(e->diag.count, before);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        TEST(num_indexes_from_ops_or_one),
-        TEST(num_indexes_of_other_regions),
-        TEST(min_page_size_from_ops_or_context),
-        TEST(events_go_to_the_notifiers_of_their_type),
-        TEST(events_go_to_the_notifiers_of_their_index),
-        TEST(events_are_clipped_to_the_notifier_range),
-        TEST(notifier_ranges_reach_the_end_of_2_64_regions),
-        TEST(delivery_follows_registration_order),
-        TEST(registration_through_aliases_lands_on_the_iommu),
-        TEST(register_refuses_what_is_not_an_iommu),
-        TEST(register_refuses_bad_notifiers),
-        TEST(register_refuses_a_notifier_registered_already),
-        TEST(unregister_of_what_is_not_registered),
-        TEST(notify_refuses_bad_events),
-        TEST(callbacks_may_fire_but_not_edit),
-        TEST(finalize_refuses_an_iommu_with_notifiers),
-        TEST(reused_storage_starts_without_notifiers),
-        TEST(owner_teardown_detaches_notifiers),
-        TEST(owner_teardown_without_notifiers_is_quiet),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    TEST(num_indexes_from_ops_or_one),
+    TEST(num_indexes_of_other_regions),
+    TEST(min_page_size_from_ops_or_context),
+    TEST(events_go_to_the_notifiers_of_their_type),
+    TEST(events_go_to_the_notifiers_of_their_index),
+    TEST(events_are_clipped_to_the_notifier_range),
+    TEST(notifier_ranges_reach_the_end_of_2_64_regions),
+    TEST(delivery_follows_registration_order),
+    TEST(registration_through_aliases_lands_on_the_iommu),
+    TEST(register_refuses_what_is_not_an_iommu),
+    TEST(register_refuses_bad_notifiers),
+    TEST(register_refuses_a_notifier_registered_already),
+    TEST(unregister_of_what_is_not_registered),
+    TEST(notify_refuses_bad_events),
+    TEST(callbacks_may_fire_but_not_edit),
+    TEST(finalize_refuses_an_iommu_with_notifiers),
+    TEST(reused_storage_starts_without_notifiers),
+    TEST(owner_teardown_detaches_notifiers),
+    TEST(owner_teardown_without_notifiers_is_quiet))

@@ -1,10 +1,9 @@
 /*
- * Conformance group J, readonly writes (conformance.md items 89-98,
- * memory-model.md 9.11): memtree refuses every write that reaches a
- * readonly range, whichever region on the path set the flag, through
- * address spaces, mappings, region-level dispatch, ROM devices and IOMMUs,
- * with no callback and no eventfd; the ROM loader's write still works;
- * listeners and the flat-root descent keep the flag.
+ * Readonly writes (docs/access.md, "Readonly ranges: one rule"): memtree
+ * refuses every write that reaches a readonly range, whichever region on the
+ * path set the flag, through address spaces, mappings, region-level dispatch,
+ * ROM devices and IOMMUs, with no callback and no eventfd; the ROM loader's
+ * write still works; listeners and the flat-root descent keep the flag.
  */
 #include "access_test.h"
 
@@ -22,9 +21,9 @@ static mt_region *readonly_alias_setup(mt_test_env *e)
     return r;
 }
 
-/* ---- item 89 ------------------------------------------------------------------- */
+/* ---- readonly alias of ram --------------------------------------------------- */
 
-static void item_89_readonly_alias_of_ram(void **state)
+static void readonly_alias_of_ram(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r = readonly_alias_setup(e);
@@ -43,9 +42,9 @@ static void item_89_readonly_alias_of_ram(void **state)
     assert_bytes(mt_region_ram_ptr(r), 0x11, 0x22, 0x33, 0x44);
 }
 
-/* ---- item 90 ------------------------------------------------------------------- */
+/* ---- readonly container over mmio -------------------------------------------- */
 
-static void item_90_readonly_container_over_mmio(void **state)
+static void readonly_container_over_mmio(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -71,9 +70,9 @@ static void item_90_readonly_container_over_mmio(void **state)
     assert_bytes(mt_region_ram_ptr(r), 0, 0, 0, 0);
 }
 
-/* ---- item 91 ------------------------------------------------------------------- */
+/* ---- mixed access ------------------------------------------------------------ */
 
-static void item_91_mixed_access(void **state)
+static void mixed_access(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -94,9 +93,9 @@ static void item_91_mixed_access(void **state)
         assert_int_equal(r2p[i], 0x5a);
 }
 
-/* ---- item 92 ------------------------------------------------------------------- */
+/* ---- mapping for write ------------------------------------------------------- */
 
-static void item_92_mapping_for_write(void **state)
+static void mapping_for_write(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r = readonly_alias_setup(e);
@@ -109,9 +108,9 @@ static void item_92_mapping_for_write(void **state)
     assert_int_equal(mt_address_space_unmap(&m, 0x100), 0);
 }
 
-/* ---- item 93 ------------------------------------------------------------------- */
+/* ---- region dispatch through readonly alias ---------------------------------- */
 
-static void item_93_region_dispatch_through_readonly_alias(void **state)
+static void region_dispatch_through_readonly_alias(void **state)
 {
     mt_test_env *e = *state;
     rec d;
@@ -133,9 +132,9 @@ static void item_93_region_dispatch_through_readonly_alias(void **state)
     assert_log(&d, "r@14/4");
 }
 
-/* ---- item 94 ------------------------------------------------------------------- */
+/* ---- rom device behind readonly alias ---------------------------------------- */
 
-static void item_94_rom_device_behind_readonly_alias(void **state)
+static void rom_device_behind_readonly_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -156,9 +155,9 @@ static void item_94_rom_device_behind_readonly_alias(void **state)
     assert_log(&d, "");
 }
 
-/* ---- item 95 ------------------------------------------------------------------- */
+/* ---- behind an iommu --------------------------------------------------------- */
 
-static void item_95_behind_an_iommu(void **state)
+static void behind_an_iommu(void **state)
 {
     mt_test_env *e = *state;
     struct iommu_setup s;
@@ -179,7 +178,7 @@ static void item_95_behind_an_iommu(void **state)
     extras_release(e);
 }
 
-static void item_95_iommu_in_readonly_container(void **state)
+static void iommu_in_readonly_container(void **state)
 {
     mt_test_env *e = *state;
     struct iommu_setup s;
@@ -193,9 +192,9 @@ static void item_95_iommu_in_readonly_container(void **state)
     extras_release(e);
 }
 
-/* ---- item 96 ------------------------------------------------------------------- */
+/* ---- no eventfd for refused write -------------------------------------------- */
 
-static void item_96_no_eventfd_for_refused_write(void **state)
+static void no_eventfd_for_refused_write(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -220,7 +219,7 @@ static void item_96_no_eventfd_for_refused_write(void **state)
     assert_int_equal(mt_region_del_eventfd(door, 8, 4, true, 1, &e1.n), 0);
 }
 
-/* ---- item 97 ------------------------------------------------------------------- */
+/* ---- listeners see the flag -------------------------------------------------- */
 
 struct seen {
     mt_listener l;
@@ -238,7 +237,7 @@ static void seen_add(mt_listener *l, const mt_section *s)
     }
 }
 
-static void item_97_listeners_see_the_flag(void **state)
+static void listeners_see_the_flag(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r = readonly_alias_setup(e);
@@ -254,9 +253,9 @@ static void item_97_listeners_see_the_flag(void **state)
     assert_true(s.readonly);
 }
 
-/* ---- item 98 ------------------------------------------------------------------- */
+/* ---- flat root keeps readonly wrapper ---------------------------------------- */
 
-static void item_98_flat_root_keeps_readonly_wrapper(void **state)
+static void flat_root_keeps_readonly_wrapper(void **state)
 {
     mt_test_env *e = *state;
     mt_region *sys = mt_test_container(e, e->O1, "sys", UINT64_MAX);
@@ -289,20 +288,15 @@ static void item_98_flat_root_keeps_readonly_wrapper(void **state)
     assert_log(&d, "w@0/4=4030201");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_89_readonly_alias_of_ram),
-        MT_TEST(item_90_readonly_container_over_mmio),
-        MT_TEST(item_91_mixed_access),
-        MT_TEST(item_92_mapping_for_write),
-        MT_TEST(item_93_region_dispatch_through_readonly_alias),
-        MT_TEST(item_94_rom_device_behind_readonly_alias),
-        MT_TEST(item_95_behind_an_iommu),
-        MT_TEST(item_95_iommu_in_readonly_container),
-        MT_TEST(item_96_no_eventfd_for_refused_write),
-        MT_TEST(item_97_listeners_see_the_flag),
-        MT_TEST(item_98_flat_root_keeps_readonly_wrapper),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(readonly_alias_of_ram),
+    MT_TEST(readonly_container_over_mmio),
+    MT_TEST(mixed_access),
+    MT_TEST(mapping_for_write),
+    MT_TEST(region_dispatch_through_readonly_alias),
+    MT_TEST(rom_device_behind_readonly_alias),
+    MT_TEST(behind_an_iommu),
+    MT_TEST(iommu_in_readonly_container),
+    MT_TEST(no_eventfd_for_refused_write),
+    MT_TEST(listeners_see_the_flag),
+    MT_TEST(flat_root_keeps_readonly_wrapper))

@@ -13,40 +13,7 @@ set -u
 group=${1:?usage: cli_draw_test.sh GROUP}
 : "${MEMTREE:?}" "${DATA:?}" "${MACHINES:?}"
 CASES=${CASES:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-out=$work/out
-err=$work/err
-fails=0
-checks=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-run() { # RC ARGS...
-    local want=$1
-    shift
-    checks=$((checks + 1))
-    "$MEMTREE" "$@" >"$out" 2>"$err"
-    local rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "memtree $* exited $rc, expected $want"
-        sed 's/^/  stderr: /' "$err" | head -5 >&2
-        sed 's/^/  stdout: /' "$out" | head -5 >&2
-    fi
-}
-
-has() { # FILE TEXT
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
-}
-
-lacks() { # FILE TEXT
-    checks=$((checks + 1))
-    ! grep -qF -- "$2" "$1" || fail "$(basename "$1") has: $2"
-}
+source "${BASH_SOURCE%/*}/../support/cli_harness.sh"
 
 # The lines of the marks' tooltips: "FIRST-LAST NAME (KIND, prio P): WHY",
 # with XML's escapes undone.
@@ -226,16 +193,4 @@ test_draw_open() {
     has "$err" "missing -O OUT.svg (or --open)"
 }
 
-case $group in
-draw_hidden | draw_open)
-    "test_$group"
-    rc=$?
-    ;;
-*)
-    echo "cli_draw_test.sh: unknown group '$group'" >&2
-    exit 2
-    ;;
-esac
-echo "$group: $checks checks, $fails failed"
-((fails == 0)) || exit 1
-exit "$rc"
+run_group cli_draw_test.sh draw_hidden draw_open

@@ -8,40 +8,7 @@ set -u
 
 group=${1:?usage: cli_live_test.sh GROUP}
 : "${MEMTREE:?}" "${JSON_CHECK:?}" "${DATA:?}" "${MACHINES:?}" "${SRC:?}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-out=$work/out
-err=$work/err
-fails=0
-checks=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-run() { # RC ARGS...
-    local want=$1
-    shift
-    checks=$((checks + 1))
-    "$MEMTREE" "$@" >"$out" 2>"$err"
-    local rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "memtree $* exited $rc, expected $want"
-        sed 's/^/  stderr: /' "$err" | head -5 >&2
-        sed 's/^/  stdout: /' "$out" | head -5 >&2
-    fi
-}
-
-has() { # FILE TEXT
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$1" || { fail "$(basename "$1") lacks: $2"; sed 's/^/  | /' "$1" | head -30 >&2; }
-}
-
-lacks() { # FILE TEXT
-    checks=$((checks + 1))
-    ! grep -qF -- "$2" "$1" || fail "$(basename "$1") has: $2"
-}
+source "${BASH_SOURCE%/*}/../support/cli_harness.sh"
 
 json_ok() {
     checks=$((checks + 1))
@@ -214,12 +181,4 @@ test_interface() {
     fi
 }
 
-case $group in
-at_explain | diff_causes | interface) "test_$group" ;;
-*)
-    echo "cli_live_test.sh: unknown group '$group'" >&2
-    exit 2
-    ;;
-esac
-echo "$group: $checks checks, $fails failed"
-[[ $fails -eq 0 ]]
+run_group cli_live_test.sh at_explain diff_causes interface

@@ -10,32 +10,7 @@ set -u
 group=${1:?usage: cli_test.sh GROUP}
 : "${MEMTREE:?}" "${JSON_CHECK:?}" "${DATA:?}" "${MACHINES:?}"
 CASES=${CASES:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-out=$work/out
-err=$work/err
-fails=0
-checks=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-# run RC ARGS...: runs the tool, keeps stdout/stderr in $out/$err and checks
-# the exit status.
-run() {
-    local want=$1
-    shift
-    checks=$((checks + 1))
-    "$MEMTREE" "$@" >"$out" 2>"$err"
-    local rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "memtree $* exited $rc, expected $want"
-        sed 's/^/  stderr: /' "$err" | head -5 >&2
-        sed 's/^/  stdout: /' "$out" | head -5 >&2
-    fi
-}
+source "${BASH_SOURCE%/*}/../support/cli_harness.sh"
 
 out_has() {
     checks=$((checks + 1))
@@ -324,7 +299,7 @@ test_check() {
     run 2 check "$DATA/garbage.txt"
     err_matches "garbage\.txt:[0-9]+: "
     if [[ -n $CASES && -d $CASES/ppc-mac99 ]]; then
-        # NVRAM mapped over the firmware at equal priority (spec 9).
+        # NVRAM mapped over the firmware at equal priority (docs/import.md).
         run 1 check "$CASES/ppc-mac99"
         out_has "'macio-nvram'"
     fi
@@ -514,20 +489,4 @@ test_input() {
     run 0 at "$DATA/iommu-root.mtree.txt" 0 --strict
 }
 
-case $group in
-show | flat | at | diff | check | draw | usage | json | input) "test_$group" ;;
-*)
-    echo "unknown group '$group'" >&2
-    exit 2
-    ;;
-esac
-status=$?
-if ((fails)); then
-    echo "$group: $fails of $checks checks failed" >&2
-    exit 1
-fi
-if ((status == 77)); then
-    exit 77
-fi
-echo "$group: $checks checks passed" >&2
-exit 0
+run_group cli_test.sh show flat at diff check draw usage json input

@@ -6,7 +6,8 @@
  * dump is imported with the flat dump as its companion (mt_machine_load),
  * and then:
  *   flat   mt_dump -f must equal flat.txt, comparing blocks as a multiset
- *          and AS lines within a block as a set (spec mtree-format.md 7),
+ *          and AS lines within a block as a set (QEMU prints them in no
+ *          fixed order),
  *          and the importer must say so too (mt_machine_flat_differs);
  *   map    the machine saved as a map, read back into a fresh context and
  *          saved again: identical bytes, and identical flat and tree (-o -D)
@@ -34,7 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Flat-dump blocks, normalised (mtree-format.md 7). */
+/* Flat-dump blocks, normalised (blocks and AS lines in no fixed order). */
 static void flat_blocks(const char *text, struct blocks *out)
 {
     parse_blocks(text, out);

@@ -1,11 +1,11 @@
 /*
  * What the PCI bridge tests share (test_bridge_*.c): the root bus of
- * pci-bridge.md section 3 (`pci` and `io` under address spaces `memory` and
- * `I/O`), heap bridges whose release is counted, the storage poisoning of
- * conformance.md group I hooked into the bridge's update flow, the check of
- * every view against the reference renderer, and the owner counts that
- * memory-model.md 8.3 predicts. Everything is static inline so each test
- * program takes only what it uses.
+ * docs/pci-bridge.md, "Using it" (`pci` and `io` under address spaces
+ * `memory` and `I/O`), heap bridges whose release is counted, the storage
+ * poisoning of test_lifetime_core.c hooked into the bridge's update flow, the
+ * check of every view against the reference renderer, and the owner counts
+ * that docs/lifetimes.md ("Who holds references") predicts. Everything is
+ * static inline so each test program takes only what it uses.
  */
 #ifndef TEST_BRIDGE_COMMON_H
 #define TEST_BRIDGE_COMMON_H
@@ -48,18 +48,9 @@ static inline uint64_t bt_ones_read(void *opaque, uint64_t offset, unsigned size
     return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * size)) - 1;
 }
 
-static inline void bt_ignore_write(void *opaque, uint64_t offset, uint64_t value,
-                                   unsigned size)
-{
-    (void)opaque;
-    (void)offset;
-    (void)value;
-    (void)size;
-}
-
 static const mt_region_ops bt_ones_ops = {
     .read = bt_ones_read,
-    .write = bt_ignore_write,
+    .write = mt_test_ignore_write,
     .endianness = MT_ENDIAN_LITTLE,
 };
 
@@ -123,9 +114,10 @@ static inline void bt_write(mt_test_env *e, bt_bridge *bb, unsigned off, uint32_
 }
 
 /*
- * Unplug (section 7 exit flow), drop the creator's reference and reclaim:
- * the owner's teardown must then have finalised the containers and run
- * the release callback exactly once. Frees the bridge.
+ * Unplug (the exit flow of docs/pci-bridge.md, "The update flows"), drop the
+ * creator's reference and reclaim: the owner's teardown must then have
+ * finalised the containers and run the release callback exactly once. Frees
+ * the bridge.
  */
 static inline void bt_unplug(mt_test_env *e, bt_bridge *bb)
 {
@@ -143,15 +135,23 @@ static inline void bt_unplug(mt_test_env *e, bt_bridge *bb)
     free(bb);
 }
 
+/* The six aliases of a bridge, in slot order: the three windows, then the
+ * VGA memory and the two VGA I/O ranges. */
+static inline void bt_aliases(mt_pci_bridge *b, mt_region *r[6])
+{
+    r[0] = mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_IO);
+    r[1] = mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_MEM);
+    r[2] = mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_PREF);
+    r[3] = mt_pci_bridge_vga_mem(b);
+    r[4] = mt_pci_bridge_vga_io_lo(b);
+    r[5] = mt_pci_bridge_vga_io_hi(b);
+}
+
 /* The identities of the six aliases, in slot order. */
 static inline void bt_alias_ids(mt_pci_bridge *b, uint64_t ids[6])
 {
-    mt_region *r[6] = {
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_IO),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_MEM),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_PREF),
-        mt_pci_bridge_vga_mem(b), mt_pci_bridge_vga_io_lo(b), mt_pci_bridge_vga_io_hi(b),
-    };
+    mt_region *r[6];
+    bt_aliases(b, r);
     for (int i = 0; i < 6; i++)
         ids[i] = mt_region_id(r[i]);
 }
@@ -215,8 +215,8 @@ static inline void bt_poison_install(mt_pci_bridge *b, bt_poison *p)
 
 /*
  * After a commit, each address space's view must be the one a from-scratch
- * render of the current tree gives: the flat-root of memory-model.md 5.1
- * (the same live region, or the empty view) and the ranges of section 4.
+ * render of the current tree gives: the flat-root (docs/views.md)
+ * (the same live region, or the empty view) and the ranges (docs/rendering.md).
  */
 static inline void bt_check_views_at(mt_context *ctx, const char *file, int line)
 {
@@ -290,7 +290,7 @@ static inline size_t bt_distinct_flat_roots(mt_context *ctx)
     return n;
 }
 
-/* ---- owner counts predicted by memory-model.md 8.3 -------------------------------------- */
+/* ---- owner counts predicted by docs/lifetimes.md -------------------------------------- */
 
 static inline uint32_t bt_links_from(const mt_region *c, const mt_owner *o)
 {

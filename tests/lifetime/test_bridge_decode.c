@@ -1,11 +1,11 @@
 /*
- * PCI bridge decoding and register behaviour, conformance items 64-71
- * (pci-bridge.md BR-1 to BR-8): the rows of the section 5 table through the
+ * PCI bridge decoding and register behaviour (BR-1 to BR-8, docs/pci-bridge.md,
+ * "Registers and decoding"): the rows of the decoding table through the
  * device's registers and through the pure decoder, writable masks and
  * read-only type nibbles, empty windows after the forwarding-disabled
  * reset, command enables, VGA forwarding, which writes re-program the
  * windows, and what listeners see of an update (one transaction each). One
- * bridge `B` sits on the root bus of pci-bridge.md section 3.
+ * bridge `B` sits on the root bus of docs/pci-bridge.md, "Using it".
  */
 #include "test_bridge_common.h"
 
@@ -259,12 +259,8 @@ typedef struct alias_state {
 
 static void snapshot(mt_pci_bridge *b, alias_state s[6])
 {
-    mt_region *r[6] = {
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_IO),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_MEM),
-        mt_pci_bridge_window_region(b, MT_PCI_BRIDGE_WIN_PREF),
-        mt_pci_bridge_vga_mem(b), mt_pci_bridge_vga_io_lo(b), mt_pci_bridge_vga_io_hi(b),
-    };
+    mt_region *r[6];
+    bt_aliases(b, r);
     for (int i = 0; i < 6; i++)
         s[i] = (alias_state){mt_region_alias_offset(r[i]), mt_region_addr(r[i]),
                              mt_region_size(r[i]), mt_region_enabled(r[i]),
@@ -583,17 +579,12 @@ static void br8_one_transaction_per_update(void **state)
     teardown_bridge(&f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(br1_io_decoding),
-        MT_TEST(br2_memory_decoding),
-        MT_TEST(br3_prefetchable_decoding),
-        MT_TEST(br4_empty_windows),
-        MT_TEST(br5_command_enables),
-        MT_TEST(br6_vga_forwarding),
-        MT_TEST(br7_trigger_ranges),
-        MT_TEST(br8_one_transaction_per_update),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(br1_io_decoding),
+    MT_TEST(br2_memory_decoding),
+    MT_TEST(br3_prefetchable_decoding),
+    MT_TEST(br4_empty_windows),
+    MT_TEST(br5_command_enables),
+    MT_TEST(br6_vga_forwarding),
+    MT_TEST(br7_trigger_ranges),
+    MT_TEST(br8_one_transaction_per_update))

@@ -11,7 +11,7 @@
  * QEMU did:
  *   - model.txt: the `pci_bridge_io`, `pci_bridge_mem`, `pci_bridge_pref_mem`
  *     and `pci_bridge_vga_*` alias lines; a size printed as 1 may stand for
- *     0 (mtree-format.md 9);
+ *     0 (docs/import.md);
  *   - mr-qom.tsv: the exact size and address of each window object;
  *   - the log's own device list (`io=[..] mem=[..] pref=[..]`).
  * Oracle bridges carry no bus number, so each replayed bridge is matched,

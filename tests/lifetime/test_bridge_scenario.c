@@ -1,9 +1,10 @@
 /*
- * The nested-bridge scenario of pci-bridge.md section 8 (conformance items
- * 72-76 and 79: BR-9 to BR-13 and BR-16): root bus -> B1 -> B2, with D2's
- * I/O BAR behind B2. Every step is checked against the table of 8.3: the
+ * The nested-bridge scenario of docs/pci-bridge.md, "Tests" (BR-9 to BR-13
+ * and BR-16): root bus -> B1 -> B2, with D2's
+ * I/O BAR behind B2. Every step is checked against the expected table: the
  * three I/O views, their flat-roots by identity, and after each step the
- * live-view, cache and owner counters of memory-model.md 8.3.
+ * live-view, cache and owner counters (docs/lifetimes.md, "Who holds
+ * references").
  *
  * Steps 1 and 5 finalise the alias that is, at that moment, the flat-root
  * of B1's I/O view (the situation of the seed patch). The bridge's test
@@ -497,7 +498,7 @@ static void br16_bridge_removal(void **state)
     remove_all(&s);
 }
 
-/* Not in the spec: the parent bridge unplugged while the child is still
+/* Beyond the BR scenarios: the parent bridge unplugged while the child is still
  * plugged. B1's teardown finalises its containers, which unmaps B2's
  * windows from them; B2 must then still exit cleanly, and nothing may
  * touch B1's dead storage. */
@@ -522,18 +523,13 @@ static void br16_parent_first(void **state)
     check_counters(&s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(br9_reset_state),
-        MT_TEST(br10_programming_sequence),
-        MT_TEST(br11_reprogram_flat_root),
-        MT_TEST(br12_depth_1),
-        MT_TEST(br12_depth_2),
-        MT_TEST(br12_depth_3),
-        MT_TEST(br13_in_place_variant),
-        MT_TEST(br16_bridge_removal),
-        MT_TEST(br16_parent_first),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(br9_reset_state),
+    MT_TEST(br10_programming_sequence),
+    MT_TEST(br11_reprogram_flat_root),
+    MT_TEST(br12_depth_1),
+    MT_TEST(br12_depth_2),
+    MT_TEST(br12_depth_3),
+    MT_TEST(br13_in_place_variant),
+    MT_TEST(br16_bridge_removal),
+    MT_TEST(br16_parent_first))

@@ -1,6 +1,6 @@
 /*
- * BR-14 (conformance item 77): the nested-bridge topology of pci-bridge.md
- * section 8 driven by 10,000 random steps: config writes to both bridges
+ * BR-14: the nested-bridge topology of docs/pci-bridge.md, "Tests",
+ * driven by 10,000 random steps: config writes to both bridges
  * (values chosen to hit base 0, base above limit, decoding off, VGA on and
  * off, 2^64 windows), BAR moves, resets, secondary bus resets, switches
  * between the finalising and in-place update flows, and several of these
@@ -8,7 +8,7 @@
  * each address space's view must equal a from-scratch render by the
  * reference renderer; every 100 steps, after a reclaim, the live views and
  * cache entries must match the distinct flat-roots and every owner count
- * must be what memory-model.md 8.3 predicts. All alias storage is poisoned
+ * must be what docs/lifetimes.md predicts. All alias storage is poisoned
  * between finalisation and re-initialisation throughout.
  */
 #include "test_bridge_common.h"
@@ -320,10 +320,5 @@ static void br14_soak(void **state)
     bt_unplug(e, w.B[0]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(br14_soak),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(br14_soak))

@@ -1,11 +1,11 @@
 /*
- * Conformance group I, lifetime safety (conformance.md items 80-84, 86-88,
- * and 46): finalising regions that are view flat-roots, re-using their
- * storage inside and outside transactions, the cache's reference, usage
- * errors, and owner teardown in any order (memory-model.md 8). Storage that
- * is finalised and re-used lives in the test; between finalisation and
- * re-initialisation it is filled with a pattern and, under ASan, made
- * unaddressable, so any library access to it fails the test.
+ * Lifetime safety (docs/lifetimes.md, "Finalising a region" and "The
+ * FlatView-root problem, and why memtree is safe"): finalising regions that
+ * are view flat-roots, re-using their storage inside and outside
+ * transactions, the cache's reference, usage errors, and owner teardown in
+ * any order. Storage that is finalised and re-used lives in the test; between
+ * finalisation and re-initialisation it is filled with a pattern and, under
+ * ASan, made unaddressable, so any library access to it fails the test.
  */
 #include "mt_test.h"
 #include "ref_render.h"
@@ -35,7 +35,7 @@ static void unpoison(mt_region *storage)
     UNPOISON(storage, sizeof(*storage));
 }
 
-/* ---- the setup of item 80 ------------------------------------------------ */
+/* ---- the setup of the lifetime tests ------------------------------------------------ */
 
 /* `W` lives here, outside the environment, because its storage is re-used;
  * the bridge-like owner O3 owns it. */
@@ -78,7 +78,7 @@ static void drop_window(mt_test_env *e, window_setup *s)
 
 static const char d_view[] = "  0000000000000000-000000000000003f (prio 0, i/o): d\n";
 
-static void item_80_reuse_storage_of_flat_root_alias(void **state)
+static void reuse_storage_of_flat_root_alias(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -110,7 +110,7 @@ static void item_80_reuse_storage_of_flat_root_alias(void **state)
     drop_window(e, &s);
 }
 
-static void item_81_nested_finalise_then_new_address_space(void **state)
+static void nested_finalise_then_new_address_space(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -150,7 +150,7 @@ static void item_81_nested_finalise_then_new_address_space(void **state)
     drop_window(e, &s);
 }
 
-static void item_82_finalise_clears_weak_link_and_cache_entry(void **state)
+static void finalise_clears_weak_link_and_cache_entry(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -181,7 +181,7 @@ static void item_82_finalise_clears_weak_link_and_cache_entry(void **state)
     unpoison(&s.W);
 }
 
-static void item_83_cache_reference_released(void **state)
+static void cache_reference_released(void **state)
 {
     mt_test_env *e = *state;
     mt_region *T = mt_test_container(e, e->O2, "T", 0x100000000ull);
@@ -214,7 +214,7 @@ static void item_83_cache_reference_released(void **state)
     assert_int_equal(mt_test_stats(e->ctx).cache_entries, 0);
 }
 
-static void item_84_ten_thousand_reprogramming_cycles(void **state)
+static void ten_thousand_reprogramming_cycles(void **state)
 {
     mt_test_env *e = *state;
     window_setup s;
@@ -262,9 +262,9 @@ static void item_84_ten_thousand_reprogramming_cycles(void **state)
     drop_window(e, &s);
 }
 
-/* ---- item 86: usage errors ----------------------------------------------- */
+/* ---- usage errors ----------------------------------------------- */
 
-static void item_86_usage_errors_detected(void **state)
+static void usage_errors_detected(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -306,9 +306,9 @@ static void item_86_usage_errors_detected(void **state)
     assert_int_equal(mt_region_finalize(&a1), 0);
 }
 
-/* ---- items 87, 88 ---------------------------------------------------------- */
+/* ---- finalising a mapped alias ------------------------------------------- */
 
-static void item_87_finalising_mapped_alias_unmaps_it(void **state)
+static void finalising_mapped_alias_unmaps_it(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -330,7 +330,7 @@ static void item_87_finalising_mapped_alias_unmaps_it(void **state)
     assert_false(mt_region_is_mapped(t));
 }
 
-static void item_88_destroy_then_finalise_root(void **state)
+static void destroy_then_finalise_root(void **state)
 {
     mt_test_env *e = *state;
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
@@ -351,7 +351,7 @@ static void item_88_destroy_then_finalise_root(void **state)
     assert_null(mt_region_container(a));
 }
 
-/* ---- item 46: owner teardown in any order -------------------------------- */
+/* ---- owner teardown in any order -------------------------------- */
 
 static unsigned releases;
 static void count_release(mt_owner *o)
@@ -369,9 +369,7 @@ static void expect_clean_teardown(mt_context *ctx, mt_owner *o, const mt_test_di
     mt_owner_unref(o);
     assert_int_equal(releases, 1);
     assert_int_equal(diag->count, 0);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
 }
 
@@ -398,7 +396,7 @@ static void teardown_in_order(const int order[3])
     expect_clean_teardown(ctx, &O3, &diag);
 }
 
-static void item_46_owner_teardown_any_order(void **state)
+static void owner_teardown_any_order(void **state)
 {
     (void)state;
     static const int orders[6][3] = {
@@ -436,14 +434,14 @@ static void teardown_with_own_aliases(bool container_last)
     expect_clean_teardown(ctx, &O, &diag);
 }
 
-static void item_46_owner_teardown_with_own_aliases(void **state)
+static void owner_teardown_with_own_aliases(void **state)
 {
     (void)state;
     teardown_with_own_aliases(false);
     teardown_with_own_aliases(true);
 }
 
-static void item_46_cross_owner_link_keeps_owner(void **state)
+static void cross_owner_link_keeps_owner(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -538,21 +536,16 @@ static void checker_names_the_hazard(void **state)
                             "of other owners still target it");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_80_reuse_storage_of_flat_root_alias),
-        MT_TEST(item_81_nested_finalise_then_new_address_space),
-        MT_TEST(item_82_finalise_clears_weak_link_and_cache_entry),
-        MT_TEST(item_83_cache_reference_released),
-        MT_TEST(item_84_ten_thousand_reprogramming_cycles),
-        MT_TEST(item_86_usage_errors_detected),
-        MT_TEST(item_87_finalising_mapped_alias_unmaps_it),
-        MT_TEST(item_88_destroy_then_finalise_root),
-        cmocka_unit_test(item_46_owner_teardown_any_order),
-        MT_TEST(item_46_owner_teardown_with_own_aliases),
-        MT_TEST(item_46_cross_owner_link_keeps_owner),
-        cmocka_unit_test(checker_names_the_hazard),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(reuse_storage_of_flat_root_alias),
+    MT_TEST(nested_finalise_then_new_address_space),
+    MT_TEST(finalise_clears_weak_link_and_cache_entry),
+    MT_TEST(cache_reference_released),
+    MT_TEST(ten_thousand_reprogramming_cycles),
+    MT_TEST(usage_errors_detected),
+    MT_TEST(finalising_mapped_alias_unmaps_it),
+    MT_TEST(destroy_then_finalise_root),
+    cmocka_unit_test(owner_teardown_any_order),
+    MT_TEST(owner_teardown_with_own_aliases),
+    MT_TEST(cross_owner_link_keeps_owner),
+    cmocka_unit_test(checker_names_the_hazard))

@@ -1,14 +1,16 @@
 /*
  * The oracle runner: checks memtree against dumps of real QEMU 7.2 machines.
  *
- * Every folder holding a `model.txt` is one case (mtree-format.md 8). The
- * model is loaded through mt_machine_load_model, and then:
+ * Every folder holding a `model.txt` is one case (docs/format.md, "The
+ * oracle's `model.txt`"). The model is loaded through mt_machine_load_model,
+ * and then:
  *   views  each address space's flat-root name and ranges, and which address
  *          spaces share one view, against the model's V blocks (8.3 step 5);
  *   flat   mt_dump -f against flat.txt;
  *   tree   mt_dump against mtree.txt;
  *   treeD  mt_dump -D against mtree-oD.txt without its owner suffixes.
- * Dumps are compared as multisets of blocks (section 7). A case passes when
+ * Dumps are compared as multisets of blocks (QEMU prints them in no fixed
+ * order). A case passes when
  * views and flat match; a case without flat.txt is judged on its views
  * alone. Tree differences are warnings, because the model does not record
  * everything the tree dump shows. With -x FILE, the cases FILE lists

@@ -12,51 +12,23 @@ set -u
 
 group=${1:?usage: qemu_test.sh GROUP}
 : "${MEMTREE:?}" "${IMPORT_RUNNER:?}" "${FAKE_QMP:?}"
-work=$(mktemp -d)
+RUN_TIMEOUT=60
+SHOW_LINES=8
+source "${BASH_SOURCE%/*}/../support/cli_harness.sh"
 pids=()
-cleanup() {
+harness_cleanup() {
     local p
     for p in "${pids[@]}"; do
         kill -CONT "$p" 2>/dev/null
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-out=$work/out
-err=$work/err
-fails=0
-checks=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
 }
 
 for bin in qemu-system-x86_64 qemu-system-aarch64; do
     command -v "$bin" >/dev/null ||
         { echo "FAIL: $bin not found: install it with scripts/install-deps.sh" >&2; exit 1; }
 done
-
-# run RC ARGS...: the tool under a 60 s timeout (a hang fails as 124).
-run() {
-    local want=$1
-    shift
-    checks=$((checks + 1))
-    timeout -k 5 60 "$MEMTREE" "$@" >"$out" 2>"$err"
-    local rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "memtree $* exited $rc, expected $want"
-        sed 's/^/  stderr: /' "$err" | head -8 >&2
-        sed 's/^/  stdout: /' "$out" | head -8 >&2
-    fi
-}
-
-has() { # FILE TEXT
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$1" || { fail "$(basename "$1") lacks: $2"; sed 's/^/  | /' "$1" | head -8 >&2; }
-}
 
 # QEMU prints address spaces and flat views in no fixed order (it walks
 # hash tables): compare blank-line-separated blocks as a sorted list, and
@@ -330,12 +302,4 @@ test_examples() {
     stop_qemu "$pid"
 }
 
-case $group in
-capture | attach | errors | watch | examples) "test_$group" ;;
-*)
-    echo "qemu_test.sh: unknown group '$group'" >&2
-    exit 2
-    ;;
-esac
-echo "$group: $checks checks, $fails failed"
-[[ $fails -eq 0 ]]
+run_group qemu_test.sh capture attach errors watch examples

@@ -37,10 +37,5 @@ static void test_second_destroy_refused(void **state)
     assert_ptr_equal(mt_context_first_address_space(e->ctx), e->X);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_second_destroy_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_second_destroy_refused))

@@ -42,10 +42,5 @@ static void sse200_alias_of_own_container(void **state)
                    "  0000000030000000-0000000030007fff (prio 0, i/o): mpc\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(sse200_alias_of_own_container),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(sse200_alias_of_own_container))

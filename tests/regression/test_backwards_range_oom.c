@@ -15,28 +15,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "memtree.h"
-#include <memtree/format.h>
+#include "mt_test.h"
 
 static int load(const char *text, const char *flat, char *err, size_t errlen)
 {
-    mt_context *ctx = mt_context_new();
-    FILE *in = fmemopen((void *)text, strlen(text), "r");
-    FILE *fl = flat ? fmemopen((void *)flat, strlen(flat), "r") : NULL;
-    mt_machine *m = NULL;
-    int rc = mt_machine_load(ctx, MT_FORMAT_AUTO, in, "dump.txt", fl, "flat.txt", &m, err,
-                             errlen);
-    fclose(in);
-    if (fl)
-        fclose(fl);
-    mt_machine_free(m);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0); /* no partial state */
-    mt_context_free(ctx);
-    return rc;
+    mt_test_loaded L;
+    mt_test_load(&L, MT_FORMAT_AUTO, text, "dump.txt", flat, 0);
+    snprintf(err, errlen, "%s", L.err);
+    mt_test_unload(&L); /* no partial state */
+    return L.rc;
 }
 
 #define HEAD "address-space: memory\n" \
@@ -45,7 +32,7 @@ static int load(const char *text, const char *flat, char *err, size_t errlen)
 static void tree_dump(void **state)
 {
     (void)state;
-    char err[512];
+    char err[1024];
     assert_int_equal(load(HEAD "    0000000000002000-0000000000001000 (prio 0, ram): ram\n\n",
                           NULL, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "dump.txt:3: backwards range 0000000000002000-0000000000001000: "
@@ -62,7 +49,7 @@ static void tree_dump(void **state)
 static void flat_dump(void **state)
 {
     (void)state;
-    char err[512];
+    char err[1024];
     const char *flat = "FlatView #0\n"
                        " AS \"memory\", root: system\n"
                        " Root memory region: system\n"
@@ -76,7 +63,7 @@ static void flat_dump(void **state)
 static void model_view(void **state)
 {
     (void)state;
-    char err[512];
+    char err[1024];
     assert_int_equal(load("A 0 memory\n"
                           "R 0 - container 0 10000000000000000 0 - - 0 system\n"
                           "V system\n"
@@ -86,12 +73,7 @@ static void model_view(void **state)
                         "the start 2000");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tree_dump),
-        cmocka_unit_test(flat_dump),
-        cmocka_unit_test(model_view),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(tree_dump),
+    cmocka_unit_test(flat_dump),
+    cmocka_unit_test(model_view))

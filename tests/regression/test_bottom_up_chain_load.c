@@ -18,37 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "memtree.h"
-#include <memtree/format.h>
+#include "mt_test.h"
 
 #define DEPTH 20000
-
-static void quiet(void *opaque, const char *message)
-{
-    (void)opaque;
-    (void)message;
-}
 
 /* Loads `text`; returns the flat dump (caller frees) or NULL with rc set. */
 static char *load_and_dump(const char *text, int *rc, char *err, size_t errlen)
 {
-    mt_context *ctx = mt_context_new();
-    mt_context_set_diag(ctx, quiet, NULL);
-    FILE *in = fmemopen((void *)text, strlen(text), "r");
-    mt_machine *m = NULL;
-    *rc = mt_machine_load(ctx, MT_FORMAT_MAP, in, "m.map", NULL, NULL, &m, err, errlen);
-    fclose(in);
-    char *dump = NULL;
-    if (!*rc) {
-        size_t len = 0;
-        FILE *out = open_memstream(&dump, &len);
-        assert_int_equal(mt_dump(ctx, out, MT_DUMP_FLAT), 0);
-        fclose(out);
-    }
-    mt_machine_free(m);
-    mt_context_free(ctx);
+    mt_test_loaded L;
+    mt_test_load(&L, MT_FORMAT_MAP, text, "m.map", NULL, 0);
+    *rc = L.rc;
+    snprintf(err, errlen, "%s", L.err);
+    char *dump = L.rc ? NULL : mt_test_dump(L.ctx, MT_DUMP_FLAT);
+    mt_test_unload(&L);
     return dump;
 }
 
@@ -81,7 +63,7 @@ static char *chain_text(int bottom_up)
 static void bottom_up_chain_renders_as_top_down(void **state)
 {
     (void)state;
-    char err[512];
+    char err[1024];
     int rc;
     char *down = chain_text(0), *up = chain_text(1);
     char *a = load_and_dump(down, &rc, err, sizeof(err));
@@ -104,7 +86,7 @@ static void bottom_up_chain_renders_as_top_down(void **state)
 static void siblings_keep_their_order_when_listed_before_their_container(void **state)
 {
     (void)state;
-    char err[512];
+    char err[1024];
     int rc;
     /* x and y overlap at 0x800 with equal priority: x is listed first, so
      * x renders first and wins, whatever comes before their container */
@@ -124,7 +106,7 @@ static void siblings_keep_their_order_when_listed_before_their_container(void **
 static void a_cycle_of_containers_is_refused(void **state)
 {
     (void)state;
-    char err[512];
+    char err[1024];
     int rc;
     char *dump = load_and_dump("memtree-map 1\n"
                                "region sys - container 0 10000000000000000 0 - - - - sys\n"
@@ -138,12 +120,7 @@ static void a_cycle_of_containers_is_refused(void **state)
     assert_non_null(strstr(err, "cannot map"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(bottom_up_chain_renders_as_top_down),
-        cmocka_unit_test(siblings_keep_their_order_when_listed_before_their_container),
-        cmocka_unit_test(a_cycle_of_containers_is_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(bottom_up_chain_renders_as_top_down),
+    cmocka_unit_test(siblings_keep_their_order_when_listed_before_their_container),
+    cmocka_unit_test(a_cycle_of_containers_is_refused))

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #define DEPTH 5000
 
 /* c0 (2^64) holds c1 at 0x10, which holds c2 at 0x10, ...: each level of
@@ -79,10 +81,5 @@ static void check_output_is_one_short_line_per_level(void **state)
     assert_non_null(strstr(last, "container 'c4997' at 4000000000013850"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(check_output_is_one_short_line_per_level),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(check_output_is_one_short_line_per_level))

@@ -40,23 +40,9 @@ static void remap_from_callbacks(bool via_iommu)
     alarm(0);
 }
 
-static void test_remap_from_mmio_callback(void **state)
-{
-    (void)state;
-    remap_from_callbacks(false);
-}
+MT_TEST_CASE(test_remap_from_mmio_callback, remap_from_callbacks(false))
+MT_TEST_CASE(test_remap_from_iommu_notifier, remap_from_callbacks(true))
 
-static void test_remap_from_iommu_notifier(void **state)
-{
-    (void)state;
-    remap_from_callbacks(true);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_remap_from_mmio_callback),
-        cmocka_unit_test(test_remap_from_iommu_notifier),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_remap_from_mmio_callback),
+    cmocka_unit_test(test_remap_from_iommu_notifier))

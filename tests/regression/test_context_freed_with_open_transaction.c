@@ -60,10 +60,5 @@ static void test_open_transaction_at_free(void **state)
     mt_assert_contains(log.last, "1 live region");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_transaction_at_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_open_transaction_at_free))

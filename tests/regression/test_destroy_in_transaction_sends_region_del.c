@@ -59,11 +59,6 @@ static void test_nested_deeper(void **state)
         fail_msg("%s", m.failure);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_region_del_at_outer_commit),
-        MT_TEST(test_nested_deeper),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_region_del_at_outer_commit),
+    MT_TEST(test_nested_deeper))

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include "memtree.h"
 #include <memtree/format.h>
 
@@ -75,11 +77,6 @@ static void endless_text_stops_at_the_limit(void **state)
     mt_context_free(ctx);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(dev_zero_fails_at_once),
-        cmocka_unit_test(endless_text_stops_at_the_limit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(dev_zero_fails_at_once),
+    cmocka_unit_test(endless_text_stops_at_the_limit))

@@ -93,11 +93,6 @@ static void test_hook_maps_the_region_being_mapped(void **state)
     consistent(e, all, 2);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_hook_unmaps_the_region_being_moved),
-        MT_TEST(test_hook_maps_the_region_being_mapped),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_hook_unmaps_the_region_being_moved),
+    MT_TEST(test_hook_maps_the_region_being_mapped))

@@ -58,10 +58,5 @@ static void test_flush_hook_edits(void **state)
     rw_world_free(w);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flush_hook_edits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_flush_hook_edits))

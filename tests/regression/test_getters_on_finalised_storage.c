@@ -54,10 +54,5 @@ static void test_queries_and_edits_reported(void **state)
 #undef QUERY
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_queries_and_edits_reported),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_queries_and_edits_reported))

@@ -20,10 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <cmocka.h>
-
-#include "memtree.h"
-#include <memtree/format.h>
+#include "mt_test.h"
 
 #define N 2000
 #define BOUND_SECONDS 20.0
@@ -43,22 +40,36 @@ static const char head_flat[] =
     " AS \"memory\", root: system\n"
     " Root memory region: system\n";
 
-static void load_and_time(const char *tree, const char *flat)
+/*
+ * Two lines per pair i, `fmt` given (s + at[0], s + at[1], i, s + at[2],
+ * s + at[3], i) with s = 0x2000 * i, after `head`; malloc'd.
+ */
+static char *pairs(const char *head, const char *fmt, const unsigned long at[4])
 {
-    mt_context *ctx = mt_context_new();
-    FILE *in = fmemopen((void *)tree, strlen(tree), "r");
-    FILE *fl = fmemopen((void *)flat, strlen(flat), "r");
-    mt_machine *m = NULL;
-    char err[512] = "";
+    size_t cap = 200 * N + 256;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t n = (size_t)snprintf(text, cap, "%s", head);
+    for (unsigned long i = 0; i < N; i++) {
+        unsigned long s = 0x2000 * i;
+        n += (size_t)snprintf(text + n, cap - n, fmt, s + at[0], s + at[1], i, s + at[2],
+                              s + at[3], i);
+    }
+    snprintf(text + n, cap - n, "\n");
+    return text;
+}
+
+static void load_and_time(char *tree, char *flat)
+{
     double t0 = now();
-    assert_int_equal(mt_machine_load(ctx, MT_FORMAT_QEMU, in, "tree.txt", fl, "flat.txt",
-                                     &m, err, sizeof(err)), 0);
+    mt_test_loaded L;
+    mt_test_load(&L, MT_FORMAT_QEMU, tree, "tree.txt", flat, 0);
     double took = now() - t0;
-    fclose(in);
-    fclose(fl);
-    assert_false(mt_machine_flat_differs(m));
-    mt_machine_free(m);
-    mt_context_free(ctx);
+    assert_int_equal(L.rc, 0);
+    assert_false(mt_machine_flat_differs(L.m));
+    mt_test_unload(&L);
+    free(tree);
+    free(flat);
     if (took > BOUND_SECONDS)
         fail_msg("loading took %.1f s", took);
 }
@@ -68,26 +79,14 @@ static void load_and_time(const char *tree, const char *flat)
 static void siblings_that_move(void **state)
 {
     (void)state;
-    size_t cap = 200 * N + 256;
-    char *tree = malloc(cap), *flat = malloc(cap);
-    size_t t = (size_t)snprintf(tree, cap, "%s", head_tree);
-    size_t f = (size_t)snprintf(flat, cap, "%s", head_flat);
-    for (unsigned long i = 0; i < N; i++) {
-        unsigned long s = 0x2000 * i;
-        t += (size_t)snprintf(tree + t, cap - t,
-                              "    %016lx-%016lx (prio 0, i/o): a%lu\n"
-                              "    %016lx-%016lx (prio 0, i/o): b%lu\n",
-                              s, s + 0x1fff, i, s + 0x1000, s + 0x1fff, i);
-        f += (size_t)snprintf(flat + f, cap - f,
-                              "  %016lx-%016lx (prio 0, i/o): a%lu\n"
-                              "  %016lx-%016lx (prio 0, i/o): b%lu\n",
-                              s, s + 0xfff, i, s + 0x1000, s + 0x1fff, i);
-    }
-    snprintf(tree + t, cap - t, "\n");
-    snprintf(flat + f, cap - f, "\n");
-    load_and_time(tree, flat);
-    free(tree);
-    free(flat);
+    load_and_time(pairs(head_tree,
+                        "    %016lx-%016lx (prio 0, i/o): a%lu\n"
+                        "    %016lx-%016lx (prio 0, i/o): b%lu\n",
+                        (const unsigned long[4]){0, 0x1fff, 0x1000, 0x1fff}),
+                  pairs(head_flat,
+                        "  %016lx-%016lx (prio 0, i/o): a%lu\n"
+                        "  %016lx-%016lx (prio 0, i/o): b%lu\n",
+                        (const unsigned long[4]){0, 0xfff, 0x1000, 0x1fff}));
 }
 
 /* MMIO regions with one RAM child each, filling their holes: each one,
@@ -95,33 +94,16 @@ static void siblings_that_move(void **state)
 static void mmio_with_children(void **state)
 {
     (void)state;
-    size_t cap = 200 * N + 256;
-    char *tree = malloc(cap), *flat = malloc(cap);
-    size_t t = (size_t)snprintf(tree, cap, "%s", head_tree);
-    size_t f = (size_t)snprintf(flat, cap, "%s", head_flat);
-    for (unsigned long i = 0; i < N; i++) {
-        unsigned long s = 0x2000 * i;
-        t += (size_t)snprintf(tree + t, cap - t,
-                              "    %016lx-%016lx (prio 0, i/o): dev%lu\n"
-                              "      %016lx-%016lx (prio 0, ram): r%lu\n",
-                              s, s + 0x1fff, i, s, s + 0xfff, i);
-        f += (size_t)snprintf(flat + f, cap - f,
-                              "  %016lx-%016lx (prio 0, ram): r%lu\n"
-                              "  %016lx-%016lx (prio 0, i/o): dev%lu @0000000000001000\n",
-                              s, s + 0xfff, i, s + 0x1000, s + 0x1fff, i);
-    }
-    snprintf(tree + t, cap - t, "\n");
-    snprintf(flat + f, cap - f, "\n");
-    load_and_time(tree, flat);
-    free(tree);
-    free(flat);
+    load_and_time(pairs(head_tree,
+                        "    %016lx-%016lx (prio 0, i/o): dev%lu\n"
+                        "      %016lx-%016lx (prio 0, ram): r%lu\n",
+                        (const unsigned long[4]){0, 0x1fff, 0, 0xfff}),
+                  pairs(head_flat,
+                        "  %016lx-%016lx (prio 0, ram): r%lu\n"
+                        "  %016lx-%016lx (prio 0, i/o): dev%lu @0000000000001000\n",
+                        (const unsigned long[4]){0, 0xfff, 0x1000, 0x1fff}));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(siblings_that_move),
-        cmocka_unit_test(mmio_with_children),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(siblings_that_move),
+    cmocka_unit_test(mmio_with_children))

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include "memtree.h"
 #include <memtree/format.h>
 
@@ -157,11 +159,6 @@ static void without_flat_dump(void **state)
     mt_context_free(ctx);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(with_flat_dump),
-        cmocka_unit_test(without_flat_dump),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(with_flat_dump),
+    cmocka_unit_test(without_flat_dump))

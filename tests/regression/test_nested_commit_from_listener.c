@@ -72,23 +72,9 @@ static void nested_commits(bool via_iommu)
     alarm(0);
 }
 
-static void test_listener_commits(void **state)
-{
-    (void)state;
-    nested_commits(false);
-}
+MT_TEST_CASE(test_listener_commits, nested_commits(false))
+MT_TEST_CASE(test_listener_notifier_commits, nested_commits(true))
 
-static void test_listener_notifier_commits(void **state)
-{
-    (void)state;
-    nested_commits(true);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listener_commits),
-        cmocka_unit_test(test_listener_notifier_commits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_listener_commits),
+    cmocka_unit_test(test_listener_notifier_commits))

@@ -51,10 +51,5 @@ static void test_extra_unref_refused(void **state)
     mt_assert_contains(e->diag.last, "was released");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_extra_unref_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_extra_unref_refused))

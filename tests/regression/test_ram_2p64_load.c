@@ -17,49 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "mt_test.h"
 
-#include "memtree.h"
-#include <memtree/format.h>
-
-struct loaded {
-    mt_context *ctx;
-    mt_machine *m;
-    int rc;
-    char err[1024];
-    unsigned diags;
-    char last[512];
-};
-
-static void record(void *opaque, const char *message)
+static void load(mt_test_loaded *L, const char *text)
 {
-    struct loaded *L = opaque;
-    L->diags++;
-    snprintf(L->last, sizeof(L->last), "%s", message);
+    mt_test_load(L, MT_FORMAT_AUTO, text, "m.map", NULL, 0);
 }
-
-static void load(struct loaded *L, const char *text)
-{
-    memset(L, 0, sizeof(*L));
-    L->ctx = mt_context_new();
-    assert_non_null(L->ctx);
-    mt_context_set_diag(L->ctx, record, L);
-    FILE *in = fmemopen((void *)text, strlen(text), "r");
-    assert_non_null(in);
-    L->rc = mt_machine_load(L->ctx, MT_FORMAT_AUTO, in, "m.map", NULL, NULL, &L->m, L->err,
-                            sizeof(L->err));
-    fclose(in);
-}
-
-static void unload(struct loaded *L)
-{
-    mt_machine_free(L->m);
-    mt_stats st;
-    mt_context_get_stats(L->ctx, &st);
-    assert_int_equal(st.live_regions, 0);
-    mt_context_free(L->ctx);
-}
-
 static const char full_ram[] =
     "memtree-map 1\n"
     "region sys  -   container 0 10000000000000000 0 - - - - system\n"
@@ -76,7 +39,7 @@ static const char full_ram[] =
 static void a_2p64_ram_region_loads(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, full_ram);
     assert_int_equal(L.rc, 0);
     assert_string_equal(L.err, "");
@@ -85,7 +48,7 @@ static void a_2p64_ram_region_loads(void **state)
     assert_int_equal(mt_region_size(big), UINT64_MAX); /* 2^64 */
     const mt_view *v = mt_address_space_view(mt_machine_address_space(L.m, 0));
     assert_int_equal(mt_view_range_count(v), 1);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* Reads, writes, maps and direct pointers that need the bytes of a 2^64
@@ -93,19 +56,19 @@ static void a_2p64_ram_region_loads(void **state)
 static void access_to_impossible_backing_errors(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, full_ram);
     assert_int_equal(L.rc, 0);
     mt_address_space *as = mt_machine_address_space(L.m, 0);
     uint64_t value = 0x1122334455667788ull;
 
-    unsigned before = L.diags;
+    unsigned before = L.diag.count;
     assert_int_equal(mt_address_space_read(as, 0x1000, MT_ATTRS_UNSPECIFIED, &value, 8),
                      MT_RESULT_ERROR);
     assert_int_equal(value, 0x1122334455667788ull); /* untouched */
-    assert_int_equal(L.diags, before + 1);
-    assert_non_null(strstr(L.last, "'big'"));
-    assert_non_null(strstr(L.last, "cannot be allocated"));
+    assert_int_equal(L.diag.count, before + 1);
+    assert_non_null(strstr(L.diag.last, "'big'"));
+    assert_non_null(strstr(L.diag.last, "cannot be allocated"));
 
     assert_int_equal(mt_address_space_write(as, 0x1000, MT_ATTRS_UNSPECIFIED, &value, 8),
                      MT_RESULT_ERROR);
@@ -116,11 +79,11 @@ static void access_to_impossible_backing_errors(void **state)
     assert_int_equal(mt_address_space_map(as, 0x1000, 8, false, MT_ATTRS_UNSPECIFIED, &map),
                      -ENOMEM);
     assert_null(map.host);
-    assert_non_null(strstr(L.last, "cannot be allocated"));
+    assert_non_null(strstr(L.diag.last, "cannot be allocated"));
 
-    before = L.diags;
+    before = L.diag.count;
     assert_null(mt_region_ram_ptr(mt_machine_region_by_label(L.m, "big")));
-    assert_int_equal(L.diags, before + 1);
+    assert_int_equal(L.diag.count, before + 1);
 
     /* a ROM device in romd mode reads its backing directly */
     mt_address_space *flash = mt_machine_address_space(L.m, 2);
@@ -130,7 +93,7 @@ static void access_to_impossible_backing_errors(void **state)
     mt_address_space *vram = mt_machine_address_space(L.m, 3);
     assert_int_not_equal(mt_address_space_read(vram, 0, MT_ATTRS_UNSPECIFIED, &value, 4),
                          MT_RESULT_OK);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* Deferred backings that can exist are made on first need, zeroed, and
@@ -138,7 +101,7 @@ static void access_to_impossible_backing_errors(void **state)
 static void deferred_backing_is_made_on_first_access(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L,
          "memtree-map 1\n"
          "region sys - container 0 10000000000000000 0 - - - - system\n"
@@ -189,7 +152,7 @@ static void deferred_backing_is_made_on_first_access(void **state)
     assert_int_equal(mt_address_space_read(as, 0x10, MT_ATTRS_UNSPECIFIED, &value, 8),
                      MT_RESULT_OK);
     assert_int_equal(value, 0x1111111111111111ull);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* The other loaders: a QEMU tree dump and a model.txt. */
@@ -206,15 +169,15 @@ static void every_format_loads_a_2p64_ram(void **state)
         "R 2 1 ram 0 10000000000000000 0 - - 0 big\n",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        struct loaded L;
+        mt_test_loaded L;
         load(&L, texts[i]);
         assert_int_equal(L.rc, 0);
         mt_address_space *as = mt_machine_address_space(L.m, 0);
         uint64_t value;
         assert_int_equal(mt_address_space_read(as, 0x8000000000000000ull, MT_ATTRS_UNSPECIFIED,
                                                &value, 8), MT_RESULT_ERROR);
-        assert_non_null(strstr(L.last, "'big'"));
-        unload(&L);
+        assert_non_null(strstr(L.diag.last, "'big'"));
+        mt_test_unload(&L);
     }
 }
 
@@ -232,22 +195,17 @@ static void a_thousand_2p64_regions_load(void **state)
         fprintf(f, "as r%d as%d\n", i, i);
     }
     assert_int_equal(fclose(f), 0);
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, text);
     free(text);
     assert_int_equal(L.rc, 0);
     assert_int_equal(mt_machine_region_count(L.m), 1000);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_2p64_ram_region_loads),
-        cmocka_unit_test(access_to_impossible_backing_errors),
-        cmocka_unit_test(deferred_backing_is_made_on_first_access),
-        cmocka_unit_test(every_format_loads_a_2p64_ram),
-        cmocka_unit_test(a_thousand_2p64_regions_load),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(a_2p64_ram_region_loads),
+    cmocka_unit_test(access_to_impossible_backing_errors),
+    cmocka_unit_test(deferred_backing_is_made_on_first_access),
+    cmocka_unit_test(every_format_loads_a_2p64_ram),
+    cmocka_unit_test(a_thousand_2p64_regions_load))

@@ -68,10 +68,5 @@ static void test_sections_carry_romd_and_mask(void **state)
     assert_int_equal(e->diag.count, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_sections_carry_romd_and_mask),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_sections_carry_romd_and_mask))

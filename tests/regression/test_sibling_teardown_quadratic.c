@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include "memtree.h"
 #include <memtree/format.h>
 
@@ -103,9 +105,7 @@ static void unmap_from_the_front_keeps_order(void **state)
     assert_null(mt_region_first_subregion(sys));
     assert_int_equal(mt_region_finalize(sys), 0);
     mt_context_reclaim(ctx);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     free(kids);
     free(idx);
     mt_context_free(ctx);
@@ -135,17 +135,10 @@ static void machine_with_80k_siblings_frees(void **state)
     assert_int_equal(mt_view_range_count(mt_address_space_view(mt_machine_address_space(m, 0))),
                      N);
     mt_machine_free(m);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(unmap_from_the_front_keeps_order),
-        cmocka_unit_test(machine_with_80k_siblings_frees),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(unmap_from_the_front_keeps_order),
+    cmocka_unit_test(machine_with_80k_siblings_frees))

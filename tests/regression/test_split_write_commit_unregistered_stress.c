@@ -68,23 +68,9 @@ static void split_write_commits(bool via_iommu)
     alarm(0);
 }
 
-static void test_split_write_commits(void **state)
-{
-    (void)state;
-    split_write_commits(false);
-}
+MT_TEST_CASE(test_split_write_commits, split_write_commits(false))
+MT_TEST_CASE(test_split_write_notifier_commits, split_write_commits(true))
 
-static void test_split_write_notifier_commits(void **state)
-{
-    (void)state;
-    split_write_commits(true);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_write_commits),
-        cmocka_unit_test(test_split_write_notifier_commits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_split_write_commits),
+    cmocka_unit_test(test_split_write_notifier_commits))

@@ -96,10 +96,5 @@ static void test_reclaim_waits_for_unregistered_access(void **state)
     sem_destroy(&stage.go_on);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_reclaim_waits_for_unregistered_access),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_reclaim_waits_for_unregistered_access))

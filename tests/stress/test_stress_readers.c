@@ -292,10 +292,5 @@ static void readers_see_only_committed_maps(void **state)
     free(history);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(readers_see_only_committed_maps),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(readers_see_only_committed_maps))

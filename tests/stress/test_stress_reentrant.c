@@ -474,10 +474,5 @@ static void reentrant_callbacks_under_load(void **state)
     free(w);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(reentrant_callbacks_under_load),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(reentrant_callbacks_under_load))

@@ -1,8 +1,9 @@
 /*
  * What the two corpus runners (tests/oracle, tests/import) compare dumps
  * with: text split into blank-line separated blocks of lines, compared as
- * multisets (mtree-format.md 7), with the flat-dump normalisation, and a
- * message naming the first difference. Header-only, like corpus_files.h.
+ * multisets (QEMU prints address spaces and views in no fixed order), with
+ * the flat-dump normalisation, and a message naming the first difference.
+ * Header-only, like corpus_files.h.
  */
 #ifndef MT_CORPUS_BLOCKS_H
 #define MT_CORPUS_BLOCKS_H
@@ -205,7 +206,7 @@ static inline bool same_blocks(struct blocks *exp, struct blocks *got, char *why
 
 
 /* Flat blocks: the `FlatView #N` numbers follow print order, and AS lines
- * are a set (section 7), so drop the first and sort the second. */
+ * are a set (QEMU walks hash tables), so drop the first and sort the second. */
 static inline void normalise_flat(struct blocks *b)
 {
     for (size_t i = 0; i < b->n; i++) {

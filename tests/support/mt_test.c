@@ -1,9 +1,9 @@
 /*
- * Test support: the environment every test runs in, heap region
- * constructors, and the text forms tests compare against the catalogue
- * (conformance.md). The flat range lines are formatted here from the public
- * view queries, independently of mt_dump, so a rendering test does not
- * depend on the dump code and a dump test can compare the two.
+ * Test support: the environment every test runs in, heap region constructors,
+ * and the text forms tests compare against. The flat range lines are
+ * formatted here from the public view queries, independently of mt_dump, so a
+ * rendering test does not depend on the dump code and a dump test can compare
+ * the two.
  */
 #include "mt_test.h"
 
@@ -136,7 +136,7 @@ int mt_test_env_free(mt_test_env *e)
         mt_address_space_destroy(e->spaces[--e->nr_spaces]);
 
     /* Destroying the last address space committed, which emptied the view
-     * cache (memory-model.md 5.4); retired views still name terminal
+     * cache (docs/views.md, "Destroying an address space"); retired views still name terminal
      * regions until the grace period. */
     mt_context_reclaim(e->ctx);
 
@@ -362,7 +362,7 @@ static const char *name_of(const mt_region *r)
     return n ? n : "(null)";
 }
 
-/* The flat dump's type (mtree-format.md 4): `rom` for a readonly range,
+/* The flat dump's type (docs/format.md, "QEMU `info mtree` dumps"): `rom` for a readonly range,
  * otherwise the terminal region's own type. */
 static const char *range_type(const mt_range *rg)
 {
@@ -491,4 +491,68 @@ size_t mt_test_count(const char *hay, const char *needle)
     for (const char *p = strstr(hay, needle); p; p = strstr(p + step, needle))
         n++;
     return n;
+}
+
+/* ---- machines loaded from text ------------------------------------------------ */
+
+void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                  const char *name, const char *flat, uint64_t limit)
+{
+    memset(L, 0, sizeof(*L));
+    L->ctx = mt_context_new();
+    assert_non_null(L->ctx);
+    mt_test_diag_install(L->ctx, &L->diag);
+    if (limit)
+        assert_int_equal(mt_context_set_input_limit(L->ctx, limit), 0);
+    /* fmemopen refuses size 0 on some libcs */
+    FILE *in = *text ? fmemopen((void *)text, strlen(text), "r") : fopen("/dev/null", "r");
+    assert_non_null(in);
+    FILE *fl = NULL;
+    if (flat) {
+        fl = *flat ? fmemopen((void *)flat, strlen(flat), "r") : fopen("/dev/null", "r");
+        assert_non_null(fl);
+    }
+    L->rc = mt_machine_load(L->ctx, fmt, in, name, fl, flat ? "flat.txt" : NULL, &L->m,
+                            L->err, sizeof(L->err));
+    fclose(in);
+    if (fl)
+        fclose(fl);
+}
+
+void mt_test_unload(mt_test_loaded *L)
+{
+    if (L->rc)
+        assert_null(L->m);
+    mt_machine_free(L->m);
+    mt_stats st;
+    mt_context_get_stats(L->ctx, &st);
+    assert_int_equal(st.live_regions, 0);
+    assert_int_equal(st.address_spaces, 0);
+    mt_context_free(L->ctx);
+    L->ctx = NULL;
+    L->m = NULL;
+}
+
+char *mt_test_map_text(const mt_machine *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(mt_machine_save_map(m, f), 0);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    (void)opaque;
+    (void)offset;
+    (void)value;
+    (void)size;
+}
+
+void mt_test_assert_no_regions(const mt_context *ctx)
+{
+    assert_int_equal(mt_test_stats(ctx).live_regions, 0);
 }

@@ -1,11 +1,11 @@
 /*
- * Test support shared by every memtree test program: an environment that
- * owns a context, three counting owners, a diagnostic recorder and every
- * region and address space a test creates, and tears them all down so the
- * leak checker sees nothing; heap region constructors following the
- * catalogue's conventions (conformance.md); and text helpers that print a
- * view as `info mtree -f` range lines, so tests compare with the catalogue's
- * expected blocks verbatim without depending on mt_dump.
+ * Test support shared by every memtree test program: an environment that owns
+ * a context, three counting owners, a diagnostic recorder and every region
+ * and address space a test creates, and tears them all down so the leak
+ * checker sees nothing; heap region constructors following the tests' naming
+ * conventions; and text helpers that print a view as `info mtree -f` range
+ * lines, so tests compare with expected blocks verbatim without depending on
+ * mt_dump.
  */
 #ifndef MT_TEST_H
 #define MT_TEST_H
@@ -48,7 +48,7 @@ typedef struct mt_test_env {
     mt_test_diag diag;
     mt_test_owner owners[3];
     mt_owner *O1, *O2, *O3;
-    /* the catalogue's `C` and `X`, set by mt_test_std() */
+    /* the usual container `C` and address space `X`, set by mt_test_std() */
     mt_region *C;
     mt_address_space *X;
     /* what teardown destroys, in creation order */
@@ -77,6 +77,23 @@ int mt_test_setup(void **state);
 int mt_test_teardown(void **state);
 #define MT_TEST(fn) cmocka_unit_test_setup_teardown(fn, mt_test_setup, mt_test_teardown)
 
+/* A test that only calls `call` (one scenario run with a parameter). */
+#define MT_TEST_CASE(name, call)   \
+    static void name(void **state) \
+    {                              \
+        (void)state;               \
+        call;                      \
+    }
+
+/* The main() of a test program: runs the tests given (cmocka_unit_test(f),
+ * MT_TEST(f), ...) as one group without a group fixture. */
+#define MT_TEST_MAIN(...)                                  \
+    int main(void)                                         \
+    {                                                      \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};   \
+        return cmocka_run_group_tests(tests, NULL, NULL);  \
+    }
+
 /* ---- regions and address spaces (all asserted to succeed, all registered) ---- */
 
 mt_region *mt_test_container(mt_test_env *e, mt_owner *o, const char *name,
@@ -92,6 +109,9 @@ mt_region *mt_test_rom_device(mt_test_env *e, mt_owner *o, const mt_region_ops *
 mt_region *mt_test_alias(mt_test_env *e, mt_owner *o, const char *name,
                          mt_region *target, uint64_t offset, uint64_t size);
 
+/* A device write callback that ignores the write. */
+void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+
 /* Maps with add_subregion (plain) or add_subregion_overlap (prio). */
 void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub);
 void mt_test_map_prio(mt_region *c, uint64_t addr, mt_region *sub, int32_t prio);
@@ -103,7 +123,7 @@ void mt_test_as_destroy(mt_test_env *e, mt_address_space *as);
 /* Finalises a region early; on success teardown skips it. Returns the code. */
 int mt_test_finalize(mt_test_env *e, mt_region *r);
 
-/* The catalogue's setup: `C` container of `size` owned by O1, `X` over it. */
+/* The usual setup: `C` container of `size` owned by O1, `X` over it. */
 void mt_test_std_size(mt_test_env *e, uint64_t size);
 static inline void mt_test_std(mt_test_env *e)
 {
@@ -115,12 +135,14 @@ mt_region *mt_test_bg(mt_test_env *e);
 /* ---- observations ------------------------------------------------------------- */
 
 uint64_t mt_test_renders(const mt_context *ctx);
-/* The catalogue's "reclaim": a grace period, then every pending release. */
+/* "reclaim": a grace period, then every pending release. */
 static inline void mt_test_reclaim(mt_test_env *e)
 {
     mt_context_reclaim(e->ctx);
 }
 mt_stats mt_test_stats(const mt_context *ctx);
+/* Fails unless no region of ctx is alive (finalised regions all released). */
+void mt_test_assert_no_regions(const mt_context *ctx);
 
 /*
  * The view's ranges as `info mtree -f` prints them, one line each:
@@ -169,5 +191,33 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
                          const char *file, int line);
 #define mt_assert_diag(e, before, name) \
     mt_test__check_diag((e), (before), (name), __FILE__, __LINE__)
+
+/* ---- machines loaded from text ------------------------------------------------ */
+
+/* A machine loaded by mt_test_load, in a context of its own. */
+typedef struct mt_test_loaded {
+    mt_context *ctx;
+    mt_machine *m;
+    int rc;              /* mt_machine_load's return */
+    char err[1024];      /* its message on failure */
+    mt_test_diag diag;   /* the diagnostics printed while loading */
+} mt_test_loaded;
+
+/*
+ * Loads `text` in format `fmt`, named `name` in messages, with `flat` (the
+ * flat dump, named "flat.txt") when not NULL, into a new context; `limit`,
+ * when not 0, is the context's input limit. Does not assert on the result:
+ * the test reads L->rc and L->err.
+ */
+void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                  const char *name, const char *flat, uint64_t limit);
+/*
+ * Frees the machine (a failed load must have made none), checks that it
+ * left no region or address space behind and frees the context.
+ */
+void mt_test_unload(mt_test_loaded *L);
+/* mt_machine_save_map's output as a malloc'd string; fails the test if the
+ * save fails. */
+char *mt_test_map_text(const mt_machine *m);
 
 #endif /* MT_TEST_H */

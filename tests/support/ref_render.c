@@ -140,7 +140,7 @@ void ref_render(mt_region *flat_root, ref_view *out)
     if (flat_root)
         render(&l, &p, flat_root, 0, 0, TWO_64, false, false, 0, false);
     free(p.steps);
-    /* merge neighbours (4.6) */
+    /* merge neighbours (docs/rendering.md, "Merging") */
     size_t n = 0;
     for (size_t i = 0; i < l.n; i++) {
         struct item *cur = &l.items[i];

@@ -1,5 +1,5 @@
 /*
- * An independent reference renderer for tests: memory-model.md section 4
+ * An independent reference renderer for tests: the rules of docs/rendering.md
  * written the simple way QEMU does it (insert into a sorted array, then
  * merge), using only the public API. Quadratic; for checking, not for use.
  */
@@ -16,7 +16,7 @@ typedef struct ref_view {
 /* Renders `flat_root` (NULL gives no ranges). */
 void ref_render(mt_region *flat_root, ref_view *out);
 void ref_view_free(ref_view *v);
-/* The flat-root descent of memory-model.md 5.1, or NULL. */
+/* The flat-root descent (docs/views.md, "The flat-root"), or NULL. */
 mt_region *ref_flat_root(mt_region *as_root);
 /* Compares with a library view; on a difference writes a description into
  * `why` and returns false. */

@@ -1,10 +1,10 @@
 /*
- * Conformance group B, aliases (conformance.md items 15-24): composition,
+ * Aliases (docs/regions.md, "Aliases"; docs/rendering.md): composition,
  * offsets beyond or across the target's end, alias_offset measured from the
  * target's start, disabled targets, holes of aliased containers, subregions
  * of aliases, is_mapped through alias chains, set_alias_offset inside a
  * transaction and merging of adjacent aliases. Loops through aliases
- * (item 24a) have their own file, test_alias_loops.c.
+ * have their own file, test_alias_loops.c.
  * Listener and access expectations belong to later test files; the view
  * and tree effects are checked here.
  */
@@ -16,9 +16,9 @@
 
 static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n";
 
-/* ---- item 15: aliases of aliases compose ---------------------------------------- */
+/* ---- aliases of aliases compose ---------------------------------------- */
 
-static void item_15_alias_of_alias_composes(void **state)
+static void alias_of_alias_composes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -37,9 +37,9 @@ static void item_15_alias_of_alias_composes(void **state)
     assert_ptr_equal(rg->region, r);
 }
 
-/* ---- item 16: an offset beyond the target renders nothing ---------------------- */
+/* ---- an offset beyond the target renders nothing ---------------------- */
 
-static void item_16_offset_beyond_target_renders_nothing(void **state)
+static void offset_beyond_target_renders_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -50,9 +50,9 @@ static void item_16_offset_beyond_target_renders_nothing(void **state)
     mt_assert_view(e->X, bg_only);
 }
 
-/* ---- item 17: an alias longer than its target renders the overlap ---------------- */
+/* ---- an alias longer than its target renders the overlap ---------------- */
 
-static void item_17_alias_longer_than_target(void **state)
+static void alias_longer_than_target(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -66,14 +66,14 @@ static void item_17_alias_longer_than_target(void **state)
                    "  0000000000004800-000000000000ffff (prio -1, i/o): bg @0000000000004800\n");
 }
 
-/* ---- item 18: alias_offset counts from the target's start ------------------------ */
+/* ---- alias_offset counts from the target's start ------------------------ */
 
 static const char item18_view[] =
     "  0000000000000000-0000000000001fff (prio -1, i/o): bg\n"
     "  0000000000002000-00000000000020ff (prio 0, ram): t @0000000000000100\n"
     "  0000000000002100-000000000000ffff (prio -1, i/o): bg @0000000000002100\n";
 
-static void item_18_alias_offset_from_target_start(void **state)
+static void alias_offset_from_target_start(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -91,9 +91,9 @@ static void item_18_alias_offset_from_target_start(void **state)
     mt_assert_view(e->X, item18_view);
 }
 
-/* ---- item 19: disabled target or disabled alias ---------------------------------- */
+/* ---- disabled target or disabled alias ---------------------------------- */
 
-static void item_19_disabled_target_or_alias(void **state)
+static void disabled_target_or_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -111,9 +111,9 @@ static void item_19_disabled_target_or_alias(void **state)
     mt_assert_view(e->X, bg_only);
 }
 
-/* ---- item 20: holes of an aliased container show lower priorities --------------- */
+/* ---- holes of an aliased container show lower priorities --------------- */
 
-static void item_20_holes_of_aliased_container(void **state)
+static void holes_of_aliased_container(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -129,9 +129,9 @@ static void item_20_holes_of_aliased_container(void **state)
                    "  000000000000a000-000000000000ffff (prio -1, i/o): bg @000000000000a000\n");
 }
 
-/* ---- item 21: subregions of an alias are printed, never rendered ---------------- */
+/* ---- subregions of an alias are printed, never rendered ---------------- */
 
-static void item_21_alias_subregions_printed_not_rendered(void **state)
+static void alias_subregions_printed_not_rendered(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -157,9 +157,9 @@ static void item_21_alias_subregions_printed_not_rendered(void **state)
     free(dump);
 }
 
-/* ---- item 22: mapped through an alias ------------------------------------------- */
+/* ---- mapped through an alias ------------------------------------------- */
 
-static void item_22_mapped_through_alias(void **state)
+static void mapped_through_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -187,9 +187,9 @@ static void item_22_mapped_through_alias(void **state)
     assert_false(mt_region_is_mapped(a2));
 }
 
-/* ---- item 23: set_alias_offset inside a transaction ------------------------------ */
+/* ---- set_alias_offset inside a transaction ------------------------------ */
 
-static void item_23_set_alias_offset_in_transaction(void **state)
+static void set_alias_offset_in_transaction(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -227,9 +227,9 @@ static void item_23_set_alias_offset_in_transaction(void **state)
     assert_int_equal(((uint8_t *)mt_region_ram_ptr(rg->region))[rg->offset_in_region], 0x10);
 }
 
-/* ---- item 24: adjacent aliases merge unless their flags differ ------------------ */
+/* ---- adjacent aliases merge unless their flags differ ------------------ */
 
-static void item_24_adjacent_aliases_merge_unless_flags_differ(void **state)
+static void adjacent_aliases_merge_unless_flags_differ(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -252,19 +252,14 @@ static void item_24_adjacent_aliases_merge_unless_flags_differ(void **state)
                    "  0000000000003000-000000000000ffff (prio -1, i/o): bg @0000000000003000\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_15_alias_of_alias_composes),
-        MT_TEST(item_16_offset_beyond_target_renders_nothing),
-        MT_TEST(item_17_alias_longer_than_target),
-        MT_TEST(item_18_alias_offset_from_target_start),
-        MT_TEST(item_19_disabled_target_or_alias),
-        MT_TEST(item_20_holes_of_aliased_container),
-        MT_TEST(item_21_alias_subregions_printed_not_rendered),
-        MT_TEST(item_22_mapped_through_alias),
-        MT_TEST(item_23_set_alias_offset_in_transaction),
-        MT_TEST(item_24_adjacent_aliases_merge_unless_flags_differ),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(alias_of_alias_composes),
+    MT_TEST(offset_beyond_target_renders_nothing),
+    MT_TEST(alias_longer_than_target),
+    MT_TEST(alias_offset_from_target_start),
+    MT_TEST(disabled_target_or_alias),
+    MT_TEST(holes_of_aliased_container),
+    MT_TEST(alias_subregions_printed_not_rendered),
+    MT_TEST(mapped_through_alias),
+    MT_TEST(set_alias_offset_in_transaction),
+    MT_TEST(adjacent_aliases_merge_unless_flags_differ))

@@ -1,124 +1,62 @@
 /*
- * Conformance group D, the listener features around accelerators
- * (memory-model.md 6, 7.1-7.4, 7.9, 8.4): the flush hook of transaction
- * begin, coalesced-MMIO ranges and what listeners hear of them, and the
- * dirty-log requests of the embedder (log_sync, log_sync_global,
- * log_clear, log_global_after_sync). The catalogue has no items for them:
- * the tests are named after the spec's sections.
+ * The listener features around accelerators (docs/listeners.md, "Coalesced
+ * MMIO" and "Dirty logging"; docs/transactions.md): the flush hook of
+ * transaction begin, coalesced-MMIO ranges and what listeners hear of them,
+ * and the dirty-log requests of the embedder (log_sync, log_sync_global,
+ * log_clear, log_global_after_sync). The tests are named after what they
+ * check.
  */
-#include "mt_test.h"
+#include "mt_rec.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a recording listener ------------------------------------------------ */
+/* ---- a recording listener (tests/support/mt_rec.h) -------------------- */
 
-/* Appends one word per call to `log` (to the shared one when `shared` is
- * set, prefixed with the tag, for ordering across listeners). */
-typedef struct rec {
-    mt_listener l;
-    const char *tag;
-    struct rec *shared;
-    char log[4096];
-} rec;
-
-static void put(mt_listener *l, const char *fmt, ...)
-{
-    rec *r = (rec *)l;
-    rec *dst = r->shared ? r->shared : r;
-    char word[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(word, sizeof(word), fmt, ap);
-    va_end(ap);
-    size_t len = strlen(dst->log);
-    int n = snprintf(dst->log + len, sizeof(dst->log) - len, "%s%s%s%s", len ? " " : "",
-                     r->shared ? r->tag : "", r->shared ? ":" : "", word);
-    assert_true(n > 0 && (size_t)n < sizeof(dst->log) - len);
-}
-
-static const char *nm(const mt_section *s)
-{
-    return mt_region_name(s->region) ? mt_region_name(s->region) : "(null)";
-}
-
-/* A section as name@start, with +offset when the range does not start at
- * the region's beginning and :size (bytes) always. */
-static void sec(mt_listener *l, const char *what, const mt_section *s)
-{
-    unsigned long long size = (unsigned long long)(s->last - s->start) + 1;
-    if (s->offset_in_region)
-        put(l, "%s(%s@%llx+%llx:%llx)", what, nm(s), (unsigned long long)s->start,
-            (unsigned long long)s->offset_in_region, size);
-    else
-        put(l, "%s(%s@%llx:%llx)", what, nm(s), (unsigned long long)s->start, size);
-}
-
-static void on_begin(mt_listener *l) { put(l, "begin"); }
-static void on_commit(mt_listener *l) { put(l, "commit"); }
-static void on_add(mt_listener *l, const mt_section *s) { sec(l, "add", s); }
-static void on_del(mt_listener *l, const mt_section *s) { sec(l, "del", s); }
-static void on_nop(mt_listener *l, const mt_section *s) { sec(l, "nop", s); }
-static void on_log_start(mt_listener *l, const mt_section *s, unsigned o, unsigned n)
-{
-    put(l, "log_start(%s,%x->%x)", nm(s), o, n);
-}
-static void on_log_stop(mt_listener *l, const mt_section *s, unsigned o, unsigned n)
-{
-    put(l, "log_stop(%s,%x->%x)", nm(s), o, n);
-}
-
+/* Coalesced ranges: the section, then "=ADDR+LEN". */
 static void on_cadd(mt_listener *l, const mt_section *s, uint64_t addr, uint64_t len)
 {
-    sec(l, "cadd", s);
-    put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
+    mt_rec_section(l, "cadd", s);
+    mt_rec_put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
 }
 static void on_cdel(mt_listener *l, const mt_section *s, uint64_t addr, uint64_t len)
 {
-    sec(l, "cdel", s);
-    put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
+    mt_rec_section(l, "cdel", s);
+    mt_rec_put(l, "=%llx+%llx", (unsigned long long)addr, (unsigned long long)len);
 }
 
-static void on_sync(mt_listener *l, const mt_section *s) { sec(l, "sync", s); }
-static void on_sync_global(mt_listener *l) { put(l, "sync_global"); }
-static void on_clear(mt_listener *l, const mt_section *s) { sec(l, "clear", s); }
-static void on_after_sync(mt_listener *l) { put(l, "after_sync"); }
+static void on_sync(mt_listener *l, const mt_section *s) { mt_rec_section(l, "sync", s); }
+static void on_sync_global(mt_listener *l) { mt_rec_put(l, "sync_global"); }
+static void on_clear(mt_listener *l, const mt_section *s) { mt_rec_section(l, "clear", s); }
+static void on_after_sync(mt_listener *l) { mt_rec_put(l, "after_sync"); }
 
-static void rec_init(rec *r, int priority, const char *tag, rec *shared)
+/* Sections with their sizes, and the coalesced-range callbacks. */
+static void rec_init(mt_rec *r, int priority, const char *tag, mt_rec *shared)
 {
-    memset(r, 0, sizeof(*r));
-    r->l = (mt_listener){
-        .begin = on_begin, .commit = on_commit, .region_add = on_add,
-        .region_del = on_del, .region_nop = on_nop, .log_start = on_log_start,
-        .log_stop = on_log_stop, .priority = priority,
-        .coalesced_io_add = on_cadd, .coalesced_io_del = on_cdel,
-    };
-    r->tag = tag;
-    r->shared = shared;
+    mt_rec_init(r, priority, tag, shared, MT_REC_SIZES);
+    r->l.coalesced_io_add = on_cadd;
+    r->l.coalesced_io_del = on_cdel;
 }
 
-static void rec_clear(rec *r)
+/* The usual setup with MMIO `m` (0x1000 bytes, owned by O2) at 0x2000 in C. */
+static mt_region *std_with_mmio(mt_test_env *e)
 {
-    r->log[0] = 0;
+    mt_test_std(e);
+    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_map(e->C, 0x2000, m);
+    return m;
 }
 
-/* Registers and clears the log (the catalogue's convention). */
-static void rec_attach(rec *r, mt_address_space *as)
+/* An untagged listener of priority 0 on `as`, its log cleared. */
+static void rec_listen(mt_rec *r, mt_address_space *as)
 {
-    assert_int_equal(mt_listener_register(&r->l, as), 0);
-    rec_clear(r->shared ? r->shared : r);
+    rec_init(r, 0, NULL, NULL);
+    mt_rec_attach(r, as);
 }
 
-static void check_log(rec *r, const char *expected)
-{
-    if (strcmp(r->log, expected) != 0)
-        fail_msg("listener log\n  expected: %s\n  got:      %s", expected, r->log);
-    rec_clear(r);
-}
-
-/* ---- 6: the flush hook ------------------------------------------------------- */
+/* ---- the flush hook ------------------------------------------------------- */
 
 struct flushes {
     mt_context *ctx;
@@ -134,7 +72,7 @@ static void on_flush(void *opaque)
     f->calls++;
 }
 
-static void s6_begin_calls_the_flush_hook_first(void **state)
+static void begin_calls_the_flush_hook_first(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -160,138 +98,126 @@ static void s6_begin_calls_the_flush_hook_first(void **state)
     assert_int_equal(f.calls, 0);
 }
 
-/* ---- 7.9: changing a region's coalesced ranges --------------------------------- */
+/* ---- changing a region's coalesced ranges --------------------------------- */
 
-static void s7_9_changes_are_told_at_once(void **state)
+static void changes_are_told_at_once(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_region *m = std_with_mmio(e);
+    mt_rec L;
+    rec_listen(&L, e->X);
 
     assert_int_equal(mt_region_add_coalescing(m, 0x100, 0x10), 0);
-    check_log(&L, "cadd(m@2000:1000) =2100+10"); /* no begin/commit */
+    mt_rec_check(&L, "cadd(m@2000:1000) =2100+10"); /* no begin/commit */
     /* the old list goes, the whole new one comes */
     assert_int_equal(mt_region_add_coalescing(m, 0x800, 0x100), 0);
-    check_log(&L, "cdel(m@2000:1000) =2100+10 cadd(m@2000:1000) =2100+10 "
+    mt_rec_check(&L, "cdel(m@2000:1000) =2100+10 cadd(m@2000:1000) =2100+10 "
                   "cadd(m@2000:1000) =2800+100");
     assert_int_equal(mt_region_coalesced_count(m), 2);
     /* inside a transaction too, at once, with the published view */
     mt_transaction_begin(e->ctx);
     assert_int_equal(mt_region_set_coalescing(m), 0);
-    check_log(&L, "cdel(m@2000:1000) =2100+10 cdel(m@2000:1000) =2800+100 "
+    mt_rec_check(&L, "cdel(m@2000:1000) =2100+10 cdel(m@2000:1000) =2800+100 "
                   "cadd(m@2000:1000) =2000+1000");
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_region_clear_coalescing(m), 0);
-    check_log(&L, "cdel(m@2000:1000) =2000+1000");
+    mt_rec_check(&L, "cdel(m@2000:1000) =2000+1000");
     assert_int_equal(mt_region_clear_coalescing(m), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_region_coalesced_count(m), 0);
     mt_listener_unregister(&L.l);
 }
 
-static void s7_9_parts_shown_by_each_range(void **state)
+static void parts_shown_by_each_range(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", m, 0x800, 0x400));
     mt_region *other = mt_test_io(e, e->O2, "other", 0x1000);
     mt_test_map(e->C, 0x8000, other);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     /* crosses the alias's start: cut to what each range shows */
     assert_int_equal(mt_region_add_coalescing(m, 0x700, 0x200), 0);
-    check_log(&L, "cadd(m@2000:1000) =2700+200 cadd(m@5000+800:400) =5000+100");
+    mt_rec_check(&L, "cadd(m@2000:1000) =2700+200 cadd(m@5000+800:400) =5000+100");
     /* outside the alias's window: only the direct mapping */
     assert_int_equal(mt_region_clear_coalescing(m), 0);
-    rec_clear(&L);
+    L.log[0] = '\0';
     assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
-    check_log(&L, "cadd(m@2000:1000) =2000+10");
+    mt_rec_check(&L, "cadd(m@2000:1000) =2000+10");
     /* an unmapped region is in no view: nobody hears of it */
     mt_region *u = mt_test_io(e, e->O2, "u", 0x1000);
     assert_int_equal(mt_region_set_coalescing(u), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     mt_listener_unregister(&L.l);
 }
 
-static void s7_9_every_address_space_and_direction(void **state)
+static void every_address_space_and_direction(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     mt_address_space *Z = mt_test_as(e, e->C, "Z");
-    rec log, L1, L2, Lz;
+    mt_rec log, L1, L2, Lz;
     rec_init(&log, 0, NULL, NULL);
     rec_init(&L1, 10, "L1", &log);
     rec_init(&L2, 20, "L2", &log);
     rec_init(&Lz, 15, "Lz", &log);
-    rec_attach(&L2, e->X);
-    rec_attach(&L1, e->X);
-    rec_attach(&Lz, Z);
+    mt_rec_attach(&L2, e->X);
+    mt_rec_attach(&L1, e->X);
+    mt_rec_attach(&Lz, Z);
     assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
-    check_log(&log, "L1:cadd(m@2000:1000) L1:=2000+10 L2:cadd(m@2000:1000) L2:=2000+10 "
+    mt_rec_check(&log, "L1:cadd(m@2000:1000) L1:=2000+10 L2:cadd(m@2000:1000) L2:=2000+10 "
                     "Lz:cadd(m@2000:1000) Lz:=2000+10");
     assert_int_equal(mt_region_clear_coalescing(m), 0);
-    check_log(&log, "L2:cdel(m@2000:1000) L2:=2000+10 L1:cdel(m@2000:1000) L1:=2000+10 "
+    mt_rec_check(&log, "L2:cdel(m@2000:1000) L2:=2000+10 L1:cdel(m@2000:1000) L1:=2000+10 "
                     "Lz:cdel(m@2000:1000) Lz:=2000+10");
     mt_listener_unregister(&L1.l);
     mt_listener_unregister(&L2.l);
     mt_listener_unregister(&Lz.l);
 }
 
-/* ---- 7.3: the diff ---------------------------------------------------------------- */
+/* ---- the diff ---------------------------------------------------------------- */
 
-static void s7_3_coalesced_with_add_and_del_only(void **state)
+static void coalesced_with_add_and_del_only(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     mt_test_map(e->C, 0x2000, m);
-    check_log(&L, "begin add(m@2000:1000) cadd(m@2000:1000) =2010+20 commit");
+    mt_rec_check(&L, "begin add(m@2000:1000) cadd(m@2000:1000) =2010+20 commit");
     /* an unchanged range is a no-op: nothing about its coalesced parts */
     mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r", 0x1000));
-    check_log(&L, "begin nop(m@2000:1000) add(r@4000:1000) commit");
+    mt_rec_check(&L, "begin nop(m@2000:1000) add(r@4000:1000) commit");
     assert_int_equal(mt_region_set_address(m, 0x6000), 0);
-    check_log(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) nop(r@4000:1000) "
+    mt_rec_check(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) nop(r@4000:1000) "
                   "add(m@6000:1000) cadd(m@6000:1000) =6010+20 commit");
     mt_test_unmap(e->C, m);
-    check_log(&L, "begin cdel(m@6000:1000) =6010+20 del(m@6000:1000) nop(r@4000:1000) "
+    mt_rec_check(&L, "begin cdel(m@6000:1000) =6010+20 del(m@6000:1000) nop(r@4000:1000) "
                   "commit");
     mt_listener_unregister(&L.l);
 }
 
-static void s7_5_destroying_an_address_space(void **state)
+static void destroying_an_address_space(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     mt_test_as_destroy(e, e->X);
-    check_log(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) commit");
+    mt_rec_check(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) commit");
     /* detached: later changes reach nobody */
     assert_int_equal(mt_region_clear_coalescing(m), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
 }
 
-/* ---- 7.4: replay ------------------------------------------------------------------- */
+/* ---- replay ------------------------------------------------------------------- */
 
-static void s7_4_replay_includes_coalesced(void **state)
+static void replay_includes_coalesced(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -301,28 +227,25 @@ static void s7_4_replay_includes_coalesced(void **state)
     assert_int_equal(mt_region_add_coalescing(r1, 0x100, 0x100), 0);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     mt_test_map(e->C, 0x2000, m);
-    rec L;
+    mt_rec L;
     rec_init(&L, 0, NULL, NULL);
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
-    check_log(&L, "begin add(r1@0:1000) cadd(r1@0:1000) =100+100 log_start(r1,0->1) "
+    mt_rec_check(&L, "begin add(r1@0:1000) cadd(r1@0:1000) =100+100 log_start(r1,0->1) "
                   "add(m@2000:1000) commit");
     mt_listener_unregister(&L.l);
-    check_log(&L, "begin log_stop(r1,1->0) cdel(r1@0:1000) =100+100 del(r1@0:1000) "
+    mt_rec_check(&L, "begin log_stop(r1,1->0) cdel(r1@0:1000) =100+100 del(r1@0:1000) "
                   "del(m@2000:1000) commit");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
 }
 
 /* ---- errors, 2^64, finalisation ------------------------------------------------------ */
 
-static void s2_coalescing_misuse_changes_nothing(void **state)
+static void coalescing_misuse_changes_nothing(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_region *m = std_with_mmio(e);
+    mt_rec L;
+    rec_listen(&L, e->X);
     unsigned diags = e->diag.count;
     assert_int_equal(mt_region_add_coalescing(m, 0, 0), -EINVAL);
     assert_int_equal(mt_region_add_coalescing(m, 0xfff, 2), -EINVAL);
@@ -335,59 +258,55 @@ static void s2_coalescing_misuse_changes_nothing(void **state)
     /* no context to report to: the default hook prints it */
     assert_int_equal(mt_region_add_coalescing(NULL, 0, 1), -EINVAL);
     assert_int_equal(mt_region_coalesced_count(m), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     /* the last byte alone is fine */
     assert_int_equal(mt_region_add_coalescing(m, 0xfff, 1), 0);
-    check_log(&L, "cadd(m@2000:1000) =2fff+1");
+    mt_rec_check(&L, "cadd(m@2000:1000) =2fff+1");
     mt_listener_unregister(&L.l);
 }
 
-static void s2_3_whole_2_64_region(void **state)
+static void whole_2_64_region(void **state)
 {
     mt_test_env *e = *state;
     mt_region *io = mt_test_io(e, e->O1, "io", UINT64_MAX);
     mt_address_space *Y = mt_test_as(e, io, "Y");
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, Y);
+    mt_rec L;
+    rec_listen(&L, Y);
     assert_int_equal(mt_region_set_coalescing(io), 0);
-    check_log(&L, "cadd(io@0:0) =0+ffffffffffffffff"); /* 2^64 both times */
+    mt_rec_check(&L, "cadd(io@0:0) =0+ffffffffffffffff"); /* 2^64 both times */
     assert_int_equal(mt_region_add_coalescing(io, UINT64_MAX - 0xf, 0x10), 0);
-    check_log(&L, "cdel(io@0:0) =0+ffffffffffffffff cadd(io@0:0) =0+ffffffffffffffff "
+    mt_rec_check(&L, "cdel(io@0:0) =0+ffffffffffffffff cadd(io@0:0) =0+ffffffffffffffff "
                   "cadd(io@0:0) =fffffffffffffff0+10");
     mt_listener_unregister(&L.l);
 }
 
-static void s8_4_finalisation_drops_the_ranges(void **state)
+static void finalisation_drops_the_ranges(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = std_with_mmio(e);
     assert_int_equal(mt_region_add_coalescing(m, 0, 0x10), 0);
     assert_int_equal(mt_region_add_coalescing(m, 0x20, 0x10), 0);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     mt_test_unmap(e->C, m);
-    check_log(&L, "begin cdel(m@2000:1000) =2000+10 cdel(m@2000:1000) =2020+10 "
+    mt_rec_check(&L, "begin cdel(m@2000:1000) =2000+10 cdel(m@2000:1000) =2020+10 "
                   "del(m@2000:1000) commit");
     mt_test_reclaim(e);
     /* nothing more to tell: the region is in no view; the leak checker
      * sees the list go */
     assert_int_equal(mt_test_finalize(e, m), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     mt_listener_unregister(&L.l);
 }
 
-/* ---- 7.1: the embedder's dirty-log requests -------------------------------------- */
+/* ---- the embedder's dirty-log requests -------------------------------------- */
 
 /* r1 RAM logged (VGA) at 0, r2 RAM at 2000, m MMIO at 4000 in C; X and Z
  * over C. L1 (prio 10, log_sync) and L2 (20, log_sync_global) on X, Lz (15,
  * log_sync) on Z; all log into `log`. */
 struct sync_setup {
     mt_region *r1, *r2, *m;
-    rec log, L1, L2, Lz;
+    mt_rec log, L1, L2, Lz;
 };
 
 static void sync_setup(mt_test_env *e, struct sync_setup *t)
@@ -405,7 +324,7 @@ static void sync_setup(mt_test_env *e, struct sync_setup *t)
     rec_init(&t->L1, 10, "L1", &t->log);
     rec_init(&t->L2, 20, "L2", &t->log);
     rec_init(&t->Lz, 15, "Lz", &t->log);
-    rec *all[] = {&t->L1, &t->L2, &t->Lz};
+    mt_rec *all[] = {&t->L1, &t->L2, &t->Lz};
     for (size_t i = 0; i < 3; i++) {
         all[i]->l = (mt_listener){.log_sync = on_sync, .log_clear = on_clear,
                                   .log_global_after_sync = on_after_sync,
@@ -414,9 +333,9 @@ static void sync_setup(mt_test_env *e, struct sync_setup *t)
     t->L2.l.log_sync = NULL;
     t->L2.l.log_sync_global = on_sync_global;
     t->L2.l.log_clear = NULL;
-    rec_attach(&t->L1, e->X);
-    rec_attach(&t->L2, e->X);
-    rec_attach(&t->Lz, Z);
+    mt_rec_attach(&t->L1, e->X);
+    mt_rec_attach(&t->L2, e->X);
+    mt_rec_attach(&t->Lz, Z);
 }
 
 static void sync_teardown(struct sync_setup *t)
@@ -424,11 +343,11 @@ static void sync_teardown(struct sync_setup *t)
     mt_listener_unregister(&t->L1.l);
     mt_listener_unregister(&t->L2.l);
     mt_listener_unregister(&t->Lz.l);
-    check_log(&t->log, "");
+    mt_rec_check(&t->log, "");
     assert_int_equal(mt_region_set_log(t->r1, false, MT_DIRTY_VGA), 0);
 }
 
-static void s7_1_log_sync_per_logged_range_or_global(void **state)
+static void log_sync_per_logged_range_or_global(void **state)
 {
     mt_test_env *e = *state;
     struct sync_setup t;
@@ -436,84 +355,79 @@ static void s7_1_log_sync_per_logged_range_or_global(void **state)
     struct flushes f = {.ctx = e->ctx};
     mt_context_set_flush_hook(e->ctx, on_flush, &f);
     mt_context_log_sync(e->ctx);
-    check_log(&t.log, "L1:sync(r1@0:1000) Lz:sync(r1@0:1000) L2:sync_global");
+    mt_rec_check(&t.log, "L1:sync(r1@0:1000) Lz:sync(r1@0:1000) L2:sync_global");
     mt_context_after_log_sync(e->ctx);
-    check_log(&t.log, "L1:after_sync Lz:after_sync L2:after_sync");
+    mt_rec_check(&t.log, "L1:after_sync Lz:after_sync L2:after_sync");
     assert_int_equal(f.calls, 0); /* no transaction */
     mt_context_set_flush_hook(e->ctx, NULL, NULL);
 
     /* global logging: every RAM range is logged (MIGRATION) */
     mt_context_set_global_dirty_log(e->ctx, true);
     mt_context_log_sync(e->ctx);
-    check_log(&t.log, "L1:sync(r1@0:1000) L1:sync(r2@2000:1000) Lz:sync(r1@0:1000) "
+    mt_rec_check(&t.log, "L1:sync(r1@0:1000) L1:sync(r2@2000:1000) Lz:sync(r1@0:1000) "
                       "Lz:sync(r2@2000:1000) L2:sync_global");
     /* one region: log_sync for its ranges only, log_sync_global regardless */
     assert_int_equal(mt_region_log_sync(t.r2), 0);
-    check_log(&t.log, "L1:sync(r2@2000:1000) Lz:sync(r2@2000:1000) L2:sync_global");
+    mt_rec_check(&t.log, "L1:sync(r2@2000:1000) Lz:sync(r2@2000:1000) L2:sync_global");
     assert_int_equal(mt_region_log_sync(t.m), 0); /* not logged */
-    check_log(&t.log, "L2:sync_global");
+    mt_rec_check(&t.log, "L2:sync_global");
     mt_context_set_global_dirty_log(e->ctx, false);
     sync_teardown(&t);
 }
 
-static void s7_1_log_clear_cut_to_each_range(void **state)
+static void log_clear_cut_to_each_range(void **state)
 {
     mt_test_env *e = *state;
     struct sync_setup t;
     sync_setup(e, &t);
     /* r1 also seen through an alias window at 5000 */
     mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", t.r1, 0x800, 0x400));
-    check_log(&t.log, "");
+    mt_rec_check(&t.log, "");
     assert_int_equal(mt_region_log_clear(t.r1, 0x700, 0x200), 0);
-    check_log(&t.log, "L1:clear(r1@700+700:200) L1:clear(r1@5000+800:100) "
+    mt_rec_check(&t.log, "L1:clear(r1@700+700:200) L1:clear(r1@5000+800:100) "
                       "Lz:clear(r1@700+700:200) Lz:clear(r1@5000+800:100)");
     /* clipped to the region; nothing for an empty span or a region in no view */
     assert_int_equal(mt_region_log_clear(t.r1, 0xf00, UINT64_MAX), 0);
-    check_log(&t.log, "L1:clear(r1@f00+f00:100) Lz:clear(r1@f00+f00:100)");
+    mt_rec_check(&t.log, "L1:clear(r1@f00+f00:100) Lz:clear(r1@f00+f00:100)");
     assert_int_equal(mt_region_log_clear(t.r1, 0, 0), 0);
     mt_region *u = mt_test_ram(e, e->O2, "u", 0x1000);
     assert_int_equal(mt_region_log_clear(u, 0, 0x1000), 0);
-    check_log(&t.log, "");
+    mt_rec_check(&t.log, "");
     sync_teardown(&t);
 }
 
-static void s7_1_at_most_one_of_log_sync_and_global(void **state)
+static void at_most_one_of_log_sync_and_global(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
-    rec L;
+    mt_rec L;
     rec_init(&L, 0, NULL, NULL);
     L.l.log_sync = on_sync;
     L.l.log_sync_global = on_sync_global;
     unsigned diags = e->diag.count;
     assert_int_equal(mt_listener_register(&L.l, e->X), -EINVAL);
     assert_int_equal(e->diag.count, diags + 1);
-    check_log(&L, ""); /* no replay: not registered */
+    mt_rec_check(&L, ""); /* no replay: not registered */
     mt_context_log_sync(e->ctx);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     L.l.log_sync = NULL;
-    rec_attach(&L, e->X);
+    mt_rec_attach(&L, e->X);
     mt_context_log_sync(e->ctx);
-    check_log(&L, "sync_global");
+    mt_rec_check(&L, "sync_global");
     mt_listener_unregister(&L.l);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(s6_begin_calls_the_flush_hook_first),
-        MT_TEST(s7_9_changes_are_told_at_once),
-        MT_TEST(s7_9_parts_shown_by_each_range),
-        MT_TEST(s7_9_every_address_space_and_direction),
-        MT_TEST(s7_3_coalesced_with_add_and_del_only),
-        MT_TEST(s7_5_destroying_an_address_space),
-        MT_TEST(s7_4_replay_includes_coalesced),
-        MT_TEST(s2_coalescing_misuse_changes_nothing),
-        MT_TEST(s2_3_whole_2_64_region),
-        MT_TEST(s8_4_finalisation_drops_the_ranges),
-        MT_TEST(s7_1_log_sync_per_logged_range_or_global),
-        MT_TEST(s7_1_log_clear_cut_to_each_range),
-        MT_TEST(s7_1_at_most_one_of_log_sync_and_global),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(begin_calls_the_flush_hook_first),
+    MT_TEST(changes_are_told_at_once),
+    MT_TEST(parts_shown_by_each_range),
+    MT_TEST(every_address_space_and_direction),
+    MT_TEST(coalesced_with_add_and_del_only),
+    MT_TEST(destroying_an_address_space),
+    MT_TEST(replay_includes_coalesced),
+    MT_TEST(coalescing_misuse_changes_nothing),
+    MT_TEST(whole_2_64_region),
+    MT_TEST(finalisation_drops_the_ranges),
+    MT_TEST(log_sync_per_logged_range_or_global),
+    MT_TEST(log_clear_cut_to_each_range),
+    MT_TEST(at_most_one_of_log_sync_and_global))

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include <memtree.h>
 #include <memtree/format.h>
 
@@ -117,9 +119,7 @@ static void million_deep_chain_renders_and_finalises(void **state)
     assert_int_equal(mt_region_finalize(leaf), 0);
     assert_int_equal(mt_region_finalize(top), 0);
     assert_int_equal(mt_transaction_commit(ctx), 0);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
     free(chain);
     free(storage);
@@ -157,18 +157,11 @@ static void million_deep_chain_freed_by_its_owner(void **state)
     mt_owner_unref(&owner); /* the last reference: the teardown frees all */
     mt_context_reclaim(ctx);
     assert_int_equal(released, 1);
-    mt_stats st;
-    mt_context_get_stats(ctx, &st);
-    assert_int_equal(st.live_regions, 0);
+    mt_test_assert_no_regions(ctx);
     mt_context_free(ctx);
     free(chain);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(million_deep_chain_renders_and_finalises),
-        cmocka_unit_test(million_deep_chain_freed_by_its_owner),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(million_deep_chain_renders_and_finalises),
+    cmocka_unit_test(million_deep_chain_freed_by_its_owner))

@@ -1,9 +1,10 @@
 /*
- * mt_dump: the tree and flat `info mtree` formats (spec mtree-format.md),
- * compared byte for byte with hand-written expectations. Covers grouping
- * and header order, child sorting, alias lines and memory-region blocks,
- * size-0 lines, the overflow marker (also on hidden lines), hidden disabled
- * parents, types, owners, and the flat blocks with their AS lines.
+ * mt_dump: the tree and flat `info mtree` formats (docs/format.md, "QEMU
+ * `info mtree` dumps"), compared byte for byte with hand-written
+ * expectations. Covers grouping and header order, child sorting, alias lines
+ * and memory-region blocks, size-0 lines, the overflow marker (also on hidden
+ * lines), hidden disabled parents, types, owners, and the flat blocks with
+ * their AS lines.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "mt_test.h"
 
 #include "memtree.h"
 #include <memtree/format.h>
@@ -135,7 +138,7 @@ static void expect_dump(struct fx *f, unsigned flags, const char *expected)
     free(got);
 }
 
-/* ---- the made-up example of mtree-format.md 5.3 ------------------------ */
+/* ---- a made-up tree dump ------------------------ */
 
 static void build_53(struct fx *f)
 {
@@ -159,9 +162,8 @@ static void build_53(struct fx *f)
 }
 
 /*
- * The spec's example lists low-ram (prio 0) before win0 (prio 1) at the
- * same address; QEMU (and the spec's own sorting rule and corpus) put the
- * higher priority first, which is what is expected here.
+ * low-ram (prio 0) and win0 (prio 1) start at the same address; QEMU puts
+ * the higher priority first, which is what is expected here.
  */
 static const char tree_53_D[] =
     "address-space: dma-a\n"
@@ -208,7 +210,7 @@ static void test_tree_example_53(void **state)
     free(again);
 }
 
-/* ---- the made-up flat example of mtree-format.md 4 --------------------- */
+/* ---- a made-up flat dump --------------------- */
 
 static void test_flat_example_4(void **state)
 {
@@ -313,7 +315,7 @@ static void test_flat_alias_root(void **state)
         "\n");
 }
 
-/* ---- size 0 (conformance 10) and alias subregions (conformance 21) ----- */
+/* ---- size 0 and alias subregions ---------------------------------------- */
 
 static void test_tree_size0_and_alias_children(void **state)
 {
@@ -707,24 +709,19 @@ static void test_deep_chain(void **state)
     free(got);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tree_example_53, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flat_example_4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flat_alias_root, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_size0_and_alias_children,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_overflow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_hidden_disabled, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_tree_order_and_queue, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_owners, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_tree_example_53, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_flat_example_4, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_flat_alias_root, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tree_size0_and_alias_children,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tree_overflow, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tree_hidden_disabled, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_tree_order_and_queue, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_types, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_owners, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown))

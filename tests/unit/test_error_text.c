@@ -40,10 +40,5 @@ static void every_code_has_its_own_text(void **state)
     assert_string_not_equal(mt_strerror(-EFAULT), unknown);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_code_has_its_own_text),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(every_code_has_its_own_text))

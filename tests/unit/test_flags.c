@@ -1,19 +1,19 @@
 /*
- * Conformance group C, readonly, romd and nonvolatile as rendered and
- * dumped (conformance.md items 25, 26, 28 and 29): flags inherited along the
- * path into the ranges, the flat type (`rom`, `nv-`), the tree lines that
- * show only a region's own flags, and set_romd changing the view. Writes
- * and reads (items 27, 28's accesses, group J) and listener sections belong
- * to the access and listener tests.
+ * Readonly, romd and nonvolatile as rendered and dumped (docs/regions.md,
+ * "Flag inheritance"): flags inherited along the path into the ranges, the
+ * flat type (`rom`, `nv-`), the tree lines that show only a region's own
+ * flags, and set_romd changing the view. Writes and reads (test_access_api.c,
+ * test_readonly_access.c) and listener sections belong to the access and
+ * listener tests.
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- item 25: a readonly alias of RAM -------------------------------------------- */
+/* ---- a readonly alias of RAM -------------------------------------------- */
 
-static void item_25_readonly_alias_of_ram(void **state)
+static void readonly_alias_of_ram(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -44,9 +44,9 @@ static void item_25_readonly_alias_of_ram(void **state)
     free(dump);
 }
 
-/* ---- item 26: a readonly container marks every range below it -------------------- */
+/* ---- a readonly container marks every range below it -------------------- */
 
-static void item_26_readonly_container_marks_ranges(void **state)
+static void readonly_container_marks_ranges(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -79,7 +79,7 @@ static void item_26_readonly_container_marks_ranges(void **state)
                    "  0000000000002000-000000000000ffff (prio -1, i/o): bg @0000000000002000\n");
 }
 
-/* ---- item 28: ROM device modes (the view and dump parts) ------------------------- */
+/* ---- ROM device modes (the view and dump parts) ------------------------- */
 
 static uint64_t flash_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -89,21 +89,13 @@ static uint64_t flash_read(void *opaque, uint64_t offset, unsigned size)
     return 0;
 }
 
-static void flash_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
-{
-    (void)opaque;
-    (void)offset;
-    (void)value;
-    (void)size;
-}
-
 static const mt_region_ops flash_ops = {
     .read = flash_read,
-    .write = flash_write,
+    .write = mt_test_ignore_write,
     .endianness = MT_ENDIAN_LITTLE,
 };
 
-static void item_28_romd_mode_in_view_and_dumps(void **state)
+static void romd_mode_in_view_and_dumps(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -151,9 +143,9 @@ static void item_28_romd_mode_in_view_and_dumps(void **state)
     assert_true(mt_view_find_range(mt_address_space_view(e->X), 0)->romd_mode);
 }
 
-/* ---- item 29: nonvolatile through an alias ---------------------------------------- */
+/* ---- nonvolatile through an alias ---------------------------------------- */
 
-static void item_29_nonvolatile_through_alias(void **state)
+static void nonvolatile_through_alias(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -185,13 +177,8 @@ static void item_29_nonvolatile_through_alias(void **state)
     free(dump);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_25_readonly_alias_of_ram),
-        MT_TEST(item_26_readonly_container_marks_ranges),
-        MT_TEST(item_28_romd_mode_in_view_and_dumps),
-        MT_TEST(item_29_nonvolatile_through_alias),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(readonly_alias_of_ram),
+    MT_TEST(readonly_container_marks_ranges),
+    MT_TEST(romd_mode_in_view_and_dumps),
+    MT_TEST(nonvolatile_through_alias))

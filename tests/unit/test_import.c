@@ -15,72 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "memtree.h"
-#include <memtree/format.h>
+#include "mt_test.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-struct loaded {
-    mt_context *ctx;
-    mt_machine *m;
-    int rc;
-    char err[1024];
-};
-
-static void quiet(void *opaque, const char *message)
-{
-    (void)opaque;
-    (void)message;
-}
-
 /* Loads `text` (and `flat` if not NULL) from memory; keeps the context. */
-static void load(struct loaded *L, mt_file_format fmt, const char *text, const char *flat)
+static void load(mt_test_loaded *L, mt_file_format fmt, const char *text, const char *flat)
 {
-    memset(L, 0, sizeof(*L));
-    L->ctx = mt_context_new();
-    assert_non_null(L->ctx);
-    mt_context_set_diag(L->ctx, quiet, NULL);
-    FILE *in = fmemopen((void *)text, strlen(text), "r");
-    FILE *fl = flat ? fmemopen((void *)flat, strlen(flat), "r") : NULL;
-    assert_non_null(in);
-    if (!strlen(text)) { /* fmemopen refuses size 0 on some libcs */
-        fclose(in);
-        in = fopen("/dev/null", "r");
-    }
-    L->rc = mt_machine_load(L->ctx, fmt, in, "dump.txt", fl, "flat.txt", &L->m,
-                            L->err, sizeof(L->err));
-    fclose(in);
-    if (fl)
-        fclose(fl);
+    mt_test_load(L, fmt, text, "dump.txt", flat, 0);
 }
 
-/* Frees the machine and checks that it left nothing behind. */
-static void unload(struct loaded *L)
-{
-    mt_machine_free(L->m);
-    mt_stats st;
-    mt_context_get_stats(L->ctx, &st);
-    assert_int_equal(st.live_regions, 0);
-    assert_int_equal(st.address_spaces, 0);
-    mt_context_free(L->ctx);
-}
-
-static char *dump(mt_context *ctx, unsigned flags)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    assert_int_equal(mt_dump(ctx, f, flags), 0);
-    fclose(f);
-    return buf;
-}
 
 static void expect_dump(mt_context *ctx, unsigned flags, const char *want)
 {
-    char *got = dump(ctx, flags);
+    char *got = mt_test_dump(ctx, flags);
     if (strcmp(got, want))
         fail_msg("dump differs.\n--- expected\n%s--- got\n%s", want, got);
     free(got);
@@ -101,14 +49,14 @@ static void expect_note(const mt_machine *m, const char *needle)
 static void expect_error(mt_file_format fmt, const char *text, const char *flat,
                          const char *prefix, const char *words)
 {
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, fmt, text, flat);
     assert_int_equal(L.rc, -EINVAL);
     assert_null(L.m);
     if (strncmp(L.err, prefix, strlen(prefix)) || !strstr(L.err, words))
         fail_msg("error '%s' does not start with '%s' and mention '%s'", L.err, prefix,
                  words);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* CRLF line ends, and the trailing blanks a paste picks up. */
@@ -178,7 +126,7 @@ static const char pc_flat[] =
 static void pc_with_flat(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_AUTO, pc_tree, pc_flat);
     assert_int_equal(L.rc, 0);
     assert_int_equal(mt_machine_format(L.m), MT_FORMAT_QEMU);
@@ -194,13 +142,13 @@ static void pc_with_flat(void **state)
     assert_string_equal(mt_region_name(r), "CMSDK AHB region @0x40010000");
     assert_string_equal(mt_owner_label(mt_region_owner(r)), "dev path=/machine/a b");
     assert_int_equal(mt_machine_address_space_count(L.m), 2);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void pc_without_flat(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, pc_tree, NULL);
     assert_int_equal(L.rc, 0);
     /* the guesses: childless i/o is MMIO, the rest containers, no readonly */
@@ -210,19 +158,19 @@ static void pc_without_flat(void **state)
     assert_int_equal(mt_region_get_kind(kbd), MT_KIND_IO);
     expect_note(L.m, "guessed (no flat dump)");
     expect_note(L.m, "readonly: the tree dump does not print");
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void crlf_is_lf(void **state)
 {
     (void)state;
     char *tree = to_crlf(pc_tree), *flat = to_crlf(pc_flat);
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_AUTO, tree, flat);
     assert_int_equal(L.rc, 0);
     expect_dump(L.ctx, MT_DUMP_FLAT, pc_flat);
     expect_dump(L.ctx, MT_DUMP_DISABLED | MT_DUMP_OWNER, pc_tree);
-    unload(&L);
+    mt_test_unload(&L);
     free(tree);
     free(flat);
 }
@@ -238,7 +186,7 @@ static void container_type(void **state)
         "    0000000000001000-0000000000001fff (prio 0, i/o): dev\n"
         "    0000000000002000-0000000000002fff (prio 0, container): empty\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, NULL);
     assert_int_equal(L.rc, 0);
     assert_int_equal(mt_region_get_kind(mt_machine_region_by_label(L.m, "system")),
@@ -255,7 +203,7 @@ static void container_type(void **state)
                 " Root memory region: system\n"
                 "  0000000000001000-0000000000001fff (prio 0, i/o): dev\n"
                 "\n");
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void flat_with_owners_and_dispatch(void **state)
@@ -281,7 +229,7 @@ static void flat_with_owners_and_dispatch(void **state)
         "\t  0       skip=3  ptr=[3]\r\n"
         "\t  1..511  skip=1  ptr=NIL\r\n"
         "\r\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, flat);
     assert_int_equal(L.rc, 0);
     expect_note(L.m, "every view matches");
@@ -292,7 +240,7 @@ static void flat_with_owners_and_dispatch(void **state)
                 "  0000000000001000-0000000000001fff (prio 0, i/o): dev {x} "
                 "owner:{dev id=d}\n"
                 "\n");
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void hidden_disabled_parents(void **state)
@@ -311,7 +259,7 @@ static void hidden_disabled_parents(void **state)
         "address-space: pci\n"
         "    0000000000003000-0000000000003fff (prio 0, ram): under hidden root\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, NULL);
     assert_int_equal(L.rc, 0);
     expect_note(L.m, "hidden lines: 3 disabled region(s)");
@@ -329,7 +277,7 @@ static void hidden_disabled_parents(void **state)
                 "\n");
     /* printed again without -D, the dump looks as it did */
     expect_dump(L.ctx, 0, tree);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void sizes_and_overflow(void **state)
@@ -347,7 +295,7 @@ static void sizes_and_overflow(void **state)
         "  0000000000000000-ffffffffffffffff (prio 0, i/o): bus\n"
         "    0000000000000000-0000000000000fff (prio 0, i/o): bar\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, NULL);
     assert_int_equal(L.rc, 0);
     uint64_t low;
@@ -363,7 +311,7 @@ static void sizes_and_overflow(void **state)
     assert_true(mt_region_size_exact(mt_machine_region_by_label(L.m, "sys"), &low));
     expect_note(L.m, "size 0 vs 1: 2 region(s)");
     expect_dump(L.ctx, MT_DUMP_DISABLED, tree);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* ---- repeated names, owners and alias targets -------------------------------------- */
@@ -392,7 +340,7 @@ static void repeated_names_by_owner(void **state)
         "    0000000020000000-0000000020000fff (prio 0, i/o): dev owner:{dev id=d1}\n"
         "    0000000030000000-0000000030000fff (prio 0, i/o): dev owner:{dev id=d1}\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, NULL);
     assert_int_equal(L.rc, 0);
     mt_region *pref = mt_machine_region_by_label(L.m, "pref");
@@ -402,7 +350,7 @@ static void repeated_names_by_owner(void **state)
     expect_note(L.m, "'pref' (line 5) shows the region printed on line 12, one of 2 of "
                      "that name (by owner)");
     expect_dump(L.ctx, MT_DUMP_DISABLED | MT_DUMP_OWNER, tree);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void alias_target_from_flat(void **state)
@@ -436,19 +384,19 @@ static void alias_target_from_flat(void **state)
         "  0000000020000000-0000000020000fff (prio 0, i/o): dev-b\n"
         "  0000000030000000-0000000030000fff (prio 0, i/o): dev-b-pref\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, NULL);
     assert_int_equal(L.rc, 0);
     expect_note(L.m, "'pref' (line 5) shows the region printed on line 8, one of 2 of "
                      "that name (by the order of memory-region blocks)");
-    unload(&L);
+    mt_test_unload(&L);
 
     load(&L, MT_FORMAT_QEMU, tree, flat);
     assert_int_equal(L.rc, 0);
     expect_dump(L.ctx, MT_DUMP_FLAT, flat);
     expect_note(L.m, "'pref' (line 5) shows the region printed on line 12, one of 2 of "
                      "that name (from the flat dump)");
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void render_order_and_size_from_flat(void **state)
@@ -481,14 +429,14 @@ static void render_order_and_size_from_flat(void **state)
         "  0000000000009000-0000000000009fff (prio 0, i/o): gpio\n"
         "  000000000000a000-000000000000ffff (prio 0, i/o): background @0000000000002000\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree, flat);
     assert_int_equal(L.rc, 0);
     expect_dump(L.ctx, MT_DUMP_FLAT, flat);
     expect_note(L.m, "render order: 'gpio' (line 7) renders before 'background'");
     expect_note(L.m, "size: 'one' (line 4) is 1 byte");
     expect_note(L.m, "size: 'tiny' (line 5) is 0 bytes");
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void unmatched_flat_is_reported(void **state)
@@ -500,11 +448,11 @@ static void unmatched_flat_is_reported(void **state)
         " Root memory region: system\n"
         "  0000000000000000-0000000000000fff (prio 0, ram): nowhere\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, pc_tree, flat);
     assert_int_equal(L.rc, 0); /* the machine is still the best guess */
     expect_note(L.m, "flat dump: 2 address space(s) still differ");
-    unload(&L);
+    mt_test_unload(&L);
     /* a flat dump of some other machine changes nothing */
     static const char other[] =
         "FlatView #0\n"
@@ -517,7 +465,7 @@ static void unmatched_flat_is_reported(void **state)
     expect_note(L.m, "flat dump ignored");
     assert_int_equal(mt_region_get_kind(mt_machine_region_by_label(L.m, "io")),
                      MT_KIND_CONTAINER);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* ---- bad input --------------------------------------------------------------------- */
@@ -590,13 +538,13 @@ static void every_truncation(void **state)
     for (size_t len = 0; len <= n; len += 7) {
         memcpy(buf, pc_tree, len);
         buf[len] = '\0';
-        struct loaded L;
+        mt_test_loaded L;
         load(&L, MT_FORMAT_QEMU, buf, NULL);
         if (L.rc) {
             assert_int_equal(L.rc, -EINVAL);
             assert_non_null(strstr(L.err, "dump.txt:"));
         }
-        unload(&L);
+        mt_test_unload(&L);
     }
     free(buf);
 }
@@ -612,7 +560,7 @@ static void model_sniffed(void **state)
         "R 0 - container 0 10000000000000000 0 - - 0 system\n"
         "R 1 0 ram 1000 1000 0 r - 0 boot rom\n"
         "V system\nVA memory\nVR 1000 1fff 0 rom 0 boot rom\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_AUTO, model, pc_flat);
     assert_int_equal(L.rc, 0);
     assert_int_equal(mt_machine_format(L.m), MT_FORMAT_MODEL);
@@ -626,29 +574,24 @@ static void model_sniffed(void **state)
                 " Root memory region: system\n"
                 "  0000000000001000-0000000000001fff (prio 0, rom): boot rom\n"
                 "\n");
-    unload(&L);
+    mt_test_unload(&L);
     expect_error(MT_FORMAT_MODEL, "A 0 memory\nR 0 - container 0 1000 0 - - 0 s\n"
                  "R 1 0 alias 0 10 0 - 7 0 a\n", NULL, "dump.txt:3: ",
                  "unknown alias target id 7");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pc_with_flat),
-        cmocka_unit_test(pc_without_flat),
-        cmocka_unit_test(crlf_is_lf),
-        cmocka_unit_test(container_type),
-        cmocka_unit_test(flat_with_owners_and_dispatch),
-        cmocka_unit_test(hidden_disabled_parents),
-        cmocka_unit_test(sizes_and_overflow),
-        cmocka_unit_test(repeated_names_by_owner),
-        cmocka_unit_test(alias_target_from_flat),
-        cmocka_unit_test(render_order_and_size_from_flat),
-        cmocka_unit_test(unmatched_flat_is_reported),
-        cmocka_unit_test(bad_input),
-        cmocka_unit_test(every_truncation),
-        cmocka_unit_test(model_sniffed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(pc_with_flat),
+    cmocka_unit_test(pc_without_flat),
+    cmocka_unit_test(crlf_is_lf),
+    cmocka_unit_test(container_type),
+    cmocka_unit_test(flat_with_owners_and_dispatch),
+    cmocka_unit_test(hidden_disabled_parents),
+    cmocka_unit_test(sizes_and_overflow),
+    cmocka_unit_test(repeated_names_by_owner),
+    cmocka_unit_test(alias_target_from_flat),
+    cmocka_unit_test(render_order_and_size_from_flat),
+    cmocka_unit_test(unmatched_flat_is_reported),
+    cmocka_unit_test(bad_input),
+    cmocka_unit_test(every_truncation),
+    cmocka_unit_test(model_sniffed))

@@ -16,52 +16,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "mt_test.h"
 
-#include "memtree.h"
-#include <memtree/format.h>
-
-struct load {
-    mt_context *ctx;
-    mt_machine *m;
-    int rc;
-    char err[1024];
-};
-
-static void quiet(void *opaque, const char *message)
+static void load(mt_test_loaded *L, const char *text, const char *flat, uint64_t limit)
 {
-    (void)opaque;
-    (void)message;
+    mt_test_load(L, MT_FORMAT_AUTO, text, "tree.txt", flat, limit);
 }
 
-static void load(struct load *L, const char *text, const char *flat, uint64_t limit)
-{
-    memset(L, 0, sizeof(*L));
-    L->ctx = mt_context_new();
-    mt_context_set_diag(L->ctx, quiet, NULL);
-    if (limit)
-        assert_int_equal(mt_context_set_input_limit(L->ctx, limit), 0);
-    FILE *in = fmemopen((void *)text, strlen(text), "r");
-    FILE *fl = flat ? fmemopen((void *)flat, strlen(flat), "r") : NULL;
-    L->rc = mt_machine_load(L->ctx, MT_FORMAT_AUTO, in, "tree.txt", fl, "flat.txt", &L->m,
-                            L->err, sizeof(L->err));
-    fclose(in);
-    if (fl)
-        fclose(fl);
-}
-
-/* Frees the machine; a failed load must have left nothing behind. */
-static void unload(struct load *L)
-{
-    if (L->rc)
-        assert_null(L->m);
-    mt_machine_free(L->m);
-    mt_stats st;
-    mt_context_get_stats(L->ctx, &st);
-    assert_int_equal(st.live_regions, 0);
-    assert_int_equal(st.address_spaces, 0);
-    mt_context_free(L->ctx);
-}
 
 static bool has_warning(const mt_machine *m, const char *text)
 {
@@ -91,10 +52,10 @@ static const char flat[] =
 static void limit_is_exact(void **state)
 {
     (void)state;
-    struct load L;
+    mt_test_loaded L;
     load(&L, tree, NULL, strlen(tree));
     assert_int_equal(L.rc, 0);
-    unload(&L);
+    mt_test_unload(&L);
     load(&L, tree, NULL, strlen(tree) - 1);
     assert_int_equal(L.rc, -EFBIG);
     char want[256];
@@ -102,18 +63,18 @@ static void limit_is_exact(void **state)
              "it with mt_context_set_input_limit; the CLI's --max-input or "
              "MEMTREE_MAX_INPUT)", strlen(tree) - 1);
     assert_string_equal(L.err, want);
-    unload(&L);
+    mt_test_unload(&L);
     /* the flat dump has the same limit (blank lines make it the longer) */
     char padded[sizeof(flat) + sizeof(tree)];
     snprintf(padded, sizeof(padded), "%s%*s", flat, (int)sizeof(tree), "");
     load(&L, tree, padded, strlen(tree));
     assert_int_equal(L.rc, -EFBIG);
     assert_non_null(strstr(L.err, "flat.txt: larger than the input limit"));
-    unload(&L);
+    mt_test_unload(&L);
     /* 0 restores the default */
     load(&L, tree, flat, 0);
     assert_int_equal(L.rc, 0);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void binary_named_by_line(void **state)
@@ -122,11 +83,11 @@ static void binary_named_by_line(void **state)
     char text[sizeof(tree)];
     memcpy(text, tree, sizeof(tree));
     text[strlen("address-space: memory\n  0000") + 60] = '\x01'; /* on line 3 */
-    struct load L;
+    mt_test_loaded L;
     load(&L, text, NULL, 0);
     assert_int_equal(L.rc, -EINVAL);
     assert_string_equal(L.err, "tree.txt:3: binary data (byte 0x01): not a text file");
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 /* Each message names the file, the line and what was expected. */
@@ -156,19 +117,19 @@ static void parse_errors_say_what_was_expected(void **state)
          "tree.txt:3: unknown line type 'Q' (A, R, V, VA, VR or a # comment expected)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct load L;
+        mt_test_loaded L;
         load(&L, cases[i].tree, cases[i].flat, 0);
         assert_int_equal(L.rc, -EINVAL);
         if (!strstr(L.err, cases[i].err))
             fail_msg("case %zu: got '%s', expected '%s'", i, L.err, cases[i].err);
-        unload(&L);
+        mt_test_unload(&L);
     }
 }
 
 static void guesses_are_warnings(void **state)
 {
     (void)state;
-    struct load L;
+    mt_test_loaded L;
     load(&L, tree, NULL, 0);
     assert_int_equal(L.rc, 0);
     assert_false(mt_machine_flat_differs(L.m));
@@ -178,13 +139,13 @@ static void guesses_are_warnings(void **state)
                             "size 1"));
     assert_true(has_warning(L.m, "tree.txt: the own readonly flags"));
     assert_false(has_warning(L.m, "'ram'")); /* ram is printed as such */
-    unload(&L);
+    mt_test_unload(&L);
     /* the flat dump agrees: nothing to warn about */
     load(&L, tree, flat, 0);
     assert_int_equal(L.rc, 0);
     assert_int_equal(mt_machine_warning_count(L.m), 0);
     assert_false(mt_machine_flat_differs(L.m));
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void contradicting_flat_dump(void **state)
@@ -203,7 +164,7 @@ static void contradicting_flat_dump(void **state)
                       " Root memory region: (none)\n"
                       "  No rendered FlatView\n"
                       "\n";
-    struct load L;
+    mt_test_loaded L;
     load(&L, tree, bad, 0);
     assert_int_equal(L.rc, 0); /* still a machine: the tree's */
     assert_true(mt_machine_flat_differs(L.m));
@@ -212,7 +173,7 @@ static void contradicting_flat_dump(void **state)
                             "'dev' (prio 0, i/o) (tree.txt:4)"));
     assert_true(has_warning(L.m, "flat.txt:9: address space 'ghost' is not in the tree "
                             "dump tree.txt"));
-    unload(&L);
+    mt_test_unload(&L);
     /* another machine's flat dump is ignored, and said so */
     const char *other = "FlatView #0\n"
                         " AS \"elsewhere\", root: system\n"
@@ -224,21 +185,16 @@ static void contradicting_flat_dump(void **state)
     assert_true(mt_machine_flat_differs(L.m));
     assert_true(has_warning(L.m, "flat.txt: ignored: most address spaces of tree.txt are "
                             "not in it"));
-    unload(&L);
+    mt_test_unload(&L);
     /* queries on a machine without one are harmless */
     assert_int_equal(mt_machine_warning_count(NULL), 0);
     assert_null(mt_machine_warning(NULL, 0));
     assert_false(mt_machine_flat_differs(NULL));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(limit_is_exact),
-        cmocka_unit_test(binary_named_by_line),
-        cmocka_unit_test(parse_errors_say_what_was_expected),
-        cmocka_unit_test(guesses_are_warnings),
-        cmocka_unit_test(contradicting_flat_dump),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(limit_is_exact),
+    cmocka_unit_test(binary_named_by_line),
+    cmocka_unit_test(parse_errors_say_what_was_expected),
+    cmocka_unit_test(guesses_are_warnings),
+    cmocka_unit_test(contradicting_flat_dump))

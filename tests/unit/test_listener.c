@@ -1,143 +1,71 @@
 /*
- * Conformance group D with listeners (conformance.md items 3, 18, 28, 30,
- * 31, 33-37, 44): the two-pass diff, priorities and directions (eventfds
- * included), replay on registration, dirty-log masks, nested transactions
- * and address-space destruction, observed through recording listeners.
+ * Transactions with listeners (docs/listeners.md): the two-pass diff,
+ * priorities and directions (eventfds included), replay on registration,
+ * dirty-log masks, nested transactions and address-space destruction,
+ * observed through recording listeners.
  */
-#include "mt_test.h"
+#include "mt_rec.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A listener that appends one word per call to a shared log, prefixed with
- * its tag when `tagged` (for ordering across listeners). */
-typedef struct rec {
-    mt_listener l;
-    const char *tag;
-    char *log;
-    size_t len, cap;
-    struct rec *shared; /* log here instead, when set */
-} rec;
+/* ---- a recording listener (tests/support/mt_rec.h) -------------------- */
 
-static void put(mt_listener *l, const char *fmt, ...)
-{
-    rec *r = (rec *)l;
-    rec *dst = r->shared ? r->shared : r;
-    char word[160];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(word, sizeof(word), fmt, ap);
-    va_end(ap);
-    char full[200];
-    n = snprintf(full, sizeof(full), "%s%s%s ", r->shared ? r->tag : "",
-                 r->shared ? ":" : "", word);
-    if (dst->len + (size_t)n + 1 > dst->cap) {
-        dst->cap = (dst->cap + (size_t)n + 1) * 2;
-        dst->log = realloc(dst->log, dst->cap);
-    }
-    memcpy(dst->log + dst->len, full, (size_t)n + 1);
-    dst->len += (size_t)n;
-}
-
-static const char *nm(const mt_section *s)
-{
-    return mt_region_name(s->region) ? mt_region_name(s->region) : "(null)";
-}
-
-static void sec(mt_listener *l, const char *what, const mt_section *s)
-{
-    if (s->offset_in_region)
-        put(l, "%s(%s@%llx+%llx)", what, nm(s), (unsigned long long)s->start,
-            (unsigned long long)s->offset_in_region);
-    else
-        put(l, "%s(%s@%llx)", what, nm(s), (unsigned long long)s->start);
-}
-
-static void on_begin(mt_listener *l) { put(l, "begin"); }
-static void on_commit(mt_listener *l) { put(l, "commit"); }
-static void on_add(mt_listener *l, const mt_section *s) { sec(l, "add", s); }
-static void on_del(mt_listener *l, const mt_section *s) { sec(l, "del", s); }
-static void on_nop(mt_listener *l, const mt_section *s) { sec(l, "nop", s); }
-static void on_log_start(mt_listener *l, const mt_section *s, unsigned o, unsigned n)
-{
-    put(l, "log_start(%s@%llx,%x->%x)", nm(s), (unsigned long long)s->start, o, n);
-}
-static void on_log_stop(mt_listener *l, const mt_section *s, unsigned o, unsigned n)
-{
-    put(l, "log_stop(%s@%llx,%x->%x)", nm(s), (unsigned long long)s->start, o, n);
-}
 static void on_efd_add(mt_listener *l, uint64_t addr, unsigned size, bool match,
                        uint64_t data, mt_event_notifier *e)
 {
     (void)e;
-    put(l, "efd_add(%llx,%u,%s%llx)", (unsigned long long)addr, size, match ? "=" : "~",
-        (unsigned long long)data);
+    mt_rec_put(l, "efd_add(%llx,%u,%s%llx)", (unsigned long long)addr, size, match ? "=" : "~",
+               (unsigned long long)data);
 }
 static void on_efd_del(mt_listener *l, uint64_t addr, unsigned size, bool match,
                        uint64_t data, mt_event_notifier *e)
 {
     (void)e;
-    put(l, "efd_del(%llx,%u,%s%llx)", (unsigned long long)addr, size, match ? "=" : "~",
-        (unsigned long long)data);
+    mt_rec_put(l, "efd_del(%llx,%u,%s%llx)", (unsigned long long)addr, size, match ? "=" : "~",
+               (unsigned long long)data);
 }
-static void on_global_start(mt_listener *l) { put(l, "log_global_start"); }
+static void on_global_start(mt_listener *l) { mt_rec_put(l, "log_global_start"); }
 /* No write reaches these eventfds: only listeners are told about them. */
 static void never_signalled(mt_event_notifier *n)
 {
     (void)n;
     fail_msg("an eventfd fired");
 }
-static void on_global_stop(mt_listener *l) { put(l, "log_global_stop"); }
+static void on_global_stop(mt_listener *l) { mt_rec_put(l, "log_global_stop"); }
 
-static void rec_init(rec *r, int priority, const char *tag, rec *shared)
+/* Sections without sizes, global logging and eventfds too. */
+static void rec_init(mt_rec *r, int priority, const char *tag, mt_rec *shared)
 {
-    memset(r, 0, sizeof(*r));
-    r->l = (mt_listener){
-        .begin = on_begin, .commit = on_commit, .region_add = on_add,
-        .region_del = on_del, .region_nop = on_nop, .log_start = on_log_start,
-        .log_stop = on_log_stop, .log_global_start = on_global_start,
-        .log_global_stop = on_global_stop, .eventfd_add = on_efd_add,
-        .eventfd_del = on_efd_del, .priority = priority,
-    };
-    r->tag = tag;
-    r->shared = shared;
+    mt_rec_init(r, priority, tag, shared, 0);
+    r->l.log_global_start = on_global_start;
+    r->l.log_global_stop = on_global_stop;
+    r->l.eventfd_add = on_efd_add;
+    r->l.eventfd_del = on_efd_del;
 }
 
-/* Registers and clears the log (the catalogue's convention). */
-static void rec_attach(rec *r, mt_address_space *as)
+/* An untagged listener of priority 0 on `as`, its log cleared. */
+static void rec_listen(mt_rec *r, mt_address_space *as)
 {
-    assert_int_equal(mt_listener_register(&r->l, as), 0);
-    rec *dst = r->shared ? r->shared : r;
-    dst->len = 0;
-    if (dst->log)
-        dst->log[0] = 0;
+    rec_init(r, 0, NULL, NULL);
+    mt_rec_attach(r, as);
 }
 
-/* Compares the log (without its trailing space) and clears it. */
-static void check_log(rec *r, const char *expected)
+/* The usual setup with RAM r1 at 0 and r2 at 0x2000 (0x1000 bytes each,
+ * owned by O2), and L listening on X. */
+static void std_with_two_rams(mt_test_env *e, mt_rec *L)
 {
-    const char *got = r->log ? r->log : "";
-    size_t n = strlen(got);
-    char *trim = strndup(got, n && got[n - 1] == ' ' ? n - 1 : n);
-    if (strcmp(trim, expected) != 0)
-        fail_msg("listener log\n  expected: %s\n  got:      %s", expected, trim);
-    free(trim);
-    r->len = 0;
-    if (r->log)
-        r->log[0] = 0;
-}
-
-static void rec_free(rec *r)
-{
-    mt_listener_unregister(&r->l);
-    free(r->log);
+    mt_test_std(e);
+    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
+    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    rec_listen(L, e->X);
 }
 
 /* ---- items ------------------------------------------------------------------ */
 
-static void item_03_set_address_reorders(void **state)
+static void set_address_reorders(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -145,12 +73,11 @@ static void item_03_set_address_reorders(void **state)
     mt_region *m2 = mt_test_io(e, e->O2, "m2", 0x2000);
     mt_test_map(e->C, 0, r1);
     mt_test_map(e->C, 0x1000, m2);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     uint64_t renders = mt_test_renders(e->ctx);
     assert_int_equal(mt_region_set_address(r1, 0), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_test_renders(e->ctx), renders);
     assert_int_equal(mt_region_set_address(r1, 0x5000), 0);
     assert_int_equal(mt_region_set_address(r1, 0), 0);
@@ -158,10 +85,10 @@ static void item_03_set_address_reorders(void **state)
                          "  0000000000002000-0000000000002fff (prio 0, i/o): m2 @0000000000001000\n");
     assert_int_equal(mt_test_count(L.log, "begin"), 2);
     assert_int_equal(mt_test_count(L.log, "commit"), 2);
-    rec_free(&L);
+    mt_rec_free(&L);
 }
 
-static void item_18_target_moves_view_unchanged(void **state)
+static void target_moves_view_unchanged(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -171,70 +98,63 @@ static void item_18_target_moves_view_unchanged(void **state)
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_test_map(Q, 0x10000, t);
     mt_test_map_prio(e->C, 0x2000, mt_test_alias(e, e->O2, "a", t, 0x100, 0x100), 1);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     assert_int_equal(mt_region_set_address(t, 0x30000), 0);
-    check_log(&L, "begin nop(bg@0) nop(t@2000+100) nop(bg@2100+2100) commit");
-    rec_free(&L);
+    mt_rec_check(&L, "begin nop(bg@0) nop(t@2000+100) nop(bg@2100+2100) commit");
+    mt_rec_free(&L);
 }
 
-static void item_28_romd_switch_is_del_add(void **state)
+static void romd_switch_is_del_add(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
     mt_test_bg(e);
     mt_region *flash = mt_test_rom_device(e, e->O2, NULL, NULL, "flash", 0x1000);
     mt_test_map(e->C, 0, flash);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     assert_int_equal(mt_region_set_romd(flash, false), 0);
-    check_log(&L, "begin del(flash@0) add(flash@0) nop(bg@1000+1000) commit");
-    rec_free(&L);
+    mt_rec_check(&L, "begin del(flash@0) add(flash@0) nop(bg@1000+1000) commit");
+    mt_rec_free(&L);
 }
 
-static void item_30_nested_transactions_commit_once(void **state)
+static void nested_transactions_commit_once(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
     mt_test_bg(e);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map_prio(e->C, 0, r1, 1);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     mt_transaction_begin(e->ctx);
     mt_transaction_begin(e->ctx);
     mt_test_map_prio(e->C, 0x8000, mt_test_io(e, e->O2, "m1", 0x100), 1);
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_region_set_enabled(r1, false), 0);
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
-    check_log(&L, "begin del(r1@0) del(bg@1000+1000) add(bg@0) add(m1@8000) "
+    mt_rec_check(&L, "begin del(r1@0) del(bg@1000+1000) add(bg@0) add(m1@8000) "
                   "add(bg@8100+8100) commit");
-    rec_free(&L);
+    mt_rec_free(&L);
 }
 
-static void item_31_map_unmap_in_one_transaction(void **state)
+static void map_unmap_in_one_transaction(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    std_with_two_rams(e, &L);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x100);
     mt_transaction_begin(e->ctx);
     mt_test_map(e->C, 0x8000, m);
     mt_test_unmap(e->C, m);
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
-    check_log(&L, "begin nop(r1@0) nop(r2@2000) commit");
-    rec_free(&L);
+    mt_rec_check(&L, "begin nop(r1@0) nop(r2@2000) commit");
+    mt_rec_free(&L);
 }
 
-static void item_33_two_pass_diff_order(void **state)
+static void two_pass_diff_order(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -244,60 +164,59 @@ static void item_33_two_pass_diff_order(void **state)
     mt_test_map(e->C, 0, r1);
     mt_test_map(e->C, 0x2000, r2);
     mt_test_map(e->C, 0x4000, r3);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     mt_transaction_begin(e->ctx);
     mt_test_unmap(e->C, r1);
     mt_test_map(e->C, 0x6000, mt_test_ram(e, e->O2, "r4", 0x1000));
     assert_int_equal(mt_region_set_address(r3, 0x8000), 0);
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
-    check_log(&L, "begin del(r1@0) del(r3@4000) nop(r2@2000) add(r4@6000) add(r3@8000) commit");
-    rec_free(&L);
+    mt_rec_check(&L, "begin del(r1@0) del(r3@4000) nop(r2@2000) add(r4@6000) add(r3@8000) commit");
+    mt_rec_free(&L);
 }
 
-static void item_34_priorities_and_directions(void **state)
+static void priorities_and_directions(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
-    rec log, L1, L2, L3, Lz;
+    mt_rec log, L1, L2, L3, Lz;
     rec_init(&log, 0, NULL, NULL);
     rec_init(&L1, 10, "L1", &log);
     rec_init(&L2, 20, "L2", &log);
     rec_init(&L3, 10, "L3", &log);
     rec_init(&Lz, 15, "Lz", &log);
-    rec_attach(&L1, e->X);
-    rec_attach(&L2, e->X);
-    rec_attach(&L3, e->X);
+    mt_rec_attach(&L1, e->X);
+    mt_rec_attach(&L2, e->X);
+    mt_rec_attach(&L3, e->X);
     mt_region *Zroot = mt_test_container(e, e->O1, "Zroot", 0x10000);
     mt_test_map(Zroot, 0x100, mt_test_io(e, e->O2, "z", 0x100));
     mt_address_space *Z = mt_test_as(e, Zroot, "Z");
-    rec_attach(&Lz, Z);
-    check_log(&log, "");
+    mt_rec_attach(&Lz, Z);
+    mt_rec_check(&log, "");
 
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     mt_test_map(e->C, 0x4000, m);
-    check_log(&log, "L1:begin L3:begin Lz:begin L2:begin "
+    mt_rec_check(&log, "L1:begin L3:begin Lz:begin L2:begin "
                     "L1:nop(r1@0) L3:nop(r1@0) L2:nop(r1@0) "
                     "L1:add(m@4000) L3:add(m@4000) L2:add(m@4000) "
                     "Lz:nop(z@100) "
                     "L1:commit L3:commit Lz:commit L2:commit");
     mt_test_unmap(e->C, m);
-    check_log(&log, "L1:begin L3:begin Lz:begin L2:begin "
+    mt_rec_check(&log, "L1:begin L3:begin Lz:begin L2:begin "
                     "L2:del(m@4000) L3:del(m@4000) L1:del(m@4000) "
                     "L1:nop(r1@0) L3:nop(r1@0) L2:nop(r1@0) "
                     "Lz:nop(z@100) "
                     "L1:commit L3:commit Lz:commit L2:commit");
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
-    check_log(&log, "L1:begin L3:begin Lz:begin L2:begin "
+    mt_rec_check(&log, "L1:begin L3:begin Lz:begin L2:begin "
                     "L1:nop(r1@0) L3:nop(r1@0) L2:nop(r1@0) "
                     "L1:log_start(r1@0,0->1) L3:log_start(r1@0,0->1) L2:log_start(r1@0,0->1) "
                     "Lz:nop(z@100) "
                     "L1:commit L3:commit Lz:commit L2:commit");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
-    check_log(&log, "L1:begin L3:begin Lz:begin L2:begin "
+    mt_rec_check(&log, "L1:begin L3:begin Lz:begin L2:begin "
                     "L1:nop(r1@0) L3:nop(r1@0) L2:nop(r1@0) "
                     "L2:log_stop(r1@0,1->0) L3:log_stop(r1@0,1->0) L1:log_stop(r1@0,1->0) "
                     "Lz:nop(z@100) "
@@ -305,17 +224,16 @@ static void item_34_priorities_and_directions(void **state)
     /* eventfds: add in reverse order, del forward, no global begin/commit */
     mt_event_notifier n = {.signal = never_signalled};
     assert_int_equal(mt_region_add_eventfd(r1, 0x10, 4, true, 1, &n), 0);
-    check_log(&log, "L2:efd_add(10,4,=1) L3:efd_add(10,4,=1) L1:efd_add(10,4,=1)");
+    mt_rec_check(&log, "L2:efd_add(10,4,=1) L3:efd_add(10,4,=1) L1:efd_add(10,4,=1)");
     assert_int_equal(mt_region_del_eventfd(r1, 0x10, 4, true, 1, &n), 0);
-    check_log(&log, "L1:efd_del(10,4,=1) L3:efd_del(10,4,=1) L2:efd_del(10,4,=1)");
-    rec_free(&L1);
-    rec_free(&L2);
-    rec_free(&L3);
-    rec_free(&Lz);
-    free(log.log);
+    mt_rec_check(&log, "L1:efd_del(10,4,=1) L3:efd_del(10,4,=1) L2:efd_del(10,4,=1)");
+    mt_rec_free(&L1);
+    mt_rec_free(&L2);
+    mt_rec_free(&L3);
+    mt_rec_free(&Lz);
 }
 
-static void item_35_replay(void **state)
+static void test_replay(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -326,56 +244,54 @@ static void item_35_replay(void **state)
     mt_event_notifier n = {.signal = never_signalled};
     assert_int_equal(mt_region_add_eventfd(r2, 0, 4, true, 1, &n), 0);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
-    rec L0, L;
-    rec_init(&L0, 0, NULL, NULL);
-    rec_attach(&L0, e->X);
+    mt_rec L0, L;
+    rec_listen(&L0, e->X);
     rec_init(&L, 0, NULL, NULL);
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
-    check_log(&L, "begin add(r1@0) log_start(r1@0,0->1) add(r2@2000) efd_add(2000,4,=1) commit");
-    check_log(&L0, "");
+    mt_rec_check(&L, "begin add(r1@0) log_start(r1@0,0->1) add(r2@2000) efd_add(2000,4,=1) commit");
+    mt_rec_check(&L0, "");
     mt_listener_unregister(&L.l);
-    check_log(&L, "begin efd_del(2000,4,=1) log_stop(r1@0,1->0) del(r1@0) del(r2@2000) commit");
-    check_log(&L0, "");
+    mt_rec_check(&L, "begin efd_del(2000,4,=1) log_stop(r1@0,1->0) del(r1@0) del(r2@2000) commit");
+    mt_rec_check(&L0, "");
 
     /* with global dirty logging, the replay starts it and masks add MIGRATION */
     mt_context_set_global_dirty_log(e->ctx, true);
-    check_log(&L0, "log_global_start begin nop(r1@0) log_start(r1@0,1->5) nop(r2@2000) commit");
+    mt_rec_check(&L0, "log_global_start begin nop(r1@0) log_start(r1@0,1->5) nop(r2@2000) commit");
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
-    check_log(&L, "begin log_global_start add(r1@0) log_start(r1@0,0->5) add(r2@2000) "
+    mt_rec_check(&L, "begin log_global_start add(r1@0) log_start(r1@0,0->5) add(r2@2000) "
                   "efd_add(2000,4,=1) commit");
     mt_context_set_global_dirty_log(e->ctx, false);
-    check_log(&L, "log_global_stop begin nop(r1@0) log_stop(r1@0,5->1) nop(r2@2000) commit");
+    mt_rec_check(&L, "log_global_stop begin nop(r1@0) log_stop(r1@0,5->1) nop(r2@2000) commit");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
     assert_int_equal(mt_region_del_eventfd(r2, 0, 4, true, 1, &n), 0);
-    rec_free(&L);
-    rec_free(&L0);
+    mt_rec_free(&L);
+    mt_rec_free(&L0);
 }
 
-static void item_36_dirty_mask_change_is_nop_plus_log(void **state)
+static void dirty_mask_change_is_nop_plus_log(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
     mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
-    check_log(&L, "begin nop(r1@0) log_start(r1@0,0->1) nop(r2@2000) commit");
+    mt_rec_check(&L, "begin nop(r1@0) log_start(r1@0,0->1) nop(r2@2000) commit");
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
-    check_log(&L, "begin nop(r1@0) log_stop(r1@0,1->0) nop(r2@2000) commit");
+    mt_rec_check(&L, "begin nop(r1@0) log_stop(r1@0,1->0) nop(r2@2000) commit");
     unsigned before = e->diag.count;
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), -EINVAL);
     mt_assert_diag(e, before, "r1");
-    rec_free(&L);
+    mt_rec_free(&L);
 }
 
-static void item_37_edits_that_change_nothing(void **state)
+static void edits_that_change_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -386,52 +302,41 @@ static void item_37_edits_that_change_nothing(void **state)
     mt_test_map(e->C, 0, r);
     mt_region *a = mt_test_alias(e, e->O2, "a", r, 0x100, 0x100);
     mt_test_map(e->C, 0x4000, a);
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    rec_listen(&L, e->X);
     uint64_t renders = mt_test_renders(e->ctx);
     assert_int_equal(mt_region_set_enabled(d, false), 0);
     assert_int_equal(mt_region_set_size(r, 0x1000), 0);
     assert_int_equal(mt_region_set_alias_offset(a, 0x100), 0);
     assert_int_equal(mt_region_set_readonly(r, false), 0);
     assert_int_equal(mt_region_set_address(r, 0), 0);
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     assert_int_equal(mt_test_renders(e->ctx), renders);
-    rec_free(&L);
+    mt_rec_free(&L);
 }
 
-static void item_44_destroying_an_address_space(void **state)
+static void destroying_an_address_space(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
-    rec L;
-    rec_init(&L, 0, NULL, NULL);
-    rec_attach(&L, e->X);
+    mt_rec L;
+    std_with_two_rams(e, &L);
     mt_test_as_destroy(e, e->X);
-    check_log(&L, "begin del(r1@0) del(r2@2000) commit");
+    mt_rec_check(&L, "begin del(r1@0) del(r2@2000) commit");
     mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r3", 0x1000));
-    check_log(&L, "");
+    mt_rec_check(&L, "");
     mt_listener_unregister(&L.l); /* a no-op now */
-    check_log(&L, "");
-    free(L.log);
+    mt_rec_check(&L, "");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_03_set_address_reorders),
-        MT_TEST(item_18_target_moves_view_unchanged),
-        MT_TEST(item_28_romd_switch_is_del_add),
-        MT_TEST(item_30_nested_transactions_commit_once),
-        MT_TEST(item_31_map_unmap_in_one_transaction),
-        MT_TEST(item_33_two_pass_diff_order),
-        MT_TEST(item_34_priorities_and_directions),
-        MT_TEST(item_35_replay),
-        MT_TEST(item_36_dirty_mask_change_is_nop_plus_log),
-        MT_TEST(item_37_edits_that_change_nothing),
-        MT_TEST(item_44_destroying_an_address_space),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(set_address_reorders),
+    MT_TEST(target_moves_view_unchanged),
+    MT_TEST(romd_switch_is_del_add),
+    MT_TEST(nested_transactions_commit_once),
+    MT_TEST(map_unmap_in_one_transaction),
+    MT_TEST(two_pass_diff_order),
+    MT_TEST(priorities_and_directions),
+    MT_TEST(test_replay),
+    MT_TEST(dirty_mask_change_is_nop_plus_log),
+    MT_TEST(edits_that_change_nothing),
+    MT_TEST(destroying_an_address_space))

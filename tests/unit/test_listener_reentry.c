@@ -79,10 +79,5 @@ static void test_callbacks_commit_later_and_cannot_relist(void **state)
     assert_null(p.m.l.as_);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(test_callbacks_commit_later_and_cannot_relist),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(test_callbacks_commit_later_and_cannot_relist))

@@ -13,67 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "mt_test.h"
 
-#include "memtree.h"
-#include <memtree/format.h>
-
-struct loaded {
-    mt_context *ctx;
-    mt_machine *m;
-    int rc;
-    char err[1024];
-};
-
-static void quiet(void *opaque, const char *message)
+static void load(mt_test_loaded *L, mt_file_format fmt, const char *text)
 {
-    (void)opaque;
-    (void)message;
+    mt_test_load(L, fmt, text, "m.map", NULL, 0);
 }
 
-static void load(struct loaded *L, mt_file_format fmt, const char *text)
-{
-    memset(L, 0, sizeof(*L));
-    L->ctx = mt_context_new();
-    assert_non_null(L->ctx);
-    mt_context_set_diag(L->ctx, quiet, NULL);
-    FILE *in = fmemopen((void *)text, strlen(text), "r");
-    assert_non_null(in);
-    L->rc = mt_machine_load(L->ctx, fmt, in, "m.map", NULL, NULL, &L->m, L->err,
-                            sizeof(L->err));
-    fclose(in);
-}
-
-static void unload(struct loaded *L)
-{
-    mt_machine_free(L->m);
-    mt_stats st;
-    mt_context_get_stats(L->ctx, &st);
-    assert_int_equal(st.live_regions, 0);
-    mt_context_free(L->ctx);
-}
-
-static char *save(const mt_machine *m)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    assert_int_equal(mt_machine_save_map(m, f), 0);
-    fclose(f);
-    return buf;
-}
-
-static char *dump(mt_context *ctx, unsigned flags)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    assert_int_equal(mt_dump(ctx, f, flags), 0);
-    fclose(f);
-    return buf;
-}
 
 static void expect_text(const char *got, const char *want, const char *what)
 {
@@ -82,26 +28,26 @@ static void expect_text(const char *got, const char *want, const char *what)
 }
 
 /* Saves, reads back, saves again: same bytes, same views, same trees. */
-static void check_round_trip(struct loaded *L)
+static void check_round_trip(mt_test_loaded *L)
 {
-    char *first = save(L->m);
-    struct loaded B;
+    char *first = mt_test_map_text(L->m);
+    mt_test_loaded B;
     load(&B, MT_FORMAT_AUTO, first);
     if (B.rc)
         fail_msg("the saved map does not read back: %s\n%s", B.err, first);
     assert_int_equal(mt_machine_format(B.m), MT_FORMAT_MAP);
-    char *second = save(B.m);
+    char *second = mt_test_map_text(B.m);
     expect_text(second, first, "second save");
     unsigned modes[] = {MT_DUMP_FLAT | MT_DUMP_OWNER, MT_DUMP_DISABLED | MT_DUMP_OWNER};
     for (int i = 0; i < 2; i++) {
-        char *a = dump(L->ctx, modes[i]), *b = dump(B.ctx, modes[i]);
+        char *a = mt_test_dump(L->ctx, modes[i]), *b = mt_test_dump(B.ctx, modes[i]);
         expect_text(b, a, "dump after the round trip");
         free(a);
         free(b);
     }
     free(first);
     free(second);
-    unload(&B);
+    mt_test_unload(&B);
 }
 
 /* Written by hand: any spacing, forward references, every kind and flag. */
@@ -161,11 +107,11 @@ static const char canonical[] =
 static void writes_canonical_form(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_AUTO, by_hand);
     if (L.rc)
         fail_msg("%s", L.err);
-    char *text = save(L.m);
+    char *text = mt_test_map_text(L.m);
     expect_text(text, canonical, "saved map");
     free(text);
     /* what the map says, the machine has */
@@ -183,25 +129,25 @@ static void writes_canonical_form(void **state)
     assert_string_equal(mt_machine_inference(L.m, 0), "written by hand");
     assert_string_equal(mt_address_space_name(mt_machine_address_space(L.m, 1)), "-");
     check_round_trip(&L);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void canonical_is_a_fixed_point(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_MAP, canonical);
     assert_int_equal(L.rc, 0);
-    char *text = save(L.m);
+    char *text = mt_test_map_text(L.m);
     expect_text(text, canonical, "re-saved canonical map");
     free(text);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void saves_edits(void **state)
 {
     (void)state;
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_MAP, canonical);
     assert_int_equal(L.rc, 0);
     mt_region *ram = mt_machine_region_by_label(L.m, "ram");
@@ -209,14 +155,14 @@ static void saves_edits(void **state)
     assert_int_equal(mt_region_set_enabled(ram, false), 0);
     /* re-mapping moves bios to the front of its priority class */
     assert_int_equal(mt_region_set_address(bios, 0xfff00000), 0);
-    char *text = save(L.m);
+    char *text = mt_test_map_text(L.m);
     assert_non_null(strstr(text, "region bios  sys    rom         fff00000 40000             "
                                  "0    -                    -      -      -     pc.bios\n"
                                  "region ram   sys    ram         0        8000000           "
                                  "0    disabled"));
     free(text);
     check_round_trip(&L);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void exact_sizes(void **state)
@@ -228,7 +174,7 @@ static void exact_sizes(void **state)
         "region big all io 0 fffffffffffffffe 0 - - - - big\n"
         "region win all alias 0 10000000000000000 1 - big 0 - window\n"
         "as all x\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_MAP, map);
     assert_int_equal(L.rc, 0);
     uint64_t low;
@@ -236,7 +182,7 @@ static void exact_sizes(void **state)
     assert_false(mt_region_size_exact(mt_machine_region_by_label(L.m, "big"), &low));
     assert_int_equal(low, UINT64_C(0xfffffffffffffffe));
     check_round_trip(&L);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void from_a_qemu_dump(void **state)
@@ -251,29 +197,29 @@ static void from_a_qemu_dump(void **state)
         "memory-region: ram\n"
         "  0000000000000000-0000000000000fff (prio 0, ram): ram orphan\n"
         "\n";
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_QEMU, tree);
     assert_int_equal(L.rc, 0);
-    char *text = save(L.m);
+    char *text = mt_test_map_text(L.m);
     assert_non_null(strstr(text, "\nowner o1 dev id=x y\n"));
     assert_non_null(strstr(text, "\nnote container vs MMIO: "));
     free(text);
     check_round_trip(&L);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void expect_error_rc(const char *body, int rc, const char *prefix, const char *words)
 {
     char text[2048];
     snprintf(text, sizeof(text), "memtree-map 1\n%s", body);
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_MAP, text);
     assert_int_equal(L.rc, rc);
     assert_null(L.m);
     if (strncmp(L.err, prefix, strlen(prefix)) || !strstr(L.err, words))
         fail_msg("error '%s' does not start with '%s' and mention '%s'", L.err, prefix,
                  words);
-    unload(&L);
+    mt_test_unload(&L);
 }
 
 static void expect_error(const char *body, const char *prefix, const char *words)
@@ -286,16 +232,16 @@ static void bad_maps(void **state)
     (void)state;
     static const char sys[] = "region s - container 0 1000 0 - - - - s\n";
     char b[1024];
-    struct loaded L;
+    mt_test_loaded L;
     load(&L, MT_FORMAT_MAP, "region s - container 0 1000 0 - - - - s\n");
     assert_int_equal(L.rc, -EINVAL);
     assert_string_equal(L.err, "m.map:1: not a memtree map (the first line must be "
                                "'memtree-map 1')");
-    unload(&L);
+    mt_test_unload(&L);
     load(&L, MT_FORMAT_MAP, "memtree-map 2\n");
     assert_int_equal(L.rc, -EINVAL);
     assert_non_null(strstr(L.err, "m.map:1: unsupported map version '2'"));
-    unload(&L);
+    mt_test_unload(&L);
 
     snprintf(b, sizeof(b), "%sregion r s blob 0 10 0 - - - - r\n", sys);
     expect_error(b, "m.map:3: ", "unknown kind 'blob'");
@@ -345,7 +291,7 @@ static void bad_maps(void **state)
          "memtree-map 1\nregion a - container 0 10 0 - - - - a\nregion b a container 0 10 0 "
          "- - - - b\nregion a2 b alias 0 10 0 - a 0 - loop\n");
     assert_int_equal(L.rc, 0);
-    unload(&L);
+    mt_test_unload(&L);
     /* structure the library refuses */
     expect_error_rc("region a - alias 0 10 0 - b 0 - a\nregion b - alias 0 10 0 - a 0 - b\n",
                     -ELOOP, "m.map:2: ", "alias cycle");
@@ -354,18 +300,13 @@ static void bad_maps(void **state)
     load(&L, MT_FORMAT_MAP, "memtree-map 1\nregion a - io 0 10 0 - - - - a\x02\n");
     assert_int_equal(L.rc, -EINVAL);
     assert_non_null(strstr(L.err, "m.map:2: binary data"));
-    unload(&L);
+    mt_test_unload(&L);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(writes_canonical_form),
-        cmocka_unit_test(canonical_is_a_fixed_point),
-        cmocka_unit_test(saves_edits),
-        cmocka_unit_test(exact_sizes),
-        cmocka_unit_test(from_a_qemu_dump),
-        cmocka_unit_test(bad_maps),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(writes_canonical_form),
+    cmocka_unit_test(canonical_is_a_fixed_point),
+    cmocka_unit_test(saves_edits),
+    cmocka_unit_test(exact_sizes),
+    cmocka_unit_test(from_a_qemu_dump),
+    cmocka_unit_test(bad_maps))

@@ -1,11 +1,11 @@
 /*
- * Misuse through the public API (issue 2; memory-model.md 3.1, 6 and 8.4):
+ * Misuse through the public API (issue 2; docs/regions.md, "Usage errors"):
  * mapping a region that already has a container, unmapping from a
  * container that does not hold it, an alias init whose chain leads back to
  * itself, an alias window past 2^64, and committing with no transaction.
  * Each must return a negative errno, report one message to the diagnostic
  * hook, and leave the tree, the views and the counters as they were. Loops
- * at mapping are item 24a in test_b_aliases.c.
+ * at mapping are in test_alias_loops.c.
  */
 #include "mt_test.h"
 
@@ -115,7 +115,7 @@ static void misuse_del_not_held(void **state)
 }
 
 /* Re-initialising a live alias as an alias of an alias that targets it
- * would close a loop (conformance item 86's second case). */
+ * would close a loop (the second usage error of test_lifetime_core.c). */
 static void misuse_alias_init_cycle(void **state)
 {
     mt_test_env *e = *state;
@@ -157,8 +157,8 @@ static void misuse_alias_window_overflows(void **state)
         {0xfffffffffffff001ull, 0x1000},
         {0xfffffffffffff000ull, 0x2000},
         {UINT64_MAX, 2},
-        /* Not {1, UINT64_MAX}: conformance item 41 maps a 2^64 alias at
-         * offset 1000 and expects it to render, clipped. */
+        /* Not {1, UINT64_MAX}: a 2^64 alias at offset 1000 is valid
+         * and renders, clipped (test_view_sharing.c). */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         /* Caller storage: a failed init leaves it uninitialised, with
@@ -224,14 +224,9 @@ static void misuse_commit_without_transaction(void **state)
     mt_assert_view(e->X, "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(misuse_add_already_mapped),
-        MT_TEST(misuse_del_not_held),
-        MT_TEST(misuse_alias_init_cycle),
-        MT_TEST(misuse_alias_window_overflows),
-        MT_TEST(misuse_commit_without_transaction),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(misuse_add_already_mapped),
+    MT_TEST(misuse_del_not_held),
+    MT_TEST(misuse_alias_init_cycle),
+    MT_TEST(misuse_alias_window_overflows),
+    MT_TEST(misuse_commit_without_transaction))

@@ -228,10 +228,5 @@ static void test_random_reentrant_edits(void **state)
     teardown();
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_reentrant_edits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(test_random_reentrant_edits))

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +177,7 @@ static void check_views(struct world *w, int round, uint64_t renders_before,
         if (!same)
             fail_msg("round %d as %d: %s", round, i, why);
     }
-    /* address spaces with the same flat-root share one view (5.3) */
+    /* address spaces with the same flat-root share one view (docs/views.md) */
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
             if (mt_view_root(mt_address_space_view(w->as[i])) ==
@@ -249,10 +251,5 @@ static void random_trees_match_reference(void **state)
     assert_true(total_checks > 300 * 41 / 2);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(random_trees_match_reference),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(random_trees_match_reference))

@@ -1,16 +1,16 @@
 /*
- * Conformance group A, rendering and priority (conformance.md items 1-14):
+ * Rendering and priority (docs/rendering.md, "The rules"):
  * render order among equal and different priorities, set_address re-mapping,
  * the documentation example, terminal regions with children, disabled and
  * zero-size regions, the 2^64 size rule, clipping, and the AS root's address.
- * Listener expectations of item 3 belong to the listener tests.
+ * What listeners hear of a re-mapping belongs to the listener tests.
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- items 1 and 2: among equal priorities the newest mapping wins ---------- */
+/* ---- among equal priorities the newest mapping wins ---------- */
 
 static const char item01_r1_first[] =
     "  0000000000000000-0000000000000fff (prio 0, ram): r1\n"
@@ -40,21 +40,21 @@ static void build_item01(mt_test_env *e, bool r1_first, const int32_t *prio,
         *r1_out = r1;
 }
 
-static void item_01_last_mapped_wins_r1_first(void **state)
+static void last_mapped_wins_r1_first(void **state)
 {
     mt_test_env *e = *state;
     build_item01(e, true, NULL, NULL);
     mt_assert_view(e->X, item01_r1_first);
 }
 
-static void item_01_last_mapped_wins_m2_first(void **state)
+static void last_mapped_wins_m2_first(void **state)
 {
     mt_test_env *e = *state;
     build_item01(e, false, NULL, NULL);
     mt_assert_view(e->X, item01_m2_first);
 }
 
-/* The item 1 blocks with `prio 0` replaced by `prio 5`. */
+/* The equal-priority blocks with `prio 0` replaced by `prio 5`. */
 static char *with_prio5(const char *text)
 {
     char *s = strdup(text);
@@ -64,7 +64,7 @@ static char *with_prio5(const char *text)
     return s;
 }
 
-static void item_02_equal_explicit_priorities_r1_first(void **state)
+static void equal_explicit_priorities_r1_first(void **state)
 {
     mt_test_env *e = *state;
     const int32_t five = 5;
@@ -74,7 +74,7 @@ static void item_02_equal_explicit_priorities_r1_first(void **state)
     free(want);
 }
 
-static void item_02_equal_explicit_priorities_m2_first(void **state)
+static void equal_explicit_priorities_m2_first(void **state)
 {
     mt_test_env *e = *state;
     const int32_t five = 5;
@@ -84,9 +84,9 @@ static void item_02_equal_explicit_priorities_m2_first(void **state)
     free(want);
 }
 
-/* ---- item 3: set_address re-maps and reorders ---------------------------------- */
+/* ---- set_address re-maps and reorders ---------------------------------- */
 
-static void item_03_set_address_remaps_and_reorders(void **state)
+static void set_address_remaps_and_reorders(void **state)
 {
     mt_test_env *e = *state;
     mt_region *r1;
@@ -111,9 +111,9 @@ static void item_03_set_address_remaps_and_reorders(void **state)
     assert_ptr_equal(mt_region_first_subregion(e->C), r1);
 }
 
-/* ---- item 4: higher priority wins whatever the order --------------------------- */
+/* ---- higher priority wins whatever the order --------------------------- */
 
-static void item_04_priority_beats_order_all_permutations(void **state)
+static void priority_beats_order_all_permutations(void **state)
 {
     (void)state;
     static const int perms[6][3] = {
@@ -139,7 +139,7 @@ static void item_04_priority_beats_order_all_permutations(void **state)
     }
 }
 
-/* ---- item 5: the documentation example (memory-model.md 4.5) ------------------- */
+/* ---- the documentation example (docs/rendering.md, "Worked example") ------------------- */
 
 static void build_item05(mt_test_env *e, bool b_is_mmio)
 {
@@ -157,7 +157,7 @@ static void build_item05(mt_test_env *e, bool b_is_mmio)
     e->X = as;
 }
 
-static void item_05_documentation_example(void **state)
+static void documentation_example(void **state)
 {
     mt_test_env *e = *state;
     build_item05(e, false);
@@ -173,7 +173,7 @@ static void item_05_documentation_example(void **state)
     assert_null(mt_view_find_range(v, 0x7fff));
 }
 
-static void item_05_documentation_example_mmio_b(void **state)
+static void documentation_example_mmio_b(void **state)
 {
     mt_test_env *e = *state;
     build_item05(e, true);
@@ -188,9 +188,9 @@ static void item_05_documentation_example_mmio_b(void **state)
     assert_null(mt_view_find_range(v, 0x7fff));
 }
 
-/* ---- item 6: priorities are local to a container ------------------------------- */
+/* ---- priorities are local to a container ------------------------------- */
 
-static void item_06_priorities_are_local(void **state)
+static void priorities_are_local(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -207,9 +207,9 @@ static void item_06_priorities_are_local(void **state)
                    "  0000000000001000-0000000000001fff (prio 100, i/o): mhigh @0000000000001000\n");
 }
 
-/* ---- item 7: a terminal region with children fills its own holes --------------- */
+/* ---- a terminal region with children fills its own holes --------------- */
 
-static void item_07_terminal_with_children_fills_holes(void **state)
+static void terminal_with_children_fills_holes(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -226,11 +226,11 @@ static void item_07_terminal_with_children_fills_holes(void **state)
                    "  0000000000008000-0000000000008fff (prio 0, i/o): other\n");
 }
 
-/* ---- item 8: a container with no enabled children ------------------------------ */
+/* ---- a container with no enabled children ------------------------------ */
 
 static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n";
 
-static void item_08_empty_container_contributes_nothing(void **state)
+static void empty_container_contributes_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -240,9 +240,9 @@ static void item_08_empty_container_contributes_nothing(void **state)
     mt_assert_view(e->X, bg_only);
 }
 
-/* ---- item 9: disabling a container hides its subtree --------------------------- */
+/* ---- disabling a container hides its subtree --------------------------- */
 
-static void item_09_disable_and_enable_container(void **state)
+static void disable_and_enable_container(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -267,9 +267,9 @@ static void item_09_disable_and_enable_container(void **state)
     mt_assert_view(e->X, shown);
 }
 
-/* ---- item 10: zero-size regions render nothing --------------------------------- */
+/* ---- zero-size regions render nothing --------------------------------- */
 
-static void item_10_zero_size_renders_nothing(void **state)
+static void zero_size_renders_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -296,8 +296,8 @@ static void item_10_zero_size_renders_nothing(void **state)
 }
 
 /* Variant: a zero-size only child at 0 is still the single child of the
- * descent (memory-model.md 5.1), so it becomes the flat-root. */
-static void item_10_zero_size_only_child_is_flat_root(void **state)
+ * descent (docs/views.md, "The flat-root"), so it becomes the flat-root. */
+static void zero_size_only_child_is_flat_root(void **state)
 {
     mt_test_env *e = *state;
     mt_region *C10 = mt_test_container(e, e->O1, "C10", 0x10000);
@@ -318,9 +318,9 @@ static void item_10_zero_size_only_child_is_flat_root(void **state)
     free(dump);
 }
 
-/* ---- item 11: the 2^64 size rule ------------------------------------------------ */
+/* ---- the 2^64 size rule ------------------------------------------------ */
 
-static void item_11_size_rule_2_64(void **state)
+static void size_rule_2_64(void **state)
 {
     mt_test_env *e = *state;
     mt_region *all = mt_test_io(e, e->O2, "all", UINT64_MAX);
@@ -350,9 +350,9 @@ static void item_11_size_rule_2_64(void **state)
     free(dump);
 }
 
-/* ---- item 12: clipping at 2^64 and the overflow marker ------------------------- */
+/* ---- clipping at 2^64 and the overflow marker ------------------------- */
 
-static void item_12_clipping_at_2_64_and_overflow_marker(void **state)
+static void clipping_at_2_64_and_overflow_marker(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std_size(e, UINT64_MAX);
@@ -378,9 +378,9 @@ static void item_12_clipping_at_2_64_and_overflow_marker(void **state)
     free(dump);
 }
 
-/* ---- item 13: a subregion is clipped to its container -------------------------- */
+/* ---- a subregion is clipped to its container -------------------------- */
 
-static void item_13_subregion_clipped_to_container(void **state)
+static void subregion_clipped_to_container(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std_size(e, UINT64_MAX);
@@ -394,9 +394,9 @@ static void item_13_subregion_clipped_to_container(void **state)
                    "  0000000000010800-0000000000010fff (prio 0, ram): wide\n");
 }
 
-/* ---- item 14: the AS root's own address ------------------------------------------ */
+/* ---- the AS root's own address ------------------------------------------ */
 
-static void item_14_as_root_own_address(void **state)
+static void as_root_own_address(void **state)
 {
     mt_test_env *e = *state;
     mt_region *P = mt_test_container(e, e->O1, "P", 0x100000);
@@ -426,27 +426,22 @@ static void item_14_as_root_own_address(void **state)
     mt_assert_view(outer, "  0000000000080000-00000000000800ff (prio 0, i/o): s1\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_01_last_mapped_wins_r1_first),
-        MT_TEST(item_01_last_mapped_wins_m2_first),
-        MT_TEST(item_02_equal_explicit_priorities_r1_first),
-        MT_TEST(item_02_equal_explicit_priorities_m2_first),
-        MT_TEST(item_03_set_address_remaps_and_reorders),
-        MT_TEST(item_04_priority_beats_order_all_permutations),
-        MT_TEST(item_05_documentation_example),
-        MT_TEST(item_05_documentation_example_mmio_b),
-        MT_TEST(item_06_priorities_are_local),
-        MT_TEST(item_07_terminal_with_children_fills_holes),
-        MT_TEST(item_08_empty_container_contributes_nothing),
-        MT_TEST(item_09_disable_and_enable_container),
-        MT_TEST(item_10_zero_size_renders_nothing),
-        MT_TEST(item_10_zero_size_only_child_is_flat_root),
-        MT_TEST(item_11_size_rule_2_64),
-        MT_TEST(item_12_clipping_at_2_64_and_overflow_marker),
-        MT_TEST(item_13_subregion_clipped_to_container),
-        MT_TEST(item_14_as_root_own_address),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(last_mapped_wins_r1_first),
+    MT_TEST(last_mapped_wins_m2_first),
+    MT_TEST(equal_explicit_priorities_r1_first),
+    MT_TEST(equal_explicit_priorities_m2_first),
+    MT_TEST(set_address_remaps_and_reorders),
+    MT_TEST(priority_beats_order_all_permutations),
+    MT_TEST(documentation_example),
+    MT_TEST(documentation_example_mmio_b),
+    MT_TEST(priorities_are_local),
+    MT_TEST(terminal_with_children_fills_holes),
+    MT_TEST(empty_container_contributes_nothing),
+    MT_TEST(disable_and_enable_container),
+    MT_TEST(zero_size_renders_nothing),
+    MT_TEST(zero_size_only_child_is_flat_root),
+    MT_TEST(size_rule_2_64),
+    MT_TEST(clipping_at_2_64_and_overflow_marker),
+    MT_TEST(subregion_clipped_to_container),
+    MT_TEST(as_root_own_address))

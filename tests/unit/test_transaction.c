@@ -1,18 +1,18 @@
 /*
- * Conformance group D without listeners (conformance.md items 30, 37, 38):
- * nested transactions render once per distinct flat-root at the outermost
- * commit, edits that change nothing render nothing, and address spaces
- * created inside a transaction share a cached view or render the
- * uncommitted tree (memory-model.md 5.4). Render counts come from
+ * Transactions without listeners (docs/transactions.md): nested transactions
+ * render once per distinct flat-root at the outermost commit, edits that
+ * change nothing render nothing, and address spaces created inside a
+ * transaction share a cached view or render the uncommitted tree
+ * (docs/views.md, "When views are built"). Render counts come from
  * mt_context_get_stats(); listener callbacks are checked elsewhere.
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 
-/* ---- item 30: nested transactions commit once -------------------------------------- */
+/* ---- nested transactions commit once -------------------------------------- */
 
-static void item_30_nested_transactions_commit_once(void **state)
+static void nested_transactions_commit_once(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -64,9 +64,9 @@ static void item_30_nested_transactions_commit_once(void **state)
                    "  0000000000001000-0000000000001fff (prio 0, i/o): dm\n");
 }
 
-/* ---- item 37: edits that change nothing do nothing ------------------------------- */
+/* ---- edits that change nothing do nothing ------------------------------- */
 
-static void item_37_noop_edits_render_nothing(void **state)
+static void noop_edits_render_nothing(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -105,9 +105,9 @@ static void item_37_noop_edits_render_nothing(void **state)
     free(tree);
 }
 
-/* ---- item 38: creating an address space inside a transaction ---------------------- */
+/* ---- creating an address space inside a transaction ---------------------- */
 
-static void item_38_address_space_created_in_transaction(void **state)
+static void address_space_created_in_transaction(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -151,12 +151,7 @@ static void item_38_address_space_created_in_transaction(void **state)
     assert_ptr_not_equal(mt_address_space_view(Z), mt_address_space_view(e->X));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_30_nested_transactions_commit_once),
-        MT_TEST(item_37_noop_edits_render_nothing),
-        MT_TEST(item_38_address_space_created_in_transaction),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(nested_transactions_commit_once),
+    MT_TEST(noop_edits_render_nothing),
+    MT_TEST(address_space_created_in_transaction))

@@ -1,17 +1,18 @@
 /*
- * Conformance group E, view sharing and basic lifetime (conformance.md
- * items 39-42, 44 and 45 without listeners or find): address spaces with the
+ * View sharing and basic lifetime without listeners or find (docs/views.md,
+ * "The flat-root" and "The view cache and sharing"): address spaces with the
  * same flat-root share one view, the descent through full-size offset-0
  * aliases, partial aliases as flat-roots, the shared empty view, address
- * space destruction, and exact owner reference counts (memory-model.md 8.3).
+ * space destruction, and exact owner reference counts (docs/lifetimes.md,
+ * "Who holds references").
  */
 #include "mt_test.h"
 
 #include <stdlib.h>
 
-/* ---- item 39: same flat-root, same view ------------------------------------------- */
+/* ---- same flat-root, same view ------------------------------------------- */
 
-static void item_39_same_flat_root_same_view(void **state)
+static void same_flat_root_same_view(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -38,7 +39,7 @@ static void item_39_same_flat_root_same_view(void **state)
     free(dump);
 }
 
-/* ---- items 40-42: the bus-master pattern -------------------------------------------- */
+/* ---- the bus-master pattern -------------------------------------------- */
 
 typedef struct bm_setup {
     mt_region *sys, *bm, *alias;
@@ -68,7 +69,7 @@ static const char sys_view[] =
     "  000000007ffff800-00000000800007ff (prio 0, i/o): io\n"
     "  0000000100000000-0000000100000fff (prio 0, i/o): hi\n";
 
-static void item_40_full_size_alias_is_skipped(void **state)
+static void full_size_alias_is_skipped(void **state)
 {
     mt_test_env *e = *state;
     bm_setup s = build_bm(e, 0, UINT64_MAX);
@@ -84,7 +85,7 @@ static void item_40_full_size_alias_is_skipped(void **state)
     free(dump);
 }
 
-static void item_41_partial_alias_is_flat_root(void **state)
+static void partial_alias_is_flat_root(void **state)
 {
     mt_test_env *e = *state;
     bm_setup s = build_bm(e, 0, 0x80000000);
@@ -105,7 +106,7 @@ static void item_41_partial_alias_is_flat_root(void **state)
 }
 
 /* The item's second variant: offset 1000 with the full 2^64 size. */
-static void item_41_offset_alias_full_size_is_flat_root(void **state)
+static void offset_alias_full_size_is_flat_root(void **state)
 {
     mt_test_env *e = *state;
     bm_setup s = build_bm(e, 0x1000, UINT64_MAX);
@@ -117,7 +118,7 @@ static void item_41_offset_alias_full_size_is_flat_root(void **state)
                    "  00000000fffff000-00000000ffffffff (prio 0, i/o): hi\n");
 }
 
-static void item_42_no_enabled_child_empty_view(void **state)
+static void no_enabled_child_empty_view(void **state)
 {
     mt_test_env *e = *state;
     bm_setup s = build_bm(e, 0, UINT64_MAX);
@@ -141,9 +142,9 @@ static void item_42_no_enabled_child_empty_view(void **state)
     assert_ptr_equal(mt_address_space_view(nic2), mt_address_space_view(s.nic));
 }
 
-/* ---- item 44: destroying an address space ---------------------------------------- */
+/* ---- destroying an address space ---------------------------------------- */
 
-static void item_44_destroy_address_space(void **state)
+static void destroy_address_space(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -179,9 +180,9 @@ static void item_44_destroy_address_space(void **state)
     assert_int_equal(mt_test_stats(e->ctx).live_views, 0);
 }
 
-/* ---- item 45: exact owner reference counts ---------------------------------------- */
+/* ---- exact owner reference counts ---------------------------------------- */
 
-static void item_45_exact_owner_counts(void **state)
+static void exact_owner_counts(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std(e);
@@ -212,7 +213,7 @@ static void item_45_exact_owner_counts(void **state)
 /* The same table with a terminal flat-root and an alias in between: the
  * address space and the range count, the flat-root link does not, and an
  * alias (never named by a range) costs its owner nothing but its link. */
-static void item_45_terminal_flat_root_and_alias_counts(void **state)
+static void terminal_flat_root_and_alias_counts(void **state)
 {
     mt_test_env *e = *state;
     mt_region *solo = mt_test_io(e, e->O3, "solo", 0x1000);
@@ -232,17 +233,12 @@ static void item_45_terminal_flat_root_and_alias_counts(void **state)
     assert_int_equal(mt_owner_refcount(e->O2), 1 + 1 + 2); /* bg split in two */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        MT_TEST(item_39_same_flat_root_same_view),
-        MT_TEST(item_40_full_size_alias_is_skipped),
-        MT_TEST(item_41_partial_alias_is_flat_root),
-        MT_TEST(item_41_offset_alias_full_size_is_flat_root),
-        MT_TEST(item_42_no_enabled_child_empty_view),
-        MT_TEST(item_44_destroy_address_space),
-        MT_TEST(item_45_exact_owner_counts),
-        MT_TEST(item_45_terminal_flat_root_and_alias_counts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    MT_TEST(same_flat_root_same_view),
+    MT_TEST(full_size_alias_is_skipped),
+    MT_TEST(partial_alias_is_flat_root),
+    MT_TEST(offset_alias_full_size_is_flat_root),
+    MT_TEST(no_enabled_child_empty_view),
+    MT_TEST(destroy_address_space),
+    MT_TEST(exact_owner_counts),
+    MT_TEST(terminal_flat_root_and_alias_counts))

@@ -88,10 +88,7 @@ __attribute__((format(printf, 5, 6)))
 static void add(struct list *l, const char *what, const mt_region *a,
                 const mt_region *b, const char *fmt, ...)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 32;
-        l->c = cli_grow(l->c, l->cap, sizeof(*l->c));
-    }
+    cli_reserve(&l->c, &l->cap, l->n + 1, sizeof(*l->c));
     cli_cause *c = &l->c[l->n++];
     memset(c, 0, sizeof(*c));
     c->what = what;
@@ -222,18 +219,12 @@ void cli_json_cause(cli_json *j, const cli_cause *c)
 {
     const mt_region *r = subject(c);
     json_begin_object(j);
-    json_key(j, "cause");
-    json_string(j, c->what);
-    json_key(j, "region");
-    json_string(j, mt_region_name(r));
-    json_key(j, "kind");
-    json_string(j, cli_region_kind(r));
-    json_key(j, "container");
-    json_string(j, mt_region_container(r) ? cli_name(mt_region_container(r)) : NULL);
-    json_key(j, "owner");
-    json_string(j, cli_owner(r));
-    json_key(j, "detail");
-    json_string(j, c->detail);
+    json_field_string(j, "cause", c->what);
+    json_field_string(j, "region", mt_region_name(r));
+    json_field_string(j, "kind", cli_region_kind(r));
+    json_field_string(j, "container", mt_region_container(r) ? cli_name(mt_region_container(r)) : NULL);
+    json_field_string(j, "owner", cli_owner(r));
+    json_field_string(j, "detail", c->detail);
     json_key(j, "address_before");
     if (c->a)
         json_hex(j, mt_region_addr(c->a));

@@ -72,7 +72,8 @@ typedef struct cli_option {
  * option (its value in *value), 0 when every argument has been seen, or -1
  * after reporting an unknown option or a missing value. Positional arguments
  * are collected into pos[] (at most maxpos; one more is reported as an
- * error). `--help`/`-h` is always known and returns 'h'.
+ * error). `--help`/`-h` is always known: it prints a->help and returns
+ * CLI_HELP_SHOWN.
  */
 typedef struct cli_args {
     int argc;
@@ -85,9 +86,38 @@ typedef struct cli_args {
     /* "--" ends the parse and leaves argv[next..] to the caller (a command
      * line to run) instead of collecting it as positional arguments. */
     bool stop_at_dashdash;
+    const char *help;     /* printed for --help */
+    bool json;            /* --json, for commands that list CLI_OPTION_JSON */
+    const char *flat;     /* --flat, for commands that list CLI_OPTION_FLAT */
+    const char *qmp;      /* --qmp, for commands that list CLI_OPTION_QMP */
+    double timeout;       /* --timeout, for CLI_OPTION_TIMEOUT (default 10) */
 } cli_args;
 
-void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
+void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
+                   const char *help);
+
+/* Options several subcommands take: listed in a command's table, they are
+ * gathered by cli_next_option into a->json, a->flat, a->qmp and a->timeout
+ * (a bad --timeout is a usage error). */
+enum {
+    CLI_OPT_JSON = -200,
+    CLI_OPT_FLAT = -201,
+    CLI_OPT_QMP = -202,
+    CLI_OPT_TIMEOUT = -203,
+    CLI_HELP_SHOWN = -2,
+};
+#define CLI_OPTION_JSON {"json", 0, false, CLI_OPT_JSON}
+#define CLI_OPTION_FLAT {"flat", 0, true, CLI_OPT_FLAT}
+#define CLI_OPTION_QMP {"qmp", 0, true, CLI_OPT_QMP}
+#define CLI_OPTION_TIMEOUT {"timeout", 0, true, CLI_OPT_TIMEOUT}
+
+/* The help lines of the options cli_next_option handles for every command. */
+#define CLI_HELP_LOAD_OPTIONS \
+    "  --strict        exit 1 if the flat dump disagrees with the views\n" \
+    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n" \
+    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
+#define CLI_HELP_HELP \
+    "  -h, --help      this help\n"
 
 /* The loading options every subcommand takes, gathered by cli_next_option
  * (docs/cli.md): --strict (a flat dump that disagrees with the views is an
@@ -95,6 +125,9 @@ void cli_args_init(cli_args *a, int argc, char **argv, int maxpos);
 extern bool cli_strict;
 extern const char *cli_max_input;
 int cli_next_option(cli_args *a, const cli_option *opts, const char **value);
+/* What a subcommand returns when cli_next_option returned id < 0: CLI_OK
+ * once it printed the help (CLI_HELP_SHOWN), else CLI_USAGE. */
+int cli_options_exit(int id);
 
 /*
  * Parses a number the same way in every command: 0x for hexadecimal, else
@@ -138,6 +171,10 @@ int cli_load(const char *file, const char *flat, cli_machine *out,
              char *err_out, size_t err_len, int *rc_out);
 void cli_unload(cli_machine *cm);
 
+/* Writes the tree dump (mt_dump with `flags`) or, with `map`, the map of
+ * the machine on stdout; a write error is reported: CLI_OK or CLI_USAGE. */
+int cli_write_dump(const cli_machine *cm, unsigned flags, bool map);
+
 /* The bundled machine's tree dump, or NULL if it cannot be found. */
 const char *cli_bundled_machine(void);
 
@@ -152,6 +189,9 @@ const char *cli_bundled_machine(void);
  */
 void *cli_alloc(size_t n, size_t size);
 void *cli_grow(void *p, size_t n, size_t size);
+/* Makes room for `need` items in the array *pp of capacity *cap, doubling
+ * (at least 16 items) so appends cost amortised O(1). */
+void cli_reserve(void *pp, size_t *cap, size_t need, size_t size);
 char *cli_strdup(const char *s);
 
 /* The type QEMU's flat dump prints for a range, without "nv-". */
@@ -201,6 +241,10 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out);
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. Names
  * come from files and may hold any byte; JSON and XML need valid text. */
 size_t cli_utf8_len(const unsigned char *s);
+
+/* The index of the first range of the view that ends at or after addr
+ * (the range count when there is none). */
+size_t cli_first_range_from(const mt_view *v, uint64_t addr);
 
 /* Writes one flat-dump range line ("  S-E (prio P, T): name[ @OFF]"). */
 void cli_print_range(FILE *out, const char *indent, const mt_range *r);
@@ -325,6 +369,14 @@ void json_bool(cli_json *j, bool v);
 void json_null(cli_json *j);
 /* Ends the document with a newline. */
 void json_finish(cli_json *j);
+
+/* A key and its value in one call. */
+void json_field_string(cli_json *j, const char *key, const char *s);
+void json_field_int(cli_json *j, const char *key, int64_t v);
+void json_field_uint(cli_json *j, const char *key, uint64_t v);
+void json_field_hex(cli_json *j, const char *key, uint64_t v);
+void json_field_hex128(cli_json *j, const char *key, cli_u128 v);
+void json_field_bool(cli_json *j, const char *key, bool v);
 
 /* A range as an object: start, last, size, region, type, offset, flags. */
 void json_range(cli_json *j, const mt_range *r);

@@ -37,10 +37,8 @@ static const char help[] =
     "                  of them)\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
     "  --json          the answers as JSON\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree at 0xfee00000 --as memory\n"
@@ -48,12 +46,12 @@ static const char help[] =
     "  memtree at 4096 --json\n"
     "(reset and firmware: case folders written by `memtree capture`)\n";
 
-enum { OPT_AS = 1000, OPT_JSON, OPT_FLAT };
+enum { OPT_AS = 1000 };
 
 static const cli_option options[] = {
     {"as", 0, true, OPT_AS},
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {NULL, 0, false, 0},
 };
 
@@ -159,26 +157,26 @@ static void print_losers(const cli_losers *ls, uint64_t addr)
     }
 }
 
+/* Opens a region's object with its name (under `name_key`), kind and
+ * priority, the fields every region in the answer starts with. */
+static void json_region_head(cli_json *j, const char *name_key, const mt_region *r)
+{
+    json_begin_object(j);
+    json_field_string(j, name_key, mt_region_name(r));
+    json_field_string(j, "kind", cli_region_kind(r));
+    json_field_int(j, "priority", mt_region_priority(r));
+}
+
 static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
 {
     json_begin_array(j);
     for (size_t i = 0; i < ls->n; i++) {
         const cli_loser *l = &ls->l[i];
-        json_begin_object(j);
-        json_key(j, "region");
-        json_string(j, mt_region_name(l->r));
-        json_key(j, "kind");
-        json_string(j, cli_region_kind(l->r));
-        json_key(j, "priority");
-        json_int(j, mt_region_priority(l->r));
-        json_key(j, "owner");
-        json_string(j, cli_owner(l->r));
-        json_key(j, "offset");
-        json_hex(j, (uint64_t)((cli_i128)addr - l->base));
-        json_key(j, "why");
-        json_string(j, cli_why_word(l->why));
-        json_key(j, "by");
-        json_string(j, l->by ? cli_name(l->by) : NULL);
+        json_region_head(j, "region", l->r);
+        json_field_string(j, "owner", cli_owner(l->r));
+        json_field_hex(j, "offset", (uint64_t)((cli_i128)addr - l->base));
+        json_field_string(j, "why", cli_why_word(l->why));
+        json_field_string(j, "by", l->by ? cli_name(l->by) : NULL);
         char buf[512];
         FILE *f = fmemopen(buf, sizeof(buf), "w");
         if (f) {
@@ -186,12 +184,10 @@ static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
             fputc('\0', f);
             fclose(f);
             buf[sizeof(buf) - 1] = '\0';
-            json_key(j, "explanation");
-            json_string(j, buf);
+            json_field_string(j, "explanation", buf);
         }
         const mt_region *ro = readonly_wrapper(&l->chain);
-        json_key(j, "readonly_wrapper");
-        json_string(j, ro ? cli_name(ro) : NULL);
+        json_field_string(j, "readonly_wrapper", ro ? cli_name(ro) : NULL);
         json_key(j, "alias_chain");
         json_begin_array(j);
         for (size_t k = 0; k < l->chain.n; k++) {
@@ -199,12 +195,9 @@ static void json_losers(cli_json *j, const cli_losers *ls, uint64_t addr)
             if (mt_region_get_kind(r) != MT_KIND_ALIAS)
                 continue;
             json_begin_object(j);
-            json_key(j, "alias");
-            json_string(j, cli_name(r));
-            json_key(j, "target");
-            json_string(j, cli_name(mt_region_alias_target(r)));
-            json_key(j, "offset");
-            json_hex(j, mt_region_alias_offset(r));
+            json_field_string(j, "alias", cli_name(r));
+            json_field_string(j, "target", cli_name(mt_region_alias_target(r)));
+            json_field_hex(j, "offset", mt_region_alias_offset(r));
             json_end_object(j);
         }
         json_end_array(j);
@@ -218,14 +211,7 @@ static void neighbours(const mt_view *v, uint64_t addr, const mt_range **below,
                        const mt_range **above)
 {
     const mt_range *r = mt_view_ranges(v);
-    size_t lo = 0, hi = mt_view_range_count(v);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r[mid].last < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = cli_first_range_from(v, addr);
     *below = lo > 0 ? &r[lo - 1] : NULL;
     *above = lo < mt_view_range_count(v) ? &r[lo] : NULL;
 }
@@ -318,23 +304,17 @@ static void json_answer(cli_json *j, const cli_view_group *g,
         if (selected[k])
             json_string(j, mt_address_space_name(g->spaces[k]));
     json_end_array(j);
-    json_key(j, "flat_root");
-    json_string(j, mt_view_is_empty_view(g->view) ? NULL : mt_view_root_name(g->view));
-    json_key(j, "assigned");
-    json_bool(j, ans->range != NULL);
+    json_field_string(j, "flat_root", mt_view_is_empty_view(g->view) ? NULL : mt_view_root_name(g->view));
+    json_field_bool(j, "assigned", ans->range != NULL);
     json_key(j, "hidden");
     json_losers(j, &ans->losers, ans->addr);
     if (ans->range) {
         json_key(j, "range");
         json_range(j, ans->range);
-        json_key(j, "region");
-        json_string(j, cli_name(ans->range->region));
-        json_key(j, "kind");
-        json_string(j, cli_region_kind(ans->range->region));
-        json_key(j, "offset");
-        json_hex(j, ans->offset);
-        json_key(j, "owner");
-        json_string(j, cli_owner(ans->range->region));
+        json_field_string(j, "region", cli_name(ans->range->region));
+        json_field_string(j, "kind", cli_region_kind(ans->range->region));
+        json_field_hex(j, "offset", ans->offset);
+        json_field_string(j, "owner", cli_owner(ans->range->region));
         json_key(j, "path");
         if (!ans->path_ok) {
             json_null(j);
@@ -344,22 +324,12 @@ static void json_answer(cli_json *j, const cli_view_group *g,
                 const cli_step *s = &ans->path.s[i];
                 uint64_t first, last;
                 extent(s, &first, &last);
-                json_begin_object(j);
-                json_key(j, "name");
-                json_string(j, mt_region_name(s->r));
-                json_key(j, "kind");
-                json_string(j, cli_region_kind(s->r));
-                json_key(j, "priority");
-                json_int(j, mt_region_priority(s->r));
-                json_key(j, "start");
-                json_hex(j, first);
-                json_key(j, "last");
-                json_hex(j, last);
+                json_region_head(j, "name", s->r);
+                json_field_hex(j, "start", first);
+                json_field_hex(j, "last", last);
                 if (mt_region_get_kind(s->r) == MT_KIND_ALIAS) {
-                    json_key(j, "alias_target");
-                    json_string(j, cli_name(mt_region_alias_target(s->r)));
-                    json_key(j, "alias_offset");
-                    json_hex(j, mt_region_alias_offset(s->r));
+                    json_field_string(j, "alias_target", cli_name(mt_region_alias_target(s->r)));
+                    json_field_hex(j, "alias_offset", mt_region_alias_offset(s->r));
                 }
                 json_end_object(j);
             }
@@ -372,28 +342,18 @@ static void json_answer(cli_json *j, const cli_view_group *g,
 int cmd_at(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 2);
-    const char *value, *flat = NULL, *as_name = NULL;
-    bool json = false;
+    cli_args_init(&a, argc, argv, 2, help);
+    const char *value, *as_name = NULL;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case OPT_AS:
             as_name = value;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
             break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
     if (a.npos == 0)
         return cli_usage_error("missing ADDR");
     /* One argument is the address on the bundled machine. */
@@ -412,7 +372,7 @@ int cmd_at(int argc, char **argv)
                                addr_text, problem);
 
     cli_machine cm;
-    int rc = cli_load(file, flat, &cm, NULL, 0, NULL);
+    int rc = cli_load(file, a.flat, &cm, NULL, 0, NULL);
     if (rc)
         return rc;
 
@@ -432,13 +392,11 @@ int cmd_at(int argc, char **argv)
         }
     }
     cli_json j;
-    if (json) {
+    if (a.json) {
         json_init(&j, stdout);
         json_begin_object(&j);
-        json_key(&j, "file");
-        json_string(&j, cm.path);
-        json_key(&j, "address");
-        json_hex(&j, addr);
+        json_field_string(&j, "file", cm.path);
+        json_field_hex(&j, "address", addr);
         json_key(&j, "answers");
         json_begin_array(&j);
     }
@@ -453,7 +411,7 @@ int cmd_at(int argc, char **argv)
         if (nsel) {
             struct answer ans;
             answer_view(g[i].view, mt_address_space_root(g[i].spaces[0]), addr, &ans);
-            if (json)
+            if (a.json)
                 json_answer(&j, &g[i], selected, &ans);
             else
                 print_answer(&g[i], selected, addr, &ans);
@@ -462,7 +420,7 @@ int cmd_at(int argc, char **argv)
         }
         free(selected);
     }
-    if (json) {
+    if (a.json) {
         json_end_array(&j);
         json_end_object(&j);
         json_finish(&j);

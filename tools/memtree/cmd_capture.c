@@ -56,13 +56,13 @@ static const char help[] =
     "(the last attaches to a QEMU started with\n"
     " -qmp unix:/tmp/qmp.sock,server=on,wait=off)\n";
 
-enum { OPT_QMP = 1000, OPT_AFTER, OPT_TIMEOUT };
+enum { OPT_AFTER = 1000 };
 
 static const cli_option options[] = {
-    {"qmp", 0, true, OPT_QMP},
+    CLI_OPTION_QMP,
     {"output", 'O', true, 'O'},
     {"after-firmware", 0, true, OPT_AFTER},
-    {"timeout", 0, true, OPT_TIMEOUT},
+    CLI_OPTION_TIMEOUT,
     {NULL, 0, false, 0},
 };
 
@@ -423,19 +423,13 @@ static int check_loads(const char *dir)
 int cmd_capture(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 0);
+    cli_args_init(&a, argc, argv, 0, help);
     a.stop_at_dashdash = true;
-    const char *value, *qmp = NULL, *outdir = NULL;
-    double after = -1, timeout = 10;
+    const char *value, *outdir = NULL;
+    double after = -1;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
-        case OPT_QMP:
-            qmp = value;
-            break;
         case 'O':
             outdir = value;
             break;
@@ -443,14 +437,12 @@ int cmd_capture(int argc, char **argv)
             if (!cli_parse_seconds(value, &after))
                 return cli_usage_error("bad --after-firmware '%s': expected seconds", value);
             break;
-        case OPT_TIMEOUT:
-            if (!cli_parse_seconds(value, &timeout) || timeout <= 0)
-                return cli_usage_error("bad --timeout '%s': expected seconds", value);
-            break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
+    const char *qmp = a.qmp;
+    double timeout = a.timeout;
     int nrest = a.argc - a.next;
     char **rest = a.argv + a.next;
     if (!qmp && nrest == 0)

@@ -37,16 +37,13 @@ static const char help[] =
     "                  default: the bundled x86 pc machine\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
     "  --json          the problems as JSON\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n";
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP;
 
-enum { OPT_JSON = 1000, OPT_FLAT };
 
 static const cli_option options[] = {
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {NULL, 0, false, 0},
 };
 
@@ -68,10 +65,7 @@ static void add(struct report *rep, const char *kind, const mt_region *a,
                 const mt_region *b, uint64_t first, uint64_t last,
                 const char *fmt, ...)
 {
-    if (rep->n == rep->cap) {
-        rep->cap = rep->cap ? 2 * rep->cap : 16;
-        rep->p = cli_grow(rep->p, rep->cap, sizeof(*rep->p));
-    }
+    cli_reserve(&rep->p, &rep->cap, rep->n + 1, sizeof(*rep->p));
     va_list ap;
     va_start(ap, fmt);
     char *msg = NULL;
@@ -148,10 +142,7 @@ static const struct place *place_of(struct places *P, const mt_region *r)
                 break;
             }
         }
-        if (sp == P->scap) {
-            P->scap = P->scap ? 2 * P->scap : 64;
-            P->stack = cli_grow(P->stack, P->scap, sizeof(*P->stack));
-        }
+        cli_reserve(&P->stack, &P->scap, sp + 1, sizeof(*P->stack));
         P->stack[sp++] = c;
     }
     struct place up = known ? *known : (struct place){0};
@@ -282,10 +273,7 @@ static bool renders_in(const mt_region *r0, cli_i128 base0, cli_i128 lo0, cli_i1
             } else {
                 for (const mt_region *c = mt_region_first_subregion(r); c;
                      c = mt_region_next_sibling(c)) {
-                    if (sp == cap) {
-                        cap = cap ? 2 * cap : 16;
-                        stack = cli_grow(stack, cap, sizeof(*stack));
-                    }
+                    cli_reserve(&stack, &cap, sp + 1, sizeof(*stack));
                     stack[sp++] = (struct pending){c, base, lo, hi};
                 }
             }
@@ -465,40 +453,32 @@ static void print_json(const char *file, const struct report *rep,
     cli_json j;
     json_init(&j, stdout);
     json_begin_object(&j);
-    json_key(&j, "file");
-    json_string(&j, file);
+    json_field_string(&j, "file", file);
     json_key(&j, "problems");
     json_begin_array(&j);
     if (load_error) {
         json_begin_object(&j);
-        json_key(&j, "kind");
-        json_string(&j, "cycle");
-        json_key(&j, "message");
-        json_string(&j, load_error);
+        json_field_string(&j, "kind", "cycle");
+        json_field_string(&j, "message", load_error);
         json_end_object(&j);
     }
     for (size_t i = 0; rep && i < rep->n; i++) {
         const struct problem *p = &rep->p[i];
         json_begin_object(&j);
-        json_key(&j, "kind");
-        json_string(&j, p->kind);
+        json_field_string(&j, "kind", p->kind);
         json_key(&j, "regions");
         json_begin_array(&j);
         for (int k = 0; k < 2; k++)
             if (p->r[k])
                 json_string(&j, cli_name(p->r[k]));
         json_end_array(&j);
-        json_key(&j, "start");
-        json_hex(&j, p->first);
-        json_key(&j, "last");
-        json_hex(&j, p->last);
-        json_key(&j, "message");
-        json_string(&j, p->message);
+        json_field_hex(&j, "start", p->first);
+        json_field_hex(&j, "last", p->last);
+        json_field_string(&j, "message", p->message);
         json_end_object(&j);
     }
     json_end_array(&j);
-    json_key(&j, "count");
-    json_uint(&j, (load_error ? 1 : 0) + (rep ? rep->n : 0));
+    json_field_uint(&j, "count", (load_error ? 1 : 0) + (rep ? rep->n : 0));
     json_end_object(&j);
     json_finish(&j);
 }
@@ -506,31 +486,21 @@ static void print_json(const char *file, const struct report *rep,
 int cmd_check(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 1);
-    const char *value, *flat = NULL;
-    bool json = false;
+    cli_args_init(&a, argc, argv, 1, help);
+    const char *value;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
-            break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
 
     cli_machine cm;
     char err[1024];
     int lib_rc;
     const char *file = a.npos ? a.pos[0] : NULL;
-    int rc = cli_load(file, flat, &cm, err, sizeof(err), &lib_rc);
+    int rc = cli_load(file, a.flat, &cm, err, sizeof(err), &lib_rc);
     if (rc) {
         /* An alias cycle is a finding, not unreadable input; the loader
          * refuses it with -ELOOP or names it in its message. */
@@ -540,7 +510,7 @@ int cmd_check(int argc, char **argv)
                 cli_error("%s", err);
             return rc;
         }
-        if (json)
+        if (a.json)
             print_json(file ? file : "(bundled)", NULL, err);
         else
             printf("cycle: %s\n", err);
@@ -555,7 +525,7 @@ int cmd_check(int argc, char **argv)
         check_region(&rep, regions[i]);
     free(regions);
 
-    if (json) {
+    if (a.json) {
         print_json(cm.path, &rep, NULL);
     } else {
         for (size_t i = 0; i < rep.n; i++)

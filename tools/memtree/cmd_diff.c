@@ -35,20 +35,18 @@ static const char help[] =
     "  --flat-a FILE   QEMU `info mtree -f` dump matching A (likewise --flat-b)\n"
     "  --lines         the changed flat-view ranges instead of the causes\n"
     "  --json          the differences as JSON (causes and ranges)\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree diff reset firmware\n"
     "  memtree diff --lines reset firmware\n"
     "(reset and firmware: case folders written by `memtree capture`)\n";
 
-enum { OPT_JSON = 1000, OPT_FLAT_A, OPT_FLAT_B, OPT_LINES };
+enum { OPT_FLAT_A = 1000, OPT_FLAT_B, OPT_LINES };
 
 static const cli_option options[] = {
-    {"json", 0, false, OPT_JSON},
+    CLI_OPTION_JSON,
     {"lines", 0, false, OPT_LINES},
     {"flat-a", 0, true, OPT_FLAT_A},
     {"flat-b", 0, true, OPT_FLAT_B},
@@ -338,12 +336,9 @@ static void json_group(cli_json *j, const struct group *g, const struct group *r
     for (size_t i = 0; i < g->nnames; i++)
         json_string(j, g->names[i]);
     json_end_array(j);
-    json_key(j, "root_a");
-    json_string(j, mt_view_is_empty_view(g->va) ? NULL : mt_view_root_name(g->va));
-    json_key(j, "root_b");
-    json_string(j, mt_view_is_empty_view(g->vb) ? NULL : mt_view_root_name(g->vb));
-    json_key(j, "same_view_as");
-    json_string(j, ref ? ref->names[0] : NULL);
+    json_field_string(j, "root_a", mt_view_is_empty_view(g->va) ? NULL : mt_view_root_name(g->va));
+    json_field_string(j, "root_b", mt_view_is_empty_view(g->vb) ? NULL : mt_view_root_name(g->vb));
+    json_field_string(j, "same_view_as", ref ? ref->names[0] : NULL);
     json_key(j, "added");
     json_begin_array(j);
     for (size_t i = 0; i < nc; i++)
@@ -362,10 +357,8 @@ static void json_group(cli_json *j, const struct group *g, const struct group *r
         if (!c[i].na || !c[i].nb)
             continue;
         json_begin_object(j);
-        json_key(j, "start");
-        json_hex(j, c[i].first);
-        json_key(j, "last");
-        json_hex(j, c[i].last);
+        json_field_hex(j, "start", c[i].first);
+        json_field_hex(j, "last", c[i].last);
         json_key(j, "before");
         json_ranges(j, c[i].a, c[i].na);
         json_key(j, "after");
@@ -387,18 +380,12 @@ static void json_names(cli_json *j, const char **names, size_t n)
 int cmd_diff(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 2);
+    cli_args_init(&a, argc, argv, 2, help);
     const char *value, *flat_a = NULL, *flat_b = NULL;
-    bool json = false, lines = false;
+    bool lines = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
-        case OPT_JSON:
-            json = true;
-            break;
         case OPT_LINES:
             lines = true;
             break;
@@ -411,7 +398,7 @@ int cmd_diff(int argc, char **argv)
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
     if (a.npos < 2)
         return cli_usage_error(a.npos ? "missing B" : "missing A and B");
     if (!strcmp(a.pos[0], "-") && !strcmp(a.pos[1], "-"))
@@ -434,20 +421,18 @@ int cmd_diff(int argc, char **argv)
     size_t differences = nonly_a + nonly_b;
 
     cli_json j;
-    if (json) {
+    if (a.json) {
         json_init(&j, stdout);
         json_begin_object(&j);
-        json_key(&j, "a");
-        json_string(&j, ma.path);
-        json_key(&j, "b");
-        json_string(&j, mb.path);
+        json_field_string(&j, "a", ma.path);
+        json_field_string(&j, "b", mb.path);
         json_key(&j, "address_spaces");
         json_begin_array(&j);
     }
     cli_cause *causes;
     size_t ncauses = cli_find_causes(ma.ctx, mb.ctx, &causes);
     /* Like diff(1): identical machines print nothing. */
-    bool header = json;
+    bool header = a.json;
     size_t changed_ranges = 0, changed_views = 0;
     for (size_t i = 0; i < ng; i++) {
         struct cluster *c;
@@ -463,7 +448,7 @@ int cmd_diff(int argc, char **argv)
                 printf("--- %s\n+++ %s\n", ma.path, mb.path);
                 header = true;
             }
-            if (json)
+            if (a.json)
                 json_group(&j, &g[i], ref, c, nc);
             else if (lines)
                 print_group(&g[i], ref, c, nc);
@@ -473,7 +458,7 @@ int cmd_diff(int argc, char **argv)
     /* A cause alone (a disabled region re-offset, say) changes no view
      * but is still a difference between the machines. */
     differences += ncauses;
-    if (!json && !lines) {
+    if (!a.json && !lines) {
         if (!header && differences) {
             printf("--- %s\n+++ %s\n", ma.path, mb.path);
             header = true;
@@ -486,7 +471,7 @@ int cmd_diff(int argc, char **argv)
                    changed_ranges, changed_ranges == 1 ? "" : "s", changed_views,
                    changed_views == 1 ? "" : "s");
     }
-    if (json) {
+    if (a.json) {
         json_end_array(&j);
         json_key(&j, "causes");
         json_begin_array(&j);
@@ -497,8 +482,7 @@ int cmd_diff(int argc, char **argv)
         json_names(&j, only_a, nonly_a);
         json_key(&j, "only_in_b");
         json_names(&j, only_b, nonly_b);
-        json_key(&j, "differences");
-        json_uint(&j, differences);
+        json_field_uint(&j, "differences", differences);
         json_end_object(&j);
         json_finish(&j);
     } else {

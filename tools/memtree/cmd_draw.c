@@ -44,21 +44,19 @@ static const char help[] =
     "                  printed, and said so if no browser can be started\n"
     "  --as NAME       only the views of the address spaces called NAME\n"
     "  --flat FLATFILE QEMU `info mtree -f` dump of the same machine\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree draw -O map.svg -o --as memory\n";
 
-enum { OPT_AS = 1000, OPT_FLAT, OPT_OPEN };
+enum { OPT_AS = 1000, OPT_OPEN };
 
 static const cli_option options[] = {
     {"output", 'O', true, 'O'},
     {"owner", 'o', false, 'o'},
     {"as", 0, true, OPT_AS},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_FLAT,
     {"open", 0, false, OPT_OPEN},
     {NULL, 0, false, 0},
 };
@@ -280,10 +278,7 @@ static void mark_hidden(const mt_view *v, const mt_region *as_root,
                     l = &losers.l[j];
             if (!l || lane_of(l->why) == LANE_NONE)
                 continue;
-            if (sg->nmarks == cap) {
-                cap = cap ? 2 * cap : 4;
-                sg->marks = cli_grow(sg->marks, cap, sizeof(*sg->marks));
-            }
+            cli_reserve(&sg->marks, &cap, sg->nmarks + 1, sizeof(*sg->marks));
             char *text = NULL;
             size_t len = 0;
             FILE *f = open_memstream(&text, &len);
@@ -734,15 +729,12 @@ static FILE *temp_picture(char **path)
 int cmd_draw(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 1);
-    const char *value, *flat = NULL, *as_name = NULL, *output = NULL;
+    cli_args_init(&a, argc, argv, 1, help);
+    const char *value, *as_name = NULL, *output = NULL;
     bool owners = false, open_it = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case 'O':
             output = value;
             break;
@@ -752,16 +744,13 @@ int cmd_draw(int argc, char **argv)
         case OPT_AS:
             as_name = value;
             break;
-        case OPT_FLAT:
-            flat = value;
-            break;
         case OPT_OPEN:
             open_it = true;
             break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
     if (!output && !open_it) {
         /* `draw -o pic.svg` was the output before -o meant owners here as
          * everywhere else: say so rather than read pic.svg as the machine. */
@@ -777,7 +766,7 @@ int cmd_draw(int argc, char **argv)
                                "temporary one");
 
     cli_machine cm;
-    int rc = cli_load(a.npos ? a.pos[0] : NULL, flat, &cm, NULL, 0, NULL);
+    int rc = cli_load(a.npos ? a.pos[0] : NULL, a.flat, &cm, NULL, 0, NULL);
     if (rc)
         return rc;
     char *temp = NULL;

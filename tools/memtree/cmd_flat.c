@@ -21,21 +21,18 @@ static const char help[] =
     "                  a sibling NAME.flat.txt or flat.txt when there is one)\n"
     "  -o, --owner     append the owner of each range's region (QEMU's -o)\n"
     "  --json          the views as JSON\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree flat -o\n"
     "  memtree flat firmware\n";
 
-enum { OPT_JSON = 1000, OPT_FLAT };
 
 static const cli_option options[] = {
     {"owner", 'o', false, 'o'},
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {NULL, 0, false, 0},
 };
 
@@ -46,25 +43,20 @@ static void flat_json(const cli_machine *cm)
     cli_json j;
     json_init(&j, stdout);
     json_begin_object(&j);
-    json_key(&j, "file");
-    json_string(&j, cm->path);
+    json_field_string(&j, "file", cm->path);
     json_key(&j, "views");
     json_begin_array(&j);
     for (size_t i = 0; i < ng; i++) {
         json_begin_object(&j);
-        json_key(&j, "index");
-        json_uint(&j, i);
-        json_key(&j, "root");
-        json_string(&j, mt_view_is_empty_view(g[i].view)
+        json_field_uint(&j, "index", i);
+        json_field_string(&j, "root", mt_view_is_empty_view(g[i].view)
                             ? NULL : mt_view_root_name(g[i].view));
         json_key(&j, "address_spaces");
         json_begin_array(&j);
         for (size_t k = 0; k < g[i].nspaces; k++) {
             json_begin_object(&j);
-            json_key(&j, "name");
-            json_string(&j, mt_address_space_name(g[i].spaces[k]));
-            json_key(&j, "root");
-            json_string(&j, cli_name(mt_address_space_root(g[i].spaces[k])));
+            json_field_string(&j, "name", mt_address_space_name(g[i].spaces[k]));
+            json_field_string(&j, "root", cli_name(mt_address_space_root(g[i].spaces[k])));
             json_end_object(&j);
         }
         json_end_array(&j);
@@ -86,42 +78,28 @@ static void flat_json(const cli_machine *cm)
 int cmd_flat(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 1);
-    const char *value, *flat = NULL;
+    cli_args_init(&a, argc, argv, 1, help);
+    const char *value;
     unsigned flags = MT_DUMP_FLAT;
-    bool json = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case 'o':
             flags |= MT_DUMP_OWNER;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
             break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
 
     cli_machine cm;
-    int rc = cli_load(a.npos ? a.pos[0] : NULL, flat, &cm, NULL, 0, NULL);
+    int rc = cli_load(a.npos ? a.pos[0] : NULL, a.flat, &cm, NULL, 0, NULL);
     if (rc)
         return rc;
-    if (json) {
+    if (a.json) {
         flat_json(&cm);
     } else {
-        int err = mt_dump(cm.ctx, stdout, flags);
-        if (err) {
-            cli_error("writing the dump: %s", mt_strerror(err));
-            rc = CLI_USAGE;
-        }
+        rc = cli_write_dump(&cm, flags, false);
     }
     cli_unload(&cm);
     return rc;

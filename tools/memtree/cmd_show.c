@@ -31,23 +31,21 @@ static const char help[] =
     "  --format FMT    qemu (default) or map\n"
     "  --json          every region once, with ids, kinds and children\n"
     "  --inferred      list the facts inferred from the flat dump instead\n"
-    "  --strict        exit 1 if the flat dump disagrees with the views\n"
-    "  --max-input SIZE  read at most SIZE bytes of each input (512M, 2G;\n"
-    "                  default: MEMTREE_MAX_INPUT, else 1G)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_LOAD_OPTIONS
+    CLI_HELP_HELP
     "\n"
     "Examples:\n"
     "  memtree show -o\n"
     "  memtree show -o -D firmware\n";
 
-enum { OPT_FORMAT = 1000, OPT_JSON, OPT_FLAT, OPT_INFERRED };
+enum { OPT_FORMAT = 1000, OPT_INFERRED };
 
 static const cli_option options[] = {
     {"format", 0, true, OPT_FORMAT},
     {"disabled", 'D', false, 'D'},
     {"owner", 'o', false, 'o'},
-    {"json", 0, false, OPT_JSON},
-    {"flat", 0, true, OPT_FLAT},
+    CLI_OPTION_JSON,
+    CLI_OPTION_FLAT,
     {"inferred", 0, false, OPT_INFERRED},
     {NULL, 0, false, 0},
 };
@@ -119,25 +117,20 @@ static int show_json(const cli_machine *cm)
     cli_json j;
     json_init(&j, stdout);
     json_begin_object(&j);
-    json_key(&j, "file");
-    json_string(&j, cm->path);
-    json_key(&j, "flat_file");
-    json_string(&j, cm->flat_path);
-    json_key(&j, "format");
-    json_string(&j, format_name(mt_machine_format(cm->m)));
+    json_field_string(&j, "file", cm->path);
+    json_field_string(&j, "flat_file", cm->flat_path);
+    json_field_string(&j, "format", format_name(mt_machine_format(cm->m)));
 
     json_key(&j, "address_spaces");
     json_begin_array(&j);
     for (mt_address_space *as = mt_context_first_address_space(cm->ctx); as;
          as = mt_address_space_next(as)) {
         json_begin_object(&j);
-        json_key(&j, "name");
-        json_string(&j, mt_address_space_name(as));
+        json_field_string(&j, "name", mt_address_space_name(as));
         json_key(&j, "root");
         json_region_ref(&j, map, n, mt_address_space_root(as));
         const mt_view *v = mt_address_space_view(as);
-        json_key(&j, "flat_root");
-        json_string(&j, mt_view_is_empty_view(v) ? NULL : mt_view_root_name(v));
+        json_field_string(&j, "flat_root", mt_view_is_empty_view(v) ? NULL : mt_view_root_name(v));
         json_end_object(&j);
     }
     json_end_array(&j);
@@ -147,43 +140,29 @@ static int show_json(const cli_machine *cm)
     for (size_t i = 0; i < n; i++) {
         const mt_region *r = regions[i];
         json_begin_object(&j);
-        json_key(&j, "index");
-        json_uint(&j, i);
-        json_key(&j, "label");
-        json_string(&j, mt_machine_region_label(cm->m, r));
-        json_key(&j, "name");
-        json_string(&j, mt_region_name(r));
-        json_key(&j, "kind");
-        json_string(&j, cli_region_kind(r));
-        json_key(&j, "type");
-        json_string(&j, cli_region_type(r));
-        json_key(&j, "addr");
-        json_hex(&j, mt_region_addr(r));
-        json_key(&j, "size");
-        json_hex128(&j, cli_region_size(r));
-        json_key(&j, "priority");
-        json_int(&j, mt_region_priority(r));
-        json_key(&j, "enabled");
-        json_bool(&j, mt_region_enabled(r));
-        json_key(&j, "readonly");
-        json_bool(&j, mt_region_readonly(r));
-        json_key(&j, "nonvolatile");
-        json_bool(&j, mt_region_nonvolatile(r));
+        json_field_uint(&j, "index", i);
+        json_field_string(&j, "label", mt_machine_region_label(cm->m, r));
+        json_field_string(&j, "name", mt_region_name(r));
+        json_field_string(&j, "kind", cli_region_kind(r));
+        json_field_string(&j, "type", cli_region_type(r));
+        json_field_hex(&j, "addr", mt_region_addr(r));
+        json_field_hex128(&j, "size", cli_region_size(r));
+        json_field_int(&j, "priority", mt_region_priority(r));
+        json_field_bool(&j, "enabled", mt_region_enabled(r));
+        json_field_bool(&j, "readonly", mt_region_readonly(r));
+        json_field_bool(&j, "nonvolatile", mt_region_nonvolatile(r));
         if (mt_region_get_kind(r) == MT_KIND_ROM_DEVICE) {
-            json_key(&j, "romd");
-            json_bool(&j, mt_region_romd(r));
+            json_field_bool(&j, "romd", mt_region_romd(r));
         }
         json_key(&j, "container");
         json_region_ref(&j, map, n, mt_region_container(r));
         if (mt_region_get_kind(r) == MT_KIND_ALIAS) {
             json_key(&j, "alias_target");
             json_region_ref(&j, map, n, mt_region_alias_target(r));
-            json_key(&j, "alias_offset");
-            json_hex(&j, mt_region_alias_offset(r));
+            json_field_hex(&j, "alias_offset", mt_region_alias_offset(r));
         }
         const mt_owner *owner = mt_region_owner(r);
-        json_key(&j, "owner");
-        json_string(&j, owner ? mt_owner_label(owner) : NULL);
+        json_field_string(&j, "owner", owner ? mt_owner_label(owner) : NULL);
         json_key(&j, "children");
         json_begin_array(&j);
         for (const mt_region *c = mt_region_first_subregion(r); c;
@@ -214,16 +193,13 @@ static int show_inferred(const cli_machine *cm)
 int cmd_show(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 1);
-    const char *value, *flat = NULL;
+    cli_args_init(&a, argc, argv, 1, help);
+    const char *value;
     unsigned flags = 0;
-    bool json = false, map = false, inferred = false;
+    bool map = false, inferred = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
         case 'D':
             flags |= MT_DUMP_DISABLED;
             break;
@@ -238,42 +214,26 @@ int cmd_show(int argc, char **argv)
             else
                 return cli_usage_error("unknown --format '%s' (qemu or map)", value);
             break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_FLAT:
-            flat = value;
-            break;
         case OPT_INFERRED:
             inferred = true;
             break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
-    if (json && map)
+        return cli_options_exit(id);
+    if (a.json && map)
         return cli_usage_error("--json and --format map exclude each other");
 
     cli_machine cm;
-    int rc = cli_load(a.npos ? a.pos[0] : NULL, flat, &cm, NULL, 0, NULL);
+    int rc = cli_load(a.npos ? a.pos[0] : NULL, a.flat, &cm, NULL, 0, NULL);
     if (rc)
         return rc;
     if (inferred) {
         rc = show_inferred(&cm);
-    } else if (json) {
+    } else if (a.json) {
         rc = show_json(&cm);
-    } else if (map) {
-        int err = mt_machine_save_map(cm.m, stdout);
-        if (err) {
-            cli_error("writing the map: %s", mt_strerror(err));
-            rc = CLI_USAGE;
-        }
     } else {
-        int err = mt_dump(cm.ctx, stdout, flags);
-        if (err) {
-            cli_error("writing the dump: %s", mt_strerror(err));
-            rc = CLI_USAGE;
-        }
+        rc = cli_write_dump(&cm, flags, map);
     }
     cli_unload(&cm);
     return rc;

@@ -32,7 +32,7 @@ static const char help[] =
     "  --duration S    stop after S seconds (default: until Ctrl-C)\n"
     "  --count N       stop after N samples\n"
     "  --timeout S     how long to wait for each QEMU answer (default 10)\n"
-    "  -h, --help      this help\n"
+    CLI_HELP_HELP
     "\n"
     "Exit status 0 after Ctrl-C, --duration or --count; 2 for a usage error,\n"
     "or when QEMU cannot be reached, is not QMP, stops answering or exits.\n"
@@ -42,15 +42,15 @@ static const char help[] =
     "  memtree watch --qmp /tmp/qmp.sock --resume --interval 0.1\n"
     "  memtree watch --qmp /tmp/qmp.sock --duration 5\n";
 
-enum { OPT_QMP = 1000, OPT_INTERVAL, OPT_RESUME, OPT_DURATION, OPT_COUNT, OPT_TIMEOUT };
+enum { OPT_INTERVAL = 1000, OPT_RESUME, OPT_DURATION, OPT_COUNT };
 
 static const cli_option options[] = {
-    {"qmp", 0, true, OPT_QMP},
+    CLI_OPTION_QMP,
     {"interval", 0, true, OPT_INTERVAL},
     {"resume", 0, false, OPT_RESUME},
     {"duration", 0, true, OPT_DURATION},
     {"count", 0, true, OPT_COUNT},
-    {"timeout", 0, true, OPT_TIMEOUT},
+    CLI_OPTION_TIMEOUT,
     {NULL, 0, false, 0},
 };
 
@@ -119,20 +119,14 @@ static void summary(double elapsed, size_t samples, size_t changes,
 int cmd_watch(int argc, char **argv)
 {
     cli_args a;
-    cli_args_init(&a, argc, argv, 0);
-    const char *value, *qmp = NULL;
-    double interval = 0.5, duration = -1, timeout = 10;
+    cli_args_init(&a, argc, argv, 0, help);
+    const char *value;
+    double interval = 0.5, duration = -1;
     long max_samples = -1;
     bool resume = false;
     int id;
     while ((id = cli_next_option(&a, options, &value)) > 0) {
         switch (id) {
-        case 'h':
-            cli_print_help(help);
-            return CLI_OK;
-        case OPT_QMP:
-            qmp = value;
-            break;
         case OPT_INTERVAL:
             if (!cli_parse_seconds(value, &interval) || interval < 0.01)
                 return cli_usage_error("bad --interval '%s': expected seconds, at least 0.01",
@@ -152,14 +146,12 @@ int cmd_watch(int argc, char **argv)
             max_samples = (long)n;
             break;
         }
-        case OPT_TIMEOUT:
-            if (!cli_parse_seconds(value, &timeout) || timeout <= 0)
-                return cli_usage_error("bad --timeout '%s': expected seconds", value);
-            break;
         }
     }
     if (id < 0)
-        return CLI_USAGE;
+        return cli_options_exit(id);
+    const char *qmp = a.qmp;
+    double timeout = a.timeout;
     if (!qmp)
         return cli_usage_error("say where QEMU is: --qmp SOCKET or HOST:PORT");
 

@@ -14,10 +14,7 @@
 
 void cli_path_push(cli_path *p, const mt_region *r, cli_i128 base)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 16;
-        p->s = cli_grow(p->s, p->cap, sizeof(*p->s));
-    }
+    cli_reserve(&p->s, &p->cap, p->n + 1, sizeof(*p->s));
     p->s[p->n++] = (cli_step){r, base};
 }
 
@@ -151,10 +148,7 @@ static void add_loser(cli_losers *ls, const mt_region *r, cli_i128 base,
         }
         return;
     }
-    if (ls->n == ls->cap) {
-        ls->cap = ls->cap ? 2 * ls->cap : 16;
-        ls->l = cli_grow(ls->l, ls->cap, sizeof(*ls->l));
-    }
+    cli_reserve(&ls->l, &ls->cap, ls->n + 1, sizeof(*ls->l));
     cli_loser *l = &ls->l[ls->n++];
     memset(l, 0, sizeof(*l));
     l->r = r;
@@ -402,10 +396,7 @@ static void add_candidate(struct candidates *cs, const mt_region *r, cli_i128 fi
         lo = first;
         hi = last;
     }
-    if (cs->n == cs->cap) {
-        cs->cap = cs->cap ? 2 * cs->cap : 64;
-        cs->c = cli_grow(cs->c, cs->cap, sizeof(*cs->c));
-    }
+    cli_reserve(&cs->c, &cs->cap, cs->n + 1, sizeof(*cs->c));
     cs->c[cs->n] = (struct candidate){r, lo, hi, in_window, cs->n};
     cs->n++;
 }
@@ -494,10 +485,7 @@ static void add_stretch(struct stretches *hs, const mt_region *r, size_t order,
     }
     if (hs->n && hs->h[hs->n - 1].r == r && hs->h[hs->n - 1].last == UINT64_MAX)
         return;
-    if (hs->n == hs->cap) {
-        hs->cap = hs->cap ? 2 * hs->cap : 64;
-        hs->h = cli_grow(hs->h, hs->cap, sizeof(*hs->h));
-    }
+    cli_reserve(&hs->h, &hs->cap, hs->n + 1, sizeof(*hs->h));
     hs->h[hs->n++] = (cli_hidden){r, first, last, order};
 }
 
@@ -506,14 +494,7 @@ static void subtract_shown(const mt_view *v, const mt_region *r, size_t order,
                            uint64_t first, uint64_t last, struct stretches *hs)
 {
     const mt_range *rg = mt_view_ranges(v);
-    size_t n = mt_view_range_count(v), lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rg[mid].last < first)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t n = mt_view_range_count(v), lo = cli_first_range_from(v, first);
     uint64_t at = first;
     for (size_t i = lo; i < n && rg[i].start <= last; i++) {
         if (rg[i].region != r)

@@ -167,23 +167,29 @@ void json_finish(cli_json *j)
 void json_range(cli_json *j, const mt_range *r)
 {
     json_begin_object(j);
-    json_key(j, "start");
-    json_hex(j, r->start);
-    json_key(j, "last");
-    json_hex(j, r->last);
-    json_key(j, "size");
-    json_hex128(j, (cli_u128)r->last - r->start + 1);
-    json_key(j, "region");
-    json_string(j, cli_name(r->region));
-    json_key(j, "priority");
-    json_int(j, mt_region_priority(r->region));
-    json_key(j, "type");
-    json_string(j, cli_range_type(r));
-    json_key(j, "offset");
-    json_hex(j, r->offset_in_region);
-    json_key(j, "readonly");
-    json_bool(j, r->readonly);
-    json_key(j, "nonvolatile");
-    json_bool(j, r->nonvolatile);
+    json_field_hex(j, "start", r->start);
+    json_field_hex(j, "last", r->last);
+    json_field_hex128(j, "size", (cli_u128)r->last - r->start + 1);
+    json_field_string(j, "region", cli_name(r->region));
+    json_field_int(j, "priority", mt_region_priority(r->region));
+    json_field_string(j, "type", cli_range_type(r));
+    json_field_hex(j, "offset", r->offset_in_region);
+    json_field_bool(j, "readonly", r->readonly);
+    json_field_bool(j, "nonvolatile", r->nonvolatile);
     json_end_object(j);
 }
+
+/* json_field_KIND: the key, then json_KIND of the value. */
+#define JSON_FIELD(kind, type)                                  \
+    void json_field_##kind(cli_json *j, const char *key, type v) \
+    {                                                           \
+        json_key(j, key);                                       \
+        json_##kind(j, v);                                      \
+    }
+
+JSON_FIELD(string, const char *)
+JSON_FIELD(int, int64_t)
+JSON_FIELD(uint, uint64_t)
+JSON_FIELD(hex, uint64_t)
+JSON_FIELD(hex128, cli_u128)
+JSON_FIELD(bool, bool)

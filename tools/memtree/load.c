@@ -42,6 +42,16 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
+/* Copies the heap path `p` into `out` when it names a file; frees it. */
+static bool keep_if_file(char *p, char *out, size_t len)
+{
+    bool ok = is_file(p);
+    if (ok)
+        snprintf(out, len, "%s", p);
+    free(p);
+    return ok;
+}
+
 const char *cli_bundled_machine(void)
 {
     static char found[PATH_MAX];
@@ -50,15 +60,8 @@ const char *cli_bundled_machine(void)
 
     /* An explicit override, for packagers and tests. */
     const char *env = getenv("MEMTREE_MACHINES");
-    if (env && *env) {
-        char *p = join(env, BUNDLED_FILE);
-        if (is_file(p)) {
-            snprintf(found, sizeof(found), "%s", p);
-            free(p);
-            return found;
-        }
-        free(p);
-    }
+    if (env && *env && keep_if_file(join(env, BUNDLED_FILE), found, sizeof(found)))
+        return found;
 
     /* An installed copy keeps its machines in PREFIX/share/memtree. */
     char exe[PATH_MAX];
@@ -79,15 +82,9 @@ const char *cli_bundled_machine(void)
     }
 
     /* Run from the build tree: the source tree it was configured from. */
-    if (MT_CLI_SOURCE_MACHINES[0]) {
-        char *p = join(MT_CLI_SOURCE_MACHINES, BUNDLED_FILE);
-        if (is_file(p)) {
-            snprintf(found, sizeof(found), "%s", p);
-            free(p);
-            return found;
-        }
-        free(p);
-    }
+    if (MT_CLI_SOURCE_MACHINES[0] &&
+        keep_if_file(join(MT_CLI_SOURCE_MACHINES, BUNDLED_FILE), found, sizeof(found)))
+        return found;
     return NULL;
 }
 
@@ -383,4 +380,15 @@ void cli_unload(cli_machine *cm)
     free(cm->path);
     free(cm->flat_path);
     memset(cm, 0, sizeof(*cm));
+}
+
+int cli_write_dump(const cli_machine *cm, unsigned flags, bool map)
+{
+    int err = map ? mt_machine_save_map(cm->m, stdout)
+                  : mt_dump(cm->ctx, stdout, flags);
+    if (err) {
+        cli_error("writing the %s: %s", map ? "map" : "dump", mt_strerror(err));
+        return CLI_USAGE;
+    }
+    return CLI_OK;
 }

@@ -48,13 +48,21 @@ void cli_print_help(const char *text)
     fputs(text, stdout);
 }
 
-void cli_args_init(cli_args *a, int argc, char **argv, int maxpos)
+void cli_args_init(cli_args *a, int argc, char **argv, int maxpos,
+                   const char *help)
 {
     memset(a, 0, sizeof(*a));
     a->argc = argc;
     a->argv = argv;
     a->next = 1; /* argv[0] is the subcommand */
     a->maxpos = maxpos;
+    a->help = help;
+    a->timeout = 10;
+}
+
+int cli_options_exit(int id)
+{
+    return id == CLI_HELP_SHOWN ? CLI_OK : CLI_USAGE;
 }
 
 static const cli_option help_option = {"help", 'h', false, 'h'};
@@ -140,7 +148,22 @@ int cli_next_option(cli_args *a, const cli_option *opts, const char **value)
             cli_strict = true;
         else if (id == LOAD_MAX_INPUT)
             cli_max_input = *value;
-        else
+        else if (id == CLI_OPT_JSON)
+            a->json = true;
+        else if (id == CLI_OPT_FLAT)
+            a->flat = *value;
+        else if (id == CLI_OPT_QMP)
+            a->qmp = *value;
+        else if (id == CLI_OPT_TIMEOUT) {
+            if (!cli_parse_seconds(*value, &a->timeout) || a->timeout <= 0) {
+                cli_usage_error("bad --timeout '%s': expected seconds", *value);
+                return -1;
+            }
+        }
+        else if (id == 'h') {
+            cli_print_help(a->help);
+            return CLI_HELP_SHOWN;
+        } else
             return id;
     }
 }

@@ -187,10 +187,7 @@ static json_object *read_message(qmp_conn *q, double deadline, char *err, size_t
 
 static void queue_event(qmp_conn *q, json_object *ev)
 {
-    if (q->nevents == q->capevents) {
-        q->capevents = q->capevents ? 2 * q->capevents : 16;
-        q->events = cli_grow(q->events, q->capevents, sizeof(*q->events));
-    }
+    cli_reserve(&q->events, &q->capevents, q->nevents + 1, sizeof(*q->events));
     q->events[q->nevents++] = ev;
 }
 

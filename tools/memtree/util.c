@@ -24,6 +24,18 @@ void *cli_alloc(size_t n, size_t size)
     return p;
 }
 
+void cli_reserve(void *pp, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap < 16 ? 16 : *cap;
+    while (n < need)
+        n *= 2;
+    void **p = pp;
+    *p = cli_grow(*p, n, size);
+    *cap = n;
+}
+
 void *cli_grow(void *p, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
@@ -49,7 +61,7 @@ const char *cli_name(const mt_region *r)
     return n ? n : "(null)";
 }
 
-/* The type column of a region that is not an alias (mtree-format.md 2). */
+/* The type column of a region that is not an alias (docs/format.md). */
 static const char *terminal_type(const mt_region *r)
 {
     switch (mt_region_get_kind(r)) {
@@ -136,10 +148,7 @@ size_t cli_address_spaces(mt_context *ctx, const mt_address_space ***out)
     const mt_address_space **v = NULL;
     for (mt_address_space *as = mt_context_first_address_space(ctx); as;
          as = mt_address_space_next(as)) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = cli_grow(v, cap, sizeof(*v));
-        }
+        cli_reserve(&v, &cap, n + 1, sizeof(*v));
         v[n++] = as;
     }
     *out = v;
@@ -222,17 +231,11 @@ size_t cli_reachable_regions(mt_context *ctx, const mt_region ***out)
         /* Depth first with an explicit stack: real trees are shallow, but
          * generated ones need not be. */
         sp = 0;
-        if (sp == scap) {
-            scap = scap ? 2 * scap : 64;
-            stack = cli_grow(stack, scap, sizeof(*stack));
-        }
+        cli_reserve(&stack, &scap, sp + 1, sizeof(*stack));
         stack[sp++] = root;
         while (sp) {
             const mt_region *r = stack[--sp];
-            if (n == cap) {
-                cap = cap ? 2 * cap : 256;
-                list = cli_grow(list, cap, sizeof(*list));
-            }
+            cli_reserve(&list, &cap, n + 1, sizeof(*list));
             list[n++] = r;
             /* Push in reverse so that the first child is visited first. */
             size_t mark = sp;
@@ -319,4 +322,18 @@ const char *cli_owner(const mt_region *r)
      * names the device. */
     const char *p = strstr(label, "path=");
     return p ? p + 5 : label;
+}
+
+size_t cli_first_range_from(const mt_view *v, uint64_t addr)
+{
+    const mt_range *r = mt_view_ranges(v);
+    size_t lo = 0, hi = mt_view_range_count(v);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].last < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }

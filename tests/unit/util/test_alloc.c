@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +64,7 @@ static void strings_are_copied(void **state)
     free(e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(grow_keeps_contents_and_doubles),
-        cmocka_unit_test(grow_jumps_to_a_large_need_at_once),
-        cmocka_unit_test(strings_are_copied),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(grow_keeps_contents_and_doubles),
+    cmocka_unit_test(grow_jumps_to_a_large_need_at_once),
+    cmocka_unit_test(strings_are_copied))

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "mt_test.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,11 +59,6 @@ static void keys_are_compared_by_content(void **state)
     mt__strset_free(&s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(put_get_and_first_wins),
-        cmocka_unit_test(keys_are_compared_by_content),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+MT_TEST_MAIN(
+    cmocka_unit_test(put_get_and_first_wins),
+    cmocka_unit_test(keys_are_compared_by_content))
