@@ -727,5 +727,7 @@ int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range *
         o.ranges = mt__xrealloc(o.ranges, (o.n ? o.n : 1) * sizeof(*o.ranges));
     *out = o.ranges;
     *nr = o.n;
-    return 0;
+    /* a cut render depends on more than the tree (the loop budget counts
+     * every live region): the caller must not keep it across commits */
+    return s->cut_alias || s->budget_alias;
 }

@@ -210,6 +210,10 @@ int mt__subregion_link(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio
     adjust_alias_chain(sub, +1);
     if (sub->owner_ != c->owner_)
         mt__owner_ref(sub->owner_);
+    /* the container's rendering changes, and the sub's own if it is a
+     * flat-root: its address is applied there */
+    mt__touch(sub);
+    mt__touch(c);
     mt__edit_end(ctx, mt__enabled(c) && mt__enabled(sub));
     return 0;
 }
@@ -228,6 +232,10 @@ int mt__subregion_unlink(mt_region *c, mt_region *sub)
     adjust_alias_chain(sub, -1);
     if (sub->owner_ != c->owner_)
         mt__owner_unref(ctx, sub->owner_);
+    /* the container's rendering changes, and the sub's own if it is a
+     * flat-root: its address is applied there */
+    mt__touch(sub);
+    mt__touch(c);
     mt__edit_end(ctx, mt__enabled(c) && mt__enabled(sub));
     return 0;
 }

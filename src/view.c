@@ -86,7 +86,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name
     v->root_id = root->id_;
     v->root_name = mt__xstrdup(mt__name(root));
     /* the render takes each range's references (8.3) */
-    mt__render(ctx, root, as_name, &v->ranges, &v->nr);
+    v->cut = mt__render(ctx, root, as_name, &v->ranges, &v->nr) != 0;
     mt__dispatch_build(v);
     root_link(v, root);
     ctx->stats.renders++;
@@ -191,6 +191,44 @@ void mt__view_cache_clear(mt_context *ctx)
         cache_drop(ctx, v);
         v = next;
     }
+}
+
+/* Unlinks the entries `drop` selects, with their cache references. */
+static void cache_filter(mt_context *ctx, bool (*drop)(const mt_view *, uint64_t),
+                         uint64_t epoch)
+{
+    mt_view **pp = &ctx->cache;
+    while (*pp) {
+        mt_view *v = *pp;
+        if (!drop(v, epoch)) {
+            pp = &v->cache_next;
+            continue;
+        }
+        *pp = v->cache_next;
+        v->cache_next = NULL;
+        cache_drop(ctx, v);
+    }
+}
+
+static bool is_stale(const mt_view *v, uint64_t epoch)
+{
+    /* a cached view's root is live: finalisation drops its entry */
+    return v->cut || v->root->stale_mark_ == epoch;
+}
+
+static bool is_unused(const mt_view *v, uint64_t epoch)
+{
+    return v->used_epoch != epoch;
+}
+
+void mt__view_cache_drop_stale(mt_context *ctx, uint64_t epoch)
+{
+    cache_filter(ctx, is_stale, epoch);
+}
+
+void mt__view_cache_drop_unused(mt_context *ctx, uint64_t epoch)
+{
+    cache_filter(ctx, is_unused, epoch);
 }
 
 void mt__view_forget_root(mt_region *r)
