@@ -223,6 +223,10 @@ void mt__edit_end(mt_context *ctx, bool visible);
  * region already marked since the last commit, so repeated edits stay cheap.
  */
 void mt__touch(mt_region *r);
+/* The same for a change of container `c` that shows only at its offsets
+ * [lo, last] (a child mapped, unmapped or moved): a view whose flat-root
+ * is `c` then renders only that part again and keeps the rest. */
+void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */
 void mt__alias_link(mt_region *a);
@@ -281,6 +285,10 @@ void mt__view_cache_clear(mt_context *ctx);
 /* Drops the cache entries whose flat-root an edit marked in `epoch`, and
  * those that must render again anyway (a cut loop). */
 void mt__view_cache_drop_stale(mt_context *ctx, uint64_t epoch);
+/* The same, except that the view of a container flat-root changed in one
+ * part only is replaced at once by its old ranges with that part rendered
+ * again (mt__touch_part). */
+void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch);
 /* Drops the cache entries no address space took in `epoch`
  * (mt_view.used_epoch), as rebuilding the whole cache would. */
 void mt__view_cache_drop_unused(mt_context *ctx, uint64_t epoch);
@@ -329,6 +337,13 @@ void mt__iommu_watch_free(mt_context *ctx);
  * naming `as_name` (the address space). Returns 1 if it cut one, else 0. */
 int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range **out,
                size_t *nr);
+/* Renders only the addresses [lo, last] of `root`'s view: the ranges a
+ * full render has there, cut to them (the caller splices them in). Returns
+ * 1, and its ranges are not to be used, if the walk met a loop pass
+ * through an alias (how far those go depends on more than the clip); 0
+ * otherwise. Reports nothing. */
+int mt__render_part(mt_context *ctx, mt_region *root, uint64_t lo, uint64_t last,
+                    mt_range **out, size_t *nr);
 void mt__render_scratch_free(struct mt__render_scratch *s);
 
 /* ---- address_space.c ---------------------------------------------------- */

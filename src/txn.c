@@ -70,31 +70,64 @@ static size_t touch_budget(const mt_context *ctx)
     return 256 + 4 * (size_t)ctx->stats.address_spaces;
 }
 
+/* Marks what reaches `r` (not r itself) as changed anywhere. */
+static void touch_above(mt_region *r);
+
+void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
+{
+    mt_context *ctx = c->ctx_;
+    uint64_t epoch = ctx->stale_epoch;
+    if (c->whole_mark_ == epoch || ctx->stale_all)
+        return;
+    if (c->stale_mark_ == epoch) {
+        /* one interval per region: the span of its changes */
+        c->stale_lo_ = lo < c->stale_lo_ ? lo : c->stale_lo_;
+        c->stale_last_ = last > c->stale_last_ ? last : c->stale_last_;
+        return; /* what reaches c was marked with the first part */
+    }
+    c->stale_mark_ = epoch;
+    c->stale_lo_ = lo;
+    c->stale_last_ = last;
+    touch_above(c);
+}
+
 void mt__touch(mt_region *r)
 {
     mt_context *ctx = r->ctx_;
-    uint64_t epoch = ctx->stale_epoch;
-    if (r->stale_mark_ == epoch || ctx->stale_all)
+    if (ctx->stale_all)
         return;
+    /* r itself is walked from every time: it may have gained a container
+     * since it was marked, which then knows only r's extent of that time */
+    r->stale_mark_ = r->whole_mark_ = ctx->stale_epoch;
+    touch_above(r);
+}
+
+static void touch_above(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    uint64_t epoch = ctx->stale_epoch;
     size_t budget = touch_budget(ctx);
     /* Up through containers and across to every alias of what is reached:
      * a region already marked this epoch had all of that marked then, and
      * whatever reaches it since was linked by an edit that marked it. */
     size_t n = 0;
-    MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = r;
+    if (r->container_)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = r->container_;
+    for (mt_region *a = r->aliases_; a; a = a->alias_next_)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
     while (n) {
         mt_region *x = ctx->touch_stack[--n];
-        if (x->stale_mark_ == epoch)
+        if (x->whole_mark_ == epoch)
             continue;
         if (budget-- == 0) {
             ctx->stale_all = true;
             return;
         }
-        x->stale_mark_ = epoch;
-        if (x->container_ && x->container_->stale_mark_ != epoch)
+        x->stale_mark_ = x->whole_mark_ = epoch;
+        if (x->container_ && x->container_->whole_mark_ != epoch)
             MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = x->container_;
         for (mt_region *a = x->aliases_; a; a = a->alias_next_)
-            if (a->stale_mark_ != epoch)
+            if (a->whole_mark_ != epoch)
                 MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
     }
 }
@@ -156,7 +189,7 @@ static void commit_topology(mt_context *ctx)
     if (full)
         mt__view_cache_clear(ctx);
     else
-        mt__view_cache_drop_stale(ctx, epoch);
+        mt__view_cache_update_stale(ctx, epoch);
     ctx->loop_cuts_reported = 0;
     for (mt_address_space *as = ctx->as_first; as; as = as->next) {
         as->next_view = mt__view_get(ctx, mt__flat_root(as->root), as->name);

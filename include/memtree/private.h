@@ -64,6 +64,8 @@ struct mt__coalesced;
     uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */   \
     struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */ \
     uint64_t stale_mark_;    /* txn.c: an edit since this commit can reach it */ \
+    uint64_t whole_mark_;    /* txn.c: ... anywhere in it, not only stale_lo_.. */ \
+    uint64_t stale_lo_, stale_last_; /* txn.c: where, in its own coordinates */  \
     mt_region *aliases_;     /* the counted aliases whose target this is */       \
     mt_region *alias_next_;  /* in the target's aliases_ list */                  \
     mt_region **alias_pprev_; /* NULL while in no list */
