@@ -574,6 +574,16 @@ unsigned mt_transaction_depth(const mt_context *ctx);
  */
 typedef void (*mt_flush_fn)(void *opaque);
 void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque);
+/*
+ * How the outermost commit builds views (docs/transactions.md). The default
+ * re-renders only the views an edit since the last commit can reach and
+ * keeps the others; MT_RENDER_FULL renders every view from scratch at every
+ * commit. Both give the same views, sharing and listener calls: the full
+ * mode is the reference the tests compare against. -EINVAL for another
+ * value. Writer call, outside a transaction or inside.
+ */
+typedef enum { MT_RENDER_INCREMENTAL = 0, MT_RENDER_FULL = 1 } mt_render_mode;
+int mt_context_set_render_mode(mt_context *ctx, mt_render_mode mode);
 
 /* ------------------------------------------------------------------------ */
 /* Address spaces and views                                                  */

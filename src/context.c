@@ -77,6 +77,7 @@ mt_context *mt_context_new(void)
 {
     mt_context *ctx = mt__xcalloc(1, sizeof(*ctx));
     ctx->next_id = 1;
+    ctx->stale_epoch = 1; /* a new region's mark, 0, is never current */
     ctx->diag = default_diag;
     mt_view *empty = mt__xcalloc(1, sizeof(*empty));
     empty->ctx = ctx;
@@ -151,6 +152,7 @@ void mt_context_free(mt_context *ctx)
                  (unsigned long long)ctx->stats.live_regions);
     mt__address_space_shells_free(ctx);
     mt__render_scratch_free(ctx->scratch);
+    free(ctx->touch_stack);
     mt__access_free(ctx);
     mt__iommu_watch_free(ctx);
     free(ctx->access);

@@ -30,6 +30,7 @@ int mt_region_set_log(mt_region *r, bool on, unsigned client)
         r->dirty_clients_ |= (uint8_t)(1u << client);
     else
         r->dirty_clients_ &= (uint8_t)~(1u << client);
+    mt__touch(r);
     if (mt__enabled(r))
         r->ctx_->topology_pending = true;
     mt__txn_commit(r->ctx_);
@@ -53,8 +54,9 @@ void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
                 l->log_global_stop(l);
     }
     mt__notify_end(ctx);
-    /* the masks of every RAM range change: re-render */
+    /* the masks of every RAM range change: re-render every view */
     ctx->topology_pending = true;
+    ctx->stale_all = true;
     mt__txn_commit(ctx);
 }
 

@@ -90,6 +90,13 @@ struct mt_context {
     uint8_t loop_cuts_reported; /* render.c: loop cuts this commit reported */
     struct mt__access_settings *access; /* access.c; allocated with the context */
     struct mt__iommu_watch *iommu_watch; /* iommu.c; NULL until first used */
+    /* Change tracking (txn.c): regions an edit can reach since the last
+     * topology commit carry stale_mark_ == stale_epoch. */
+    uint64_t stale_epoch;
+    bool stale_all;            /* a change every view can show (dirty logging) */
+    bool render_full;          /* reference mode: every commit renders all */
+    mt_region **touch_stack;   /* the marking walk's stack, reused */
+    size_t touch_cap;
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
@@ -219,6 +226,24 @@ void mt__notify_end(mt_context *ctx);
  */
 int mt__edit_begin(mt_region *r, const char *op);
 void mt__edit_end(mt_context *ctx, bool visible);
+/*
+ * Change tracking: `r` changed in a way views may show. Marks r and every
+ * region whose rendering can include it (its containers, every alias of it
+ * or of one of them, up to the roots); the outermost commit re-renders only
+ * the flat-roots so marked and keeps the other views. A walk stops at a
+ * region already marked since the last commit, so repeated edits stay cheap.
+ */
+void mt__touch(mt_region *r);
+/* The same for a change of container `c` that shows only at its offsets
+ * [lo, last] (a child mapped, unmapped or moved): a view whose flat-root
+ * is `c` then renders only that part again and keeps the rest. */
+void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
+/* The alias `a` starts or stops counting for its target (the reverse
+ * links the walk above follows). */
+void mt__alias_link(mt_region *a);
+void mt__alias_unlink(mt_region *a);
+/* The target `t` is finalised: its aliases' links into it are dropped. */
+void mt__aliases_detach(mt_region *t);
 
 /* ---- settings.c: the access path's settings ----------------------------- */
 
@@ -242,6 +267,8 @@ struct mt_view {
     atomic_uint refs;        /* readers take references too (mt_view_ref) */
     bool is_empty_view;
     bool in_cache;
+    bool cut;                /* its render cut a loop pass: never reused */
+    uint64_t used_epoch;     /* txn.c: some address space takes it this commit */
     uint64_t root_id;        /* identity of the flat-root, 0 if none */
     mt_region *root;         /* weak: cleared when the root is finalised */
     char *root_name;         /* copied at build time */
@@ -267,6 +294,16 @@ void mt__view_unref(mt_view *v);
 void mt__view_free(mt_view *v);
 /* Drops every cache entry (the outermost commit rebuilds them). */
 void mt__view_cache_clear(mt_context *ctx);
+/* Drops the cache entries whose flat-root an edit marked in `epoch`, and
+ * those that must render again anyway (a cut loop). */
+void mt__view_cache_drop_stale(mt_context *ctx, uint64_t epoch);
+/* The same, except that the view of a container flat-root changed in one
+ * part only is replaced at once by its old ranges with that part rendered
+ * again (mt__touch_part). */
+void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch);
+/* Drops the cache entries no address space took in `epoch`
+ * (mt_view.used_epoch), as rebuilding the whole cache would. */
+void mt__view_cache_drop_unused(mt_context *ctx, uint64_t epoch);
 /* Finalisation of `r`: clears weak root links and r's cache entry. */
 void mt__view_forget_root(mt_region *r);
 
@@ -307,11 +344,18 @@ void mt__iommu_watch_free(mt_context *ctx);
 
 /* ---- render.c ----------------------------------------------------------- */
 
-/* Renders `root` into a newly allocated, simplified array of ranges. */
-/* Renders the view of flat-root `root`; a loop pass it had to cut is
- * reported once per commit, naming `as_name` (the address space). */
+/* Renders the view of flat-root `root` into a newly allocated, simplified
+ * array of ranges; a loop pass it had to cut is reported once per commit,
+ * naming `as_name` (the address space). Returns 1 if it cut one, else 0. */
 int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range **out,
                size_t *nr);
+/* Renders only the addresses [lo, last] of `root`'s view: the ranges a
+ * full render has there, cut to them (the caller splices them in). Returns
+ * 1, and its ranges are not to be used, if the walk met a loop pass
+ * through an alias (how far those go depends on more than the clip); 0
+ * otherwise. Reports nothing. */
+int mt__render_part(mt_context *ctx, mt_region *root, uint64_t lo, uint64_t last,
+                    mt_range **out, size_t *nr);
 void mt__render_scratch_free(struct mt__render_scratch *s);
 
 /* ---- address_space.c ---------------------------------------------------- */
@@ -414,6 +458,9 @@ void mt__listeners_begin(mt_context *ctx);
 void mt__listeners_commit(mt_context *ctx);
 /* Sends the two-pass diff between two views to the listeners of `as`. */
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
+/* What that diff sends when the new view equals the old one range for range
+ * (a view kept by the commit): region_nop for each range. */
+void mt__listeners_nops(mt_address_space *as, mt_view *v);
 /* Recomputes an address space's eventfds from its view and tells its
  * listeners what changed. */
 void mt__listeners_eventfds(mt_address_space *as);

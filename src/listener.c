@@ -220,6 +220,22 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
     }
 }
 
+void mt__listeners_nops(mt_address_space *as, mt_view *v)
+{
+    if (!as->listeners)
+        return;
+    bool any = false;
+    MT__FOR_AS_FORWARD(l, as)
+        any |= l->region_nop != NULL;
+    if (!any)
+        return;
+    for (size_t i = 0; i < v->nr; i++) {
+        mt_section s;
+        mt__section_of(&s, &v->ranges[i], v, as);
+        send_nop(as, &s, v->ranges[i].dirty_log_mask, v->ranges[i].dirty_log_mask);
+    }
+}
+
 /* ---- eventfds ------------------------------------------------------------------- */
 
 struct mt__as_eventfd {

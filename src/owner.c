@@ -75,6 +75,7 @@ static void owner_teardown(mt_owner *o)
         if (r->alias_ && (r->alias_->flags_ & MT__F_DYING)) {
             r->alias_->alias_refs_--;
             r->flags_ |= MT__F_UNCOUNTED;
+            mt__alias_unlink(r);
         }
     }
     while (o->regions_)

@@ -296,6 +296,7 @@ int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
     r->alias_ = target;
     r->alias_offset_ = offset;
     target->alias_refs_++;
+    mt__alias_link(r);
     return 0;
 }
 
@@ -320,6 +321,7 @@ static int edit_flag(mt_region *r, unsigned flag, bool on, const char *op)
     if (err)
         return err;
     set_flag(r, flag, on);
+    mt__touch(r);
     mt__edit_end(r->ctx_, mt__enabled(r));
     return 0;
 }
@@ -348,6 +350,7 @@ int mt_region_set_enabled(mt_region *r, bool enabled)
     if (err)
         return err;
     set_flag(r, MT__F_ENABLED, enabled);
+    mt__touch(r);
     mt__edit_end(r->ctx_, true);
     return 0;
 }
@@ -371,6 +374,7 @@ int mt_region_set_size(mt_region *r, uint64_t size)
         return err;
     r->size_full_ = full;
     r->size_ = full ? 0 : size;
+    mt__touch(r);
     mt__edit_end(r->ctx_, true);
     return 0;
 }
@@ -409,7 +413,10 @@ int mt_region_set_address(mt_region *r, uint64_t addr)
         return 0;
     if (r->container_)
         return remap(r, addr, r->priority_, "set_address");
+    /* Not mapped, so not a transaction's edit; but a flat-root's address
+     * places its view, which the next commit must then render again. */
     r->addr_ = addr;
+    mt__touch(r);
     return 0;
 }
 
@@ -440,6 +447,7 @@ int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
     if (err)
         return err;
     r->alias_offset_ = offset;
+    mt__touch(r);
     mt__edit_end(r->ctx_, mt__enabled(r));
     return 0;
 }
@@ -609,6 +617,8 @@ static void finalize_now(mt_region *r)
      * hazard reported in mt__region_finalize_dying, reads as dead.) */
     if (r->alias_ && !(r->flags_ & MT__F_UNCOUNTED) && mt__region_live(r->alias_))
         r->alias_->alias_refs_--;
+    mt__alias_unlink(r);
+    mt__aliases_detach(r);
     free_backing(r);
     mt__region_eventfds_clear(r);
     mt__region_coalesced_free(r);

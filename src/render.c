@@ -73,6 +73,7 @@ struct mt__render_scratch {
     /* the first loop passes this render cut by rule (b) and by the budget
      * (the alias of each), for the commit's diagnostics */
     const mt_region *cut_alias, *budget_alias;
+    bool loop_seen;          /* an alias hop came back to the path */
 };
 
 void mt__render_scratch_free(struct mt__render_scratch *s)
@@ -345,6 +346,7 @@ static void enter(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
          * of the path again as children; that is the pass itself.) */
         if (via) {
             size_t k = frame_of(w, r->walk_mark_, r);
+            w->s->loop_seen |= k != SIZE_MAX;
             if (k != SIZE_MAX &&
                 !loop_pass_allowed(w, via, r, k, base, in_flags, &loops))
                 return;
@@ -356,13 +358,14 @@ static void enter(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
 
 /* The rules (docs/rendering.md) over the whole tree under `root`, in
  * QEMU's order: a region's children in render order, then its own fill. */
-static void walk(struct mt__render_scratch *s, mt_region *root)
+static void walk(struct mt__render_scratch *s, mt_region *root, mt__i128 clip_lo,
+                 mt__i128 clip_hi)
 {
     struct walk w = {
         .s = s, .stack = s->frames, .cap = s->cap_frames,
         .loop_budget = MT__LOOP_BUDGET(s->ctx->stats.live_regions),
     };
-    enter(&w, root, 0, 0, MT__2_64, 0, 0);
+    enter(&w, root, 0, clip_lo, clip_hi, 0, 0);
     while (w.depth) {
         /* The top frame's children, with its fields in locals: most are
          * plain leaves, filled here without touching the stack. */
@@ -696,8 +699,10 @@ static void report_cuts(mt_context *ctx, const struct mt__render_scratch *s,
     }
 }
 
-int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range **out,
-               size_t *nr)
+/* The walk and the sweep over [lo, last]; `as_name` NULL: a part render,
+ * which reports nothing and says whether a loop pass was met. */
+static int render_clip(mt_context *ctx, mt_region *root, const char *as_name, mt__i128 lo,
+                       mt__i128 hi, mt_range **out, size_t *nr)
 {
     if (!ctx->scratch)
         ctx->scratch = mt__xcalloc(1, sizeof(*ctx->scratch));
@@ -705,8 +710,10 @@ int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range *
     s->ctx = ctx;
     s->nfills = 0;
     s->cut_alias = s->budget_alias = NULL;
-    walk(s, root);
-    report_cuts(ctx, s, as_name);
+    s->loop_seen = false;
+    walk(s, root, lo, hi);
+    if (as_name)
+        report_cuts(ctx, s, as_name);
 
     size_t n = s->nfills;
     if (n > UINT32_MAX / 2) {
@@ -727,5 +734,21 @@ int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range *
         o.ranges = mt__xrealloc(o.ranges, (o.n ? o.n : 1) * sizeof(*o.ranges));
     *out = o.ranges;
     *nr = o.n;
-    return 0;
+    if (!as_name)
+        return s->loop_seen;
+    /* a cut render depends on more than the tree (the loop budget counts
+     * every live region): the caller must not keep it across commits */
+    return s->cut_alias || s->budget_alias;
+}
+
+int mt__render(mt_context *ctx, mt_region *root, const char *as_name, mt_range **out,
+               size_t *nr)
+{
+    return render_clip(ctx, root, as_name, 0, MT__2_64, out, nr);
+}
+
+int mt__render_part(mt_context *ctx, mt_region *root, uint64_t lo, uint64_t last,
+                    mt_range **out, size_t *nr)
+{
+    return render_clip(ctx, root, NULL, lo, (mt__i128)last + 1, out, nr);
 }

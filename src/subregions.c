@@ -194,6 +194,19 @@ static int changed_under_edit(mt_context *ctx, const char *what, const mt_region
                     "left as the hook made it", what, mt__name(r));
 }
 
+/* Marks what mapping or unmapping `sub` changes: `c` where sub lies in it
+ * only, and sub itself, whose address applies where sub is a flat-root
+ * (walked while sub is in no container, so that only its aliases follow). */
+static void touch_extent(mt_region *c, mt_region *sub)
+{
+    mt__i128 end = (mt__i128)sub->addr_ + mt__size(sub);
+    if (end == (mt__i128)sub->addr_) {
+        mt__touch(c); /* a zero-size child: no extent to speak of */
+        return;
+    }
+    mt__touch_part(c, sub->addr_, end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1));
+}
+
 int mt__subregion_link(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)
 {
     mt_context *ctx = c->ctx_;
@@ -206,10 +219,12 @@ int mt__subregion_link(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio
     }
     sub->addr_ = addr;
     sub->priority_ = prio;
+    mt__touch(sub);
     link_child(c, sub);
     adjust_alias_chain(sub, +1);
     if (sub->owner_ != c->owner_)
         mt__owner_ref(sub->owner_);
+    touch_extent(c, sub);
     mt__edit_end(ctx, mt__enabled(c) && mt__enabled(sub));
     return 0;
 }
@@ -225,9 +240,11 @@ int mt__subregion_unlink(mt_region *c, mt_region *sub)
         return changed_under_edit(ctx, "unmap", sub);
     }
     unlink_child(c, sub);
+    mt__touch(sub);
     adjust_alias_chain(sub, -1);
     if (sub->owner_ != c->owner_)
         mt__owner_unref(ctx, sub->owner_);
+    touch_extent(c, sub);
     mt__edit_end(ctx, mt__enabled(c) && mt__enabled(sub));
     return 0;
 }

@@ -10,8 +10,15 @@
  * leaves its edits pending; the outer commit then processes them once its
  * own listener calls are done, so no listener ever sees a begin inside a
  * begin, and a chain of such commits is a loop here, not a recursion.
+ *
+ * Change tracking: every edit marks the regions whose rendering can show
+ * it (mt__touch); the outermost commit re-renders the views of marked
+ * flat-roots only and keeps the others, sending their listeners what a
+ * re-render would have made them hear: region_nop for each range.
  */
 #include "internal.h"
+
+#include <stdlib.h>
 
 void mt__txn_begin(mt_context *ctx)
 {
@@ -52,17 +59,146 @@ static void retire_destroyed(mt_context *ctx)
     }
 }
 
+/* ---- change tracking ------------------------------------------------------ */
+
+/* How many regions one edit's walk may mark before it gives up and has
+ * the commit render everything: what a commit would render anyway when
+ * an edit reaches that much (a deep chain of containers, an alias of a
+ * region every address space shows). Every address space may need a path
+ * of its own, hence the part that grows with them. */
+static size_t touch_budget(const mt_context *ctx)
+{
+    return 256 + 4 * (size_t)ctx->stats.address_spaces;
+}
+
+/* Marks what reaches `r` (not r itself) as changed anywhere. */
+static void touch_above(mt_region *r);
+
+void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
+{
+    mt_context *ctx = c->ctx_;
+    uint64_t epoch = ctx->stale_epoch;
+    if (c->whole_mark_ == epoch || ctx->stale_all)
+        return;
+    if (c->stale_mark_ == epoch) {
+        /* one interval per region: the span of its changes */
+        c->stale_lo_ = lo < c->stale_lo_ ? lo : c->stale_lo_;
+        c->stale_last_ = last > c->stale_last_ ? last : c->stale_last_;
+        return; /* what reaches c was marked with the first part */
+    }
+    c->stale_mark_ = epoch;
+    c->stale_lo_ = lo;
+    c->stale_last_ = last;
+    touch_above(c);
+}
+
+void mt__touch(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    if (ctx->stale_all)
+        return;
+    /* r itself is walked from every time: it may have gained a container
+     * since it was marked, which then knows only r's extent of that time */
+    r->stale_mark_ = r->whole_mark_ = ctx->stale_epoch;
+    touch_above(r);
+}
+
+static void touch_above(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    uint64_t epoch = ctx->stale_epoch;
+    size_t budget = touch_budget(ctx);
+    /* Up through containers and across to every alias of what is reached:
+     * a region already marked this epoch had all of that marked then, and
+     * whatever reaches it since was linked by an edit that marked it. */
+    size_t n = 0;
+    if (r->container_)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = r->container_;
+    for (mt_region *a = r->aliases_; a; a = a->alias_next_)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
+    while (n) {
+        mt_region *x = ctx->touch_stack[--n];
+        if (x->whole_mark_ == epoch)
+            continue;
+        if (budget-- == 0) {
+            ctx->stale_all = true;
+            return;
+        }
+        x->stale_mark_ = x->whole_mark_ = epoch;
+        if (x->container_ && x->container_->whole_mark_ != epoch)
+            MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = x->container_;
+        for (mt_region *a = x->aliases_; a; a = a->alias_next_)
+            if (a->whole_mark_ != epoch)
+                MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
+    }
+}
+
+void mt__alias_link(mt_region *a)
+{
+    mt_region *t = a->alias_;
+    assert(!a->alias_pprev_);
+    a->alias_next_ = t->aliases_;
+    if (t->aliases_)
+        t->aliases_->alias_pprev_ = &a->alias_next_;
+    a->alias_pprev_ = &t->aliases_;
+    t->aliases_ = a;
+}
+
+void mt__alias_unlink(mt_region *a)
+{
+    if (!a->alias_pprev_)
+        return;
+    *a->alias_pprev_ = a->alias_next_;
+    if (a->alias_next_)
+        a->alias_next_->alias_pprev_ = a->alias_pprev_;
+    a->alias_next_ = NULL;
+    a->alias_pprev_ = NULL;
+}
+
+void mt__aliases_detach(mt_region *t)
+{
+    while (t->aliases_)
+        mt__alias_unlink(t->aliases_);
+}
+
+int mt_context_set_render_mode(mt_context *ctx, mt_render_mode mode)
+{
+    if (!ctx)
+        return mt__diag(NULL, -EINVAL, "mt_context_set_render_mode: NULL context");
+    if (mode != MT_RENDER_INCREMENTAL && mode != MT_RENDER_FULL)
+        return mt__diag(ctx, -EINVAL, "mt_context_set_render_mode: unknown mode %d",
+                        (int)mode);
+    ctx->render_full = mode == MT_RENDER_FULL;
+    return 0;
+}
+
+/* ---- the commit ------------------------------------------------------------- */
+
 static void commit_topology(mt_context *ctx)
 {
     ctx->topology_pending = false;
+    bool fds_changed = ctx->eventfds_pending;
     ctx->eventfds_pending = false;
-    /* Views are rebuilt from scratch for every flat-root; address spaces
-     * that share a flat-root share the rebuilt view through the cache. A
-     * destroyed address space resolves to the empty view. */
-    mt__view_cache_clear(ctx);
+    /* Edits from here on (listener callbacks) belong to the next commit. */
+    uint64_t epoch = ctx->stale_epoch++;
+    bool full = ctx->render_full || ctx->stale_all;
+    ctx->stale_all = false;
+    /* The reference rebuilds every view from scratch; otherwise only the
+     * views of flat-roots an edit marked are dropped and rendered again.
+     * Either way address spaces that share a flat-root share its view
+     * through the cache, and a destroyed one resolves to the empty view. */
+    if (full)
+        mt__view_cache_clear(ctx);
+    else
+        mt__view_cache_update_stale(ctx, epoch);
     ctx->loop_cuts_reported = 0;
-    for (mt_address_space *as = ctx->as_first; as; as = as->next)
+    for (mt_address_space *as = ctx->as_first; as; as = as->next) {
         as->next_view = mt__view_get(ctx, mt__flat_root(as->root), as->name);
+        as->next_view->used_epoch = epoch;
+    }
+    /* a kept entry no address space takes any more goes, as in a rebuild */
+    if (!full)
+        mt__view_cache_drop_unused(ctx, epoch);
     /* Listener callbacks may edit and commit: those commits wait for the
      * end of this one (mt__txn_commit), so the views below stay put. */
     ctx->notifying++;
@@ -74,8 +210,16 @@ static void commit_topology(mt_context *ctx)
         as->next_view = NULL;
         mt_view *old = as->view;
         mt__as_publish(as, next);
-        mt__listeners_diff(as, old, next);
-        mt__listeners_eventfds(as);
+        if (old == next && !next->is_empty_view) {
+            /* a kept view: what a re-render's diff would have sent */
+            mt__listeners_nops(as, next);
+            /* same ranges: the set changes only if an eventfd did */
+            if (fds_changed || !as->listeners)
+                mt__listeners_eventfds(as);
+        } else {
+            mt__listeners_diff(as, old, next);
+            mt__listeners_eventfds(as);
+        }
         mt__view_unref(old);
     }
     mt__listeners_commit(ctx);
@@ -133,6 +277,7 @@ int mt__edit_begin(mt_region *r, const char *op)
 
 void mt__edit_end(mt_context *ctx, bool visible)
 {
+    /* what the edit changed was marked by its caller (mt__touch) */
     if (visible)
         ctx->topology_pending = true;
     mt__txn_commit(ctx);

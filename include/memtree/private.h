@@ -62,7 +62,13 @@ struct mt__coalesced;
     uint32_t mapped_via_alias_;                                                   \
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */          \
     uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */   \
-    struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */
+    struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */ \
+    uint64_t stale_mark_;    /* txn.c: an edit since this commit can reach it */ \
+    uint64_t whole_mark_;    /* txn.c: ... anywhere in it, not only stale_lo_.. */ \
+    uint64_t stale_lo_, stale_last_; /* txn.c: where, in its own coordinates */  \
+    mt_region *aliases_;     /* the counted aliases whose target this is */       \
+    mt_region *alias_next_;  /* in the target's aliases_ list */                  \
+    mt_region **alias_pprev_; /* NULL while in no list */
 
 /* mt_iommu_notifier: where it is registered. */
 #define MT_IOMMU_NOTIFIER_PRIVATE_FIELDS                                          \

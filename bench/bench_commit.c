@@ -1,0 +1,297 @@
+/*
+ * Scenario `commit`: what one commit costs in a big machine (issue 14),
+ * the default mode (only the views an edit reaches render again) beside
+ * the reference mode (MT_RENDER_FULL: every view from scratch), measured
+ * alternately on the same machine in the same run. No listeners.
+ *
+ * For n = 10,000, 100,000 and 1,000,000 regions of 4 KiB in one system
+ * memory (one flat-root):
+ *   single_change_us      median cost of one commit that maps, moves or
+ *                         unmaps one region (render, index, publication)
+ *   single_change_p99_us  its 99th percentile (the maximum when there are
+ *                         fewer than 100 samples: 1,000,000)
+ *   full_single_change_us the same in the reference mode
+ *   ratio_full_render     reference median / default median
+ * The same n spread over 64 address spaces, each with a flat-root of its
+ * own (a machine with many device address spaces), one region changed:
+ *   as64_single_change_us, as64_full_single_change_us, as64_ratio_full_render
+ * Building a machine one commit per region (build_total_s) is quadratic
+ * while a commit re-renders its whole flat-root, so it is measured at
+ * 16,384 regions, not 1,000,000.
+ * virtio_topology_ms (n = 24 devices): one transaction that adds 8
+ * virtio-net devices with 16 queue pairs and 16 virtio-blk devices with 4
+ * queues (BARs, notify regions, an ioeventfd per queue, each device's
+ * bus-master address space) to a machine of 10,000 regions, commit included.
+ */
+#include "bench_world.h"
+
+#include <stdio.h>
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc)
+        world_die("bench_commit", what, rc);
+}
+
+/* Median and 99th percentile of `n` samples (sorted in place), in us. */
+static void quantiles(uint64_t *s, size_t n, double *median, double *p99)
+{
+    qsort(s, n, sizeof(*s), cmp_u64);
+    *median = (double)s[n / 2] / 1e3;
+    size_t k = n >= 100 ? (n * 99) / 100 : n - 1;
+    *p99 = (double)s[k] / 1e3;
+}
+
+/*
+ * `samples` single-change commits in each mode, alternating, on the
+ * machine of `w`: map `extra` (a reservation outside the n regions) into
+ * `into`, move it, unmap it, in turn.
+ */
+static void measure_changes(mt_context *ctx, mt_region *into, mt_region *extra,
+                            uint64_t base, size_t samples, uint64_t *incr, uint64_t *full)
+{
+    for (size_t i = 0; i < 2 * samples; i++) {
+        bool reference = i & 1;
+        check(mt_context_set_render_mode(ctx, reference ? MT_RENDER_FULL
+                                                        : MT_RENDER_INCREMENTAL), "mode");
+        uint64_t t0 = mt_bench_now_ns();
+        /* modes alternate per commit, operations cycle by three: over six
+         * commits each mode maps, moves and unmaps once */
+        switch (i % 3) {
+        case 0: check(mt_region_add_subregion(into, base, extra), "map"); break;
+        case 1: check(mt_region_set_address(extra, base + (i % 6 == 1 ? 1 : 2) * WORLD_PAGE), "move"); break;
+        default: check(mt_region_del_subregion(into, extra), "unmap"); break;
+        }
+        uint64_t dt = mt_bench_now_ns() - t0;
+        (reference ? full : incr)[i / 2] = dt;
+        /* a view retired per commit: free them as a writer would */
+        if (i % 64 == 63)
+            mt_context_reclaim(ctx);
+    }
+    /* leave it unmapped */
+    if (mt_region_container(extra))
+        check(mt_region_del_subregion(into, extra), "unmap");
+    check(mt_context_set_render_mode(ctx, MT_RENDER_INCREMENTAL), "mode");
+    mt_context_reclaim(ctx);
+}
+
+static size_t samples_for(uint64_t n)
+{
+    return n <= 10000 ? 300 : n <= 100000 ? 60 : 15;
+}
+
+static void one_root(uint64_t n)
+{
+    world w;
+    uint64_t t0 = mt_bench_now_ns();
+    world_build(&w, n, WORLD_RESERVED, NULL, NULL);
+    mt_bench_progress("commit: %llu regions built in %.1f s", (unsigned long long)n,
+                      (double)(mt_bench_now_ns() - t0) / 1e9);
+    mt_region extra;
+    check(mt_region_init_reservation(&extra, w.ctx, NULL, "extra", WORLD_PAGE), "init");
+    size_t k = samples_for(n);
+    uint64_t *incr = calloc(k, sizeof(*incr)), *full = calloc(k, sizeof(*full));
+    measure_changes(w.ctx, &w.regs[0], &extra, world_addr(n) + WORLD_STRIDE, k, incr, full);
+    double med, p99, fmed, fp99;
+    quantiles(incr, k, &med, &p99);
+    quantiles(full, k, &fmed, &fp99);
+    mt_bench_result("commit", n, "single_change_us", med, "us");
+    mt_bench_result("commit", n, "single_change_p99_us", p99, "us");
+    mt_bench_result("commit", n, "full_single_change_us", fmed, "us");
+    mt_bench_result("commit", n, "full_single_change_p99_us", fp99, "us");
+    mt_bench_result("commit", n, "ratio_full_render", med > 0 ? fmed / med : 0, "x");
+    free(incr);
+    free(full);
+    check(mt_region_finalize(&extra), "finalize");
+    world_free(&w);
+}
+
+/* n regions over 64 address spaces, each rooted at a container of its own. */
+#define SPACES 64
+static void many_roots(uint64_t n)
+{
+    mt_context *ctx = mt_context_new();
+    mt_region *roots = calloc(SPACES, sizeof(*roots));
+    mt_region *regs = calloc(n, sizeof(*regs));
+    mt_address_space *as[SPACES];
+    mt_transaction_begin(ctx);
+    for (int s = 0; s < SPACES; s++) {
+        check(mt_region_init_container(&roots[s], ctx, NULL, "dev", UINT64_MAX), "init");
+        as[s] = mt_address_space_new(ctx, &roots[s], "dev-as");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        check(mt_region_init_reservation(&regs[i], ctx, NULL, "res", WORLD_PAGE), "init");
+        check(mt_region_add_subregion(&roots[i % SPACES], world_addr(i / SPACES), &regs[i]),
+              "map");
+    }
+    check(mt_transaction_commit(ctx), "commit");
+    mt_region extra;
+    check(mt_region_init_reservation(&extra, ctx, NULL, "extra", WORLD_PAGE), "init");
+    size_t k = samples_for(n) * 2;
+    uint64_t *incr = calloc(k, sizeof(*incr)), *full = calloc(k, sizeof(*full));
+    measure_changes(ctx, &roots[0], &extra, world_addr(n / SPACES + 1), k, incr, full);
+    double med, p99, fmed, fp99;
+    quantiles(incr, k, &med, &p99);
+    quantiles(full, k, &fmed, &fp99);
+    mt_bench_result("commit", n, "as64_single_change_us", med, "us");
+    mt_bench_result("commit", n, "as64_full_single_change_us", fmed, "us");
+    mt_bench_result("commit", n, "as64_ratio_full_render", med > 0 ? fmed / med : 0, "x");
+    free(incr);
+    free(full);
+    for (int s = 0; s < SPACES; s++)
+        mt_address_space_destroy(as[s]);
+    mt_context_reclaim(ctx);
+    check(mt_region_finalize(&extra), "finalize");
+    for (int s = 0; s < SPACES; s++)
+        check(mt_region_finalize(&roots[s]), "finalize");
+    for (uint64_t i = 0; i < n; i++)
+        check(mt_region_finalize(&regs[i]), "finalize");
+    mt_context_free(ctx);
+    free(roots);
+    free(regs);
+}
+
+/* n regions mapped one commit each, in the given mode. */
+static double build_one_by_one(uint64_t n, mt_render_mode mode)
+{
+    mt_context *ctx = mt_context_new();
+    mt_region *regs = calloc(n + 1, sizeof(*regs));
+    check(mt_context_set_render_mode(ctx, mode), "mode");
+    check(mt_region_init_container(&regs[0], ctx, NULL, "system", UINT64_MAX), "init");
+    mt_address_space *as = mt_address_space_new(ctx, &regs[0], "memory");
+    uint64_t t0 = mt_bench_now_ns();
+    for (uint64_t i = 1; i <= n; i++) {
+        check(mt_region_init_reservation(&regs[i], ctx, NULL, "res", WORLD_PAGE), "init");
+        check(mt_region_add_subregion(&regs[0], world_addr(i - 1), &regs[i]), "map");
+        if (i % 256 == 0)
+            mt_context_reclaim(ctx);
+    }
+    double s = (double)(mt_bench_now_ns() - t0) / 1e9;
+    if (mt_view_range_count(mt_address_space_view(as)) != n)
+        world_die("bench_commit", "build: wrong range count", -EINVAL);
+    mt_address_space_destroy(as);
+    mt_context_reclaim(ctx);
+    for (uint64_t i = 0; i <= n; i++)
+        check(mt_region_finalize(&regs[i]), "finalize");
+    mt_context_free(ctx);
+    free(regs);
+    return s;
+}
+
+/* ---- the virtio topology ------------------------------------------------------ */
+
+/* One PCI function: a modern virtio BAR (common, isr, device, notify
+ * with one ioeventfd per queue), an MSI-X BAR (table, PBA), a bus-master
+ * address space (container + alias of system memory). */
+struct vdev {
+    mt_region bar, common, isr, device, notify, msix, table, pba, bm, bm_alias;
+    mt_address_space *as;
+};
+
+static void queue_kick(mt_event_notifier *n)
+{
+    (void)n;
+}
+static mt_event_notifier queue_notifier = {.signal = queue_kick};
+
+static void vdev_add(mt_context *ctx, mt_region *sysmem, struct vdev *d, uint64_t addr,
+                     int queues)
+{
+    check(mt_region_init_container(&d->bar, ctx, NULL, "virtio-pci", 0x4000), "bar");
+    check(mt_region_init_io(&d->common, ctx, NULL, NULL, NULL, "virtio-pci-common", 0x1000), "io");
+    check(mt_region_init_io(&d->isr, ctx, NULL, NULL, NULL, "virtio-pci-isr", 0x1000), "io");
+    check(mt_region_init_io(&d->device, ctx, NULL, NULL, NULL, "virtio-pci-device", 0x1000), "io");
+    check(mt_region_init_io(&d->notify, ctx, NULL, NULL, NULL, "virtio-pci-notify", 0x1000), "io");
+    check(mt_region_add_subregion(&d->bar, 0x0000, &d->common), "map");
+    check(mt_region_add_subregion(&d->bar, 0x1000, &d->isr), "map");
+    check(mt_region_add_subregion(&d->bar, 0x2000, &d->device), "map");
+    check(mt_region_add_subregion(&d->bar, 0x3000, &d->notify), "map");
+    for (int q = 0; q < queues; q++)
+        check(mt_region_add_eventfd(&d->notify, (uint64_t)q * 4, 2, true, (uint64_t)q,
+                                    &queue_notifier), "eventfd");
+    check(mt_region_init_container(&d->msix, ctx, NULL, "msix", 0x1000), "bar");
+    check(mt_region_init_io(&d->table, ctx, NULL, NULL, NULL, "msix-table", 0x800), "io");
+    check(mt_region_init_io(&d->pba, ctx, NULL, NULL, NULL, "msix-pba", 0x800), "io");
+    check(mt_region_add_subregion(&d->msix, 0, &d->table), "map");
+    check(mt_region_add_subregion(&d->msix, 0x800, &d->pba), "map");
+    check(mt_region_add_subregion(sysmem, addr, &d->bar), "map");
+    check(mt_region_add_subregion(sysmem, addr + 0x4000, &d->msix), "map");
+    check(mt_region_init_container(&d->bm, ctx, NULL, "bus master container", UINT64_MAX), "bm");
+    check(mt_region_init_alias(&d->bm_alias, ctx, NULL, "bus master alias", sysmem, 0,
+                               UINT64_MAX), "alias");
+    check(mt_region_add_subregion(&d->bm, 0, &d->bm_alias), "map");
+    d->as = mt_address_space_new(ctx, &d->bm, "virtio");
+}
+
+static void vdev_free(struct vdev *d)
+{
+    mt_region *order[] = {&d->bm, &d->bm_alias, &d->bar, &d->msix, &d->common, &d->isr,
+                          &d->device, &d->notify, &d->table, &d->pba};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        check(mt_region_finalize(order[i]), "finalize");
+}
+
+static double virtio_topology(mt_render_mode mode)
+{
+    world w;
+    world_build(&w, 10000, WORLD_RESERVED, NULL, NULL);
+    check(mt_context_set_render_mode(w.ctx, mode), "mode");
+    struct vdev *d = calloc(24, sizeof(*d));
+    uint64_t base = 0x100000000ull;
+    uint64_t t0 = mt_bench_now_ns();
+    mt_transaction_begin(w.ctx);
+    for (int i = 0; i < 24; i++)
+        vdev_add(w.ctx, &w.regs[0], &d[i], base + (uint64_t)i * 0x10000, i < 8 ? 2 * 16 : 4);
+    check(mt_transaction_commit(w.ctx), "commit");
+    double ms = (double)(mt_bench_now_ns() - t0) / 1e6;
+    mt_transaction_begin(w.ctx);
+    for (int i = 0; i < 24; i++) {
+        mt_address_space_destroy(d[i].as);
+        check(mt_region_del_subregion(&w.regs[0], &d[i].bar), "unmap");
+        check(mt_region_del_subregion(&w.regs[0], &d[i].msix), "unmap");
+    }
+    check(mt_transaction_commit(w.ctx), "commit");
+    mt_context_reclaim(w.ctx);
+    for (int i = 0; i < 24; i++)
+        vdev_free(&d[i]);
+    free(d);
+    world_free(&w);
+    return ms;
+}
+
+int main(int argc, char **argv)
+{
+    mt_bench_opts o;
+    if (mt_bench_parse(argc, argv, &o))
+        return 2;
+    static const uint64_t sizes[] = {10000, 100000, 1000000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint64_t n = sizes[i];
+        if (o.max_n && n > o.max_n)
+            n = o.max_n; /* a smoke run still runs each part once */
+        one_root(n);
+        many_roots(n);
+        if (o.max_n && sizes[i] >= o.max_n)
+            break;
+    }
+    uint64_t bn = o.max_n && o.max_n < 16384 ? o.max_n : 16384;
+    double bi = build_one_by_one(bn, MT_RENDER_INCREMENTAL);
+    double bf = build_one_by_one(bn, MT_RENDER_FULL);
+    mt_bench_result("commit", bn, "build_total_s", bi, "s");
+    mt_bench_result("commit", bn, "full_build_total_s", bf, "s");
+    double vi = 1e30, vf = 1e30;
+    for (int r = 0; r < (o.runs ? o.runs : 5); r++) {
+        double a = virtio_topology(MT_RENDER_INCREMENTAL), b = virtio_topology(MT_RENDER_FULL);
+        vi = a < vi ? a : vi;
+        vf = b < vf ? b : vf;
+    }
+    mt_bench_result("commit", 24, "virtio_topology_ms", vi, "ms");
+    mt_bench_result("commit", 24, "full_virtio_topology_ms", vf, "ms");
+    return 0;
+}
