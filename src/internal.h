@@ -268,7 +268,6 @@ struct mt_view {
     bool is_empty_view;
     bool in_cache;
     bool cut;                /* its render cut a loop pass: never reused */
-    uint64_t used_epoch;     /* txn.c: some address space takes it this commit */
     uint64_t root_id;        /* identity of the flat-root, 0 if none */
     mt_region *root;         /* weak: cleared when the root is finalised */
     char *root_name;         /* copied at build time */
@@ -279,6 +278,9 @@ struct mt_view {
     mt_view *retired_next;
     mt_view *root_next;      /* list of views sharing this weak root */
     mt_view **root_pprev;
+    /* after what every lookup reads (ranges, dispatch), which stay within
+     * the first 64 bytes */
+    uint64_t used_epoch;     /* txn.c: some address space takes it this commit */
 };
 
 /* The flat-root of an address-space root (docs/views.md), or NULL. */
