@@ -1,8 +1,8 @@
 /*
  * Text input shared by the machine readers: the whole file read and split
  * into lines (LF or CRLF), binary data refused, "NAME:LINE: what" errors,
- * number parsing with overflow checks. It owns the
- * file buffer of one load and nothing else.
+ * number parsing with overflow checks. It owns the file buffer of one load
+ * and nothing else.
  */
 #include "machine_build.h"
 
