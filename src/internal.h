@@ -8,6 +8,7 @@
 #include "memtree.h"
 
 #include "util/alloc.h"
+#include "util/ivtree.h"
 #include "util/wide.h"
 
 #include <assert.h>
@@ -148,10 +149,15 @@ struct mt__child_index {
     struct mt__prio_class *classes; /* ascending priority, in slot order; a
                                        class's count includes its holes */
     size_t nclasses, cap_classes;
+    /* the children by address (src/util/ivtree.h), kept while there are
+     * many (subregions.c); NULL otherwise */
+    struct mt__ivtree *addr;
 };
 
 /* Closes the holes unmapping left (region.c). Writer only. */
 void mt__children_compact(struct mt__child_index *ix);
+/* `sub`, a child, has a new size: its container's address index follows. */
+void mt__subregion_resized(mt_region *sub);
 
 /* A container's children in REVERSE render order: (*n - 1) renders first.
  * The renderer walks this array rather than the sibling list. Unmapping
