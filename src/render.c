@@ -188,7 +188,8 @@ static inline void prefetch_stage(const mt_region *c, unsigned stage)
         if ((ix = rendered(c)->child_index_) != NULL) {
             size_t n = ix->n < PREFETCH_FANOUT ? ix->n : PREFETCH_FANOUT;
             for (size_t k = 1; k <= n; k++)
-                prefetch_region(ix->slots[ix->n - k]);
+                if (ix->slots[ix->n - k]) /* a hole, not closed until walked */
+                    prefetch_region(ix->slots[ix->n - k]);
         }
         break;
     }
