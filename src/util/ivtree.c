@@ -7,7 +7,9 @@
  * children 1,032; the inner levels add about 2% to the leaves. A full node
  * splits where the new entry goes when that is its end or its start (so
  * entries added in ascending or descending order leave full nodes behind,
- * as a machine built in address order does), else in the middle. A node
+ * as a machine built in address order does); a full leaf that takes an
+ * entry elsewhere first shares its entries with a neighbour that has room,
+ * and splits in the middle only when neither has. A node
  * left under a quarter full by a removal is merged into a neighbour when
  * the two fit in one.
  */
@@ -195,6 +197,39 @@ static inline uint32_t split_at(uint32_t pos, uint32_t cap)
 
 /* ---- insert ------------------------------------------------------------- */
 
+/* A full leaf `l` (child i of `parent`) gets `e` at `pos` by sharing its
+ * entries with a neighbour that has room, rather than splitting: inserts
+ * in random order then leave leaves about 80% full instead of 70%. The
+ * parent's summary of the neighbour is refreshed here, that of `l` by the
+ * caller. False if neither neighbour has room. */
+static bool insert_sharing(struct inner *parent, uint32_t i, struct leaf *l, uint32_t pos,
+                           struct entry e)
+{
+    struct leaf *left = i > 0 ? parent->c[i - 1].node : NULL;
+    struct leaf *right = i + 1 < parent->n ? parent->c[i + 1].node : NULL;
+    bool use_left = left && left->n < LEAF_CAP - 1;
+    if (!use_left && !(right && right->n < LEAF_CAP - 1))
+        return false;
+    /* the two leaves and e, in order, then cut in the middle */
+    struct leaf *a = use_left ? left : l, *b = use_left ? l : right;
+    struct entry all[2 * LEAF_CAP + 1];
+    uint32_t n = 0, at = use_left ? left->n + pos : pos;
+    memcpy(all, a->e, a->n * sizeof(e));
+    n += a->n;
+    memcpy(&all[n], b->e, b->n * sizeof(e));
+    n += b->n;
+    memmove(&all[at + 1], &all[at], (n - at) * sizeof(e));
+    all[at] = e;
+    n++;
+    a->n = n / 2;
+    b->n = n - a->n;
+    memcpy(a->e, all, a->n * sizeof(e));
+    memcpy(b->e, &all[a->n], b->n * sizeof(e));
+    uint32_t j = use_left ? i - 1 : i + 1;
+    parent->c[j] = leaf_ref(use_left ? left : right);
+    return true;
+}
+
 void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void *payload)
 {
     assert(start <= last);
@@ -208,6 +243,9 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         memmove(&l->e[pos + 1], &l->e[pos], (l->n - pos) * sizeof(e));
         l->e[pos] = e;
         l->n++;
+    } else if (t->height > 0 && split_at(pos, LEAF_CAP) == LEAF_CAP / 2 &&
+               insert_sharing(path[0].node, path[0].i, l, pos, e)) {
+        /* shared with a neighbour: no split */
     } else {
         struct leaf *r = mt__xmalloc(sizeof(*r));
         t->leaves++;

@@ -20,8 +20,8 @@
  * x") all take a node per element of 40 to 64 bytes plus the allocator's
  * overhead, and a red-black tree's max-last augment has to be refreshed
  * by hand on every rotation. Leaves of 64 entries of 24 bytes cost about
- * 24 bytes an interval when filled in address order (a machine's build)
- * and keep each query to a few cache lines. Checked by
+ * 24 bytes an interval when filled in address order (a machine's build),
+ * about 30 in random order, and keep each query to a few cache lines. Checked by
  * tests/unit/util/test_ivtree.c.
  *
  * Payloads are never dereferenced; (start, payload) must be unique.
