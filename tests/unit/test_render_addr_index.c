@@ -15,7 +15,8 @@
  * child.
  *
  * MT_ADDR_INDEX_SEEDS (default 4) worlds of MT_ADDR_INDEX_STEPS (default
- * 600) steps.
+ * 600) steps; a longer run: MT_ADDR_INDEX_SEEDS=40 MT_ADDR_INDEX_STEPS=1500
+ * (about 20 s).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,7 +59,9 @@ static uint64_t rnd(void)
 }
 static uint64_t pick(uint64_t n) { return rnd() % n; }
 
-static const uint64_t sizes[] = {0, 0x100, 0x1000, 0x1000, 0x4000, 0x10000, 0x80000};
+/* UINT64_MAX: 2^64, which reaches past the end of any container */
+static const uint64_t sizes[] = {0, 0x100, 0x1000, 0x1000, 0x4000, 0x10000, 0x80000,
+                                 UINT64_MAX};
 
 static uint64_t random_size(void)
 {
@@ -181,7 +184,7 @@ static void apply(struct side *s, const struct step *st)
         /* RAM the library allocated keeps its size: resize I/O and aliases */
         if (st->leaf % 3 == 0)
             assert_int_equal(mt_region_set_size(r, st->size), 0);
-        else
+        else if (st->size != UINT64_MAX) /* an alias's window stays below 2^64 */
             assert_int_equal(mt_region_set_size(a, st->size), 0);
         break;
     case OP_PRIO:
@@ -292,10 +295,11 @@ static void renders_equal_reference(void **state)
         assert_int_equal(mt_test_env_free(a.e), 0);
         assert_int_equal(mt_test_env_free(b.e), 0);
     }
-    /* the steps mostly ran with both indexes there */
+    /* a good part of the steps ran with both indexes there (emptying bus
+     * drops its index; maps fill it again slowly) */
     print_message("%u of %llu steps with both indexes\n", indexed_steps,
                   (unsigned long long)(seeds * (uint64_t)steps));
-    assert_true(indexed_steps > seeds * (uint64_t)steps / 2);
+    assert_true(indexed_steps > seeds * (uint64_t)steps / 4);
 }
 
 /* The index follows its children: built at the threshold, dropped below a
