@@ -251,7 +251,8 @@ void mt__edit_end(mt_context *ctx, bool visible);
 void mt__touch(mt_region *r);
 /* The same for a change of container `c` that shows only at its offsets
  * [lo, last] (a child mapped, unmapped or moved): a view whose flat-root
- * is `c` then renders only that part again and keeps the rest. */
+ * is `c`, or a container holding c (through containers, not aliases),
+ * then renders only that part again and keeps the rest. */
 void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */
