@@ -342,6 +342,20 @@ mt_region *mt_test_bg(mt_test_env *e)
     return bg;
 }
 
+mt_test_env *mt_test_std_env(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    return e;
+}
+
+mt_test_env *mt_test_bg_env(void **state)
+{
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_bg(e);
+    return e;
+}
+
 /* ---- observations ------------------------------------------------------------- */
 
 mt_stats mt_test_stats(const mt_context *ctx)
@@ -551,6 +565,21 @@ void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigne
     (void)value;
     (void)size;
 }
+
+uint64_t mt_test_read_zero(void *opaque, uint64_t offset, unsigned size)
+{
+    (void)opaque, (void)offset, (void)size;
+    return 0;
+}
+
+static mt_iommu_tlb_entry translate_nothing(void *opaque, uint64_t offset,
+                                            mt_iommu_perm access, int index)
+{
+    (void)opaque, (void)offset, (void)access, (void)index;
+    return (mt_iommu_tlb_entry){.perm = MT_IOMMU_NONE};
+}
+
+const mt_iommu_ops mt_test_unmapped_iommu_ops = {.translate = translate_nothing};
 
 void mt_test_assert_no_regions(const mt_context *ctx)
 {

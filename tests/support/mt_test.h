@@ -111,6 +111,11 @@ mt_region *mt_test_alias(mt_test_env *e, mt_owner *o, const char *name,
 
 /* A device write callback that ignores the write. */
 void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+/* A device read callback that reads 0. */
+uint64_t mt_test_read_zero(void *opaque, uint64_t offset, unsigned size);
+/* IOMMU ops that translate nothing (every access faults): for tests that
+ * need an IOMMU region only for its notifiers. */
+extern const mt_iommu_ops mt_test_unmapped_iommu_ops;
 
 /* Maps with add_subregion (plain) or add_subregion_overlap (prio). */
 void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub);
@@ -131,6 +136,10 @@ static inline void mt_test_std(mt_test_env *e)
 }
 /* `bg`: MMIO 0x10000 owned by O2 at 0 in C, priority -1. */
 mt_region *mt_test_bg(mt_test_env *e);
+/* The opening of most tests: the fixture's environment (*state) with the
+ * usual setup done; the _bg form maps `bg` too. */
+mt_test_env *mt_test_std_env(void **state);
+mt_test_env *mt_test_bg_env(void **state);
 
 /* ---- observations ------------------------------------------------------------- */
 

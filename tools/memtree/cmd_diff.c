@@ -73,7 +73,7 @@ static bool same_range(const mt_range *x, const mt_range *y)
            x->offset_in_region == y->offset_in_region &&
            x->readonly == y->readonly && x->nonvolatile == y->nonvolatile &&
            mt_region_priority(x->region) == mt_region_priority(y->region) &&
-           !strcmp(cli_range_type(x), cli_range_type(y)) &&
+           !strcmp(mt_dump_range_type(x), mt_dump_range_type(y)) &&
            !strcmp(cli_name(x->region), cli_name(y->region));
 }
 
@@ -84,7 +84,7 @@ static bool consistent(const mt_range *x, const mt_range *y)
     return x->offset_in_region - x->start == y->offset_in_region - y->start &&
            x->readonly == y->readonly && x->nonvolatile == y->nonvolatile &&
            mt_region_priority(x->region) == mt_region_priority(y->region) &&
-           !strcmp(cli_range_type(x), cli_range_type(y)) &&
+           !strcmp(mt_dump_range_type(x), mt_dump_range_type(y)) &&
            !strcmp(cli_name(x->region), cli_name(y->region));
 }
 
