@@ -10,9 +10,7 @@
 
 static void writes_to_rom(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *rom = mt_test_rom(e, e->O2, "rom", 0x1000);
     mt_test_map(e->C, 0, rom);
     assert_int_equal(mt_address_space_write_rom(e->X, 0, A,
@@ -41,9 +39,7 @@ static void writes_to_rom(void **state)
 
 static void rom_device_modes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.read_value = 0x77;
@@ -82,8 +78,7 @@ static void rom_device_modes(void **state)
 
 static void reads_through_a_kept_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
@@ -221,8 +216,7 @@ static void on_dirty(void *opaque, mt_region *r, uint64_t offset, uint64_t len, 
 
 static void map_direct(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_test_map(e->C, 0x4000, r);
     mt_test_reclaim(e);
@@ -250,8 +244,7 @@ static void map_direct(void **state)
 
 static void map_dirty_and_writes_report(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_test_map(e->C, 0x4000, r);
     struct dirty_log dl = {0};
@@ -287,8 +280,7 @@ static void map_dirty_and_writes_report(void **state)
 
 static void map_bounce(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.backed = true;
@@ -329,8 +321,7 @@ static void map_bounce(void **state)
 
 static void find_holds_a_reference(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     mt_region *sub = mt_test_container(e, e->O1, "sub", 0x4000);
@@ -401,8 +392,7 @@ static void find_holds_a_reference(void **state)
  * held. */
 static void section_copy_holds_the_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
     mt_test_map(e->C, 0x3000, r);
     mt_test_reclaim(e);
@@ -461,8 +451,7 @@ static void section_copy_holds_the_view(void **state)
  * cannot be held again: the copy says so. */
 static void section_copy_of_a_retired_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
     mt_test_map(e->C, 0x3000, r);
     mt_section looked, copy;
@@ -480,8 +469,7 @@ static void section_copy_of_a_retired_view(void **state)
 
 static void ram_device_host_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     uint8_t host[0x100];
     for (int i = 0; i < 0x100; i++)
         host[i] = (uint8_t)i;
@@ -548,8 +536,7 @@ static void on_guest_error(void *opaque, const char *msg)
 
 static void guest_errors_reported(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.ops.valid.max_access_size = 2;
@@ -610,8 +597,7 @@ static const mt_region_ops attr_ops = {.read_with_attrs = attr_read,
 
 static void results_or_together(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_map(e->C, 0x1000, mt_test_io_ops(e, e->O2, &attr_ops, NULL, "attr", 0x10));
     uint8_t buf[12];
     assert_int_equal(mt_address_space_read(e->X, 0x1000, (mt_attrs){.user = 1}, buf, 8),

@@ -218,8 +218,7 @@ static void *map_and_wait(void *arg)
 
 static void unplug_while_mapped_on_another_thread(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_owner dev;
     assert_int_equal(mt_owner_init(&dev, "dev id=nvme0", on_unplug), 0);
     mt_region *bar = mt_region_alloc();

@@ -13,8 +13,7 @@
 
 static void test_unassigned(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     mt_test_map(e->C, 0, r);
@@ -53,8 +52,7 @@ static void test_unassigned(void **state)
 
 static void sub_page_resolution(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x2000);
     fill_pattern(ram, 0x2000);
     rec dev;
@@ -172,8 +170,7 @@ static void narrow_read_wide_impl(void **state)
 
 static void valid_max_access_size(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.ops.valid.max_access_size = 2;
@@ -195,8 +192,7 @@ static void valid_max_access_size(void **state)
 
 static void test_alignment(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     mt_region *m = rec_region(e, &d, "rec", 0x100);
@@ -345,8 +341,7 @@ static void every_misalignment(void **state)
 
 static void test_accepts(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.ops.valid.accepts = rec_accepts;
@@ -386,8 +381,7 @@ static void test_accepts(void **state)
 
 static void byte_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec be, le, na;
     rec_init(&be, MT_ENDIAN_BIG);
     rec_init(&le, MT_ENDIAN_LITTLE);
@@ -433,8 +427,7 @@ static void byte_order(void **state)
 
 static void memory_attribute(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     fill_pattern(r, 0x1000);
     rec d;
@@ -532,8 +525,7 @@ static void iommu(void **state)
 
 static void test_eventfd(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     mt_region *door = rec_region(e, &d, "door", 0x100);
@@ -586,8 +578,7 @@ static void test_eventfd(void **state)
  * device's (QEMU's adjust_endianness at registration). */
 static void eventfd_byte_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_BIG);
     mt_region *door = rec_region(e, &d, "door", 0x100);
@@ -607,8 +598,7 @@ static void eventfd_byte_order(void **state)
 
 static void ten_thousand_ranges(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     enum { N = 10000 };
     mt_region **p = malloc(N * sizeof(*p));
     mt_transaction_begin(e->ctx);
@@ -687,8 +677,7 @@ static const mt_region_ops odd_ops = {.read = odd_read, .write = odd_write,
 
 static void odd_bytes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
     fill_pattern(ram, 0x1000);
     mt_transaction_begin(e->ctx);

@@ -46,9 +46,7 @@ static void readonly_alias_of_ram(void **state)
 
 static void readonly_container_over_mmio(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.read_value = 0x01020304;
@@ -74,8 +72,7 @@ static void readonly_container_over_mmio(void **state)
 
 static void mixed_access(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *w = mt_test_ram(e, e->O2, "w", 0x1000);
     mt_region *r2 = mt_test_ram(e, e->O2, "r2", 0x1000);
     fill_byte(r2, 0x1000, 0x5a);
@@ -136,9 +133,7 @@ static void region_dispatch_through_readonly_alias(void **state)
 
 static void rom_device_behind_readonly_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     mt_region *flash = mt_test_rom_device(e, e->O2, &d.ops, &d, "flash", 0x1000);
@@ -196,8 +191,7 @@ static void iommu_in_readonly_container(void **state)
 
 static void no_eventfd_for_refused_write(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     mt_region *door = rec_region(e, &d, "door", 0x100);

@@ -266,8 +266,7 @@ static void ten_thousand_reprogramming_cycles(void **state)
 
 static void usage_errors_detected(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_test_map(e->C, 0, r);
 
@@ -310,9 +309,7 @@ static void usage_errors_detected(void **state)
 
 static void finalising_mapped_alias_unmaps_it(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region W;
     memset(&W, 0, sizeof(W));
@@ -443,8 +440,7 @@ static void owner_teardown_with_own_aliases(void **state)
 
 static void cross_owner_link_keeps_owner(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_owner O4;
     assert_int_equal(mt_owner_init(&O4, "dev id=k", count_release), 0);
     mt_region *K = mt_region_alloc(), *k1 = mt_region_alloc();

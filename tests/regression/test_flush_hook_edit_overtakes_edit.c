@@ -57,8 +57,7 @@ static void consistent(mt_test_env *e, mt_region *const *all, size_t n)
 
 static void test_hook_unmaps_the_region_being_moved(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "bar", 0x1000);
     mt_region *s = mt_test_ram(e, e->O2, "other", 0x1000);
     mt_test_map(e->C, 0x1000, r);
@@ -76,8 +75,7 @@ static void test_hook_unmaps_the_region_being_moved(void **state)
 
 static void test_hook_maps_the_region_being_mapped(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "bar", 0x1000);
     mt_region *s = mt_test_ram(e, e->O2, "other", 0x1000);
     mt_test_map(e->C, 0x3000, s);

@@ -15,8 +15,7 @@
 
 static void test_extra_unref_refused(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_owner dev;
     mt_test_owner_init(&dev, "dev id=nic0");
     mt_region ram;

@@ -22,8 +22,7 @@ static const mt_region_ops romd_ops = {.endianness = MT_ENDIAN_LITTLE};
 
 static void test_sections_carry_romd_and_mask(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *ram = mt_test_ram(e, e->O2, "vga", 0x1000);
     mt_region *rom = mt_test_rom_device(e, e->O2, &romd_ops, NULL, "flash", 0x1000);
     mt_test_map(e->C, 0x1000, ram);

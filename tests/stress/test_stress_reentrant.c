@@ -223,27 +223,12 @@ static void ctl_write(void *opaque, uint64_t offset, uint64_t value, unsigned si
     unlock();
 }
 
-static uint64_t ctl_read(void *opaque, uint64_t offset, unsigned size)
-{
-    (void)opaque, (void)offset, (void)size;
-    return 0;
-}
-
 static const mt_region_ops ctl_ops = {
-    .read = ctl_read,
+    .read = mt_test_read_zero,
     .write = ctl_write,
     .endianness = MT_ENDIAN_LITTLE,
     .valid = {.min_access_size = 4, .max_access_size = 4},
 };
-
-static mt_iommu_tlb_entry no_translation(void *opaque, uint64_t offset, mt_iommu_perm access,
-                                         int index)
-{
-    (void)opaque, (void)offset, (void)access, (void)index;
-    return (mt_iommu_tlb_entry){.perm = MT_IOMMU_NONE};
-}
-
-static const mt_iommu_ops iommu_ops = {.translate = no_translation};
 
 /* ---- the reader threads ----------------------------------------------------------- */
 
@@ -355,8 +340,9 @@ static void reentrant_callbacks_under_load(void **state)
             mt_test_map(root.pci, BAR_SLOT(k, 0), b->r);
         }
         c->iommu = calloc(1, sizeof(mt_region));
-        assert_int_equal(mt_region_init_iommu(c->iommu, e->ctx, NULL, &iommu_ops, NULL,
-                                              "iommu", BANK_PAGES * PAGE), 0);
+        assert_int_equal(mt_region_init_iommu(c->iommu, e->ctx, NULL,
+                                              &mt_test_unmapped_iommu_ops, NULL, "iommu",
+                                              BANK_PAGES * PAGE), 0);
         mt_iommu_notifier_init(&c->notifier, notified, MT_IOMMU_NOTIFY_MAP_UNMAP, 0,
                                BANK_PAGES * PAGE - 1, 0);
         assert_int_equal(mt_iommu_notifier_register(c->iommu, &c->notifier), 0);

@@ -20,9 +20,7 @@ static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o
 
 static void alias_of_alias_composes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x10000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", r, 0x1000, 0x8000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0x2000, 0x1000);
@@ -41,9 +39,7 @@ static void alias_of_alias_composes(void **state)
 
 static void offset_beyond_target_renders_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x2000, 0x1000);
     mt_test_map_prio(e->C, 0, a, 1);
@@ -54,9 +50,7 @@ static void offset_beyond_target_renders_nothing(void **state)
 
 static void alias_longer_than_target(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x800, 0x2000);
     mt_test_map_prio(e->C, 0x4000, a, 1);
@@ -75,9 +69,7 @@ static const char item18_view[] =
 
 static void alias_offset_from_target_start(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *Q = mt_test_container(e, e->O2, "Q", 0x100000);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_test_map(Q, 0x10000, t);
@@ -95,9 +87,7 @@ static void alias_offset_from_target_start(void **state)
 
 static void disabled_target_or_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x100, 0x100);
     mt_test_map_prio(e->C, 0x2000, a, 1);
@@ -115,9 +105,7 @@ static void disabled_target_or_alias(void **state)
 
 static void holes_of_aliased_container(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *T = mt_test_container(e, e->O2, "T", 0x4000);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(T, 0x1000, r1);
@@ -133,9 +121,7 @@ static void holes_of_aliased_container(void **state)
 
 static void alias_subregions_printed_not_rendered(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a = mt_test_alias(e, e->O2, "a", t, 0, 0x1000);
     mt_region *ghost = mt_test_io(e, e->O2, "ghost", 0x100);
@@ -161,8 +147,7 @@ static void alias_subregions_printed_not_rendered(void **state)
 
 static void mapped_through_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", t, 0, 0x1000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0, 0x1000);
@@ -191,9 +176,7 @@ static void mapped_through_alias(void **state)
 
 static void set_alias_offset_in_transaction(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x2000);
     uint8_t *mem = mt_region_ram_ptr(t);
     assert_non_null(mem);
@@ -231,9 +214,7 @@ static void set_alias_offset_in_transaction(void **state)
 
 static void adjacent_aliases_merge_unless_flags_differ(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x2000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", r, 0, 0x1000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", r, 0x1000, 0x1000);

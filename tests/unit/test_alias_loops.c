@@ -55,8 +55,7 @@ static void expect_cycle_refused(mt_test_env *e, mt_region *root, mt_region *c, 
 
 static void alias_into_own_container_renders_once_shifted(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
     mt_test_map(c, 0, r);
@@ -78,8 +77,7 @@ static void alias_into_own_container_renders_once_shifted(void **state)
 
 static void loops_render_and_container_cycles_are_refused(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
@@ -139,8 +137,7 @@ static void loops_render_and_container_cycles_are_refused(void **state)
 
 static void zero_displacement_with_other_flags_renders_one_pass(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
     mt_region *s = mt_test_ram(e, e->O2, "s", 0x4000);
@@ -160,8 +157,7 @@ static void zero_displacement_with_other_flags_renders_one_pass(void **state)
 
 static void loop_through_alias_of_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
@@ -204,8 +200,7 @@ static mt_region *deep_loop(mt_test_env *e, mt_region *c)
 
 static void cut_reported_once_per_commit(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     unsigned diags = e->diag.count;
     deep_loop(e, e->C);
     mt_assert_diag(e, diags, "rendering loop through alias 'b' cut after 16 passes");
@@ -266,8 +261,7 @@ static void many_looping_aliases_stop_at_the_budget(void **state)
 
 static void flat_root_descent_stops_at_a_repeat(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     unsigned diags = e->diag.count;
     /* p's only child is a full-size alias of p at 0: the descent goes
      * p -> q -> p and stops there */
@@ -295,8 +289,7 @@ static void flat_root_descent_stops_at_a_repeat(void **state)
 
 static void container_cycles_refused_alias_loops_accepted(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     /* a chain c > k0 > k1 > ... > k199 */
     mt_region *k[200];

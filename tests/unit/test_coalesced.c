@@ -74,8 +74,7 @@ static void on_flush(void *opaque)
 
 static void begin_calls_the_flush_hook_first(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     struct flushes f = {.ctx = e->ctx};
     mt_context_set_flush_hook(e->ctx, on_flush, &f);
     mt_transaction_begin(e->ctx);
@@ -181,8 +180,7 @@ static void every_address_space_and_direction(void **state)
 
 static void coalesced_with_add_and_del_only(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
     mt_rec L;
@@ -219,8 +217,7 @@ static void destroying_an_address_space(void **state)
 
 static void replay_includes_coalesced(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
@@ -398,8 +395,7 @@ static void log_clear_cut_to_each_range(void **state)
 
 static void at_most_one_of_log_sync_and_global(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_rec L;
     rec_init(&L, 0, NULL, NULL);
     L.l.log_sync = on_sync;

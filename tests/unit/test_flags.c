@@ -15,9 +15,7 @@
 
 static void readonly_alias_of_ram(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_region *ro = mt_test_alias(e, e->O2, "ro", r, 0, 0x1000);
     assert_int_equal(mt_region_set_readonly(ro, true), 0);
@@ -48,9 +46,7 @@ static void readonly_alias_of_ram(void **state)
 
 static void readonly_container_marks_ranges(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *rc = mt_test_container(e, e->O2, "rc", 0x2000);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
@@ -97,9 +93,7 @@ static const mt_region_ops flash_ops = {
 
 static void romd_mode_in_view_and_dumps(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *flash = mt_test_rom_device(e, e->O2, &flash_ops, NULL, "flash", 0x1000);
     uint8_t *backing = mt_region_ram_ptr(flash);
     assert_non_null(backing);
@@ -147,9 +141,7 @@ static void romd_mode_in_view_and_dumps(void **state)
 
 static void nonvolatile_through_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_region *pm = mt_test_alias(e, e->O2, "pm", r, 0, 0x1000);
     assert_int_equal(mt_region_set_nonvolatile(pm, true), 0);

@@ -67,8 +67,7 @@ static void std_with_two_rams(mt_test_env *e, mt_rec *L)
 
 static void set_address_reorders(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x2000);
     mt_region *m2 = mt_test_io(e, e->O2, "m2", 0x2000);
     mt_test_map(e->C, 0, r1);
@@ -90,8 +89,7 @@ static void set_address_reorders(void **state)
 
 static void target_moves_view_unchanged(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *bg = mt_test_bg(e);
     (void)bg;
     mt_region *Q = mt_test_container(e, e->O2, "Q", 0x100000);
@@ -107,9 +105,7 @@ static void target_moves_view_unchanged(void **state)
 
 static void romd_switch_is_del_add(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *flash = mt_test_rom_device(e, e->O2, NULL, NULL, "flash", 0x1000);
     mt_test_map(e->C, 0, flash);
     mt_rec L;
@@ -121,9 +117,7 @@ static void romd_switch_is_del_add(void **state)
 
 static void nested_transactions_commit_once(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map_prio(e->C, 0, r1, 1);
     mt_rec L;
@@ -156,8 +150,7 @@ static void map_unmap_in_one_transaction(void **state)
 
 static void two_pass_diff_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_region *r2 = mt_test_ram(e, e->O2, "r2", 0x1000);
     mt_region *r3 = mt_test_ram(e, e->O2, "r3", 0x1000);
@@ -177,8 +170,7 @@ static void two_pass_diff_order(void **state)
 
 static void priorities_and_directions(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
     mt_rec log, L1, L2, L3, Lz;
@@ -235,8 +227,7 @@ static void priorities_and_directions(void **state)
 
 static void test_replay(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
     mt_region *r2 = mt_test_io(e, e->O2, "r2", 0x1000);
@@ -270,8 +261,7 @@ static void test_replay(void **state)
 
 static void dirty_mask_change_is_nop_plus_log(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(e->C, 0, r1);
     mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
@@ -293,8 +283,7 @@ static void dirty_mask_change_is_nop_plus_log(void **state)
 
 static void edits_that_change_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *d = mt_test_io(e, e->O2, "d", 0x100);
     assert_int_equal(mt_region_set_enabled(d, false), 0);
     mt_test_map(e->C, 0x8000, d);

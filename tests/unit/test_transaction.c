@@ -14,9 +14,7 @@
 
 static void nested_transactions_commit_once(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map_prio(e->C, 0, r1, 1);
     /* Y shares X's flat-root; Z has a flat-root of its own (D). */
@@ -69,9 +67,7 @@ static void nested_transactions_commit_once(void **state)
 
 static void noop_edits_render_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_test_map(e->C, 0, r);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
@@ -110,8 +106,7 @@ static void noop_edits_render_nothing(void **state)
 
 static void address_space_created_in_transaction(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
     mt_test_map(e->C, 0x1000, mt_test_ram(e, e->O2, "r2", 0x1000));
     mt_region *D = mt_test_container(e, e->O1, "D", 0x10000);

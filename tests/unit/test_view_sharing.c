@@ -14,8 +14,7 @@
 
 static void same_flat_root_same_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
     mt_test_map(e->C, 0x2000, mt_test_io(e, e->O2, "m", 0x1000));
     mt_address_space *Y = mt_test_as(e, e->C, "Y");
@@ -146,8 +145,7 @@ static void no_enabled_child_empty_view(void **state)
 
 static void destroy_address_space(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
     mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
     mt_test_reclaim(e);
@@ -184,8 +182,7 @@ static void destroy_address_space(void **state)
 
 static void exact_owner_counts(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     mt_test_map(e->C, 0, r);
