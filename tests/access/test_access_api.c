@@ -11,8 +11,7 @@
 static void writes_to_rom(void **state)
 {
     mt_test_env *e = mt_test_bg_env(state);
-    mt_region *rom = mt_test_rom(e, e->O2, "rom", 0x1000);
-    mt_test_map(e->C, 0, rom);
+    mt_region *rom = mt_test_rom_at(e, 0, "rom", 0x1000);
     assert_int_equal(mt_address_space_write_rom(e->X, 0, A,
                                                 (uint8_t[]){0xaa, 0xbb, 0xcc, 0xdd}, 4),
                      MT_RESULT_OK);
@@ -217,8 +216,7 @@ static void on_dirty(void *opaque, mt_region *r, uint64_t offset, uint64_t len, 
 static void map_direct(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(e->C, 0x4000, r);
+    mt_region *r = mt_test_ram_at(e, 0x4000, "r", 0x1000);
     mt_test_reclaim(e);
     uint32_t o2 = mt_owner_refcount(e->O2);
 
@@ -245,8 +243,7 @@ static void map_direct(void **state)
 static void map_dirty_and_writes_report(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(e->C, 0x4000, r);
+    mt_region *r = mt_test_ram_at(e, 0x4000, "r", 0x1000);
     struct dirty_log dl = {0};
     mt_context_set_dirty_hook(e->ctx, on_dirty, &dl);
 
@@ -393,8 +390,7 @@ static void find_holds_a_reference(void **state)
 static void section_copy_holds_the_view(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
-    mt_test_map(e->C, 0x3000, r);
+    mt_region *r = mt_test_io_at(e, 0x3000, "dev", 0x100);
     mt_test_reclaim(e);
     uint32_t o2 = mt_owner_refcount(e->O2);
 
@@ -452,8 +448,7 @@ static void section_copy_holds_the_view(void **state)
 static void section_copy_of_a_retired_view(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
-    mt_test_map(e->C, 0x3000, r);
+    mt_region *r = mt_test_io_at(e, 0x3000, "dev", 0x100);
     mt_section looked, copy;
     mt_read_lock();
     mt_view_lookup(mt_address_space_view(e->X), 0x3000, &looked);
@@ -543,8 +538,7 @@ static void guest_errors_reported(void **state)
     d.ops.valid.min_access_size = 2;
     mt_region *m = rec_region(e, &d, "dev", 0x100);
     mt_test_map(e->C, 0x1000, m);
-    mt_region *rom = mt_test_rom(e, e->O2, "rom", 0x100);
-    mt_test_map(e->C, 0x2000, rom);
+    mt_test_rom_at(e, 0x2000, "rom", 0x100);
     struct glog g = {0};
     uint8_t buf[4];
 

@@ -14,10 +14,8 @@
 static void test_unassigned(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0, r);
-    mt_test_map(e->C, 0x8000, m);
+    mt_region *r = mt_test_ram_at(e, 0, "r", 0x1000);
+    mt_test_io_at(e, 0x8000, "m", 0x1000);
     uint8_t *ram = mt_region_ram_ptr(r);
     memcpy(ram + 0xffc, (uint8_t[]){1, 2, 3, 4}, 4);
 

@@ -267,8 +267,7 @@ static void ten_thousand_reprogramming_cycles(void **state)
 static void usage_errors_detected(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(e->C, 0, r);
+    mt_region *r = mt_test_ram_at(e, 0, "r", 0x1000);
 
     /* the root of a live address space */
     unsigned before = e->diag.count;

@@ -58,10 +58,8 @@ static void consistent(mt_test_env *e, mt_region *const *all, size_t n)
 static void test_hook_unmaps_the_region_being_moved(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "bar", 0x1000);
-    mt_region *s = mt_test_ram(e, e->O2, "other", 0x1000);
-    mt_test_map(e->C, 0x1000, r);
-    mt_test_map(e->C, 0x3000, s);
+    mt_region *r = mt_test_ram_at(e, 0x1000, "bar", 0x1000);
+    mt_region *s = mt_test_ram_at(e, 0x3000, "other", 0x1000);
     struct hook h = {.c = e->C, .r = r, .action = 1};
     mt_context_set_flush_hook(e->ctx, flush_edits, &h);
     assert_int_equal(mt_region_set_address(r, 0x2000), 0);
@@ -77,8 +75,7 @@ static void test_hook_maps_the_region_being_mapped(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "bar", 0x1000);
-    mt_region *s = mt_test_ram(e, e->O2, "other", 0x1000);
-    mt_test_map(e->C, 0x3000, s);
+    mt_region *s = mt_test_ram_at(e, 0x3000, "other", 0x1000);
     struct hook h = {.c = e->C, .r = r, .action = 2};
     mt_context_set_flush_hook(e->ctx, flush_edits, &h);
     unsigned before = e->diag.count;

@@ -280,6 +280,27 @@ void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub)
     assert_int_equal(mt_region_add_subregion(c, addr, sub), 0);
 }
 
+static mt_region *mapped_in_c(mt_test_env *e, uint64_t addr, mt_region *r)
+{
+    mt_test_map(e->C, addr, r);
+    return r;
+}
+
+mt_region *mt_test_ram_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size)
+{
+    return mapped_in_c(e, addr, mt_test_ram(e, e->O2, name, size));
+}
+
+mt_region *mt_test_rom_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size)
+{
+    return mapped_in_c(e, addr, mt_test_rom(e, e->O2, name, size));
+}
+
+mt_region *mt_test_io_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size)
+{
+    return mapped_in_c(e, addr, mt_test_io(e, e->O2, name, size));
+}
+
 void mt_test_map_prio(mt_region *c, uint64_t addr, mt_region *sub, int32_t prio)
 {
     assert_int_equal(mt_region_add_subregion_overlap(c, addr, sub, prio), 0);

@@ -108,6 +108,11 @@ mt_region *mt_test_rom_device(mt_test_env *e, mt_owner *o, const mt_region_ops *
                               void *opaque, const char *name, uint64_t size);
 mt_region *mt_test_alias(mt_test_env *e, mt_owner *o, const char *name,
                          mt_region *target, uint64_t offset, uint64_t size);
+/* The tests' most common region: owned by O2 and mapped at `addr` in C
+ * (the usual setup's container) with mt_test_map. */
+mt_region *mt_test_ram_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size);
+mt_region *mt_test_rom_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size);
+mt_region *mt_test_io_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size);
 
 /* A device write callback that ignores the write. */
 void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);

@@ -44,8 +44,7 @@ static void rec_init(mt_rec *r, int priority, const char *tag, mt_rec *shared)
 static mt_region *std_with_mmio(mt_test_env *e)
 {
     mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = mt_test_io_at(e, 0x2000, "m", 0x1000);
     return m;
 }
 
@@ -86,7 +85,7 @@ static void begin_calls_the_flush_hook_first(void **state)
 
     /* an edit outside a transaction opens one of its own */
     f.calls = 0;
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
+    mt_test_ram_at(e, 0, "r1", 0x1000);
     assert_true(f.calls >= 1);
     assert_int_equal(f.depths[0], '0');
 
@@ -133,8 +132,7 @@ static void parts_shown_by_each_range(void **state)
     mt_test_env *e = *state;
     mt_region *m = std_with_mmio(e);
     mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", m, 0x800, 0x400));
-    mt_region *other = mt_test_io(e, e->O2, "other", 0x1000);
-    mt_test_map(e->C, 0x8000, other);
+    mt_test_io_at(e, 0x8000, "other", 0x1000);
     mt_rec L;
     rec_listen(&L, e->X);
     /* crosses the alias's start: cut to what each range shows */
@@ -188,7 +186,7 @@ static void coalesced_with_add_and_del_only(void **state)
     mt_test_map(e->C, 0x2000, m);
     mt_rec_check(&L, "begin add(m@2000:1000) cadd(m@2000:1000) =2010+20 commit");
     /* an unchanged range is a no-op: nothing about its coalesced parts */
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r", 0x1000));
+    mt_test_ram_at(e, 0x4000, "r", 0x1000);
     mt_rec_check(&L, "begin nop(m@2000:1000) add(r@4000:1000) commit");
     assert_int_equal(mt_region_set_address(m, 0x6000), 0);
     mt_rec_check(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) nop(r@4000:1000) "
@@ -218,12 +216,10 @@ static void destroying_an_address_space(void **state)
 static void replay_includes_coalesced(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
-    mt_test_map(e->C, 0, r1);
+    mt_region *r1 = mt_test_ram_at(e, 0, "r1", 0x1000);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
     assert_int_equal(mt_region_add_coalescing(r1, 0x100, 0x100), 0);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_test_io_at(e, 0x2000, "m", 0x1000);
     mt_rec L;
     rec_init(&L, 0, NULL, NULL);
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);

@@ -48,7 +48,7 @@ static void readonly_path_makes_a_rom_range(void **state)
     mt_region *ro = mt_test_alias(e, e->O2, "ro", io, 0, 0x1000);
     assert_int_equal(mt_region_set_readonly(ro, true), 0);
     mt_test_map(e->C, 0, ro);
-    mt_test_map(e->C, 0x1000, mt_test_ram(e, e->O2, "ram", 0x1000));
+    mt_test_ram_at(e, 0x1000, "ram", 0x1000);
     const mt_view *v = mt_address_space_view(e->X);
     const mt_range *over_io = mt_view_find_range(v, 0);
     const mt_range *over_ram = mt_view_find_range(v, 0x1000);

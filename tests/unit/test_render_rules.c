@@ -348,10 +348,8 @@ static void clipping_at_2_64_and_overflow_marker(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std_size(e, UINT64_MAX);
-    mt_region *low = mt_test_ram(e, e->O2, "low", 0x1000);
-    mt_region *top = mt_test_io(e, e->O2, "top", 0x2000);
-    mt_test_map(e->C, 0, low);
-    mt_test_map(e->C, 0xfffffffffffff000ull, top);
+    mt_test_ram_at(e, 0, "low", 0x1000);
+    mt_region *top = mt_test_io_at(e, 0xfffffffffffff000ull, "top", 0x2000);
     static const char view[] =
         "  0000000000000000-0000000000000fff (prio 0, ram): low\n"
         "  fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n";

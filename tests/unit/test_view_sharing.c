@@ -15,13 +15,13 @@
 static void same_flat_root_same_view(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_io(e, e->O2, "m", 0x1000));
+    mt_test_ram_at(e, 0, "r1", 0x1000);
+    mt_test_io_at(e, 0x2000, "m", 0x1000);
     mt_address_space *Y = mt_test_as(e, e->C, "Y");
     assert_ptr_equal(mt_address_space_view(Y), mt_address_space_view(e->X));
     assert_ptr_equal(mt_view_root(mt_address_space_view(Y)), e->C);
 
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    mt_test_ram_at(e, 0x4000, "r2", 0x1000);
     assert_ptr_equal(mt_address_space_view(Y), mt_address_space_view(e->X));
     mt_assert_view(Y,
                    "  0000000000000000-0000000000000fff (prio 0, ram): r1\n"
@@ -146,8 +146,8 @@ static void no_enabled_child_empty_view(void **state)
 static void destroy_address_space(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    mt_test_ram_at(e, 0, "r1", 0x1000);
+    mt_test_ram_at(e, 0x2000, "r2", 0x1000);
     mt_test_reclaim(e);
     /* ours + the address space's reference on C's owner */
     assert_int_equal(mt_owner_refcount(e->O1), 2);
@@ -171,7 +171,7 @@ static void destroy_address_space(void **state)
     /* Later commits no longer involve it: the next one renders nothing,
      * and C's ranges are released (only the two links remain on O2). */
     uint64_t renders = mt_test_renders(e->ctx);
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r3", 0x1000));
+    mt_test_ram_at(e, 0x4000, "r3", 0x1000);
     assert_int_equal(mt_test_renders(e->ctx), renders);
     mt_test_reclaim(e);
     assert_int_equal(mt_owner_refcount(e->O2), 1 + 3);
@@ -183,10 +183,8 @@ static void destroy_address_space(void **state)
 static void exact_owner_counts(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0, r);
-    mt_test_map(e->C, 0x1000, m);
+    mt_test_ram_at(e, 0, "r", 0x1000);
+    mt_region *m = mt_test_io_at(e, 0x1000, "m", 0x1000);
     mt_test_reclaim(e);
     /* O1: the address space; the flat-root link (C) counts nothing. */
     assert_ptr_equal(mt_view_root(mt_address_space_view(e->X)), e->C);
