@@ -230,17 +230,15 @@ static void br4_empty_windows(void **state)
         for (int k = 0; k < 3; k++)
             assert_int_equal(mt_pci_bridge_window_size(&f.B->b, (mt_pci_bridge_window_kind)k), 0);
 
-        char *tree = mt_test_dump(e->ctx, 0);
-        mt_assert_contains(tree, "000000000000f000-000000000000f000 (prio 1, i/o): alias "
-                                 "pci_bridge_io @pci_bridge_io "
-                                 "000000000000f000-000000000000f000\n");
-        mt_assert_contains(tree, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
-                                 "pci_bridge_mem @pci_bridge_pci "
-                                 "00000000fff00000-00000000fff00000\n");
-        mt_assert_contains(tree, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
-                                 "pci_bridge_pref_mem @pci_bridge_pci "
-                                 "00000000fff00000-00000000fff00000\n");
-        free(tree);
+        mt_assert_dump_contains(e->ctx, 0, "000000000000f000-000000000000f000 (prio 1, i/o): alias "
+                                           "pci_bridge_io @pci_bridge_io "
+                                           "000000000000f000-000000000000f000\n");
+        mt_assert_dump_contains(e->ctx, 0, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
+                                           "pci_bridge_mem @pci_bridge_pci "
+                                           "00000000fff00000-00000000fff00000\n");
+        mt_assert_dump_contains(e->ctx, 0, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
+                                           "pci_bridge_pref_mem @pci_bridge_pci "
+                                           "00000000fff00000-00000000fff00000\n");
         mt_assert_view(f.root.io_as, "  0000000000000000-000000000000ffff (prio 0, i/o): io\n");
         mt_assert_view(f.root.memory, "");
         bt_check_views(e->ctx);
@@ -355,17 +353,15 @@ static void br6_vga_forwarding(void **state)
 
     /* the ISA bit changes no view */
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 3, 2);
-    tree = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(tree, "00000000000a0000-00000000000bffff (prio 1, i/o): alias "
-                             "pci_bridge_vga_mem @pci_bridge_pci "
-                             "00000000000a0000-00000000000bffff\n");
-    mt_assert_contains(tree, "00000000000003b0-00000000000003bb (prio 1, i/o): alias "
-                             "pci_bridge_vga_io_lo @pci_bridge_io "
-                             "00000000000003b0-00000000000003bb\n");
-    mt_assert_contains(tree, "00000000000003c0-00000000000003df (prio 1, i/o): alias "
-                             "pci_bridge_vga_io_hi @pci_bridge_io "
-                             "00000000000003c0-00000000000003df\n");
-    free(tree);
+    mt_assert_dump_contains(e->ctx, 0, "00000000000a0000-00000000000bffff (prio 1, i/o): alias "
+                                       "pci_bridge_vga_mem @pci_bridge_pci "
+                                       "00000000000a0000-00000000000bffff\n");
+    mt_assert_dump_contains(e->ctx, 0, "00000000000003b0-00000000000003bb (prio 1, i/o): alias "
+                                       "pci_bridge_vga_io_lo @pci_bridge_io "
+                                       "00000000000003b0-00000000000003bb\n");
+    mt_assert_dump_contains(e->ctx, 0, "00000000000003c0-00000000000003df (prio 1, i/o): alias "
+                                       "pci_bridge_vga_io_hi @pci_bridge_io "
+                                       "00000000000003c0-00000000000003df\n");
     char *io0 = mt_test_as_text(f.root.io_as), *mem0 = mt_test_as_text(f.root.memory);
     bt_write(e, f.B, MT_PCI_BRIDGE_CONTROL, MT_PCI_BRIDGE_CTL_VGA | MT_PCI_BRIDGE_CTL_ISA, 2);
     assert_int_equal(mt_pci_bridge_config_read(&f.B->b, MT_PCI_BRIDGE_CONTROL, 2), 0x0c);

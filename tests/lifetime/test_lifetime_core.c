@@ -135,9 +135,8 @@ static void nested_finalise_then_new_address_space(void **state)
     assert_null(mt_view_find_range(old, 0x10));
     assert_null(mt_view_root(old));
     assert_string_equal(mt_view_root_name(old), "W");
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    mt_assert_contains(dump, " AS \"Y\", root: B\n Root memory region: W\n  No rendered FlatView\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, MT_DUMP_FLAT,
+                            " AS \"Y\", root: B\n Root memory region: W\n  No rendered FlatView\n");
 
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
     assert_ptr_equal(mt_address_space_view(s.Y), mt_address_space_view(Y2));

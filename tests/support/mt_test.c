@@ -518,6 +518,19 @@ void mt_test__check_contains(const char *hay, const char *needle, bool want,
     _fail(file, line);
 }
 
+void mt_test__check_dump_contains(mt_context *ctx, unsigned flags, const char *needle,
+                                  bool want, const char *file, int line)
+{
+    char *dump = mt_test_dump(ctx, flags);
+    bool found = strstr(dump, needle) != NULL;
+    if (found != want)
+        print_error("%s\n%s--- in the dump\n%s---\n",
+                    want ? "missing:" : "unexpectedly present:", needle, dump);
+    free(dump);
+    if (found != want)
+        _fail(file, line);
+}
+
 size_t mt_test_count(const char *hay, const char *needle)
 {
     size_t n = 0, step = strlen(needle);

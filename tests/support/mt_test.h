@@ -195,6 +195,13 @@ size_t mt_test_count(const char *hay, const char *needle);
     mt_test__check_contains((hay), (needle), true, __FILE__, __LINE__)
 #define mt_assert_not_contains(hay, needle) \
     mt_test__check_contains((hay), (needle), false, __FILE__, __LINE__)
+/* mt_dump's output with `flags` contains `needle` (or, negated, does not). */
+void mt_test__check_dump_contains(mt_context *ctx, unsigned flags, const char *needle,
+                                  bool want, const char *file, int line);
+#define mt_assert_dump_contains(ctx, flags, needle) \
+    mt_test__check_dump_contains((ctx), (flags), (needle), true, __FILE__, __LINE__)
+#define mt_assert_dump_not_contains(ctx, flags, needle) \
+    mt_test__check_dump_contains((ctx), (flags), (needle), false, __FILE__, __LINE__)
 
 /*
  * A usage error was reported: the hook fired exactly once since `before`

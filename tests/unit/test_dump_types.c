@@ -59,10 +59,10 @@ static void readonly_path_makes_a_rom_range(void **state)
     assert_string_equal(mt_dump_range_type(over_io), "rom");
     assert_string_equal(mt_dump_range_type(over_ram), "ram");
     /* and the flat dump prints the same words */
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    mt_assert_contains(dump, "0000000000000000-0000000000000fff (prio 0, rom): io\n");
-    mt_assert_contains(dump, "0000000000001000-0000000000001fff (prio 0, ram): ram\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, MT_DUMP_FLAT,
+                            "0000000000000000-0000000000000fff (prio 0, rom): io\n");
+    mt_assert_dump_contains(e->ctx, MT_DUMP_FLAT,
+                            "0000000000001000-0000000000001fff (prio 0, ram): ram\n");
 }
 
 static void null_arguments(void **state)

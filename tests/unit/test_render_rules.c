@@ -336,10 +336,8 @@ static void size_rule_2_64(void **state)
     assert_int_equal(low, 0xfffffffffffffffeull);
     assert_int_equal(mt_region_size(big), 0xfffffffffffffffeull);
     mt_test_as(e, big, "big");
-    char *dump = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(dump, "address-space: big\n"
-                             "  0000000000000000-fffffffffffffffd (prio 0, i/o): big\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, 0, "address-space: big\n"
+                                       "  0000000000000000-fffffffffffffffd (prio 0, i/o): big\n");
 }
 
 /* ---- clipping at 2^64 and the overflow marker ------------------------- */
@@ -354,18 +352,16 @@ static void clipping_at_2_64_and_overflow_marker(void **state)
         "  0000000000000000-0000000000000fff (prio 0, ram): low\n"
         "  fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n";
     mt_assert_view(e->X, view);
-    char *dump = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(dump, "\n[DETECTED OVERFLOW!]     fffffffffffff000-0000000000000fff "
-                             "(prio 0, i/o): top\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, 0,
+                            "\n[DETECTED OVERFLOW!]     fffffffffffff000-0000000000000fff "
+                            "(prio 0, i/o): top\n");
 
     /* Exactly reaching 2^64 is not an overflow. */
     assert_int_equal(mt_region_set_size(top, 0x1000), 0);
     mt_assert_view(e->X, view);
-    dump = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(dump, "\n    fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n");
-    mt_assert_not_contains(dump, "DETECTED OVERFLOW");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, 0,
+                            "\n    fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n");
+    mt_assert_dump_not_contains(e->ctx, 0, "DETECTED OVERFLOW");
 }
 
 /* ---- a subregion is clipped to its container -------------------------- */

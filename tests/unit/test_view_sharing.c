@@ -129,11 +129,9 @@ static void no_enabled_child_empty_view(void **state)
     assert_null(mt_view_find_range(v, 0));
     mt_assert_view(s.memory, sys_view);
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    mt_assert_contains(dump, " AS \"nic\", root: bm\n"
-                             " Root memory region: (none)\n"
-                             "  No rendered FlatView\n\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, MT_DUMP_FLAT, " AS \"nic\", root: bm\n"
+                                                  " Root memory region: (none)\n"
+                                                  "  No rendered FlatView\n\n");
 
     /* Every address space without a flat-root shares the one empty view. */
     mt_region *bm2 = mt_test_container(e, e->O1, "bm2", UINT64_MAX);
@@ -156,12 +154,8 @@ static void destroy_address_space(void **state)
     mt_test_as_destroy(e, e->X);
     assert_null(mt_context_first_address_space(e->ctx));
     assert_int_equal(mt_test_stats(e->ctx).address_spaces, 0);
-    char *dump = mt_test_dump(e->ctx, 0);
-    mt_assert_not_contains(dump, "address-space: X");
-    free(dump);
-    dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    mt_assert_not_contains(dump, "AS \"X\"");
-    free(dump);
+    mt_assert_dump_not_contains(e->ctx, 0, "address-space: X");
+    mt_assert_dump_not_contains(e->ctx, MT_DUMP_FLAT, "AS \"X\"");
 
     /* The reference goes with the grace period, not before. */
     assert_int_equal(mt_owner_refcount(e->O1), 2);
