@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RW_SLOTS 16
 #define RW_SLOT(k) (0x10000u + (uint64_t)(k) * 0x1000u)
@@ -188,5 +189,30 @@ static inline bool rw_check(rw_world *w, char *why, size_t len)
     mt_read_unlock();
     return same;
 }
+
+/* ---- the programs --------------------------------------------------------------------- */
+
+/*
+ * The main() of a test of both forms of the edit: `scenario(false)` has the
+ * device callback remap memory itself (test `direct`), `scenario(true)` has
+ * it fire the IOMMU notifier that does (test `via_iommu`). A hang is the
+ * bug these tests guard against, so an alarm turns one into a failure.
+ */
+#define RW_TEST_MAIN(scenario, direct, via_iommu)     \
+    static void direct(void **state)                  \
+    {                                                 \
+        (void)state;                                  \
+        alarm(120);                                   \
+        scenario(false);                              \
+        alarm(0);                                     \
+    }                                                 \
+    static void via_iommu(void **state)               \
+    {                                                 \
+        (void)state;                                  \
+        alarm(120);                                   \
+        scenario(true);                               \
+        alarm(0);                                     \
+    }                                                 \
+    MT_TEST_MAIN(cmocka_unit_test(direct), cmocka_unit_test(via_iommu))
 
 #endif
