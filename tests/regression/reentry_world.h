@@ -182,10 +182,8 @@ static inline bool rw_check(rw_world *w, char *why, size_t len)
         return false;
     }
     mt_read_lock();
-    ref_view ref;
-    ref_render(ref_flat_root(&w->sysmem), &ref);
-    bool same = ref_view_equal(&ref, mt_address_space_view(w->as), why, len);
-    ref_view_free(&ref);
+    bool same = ref_render_matches(ref_flat_root(&w->sysmem), mt_address_space_view(w->as),
+                                   why, len);
     mt_read_unlock();
     return same;
 }

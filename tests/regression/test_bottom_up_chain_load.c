@@ -45,9 +45,8 @@ static char *chain_text(int bottom_up)
                          "region c0 - container 0 10000000000000000 0 - - - - sys\n") > 0);
     assert_true(asprintf(&lines[DEPTH - 1], "region leaf c%d ram 10 1000 0 - - - - leaf\n",
                          DEPTH - 2) > 0);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    mt_test_text t;
+    FILE *f = mt_test_text_open(&t);
     fputs("memtree-map 1\n", f);
     for (int k = 0; k < DEPTH; k++) {
         int i = bottom_up ? DEPTH - 1 - k : k;
@@ -55,9 +54,8 @@ static char *chain_text(int bottom_up)
         free(lines[i]);
     }
     fputs("as c0 memory\n", f);
-    fclose(f);
     free(lines);
-    return text;
+    return mt_test_text_close(&t);
 }
 
 static void bottom_up_chain_renders_as_top_down(void **state)

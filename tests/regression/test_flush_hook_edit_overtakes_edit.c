@@ -46,12 +46,8 @@ static void consistent(mt_test_env *e, mt_region *const *all, size_t n)
     for (size_t i = 0; i < n; i++)
         linked += mt_region_container(all[i]) == e->C;
     assert_int_equal(walked, linked);
-    ref_view ref;
     char why[256] = "";
-    ref_render(ref_flat_root(e->C), &ref);
-    bool same = ref_view_equal(&ref, mt_address_space_view(e->X), why, sizeof(why));
-    ref_view_free(&ref);
-    if (!same)
+    if (!ref_render_matches(ref_flat_root(e->C), mt_address_space_view(e->X), why, sizeof(why)))
         fail_msg("view: %s", why);
 }
 

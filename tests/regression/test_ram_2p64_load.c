@@ -185,16 +185,14 @@ static void every_format_loads_a_2p64_ram(void **state)
 static void a_thousand_2p64_regions_load(void **state)
 {
     (void)state;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
+    mt_test_text t;
+    FILE *f = mt_test_text_open(&t);
     fprintf(f, "memtree-map 1\n");
     for (int i = 0; i < 1000; i++) {
         fprintf(f, "region r%d - ram 0 10000000000000000 0 - - - - ram%d\n", i, i);
         fprintf(f, "as r%d as%d\n", i, i);
     }
-    assert_int_equal(fclose(f), 0);
+    char *text = mt_test_text_close(&t);
     mt_test_loaded L;
     load(&L, text);
     free(text);

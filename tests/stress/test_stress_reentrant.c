@@ -289,12 +289,9 @@ static void check_views(mt_context *ctx)
 {
     for (mt_address_space *as = mt_context_first_address_space(ctx); as;
          as = mt_address_space_next(as)) {
-        ref_view ref;
         char why[256] = "";
-        ref_render(ref_flat_root(mt_address_space_root(as)), &ref);
-        bool same = ref_view_equal(&ref, mt_address_space_view(as), why, sizeof(why));
-        ref_view_free(&ref);
-        if (!same)
+        if (!ref_render_matches(ref_flat_root(mt_address_space_root(as)),
+                                mt_address_space_view(as), why, sizeof(why)))
             fail_msg("address space '%s': %s", mt_address_space_name(as), why);
     }
 }

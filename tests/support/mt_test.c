@@ -543,6 +543,22 @@ size_t mt_test_count(const char *hay, const char *needle)
 
 /* ---- machines loaded from text ------------------------------------------------ */
 
+FILE *mt_test_text_open(mt_test_text *t)
+{
+    t->text = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->text, &t->len);
+    assert_non_null(t->f);
+    return t->f;
+}
+
+char *mt_test_text_close(mt_test_text *t)
+{
+    assert_int_equal(fclose(t->f), 0);
+    t->f = NULL;
+    return t->text;
+}
+
 void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
                   const char *name, const char *flat, uint64_t limit)
 {
@@ -605,6 +621,12 @@ uint64_t mt_test_read_zero(void *opaque, uint64_t offset, unsigned size)
     (void)opaque, (void)offset, (void)size;
     return 0;
 }
+
+const mt_region_ops mt_test_zero_ops = {
+    .read = mt_test_read_zero,
+    .write = mt_test_ignore_write,
+    .endianness = MT_ENDIAN_LITTLE,
+};
 
 static mt_iommu_tlb_entry translate_nothing(void *opaque, uint64_t offset,
                                             mt_iommu_perm access, int index)

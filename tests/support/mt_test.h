@@ -118,6 +118,8 @@ mt_region *mt_test_io_at(mt_test_env *e, uint64_t addr, const char *name, uint64
 void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
 /* A device read callback that reads 0. */
 uint64_t mt_test_read_zero(void *opaque, uint64_t offset, unsigned size);
+/* Little-endian device ops that read 0 and ignore writes. */
+extern const mt_region_ops mt_test_zero_ops;
 /* IOMMU ops that translate nothing (every access faults): for tests that
  * need an IOMMU region only for its notifiers. */
 extern const mt_iommu_ops mt_test_unmapped_iommu_ops;
@@ -214,6 +216,17 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
     mt_test__check_diag((e), (before), (name), __FILE__, __LINE__)
 
 /* ---- machines loaded from text ------------------------------------------------ */
+
+/* A text written with stdio (a generated machine, say): open gives the
+ * stream to write to, close closes it and returns the text, malloc'd. */
+typedef struct mt_test_text {
+    FILE *f;
+    char *text;
+    size_t len;
+} mt_test_text;
+
+FILE *mt_test_text_open(mt_test_text *t);
+char *mt_test_text_close(mt_test_text *t);
 
 /* A machine loaded by mt_test_load, in a context of its own. */
 typedef struct mt_test_loaded {

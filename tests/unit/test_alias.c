@@ -16,6 +16,20 @@
 
 static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n";
 
+/* The alias `a` of `size` bytes from `offset` in RAM `t` (0x1000 bytes),
+ * mapped at `addr` in C above bg (priority 1). Returns a; sets *target to t
+ * when target is not NULL. */
+static mt_region *window_on_t(mt_test_env *e, uint64_t offset, uint64_t size, uint64_t addr,
+                              mt_region **target)
+{
+    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
+    mt_region *a = mt_test_alias(e, e->O2, "a", t, offset, size);
+    mt_test_map_prio(e->C, addr, a, 1);
+    if (target)
+        *target = t;
+    return a;
+}
+
 /* ---- aliases of aliases compose ---------------------------------------- */
 
 static void alias_of_alias_composes(void **state)
@@ -40,9 +54,7 @@ static void alias_of_alias_composes(void **state)
 static void offset_beyond_target_renders_nothing(void **state)
 {
     mt_test_env *e = mt_test_bg_env(state);
-    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
-    mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x2000, 0x1000);
-    mt_test_map_prio(e->C, 0, a, 1);
+    window_on_t(e, 0x2000, 0x1000, 0, NULL);
     mt_assert_view(e->X, bg_only);
 }
 
@@ -51,9 +63,7 @@ static void offset_beyond_target_renders_nothing(void **state)
 static void alias_longer_than_target(void **state)
 {
     mt_test_env *e = mt_test_bg_env(state);
-    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
-    mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x800, 0x2000);
-    mt_test_map_prio(e->C, 0x4000, a, 1);
+    window_on_t(e, 0x800, 0x2000, 0x4000, NULL);
     mt_assert_view(e->X,
                    "  0000000000000000-0000000000003fff (prio -1, i/o): bg\n"
                    "  0000000000004000-00000000000047ff (prio 0, ram): t @0000000000000800\n"
@@ -88,9 +98,8 @@ static void alias_offset_from_target_start(void **state)
 static void disabled_target_or_alias(void **state)
 {
     mt_test_env *e = mt_test_bg_env(state);
-    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
-    mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x100, 0x100);
-    mt_test_map_prio(e->C, 0x2000, a, 1);
+    mt_region *t;
+    mt_region *a = window_on_t(e, 0x100, 0x100, 0x2000, &t);
     mt_assert_view(e->X, item18_view);
 
     assert_int_equal(mt_region_set_enabled(t, false), 0);

@@ -9,19 +9,13 @@
 
 #include "mt_test.h"
 
-static const mt_region_ops rom_device_ops = {
-    .read = mt_test_read_zero,
-    .write = mt_test_ignore_write,
-    .endianness = MT_ENDIAN_LITTLE,
-};
-
 static void region_types_by_kind(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
     mt_region *rom = mt_test_rom(e, e->O2, "rom", 0x1000);
     mt_region *io = mt_test_io(e, e->O2, "io", 0x1000);
-    mt_region *romd = mt_test_rom_device(e, e->O2, &rom_device_ops, NULL, "romd", 0x1000);
+    mt_region *romd = mt_test_rom_device(e, e->O2, &mt_test_zero_ops, NULL, "romd", 0x1000);
     assert_string_equal(mt_dump_region_type(ram), "ram");
     assert_string_equal(mt_dump_region_type(rom), "rom");
     assert_string_equal(mt_dump_region_type(io), "i/o");

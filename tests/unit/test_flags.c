@@ -85,16 +85,10 @@ static void readonly_container_marks_ranges(void **state)
 
 /* ---- ROM device modes (the view and dump parts) ------------------------- */
 
-static const mt_region_ops flash_ops = {
-    .read = mt_test_read_zero,
-    .write = mt_test_ignore_write,
-    .endianness = MT_ENDIAN_LITTLE,
-};
-
 static void romd_mode_in_view_and_dumps(void **state)
 {
     mt_test_env *e = mt_test_bg_env(state);
-    mt_region *flash = mt_test_rom_device(e, e->O2, &flash_ops, NULL, "flash", 0x1000);
+    mt_region *flash = mt_test_rom_device(e, e->O2, &mt_test_zero_ops, NULL, "flash", 0x1000);
     uint8_t *backing = mt_region_ram_ptr(flash);
     assert_non_null(backing);
     memset(backing, 0x5a, 0x1000);
