@@ -208,6 +208,20 @@ static inline mt_result wr(mt_address_space *as, uint64_t addr, const void *buf,
     return mt_address_space_write(as, addr, A, buf, len);
 }
 
+/* The write of `len` bytes from `buf` at `addr` fails with
+ * MT_RESULT_DECODE_ERROR and leaves the first `size` bytes of RAM `ram`
+ * as they were. */
+static inline void assert_write_refused(mt_address_space *as, uint64_t addr, const void *buf,
+                                        uint64_t len, mt_region *ram, size_t size)
+{
+    uint8_t *before = malloc(size);
+    assert_non_null(before);
+    memcpy(before, mt_region_ram_ptr(ram), size);
+    assert_int_equal(wr(as, addr, buf, len), MT_RESULT_DECODE_ERROR);
+    assert_memory_equal(mt_region_ram_ptr(ram), before, size);
+    free(before);
+}
+
 #define assert_bytes(got, ...)                                                 \
     do {                                                                       \
         const uint8_t want_[] = {__VA_ARGS__};                                 \

@@ -111,16 +111,23 @@ static void env_add_region(mt_test_env *e, mt_region *r)
     e->regions[e->nr_regions++] = r;
 }
 
-static void env_forget_region(mt_test_env *e, mt_region *r)
+/* Removes the first element equal to *item (compared byte for byte) from
+ * the array of *n elements of `elem` bytes, keeping the others' order. */
+static void forget(void *arr, size_t *n, size_t elem, const void *item)
 {
-    for (size_t i = 0; i < e->nr_regions; i++) {
-        if (e->regions[i] == r) {
-            memmove(&e->regions[i], &e->regions[i + 1],
-                    (e->nr_regions - i - 1) * sizeof(*e->regions));
-            e->nr_regions--;
+    char *a = arr;
+    for (size_t i = 0; i < *n; i++) {
+        if (!memcmp(a + i * elem, item, elem)) {
+            memmove(a + i * elem, a + (i + 1) * elem, (*n - i - 1) * elem);
+            (*n)--;
             return;
         }
     }
+}
+
+static void env_forget_region(mt_test_env *e, mt_region *r)
+{
+    forget(e->regions, &e->nr_regions, sizeof(*e->regions), &r);
 }
 
 int mt_test_env_free(mt_test_env *e)
@@ -326,14 +333,7 @@ mt_address_space *mt_test_as(mt_test_env *e, mt_region *root, const char *name)
 
 void mt_test_as_destroy(mt_test_env *e, mt_address_space *as)
 {
-    for (size_t i = 0; i < e->nr_spaces; i++) {
-        if (e->spaces[i] == as) {
-            memmove(&e->spaces[i], &e->spaces[i + 1],
-                    (e->nr_spaces - i - 1) * sizeof(*e->spaces));
-            e->nr_spaces--;
-            break;
-        }
-    }
+    forget(e->spaces, &e->nr_spaces, sizeof(*e->spaces), &as);
     if (as == e->X)
         e->X = NULL;
     mt_address_space_destroy(as);

@@ -10,6 +10,15 @@
 
 #include <stdlib.h>
 
+/* The flat dump holds `views` FlatView blocks, and `needle`. */
+static void assert_flat_dump(mt_test_env *e, size_t views, const char *needle)
+{
+    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    assert_int_equal(mt_test_count(dump, "FlatView #"), views);
+    mt_assert_contains(dump, needle);
+    free(dump);
+}
+
 /* ---- same flat-root, same view ------------------------------------------- */
 
 static void same_flat_root_same_view(void **state)
@@ -29,13 +38,10 @@ static void same_flat_root_same_view(void **state)
                    "  0000000000004000-0000000000004fff (prio 0, ram): r2\n");
     assert_int_equal(mt_test_stats(e->ctx).cache_entries, 1);
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    assert_int_equal(mt_test_count(dump, "FlatView #"), 1);
-    mt_assert_contains(dump, "FlatView #0\n"
-                             " AS \"X\", root: C\n"
-                             " AS \"Y\", root: C\n"
-                             " Root memory region: C\n");
-    free(dump);
+    assert_flat_dump(e, 1, "FlatView #0\n"
+                           " AS \"X\", root: C\n"
+                           " AS \"Y\", root: C\n"
+                           " Root memory region: C\n");
 }
 
 /* ---- the bus-master pattern -------------------------------------------- */
@@ -76,12 +82,9 @@ static void full_size_alias_is_skipped(void **state)
     assert_ptr_equal(mt_view_root(mt_address_space_view(s.nic)), s.sys);
     mt_assert_view(s.nic, sys_view);
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    assert_int_equal(mt_test_count(dump, "FlatView #"), 1);
-    mt_assert_contains(dump, " AS \"memory\", root: sys\n"
-                             " AS \"nic\", root: bm\n"
-                             " Root memory region: sys\n");
-    free(dump);
+    assert_flat_dump(e, 1, " AS \"memory\", root: sys\n"
+                           " AS \"nic\", root: bm\n"
+                           " Root memory region: sys\n");
 }
 
 static void partial_alias_is_flat_root(void **state)
@@ -96,12 +99,9 @@ static void partial_alias_is_flat_root(void **state)
                    "  0000000000000000-000000000000ffff (prio 0, ram): ram\n"
                    "  000000007ffff800-000000007fffffff (prio 0, i/o): io\n");
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    assert_int_equal(mt_test_count(dump, "FlatView #"), 2);
-    mt_assert_contains(dump, " AS \"nic\", root: bm\n"
-                             " Root memory region: bm-alias\n"
-                             "  0000000000000000-000000000000ffff (prio 0, ram): ram\n");
-    free(dump);
+    assert_flat_dump(e, 2, " AS \"nic\", root: bm\n"
+                           " Root memory region: bm-alias\n"
+                           "  0000000000000000-000000000000ffff (prio 0, ram): ram\n");
 }
 
 /* The item's second variant: offset 1000 with the full 2^64 size. */
