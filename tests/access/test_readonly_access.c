@@ -111,8 +111,7 @@ static void region_dispatch_through_readonly_alias(void **state)
 {
     mt_test_env *e = *state;
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *m = rec_region(e, &d, "m", 0x100);
+    mt_region *m = rec_device(e, &d, MT_ENDIAN_LITTLE, "m", 0x100);
     mt_region *a = mt_test_alias(e, e->O2, "a", m, 0x10, 0x10);
     assert_int_equal(mt_region_set_readonly(a, true), 0);
     assert_int_equal(mt_region_dispatch_write(a, 0, 1, 4, MT_ENDIAN_LITTLE, A),
@@ -187,8 +186,7 @@ static void no_eventfd_for_refused_write(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *door = rec_region(e, &d, "door", 0x100);
+    mt_region *door = rec_device(e, &d, MT_ENDIAN_LITTLE, "door", 0x100);
     mt_region *a = mt_test_alias(e, e->O2, "door-ro", door, 0, 0x100);
     assert_int_equal(mt_region_set_readonly(a, true), 0);
     mt_test_map(e->C, 0x3000, a);
