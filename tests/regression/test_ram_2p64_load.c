@@ -24,6 +24,12 @@ static void load(mt_test_loaded *L, const char *text)
     mt_test_load(L, MT_FORMAT_AUTO, text, "m.map", NULL, 0);
 }
 
+/* The same, asserting that it loads. */
+static void load_ok(mt_test_loaded *L, const char *text)
+{
+    mt_test_load_ok(L, MT_FORMAT_AUTO, text, "m.map", NULL);
+}
+
 /* Accesses of `len` bytes of *value, with no attributes. */
 static mt_result rd(mt_address_space *as, uint64_t addr, uint64_t *value, unsigned len)
 {
@@ -57,8 +63,7 @@ static void a_2p64_ram_region_loads(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, full_ram);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, full_ram);
     assert_string_equal(L.err, "");
     mt_region *big = mt_machine_region_by_label(L.m, "big");
     assert_non_null(big);
@@ -74,8 +79,7 @@ static void access_to_impossible_backing_errors(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, full_ram);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, full_ram);
     mt_address_space *as = mt_machine_address_space(L.m, 0);
     uint64_t value = 0x1122334455667788ull;
 
@@ -175,8 +179,7 @@ static void every_format_loads_a_2p64_ram(void **state)
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         mt_test_loaded L;
-        load(&L, texts[i]);
-        assert_int_equal(L.rc, 0);
+        load_ok(&L, texts[i]);
         mt_address_space *as = mt_machine_address_space(L.m, 0);
         uint64_t value;
         assert_int_equal(rd(as, 0x8000000000000000ull, &value, 8), MT_RESULT_ERROR);

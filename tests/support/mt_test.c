@@ -583,6 +583,14 @@ void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
         fclose(fl);
 }
 
+void mt_test_load_ok(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                     const char *name, const char *flat)
+{
+    mt_test_load(L, fmt, text, name, flat, 0);
+    if (L->rc)
+        fail_msg("loading %s failed (%d): %s", name, L->rc, L->err);
+}
+
 void mt_test_unload(mt_test_loaded *L)
 {
     if (L->rc)

@@ -245,6 +245,10 @@ typedef struct mt_test_loaded {
  */
 void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
                   const char *name, const char *flat, uint64_t limit);
+/* mt_test_load that must succeed: on failure the test fails with the
+ * loader's message. */
+void mt_test_load_ok(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                     const char *name, const char *flat);
 /*
  * Frees the machine (a failed load must have made none), checks that it
  * left no region or address space behind and frees the context.
