@@ -8,6 +8,7 @@
  * bridge `B` sits on the root bus of docs/pci-bridge.md, "Using it".
  */
 #include "test_bridge_common.h"
+#include "mt_rec.h"
 
 typedef struct fixture {
     mt_test_env *e;
@@ -438,61 +439,23 @@ static void br7_trigger_ranges(void **state)
 
 /* ---- BR-8: one transaction per update ------------------------------------------------------ */
 
-typedef struct rec_listener {
-    mt_listener l; /* first: callbacks cast back */
-    unsigned begins, commits, adds, dels, nops;
-    char log[4096];
-} rec_listener;
-
-static void rec_note(rec_listener *r, const char *what, const mt_section *s)
+/* What a recording listener (mt_rec.h) heard: `what` words ("begin",
+ * "add(", ...) in its log. */
+static size_t heard(const mt_rec *r, const char *what)
 {
-    size_t n = strlen(r->log);
-    const char *name = s->region ? mt_region_name(s->region) : "?";
-    snprintf(r->log + n, sizeof(r->log) - n, "%s(%s@%" PRIx64 ") ", what, name, s->start);
+    return mt_test_count(r->log, what);
 }
 
-static void rec_begin(mt_listener *l) { ((rec_listener *)l)->begins++; }
-static void rec_commit(mt_listener *l) { ((rec_listener *)l)->commits++; }
-
-static void rec_add(mt_listener *l, const mt_section *s)
+static void clear_logs(mt_rec *a, mt_rec *b)
 {
-    ((rec_listener *)l)->adds++;
-    rec_note((rec_listener *)l, "add", s);
+    a->log[0] = b->log[0] = '\0';
 }
 
-static void rec_del(mt_listener *l, const mt_section *s)
+static void expect_pairs(const mt_rec *r, size_t pairs)
 {
-    ((rec_listener *)l)->dels++;
-    rec_note((rec_listener *)l, "del", s);
-}
-
-static void rec_nop(mt_listener *l, const mt_section *s)
-{
-    (void)s;
-    ((rec_listener *)l)->nops++;
-}
-
-static void rec_init(rec_listener *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->l.begin = rec_begin;
-    r->l.commit = rec_commit;
-    r->l.region_add = rec_add;
-    r->l.region_del = rec_del;
-    r->l.region_nop = rec_nop;
-}
-
-static void rec_clear(rec_listener *r)
-{
-    r->begins = r->commits = r->adds = r->dels = r->nops = 0;
-    r->log[0] = 0;
-}
-
-static void expect_pairs(rec_listener *r, unsigned pairs)
-{
-    if (r->begins != pairs || r->commits != pairs)
-        fail_msg("expected %u begin/commit pair(s), got %u/%u; %s", pairs, r->begins,
-                 r->commits, r->log);
+    if (heard(r, "begin") != pairs || heard(r, "commit") != pairs)
+        fail_msg("expected %zu begin/commit pair(s), got %zu/%zu; %s", pairs, heard(r, "begin"),
+                 heard(r, "commit"), r->log);
 }
 
 static void br8_one_transaction_per_update(void **state)
@@ -506,12 +469,12 @@ static void br8_one_transaction_per_update(void **state)
     bt_write(e, f.B, 0x1c, 0xc0c0, 2);
     bt_write(e, f.B, 0x20, 0xfe00fe00, 4);
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 3, 2);
-    rec_listener lm, li;
-    rec_init(&lm);
-    rec_init(&li);
+    mt_rec lm, li;
+    mt_rec_init(&lm, 0, NULL, NULL, 0);
+    mt_rec_init(&li, 0, NULL, NULL, 0);
     assert_int_equal(mt_listener_register(&lm.l, f.root.memory), 0);
     assert_int_equal(mt_listener_register(&li.l, f.root.io_as), 0);
-    assert_int_equal(lm.adds, 1); /* the replay of dev-mem */
+    assert_int_equal(heard(&lm, "add("), 1); /* the replay of dev-mem */
 
     /* every triggering write is one begin/commit pair, whatever it changes */
     static const struct { unsigned off, size; uint32_t v; } writes[] = {
@@ -519,8 +482,7 @@ static void br8_one_transaction_per_update(void **state)
         {0x24, 4, 0x0001fff1}, {MT_PCI_BRIDGE_CONTROL, 2, 8}, {MT_PCI_BRIDGE_CONTROL, 2, 0},
     };
     for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
-        rec_clear(&lm);
-        rec_clear(&li);
+        clear_logs(&lm, &li);
         bt_write(e, f.B, writes[i].off, writes[i].v, writes[i].size);
         expect_pairs(&lm, 1);
         expect_pairs(&li, 1);
@@ -533,8 +495,7 @@ static void br8_one_transaction_per_update(void **state)
         {MT_PCI_BRIDGE_CONTROL, 2},
     };
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-        rec_clear(&lm);
-        rec_clear(&li);
+        clear_logs(&lm, &li);
         uint64_t before[6], after[6];
         bt_alias_ids(&f.B->b, before);
         uint32_t v = mt_pci_bridge_config_read(&f.B->b, same[i].off, same[i].size);
@@ -543,27 +504,25 @@ static void br8_one_transaction_per_update(void **state)
         assert_true(after[0] != before[0]);
         expect_pairs(&lm, 1);
         expect_pairs(&li, 1);
-        if (lm.adds || lm.dels || li.adds || li.dels)
+        if (heard(&lm, "add(") || heard(&lm, "del(") || heard(&li, "add(") || heard(&li, "del("))
             fail_msg("a same-value write changed ranges: memory: %s; I/O: %s", lm.log, li.log);
-        assert_int_equal(lm.nops, 1); /* dev-mem */
-        assert_int_equal(li.nops, 3); /* io, dev-io, io */
+        assert_int_equal(heard(&lm, "nop("), 1); /* dev-mem */
+        assert_int_equal(heard(&li, "nop("), 3); /* io, dev-io, io */
     }
 
     /* three writes in the caller's transaction: one pair */
-    rec_clear(&lm);
-    rec_clear(&li);
+    clear_logs(&lm, &li);
     mt_transaction_begin(e->ctx);
     bt_write(e, f.B, 0x1c, 0xd0d0, 2);
     bt_write(e, f.B, 0x20, 0xfe10fe00, 4);
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 2, 2);
-    assert_int_equal(lm.begins + li.begins, 0);
+    assert_int_equal(heard(&lm, "begin") + heard(&li, "begin"), 0);
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
     expect_pairs(&lm, 1);
     expect_pairs(&li, 1);
 
     /* a write outside the trigger ranges opens no transaction at all */
-    rec_clear(&lm);
-    rec_clear(&li);
+    clear_logs(&lm, &li);
     bt_write(e, f.B, 0x3c, 0x0b, 1);
     expect_pairs(&lm, 0);
     expect_pairs(&li, 0);
