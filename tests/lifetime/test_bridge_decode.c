@@ -15,6 +15,8 @@ typedef struct fixture {
     bt_root root;
     bt_bridge *B;
     bt_poison poison;
+    /* devices on the secondary buses (behind_bridge), unmapped at teardown */
+    mt_region *dev_io, *dev_mem;
 } fixture;
 
 static fixture setup_bridge(mt_test_env *e, bool io_32bit, bool pref_32bit)
@@ -27,8 +29,23 @@ static fixture setup_bridge(mt_test_env *e, bool io_32bit, bool pref_32bit)
     return f;
 }
 
+/* Maps `io` at io_at on the bridge's secondary I/O bus and `mem` at
+ * mem_at on its memory bus, at priority 1. */
+static void behind_bridge(fixture *f, mt_region *io, uint64_t io_at, mt_region *mem,
+                          uint64_t mem_at)
+{
+    mt_test_map_prio(mt_pci_bridge_sec_io(&f->B->b), io_at, io, 1);
+    mt_test_map_prio(mt_pci_bridge_sec_mem(&f->B->b), mem_at, mem, 1);
+    f->dev_io = io;
+    f->dev_mem = mem;
+}
+
 static void teardown_bridge(fixture *f)
 {
+    if (f->dev_io) {
+        mt_test_unmap(mt_pci_bridge_sec_io(&f->B->b), f->dev_io);
+        mt_test_unmap(mt_pci_bridge_sec_mem(&f->B->b), f->dev_mem);
+    }
     bt_check_views(f->e->ctx);
     bt_unplug(f->e, f->B);
 }
@@ -209,6 +226,19 @@ static void br3_prefetchable_decoding(void **state)
     teardown_bridge(&f);
 }
 
+/* The tree dump shows the bridge's alias `name` of `target` over
+ * [first, last] at priority 1, as the bridge maps its windows (at the
+ * address they forward). */
+static void expect_window_line(mt_test_env *e, const char *name, const char *target,
+                               uint64_t first, uint64_t last)
+{
+    char line[256];
+    snprintf(line, sizeof(line),
+             "%016" PRIx64 "-%016" PRIx64 " (prio 1, i/o): alias %s @%s %016" PRIx64 "-%016" PRIx64
+             "\n", first, last, name, target, first, last);
+    mt_assert_dump_contains(e->ctx, 0, line);
+}
+
 /* ---- BR-4: empty windows after the forwarding-disabled reset ------------------------------- */
 
 static void br4_empty_windows(void **state)
@@ -216,10 +246,8 @@ static void br4_empty_windows(void **state)
     mt_test_env *e = *state;
     fixture f = setup_bridge(e, false, false);
     /* something behind the bridge right where an off-by-one would show it */
-    mt_region *behind_io = mt_test_io(e, e->O3, "behind-io", 0x1000);
-    mt_region *behind_mem = mt_test_io(e, e->O3, "behind-mem", 0x100000);
-    mt_test_map_prio(mt_pci_bridge_sec_io(&f.B->b), 0xf000, behind_io, 1);
-    mt_test_map_prio(mt_pci_bridge_sec_mem(&f.B->b), 0xfff00000, behind_mem, 1);
+    behind_bridge(&f, mt_test_io(e, e->O3, "behind-io", 0x1000), 0xf000,
+                  mt_test_io(e, e->O3, "behind-mem", 0x100000), 0xfff00000);
 
     for (int cmd = 0; cmd <= 3; cmd += 3) {
         assert_int_equal(mt_pci_bridge_reset(&f.B->b, MT_PCI_BRIDGE_RESET_FORWARDING_DISABLED),
@@ -231,21 +259,13 @@ static void br4_empty_windows(void **state)
         for (int k = 0; k < 3; k++)
             assert_int_equal(mt_pci_bridge_window_size(&f.B->b, (mt_pci_bridge_window_kind)k), 0);
 
-        mt_assert_dump_contains(e->ctx, 0, "000000000000f000-000000000000f000 (prio 1, i/o): alias "
-                                           "pci_bridge_io @pci_bridge_io "
-                                           "000000000000f000-000000000000f000\n");
-        mt_assert_dump_contains(e->ctx, 0, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
-                                           "pci_bridge_mem @pci_bridge_pci "
-                                           "00000000fff00000-00000000fff00000\n");
-        mt_assert_dump_contains(e->ctx, 0, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
-                                           "pci_bridge_pref_mem @pci_bridge_pci "
-                                           "00000000fff00000-00000000fff00000\n");
+        expect_window_line(e, "pci_bridge_io", "pci_bridge_io", 0xf000, 0xf000);
+        expect_window_line(e, "pci_bridge_mem", "pci_bridge_pci", 0xfff00000, 0xfff00000);
+        expect_window_line(e, "pci_bridge_pref_mem", "pci_bridge_pci", 0xfff00000, 0xfff00000);
         mt_assert_view(f.root.io_as, "  0000000000000000-000000000000ffff (prio 0, i/o): io\n");
         mt_assert_view(f.root.memory, "");
         bt_check_views(e->ctx);
     }
-    mt_test_unmap(mt_pci_bridge_sec_io(&f.B->b), behind_io);
-    mt_test_unmap(mt_pci_bridge_sec_mem(&f.B->b), behind_mem);
     teardown_bridge(&f);
 }
 
@@ -324,10 +344,8 @@ static void br6_vga_forwarding(void **state)
     bt_write(e, f.B, 0x1c, 0xc0c0, 2);            /* I/O c000-cfff */
     bt_write(e, f.B, 0x20, 0xfe10fe00, 4);        /* memory fe000000-fe1fffff */
     bt_write(e, f.B, 0x24, 0x0001fff1, 4);        /* prefetchable base above limit */
-    mt_region *vga_io = mt_test_io(e, e->O3, "vga-io", 0x20);
-    mt_region *vga_mem = mt_test_ram(e, e->O3, "vga-mem", 0x20000);
-    mt_test_map_prio(mt_pci_bridge_sec_io(&f.B->b), 0x3c0, vga_io, 1);
-    mt_test_map_prio(mt_pci_bridge_sec_mem(&f.B->b), 0xa0000, vga_mem, 1);
+    behind_bridge(&f, mt_test_io(e, e->O3, "vga-io", 0x20), 0x3c0,
+                  mt_test_ram(e, e->O3, "vga-mem", 0x20000), 0xa0000);
     bt_write(e, f.B, MT_PCI_BRIDGE_CONTROL, MT_PCI_BRIDGE_CTL_VGA, 2);
 
     const char *io_line = "  00000000000003c0-00000000000003df (prio 1, i/o): vga-io\n";
@@ -354,15 +372,9 @@ static void br6_vga_forwarding(void **state)
 
     /* the ISA bit changes no view */
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 3, 2);
-    mt_assert_dump_contains(e->ctx, 0, "00000000000a0000-00000000000bffff (prio 1, i/o): alias "
-                                       "pci_bridge_vga_mem @pci_bridge_pci "
-                                       "00000000000a0000-00000000000bffff\n");
-    mt_assert_dump_contains(e->ctx, 0, "00000000000003b0-00000000000003bb (prio 1, i/o): alias "
-                                       "pci_bridge_vga_io_lo @pci_bridge_io "
-                                       "00000000000003b0-00000000000003bb\n");
-    mt_assert_dump_contains(e->ctx, 0, "00000000000003c0-00000000000003df (prio 1, i/o): alias "
-                                       "pci_bridge_vga_io_hi @pci_bridge_io "
-                                       "00000000000003c0-00000000000003df\n");
+    expect_window_line(e, "pci_bridge_vga_mem", "pci_bridge_pci", 0xa0000, 0xbffff);
+    expect_window_line(e, "pci_bridge_vga_io_lo", "pci_bridge_io", 0x3b0, 0x3bb);
+    expect_window_line(e, "pci_bridge_vga_io_hi", "pci_bridge_io", 0x3c0, 0x3df);
     char *io0 = mt_test_as_text(f.root.io_as), *mem0 = mt_test_as_text(f.root.memory);
     bt_write(e, f.B, MT_PCI_BRIDGE_CONTROL, MT_PCI_BRIDGE_CTL_VGA | MT_PCI_BRIDGE_CTL_ISA, 2);
     assert_int_equal(mt_pci_bridge_config_read(&f.B->b, MT_PCI_BRIDGE_CONTROL, 2), 0x0c);
@@ -385,8 +397,6 @@ static void br6_vga_forwarding(void **state)
     free(io1);
     free(mem1);
 
-    mt_test_unmap(mt_pci_bridge_sec_io(&f.B->b), vga_io);
-    mt_test_unmap(mt_pci_bridge_sec_mem(&f.B->b), vga_mem);
     teardown_bridge(&f);
 }
 
@@ -462,10 +472,8 @@ static void br8_one_transaction_per_update(void **state)
 {
     mt_test_env *e = *state;
     fixture f = setup_bridge(e, false, false);
-    mt_region *dev_io = mt_test_io(e, e->O3, "dev-io", 0x40);
-    mt_region *dev_mem = mt_test_io(e, e->O3, "dev-mem", 0x1000);
-    mt_test_map_prio(mt_pci_bridge_sec_io(&f.B->b), 0xc000, dev_io, 1);
-    mt_test_map_prio(mt_pci_bridge_sec_mem(&f.B->b), 0xfe000000, dev_mem, 1);
+    behind_bridge(&f, mt_test_io(e, e->O3, "dev-io", 0x40), 0xc000,
+                  mt_test_io(e, e->O3, "dev-mem", 0x1000), 0xfe000000);
     bt_write(e, f.B, 0x1c, 0xc0c0, 2);
     bt_write(e, f.B, 0x20, 0xfe00fe00, 4);
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 3, 2);
@@ -529,8 +537,6 @@ static void br8_one_transaction_per_update(void **state)
 
     mt_listener_unregister(&lm.l);
     mt_listener_unregister(&li.l);
-    mt_test_unmap(mt_pci_bridge_sec_io(&f.B->b), dev_io);
-    mt_test_unmap(mt_pci_bridge_sec_mem(&f.B->b), dev_mem);
     teardown_bridge(&f);
 }
 
