@@ -318,12 +318,10 @@ static void map_bounce(void **state)
 static void find_holds_a_reference(void **state)
 {
     mt_test_env *e = mt_test_std_env(state);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_region *r = mt_test_ram_at(e, 0, "r", 0x1000);
+    mt_region *m = mt_test_io_at(e, 0x1000, "m", 0x1000);
     mt_region *sub = mt_test_container(e, e->O1, "sub", 0x4000);
     mt_region *inner = mt_test_io(e, e->O3, "inner", 0x1000);
-    mt_test_map(e->C, 0, r);
-    mt_test_map(e->C, 0x1000, m);
     mt_test_map(sub, 0x2000, inner);
     mt_test_map(e->C, 0x8000, sub);
     mt_test_reclaim(e);

@@ -69,10 +69,11 @@ static void reprogram(mt_test_env *e, window_setup *s, uint64_t offset, uint64_t
     assert_int_equal(mt_region_init_alias(&s->W, e->ctx, e->O3, "W", s->T, offset, size), 0);
 }
 
-/* W must go before the environment's teardown finalises T (W targets it). */
-static void drop_window(mt_test_env *e, window_setup *s)
+/* Unmaps W from B and finalises it: W must go before the environment's
+ * teardown finalises T (W targets it). */
+static void drop_window(window_setup *s)
 {
-    (void)e;
+    mt_test_unmap(s->B, &s->W);
     assert_int_equal(mt_region_finalize(&s->W), 0);
 }
 
@@ -106,8 +107,7 @@ static void reuse_storage_of_flat_root_alias(void **state)
     assert_int_equal(mt_owner_refcount(e->O1), 2);
     assert_int_equal(mt_owner_refcount(e->O2), 2);
     assert_int_equal(mt_owner_refcount(e->O3), 2);
-    mt_test_unmap(s.B, &s.W);
-    drop_window(e, &s);
+    drop_window(&s);
 }
 
 static void nested_finalise_then_new_address_space(void **state)
@@ -145,8 +145,7 @@ static void nested_finalise_then_new_address_space(void **state)
     mt_test_reclaim(e);
     assert_int_equal(mt_test_stats(e->ctx).live_views, 1);
     mt_test_as_destroy(e, Y2);
-    mt_test_unmap(s.B, &s.W);
-    drop_window(e, &s);
+    drop_window(&s);
 }
 
 static void finalise_clears_weak_link_and_cache_entry(void **state)
@@ -253,8 +252,7 @@ static void ten_thousand_reprogramming_cycles(void **state)
      * (0 vs 1000), not in who holds owner references: compare the owners */
     for (int i = 0; i < 3; i++)
         assert_int_equal(mt_owner_refcount(&e->owners[i].owner), owners_first[i]);
-    mt_test_unmap(s.B, &s.W);
-    drop_window(e, &s);
+    drop_window(&s);
 }
 
 /* ---- usage errors ----------------------------------------------- */
