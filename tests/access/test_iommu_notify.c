@@ -178,7 +178,15 @@ static int setup(void **state)
     return mt_test_setup(state);
 }
 
-#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, mt_test_teardown)
+/* The kit's regions go first: the environment's teardown checks that no
+ * region is left. */
+static int teardown(void **state)
+{
+    kit_release(*state);
+    return mt_test_teardown(state);
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* ---- num_indexes and the minimum page size ------------------------------------------- */
 
@@ -196,11 +204,8 @@ static void num_indexes_from_ops_or_one(void **state)
     assert_int_equal(mt_iommu_num_indexes(a2), 3); /* through two aliases */
     assert_int_equal(e->diag.count, 0);
 
-    unsigned before = e->diag.count;
     m.indexes = 0;
-    assert_int_equal(mt_iommu_num_indexes(multi), -EINVAL);
-    mt_assert_diag(e, before, "multi");
-    kit_release(e);
+    mt_assert_refused(e, mt_iommu_num_indexes(multi), -EINVAL, "multi");
 }
 
 static void num_indexes_of_other_regions(void **state)
@@ -210,18 +215,12 @@ static void num_indexes_of_other_regions(void **state)
     mt_region *c = mt_test_container(e, e->O2, "box", 0x1000);
     mt_region *a = alias_new(e, e->O2, "ram-alias", ram, 0, 0x1000);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_num_indexes(ram), -EINVAL);
-    mt_assert_diag(e, before, "ram");
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_num_indexes(c), -EINVAL);
-    mt_assert_diag(e, before, "box");
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_num_indexes(a), -EINVAL);
-    mt_assert_diag(e, before, "ram-alias"); /* and where the chain ends: */
+    mt_assert_refused(e, mt_iommu_num_indexes(ram), -EINVAL, "ram");
+    mt_assert_refused(e, mt_iommu_num_indexes(c), -EINVAL, "box");
+    /* the message also says where the chain ends */
+    mt_assert_refused(e, mt_iommu_num_indexes(a), -EINVAL, "ram-alias");
     mt_assert_contains(e->diag.last, "ends at 'ram'");
     assert_int_equal(mt_iommu_num_indexes(NULL), -EINVAL); /* no context: stderr */
-    kit_release(e);
 }
 
 static void min_page_size_from_ops_or_context(void **state)
@@ -241,20 +240,13 @@ static void min_page_size_from_ops_or_context(void **state)
     assert_int_equal(mt_iommu_min_page_size(own), 1);
     assert_int_equal(e->diag.count, 0);
 
-    unsigned before = e->diag.count;
     m.min_page = 0x1800;
-    assert_int_equal(mt_iommu_min_page_size(own), 0);
-    mt_assert_diag(e, before, "own");
-    before = e->diag.count;
+    mt_assert_refused(e, mt_iommu_min_page_size(own), 0, "own");
     m.min_page = 0;
-    assert_int_equal(mt_iommu_min_page_size(a), 0);
-    mt_assert_diag(e, before, "own");
+    mt_assert_refused(e, mt_iommu_min_page_size(a), 0, "own");
 
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_min_page_size(ram), 0);
-    mt_assert_diag(e, before, "ram");
-    kit_release(e);
+    mt_assert_refused(e, mt_iommu_min_page_size(ram), 0, "ram");
 }
 
 /* ---- delivery: types, indexes, ranges, order ----------------------------------------- */
@@ -282,7 +274,6 @@ static void events_go_to_the_notifiers_of_their_type(void **state)
     ear_stop(&map);
     ear_stop(&unmap);
     ear_stop(&both);
-    kit_release(e);
 }
 
 static void events_go_to_the_notifiers_of_their_index(void **state)
@@ -300,17 +291,12 @@ static void events_go_to_the_notifiers_of_their_index(void **state)
     assert_heard("I0:unmap 1000+fff>0 ");
 
     /* indexes past num_indexes are refused, even with no notifier there */
-    unsigned before = e->diag.count;
-    assert_int_equal(fire(io, 2, map_event(0x1000, 0xfff, 0)), -EINVAL);
-    mt_assert_diag(e, before, "io");
-    before = e->diag.count;
-    assert_int_equal(fire(io, -1, map_event(0x1000, 0xfff, 0)), -EINVAL);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, fire(io, 2, map_event(0x1000, 0xfff, 0)), -EINVAL, "io");
+    mt_assert_refused(e, fire(io, -1, map_event(0x1000, 0xfff, 0)), -EINVAL, "io");
     assert_heard("");
 
     ear_stop(&i0);
     ear_stop(&i1);
-    kit_release(e);
 }
 
 static void events_are_clipped_to_the_notifier_range(void **state)
@@ -346,7 +332,6 @@ static void events_are_clipped_to_the_notifier_range(void **state)
     assert_int_equal(e->diag.count, 0);
 
     ear_stop(&r);
-    kit_release(e);
 }
 
 static void notifier_ranges_reach_the_end_of_2_64_regions(void **state)
@@ -362,7 +347,6 @@ static void notifier_ranges_reach_the_end_of_2_64_regions(void **state)
     assert_heard("T:map fffffffffffff000+fff>fffffffffffff000 A:map 0+ffffffffffffffff>0 ");
     ear_stop(&top);
     ear_stop(&all);
-    kit_release(e);
 }
 
 static void delivery_follows_registration_order(void **state)
@@ -395,7 +379,6 @@ static void delivery_follows_registration_order(void **state)
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 0);
     ear_stop(&elsewhere);
     assert_heard("");
-    kit_release(e);
 }
 
 /* ---- aliases ---------------------------------------------------------------------------- */
@@ -418,9 +401,7 @@ static void registration_through_aliases_lands_on_the_iommu(void **state)
     assert_heard("X:unmap 0+fff>0 ");
     /* registered on the IOMMU, so a second registration through the IOMMU
      * itself or another alias is the same double registration */
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_iommu_notifier_register(io, &x.n), -EBUSY, "io");
 
     /* the aliases can go; the notifier stays on the IOMMU */
     assert_int_equal(mt_region_finalize(a2), 0);
@@ -437,7 +418,6 @@ static void registration_through_aliases_lands_on_the_iommu(void **state)
     ear_stop(&wide);
 
     ear_stop(&x);
-    kit_release(e);
 }
 
 /* ---- registration errors: each reported, nothing changed ------------------------------- */
@@ -457,16 +437,11 @@ static void register_refuses_what_is_not_an_iommu(void **state)
     ear x;
     ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(ram, &x.n), -EINVAL);
-    mt_assert_diag(e, before, "ram");
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(a, &x.n), -EINVAL);
-    mt_assert_diag(e, before, "box-alias");
+    mt_assert_refused(e, mt_iommu_notifier_register(ram, &x.n), -EINVAL, "ram");
+    mt_assert_refused(e, mt_iommu_notifier_register(a, &x.n), -EINVAL, "box-alias");
     mt_assert_contains(e->diag.last, "ends at 'box'");
     assert_int_equal(mt_iommu_notifier_register(NULL, &x.n), -EINVAL);
     assert_unregistered(&x.n);
-    kit_release(e);
 }
 
 static void register_refuses_bad_notifiers(void **state)
@@ -512,16 +487,13 @@ static void register_refuses_bad_notifiers(void **state)
     ear x;
     ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
     m.indexes = 0;
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), -EINVAL);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_iommu_notifier_register(io, &x.n), -EINVAL, "io");
     m.indexes = 2;
 
     /* only `ok` is there, once */
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 1);
     assert_heard("ok:map 0+fff>0 ");
     ear_stop(&ok);
-    kit_release(e);
 }
 
 static void register_refuses_a_notifier_registered_already(void **state)
@@ -532,13 +504,9 @@ static void register_refuses_a_notifier_registered_already(void **state)
     ear x;
     ear_listen(&x, io, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_iommu_notifier_register(io, &x.n), -EBUSY, "io");
     /* on another region too: the message names where it is */
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(other, &x.n), -EBUSY);
-    mt_assert_diag(e, before, "'io'");
+    mt_assert_refused(e, mt_iommu_notifier_register(other, &x.n), -EBUSY, "'io'");
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 1);
     assert_int_equal(fire(other, 0, map_event(0, 0xfff, 0)), 0);
     assert_heard("X:map 0+fff>0 ");
@@ -550,7 +518,6 @@ static void register_refuses_a_notifier_registered_already(void **state)
     assert_int_equal(fire(other, 0, map_event(0, 0xfff, 0)), 1);
     assert_heard("X:map 0+fff>0 ");
     ear_stop(&x);
-    kit_release(e);
 }
 
 static void unregister_of_what_is_not_registered(void **state)
@@ -568,7 +535,6 @@ static void unregister_of_what_is_not_registered(void **state)
     assert_int_equal(e->diag.count, before);
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 0);
     assert_heard("");
-    kit_release(e);
 }
 
 /* ---- event errors --------------------------------------------------------------------- */
@@ -614,9 +580,7 @@ static void notify_refuses_bad_events(void **state)
     assert_int_equal(mt_iommu_notify(io, 0, NULL), -EINVAL);
     mt_assert_diag(e, before, "io");
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
-    before = e->diag.count;
-    assert_int_equal(fire(ram, 0, map_event(0, 0xfff, 0)), -EINVAL);
-    mt_assert_diag(e, before, "ram");
+    mt_assert_refused(e, fire(ram, 0, map_event(0, 0xfff, 0)), -EINVAL, "ram");
     assert_int_equal(x.calls, 0);
     assert_heard("");
 
@@ -624,7 +588,6 @@ static void notify_refuses_bad_events(void **state)
     assert_int_equal(fire(io, 0, map_event(0x123, 0, 0x456)), 1);
     assert_heard("X:map 123+0>456 ");
     ear_stop(&x);
-    kit_release(e);
 }
 
 /* ---- callbacks ------------------------------------------------------------------------ */
@@ -679,7 +642,6 @@ static void callbacks_may_fire_but_not_edit(void **state)
     assert_heard("m:unmap 0+fff>0 v:unmap 0+fff>0 ");
     assert_int_equal(mt_iommu_notifier_unregister(&m.ear.n), 0);
     ear_stop(&v);
-    kit_release(e);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------- */
@@ -696,9 +658,7 @@ static void finalize_refuses_an_iommu_with_notifiers(void **state)
     ear_listen(&y, io, "Y", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
     char *tree = mt_test_tree_text(holder);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_region_finalize(io), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_region_finalize(io), -EBUSY, "io");
     mt_assert_contains(e->diag.last, "2 IOMMU notifier(s)");
     mt_assert_contains(e->diag.last, "[0x1000, 0x1fff]"); /* the first one */
     /* nothing changed: still live, still notified */
@@ -710,15 +670,12 @@ static void finalize_refuses_an_iommu_with_notifiers(void **state)
 
     /* one left is still one too many */
     ear_stop(&x);
-    before = e->diag.count;
-    assert_int_equal(mt_region_finalize(io), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_region_finalize(io), -EBUSY, "io");
     mt_assert_contains(e->diag.last, "1 IOMMU notifier(s)");
     ear_stop(&y);
     assert_int_equal(mt_region_finalize(io), 0);
     kit_forget(io);
     assert_null(mt_region_first_subregion(holder));
-    kit_release(e);
 }
 
 static void reused_storage_starts_without_notifiers(void **state)
@@ -788,7 +745,6 @@ static void owner_teardown_detaches_notifiers(void **state)
     assert_heard("Z:map 0+fff>0 X:map 0+fff>0 ");
     ear_stop(&x);
     ear_stop(&z);
-    kit_release(e);
 }
 
 static void owner_teardown_without_notifiers_is_quiet(void **state)

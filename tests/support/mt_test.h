@@ -214,6 +214,14 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
                          const char *file, int line);
 #define mt_assert_diag(e, before, name) \
     mt_test__check_diag((e), (before), (name), __FILE__, __LINE__)
+/* `call` is refused: it returns `rc` and reports exactly one usage error,
+ * which names `name` when given (mt_assert_diag). */
+#define mt_assert_refused(e, call, rc, name)                \
+    do {                                                    \
+        unsigned before_ = (e)->diag.count;                 \
+        assert_int_equal((call), (rc));                     \
+        mt_assert_diag((e), before_, (name));               \
+    } while (0)
 
 /* ---- machines loaded from text ------------------------------------------------ */
 
