@@ -80,8 +80,7 @@ static void loops_render_and_container_cycles_are_refused(void **state)
     mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
-    mt_test_map(c, 0, r);
+    mt_test_ram_at(e, 0, "r", 0x4000);
     /* two levels deep: the alias sits in d, inside c */
     mt_region *d = mt_test_container(e, e->O2, "d", 0x10000);
     mt_test_map(c, 0, d);
@@ -140,8 +139,7 @@ static void zero_displacement_with_other_flags_renders_one_pass(void **state)
     mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
-    mt_region *s = mt_test_ram(e, e->O2, "s", 0x4000);
-    mt_test_map(c, 0x8000, s);
+    mt_test_ram_at(e, 0x8000, "s", 0x4000);
     mt_region *b = mt_test_alias(e, e->O2, "b", c, 0x8000, 0x4000);
     mt_test_map_prio(c, 0x8000, b, 1);
     /* same start, same flags: nothing from b, s shows as itself */
@@ -160,8 +158,7 @@ static void loop_through_alias_of_alias(void **state)
     mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
-    mt_test_map(c, 0, r);
+    mt_test_ram_at(e, 0, "r", 0x4000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", c, 0, 0x4000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0x1000, 0x2000);
     mt_test_map(c, 0x8000, a2);
