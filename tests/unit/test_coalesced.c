@@ -124,7 +124,7 @@ static void changes_are_told_at_once(void **state)
     assert_int_equal(mt_region_clear_coalescing(m), 0);
     mt_rec_check(&L, "");
     assert_int_equal(mt_region_coalesced_count(m), 0);
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void parts_shown_by_each_range(void **state)
@@ -147,7 +147,7 @@ static void parts_shown_by_each_range(void **state)
     mt_region *u = mt_test_io(e, e->O2, "u", 0x1000);
     assert_int_equal(mt_region_set_coalescing(u), 0);
     mt_rec_check(&L, "");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void every_address_space_and_direction(void **state)
@@ -169,9 +169,9 @@ static void every_address_space_and_direction(void **state)
     assert_int_equal(mt_region_clear_coalescing(m), 0);
     mt_rec_check(&log, "L2:cdel(m@2000:1000) L2:=2000+10 L1:cdel(m@2000:1000) L1:=2000+10 "
                     "Lz:cdel(m@2000:1000) Lz:=2000+10");
-    mt_listener_unregister(&L1.l);
-    mt_listener_unregister(&L2.l);
-    mt_listener_unregister(&Lz.l);
+    mt_rec_free(&L1);
+    mt_rec_free(&L2);
+    mt_rec_free(&Lz);
 }
 
 /* ---- the diff ---------------------------------------------------------------- */
@@ -194,7 +194,7 @@ static void coalesced_with_add_and_del_only(void **state)
     mt_test_unmap(e->C, m);
     mt_rec_check(&L, "begin cdel(m@6000:1000) =6010+20 del(m@6000:1000) nop(r@4000:1000) "
                   "commit");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void destroying_an_address_space(void **state)
@@ -225,7 +225,7 @@ static void replay_includes_coalesced(void **state)
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
     mt_rec_check(&L, "begin add(r1@0:1000) cadd(r1@0:1000) =100+100 log_start(r1,0->1) "
                   "add(m@2000:1000) commit");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
     mt_rec_check(&L, "begin log_stop(r1,1->0) cdel(r1@0:1000) =100+100 del(r1@0:1000) "
                   "del(m@2000:1000) commit");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
@@ -255,7 +255,7 @@ static void coalescing_misuse_changes_nothing(void **state)
     /* the last byte alone is fine */
     assert_int_equal(mt_region_add_coalescing(m, 0xfff, 1), 0);
     mt_rec_check(&L, "cadd(m@2000:1000) =2fff+1");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void whole_2_64_region(void **state)
@@ -270,7 +270,7 @@ static void whole_2_64_region(void **state)
     assert_int_equal(mt_region_add_coalescing(io, UINT64_MAX - 0xf, 0x10), 0);
     mt_rec_check(&L, "cdel(io@0:0) =0+ffffffffffffffff cadd(io@0:0) =0+ffffffffffffffff "
                   "cadd(io@0:0) =fffffffffffffff0+10");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void finalisation_drops_the_ranges(void **state)
@@ -289,7 +289,7 @@ static void finalisation_drops_the_ranges(void **state)
      * sees the list go */
     assert_int_equal(mt_test_finalize(e, m), 0);
     mt_rec_check(&L, "");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 /* ---- the embedder's dirty-log requests -------------------------------------- */
@@ -406,7 +406,7 @@ static void at_most_one_of_log_sync_and_global(void **state)
     mt_rec_attach(&L, e->X);
     mt_context_log_sync(e->ctx);
     mt_rec_check(&L, "sync_global");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 MT_TEST_MAIN(
