@@ -66,13 +66,6 @@ static void check_boundaries(const mt_view *v)
     check_addr(v, UINT64_MAX);
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* Random trees: overlapping MMIO and RAM regions of random sizes and
  * priorities, some at the very top of the space, some readonly aliases;
@@ -86,27 +79,27 @@ static void random_views_agree(void **state)
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x10000);
     for (int round = 0; round < 40; round++) {
         mt_transaction_begin(e->ctx);
-        int n = 1 + (int)(rng_next(&seed) % 60);
+        int n = 1 + (int)(mt_test_xorshift(&seed) % 60);
         for (int i = 0; i < n; i++) {
-            uint64_t size = 1 + rng_next(&seed) % (round % 3 == 0 ? 0x10 : 0x3000);
-            uint64_t at = rng_next(&seed) % 0x40000;
-            if (rng_next(&seed) % 16 == 0)
+            uint64_t size = 1 + mt_test_xorshift(&seed) % (round % 3 == 0 ? 0x10 : 0x3000);
+            uint64_t at = mt_test_xorshift(&seed) % 0x40000;
+            if (mt_test_xorshift(&seed) % 16 == 0)
                 at = UINT64_MAX - size + 1; /* ends at the top */
             mt_region *r;
-            if (rng_next(&seed) % 5 == 0) {
-                r = mt_test_alias(e, e->O2, "a", ram, rng_next(&seed) % 0x8000,
+            if (mt_test_xorshift(&seed) % 5 == 0) {
+                r = mt_test_alias(e, e->O2, "a", ram, mt_test_xorshift(&seed) % 0x8000,
                                   size < 0x8000 ? size : 0x8000);
-                mt_region_set_readonly(r, rng_next(&seed) & 1);
+                mt_region_set_readonly(r, mt_test_xorshift(&seed) & 1);
             } else {
                 r = mt_test_io(e, e->O2, "m", size);
             }
-            mt_test_map_prio(top, at, r, (int32_t)(rng_next(&seed) % 5) - 2);
+            mt_test_map_prio(top, at, r, (int32_t)(mt_test_xorshift(&seed) % 5) - 2);
         }
         assert_int_equal(mt_transaction_commit(e->ctx), 0);
         const mt_view *v = mt_address_space_view(as);
         check_boundaries(v);
         for (int i = 0; i < 2000; i++)
-            check_addr(v, rng_next(&seed) % 0x50000);
+            check_addr(v, mt_test_xorshift(&seed) % 0x50000);
     }
 }
 
@@ -160,7 +153,7 @@ static void one_million_ranges(void **state)
     }
     uint64_t seed = 42;
     for (int i = 0; i < 200000; i++)
-        check_addr(v, rng_next(&seed) % (0x2000 + 4 * (uint64_t)N));
+        check_addr(v, mt_test_xorshift(&seed) % (0x2000 + 4 * (uint64_t)N));
     size_t bytes = mt_view_index_bytes(v);
     print_message("index: %zu bytes for %d ranges (%.2f bytes per range)\n", bytes, N,
                   (double)bytes / N);
@@ -183,7 +176,7 @@ static void *race(void *arg)
     struct racer *r = arg;
     mt_reader_register();
     for (int i = 0; i < 300000; i++) {
-        uint64_t addr = rng_next(&r->seed) % 0x20000;
+        uint64_t addr = mt_test_xorshift(&r->seed) % 0x20000;
         mt_read_lock();
         mt_section s;
         mt_view_lookup(r->v, addr, &s);

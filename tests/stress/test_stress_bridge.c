@@ -47,9 +47,7 @@ static void *reader(void *arg)
     struct reader_result *rr = arg;
     mt_reader_register();
     while (!atomic_load_explicit(&rr->sh->stop, memory_order_relaxed)) {
-        rr->seed ^= rr->seed << 13;
-        rr->seed ^= rr->seed >> 7;
-        rr->seed ^= rr->seed << 17;
+        mt_test_xorshift(&rr->seed);
         mt_address_space *as = rr->sh->spaces[rr->seed % 3];
         uint64_t addr = (rr->seed >> 8) % 0xfffd;
         uint32_t v = 0x12345678;
@@ -118,9 +116,7 @@ static void readers_during_bridge_reprogramming(void **state)
     uint64_t seed = 42, steps = 0, end = now_ns() + (uint64_t)(seconds * 1e9);
     static const uint16_t io_windows[] = {0x0000, 0x1010, 0x2010, 0x00f0, 0x1000, 0x0101};
     while (now_ns() < end) {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        mt_test_xorshift(&seed);
         bt_bridge *b = seed & 1 ? b1 : b2;
         bool nested = (seed >> 1) % 4 == 0;
         if (nested)

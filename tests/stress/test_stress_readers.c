@@ -44,13 +44,6 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* Is region `k` (stamp) what version v shows at `slot`? Resized regions may
  * reach into the next slots, so a region mapped at an earlier slot with a
@@ -75,7 +68,7 @@ static void *reader(void *arg)
     uint64_t seed = (uint64_t)(uintptr_t)arg | 1;
     mt_reader_register();
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-        uint64_t addr = xorshift(&seed) % (SLOTS * SLOT_SIZE);
+        uint64_t addr = mt_test_xorshift(&seed) % (SLOTS * SLOT_SIZE);
         uint64_t v_before = atomic_load_explicit(&version, memory_order_acquire);
         mt_read_lock();
         mt_view *v = mt_address_space_view(as);
@@ -166,9 +159,9 @@ static bool slots_free(struct world *w, int slot, unsigned pages, int except)
 
 static void writer_step(struct world *w, uint64_t *seed)
 {
-    int k = (int)(xorshift(seed) % REGIONS);
-    int slot = (int)(xorshift(seed) % SLOTS);
-    switch (xorshift(seed) % 4) {
+    int k = (int)(mt_test_xorshift(seed) % REGIONS);
+    int slot = (int)(mt_test_xorshift(seed) % SLOTS);
+    switch (mt_test_xorshift(seed) % 4) {
     case 0: /* map or unmap */
         if (w->slot_of[k] >= 0) {
             assert_int_equal(mt_region_del_subregion(&w->root, &w->ram[k]), 0);
@@ -186,7 +179,7 @@ static void writer_step(struct world *w, uint64_t *seed)
         }
         break;
     default: { /* resize between 1 and 3 slots */
-        unsigned pages = 1 + (unsigned)(xorshift(seed) % 3);
+        unsigned pages = 1 + (unsigned)(mt_test_xorshift(seed) % 3);
         if (w->slot_of[k] < 0 || slots_free(w, w->slot_of[k], pages, k)) {
             assert_int_equal(mt_region_set_size(&w->ram[k], pages * SLOT_SIZE), 0);
             w->pages[k] = pages;
@@ -237,7 +230,7 @@ static void readers_see_only_committed_maps(void **state)
     uint64_t peak_retired = 0;
     while (now_ns() < end && commits < MAX_VERSIONS - 2) {
         /* one step, or three nested in a transaction of their own */
-        int steps = xorshift(&seed) % 4 == 0 ? 3 : 1;
+        int steps = mt_test_xorshift(&seed) % 4 == 0 ? 3 : 1;
         mt_transaction_begin(w->ctx);
         if (steps > 1)
             mt_transaction_begin(w->ctx);

@@ -95,13 +95,6 @@ static uint8_t bank_byte(int i, uint64_t offset)
     return (uint8_t)(i * 71 + (offset >> 12) * 29 + (offset & 0xfff) + 7);
 }
 
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* Under the lock, from a callback: what this vCPU's regions read now. */
 static void check_own(struct vcpu *c)
@@ -237,7 +230,7 @@ static void *vcpu_thread(void *arg)
     struct vcpu *c = arg;
     mt_reader_register();
     while (!atomic_load_explicit(&c->w->stop, memory_order_relaxed) && !c->failure[0]) {
-        uint32_t value = (uint32_t)next_rand(&c->seed);
+        uint32_t value = (uint32_t)mt_test_xorshift(&c->seed);
         mt_result res = mt_address_space_write(c->w->as, CTL_AT(c->index),
                                                MT_ATTRS_UNSPECIFIED, &value, 4);
         if (res != MT_RESULT_OK)
@@ -246,7 +239,7 @@ static void *vcpu_thread(void *arg)
         /* lock-free reads anywhere in the BAR area: any byte of any BAR,
          * or nothing there */
         for (int i = 0; i < 8; i++) {
-            uint64_t r = next_rand(&c->seed);
+            uint64_t r = mt_test_xorshift(&c->seed);
             int k = (int)(r % BARS);
             uint64_t at = BAR_SLOT(k, (r >> 8) % SLOTS_PER_BAR) + ((r >> 16) % (PAGE - 8));
             uint8_t buf[8] = {0};
@@ -366,7 +359,7 @@ static void reentrant_callbacks_under_load(void **state)
     uint64_t seed = 42, steps = 0, peak_retired = 0;
     uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
     while (now_ns() < end) {
-        next_rand(&seed);
+        mt_test_xorshift(&seed);
         bt_bridge *b = seed & 1 ? b1 : b2;
         lock();
         bool nested = (seed >> 1) % 4 == 0;

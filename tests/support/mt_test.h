@@ -148,6 +148,16 @@ mt_region *mt_test_bg(mt_test_env *e);
 mt_test_env *mt_test_std_env(void **state);
 mt_test_env *mt_test_bg_env(void **state);
 
+/* The tests' pseudo-random numbers (xorshift64): a fixed seed replays a run
+ * exactly. `*state` must not be 0. */
+static inline uint64_t mt_test_xorshift(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
 /* ---- observations ------------------------------------------------------------- */
 
 uint64_t mt_test_renders(const mt_context *ctx);

@@ -38,10 +38,7 @@ static struct world W;
 
 static uint64_t rnd(void)
 {
-    W.rng ^= W.rng << 13;
-    W.rng ^= W.rng >> 7;
-    W.rng ^= W.rng << 17;
-    return W.rng;
+    return mt_test_xorshift(&W.rng);
 }
 
 /* -EBUSY is an edit the flush hook's own edits overtook (region.c's link

@@ -52,10 +52,7 @@ struct side {
 static uint64_t rng;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mt_test_xorshift(&rng);
 }
 static uint64_t pick(uint64_t n) { return rnd() % n; }
 

@@ -28,10 +28,7 @@ struct item {
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return mt_test_xorshift(&rng_state);
 }
 
 static int by_key(const void *a, const void *b)
