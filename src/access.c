@@ -155,6 +155,7 @@ struct dev {
 
 static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev *d)
 {
+    const struct mt__region_rare *rare;
     d->r = t;
     d->ops = &unassigned_ops;
     d->opaque = NULL;
@@ -162,8 +163,11 @@ static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev 
         switch (t->kind_) {
         case MT_KIND_IO:
         case MT_KIND_ROM_DEVICE:
-            if (mt__rare_get(t)->ops) {
-                d->ops = t->rare_->ops;
+            /* a ROM device loaded without callbacks may get its side
+             * struct later, from the writer */
+            rare = __atomic_load_n(&t->rare_, __ATOMIC_ACQUIRE);
+            if (rare && rare->ops) {
+                d->ops = rare->ops;
                 d->opaque = t->opaque_;
             }
             break;

@@ -65,8 +65,9 @@ const struct mt__region_rare mt__rare_none;
 
 struct mt__region_rare *mt__rare(mt_region *r)
 {
+    /* released: a reader's dispatch may look for device callbacks in it */
     if (!r->rare_)
-        r->rare_ = mt__xcalloc(1, sizeof(*r->rare_));
+        __atomic_store_n(&r->rare_, mt__xcalloc(1, sizeof(*r->rare_)), __ATOMIC_RELEASE);
     return r->rare_;
 }
 
