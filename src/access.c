@@ -155,6 +155,7 @@ struct dev {
 
 static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev *d)
 {
+    const struct mt__region_rare *rare;
     d->r = t;
     d->ops = &unassigned_ops;
     d->opaque = NULL;
@@ -162,8 +163,11 @@ static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev 
         switch (t->kind_) {
         case MT_KIND_IO:
         case MT_KIND_ROM_DEVICE:
-            if (t->ops_) {
-                d->ops = t->ops_;
+            /* a ROM device loaded without callbacks may get its side
+             * struct later, from the writer */
+            rare = __atomic_load_n(&t->rare_, __ATOMIC_ACQUIRE);
+            if (rare && rare->ops) {
+                d->ops = rare->ops;
                 d->opaque = t->opaque_;
             }
             break;
@@ -431,7 +435,7 @@ iommu_step(mt_region *t, uint64_t x, bool is_write, mt_attrs attrs, unsigned hop
            uint64_t *addr, uint64_t *l, struct mt__hit *h)
 {
     mt_context *ctx = t->ctx_;
-    const mt_iommu_ops *ops = t->iommu_ops_;
+    const mt_iommu_ops *ops = mt__rare_get(t)->iommu_ops;
     h->iommu = true;
     if (hops >= MAX_IOMMU_HOPS) {
         mt__guest_error(ctx, "IOMMU '%s': more than %d IOMMUs chained", mt__name(t),

@@ -34,8 +34,8 @@ static struct mt__coalesced *list_append(const struct mt__coalesced *list,
 /* Installs `now` as r's list, tells listeners at once, frees the old. */
 static void replace_list(mt_region *r, struct mt__coalesced *now)
 {
-    struct mt__coalesced *old = r->coalesced_;
-    r->coalesced_ = now;
+    struct mt__coalesced *old = mt__rare(r)->coalesced;
+    r->rare_->coalesced = now;
     mt__coalesced_changed(r, old, now);
     free(old);
 }
@@ -65,7 +65,7 @@ int mt_region_add_coalescing(mt_region *r, uint64_t offset, uint64_t size)
     int err = range_in_region(r, offset, size, &range);
     if (err)
         return err;
-    replace_list(r, list_append(r->coalesced_, range));
+    replace_list(r, list_append(mt__rare_get(r)->coalesced, range));
     return 0;
 }
 
@@ -87,18 +87,20 @@ int mt_region_clear_coalescing(mt_region *r)
 {
     if (!mt__region_live(r))
         return mt__region_misuse(r, "clear_coalescing");
-    if (r->coalesced_)
+    if (mt__rare_get(r)->coalesced)
         replace_list(r, NULL);
     return 0;
 }
 
 size_t mt_region_coalesced_count(const mt_region *r)
 {
-    return mt__region_live(r) ? count_of(r->coalesced_) : 0;
+    return mt__region_live(r) ? count_of(mt__rare_get(r)->coalesced) : 0;
 }
 
 void mt__region_coalesced_free(mt_region *r)
 {
-    free(r->coalesced_);
-    r->coalesced_ = NULL;
+    if (r->rare_) {
+        free(r->rare_->coalesced);
+        r->rare_->coalesced = NULL;
+    }
 }

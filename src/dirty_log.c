@@ -16,9 +16,10 @@ int mt_region_set_log(mt_region *r, bool on, unsigned client)
     if (client >= 8)
         return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u out of range (0-7)",
                         mt__name(r), client);
-    if (!r->log_counts_)
-        r->log_counts_ = mt__xcalloc(8, sizeof(*r->log_counts_));
-    uint32_t *count = &r->log_counts_[client];
+    struct mt__region_rare *rare = mt__rare(r);
+    if (!rare->log_counts)
+        rare->log_counts = mt__xcalloc(8, sizeof(*rare->log_counts));
+    uint32_t *count = &rare->log_counts[client];
     if (!on && *count == 0)
         return mt__diag(r->ctx_, -EINVAL, "set_log '%s': client %u is not logging",
                         mt__name(r), client);

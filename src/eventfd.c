@@ -157,7 +157,7 @@ static int make_fd(mt_region *r, uint64_t offset, unsigned size, bool match_data
     } else {
         if (size < 8)
             data &= (UINT64_C(1) << (8 * size)) - 1;
-        const mt_region_ops *ops = r->ops_;
+        const mt_region_ops *ops = mt__rare_get(r)->ops;
         mt_endian dev = ops ? ops->endianness : MT_ENDIAN_NATIVE;
         bool dev_be = dev == MT_ENDIAN_BIG ||
                       (dev == MT_ENDIAN_NATIVE && r->ctx_->target_big_endian);

@@ -92,7 +92,7 @@ struct mt_context {
     struct mt__access_settings *access; /* access.c; allocated with the context */
     struct mt__iommu_watch *iommu_watch; /* iommu.c; NULL until first used */
     /* Change tracking (txn.c): regions an edit can reach since the last
-     * topology commit carry stale_mark_ == stale_epoch. */
+     * topology commit carry stale_mark == stale_epoch (mt__region_rare). */
     uint64_t stale_epoch;
     bool stale_all;            /* a change every view can show (dirty logging) */
     bool render_full;          /* reference mode: every commit renders all */
@@ -137,6 +137,39 @@ static inline const char *mt__name(const mt_region *r)
     return r->name_ ? r->name_ : "(null)";
 }
 
+/*
+ * What few regions use, out of line: a machine of a million RAM regions
+ * uses none of it, and the region itself stays small (docs/regions.md,
+ * "Memory per region"). Made by the writer on first need and freed at
+ * finalisation; until then every field reads as zero.
+ */
+struct mt__region_rare {
+    /* Device callbacks: made at init for the regions that have them, so
+     * readers find them (access.c, iommu.c); the opaque is opaque_. */
+    const mt_region_ops *ops;
+    const mt_iommu_ops *iommu_ops;
+    uint32_t *log_counts;    /* per dirty-log client (dirty_log.c) */
+    struct mt__coalesced *coalesced; /* coalesced-MMIO ranges (coalesced.c) */
+    mt_view *cached_view;    /* the cache entry keyed by this flat-root */
+    mt_view *root_views;     /* views whose weak flat-root this is */
+    uint64_t stale_mark;     /* txn.c: an edit since this commit can reach it */
+    uint64_t whole_mark;     /* txn.c: ... anywhere in it, not only stale_lo.. */
+    uint64_t stale_lo, stale_last; /* txn.c: where, in its own coordinates */
+    mt_region *aliases;      /* the counted aliases whose target this is */
+    mt_region *alias_next;   /* in the target's aliases list */
+    mt_region **alias_pprev; /* NULL while in no list */
+    uint32_t alias_refs;     /* live aliases whose target this is */
+    uint32_t mapped_via_alias; /* mappings of aliases leading to it */
+};
+/* r's side struct, made now if it has none. Writer only. */
+struct mt__region_rare *mt__rare(mt_region *r);
+/* r's side struct, or one of zeroes when it has none (read only). */
+extern const struct mt__region_rare mt__rare_none;
+static inline const struct mt__region_rare *mt__rare_get(const mt_region *r)
+{
+    return r->rare_ ? r->rare_ : &mt__rare_none;
+}
+
 /* A container's children, kept by region.c (see link_child there). */
 struct mt__prio_class {
     int32_t priority;
@@ -144,11 +177,16 @@ struct mt__prio_class {
 };
 struct mt__child_index {
     mt_region **slots;              /* reverse render order; NULL: a hole */
-    size_t n, cap;                  /* n counts the holes; slots[n - 1] is none */
-    size_t holes;                   /* unmapped since the last compaction */
     struct mt__prio_class *classes; /* ascending priority, in slot order; a
                                        class's count includes its holes */
-    size_t nclasses, cap_classes;
+    /* 32 bits, as slot_ is: a chain of a million containers has a million */
+    uint32_t n, cap;                /* n counts the holes; slots[n - 1] is none */
+    uint32_t holes;                 /* unmapped since the last compaction */
+    uint32_t nclasses, cap_classes;
+    /* the arrays while they hold one entry (most containers have one
+     * child), so a container costs one allocation, not three */
+    mt_region *one_slot;
+    struct mt__prio_class one_class;
     /* the children by address (src/util/ivtree.h), kept while there are
      * many (subregions.c); NULL otherwise */
     struct mt__ivtree *addr;

@@ -136,7 +136,7 @@ static mt_region *iommu_target(mt_region *r, const char *op)
  * which would leave no index to translate with. */
 static int index_count(mt_region *t, const char *op)
 {
-    const mt_iommu_ops *ops = t->iommu_ops_;
+    const mt_iommu_ops *ops = mt__rare_get(t)->iommu_ops;
     if (!ops->num_indexes)
         return 1;
     int n = ops->num_indexes(t->opaque_);
@@ -220,7 +220,7 @@ uint64_t mt_iommu_min_page_size(mt_region *r)
     mt_region *t = iommu_target(r, op);
     if (!t)
         return 0;
-    const mt_iommu_ops *ops = t->iommu_ops_;
+    const mt_iommu_ops *ops = mt__rare_get(t)->iommu_ops;
     if (!ops->min_page_size)
         return mt__page_size(t->ctx_);
     uint64_t size = ops->min_page_size(t->opaque_);

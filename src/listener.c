@@ -58,7 +58,7 @@ static bool ranges_equal(const mt_range *a, const mt_range *b)
  * its storage no longer holds a list to follow. */
 static const struct mt__coalesced *coalesced_of(const mt_region *r)
 {
-    return r && r->magic_ == MT__REGION_LIVE ? r->coalesced_ : NULL;
+    return r && r->magic_ == MT__REGION_LIVE ? mt__rare_get(r)->coalesced : NULL;
 }
 
 /* The part of coalesced range `c` that the range `s` shows, in address-space

@@ -73,7 +73,7 @@ static void owner_teardown(mt_owner *o)
      * is then exactly its aliases of other owners. */
     for (mt_region *r = o->regions_; r; r = r->owner_next_) {
         if (r->alias_ && (r->alias_->flags_ & MT__F_DYING)) {
-            r->alias_->alias_refs_--;
+            r->alias_->rare_->alias_refs--;
             r->flags_ |= MT__F_UNCOUNTED;
             mt__alias_unlink(r);
         }

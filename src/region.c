@@ -61,6 +61,16 @@ static int init_common(mt_region *r, mt_context *ctx, mt_owner *owner,
     return 0;
 }
 
+const struct mt__region_rare mt__rare_none;
+
+struct mt__region_rare *mt__rare(mt_region *r)
+{
+    /* released: a reader's dispatch may look for device callbacks in it */
+    if (!r->rare_)
+        __atomic_store_n(&r->rare_, mt__xcalloc(1, sizeof(*r->rare_)), __ATOMIC_RELEASE);
+    return r->rare_;
+}
+
 /* Storage from mt_region_alloc carries this mark until it is initialised,
  * so init_common knows to free it at finalisation. */
 mt_region *mt_region_alloc(void)
@@ -210,7 +220,7 @@ int mt_region_init_rom_device(mt_region *r, mt_context *ctx, mt_owner *owner,
     int err = init_common(r, ctx, owner, name, size, MT_KIND_ROM_DEVICE);
     if (err)
         return err;
-    r->ops_ = ops;
+    mt__rare(r)->ops = ops;
     r->opaque_ = opaque;
     err = alloc_backing(r, size);
     return err ? init_abort(r, err, "cannot allocate the ROM backing") : 0;
@@ -234,7 +244,7 @@ int mt_region_init_io(mt_region *r, mt_context *ctx, mt_owner *owner,
 {
     int err = init_common(r, ctx, owner, name, size, MT_KIND_IO);
     if (!err) {
-        r->ops_ = ops;
+        mt__rare(r)->ops = ops;
         r->opaque_ = opaque;
     }
     return err;
@@ -255,7 +265,7 @@ int mt_region_init_iommu(mt_region *r, mt_context *ctx, mt_owner *owner,
                         name ? name : "(null)");
     int err = init_common(r, ctx, owner, name, size, MT_KIND_IOMMU);
     if (!err) {
-        r->iommu_ops_ = ops;
+        mt__rare(r)->iommu_ops = ops;
         r->opaque_ = opaque;
     }
     return err;
@@ -295,7 +305,7 @@ int mt_region_init_alias(mt_region *r, mt_context *ctx, mt_owner *owner,
         return err;
     r->alias_ = target;
     r->alias_offset_ = offset;
-    target->alias_refs_++;
+    mt__rare(target)->alias_refs++;
     mt__alias_link(r);
     return 0;
 }
@@ -504,7 +514,7 @@ mt_region *mt_region_alias_target(const mt_region *r)
 uint64_t mt_region_alias_offset(const mt_region *r)
 {
     MT__QUERY_LIVE(r, "mt_region_alias_offset", 0);
-    return r->alias_offset_;
+    return r->kind_ == MT_KIND_ALIAS ? r->alias_offset_ : 0; /* else it holds opaque_ */
 }
 bool mt_region_enabled(const mt_region *r)
 {
@@ -568,7 +578,7 @@ bool mt_region_size_exact(const mt_region *r, uint64_t *low)
 bool mt_region_is_mapped(const mt_region *r)
 {
     MT__QUERY_LIVE(r, "mt_region_is_mapped", false);
-    return r->container_ || r->mapped_via_alias_ > 0;
+    return r->container_ || mt__rare_get(r)->mapped_via_alias > 0;
 }
 
 void *mt_region_ram_ptr(const mt_region *r)
@@ -617,14 +627,17 @@ static void finalize_now(mt_region *r)
      * already be gone. (A target finalised under a foreign alias, the
      * hazard reported in mt__region_finalize_dying, reads as dead.) */
     if (r->alias_ && !(r->flags_ & MT__F_UNCOUNTED) && mt__region_live(r->alias_))
-        r->alias_->alias_refs_--;
+        r->alias_->rare_->alias_refs--;
     mt__alias_unlink(r);
     mt__aliases_detach(r);
     free_backing(r);
     mt__region_eventfds_clear(r);
     mt__region_coalesced_free(r);
     mt__iommu_region_gone(r);
-    free(r->log_counts_);
+    if (r->rare_) {
+        free(r->rare_->log_counts);
+        free(r->rare_);
+    }
     if (r->owner_)
         mt__owner_remove_region(r->owner_, r);
     ctx->stats.live_regions--;
@@ -661,10 +674,11 @@ static int finalize_check(mt_region *r)
         return mt__diag(ctx, -EBUSY,
                         "finalize '%s': it is the root of live address space '%s'",
                         mt__name(r), as->name);
-    if (r->alias_refs_)
+    uint32_t aliases = mt__rare_get(r)->alias_refs;
+    if (aliases)
         return mt__diag(ctx, -EBUSY,
                         "finalize '%s': %u live alias(es) still target it",
-                        mt__name(r), r->alias_refs_);
+                        mt__name(r), aliases);
     if (r->view_refs_)
         return mt__diag(ctx, -EBUSY,
                         "finalize '%s': %u range(s) of live views still name it; "
@@ -694,7 +708,7 @@ void mt__region_finalize_dying(mt_region *r)
      * its owner, except an alias of another owner: that one would be left
      * pointing at storage the owner's release may free. (Aliases of the
      * same owner stopped counting when the teardown began.) */
-    uint32_t foreign = r->alias_refs_;
+    uint32_t foreign = mt__rare_get(r)->alias_refs;
     if (foreign) {
 #ifdef MT_CHECKING
         mt__hazard(r, "owner teardown finalises '%s' while %u alias(es) of other owners "

@@ -219,17 +219,21 @@ static inline void prefetch_children(mt_region *const *children, size_t n)
 
 /* One region whose children are being walked: a level of the explicit
  * stack that replaces recursion (a million nested containers must render
- * without a million C frames). */
-struct frame {
-    mt__i128 base, lo, hi;   /* after rules 2-3 for `region` */
+ * without a million C frames). Packed, and the clip kept in 64 bits (a
+ * frame's clip is never empty, so it ends by 2^64 - 1): 64 bytes a level
+ * rather than 80, for a chain a million deep. */
+struct __attribute__((packed, aligned(8))) frame {
+    mt__i128 base;           /* after rules 2-3 for `region` */
+    uint64_t lo, last;       /* the clip [lo, last], after rules 2-3 */
     mt_region *region;
-    size_t next;             /* children still to walk: [0, next) */
-    size_t sel;              /* they are s->sel + sel; SIZE_MAX: the slots */
     uint64_t saved_mark;     /* region->walk_mark_ before this frame */
+    uint32_t next;           /* children still to walk: [0, next) */
+    uint32_t sel;            /* they are s->sel + sel; NO_SEL: the slots */
     uint8_t in_flags;        /* FILL_READONLY/NONVOLATILE inherited from above */
     uint8_t flags;           /* ... with the region's own flags added */
     uint8_t loops;           /* loop passes on the path down to here */
 };
+_Static_assert(sizeof(struct frame) == 64, "a render frame is one cache line");
 
 /* Loop passes (docs/rendering.md, "Loops through aliases"): a path holds at
  * most this many nested ones; the next renders nothing and is reported. */
@@ -311,9 +315,12 @@ static int by_slot(const void *a, const void *b)
  * about what passing over 8k children does. */
 #define SEL_SHARE 8
 
+/* frame.sel of a frame that walks its region's own slots */
+#define NO_SEL UINT32_MAX
+
 /*
  * The children of `r` a new frame walks, in reverse render order, and
- * where they are (*sel: an offset in s->sel, or SIZE_MAX for r's slots).
+ * where they are (*sel: an offset in s->sel, or NO_SEL for r's slots).
  * When r keeps an address index and [lo, hi) is a part of it, only the
  * children meeting [lo, hi), sorted by slot: that is their render order,
  * holes and all. Not inside loop passes, whose budget counts the children
@@ -322,10 +329,10 @@ static int by_slot(const void *a, const void *b)
  */
 static mt_region *const *frame_children(struct mt__render_scratch *s, mt_region *r,
                                         mt__i128 base, mt__i128 lo, mt__i128 hi,
-                                        uint8_t loops, size_t *n, size_t *sel)
+                                        uint8_t loops, size_t *n, uint32_t *sel)
 {
     const struct mt__child_index *ix = r->child_index_;
-    *sel = SIZE_MAX;
+    *sel = NO_SEL;
     /* enter() clipped [lo, hi) to r's own extent */
     if (ix->addr && !loops && (lo > base || hi < base + mt__size(r))) {
         size_t live = ix->n - ix->holes;
@@ -333,6 +340,7 @@ static mt_region *const *frame_children(struct mt__render_scratch *s, mt_region 
         if (mt__ivtree_query(ix->addr, (uint64_t)(lo - base), (uint64_t)(hi - 1 - base),
                              live / SEL_SHARE, &s->found, &s->nfound, &s->cap_found)) {
             size_t at = s->nsel, k = s->nfound;
+            assert(at < NO_SEL); /* the selections of one path down */
             mt__grow(&s->sel, &s->cap_sel, at + k, sizeof(*s->sel));
             mt_region **run = s->sel + at;
             for (size_t i = 0; i < k; i++)
@@ -341,7 +349,7 @@ static mt_region *const *frame_children(struct mt__render_scratch *s, mt_region 
                 qsort(run, k, sizeof(*run), by_slot);
             s->nsel = at + k;
             *n = k;
-            *sel = at;
+            *sel = (uint32_t)at;
             return run;
         }
     }
@@ -351,7 +359,7 @@ static mt_region *const *frame_children(struct mt__render_scratch *s, mt_region 
 static inline mt_region *const *frame_slots(const struct mt__render_scratch *s,
                                             const struct frame *f)
 {
-    return f->sel == SIZE_MAX ? f->region->child_index_->slots : s->sel + f->sel;
+    return f->sel == NO_SEL ? f->region->child_index_->slots : s->sel + f->sel;
 }
 
 static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
@@ -361,11 +369,13 @@ static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
         w->cap = w->cap ? w->cap * 2 : 64;
         w->stack = mt__xrealloc(w->stack, w->cap * sizeof(*w->stack));
     }
-    size_t n, sel;
+    size_t n;
+    uint32_t sel;
     mt_region *const *children = frame_children(w->s, r, base, lo, hi, loops, &n, &sel);
     prefetch_children(children, n);
     w->stack[w->depth] = (struct frame){
-        .base = base, .lo = lo, .hi = hi, .region = r, .next = n, .sel = sel,
+        .base = base, .lo = (uint64_t)lo, .last = (uint64_t)(hi - 1), .region = r,
+        .next = (uint32_t)n, .sel = sel,
         .saved_mark = r->walk_mark_, .in_flags = in_flags, .flags = flags, .loops = loops,
     };
     r->walk_mark_ = w->depth;
@@ -441,7 +451,7 @@ static void walk(struct mt__render_scratch *s, mt_region *root, mt__i128 clip_lo
         /* The top frame's children, with its fields in locals: most are
          * plain leaves, filled here without touching the stack. */
         struct frame *f = &w.stack[w.depth - 1];
-        const mt__i128 base = f->base, lo = f->lo, hi = f->hi;
+        const mt__i128 base = f->base, lo = f->lo, hi = (mt__i128)f->last + 1;
         const uint8_t flags = f->flags, loops = f->loops;
         const bool ro = flags & FILL_READONLY, nv = flags & FILL_NONVOLATILE;
         mt_region *const *children = f->next ? frame_slots(s, f) : NULL;
@@ -467,13 +477,13 @@ static void walk(struct mt__render_scratch *s, mt_region *root, mt__i128 clip_lo
             pushed = w.depth != depth;
         }
         if (pushed) {
-            w.stack[w.depth - 2].next = i; /* resume there once the child is done */
+            w.stack[w.depth - 2].next = (uint32_t)i; /* resume there once the child is done */
             continue;
         }
         /* every child done: rule 6, then the frame goes */
         mt_region *r = w.stack[w.depth - 1].region;
         r->walk_mark_ = w.stack[w.depth - 1].saved_mark;
-        if (w.stack[w.depth - 1].sel != SIZE_MAX)
+        if (w.stack[w.depth - 1].sel != NO_SEL)
             s->nsel = w.stack[w.depth - 1].sel;
         if (mt__terminal(r))
             add_fill(s, r, base, lo, hi, ro, nv);

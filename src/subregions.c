@@ -82,20 +82,36 @@ static void shift_slots_up(struct mt__child_index *ix, size_t from)
             ix->slots[i]->slot_ = (uint32_t)i;
 }
 
+/* Grows one of the index's arrays from `n` to `cap` entries; it may still
+ * be the inline one (`one`). */
+static void *grow_array(void *arr, const void *one, size_t n, size_t cap, size_t elem)
+{
+    if (arr != one)
+        return mt__xrealloc(arr, cap * elem);
+    void *p = mt__xmalloc(cap * elem);
+    memcpy(p, arr, n * elem);
+    return p;
+}
+
 static void link_child(mt_region *c, mt_region *sub)
 {
     struct mt__child_index *ix = c->child_index_;
-    if (!ix)
+    if (!ix) {
         ix = c->child_index_ = mt__xcalloc(1, sizeof(*ix));
+        ix->slots = &ix->one_slot;
+        ix->classes = &ix->one_class;
+        ix->cap = ix->cap_classes = 1;
+    }
     if (ix->n == ix->cap) {
-        ix->cap = ix->cap ? ix->cap * 2 : 1; /* most containers have few children */
-        ix->slots = mt__xrealloc(ix->slots, ix->cap * sizeof(ix->slots[0]));
+        ix->cap *= 2;
+        ix->slots = grow_array(ix->slots, &ix->one_slot, ix->n, ix->cap, sizeof(ix->slots[0]));
     }
     size_t k = class_search(ix, sub->priority_);
     if (k == ix->nclasses || ix->classes[k].priority != sub->priority_) {
         if (ix->nclasses == ix->cap_classes) {
-            ix->cap_classes = ix->cap_classes ? ix->cap_classes * 2 : 1;
-            ix->classes = mt__xrealloc(ix->classes, ix->cap_classes * sizeof(ix->classes[0]));
+            ix->cap_classes *= 2;
+            ix->classes = grow_array(ix->classes, &ix->one_class, ix->nclasses,
+                                     ix->cap_classes, sizeof(ix->classes[0]));
         }
         memmove(&ix->classes[k + 1], &ix->classes[k],
                 (ix->nclasses - k) * sizeof(ix->classes[0]));
@@ -168,8 +184,10 @@ static void unlink_child(mt_region *c, mt_region *sub)
     }
     if (!ix->n) {
         assert(!ix->addr);
-        free(ix->slots);
-        free(ix->classes);
+        if (ix->slots != &ix->one_slot)
+            free(ix->slots);
+        if (ix->classes != &ix->one_class)
+            free(ix->classes);
         free(ix);
         c->child_index_ = NULL;
     } else if (ix->holes > ix->n / 2) {
@@ -180,7 +198,7 @@ static void unlink_child(mt_region *c, mt_region *sub)
 static void adjust_alias_chain(mt_region *sub, int delta)
 {
     for (mt_region *t = sub->alias_; t; t = t->alias_)
-        t->mapped_via_alias_ += (uint32_t)delta;
+        mt__rare(t)->mapped_via_alias += (uint32_t)delta;
 }
 
 struct walk_stack {

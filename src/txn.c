@@ -82,9 +82,18 @@ static void touch_above(mt_region *r)
     size_t n = 0;
     if (r->container_)
         MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = r->container_;
-    for (mt_region *a = r->aliases_; a; a = a->alias_next_)
+    for (mt_region *a = mt__rare_get(r)->aliases; a; a = a->rare_->alias_next)
         MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
     touch_pushed(ctx, n);
+}
+
+/* The marks serve only the views in the cache: a view built later in the
+ * epoch already shows every edit made before it. A loader building a whole
+ * machine before its first address space (format/machine.c) so leaves its
+ * regions without the side struct the marks live in. */
+static bool marks_needed(const mt_context *ctx)
+{
+    return ctx->cache && !ctx->stale_all;
 }
 
 /*
@@ -102,21 +111,22 @@ void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
     uint64_t epoch = ctx->stale_epoch;
     size_t budget = touch_budget(ctx);
     for (;;) {
-        if (ctx->stale_all || c->whole_mark_ == epoch)
+        if (!marks_needed(ctx) || mt__rare_get(c)->whole_mark == epoch)
             return;
-        if (c->stale_mark_ == epoch) {
+        struct mt__region_rare *x = mt__rare(c);
+        if (x->stale_mark == epoch) {
             /* one interval per region: the span of its changes; what
              * reaches c has the part marked so far, the rest goes up */
-            if (lo >= c->stale_lo_ && last <= c->stale_last_)
+            if (lo >= x->stale_lo && last <= x->stale_last)
                 return;
-            c->stale_lo_ = lo < c->stale_lo_ ? lo : c->stale_lo_;
-            c->stale_last_ = last > c->stale_last_ ? last : c->stale_last_;
+            x->stale_lo = lo < x->stale_lo ? lo : x->stale_lo;
+            x->stale_last = last > x->stale_last ? last : x->stale_last;
         } else {
-            c->stale_mark_ = epoch;
-            c->stale_lo_ = lo;
-            c->stale_last_ = last;
+            x->stale_mark = epoch;
+            x->stale_lo = lo;
+            x->stale_last = last;
             size_t n = 0;
-            for (mt_region *a = c->aliases_; a; a = a->alias_next_)
+            for (mt_region *a = x->aliases; a; a = a->rare_->alias_next)
                 MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
             touch_pushed(ctx, n);
         }
@@ -145,11 +155,14 @@ void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
 void mt__touch(mt_region *r)
 {
     mt_context *ctx = r->ctx_;
-    if (ctx->stale_all)
+    if (!marks_needed(ctx))
         return;
     /* r itself is walked from every time: it may have gained a container
-     * since it was marked, which then knows only r's extent of that time */
-    r->stale_mark_ = r->whole_mark_ = ctx->stale_epoch;
+     * since it was marked, which then knows only r's extent of that time.
+     * Its own marks matter only if it is a cached view's flat-root, which
+     * has the side struct already; others are not given one for them. */
+    if (r->rare_)
+        r->rare_->stale_mark = r->rare_->whole_mark = ctx->stale_epoch;
     touch_above(r);
 }
 
@@ -163,47 +176,49 @@ static void touch_pushed(mt_context *ctx, size_t n)
      * marked it. */
     while (n) {
         mt_region *x = ctx->touch_stack[--n];
-        if (x->whole_mark_ == epoch)
+        if (mt__rare_get(x)->whole_mark == epoch)
             continue;
         if (budget-- == 0) {
             ctx->stale_all = true;
             return;
         }
-        x->stale_mark_ = x->whole_mark_ = epoch;
-        if (x->container_ && x->container_->whole_mark_ != epoch)
+        struct mt__region_rare *xr = mt__rare(x);
+        xr->stale_mark = xr->whole_mark = epoch;
+        if (x->container_ && mt__rare_get(x->container_)->whole_mark != epoch)
             MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = x->container_;
-        for (mt_region *a = x->aliases_; a; a = a->alias_next_)
-            if (a->whole_mark_ != epoch)
+        for (mt_region *a = xr->aliases; a; a = a->rare_->alias_next)
+            if (mt__rare_get(a)->whole_mark != epoch)
                 MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
     }
 }
 
 void mt__alias_link(mt_region *a)
 {
-    mt_region *t = a->alias_;
-    assert(!a->alias_pprev_);
-    a->alias_next_ = t->aliases_;
-    if (t->aliases_)
-        t->aliases_->alias_pprev_ = &a->alias_next_;
-    a->alias_pprev_ = &t->aliases_;
-    t->aliases_ = a;
+    struct mt__region_rare *ar = mt__rare(a), *tr = mt__rare(a->alias_);
+    assert(!ar->alias_pprev);
+    ar->alias_next = tr->aliases;
+    if (tr->aliases)
+        tr->aliases->rare_->alias_pprev = &ar->alias_next;
+    ar->alias_pprev = &tr->aliases;
+    tr->aliases = a;
 }
 
 void mt__alias_unlink(mt_region *a)
 {
-    if (!a->alias_pprev_)
+    struct mt__region_rare *ar = a->rare_;
+    if (!ar || !ar->alias_pprev)
         return;
-    *a->alias_pprev_ = a->alias_next_;
-    if (a->alias_next_)
-        a->alias_next_->alias_pprev_ = a->alias_pprev_;
-    a->alias_next_ = NULL;
-    a->alias_pprev_ = NULL;
+    *ar->alias_pprev = ar->alias_next;
+    if (ar->alias_next)
+        ar->alias_next->rare_->alias_pprev = ar->alias_pprev;
+    ar->alias_next = NULL;
+    ar->alias_pprev = NULL;
 }
 
 void mt__aliases_detach(mt_region *t)
 {
-    while (t->aliases_)
-        mt__alias_unlink(t->aliases_);
+    while (t->rare_ && t->rare_->aliases)
+        mt__alias_unlink(t->rare_->aliases);
 }
 
 int mt_context_set_render_mode(mt_context *ctx, mt_render_mode mode)

@@ -3,9 +3,10 @@
  * view between every address space with the same flat-root, and the view's
  * life: built once, immutable, retired when its last holder lets go.
  *
- * The cache entry of a flat-root lives on the region itself (cached_view_):
- * re-initialising storage starts a new region with no entry, so a lookup
- * can never return a view built for the storage's previous occupant.
+ * The cache entry of a flat-root lives with the region (cached_view, in its
+ * side struct): re-initialising storage starts a new region with no entry,
+ * so a lookup can never return a view built for the storage's previous
+ * occupant.
  */
 #include "internal.h"
 
@@ -60,11 +61,12 @@ mt_region *mt__flat_root(mt_region *r)
 static void root_link(mt_view *v, mt_region *root)
 {
     v->root = root;
-    v->root_next = root->root_views_;
-    v->root_pprev = &root->root_views_;
-    if (root->root_views_)
-        root->root_views_->root_pprev = &v->root_next;
-    root->root_views_ = v;
+    struct mt__region_rare *x = mt__rare(root);
+    v->root_next = x->root_views;
+    v->root_pprev = &x->root_views;
+    if (x->root_views)
+        x->root_views->root_pprev = &v->root_next;
+    x->root_views = v;
 }
 
 static void root_unlink(mt_view *v)
@@ -101,7 +103,7 @@ static void cache_insert(mt_context *ctx, mt_region *flat_root, mt_view *v)
     v->cache_next = ctx->cache;
     ctx->cache = v;
     ctx->cache_entries++;
-    flat_root->cached_view_ = v;
+    mt__rare(flat_root)->cached_view = v;
 }
 
 mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root, const char *as_name)
@@ -110,7 +112,7 @@ mt_view *mt__view_get(mt_context *ctx, mt_region *flat_root, const char *as_name
         mt__view_ref(ctx->empty_view);
         return ctx->empty_view;
     }
-    mt_view *v = flat_root->cached_view_;
+    mt_view *v = mt__rare_get(flat_root)->cached_view;
     if (!v) {
         v = view_build(ctx, flat_root, as_name);
         cache_insert(ctx, flat_root, v);
@@ -180,8 +182,8 @@ void mt__view_free(mt_view *v)
 static void cache_drop(mt_context *ctx, mt_view *v)
 {
     v->in_cache = false;
-    if (v->root && v->root->cached_view_ == v)
-        v->root->cached_view_ = NULL;
+    if (v->root && mt__rare_get(v->root)->cached_view == v)
+        v->root->rare_->cached_view = NULL;
     ctx->cache_entries--;
     mt__view_unref(v);
 }
@@ -218,7 +220,7 @@ static void cache_filter(mt_context *ctx, bool (*drop)(const mt_view *, uint64_t
 static bool is_stale(const mt_view *v, uint64_t epoch)
 {
     /* a cached view's root is live: finalisation drops its entry */
-    return v->cut || v->root->stale_mark_ == epoch;
+    return v->cut || mt__rare_get(v->root)->stale_mark == epoch;
 }
 
 /* ---- a view that changed in one part ---------------------------------------- */
@@ -348,11 +350,12 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
 static bool changed_part(const mt_view *v, uint64_t epoch, uint64_t *lo, uint64_t *last)
 {
     const mt_region *root = v->root;
-    if (v->cut || root->whole_mark_ == epoch || root->kind_ != MT_KIND_CONTAINER)
+    const struct mt__region_rare *x = mt__rare_get(root);
+    if (v->cut || x->whole_mark == epoch || root->kind_ != MT_KIND_CONTAINER)
         return false;
     /* the root's own address places the view (docs/views.md) */
     mt__i128 base = root->addr_;
-    mt__i128 a = base + root->stale_lo_, b = base + root->stale_last_;
+    mt__i128 a = base + x->stale_lo, b = base + x->stale_last;
     mt__i128 end = base + mt__size(root) - 1;
     if (b > end)
         b = end;
@@ -411,7 +414,7 @@ void mt__view_cache_drop_unused(mt_context *ctx, uint64_t epoch)
 void mt__view_forget_root(mt_region *r)
 {
     mt_context *ctx = r->ctx_;
-    mt_view *cached = r->cached_view_;
+    mt_view *cached = mt__rare_get(r)->cached_view;
     if (cached) {
         /* unlink it from the cache list, then release the cache's reference:
          * QEMU's posted fix forgot the release and leaked the view */
@@ -422,8 +425,8 @@ void mt__view_forget_root(mt_region *r)
         cached->cache_next = NULL;
         cache_drop(ctx, cached);
     }
-    while (r->root_views_)
-        root_unlink(r->root_views_);
+    while (r->rare_ && r->rare_->root_views)
+        root_unlink(r->rare_->root_views);
 }
 
 /* ---- public accessors --------------------------------------------------- */

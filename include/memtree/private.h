@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 struct mt__child_index;
-struct mt__coalesced;
+struct mt__region_rare;
 
 /* mt_owner: the reference counts and the regions initialised with it. */
 #define MT_OWNER_PRIVATE_FIELDS                                                      \
@@ -28,7 +28,11 @@ struct mt__coalesced;
     mt_context *ctx_;      /* its regions' context, once it has had one */
 
 /* mt_region: the first cache line holds what rendering reads for every
- * region; the fields after it are touched by edits and lifetimes only. */
+ * region; the fields after it are touched by edits and lifetimes only, and
+ * what few regions use (device and IOMMU callbacks, dirty-log counts,
+ * coalesced ranges, views rooted here, change marks, alias links) waits in
+ * a side struct made on first need (rare_, src/internal.h), so that a
+ * machine of a million RAM regions does not carry it a million times. */
 #define MT_REGION_PRIVATE_FIELDS                                                  \
     uint8_t kind_;                                                                \
     uint8_t flags_;          /* MT__F_* in src/internal.h */                      \
@@ -40,7 +44,10 @@ struct mt__coalesced;
     struct mt__child_index *child_index_; /* the children, see region.c */        \
     mt_owner *owner_;                                                             \
     mt_region *alias_;                                                            \
-    uint64_t alias_offset_;  /* last: only aliases need it */                     \
+    union { /* last: only aliases have an offset; they have no callbacks */       \
+        uint64_t alias_offset_;                                                   \
+        void *opaque_;       /* of the device's or the IOMMU's callbacks */       \
+    };                                                                            \
     /* the rest */                                                                \
     uint32_t magic_;                                                              \
     int32_t priority_;                                                            \
@@ -50,25 +57,11 @@ struct mt__coalesced;
     mt_region *container_;                                                        \
     mt_region *owner_next_;                                                       \
     mt_region *owner_prev_;                                                       \
-    const mt_region_ops *ops_;                                                    \
-    const mt_iommu_ops *iommu_ops_;                                               \
-    void *opaque_;                                                                \
     uint8_t *ram_;                                                                \
-    mt_view *cached_view_;   /* the cache entry keyed by this flat-root */        \
-    mt_view *root_views_;    /* views whose weak flat-root this is */             \
-    uint32_t alias_refs_;    /* live aliases whose target this is */              \
-    uint32_t held_refs_;     /* mappings and held sections naming it (atomic) */  \
-    uint32_t slot_;          /* position in the container's child array */        \
-    uint32_t mapped_via_alias_;                                                   \
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */          \
-    uint32_t *log_counts_;   /* per dirty-log client, allocated on first use */   \
-    struct mt__coalesced *coalesced_; /* coalesced-MMIO ranges, NULL if none */ \
-    uint64_t stale_mark_;    /* txn.c: an edit since this commit can reach it */ \
-    uint64_t whole_mark_;    /* txn.c: ... anywhere in it, not only stale_lo_.. */ \
-    uint64_t stale_lo_, stale_last_; /* txn.c: where, in its own coordinates */  \
-    mt_region *aliases_;     /* the counted aliases whose target this is */       \
-    mt_region *alias_next_;  /* in the target's aliases_ list */                  \
-    mt_region **alias_pprev_; /* NULL while in no list */
+    struct mt__region_rare *rare_; /* NULL until first needed */                  \
+    uint32_t held_refs_;     /* mappings and held sections naming it (atomic) */  \
+    uint32_t slot_;          /* position in the container's child array */
 
 /* mt_iommu_notifier: where it is registered. */
 #define MT_IOMMU_NOTIFIER_PRIVATE_FIELDS                                          \

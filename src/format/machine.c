@@ -1,21 +1,19 @@
 /*
  * Machines loaded from files: picks the reader for a format (sniffing it
  * when asked), and the one builder that turns any reader's description
- * (machine_build.h) into heap regions, owners and address spaces in one
- * transaction, then tears all of it down again. The machine owns its
+ * (machine_build.h) into regions (one block of storage), owners and
+ * address spaces in one transaction, then tears all of it down again. The machine owns its
  * regions (whose backings are made on first need), their owners, its
  * address spaces, the file ids and the inferred notes; nothing else.
  */
 #include "machine_build.h"
 
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
-
-struct mt__ptr_idx {
-    const mt_region *r;
-    size_t idx;
-};
 
 /* ---- region creation -------------------------------------------------------- */
 
@@ -39,13 +37,12 @@ static int init_region(const struct mt__mdesc *d, mt_machine *m, size_t i,
                        struct mt__err *e)
 {
     const struct mt__mrec *r = &d->r[i];
-    mt_region *mr = mt_region_alloc();
+    mt_region *mr = &m->storage[i];
     mt_context *ctx = m->ctx;
     mt_owner *owner = r->owner == MT__NONE ? NULL : m->owners[r->owner];
     uint64_t size = lib_size(r);
     int err;
     if (!r->size_full && r->size == UINT64_MAX) {
-        free(mr);
         return mt__fail(e, d->file, r->line, "size ffffffffffffffff cannot be "
                         "represented (2^64 is written 10000000000000000)");
     }
@@ -87,13 +84,12 @@ static int init_region(const struct mt__mdesc *d, mt_machine *m, size_t i,
         break;
     }
     if (err) {
-        free(mr); /* never initialised, so finalize cannot free it */
         return mt__fail(e, d->file, r->line, "cannot create %s region '%s': %s",
                         mt__mkind_names[r->kind], r->name ? r->name : "(null)",
                         mt_strerror(err));
     }
     m->regions[i] = mr;
-    m->created[m->ncreated++] = i;
+    m->created[m->ncreated++] = (uint32_t)i;
     return 0;
 }
 
@@ -151,61 +147,70 @@ static int apply_flags(const struct mt__mdesc *d, mt_machine *m, struct mt__err 
     return 0;
 }
 
-/* Maps p's subregions in the reverse of their render order: the newest
- * mapping goes first among equal priorities, so this reproduces the
- * described order. */
-static int place_children(const struct mt__mdesc *d, mt_machine *m, const size_t *first,
-                          const size_t *kids, size_t p, struct mt__err *e)
-{
-    for (size_t k = first[p + 1]; k-- > first[p];) {
-        const struct mt__mrec *r = &d->r[kids[k]];
-        int err = mt_region_add_subregion_overlap(m->regions[p], r->addr,
-                                                  m->regions[kids[k]], r->prio);
-        if (err) {
-            int lib = err;
-            err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
-                           r->label, d->r[p].label, mt_strerror(lib));
-            return lib == -ELOOP ? -ELOOP : err; /* a loop is a finding the
-                                                    caller may ask about */
-        }
-    }
-    return 0;
-}
-
 /*
- * Containers are filled from the top down (each tree in pre-order), so a
- * region is mapped while its own subtree is still empty and the library's
- * loop check has nothing to walk: a chain listed bottom-up was O(n^2).
- * Containers no root leads to (a cycle of containers) come last, in file
- * order, where the library refuses the loop. Unmapped regions only record
- * address and priority.
+ * The order to map the records in, worked out before the regions exist so
+ * that its scratch is gone by then (a large machine's peak): containers are
+ * filled from the top down (each tree in pre-order), so a region is mapped
+ * while its own subtree is still empty and the library's loop check has
+ * nothing to walk (a chain listed bottom-up was O(n^2)). Containers no root
+ * leads to (a cycle of containers) come last, in file order, where the
+ * library refuses the loop. Each container's children go in the reverse of
+ * their render order: the newest mapping goes first among equal
+ * priorities, so this reproduces the described order. Every mapped record
+ * appears once.
  */
-static int place_regions(const struct mt__mdesc *d, mt_machine *m, struct mt__err *e)
+static uint32_t *placement_order(const struct mt__mdesc *d, size_t *count)
 {
     size_t *first, *kids;
     mt__desc_children(d, &first, &kids);
-    bool *done = mt__xcalloc(d->nr ? d->nr : 1, sizeof(*done));
-    size_t *stack = mt__xmalloc((d->nr ? d->nr : 1) * sizeof(*stack)), sp = 0;
-    int err = 0;
-    for (size_t root = 0; root < d->nr && !err; root++) {
+    size_t n = d->nr ? d->nr : 1;
+    bool *done = mt__xcalloc(n, sizeof(*done));
+    uint32_t *stack = mt__xmalloc(n * sizeof(*stack)); /* 32 bits: see build */
+    uint32_t *order = mt__xmalloc(n * sizeof(*order));
+    size_t sp = 0, no = 0;
+    for (size_t root = 0; root < d->nr; root++) {
         if (d->r[root].parent != MT__NONE)
             continue;
-        stack[sp++] = root;
-        while (sp && !err) {
+        stack[sp++] = (uint32_t)root;
+        while (sp) {
             size_t p = stack[--sp];
             done[p] = true;
-            err = place_children(d, m, first, kids, p, e);
+            for (size_t k = first[p + 1]; k-- > first[p];)
+                order[no++] = (uint32_t)kids[k];
             for (size_t k = first[p]; k < first[p + 1]; k++)
-                stack[sp++] = kids[k]; /* a tree: each is pushed once */
+                stack[sp++] = (uint32_t)kids[k]; /* a tree: each is pushed once */
         }
     }
-    for (size_t p = 0; p < d->nr && !err; p++)
+    for (size_t p = 0; p < d->nr; p++)
         if (!done[p])
-            err = place_children(d, m, first, kids, p, e);
+            for (size_t k = first[p + 1]; k-- > first[p];)
+                order[no++] = (uint32_t)kids[k];
     free(done);
     free(stack);
     free(first);
     free(kids);
+    *count = no;
+    return order;
+}
+
+/* Maps the records in `order` (placement_order) into their containers;
+ * unmapped regions only record address and priority. */
+static int place_regions(const struct mt__mdesc *d, mt_machine *m, const uint32_t *order,
+                         size_t count, struct mt__err *e)
+{
+    int err = 0;
+    for (size_t j = 0; j < count && !err; j++) {
+        const struct mt__mrec *r = &d->r[order[j]];
+        err = mt_region_add_subregion_overlap(m->regions[r->parent], r->addr,
+                                              m->regions[order[j]], r->prio);
+        if (err) {
+            int lib = err;
+            err = mt__fail(e, d->file, r->line, "cannot map '%s' into '%s': %s",
+                           r->label, d->r[r->parent].label, mt_strerror(lib));
+            if (lib == -ELOOP)
+                err = -ELOOP; /* a loop is a finding the caller may ask about */
+        }
+    }
     for (size_t i = 0; i < d->nr && !err; i++) {
         const struct mt__mrec *r = &d->r[i];
         if (r->parent != MT__NONE)
@@ -249,49 +254,33 @@ static void owner_release(mt_owner *o)
 
 /* ---- indexes ------------------------------------------------------------------ */
 
-static int cmp_ptr_idx(const void *a, const void *b)
+static int cmp_by_label(const void *a, const void *b, void *labels)
 {
-    const struct mt__ptr_idx *x = a, *y = b;
-    uintptr_t p = (uintptr_t)x->r, q = (uintptr_t)y->r;
-    return (p > q) - (p < q);
+    char *const *l = labels;
+    return strcmp(l[*(const uint32_t *)a], l[*(const uint32_t *)b]);
 }
 
-/* qsort without context: the label array is reached through a pair. */
-struct label_key {
-    const char *label;
-    size_t idx;
-};
-
-static int cmp_label_key(const void *a, const void *b)
-{
-    const struct label_key *x = a, *y = b;
-    return strcmp(x->label, y->label);
-}
-
+/* 4-byte indexes, sorted in place (qsort's own buffer is as small): at a
+ * large machine's peak, pairs of a pointer and an index cost four times as
+ * much. */
 static void build_indexes(mt_machine *m)
 {
-    struct label_key *keys = mt__xmalloc((m->nr ? m->nr : 1) * sizeof(*keys));
-    for (size_t i = 0; i < m->nr; i++)
-        keys[i] = (struct label_key){m->labels[i], i};
-    qsort(keys, m->nr, sizeof(*keys), cmp_label_key);
     m->by_label = mt__xmalloc((m->nr ? m->nr : 1) * sizeof(*m->by_label));
     for (size_t i = 0; i < m->nr; i++)
-        m->by_label[i] = keys[i].idx;
-    free(keys);
-    m->by_ptr = mt__xmalloc((m->nr ? m->nr : 1) * sizeof(*m->by_ptr));
-    for (size_t i = 0; i < m->nr; i++)
-        m->by_ptr[i] = (struct mt__ptr_idx){m->regions[i], i};
-    qsort(m->by_ptr, m->nr, sizeof(*m->by_ptr), cmp_ptr_idx);
+        m->by_label[i] = (uint32_t)i;
+    qsort_r(m->by_label, m->nr, sizeof(*m->by_label), cmp_by_label, m->labels);
 }
 
+/* The storage block says which record a region is. */
 size_t mt__machine_index_of(const mt_machine *m, const mt_region *r)
 {
-    if (!m || !r)
+    if (!m || !r || m->nr == 0)
         return MT__NONE;
-    struct mt__ptr_idx key = {r, 0};
-    const struct mt__ptr_idx *p = bsearch(&key, m->by_ptr, m->nr, sizeof(key),
-                                          cmp_ptr_idx);
-    return p ? p->idx : MT__NONE;
+    uintptr_t p = (uintptr_t)r, first = (uintptr_t)m->storage;
+    if (p < first || p >= first + m->nr * sizeof(*m->storage))
+        return MT__NONE;
+    size_t i = (p - first) / sizeof(*m->storage);
+    return m->regions[i] == r ? i : MT__NONE;
 }
 
 /* ---- teardown ------------------------------------------------------------------- */
@@ -329,6 +318,7 @@ static void release(mt_machine *m)
     if (busy) {
         mt_context_report(ctx, -EBUSY, "machine freed with %zu region(s) still in use; "
                  "they are left alive", busy);
+        m->storage = NULL; /* and so is their storage */
         return; /* their owners must outlive them */
     }
     for (size_t i = 0; i < m->nowners; i++)
@@ -338,14 +328,15 @@ static void release(mt_machine *m)
 
 static void free_machine(mt_machine *m)
 {
-    for (size_t i = 0; i < m->nr && !m->borrowed; i++)
+    for (size_t i = 0; i < m->nr && !m->borrowed && !m->label_pool; i++)
         free(m->labels[i]);
+    free(m->label_pool);
     for (size_t i = 0; i < m->nnotes; i++)
         free(m->notes[i]);
     for (size_t i = 0; i < m->nwarnings; i++)
         free(m->warnings[i]);
-    void *arrays[] = {m->warnings, m->labels, m->notes,   m->regions, m->by_label,
-                      m->by_ptr,   m->created, m->owners, m->spaces,  m};
+    void *arrays[] = {m->warnings, m->labels, m->notes,  m->regions, m->by_label,
+                      m->created,  m->owners, m->spaces, m->storage, m};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         free(arrays[i]);
 }
@@ -384,12 +375,16 @@ static int discard(mt_machine *m, int rc)
 static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
                  mt_machine **out, struct mt__err *e)
 {
+    if (d->nr > UINT32_MAX)
+        return mt__fail_code(e, -EFBIG, d->file, 0, "more than %" PRIu32 " regions",
+                             UINT32_MAX);
     mt_machine *m = mt__xcalloc(1, sizeof(*m));
     size_t n = d->nr ? d->nr : 1;
     m->ctx = ctx;
     m->format = fmt;
     m->nr = d->nr;
     m->regions = mt__xcalloc(n, sizeof(*m->regions));
+    m->storage = mt__xcalloc(n, sizeof(*m->storage));
     m->labels = mt__xcalloc(n, sizeof(*m->labels));
     m->created = mt__xcalloc(n, sizeof(*m->created));
     m->owners = mt__xcalloc(d->nowners ? d->nowners : 1, sizeof(*m->owners));
@@ -402,11 +397,14 @@ static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
     /* One commit for the whole machine, as a board's init would do. */
     struct hush h = hush_begin(ctx);
     mt_transaction_begin(ctx);
+    size_t nplaced;
+    uint32_t *order = placement_order(d, &nplaced);
     int rc = create_regions(d, m, e);
     if (!rc)
         rc = apply_flags(d, m, e);
     if (!rc)
-        rc = place_regions(d, m, e);
+        rc = place_regions(d, m, order, nplaced, e);
+    free(order);
     if (rc)
         mt_transaction_commit(ctx);
     hush_end(ctx, h);
@@ -417,6 +415,11 @@ static int build(mt_context *ctx, const struct mt__mdesc *d, mt_file_format fmt,
 int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
                       mt_machine **out, struct mt__err *e)
 {
+    /* the records' room to grow goes before the regions are made */
+    if (d->nr && d->capr > d->nr) {
+        d->r = mt__xrealloc(d->r, d->nr * sizeof(*d->r));
+        d->capr = d->nr;
+    }
     int rc = build(ctx, d, fmt, out, e);
     if (rc)
         return rc;
@@ -425,6 +428,8 @@ int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
         m->labels[i] = d->r[i].label;
         d->r[i].label = NULL;
     }
+    m->label_pool = d->label_pool;
+    d->label_pool = NULL;
     m->notes = d->notes;
     m->nnotes = d->nnotes;
     d->notes = NULL;
@@ -434,7 +439,6 @@ int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
     m->flat_differs = d->flat_differs;
     d->warnings = NULL;
     d->nwarnings = d->capwarnings = 0;
-    build_indexes(m);
     return 0;
 }
 
@@ -442,6 +446,8 @@ int mt__machine_finish(mt_machine *m, const struct mt__mspace *spaces, size_t na
                        const char *file, struct mt__err *e)
 {
     mt_context *ctx = m->ctx;
+    /* after the description is gone: sorting needs room of its own */
+    build_indexes(m);
     /* Committed before the address spaces exist, the tree renders once per
      * distinct view, when each is created: created inside the transaction,
      * each view would render again at the commit, while the first ones
@@ -457,18 +463,16 @@ int mt__machine_build_trial(mt_context *ctx, const struct mt__mdesc *d,
                             mt_machine **out, struct mt__err *e)
 {
     int rc = build(ctx, d, MT_FORMAT_AUTO, out, e);
-    if (!rc)
-        rc = mt__machine_finish(*out, d->as, d->nas, d->file, e);
-    if (rc) {
-        *out = NULL;
-        return rc;
+    if (!rc) {
+        mt_machine *m = *out;
+        m->borrowed = true;
+        for (size_t i = 0; i < d->nr; i++)
+            m->labels[i] = d->r[i].label;
+        rc = mt__machine_finish(m, d->as, d->nas, d->file, e);
     }
-    mt_machine *m = *out;
-    m->borrowed = true;
-    for (size_t i = 0; i < d->nr; i++)
-        m->labels[i] = d->r[i].label;
-    build_indexes(m);
-    return 0;
+    if (rc)
+        *out = NULL;
+    return rc;
 }
 
 /* ---- loading -------------------------------------------------------------------- */
@@ -511,6 +515,18 @@ static void report(mt_context *ctx, int rc, const struct mt__err *e, char *err,
         snprintf(err, errlen, "%s", e->msg);
     else
         mt_context_report(ctx, rc, "%s", e->msg);
+}
+
+/* What the parse and the build free lands in the middle of the heap, where
+ * glibc keeps the pages resident; the next step is the one that sets a
+ * large machine's peak (building the regions, then rendering them), so
+ * hand back the pages first (a million-region machine: about 25 bytes a
+ * region each time). */
+static void release_free_pages(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *name,
@@ -557,8 +573,11 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
                       flat_name ? flat_name : "");
     /* The description holds copies of all it needs: the text can go before
      * the regions are made (a large machine's peak memory). */
+    if (!rc)
+        mt__desc_pack_strings(&d);
     mt__src_free(&src);
     mt__src_free(&fsrc);
+    release_free_pages();
     bool built = false;
     if (!rc) {
         rc = mt__machine_build(ctx, &d, fmt, out, &e);
@@ -570,6 +589,8 @@ int mt_machine_load(mt_context *ctx, mt_file_format fmt, FILE *in, const char *n
     d.as = NULL;
     d.nas = 0;
     mt__desc_free(&d);
+    if (built)
+        release_free_pages();
     if (built) {
         rc = mt__machine_finish(*out, spaces, nas, name, &e);
         if (rc)

@@ -125,17 +125,18 @@ struct mt__mrec {
     uint8_t flags;          /* MT__MF_* */
     uint8_t infer;          /* MT__MI_* */
     bool size_full;         /* the size is 2^64 */
-    uint64_t addr, size, alias_offset;
+    uint8_t tnote;          /* MT__TN_* */
+    /* the small fields together: a large machine holds a million records */
     int32_t prio;
+    unsigned line;          /* where it was defined, for messages */
+    uint64_t addr, size, alias_offset;
     size_t parent;          /* MT__NONE: not mapped */
     size_t target;          /* alias target, else MT__NONE */
     size_t owner;           /* index into owners, else MT__NONE */
     int64_t rank;
-    unsigned line;          /* where it was defined, for messages */
     /* QEMU dumps only: the alias's possible targets when names repeat */
     size_t *alt;
     size_t nalt;
-    uint8_t tnote;          /* MT__TN_* */
 };
 
 struct mt__mspace {
@@ -157,6 +158,9 @@ struct mt__mdesc {
     char **warnings;        /* guesses and differences, "FILE:LINE: what" */
     size_t nwarnings, capwarnings;
     bool flat_differs;      /* the flat dump given disagrees with the views */
+    /* Once packed (mt__desc_pack_strings), the records' labels and names
+     * point into these blocks instead of being allocated one by one. */
+    char *label_pool, *name_pool;
 };
 
 /* Appends a zeroed record (parent, target, owner MT__NONE; rank = index). */
@@ -170,6 +174,11 @@ void mt__desc_note(struct mt__mdesc *d, const char *fmt, ...)
 void mt__desc_warn(struct mt__mdesc *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mt__desc_free(struct mt__mdesc *d);
+/* Moves every record's label and name into two blocks (label_pool,
+ * name_pool) and frees the single allocations, once the reader is done: a
+ * million small blocks cost malloc 24 bytes each on top of the text, and
+ * freed together they leave whole pages the allocator can give back. */
+void mt__desc_pack_strings(struct mt__mdesc *d);
 /* Children of every region in render order, that is by priority (highest
  * first), then rank, then index: kids[first[i] ..
  * first[i+1]) for region i. Both arrays are the caller's to free. */
@@ -196,11 +205,16 @@ struct mt_machine {
     mt_file_format format;
     size_t nr;                /* regions, in file order */
     mt_region **regions;      /* NULL once finalised (or never created) */
+    /* Every region's storage, in file order: one block rather than a
+     * million small ones saves malloc's header on each, and the walks
+     * meet the regions in the order they were described. */
+    mt_region *storage;
     char **labels;            /* file id of each region */
-    size_t *created;          /* creation order: alias targets first */
+    /* 32-bit indexes (a machine has fewer than 2^32 regions, checked by
+     * the builder): the arrays are a fair share of a large machine */
+    uint32_t *created;        /* creation order: alias targets first */
     size_t ncreated;
-    size_t *by_label;         /* region indexes sorted by label */
-    struct mt__ptr_idx *by_ptr; /* region pointer -> index, sorted */
+    uint32_t *by_label;       /* region indexes sorted by label */
     mt_owner **owners;
     size_t nowners;
     mt_address_space **spaces;
@@ -211,6 +225,8 @@ struct mt_machine {
     size_t nwarnings;
     bool flat_differs;
     bool borrowed;            /* labels belong to a description (trial builds) */
+    char *label_pool;         /* the labels' block, when the description was
+                                 packed (then they are not freed one by one) */
 };
 
 /*
@@ -224,8 +240,9 @@ struct mt_machine {
  */
 int mt__machine_build(mt_context *ctx, struct mt__mdesc *d, mt_file_format fmt,
                       mt_machine **out, struct mt__err *e);
-/* Creates the address spaces and commits (the render). On failure frees
- * the machine and returns -EINVAL with the message in `e`. */
+/* Indexes the regions, creates the address spaces and commits (the
+ * render). On failure frees the machine and returns -EINVAL with the
+ * message in `e`. */
 int mt__machine_finish(mt_machine *m, const struct mt__mspace *spaces, size_t nas,
                        const char *file, struct mt__err *e);
 /* A trial build that borrows the labels and takes nothing from `d`; the

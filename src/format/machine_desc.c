@@ -73,10 +73,14 @@ void mt__desc_warn(struct mt__mdesc *d, const char *fmt, ...)
 void mt__desc_free(struct mt__mdesc *d)
 {
     for (size_t i = 0; i < d->nr; i++) {
-        free(d->r[i].label);
-        free(d->r[i].name);
+        if (!d->label_pool)
+            free(d->r[i].label);
+        if (!d->name_pool)
+            free(d->r[i].name);
         free(d->r[i].alt);
     }
+    free(d->label_pool);
+    free(d->name_pool);
     for (size_t i = 0; i < d->nas; i++)
         free(d->as[i].name);
     for (size_t i = 0; i < d->nowners; i++)
@@ -91,6 +95,34 @@ void mt__desc_free(struct mt__mdesc *d)
     free(d->owners);
     free(d->notes);
     memset(d, 0, sizeof(*d));
+}
+
+/* Copies *s to *at (advanced past it) and frees the original. */
+static void pack_one(char **s, char **at)
+{
+    if (!*s)
+        return;
+    size_t n = strlen(*s) + 1;
+    memcpy(*at, *s, n);
+    free(*s);
+    *s = *at;
+    *at += n;
+}
+
+void mt__desc_pack_strings(struct mt__mdesc *d)
+{
+    assert(!d->label_pool && !d->name_pool);
+    size_t nl = 1, nn = 1;
+    for (size_t i = 0; i < d->nr; i++) {
+        nl += d->r[i].label ? strlen(d->r[i].label) + 1 : 0;
+        nn += d->r[i].name ? strlen(d->r[i].name) + 1 : 0;
+    }
+    char *l = d->label_pool = mt__xmalloc(nl);
+    char *n = d->name_pool = mt__xmalloc(nn);
+    for (size_t i = 0; i < d->nr; i++) {
+        pack_one(&d->r[i].label, &l);
+        pack_one(&d->r[i].name, &n);
+    }
 }
 
 /* Render order among siblings: priority first (the library keeps it so),
