@@ -292,6 +292,12 @@ void mt__touch(mt_region *r);
  * is `c`, or a container holding c (through containers, not aliases),
  * then renders only that part again and keeps the rest. */
 void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
+/* The same for a change of `r` that shows only inside r's own extent, or
+ * `size` bytes from its address if more (a resize passes the larger of its
+ * sizes): a flag, enabling, an alias offset, a size. Its container renders
+ * only that part again; views whose flat-root is r, or reaching r through
+ * an alias, render whole. */
+void mt__touch_in_place(mt_region *r, mt__i128 size);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */
 void mt__alias_link(mt_region *a);

@@ -331,7 +331,7 @@ static int edit_flag(mt_region *r, unsigned flag, bool on, const char *op)
     if (err)
         return err;
     set_flag(r, flag, on);
-    mt__touch(r);
+    mt__touch_in_place(r, mt__size(r));
     mt__edit_end(r->ctx_, mt__enabled(r));
     return 0;
 }
@@ -360,7 +360,7 @@ int mt_region_set_enabled(mt_region *r, bool enabled)
     if (err)
         return err;
     set_flag(r, MT__F_ENABLED, enabled);
-    mt__touch(r);
+    mt__touch_in_place(r, mt__size(r));
     mt__edit_end(r->ctx_, true);
     return 0;
 }
@@ -382,10 +382,12 @@ int mt_region_set_size(mt_region *r, uint64_t size)
     int err = mt__edit_begin(r, "set_size");
     if (err)
         return err;
+    mt__i128 old_size = mt__size(r);
     r->size_full_ = full;
     r->size_ = full ? 0 : size;
     mt__subregion_resized(r);
-    mt__touch(r);
+    /* what shows changes within the larger of the two extents */
+    mt__touch_in_place(r, old_size > mt__size(r) ? old_size : mt__size(r));
     mt__edit_end(r->ctx_, true);
     return 0;
 }
@@ -458,7 +460,7 @@ int mt_region_set_alias_offset(mt_region *r, uint64_t offset)
     if (err)
         return err;
     r->alias_offset_ = offset;
-    mt__touch(r);
+    mt__touch_in_place(r, mt__size(r));
     mt__edit_end(r->ctx_, mt__enabled(r));
     return 0;
 }

@@ -166,6 +166,26 @@ void mt__touch(mt_region *r)
     touch_above(r);
 }
 
+void mt__touch_in_place(mt_region *r, mt__i128 size)
+{
+    mt_context *ctx = r->ctx_;
+    mt_region *c = r->container_;
+    mt__i128 end = (mt__i128)r->addr_ + size;
+    if (!marks_needed(ctx))
+        return;
+    if (!c || end == (mt__i128)r->addr_) {
+        mt__touch(r); /* no extent to speak of: r and all above, whole */
+        return;
+    }
+    if (r->rare_)
+        r->rare_->stale_mark = r->rare_->whole_mark = ctx->stale_epoch;
+    size_t n = 0;
+    for (mt_region *a = mt__rare_get(r)->aliases; a; a = a->rare_->alias_next)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
+    touch_pushed(ctx, n);
+    mt__touch_part(c, r->addr_, end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1));
+}
+
 static void touch_pushed(mt_context *ctx, size_t n)
 {
     uint64_t epoch = ctx->stale_epoch;
