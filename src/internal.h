@@ -184,13 +184,22 @@ struct mt__child_index {
     uint32_t holes;                 /* unmapped since the last compaction */
     uint32_t nclasses, cap_classes;
     /* the arrays while they hold one entry (most containers have one
-     * child), so a container costs one allocation, not three */
-    mt_region *one_slot;
+     * child), so a container costs one allocation, not three. Once the
+     * slots have outgrown their inline room, it holds the address index
+     * instead: a chain a million deep pays nothing for it. */
+    union {
+        mt_region *one_slot;
+        struct mt__ivtree *addr; /* read through mt__children_addr */
+    };
     struct mt__prio_class one_class;
-    /* the children by address (src/util/ivtree.h), kept while there are
-     * many (subregions.c); NULL otherwise */
-    struct mt__ivtree *addr;
 };
+
+/* The children by address (src/util/ivtree.h), kept while there are many
+ * (subregions.c); NULL otherwise. */
+static inline struct mt__ivtree *mt__children_addr(const struct mt__child_index *ix)
+{
+    return ix->slots == &ix->one_slot ? NULL : ix->addr;
+}
 
 /* Closes the holes unmapping left (region.c). Writer only. */
 void mt__children_compact(struct mt__child_index *ix);

@@ -334,10 +334,11 @@ static mt_region *const *frame_children(struct mt__render_scratch *s, mt_region 
     const struct mt__child_index *ix = r->child_index_;
     *sel = NO_SEL;
     /* enter() clipped [lo, hi) to r's own extent */
-    if (ix->addr && !loops && (lo > base || hi < base + mt__size(r))) {
+    struct mt__ivtree *addr = mt__children_addr(ix);
+    if (addr && !loops && (lo > base || hi < base + mt__size(r))) {
         size_t live = ix->n - ix->holes;
         s->nfound = 0;
-        if (mt__ivtree_query(ix->addr, (uint64_t)(lo - base), (uint64_t)(hi - 1 - base),
+        if (mt__ivtree_query(addr, (uint64_t)(lo - base), (uint64_t)(hi - 1 - base),
                              live / SEL_SHARE, &s->found, &s->nfound, &s->cap_found)) {
             size_t at = s->nsel, k = s->nfound;
             assert(at < NO_SEL); /* the selections of one path down */

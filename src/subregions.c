@@ -54,7 +54,7 @@ static void addr_index_build(struct mt__child_index *ix)
 void mt__subregion_resized(mt_region *sub)
 {
     struct mt__child_index *ix = sub->container_ ? sub->container_->child_index_ : NULL;
-    if (ix && ix->addr)
+    if (ix && mt__children_addr(ix))
         mt__ivtree_set_last(ix->addr, sub->addr_, sub, child_last(sub));
 }
 
@@ -104,7 +104,10 @@ static void link_child(mt_region *c, mt_region *sub)
     }
     if (ix->n == ix->cap) {
         ix->cap *= 2;
+        bool was_inline = ix->slots == &ix->one_slot;
         ix->slots = grow_array(ix->slots, &ix->one_slot, ix->n, ix->cap, sizeof(ix->slots[0]));
+        if (was_inline)
+            ix->addr = NULL; /* the inline slot's room, from now on */
     }
     size_t k = class_search(ix, sub->priority_);
     if (k == ix->nclasses || ix->classes[k].priority != sub->priority_) {
@@ -127,7 +130,7 @@ static void link_child(mt_region *c, mt_region *sub)
     ix->classes[k].count++;
     ix->n++;
     sub->container_ = c;
-    if (ix->addr)
+    if (mt__children_addr(ix))
         mt__ivtree_insert(ix->addr, sub->addr_, child_last(sub), sub);
     else if (ix->n - ix->holes >= MT__ADDR_INDEX_MIN)
         addr_index_build(ix);
@@ -169,7 +172,7 @@ static void unlink_child(mt_region *c, mt_region *sub)
     ix->slots[pos] = NULL;
     ix->holes++;
     sub->container_ = NULL;
-    if (ix->addr) {
+    if (mt__children_addr(ix)) {
         mt__ivtree_remove(ix->addr, sub->addr_, sub);
         if (mt__ivtree_count(ix->addr) < MT__ADDR_INDEX_MIN / 4) {
             mt__ivtree_free(ix->addr);
@@ -183,7 +186,7 @@ static void unlink_child(mt_region *c, mt_region *sub)
             ix->nclasses--;
     }
     if (!ix->n) {
-        assert(!ix->addr);
+        assert(!mt__children_addr(ix));
         if (ix->slots != &ix->one_slot)
             free(ix->slots);
         if (ix->classes != &ix->one_class)

@@ -231,7 +231,7 @@ static void check_side(struct side *s, uint64_t seed, int step, const char *mode
 
 static bool has_index(const mt_region *c)
 {
-    return c->child_index_ && c->child_index_->addr;
+    return c->child_index_ && mt__children_addr(c->child_index_);
 }
 
 static uint64_t env_or(const char *name, uint64_t dflt)
