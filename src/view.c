@@ -86,13 +86,15 @@ static void root_unlink(mt_view *v)
 }
 
 /* Cuts `n` ranges (their references held) into chunks, appended to
- * v->chunks; as even as they come, so that each holds at least half of
- * MT__CHUNK_MAX when there are that many. */
-static void chunks_push(mt_view *v, const mt_range *r, size_t n)
+ * v->chunks: full ones from a full render (fewer chunks, fewer levels
+ * for lookups), else as even as they come, so that each holds at least
+ * half of MT__CHUNK_MAX when there are that many. */
+static void chunks_push(mt_view *v, const mt_range *r, size_t n, bool full)
 {
     size_t k = (n + MT__CHUNK_MAX - 1) / MT__CHUNK_MAX;
     for (size_t i = 0, at = 0; i < k; i++) {
-        size_t m = n / k + (i < n % k);
+        size_t m = full ? (n - at < MT__CHUNK_MAX ? n - at : MT__CHUNK_MAX)
+                        : n / k + (i < n % k);
         v->chunks[v->nchunks++] = mt__chunk_new(r + at, m);
         at += m;
     }
@@ -128,7 +130,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name
     /* the render takes each range's references (docs/lifetimes.md) */
     v->cut = mt__render(ctx, root, as_name, &ranges, &n) != 0;
     v->chunks = mt__xmalloc((chunks_for(n) ? chunks_for(n) : 1) * sizeof(*v->chunks));
-    chunks_push(v, ranges, n);
+    chunks_push(v, ranges, n, true);
     free(ranges);
     v->lin = mt__xcalloc(1, sizeof(*v->lin));
     v->lin->oldest = v;
@@ -492,7 +494,7 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
     v->chunks = mt__xmalloc((ca + chunks_for(l.n) + keep_tail + 1) * sizeof(*v->chunks));
     memcpy(v->chunks, old->chunks, ca * sizeof(*v->chunks));
     v->nchunks = ca;
-    chunks_push(v, l.r, l.n);
+    chunks_push(v, l.r, l.n, false);
     free(l.r);
     memcpy(v->chunks + v->nchunks, old->chunks + cb, keep_tail * sizeof(*v->chunks));
     v->nchunks += keep_tail;
