@@ -95,9 +95,10 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  *     up to about as many ranges as slots is answered without walking.
  *     The views a part render makes from one another share one table (a
  *     slot checked against the reader's own view is right or a miss, in
- *     any view), so a commit warms only the slots of the chunks it built;
- *     a view gets a new table when its ranges outgrow it (amortised: the
- *     table doubles).
+ *     any view), so a commit warms only the slots of the ranges it
+ *     rendered again (a range a split or a shift moved to another place
+ *     is found by a walk once, then stored again); a view gets a new
+ *     table when its ranges outgrow it (amortised: the table doubles).
  * A view with more chunks than a slot can name (2^24) has no table.
  */
 #define MT__HINT_MIN_BITS 4

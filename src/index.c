@@ -199,6 +199,7 @@ struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n)
         abort();
     }
     ch->n = (uint32_t)n;
+    memset(ch->moved, 0, sizeof(ch->moved));
     ch->leaf = (uint64_t *)((char *)ch + at);
     memcpy(ch->ranges, ranges, n * sizeof(mt_range));
     for (size_t i = 0; i < nleaf; i++)
@@ -252,8 +253,7 @@ static void use_table(struct mt__dispatch *d, struct mt__hints *t)
 
 /* At least two slots per range when built, a power of two, within the
  * bounds; shared from `from` while it holds at least one per range. */
-static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view *from,
-                        size_t keep_head, size_t keep_tail)
+static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view *from)
 {
     /* MT_LOOKUP_NO_HINTS: the tests cover both forms, and the lookup
      * benchmark times the bare walk with it */
@@ -262,8 +262,9 @@ static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view 
         return;
     struct mt__hints *t = from && from->dispatch ? from->dispatch->table : NULL;
     if (t && (((size_t)1 << t->bits) >= v->nr || t->bits == MT__HINT_MAX_BITS)) {
+        /* warmed by the caller where the change shows (mt__dispatch_warm):
+         * each slot written misses the cache in a big table */
         use_table(d, t);
-        warm_chunks(d, keep_head, v->nchunks - keep_tail);
         return;
     }
     unsigned bits = MT__HINT_MIN_BITS;
@@ -353,8 +354,21 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
         for (size_t i = c; i < round_up(c, MT__NODE_KEYS); i++)
             up[i] = UINT64_MAX;
     }
-    build_hints(d, v, from && from->dispatch ? from : NULL, keep_head, keep_tail);
+    build_hints(d, v, from && from->dispatch ? from : NULL);
     v->dispatch = d;
+}
+
+void mt__dispatch_warm(mt_view *v, size_t from, size_t to, uint64_t lo, uint64_t last)
+{
+    struct mt__dispatch *d = v->dispatch;
+    if (!d || !d->hints)
+        return;
+    for (size_t c = from; c < to; c++) {
+        const struct mt__chunk *ch = d->chunks[c];
+        for (size_t k = 0; k < ch->n; k++)
+            if (ch->ranges[k].start - lo <= last - lo)
+                set_slot(&d->hints[mt__hint_slot(d, ch->ranges[k].start)], slot_value(c, k));
+    }
 }
 
 void mt__dispatch_free(mt_view *v)

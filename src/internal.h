@@ -273,6 +273,9 @@ struct mt__access_settings {
 struct mt__chunk {
     uint32_t n;               /* ranges, 1 to MT__CHUNK_MAX */
     uint64_t *leaf;           /* index leaf level: round_up(n, 16) starts */
+    /* Writer only: the ranges whose references a chunk of a later view of
+     * the lineage took over when it copied them (view.c, view_splice). */
+    uint64_t moved[MT__CHUNK_MAX / 64];
     /* the index root: the first start of each leaf node, then UINT64_MAX */
     _Alignas(64) uint64_t root[16];
     mt_range ranges[];
@@ -362,6 +365,10 @@ struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n);
  * [keep_head, v->nchunks - keep_tail), or NULL (a full render). */
 void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_t keep_tail);
 void mt__dispatch_free(mt_view *v);
+/* After a part render at [lo, last]: the hint-table slots of the ranges
+ * starting there in chunks [from, to) name them (the other slots are
+ * refilled by the readers that miss). */
+void mt__dispatch_warm(mt_view *v, size_t from, size_t to, uint64_t lo, uint64_t last);
 
 /* ---- eventfd.c ---------------------------------------------------------- */
 

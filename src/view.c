@@ -205,9 +205,17 @@ void mt_view_unref(mt_view *v)
     mt__view_unref(v);
 }
 
+static bool moved(const struct mt__chunk *ch, size_t k)
+{
+    return ch->moved[k / 64] >> (k % 64) & 1;
+}
+
+/* Drops the references its ranges hold, but for those a later chunk took. */
 static void chunk_free(mt_context *ctx, struct mt__chunk *ch)
 {
     for (size_t i = 0; i < ch->n; i++) {
+        if (moved(ch, i))
+            continue;
         mt_region *t = ch->ranges[i].region;
         t->view_refs_--;
         mt__owner_unref(ctx, t->owner_);
@@ -327,12 +335,28 @@ static mt_range *list_slot(struct range_list *l)
     return &l->r[l->n++];
 }
 
-/* Appends a copy of `r`, taking its references. */
-static void list_copy(struct range_list *l, const mt_range *r)
+/*
+ * A range copied from a chunk the new view replaces takes that range's
+ * references over instead of taking new ones (which would touch every
+ * region of the chunk): the old chunk is freed with the old view, and a
+ * lineage frees its views oldest first, so the new chunk, which holds them
+ * now, outlives it. A range copied twice (the two ends of one range across
+ * the part) takes new references the second time.
+ */
+static void inherit(struct mt__chunk *from, size_t k, mt_range *copy)
+{
+    if (moved(from, k))
+        range_take(copy);
+    else
+        from->moved[k / 64] |= (uint64_t)1 << (k % 64);
+}
+
+/* Appends a copy of range k of `from`, a chunk the new view replaces. */
+static void list_copy(struct range_list *l, struct mt__chunk *from, size_t k)
 {
     mt_range *s = list_slot(l);
-    *s = *r;
-    range_take(s);
+    *s = from->ranges[k];
+    inherit(from, k, s);
 }
 
 /* Appends `r` (its references held), merged into the last range when the
@@ -443,12 +467,12 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
 
     struct range_list l = {0};
     for (struct pos p = {ca, 0}; pos_before(p, i0); p = next_pos(old, p))
-        list_copy(&l, at(old, p));
+        list_copy(&l, old->chunks[p.c], p.k);
     mt_range piece;
     if (i0.c < m && at(old, i0)->start < lo) {
         piece = *at(old, i0);
         piece.last = lo - 1;
-        range_take(&piece);
+        inherit(old->chunks[i0.c], i0.k, &piece);
         *list_slot(&l) = piece;
     }
     for (size_t i = 0; i < nmid; i++)
@@ -464,27 +488,27 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
             if (piece.host_)
                 piece.host_ += (uintptr_t)cut;
         }
-        range_take(&piece);
+        inherit(old->chunks[i1.c], i1.k, &piece);
         push_merging(&l, &piece);
         for (struct pos p = next_pos(old, i1); p.c < cb; p = next_pos(old, p))
-            list_copy(&l, at(old, p));
+            list_copy(&l, old->chunks[p.c], p.k);
     }
     /* too few for a chunk of their own: take a neighbour chunk in (the
      * ranges at a chunk boundary never merge: they did not in `old`) */
     while (l.n < MT__CHUNK_MAX / 2 && (cb < m || ca > 0)) {
         if (cb < m) {
-            const struct mt__chunk *ch = old->chunks[cb++];
+            struct mt__chunk *ch = old->chunks[cb++];
             for (size_t i = 0; i < ch->n; i++)
-                list_copy(&l, &ch->ranges[i]);
+                list_copy(&l, ch, i);
         } else {
-            const struct mt__chunk *ch = old->chunks[--ca];
+            struct mt__chunk *ch = old->chunks[--ca];
             size_t n = l.n;
             for (size_t i = 0; i < ch->n; i++)
                 list_slot(&l);
             memmove(l.r + ch->n, l.r, n * sizeof(*l.r));
             for (size_t i = 0; i < ch->n; i++) {
                 l.r[i] = ch->ranges[i];
-                range_take(&l.r[i]);
+                inherit(ch, i, &l.r[i]);
             }
         }
     }
@@ -510,6 +534,7 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
     old->lin_next = v;
     v->lin = old->lin;
     mt__dispatch_build(v, old, ca, keep_tail);
+    mt__dispatch_warm(v, ca, v->nchunks - keep_tail, lo, last);
     view_publish(v, root);
     return v;
 }
