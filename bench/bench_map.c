@@ -4,12 +4,12 @@
  * down again; memtree against Unicorn 2 in the same run.
  *
  * For n = 256, 1024, 4095 and 16384 pages of 4 KiB, one page apart:
- *   map_total_ms        n times: initialise a 4 KiB RAM region and map it
+ *   map_total (ms)      n times: initialise a 4 KiB RAM region and map it
  *                       (its own commit) | uc_mem_map
  *   map_us_per_map      the same per map
  *   map_marginal_us     the mean of the last n/16 maps: one more map when
  *                       the map already holds nearly n regions
- *   unmap_total_ms      n times: unmap (its own commit), then one reclaim
+ *   unmap_total (ms)    n times: unmap (its own commit), then one reclaim
  *                       and the finalisations | uc_mem_unmap
  * Each is followed by unicorn_<metric> and ratio_<metric> (Unicorn's cost /
  * memtree's). At n = 1024 also, memtree alone (issue 12):
@@ -17,8 +17,9 @@
  *   remap_from_callback_us  the same move made by an MMIO write's callback,
  *                       inside the access's read-side section: the access,
  *                       the commit, and the view it retires going to
- *                       reclamation without waiting for readers Above 4095 regions Unicorn aborts: only `unicorn_limit` is
- * printed there, and memtree goes on. Unicorn needs over a minute for the
+ *                       reclamation without waiting for readers
+ * Above 4095 regions Unicorn aborts: only `unicorn_limit` is printed there,
+ * and memtree goes on. Unicorn needs over a minute for the
  * 4095 maps, so this scenario takes a few minutes.
  *
  * Target (issue 4): mapping 4095 regions at least 100 times faster than
@@ -228,19 +229,19 @@ int main(int argc, char **argv)
         if (n <= UNICORN_MAX_REGIONS) {
             struct costs u;
             unicorn_map(n, each, &u);
-            pair_result("map", n, "map_total_ms", m.map_ms, u.map_ms, "ms");
+            pair_result("map", n, "map_total", m.map_ms, u.map_ms, "ms");
             pair_result("map", n, "map_us_per_map", m.map_ms * 1e3 / n, u.map_ms * 1e3 / n,
                         "us");
             pair_result("map", n, "map_marginal_us", m.marginal_us, u.marginal_us, "us");
-            pair_result("map", n, "unmap_total_ms", m.unmap_ms, u.unmap_ms, "ms");
+            pair_result("map", n, "unmap_total", m.unmap_ms, u.unmap_ms, "ms");
             free(each);
             continue;
         }
 #endif
-        mt_bench_result("map", n, "map_total_ms", m.map_ms, "ms");
+        mt_bench_result("map", n, "map_total", m.map_ms, "ms");
         mt_bench_result("map", n, "map_us_per_map", m.map_ms * 1e3 / n, "us");
         mt_bench_result("map", n, "map_marginal_us", m.marginal_us, "us");
-        mt_bench_result("map", n, "unmap_total_ms", m.unmap_ms, "ms");
+        mt_bench_result("map", n, "unmap_total", m.unmap_ms, "ms");
 #ifdef MT_BENCH_UNICORN
         mt_bench_count("map", n, "unicorn_limit", UNICORN_MAX_REGIONS, "regions");
 #endif

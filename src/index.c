@@ -56,9 +56,10 @@ static inline size_t count_scalar(const uint64_t *node, uint64_t addr)
                  count((d)->level[last_] + node_ * MT__NODE_KEYS, (addr)) - 1;         \
         }                                                                              \
         const struct mt__chunk *ch_ = (d)->chunks[c_];                                 \
-        size_t j_ = ch_->n > MT__NODE_KEYS ? count(ch_->root, (addr)) - 1 : 0;         \
+        size_t j_ = ch_->n > MT__NODE_KEYS ? count(ch_->keys, (addr)) - 1 : 0;         \
         *(out) = c_;                                                                   \
-        return j_ * MT__NODE_KEYS + count(ch_->leaf + j_ * MT__NODE_KEYS, (addr));     \
+        return j_ * MT__NODE_KEYS +                                                    \
+               count(ch_->keys + MT__NODE_KEYS + j_ * MT__NODE_KEYS, (addr));          \
     } while (0)
 
 static size_t rank_scalar(const struct mt__dispatch *d, uint64_t addr,
@@ -195,21 +196,23 @@ static size_t round_up(size_t x, size_t to)
 struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n)
 {
     assert(n > 0 && n <= MT__CHUNK_MAX);
-    size_t at = round_up(sizeof(struct mt__chunk) + n * sizeof(mt_range), 64);
     size_t nleaf = round_up(n, MT__NODE_KEYS);
-    struct mt__chunk *ch = aligned_alloc(64, at + nleaf * sizeof(uint64_t));
+    size_t nkeys = MT__NODE_KEYS + nleaf;
+    size_t bytes = sizeof(struct mt__chunk) + nkeys * sizeof(uint64_t) + n * sizeof(mt_range);
+    struct mt__chunk *ch = aligned_alloc(64, round_up(bytes, 64));
     if (!ch) {
         mt__diag(NULL, -ENOMEM, "out of memory building a chunk of %zu ranges", n);
         abort();
     }
     ch->n = (uint32_t)n;
     memset(ch->moved, 0, sizeof(ch->moved));
-    ch->leaf = (uint64_t *)((char *)ch + at);
+    ch->ranges = (mt_range *)(ch->keys + nkeys);
     memcpy(ch->ranges, ranges, n * sizeof(mt_range));
+    uint64_t *leaf = ch->keys + MT__NODE_KEYS;
     for (size_t i = 0; i < nleaf; i++)
-        ch->leaf[i] = i < n ? ranges[i].start : UINT64_MAX;
+        leaf[i] = i < n ? ranges[i].start : UINT64_MAX;
     for (size_t j = 0; j < MT__NODE_KEYS; j++)
-        ch->root[j] = j * MT__NODE_KEYS < n ? ch->leaf[j * MT__NODE_KEYS] : UINT64_MAX;
+        ch->keys[j] = j * MT__NODE_KEYS < n ? leaf[j * MT__NODE_KEYS] : UINT64_MAX;
     return ch;
 }
 

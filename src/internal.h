@@ -8,6 +8,7 @@
 #include "memtree.h"
 
 #include "util/alloc.h"
+#include "util/ivtree.h"
 #include "util/wide.h"
 
 #include <assert.h>
@@ -148,10 +149,15 @@ struct mt__child_index {
     struct mt__prio_class *classes; /* ascending priority, in slot order; a
                                        class's count includes its holes */
     size_t nclasses, cap_classes;
+    /* the children by address (src/util/ivtree.h), kept while there are
+     * many (subregions.c); NULL otherwise */
+    struct mt__ivtree *addr;
 };
 
 /* Closes the holes unmapping left (region.c). Writer only. */
 void mt__children_compact(struct mt__child_index *ix);
+/* `sub`, a child, has a new size: its container's address index follows. */
+void mt__subregion_resized(mt_region *sub);
 
 /* A container's children in REVERSE render order: (*n - 1) renders first.
  * The renderer walks this array rather than the sibling list. Unmapping
@@ -168,6 +174,15 @@ static inline mt_region *const *mt__children(const mt_region *c, size_t *n)
         mt__children_compact(ix);
     *n = ix->n;
     return ix->slots;
+}
+/* The same array holes and all (NULL slots), for a pass that skips them:
+ * it closes no holes, so a commit after unmapping one of a million
+ * children does not move the others (mt__flat_root runs at every commit).
+ * Writer only. */
+static inline mt_region *const *mt__children_raw(const mt_region *c, size_t *n)
+{
+    *n = c->child_index_ ? c->child_index_->n : 0;
+    return *n ? c->child_index_->slots : NULL;
 }
 /* The name a finalised region's storage still records (checking aid): up to
  * this many bytes, over the first fields of the storage. */
@@ -236,7 +251,8 @@ void mt__edit_end(mt_context *ctx, bool visible);
 void mt__touch(mt_region *r);
 /* The same for a change of container `c` that shows only at its offsets
  * [lo, last] (a child mapped, unmapped or moved): a view whose flat-root
- * is `c` then renders only that part again and keeps the rest. */
+ * is `c`, or a container holding c (through containers, not aliases),
+ * then renders only that part again and keeps the rest. */
 void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */
@@ -272,13 +288,14 @@ struct mt__access_settings {
 #define MT__CHUNK_MAX 256
 struct mt__chunk {
     uint32_t n;               /* ranges, 1 to MT__CHUNK_MAX */
-    uint64_t *leaf;           /* index leaf level: round_up(n, 16) starts */
+    mt_range *ranges;         /* after the keys, in the same block */
     /* Writer only: the ranges whose references a chunk of a later view of
      * the lineage took over when it copied them (view.c, view_splice). */
     uint64_t moved[MT__CHUNK_MAX / 64];
-    /* the index root: the first start of each leaf node, then UINT64_MAX */
-    _Alignas(64) uint64_t root[16];
-    mt_range ranges[];
+    /* The index: a root node (the first start of each leaf node, then
+     * UINT64_MAX), then the leaf level, round_up(n, 16) starts; at a fixed
+     * place, so that a walk reads no pointer to reach them. */
+    _Alignas(64) uint64_t keys[];
 };
 
 /*

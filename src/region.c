@@ -374,6 +374,7 @@ int mt_region_set_size(mt_region *r, uint64_t size)
         return err;
     r->size_full_ = full;
     r->size_ = full ? 0 : size;
+    mt__subregion_resized(r);
     mt__touch(r);
     mt__edit_end(r->ctx_, true);
     return 0;

@@ -23,6 +23,13 @@
  * targets sit anywhere. It prefetches each link of those chains a few
  * siblings ahead (prefetch_ahead), so the misses overlap.
  *
+ * A container with many children keeps them by address too (subregions.c);
+ * when the clip is a small part of it, the walk takes from that index only
+ * the children meeting the clip, in their render order (frame_children),
+ * so a part render of a flat-root of a million children visits a few.
+ * Children outside the clip fill nothing, so skipping them changes no
+ * rank order among the fills that remain.
+ *
  * The walk keeps its own stack on the heap (struct frame), so a chain of a
  * million nested containers costs memory, not C stack. An alias may show a
  * region that contains it; the walk then renders that region again,
@@ -70,6 +77,12 @@ struct mt__render_scratch {
     size_t cap_order;
     struct frame *frames;    /* the walk's stack, kept while small */
     size_t cap_frames;
+    /* the children frames take from address indexes, a stack: each such
+     * frame's run starts at its `sel` (frame_children) */
+    mt_region **sel;
+    size_t nsel, cap_sel;
+    void **found;            /* what an index query returns */
+    size_t nfound, cap_found;
     /* the first loop passes this render cut by rule (b) and by the budget
      * (the alias of each), for the commit's diagnostics */
     const mt_region *cut_alias, *budget_alias;
@@ -85,6 +98,8 @@ void mt__render_scratch_free(struct mt__render_scratch *s)
     free(s->tmp);
     free(s->heap);
     free(s->frames);
+    free(s->sel);
+    free(s->found);
     free(s);
 }
 
@@ -173,7 +188,8 @@ static inline void prefetch_stage(const mt_region *c, unsigned stage)
         if ((ix = rendered(c)->child_index_) != NULL) {
             size_t n = ix->n < PREFETCH_FANOUT ? ix->n : PREFETCH_FANOUT;
             for (size_t k = 1; k <= n; k++)
-                prefetch_region(ix->slots[ix->n - k]);
+                if (ix->slots[ix->n - k]) /* a hole, not closed until walked */
+                    prefetch_region(ix->slots[ix->n - k]);
         }
         break;
     }
@@ -207,7 +223,8 @@ static inline void prefetch_children(mt_region *const *children, size_t n)
 struct frame {
     mt__i128 base, lo, hi;   /* after rules 2-3 for `region` */
     mt_region *region;
-    size_t next;             /* children still to walk: slots [0, next) */
+    size_t next;             /* children still to walk: [0, next) */
+    size_t sel;              /* they are s->sel + sel; SIZE_MAX: the slots */
     uint64_t saved_mark;     /* region->walk_mark_ before this frame */
     uint8_t in_flags;        /* FILL_READONLY/NONVOLATILE inherited from above */
     uint8_t flags;           /* ... with the region's own flags added */
@@ -283,6 +300,60 @@ static bool loop_pass_allowed(struct walk *w, const mt_region *via, const mt_reg
     return true;
 }
 
+static int by_slot(const void *a, const void *b)
+{
+    uint32_t x = (*(mt_region *const *)a)->slot_, y = (*(mt_region *const *)b)->slot_;
+    return x < y ? -1 : x > y;
+}
+
+/* How many of a container's children an index query may return before
+ * the walk takes them all instead: sorting k found children by slot costs
+ * about what passing over 8k children does. */
+#define SEL_SHARE 8
+
+/*
+ * The children of `r` a new frame walks, in reverse render order, and
+ * where they are (*sel: an offset in s->sel, or SIZE_MAX for r's slots).
+ * When r keeps an address index and [lo, hi) is a part of it, only the
+ * children meeting [lo, hi), sorted by slot: that is their render order,
+ * holes and all. Not inside loop passes, whose budget counts the children
+ * they visit (MT__LOOP_BUDGET): a render visits the same ones there
+ * whether a container has an index or not.
+ */
+static mt_region *const *frame_children(struct mt__render_scratch *s, mt_region *r,
+                                        mt__i128 base, mt__i128 lo, mt__i128 hi,
+                                        uint8_t loops, size_t *n, size_t *sel)
+{
+    const struct mt__child_index *ix = r->child_index_;
+    *sel = SIZE_MAX;
+    /* enter() clipped [lo, hi) to r's own extent */
+    if (ix->addr && !loops && (lo > base || hi < base + mt__size(r))) {
+        size_t live = ix->n - ix->holes;
+        s->nfound = 0;
+        if (mt__ivtree_query(ix->addr, (uint64_t)(lo - base), (uint64_t)(hi - 1 - base),
+                             live / SEL_SHARE, &s->found, &s->nfound, &s->cap_found)) {
+            size_t at = s->nsel, k = s->nfound;
+            mt__grow(&s->sel, &s->cap_sel, at + k, sizeof(*s->sel));
+            mt_region **run = s->sel + at;
+            for (size_t i = 0; i < k; i++)
+                run[i] = s->found[i];
+            if (k > 1)
+                qsort(run, k, sizeof(*run), by_slot);
+            s->nsel = at + k;
+            *n = k;
+            *sel = at;
+            return run;
+        }
+    }
+    return mt__children(r, n);
+}
+
+static inline mt_region *const *frame_slots(const struct mt__render_scratch *s,
+                                            const struct frame *f)
+{
+    return f->sel == SIZE_MAX ? f->region->child_index_->slots : s->sel + f->sel;
+}
+
 static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
                        mt__i128 hi, uint8_t in_flags, uint8_t flags, uint8_t loops)
 {
@@ -290,11 +361,11 @@ static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
         w->cap = w->cap ? w->cap * 2 : 64;
         w->stack = mt__xrealloc(w->stack, w->cap * sizeof(*w->stack));
     }
-    size_t n;
-    mt_region *const *children = mt__children(r, &n);
+    size_t n, sel;
+    mt_region *const *children = frame_children(w->s, r, base, lo, hi, loops, &n, &sel);
     prefetch_children(children, n);
     w->stack[w->depth] = (struct frame){
-        .base = base, .lo = lo, .hi = hi, .region = r, .next = n,
+        .base = base, .lo = lo, .hi = hi, .region = r, .next = n, .sel = sel,
         .saved_mark = r->walk_mark_, .in_flags = in_flags, .flags = flags, .loops = loops,
     };
     r->walk_mark_ = w->depth;
@@ -373,7 +444,7 @@ static void walk(struct mt__render_scratch *s, mt_region *root, mt__i128 clip_lo
         const mt__i128 base = f->base, lo = f->lo, hi = f->hi;
         const uint8_t flags = f->flags, loops = f->loops;
         const bool ro = flags & FILL_READONLY, nv = flags & FILL_NONVOLATILE;
-        mt_region *const *children = f->next ? f->region->child_index_->slots : NULL;
+        mt_region *const *children = f->next ? frame_slots(s, f) : NULL;
         size_t i = f->next;
         bool pushed = false;
         while (i > 0 && !pushed) {
@@ -402,6 +473,8 @@ static void walk(struct mt__render_scratch *s, mt_region *root, mt__i128 clip_lo
         /* every child done: rule 6, then the frame goes */
         mt_region *r = w.stack[w.depth - 1].region;
         r->walk_mark_ = w.stack[w.depth - 1].saved_mark;
+        if (w.stack[w.depth - 1].sel != SIZE_MAX)
+            s->nsel = w.stack[w.depth - 1].sel;
         if (mt__terminal(r))
             add_fill(s, r, base, lo, hi, ro, nv);
         w.depth--;
@@ -709,6 +782,7 @@ static int render_clip(mt_context *ctx, mt_region *root, const char *as_name, mt
     struct mt__render_scratch *s = ctx->scratch;
     s->ctx = ctx;
     s->nfills = 0;
+    s->nsel = 0;
     s->cut_alias = s->budget_alias = NULL;
     s->loop_seen = false;
     walk(s, root, lo, hi);

@@ -10,11 +10,53 @@
  * map), and the renderer walks an array it can prefetch instead of chasing
  * list pointers. Unmapping leaves a hole that the next look at the
  * children closes (mt__children), so unmapping n siblings is O(n).
+ *
+ * A container with many children also keeps them by address (ix->addr,
+ * src/util/ivtree.h), so that rendering a small part of it visits only
+ * the children there (render.c). It is built when the children reach
+ * MT__ADDR_INDEX_MIN, edited with every map, unmap and resize after that
+ * (O(log n) each), and dropped when they fall below a quarter of it, so
+ * small containers pay nothing.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Children from which a container keeps its address index. Measured on
+ * a part render of one child's span (docs/rendering.md, "Rendering part
+ * of a view"): 32 children walked in about 0.4 us, as fast as through an
+ * index; 64 in 0.64 us against 0.38; 128 in 2.8 us against 0.44. And one
+ * leaf of the index (1.5 KB) costs 24 bytes a child from 64 on. */
+#define MT__ADDR_INDEX_MIN 64
+
+/* The last address `sub` covers in its container (it starts at addr_);
+ * a child of size 0 covers none but is kept as [addr_, addr_], which a
+ * render visits and finds empty. */
+static uint64_t child_last(const mt_region *sub)
+{
+    if (sub->size_full_)
+        return UINT64_MAX;
+    uint64_t size = sub->size_ ? sub->size_ : 1;
+    uint64_t last = sub->addr_ + (size - 1);
+    return last < sub->addr_ ? UINT64_MAX : last;
+}
+
+static void addr_index_build(struct mt__child_index *ix)
+{
+    ix->addr = mt__ivtree_new();
+    for (size_t i = 0; i < ix->n; i++)
+        if (ix->slots[i])
+            mt__ivtree_insert(ix->addr, ix->slots[i]->addr_, child_last(ix->slots[i]),
+                              ix->slots[i]);
+}
+
+void mt__subregion_resized(mt_region *sub)
+{
+    struct mt__child_index *ix = sub->container_ ? sub->container_->child_index_ : NULL;
+    if (ix && ix->addr)
+        mt__ivtree_set_last(ix->addr, sub->addr_, sub, child_last(sub));
+}
 
 /* Index of the class with `prio`, or where it would be inserted. */
 static size_t class_search(const struct mt__child_index *ix, int32_t prio)
@@ -69,6 +111,10 @@ static void link_child(mt_region *c, mt_region *sub)
     ix->classes[k].count++;
     ix->n++;
     sub->container_ = c;
+    if (ix->addr)
+        mt__ivtree_insert(ix->addr, sub->addr_, child_last(sub), sub);
+    else if (ix->n - ix->holes >= MT__ADDR_INDEX_MIN)
+        addr_index_build(ix);
 }
 
 void mt__children_compact(struct mt__child_index *ix)
@@ -107,6 +153,13 @@ static void unlink_child(mt_region *c, mt_region *sub)
     ix->slots[pos] = NULL;
     ix->holes++;
     sub->container_ = NULL;
+    if (ix->addr) {
+        mt__ivtree_remove(ix->addr, sub->addr_, sub);
+        if (mt__ivtree_count(ix->addr) < MT__ADDR_INDEX_MIN / 4) {
+            mt__ivtree_free(ix->addr);
+            ix->addr = NULL;
+        }
+    }
     while (ix->n && !ix->slots[ix->n - 1]) {
         ix->n--;
         ix->holes--;
@@ -114,6 +167,7 @@ static void unlink_child(mt_region *c, mt_region *sub)
             ix->nclasses--;
     }
     if (!ix->n) {
+        assert(!ix->addr);
         free(ix->slots);
         free(ix->classes);
         free(ix);

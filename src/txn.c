@@ -71,25 +71,75 @@ static size_t touch_budget(const mt_context *ctx)
     return 256 + 4 * (size_t)ctx->stats.address_spaces;
 }
 
-/* Marks what reaches `r` (not r itself) as changed anywhere. */
-static void touch_above(mt_region *r);
+/* Marks the regions pushed on ctx->touch_stack (n of them) as changed
+ * anywhere, and what reaches them. */
+static void touch_pushed(mt_context *ctx, size_t n);
 
+/* Marks what reaches `r` (not r itself) as changed anywhere. */
+static void touch_above(mt_region *r)
+{
+    mt_context *ctx = r->ctx_;
+    size_t n = 0;
+    if (r->container_)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = r->container_;
+    for (mt_region *a = r->aliases_; a; a = a->alias_next_)
+        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
+    touch_pushed(ctx, n);
+}
+
+/*
+ * A change of container `c` at its offsets [lo, last] shows in its own
+ * container only there, shifted by c's address and cut to c's extent, and
+ * so on up: each container on the way up gets the part, so that a view
+ * whose flat-root holds the change a few containers down still renders
+ * only that part again (a device's BAR moved inside a bus of many). An
+ * alias of any of them shows the change wherever it is mapped, so the
+ * aliases, and what reaches them, are marked whole.
+ */
 void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
 {
     mt_context *ctx = c->ctx_;
     uint64_t epoch = ctx->stale_epoch;
-    if (c->whole_mark_ == epoch || ctx->stale_all)
-        return;
-    if (c->stale_mark_ == epoch) {
-        /* one interval per region: the span of its changes */
-        c->stale_lo_ = lo < c->stale_lo_ ? lo : c->stale_lo_;
-        c->stale_last_ = last > c->stale_last_ ? last : c->stale_last_;
-        return; /* what reaches c was marked with the first part */
+    size_t budget = touch_budget(ctx);
+    for (;;) {
+        if (ctx->stale_all || c->whole_mark_ == epoch)
+            return;
+        if (c->stale_mark_ == epoch) {
+            /* one interval per region: the span of its changes; what
+             * reaches c has the part marked so far, the rest goes up */
+            if (lo >= c->stale_lo_ && last <= c->stale_last_)
+                return;
+            c->stale_lo_ = lo < c->stale_lo_ ? lo : c->stale_lo_;
+            c->stale_last_ = last > c->stale_last_ ? last : c->stale_last_;
+        } else {
+            c->stale_mark_ = epoch;
+            c->stale_lo_ = lo;
+            c->stale_last_ = last;
+            size_t n = 0;
+            for (mt_region *a = c->aliases_; a; a = a->alias_next_)
+                MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
+            touch_pushed(ctx, n);
+        }
+        mt_region *up = c->container_;
+        if (!up)
+            return;
+        if (budget-- == 0) {
+            ctx->stale_all = true;
+            return;
+        }
+        /* c renders only its own extent into `up` (docs/rendering.md) */
+        mt__i128 a = (mt__i128)c->addr_ + lo, b = (mt__i128)c->addr_ + last;
+        mt__i128 end = (mt__i128)c->addr_ + mt__size(c) - 1;
+        if (b > end)
+            b = end;
+        if (b > MT__2_64 - 1)
+            b = MT__2_64 - 1;
+        if (a > b)
+            return; /* beyond c's end: nothing of it shows above */
+        c = up;
+        lo = (uint64_t)a;
+        last = (uint64_t)b;
     }
-    c->stale_mark_ = epoch;
-    c->stale_lo_ = lo;
-    c->stale_last_ = last;
-    touch_above(c);
 }
 
 void mt__touch(mt_region *r)
@@ -103,19 +153,14 @@ void mt__touch(mt_region *r)
     touch_above(r);
 }
 
-static void touch_above(mt_region *r)
+static void touch_pushed(mt_context *ctx, size_t n)
 {
-    mt_context *ctx = r->ctx_;
     uint64_t epoch = ctx->stale_epoch;
     size_t budget = touch_budget(ctx);
     /* Up through containers and across to every alias of what is reached:
-     * a region already marked this epoch had all of that marked then, and
-     * whatever reaches it since was linked by an edit that marked it. */
-    size_t n = 0;
-    if (r->container_)
-        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = r->container_;
-    for (mt_region *a = r->aliases_; a; a = a->alias_next_)
-        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
+     * a region already marked whole this epoch had all of that marked
+     * then, and whatever reaches it since was linked by an edit that
+     * marked it. */
     while (n) {
         mt_region *x = ctx->touch_stack[--n];
         if (x->whole_mark_ == epoch)

@@ -45,9 +45,9 @@ mt_region *mt__flat_root(mt_region *r)
         mt_region *only = NULL;
         unsigned enabled = 0;
         size_t n;
-        mt_region *const *children = mt__children(r, &n);
+        mt_region *const *children = mt__children_raw(r, &n);
         for (size_t i = n; i-- > 0 && enabled <= 1;) {
-            if (mt__enabled(children[i])) {
+            if (children[i] && mt__enabled(children[i])) {
                 enabled++;
                 only = children[i];
             }

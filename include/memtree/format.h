@@ -31,6 +31,17 @@ enum {
  * order. Returns 0 or a negative errno from writing. */
 int mt_dump(mt_context *ctx, FILE *out, unsigned flags);
 
+/*
+ * The type column of a dump, as static text: mt_dump_region_type gives what
+ * the tree dump prints for a region ("ram", "rom", "ramd", "romd" or "i/o";
+ * an alias prints the type at the end of its chain), mt_dump_range_type what
+ * the flat dump prints for a range ("rom" for a range made read-only on its
+ * path, even over MMIO), leaving out the "nv-" the flat dump puts before the
+ * type of a nonvolatile range. NULL for a NULL argument.
+ */
+const char *mt_dump_region_type(const mt_region *r);
+const char *mt_dump_range_type(const mt_range *range);
+
 /* ------------------------------------------------------------------------ */
 /* Machines loaded from files                                                */
 /* ------------------------------------------------------------------------ */

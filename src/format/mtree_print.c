@@ -258,11 +258,22 @@ static const char *terminal_type(const mt_region *r)
 }
 
 /* An alias prints the type of the end of its chain. */
-static const char *region_type(const mt_region *r)
+const char *mt_dump_region_type(const mt_region *r)
 {
+    if (!r)
+        return NULL;
     while (mt_region_get_kind(r) == MT_KIND_ALIAS && mt_region_alias_target(r))
         r = mt_region_alias_target(r);
     return terminal_type(r);
+}
+
+const char *mt_dump_range_type(const mt_range *range)
+{
+    if (!range)
+        return NULL;
+    /* readonly inherited from anywhere on the path shows as rom, even for
+     * MMIO: the flat dump reports the range, not the region */
+    return range->readonly ? "rom" : terminal_type(range->region);
 }
 
 /*
@@ -389,7 +400,7 @@ static uint64_t print_tree_line(struct tree_printer *tp, mt_region *r,
     out_str(o, ", ");
     if (mt_region_nonvolatile(r))
         out_str(o, "nv-");
-    out_str(o, region_type(r));
+    out_str(o, mt_dump_region_type(r));
     out_str(o, "): ");
     if (target) {
         uint64_t off = mt_region_alias_offset(r);
@@ -591,9 +602,7 @@ static void print_range_line(struct dump_out *o, const mt_range *rg,
     out_str(o, ", ");
     if (rg->nonvolatile)
         out_str(o, "nv-");
-    /* readonly inherited from anywhere on the path shows as rom, even for
-     * MMIO: the flat dump reports the range, not the region */
-    out_str(o, rg->readonly ? "rom" : terminal_type(r));
+    out_str(o, mt_dump_range_type(rg));
     out_str(o, "): ");
     out_name(o, r);
     if (rg->offset_in_region) {

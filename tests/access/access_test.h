@@ -124,6 +124,14 @@ static inline mt_region *rec_region(mt_test_env *e, rec *d, const char *name, ui
     return mt_test_io_ops(e, e->O2, &d->ops, d, name, size);
 }
 
+/* rec_init with `endian`, then the device's region (rec_region). */
+static inline mt_region *rec_device(mt_test_env *e, rec *d, mt_endian endian, const char *name,
+                                    uint64_t size)
+{
+    rec_init(d, endian);
+    return rec_region(e, d, name, size);
+}
+
 /* ---- regions the test support does not make ---------------------------------- */
 
 #define MAX_EXTRAS 16
@@ -185,6 +193,14 @@ static inline void fill_byte(mt_region *ram, uint64_t size, uint8_t b)
     memset(mt_region_ram_ptr(ram), b, size);
 }
 
+/* RAM owned by O2 filled with fill_pattern: byte i holds i (mod 256). */
+static inline mt_region *pattern_ram(mt_test_env *e, const char *name, uint64_t size)
+{
+    mt_region *r = mt_test_ram(e, e->O2, name, size);
+    fill_pattern(r, size);
+    return r;
+}
+
 /* An eventfd notifier that counts its signals. */
 struct notifier {
     mt_event_notifier n;
@@ -207,6 +223,32 @@ static inline mt_result wr(mt_address_space *as, uint64_t addr, const void *buf,
 {
     return mt_address_space_write(as, addr, A, buf, len);
 }
+
+/* The write of `len` bytes from `buf` at `addr` fails with
+ * MT_RESULT_DECODE_ERROR and leaves the first `size` bytes of RAM `ram`
+ * as they were. */
+static inline void assert_write_refused(mt_address_space *as, uint64_t addr, const void *buf,
+                                        uint64_t len, mt_region *ram, size_t size)
+{
+    uint8_t *before = malloc(size);
+    assert_non_null(before);
+    memcpy(before, mt_region_ram_ptr(ram), size);
+    assert_int_equal(wr(as, addr, buf, len), MT_RESULT_DECODE_ERROR);
+    assert_memory_equal(mt_region_ram_ptr(ram), before, size);
+    free(before);
+}
+
+/* mt_region_dispatch_read of `size` bytes at `offset` in byte order
+ * `endian` succeeds and gives exactly `want`: no bits of what the value
+ * held before survive above the bytes read. */
+#define assert_dispatch_read(m, offset, size, endian, want)                   \
+    do {                                                                      \
+        uint64_t got_ = 0x5555555555555555ull;                                \
+        assert_int_equal(mt_region_dispatch_read((m), (offset), &got_, (size), \
+                                                 (endian), A),                \
+                         MT_RESULT_OK);                                       \
+        assert_int_equal(got_, (want));                                       \
+    } while (0)
 
 #define assert_bytes(got, ...)                                                 \
     do {                                                                       \
@@ -282,8 +324,7 @@ static inline void iommu_build(mt_test_env *e, struct iommu_setup *s, bool reado
 {
     memset(s, 0, sizeof(*s));
     s->memc = mt_test_container(e, e->O1, "memc", UINT64_MAX);
-    s->p = mt_test_ram(e, e->O2, "p", 0x10000);
-    fill_pattern(s->p, 0x10000);
+    s->p = pattern_ram(e, "p", 0x10000);
     mt_test_map(s->memc, 0, s->p);
     if (readonly_page_5000) {
         mt_region *ro = mt_test_alias(e, e->O2, "p-ro", s->p, 0x5000, 0x1000);

@@ -10,11 +10,8 @@
 
 static void writes_to_rom(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
-    mt_region *rom = mt_test_rom(e, e->O2, "rom", 0x1000);
-    mt_test_map(e->C, 0, rom);
+    mt_test_env *e = mt_test_bg_env(state);
+    mt_region *rom = mt_test_rom_at(e, 0, "rom", 0x1000);
     assert_int_equal(mt_address_space_write_rom(e->X, 0, A,
                                                 (uint8_t[]){0xaa, 0xbb, 0xcc, 0xdd}, 4),
                      MT_RESULT_OK);
@@ -41,9 +38,7 @@ static void writes_to_rom(void **state)
 
 static void rom_device_modes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.read_value = 0x77;
@@ -82,8 +77,7 @@ static void rom_device_modes(void **state)
 
 static void reads_through_a_kept_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
@@ -128,8 +122,7 @@ static void bad_arguments_touch_nothing(void **state)
     mt_test_map(top, 0xfffffffffffff000ull, hi);
     mt_address_space *as = mt_test_as(e, top, "top");
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *m = rec_region(e, &d, "m", 0x100);
+    mt_region *m = rec_device(e, &d, MT_ENDIAN_LITTLE, "m", 0x100);
     uint8_t *p = mt_region_ram_ptr(hi);
     uint8_t buf[16];
     memset(buf, 0xee, sizeof(buf));
@@ -221,10 +214,8 @@ static void on_dirty(void *opaque, mt_region *r, uint64_t offset, uint64_t len, 
 
 static void map_direct(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(e->C, 0x4000, r);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_ram_at(e, 0x4000, "r", 0x1000);
     mt_test_reclaim(e);
     uint32_t o2 = mt_owner_refcount(e->O2);
 
@@ -237,9 +228,7 @@ static void map_direct(void **state)
     /* the mapping alone keeps the region from being finalised */
     mt_test_unmap(e->C, r);
     mt_test_reclaim(e);
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_region_finalize(r), -EBUSY);
-    mt_assert_diag(e, before, "r");
+    mt_assert_refused(e, mt_region_finalize(r), -EBUSY, "r");
     memset(m.host, 0x33, 0x10);
     assert_int_equal(mt_address_space_unmap(&m, 0x10), 0);
     assert_null(m.host);
@@ -250,10 +239,8 @@ static void map_direct(void **state)
 
 static void map_dirty_and_writes_report(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(e->C, 0x4000, r);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_ram_at(e, 0x4000, "r", 0x1000);
     struct dirty_log dl = {0};
     mt_context_set_dirty_hook(e->ctx, on_dirty, &dl);
 
@@ -287,8 +274,7 @@ static void map_dirty_and_writes_report(void **state)
 
 static void map_bounce(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.backed = true;
@@ -329,14 +315,11 @@ static void map_bounce(void **state)
 
 static void find_holds_a_reference(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_ram_at(e, 0, "r", 0x1000);
+    mt_region *m = mt_test_io_at(e, 0x1000, "m", 0x1000);
     mt_region *sub = mt_test_container(e, e->O1, "sub", 0x4000);
     mt_region *inner = mt_test_io(e, e->O3, "inner", 0x1000);
-    mt_test_map(e->C, 0, r);
-    mt_test_map(e->C, 0x1000, m);
     mt_test_map(sub, 0x2000, inner);
     mt_test_map(e->C, 0x8000, sub);
     mt_test_reclaim(e);
@@ -401,10 +384,8 @@ static void find_holds_a_reference(void **state)
  * held. */
 static void section_copy_holds_the_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
-    mt_test_map(e->C, 0x3000, r);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_io_at(e, 0x3000, "dev", 0x100);
     mt_test_reclaim(e);
     uint32_t o2 = mt_owner_refcount(e->O2);
 
@@ -433,9 +414,7 @@ static void section_copy_holds_the_view(void **state)
     for (size_t i = 0; i < mt_view_range_count(held); i++)
         names_r |= mt_view_ranges(held)[i].region == r;
     assert_true(names_r);
-    before = e->diag.count;
-    assert_int_equal(mt_region_finalize(r), -EBUSY);
-    mt_assert_diag(e, before, "dev");
+    mt_assert_refused(e, mt_region_finalize(r), -EBUSY, "dev");
 
     /* a copy of a copy holds the view again: each is released once */
     mt_section again;
@@ -461,18 +440,14 @@ static void section_copy_holds_the_view(void **state)
  * cannot be held again: the copy says so. */
 static void section_copy_of_a_retired_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_io(e, e->O2, "dev", 0x100);
-    mt_test_map(e->C, 0x3000, r);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_io_at(e, 0x3000, "dev", 0x100);
     mt_section looked, copy;
     mt_read_lock();
     mt_view_lookup(mt_address_space_view(e->X), 0x3000, &looked);
     /* a commit replaces the view while this reader still uses it */
     mt_test_unmap(e->C, r);
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_section_copy(&looked, &copy), -ESTALE);
-    mt_assert_diag(e, before, "replaced");
+    mt_assert_refused(e, mt_section_copy(&looked, &copy), -ESTALE, "replaced");
     mt_read_unlock();
 }
 
@@ -480,8 +455,7 @@ static void section_copy_of_a_retired_view(void **state)
 
 static void ram_device_host_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     uint8_t host[0x100];
     for (int i = 0; i < 0x100; i++)
         host[i] = (uint8_t)i;
@@ -497,9 +471,7 @@ static void ram_device_host_order(void **state)
                      MT_RESULT_OK);
     /* region-level: host loads, refused past the end */
     uint64_t v;
-    assert_int_equal(mt_region_dispatch_read(rd_, 0xf8, &v, 2, MT_ENDIAN_LITTLE, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0x0809);
+    assert_dispatch_read(rd_, 0xf8, 2, MT_ENDIAN_LITTLE, 0x0809);
     assert_int_equal(mt_region_dispatch_read(rd_, 0xfe, &v, 4, MT_ENDIAN_LITTLE, A),
                      MT_RESULT_DECODE_ERROR);
     /* reads go straight through a read mapping? no: it is not direct */
@@ -548,16 +520,14 @@ static void on_guest_error(void *opaque, const char *msg)
 
 static void guest_errors_reported(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.ops.valid.max_access_size = 2;
     d.ops.valid.min_access_size = 2;
     mt_region *m = rec_region(e, &d, "dev", 0x100);
     mt_test_map(e->C, 0x1000, m);
-    mt_region *rom = mt_test_rom(e, e->O2, "rom", 0x100);
-    mt_test_map(e->C, 0x2000, rom);
+    mt_test_rom_at(e, 0x2000, "rom", 0x100);
     struct glog g = {0};
     uint8_t buf[4];
 
@@ -610,8 +580,7 @@ static const mt_region_ops attr_ops = {.read_with_attrs = attr_read,
 
 static void results_or_together(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_map(e->C, 0x1000, mt_test_io_ops(e, e->O2, &attr_ops, NULL, "attr", 0x10));
     uint8_t buf[12];
     assert_int_equal(mt_address_space_read(e->X, 0x1000, (mt_attrs){.user = 1}, buf, 8),

@@ -113,6 +113,15 @@ static void churn(mt_test_env *e, const struct stage *st, struct shared *s,
     pthread_join(t, NULL);
 }
 
+/* What every churn must end with: the reader ran, and saw no mixed view
+ * and no failed call. */
+static void assert_clean_churn(const struct shared *s)
+{
+    assert_int_equal(s->mixed, 0);
+    assert_int_equal(s->bad_result, 0);
+    assert_true(s->reads > 0);
+}
+
 static void reads_during_commits(void **state)
 {
     mt_test_env *e = *state;
@@ -122,9 +131,7 @@ static void reads_during_commits(void **state)
     churn(e, &st, &s, reader);
     print_message("%lu accesses during %d commits (%lu from the device)\n", s.reads,
                   COMMITS * 2, s.mmio);
-    assert_int_equal(s.mixed, 0);
-    assert_int_equal(s.bad_result, 0);
-    assert_true(s.reads > 0);
+    assert_clean_churn(&s);
 }
 
 /* Maps for reading (RAM: direct; the device: the bounce buffer) and copies
@@ -173,9 +180,7 @@ static void maps_during_commits(void **state)
     churn(e, &st, &s, mapper);
     print_message("%lu mappings during %d commits (%lu bounced from the device)\n", s.reads,
                   COMMITS * 2, s.mmio);
-    assert_int_equal(s.mixed, 0);
-    assert_int_equal(s.bad_result, 0);
-    assert_true(s.reads > 0);
+    assert_clean_churn(&s);
     /* every reference taken on the reader thread was given back */
     mt_test_reclaim(e);
     assert_int_equal(mt_owner_refcount(e->O2), o2);
@@ -218,8 +223,7 @@ static void *map_and_wait(void *arg)
 
 static void unplug_while_mapped_on_another_thread(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_owner dev;
     assert_int_equal(mt_owner_init(&dev, "dev id=nvme0", on_unplug), 0);
     mt_region *bar = mt_region_alloc();

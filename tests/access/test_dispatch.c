@@ -13,12 +13,9 @@
 
 static void test_unassigned(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0, r);
-    mt_test_map(e->C, 0x8000, m);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_ram_at(e, 0, "r", 0x1000);
+    mt_test_io_at(e, 0x8000, "m", 0x1000);
     uint8_t *ram = mt_region_ram_ptr(r);
     memcpy(ram + 0xffc, (uint8_t[]){1, 2, 3, 4}, 4);
 
@@ -27,10 +24,7 @@ static void test_unassigned(void **state)
     assert_int_equal(rd(e->X, 0x4000, buf, 4), MT_RESULT_DECODE_ERROR);
     assert_bytes(buf, 0, 0, 0, 0);
 
-    uint8_t before[0x1000];
-    memcpy(before, ram, sizeof(before));
-    assert_int_equal(wr(e->X, 0x4000, (uint8_t[]){9, 9, 9, 9}, 4), MT_RESULT_DECODE_ERROR);
-    assert_memory_equal(ram, before, sizeof(before));
+    assert_write_refused(e->X, 0x4000, (uint8_t[]){9, 9, 9, 9}, 4, r, 0x1000);
     memset(buf, 0xee, sizeof(buf));
     assert_int_equal(rd(e->X, 0x4000, buf, 4), MT_RESULT_DECODE_ERROR);
     assert_bytes(buf, 0, 0, 0, 0);
@@ -53,10 +47,8 @@ static void test_unassigned(void **state)
 
 static void sub_page_resolution(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x2000);
-    fill_pattern(ram, 0x2000);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *ram = pattern_ram(e, "ram", 0x2000);
     rec dev;
     rec_init(&dev, MT_ENDIAN_LITTLE);
     dev.ops.valid.max_access_size = 4;
@@ -125,14 +117,9 @@ static void split_to_impl_size(void **state)
     le.backed = be.backed = true;
     for (int i = 0; i < 64; i++)
         le.mem[i] = be.mem[i] = (uint8_t)i;
-    uint64_t v;
-    assert_int_equal(mt_region_dispatch_read(rle, 0x10, &v, 4, MT_ENDIAN_LITTLE, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0x13121110);
+    assert_dispatch_read(rle, 0x10, 4, MT_ENDIAN_LITTLE, 0x13121110);
     assert_log(&le, "r@10/1 r@11/1 r@12/1 r@13/1");
-    assert_int_equal(mt_region_dispatch_read(rbe, 0x10, &v, 4, MT_ENDIAN_BIG, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0x10111213);
+    assert_dispatch_read(rbe, 0x10, 4, MT_ENDIAN_BIG, 0x10111213);
     assert_log(&be, "r@10/1 r@11/1 r@12/1 r@13/1");
 }
 
@@ -149,31 +136,21 @@ static void narrow_read_wide_impl(void **state)
     mt_region *rle = rec_region(e, &le, "le", 0x100);
     mt_region *rbe = rec_region(e, &be, "be", 0x100);
 
-    uint64_t v = 0x5555;
-    assert_int_equal(mt_region_dispatch_read(rle, 0x10, &v, 1, MT_ENDIAN_LITTLE, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0xdd); /* no stray upper bits (QEMU may leave them) */
+    /* no stray upper bits (QEMU may leave them) */
+    assert_dispatch_read(rle, 0x10, 1, MT_ENDIAN_LITTLE, 0xdd);
     assert_log(&le, "r@10/4");
-    v = 0x5555;
-    assert_int_equal(mt_region_dispatch_read(rbe, 0x10, &v, 1, MT_ENDIAN_BIG, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0xaa);
+    assert_dispatch_read(rbe, 0x10, 1, MT_ENDIAN_BIG, 0xaa);
     assert_log(&be, "r@10/4");
     /* 2 bytes */
-    assert_int_equal(mt_region_dispatch_read(rle, 0x10, &v, 2, MT_ENDIAN_LITTLE, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0xccdd);
-    assert_int_equal(mt_region_dispatch_read(rbe, 0x10, &v, 2, MT_ENDIAN_BIG, A),
-                     MT_RESULT_OK);
-    assert_int_equal(v, 0xaabb);
+    assert_dispatch_read(rle, 0x10, 2, MT_ENDIAN_LITTLE, 0xccdd);
+    assert_dispatch_read(rbe, 0x10, 2, MT_ENDIAN_BIG, 0xaabb);
 }
 
 /* ---- valid.max_access_size ------------------------------------------------- */
 
 static void valid_max_access_size(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.ops.valid.max_access_size = 2;
@@ -184,8 +161,7 @@ static void valid_max_access_size(void **state)
     assert_log(&d, "r@0/2 r@2/2");
 
     rec d0;
-    rec_init(&d0, MT_ENDIAN_LITTLE);
-    mt_region *m0 = rec_region(e, &d0, "rec0", 0x100);
+    mt_region *m0 = rec_device(e, &d0, MT_ENDIAN_LITTLE, "rec0", 0x100);
     mt_test_map(e->C, 0x2000, m0);
     assert_int_equal(rd(e->X, 0x2000, buf, 8), MT_RESULT_OK);
     assert_log(&d0, "r@0/4 r@4/4");
@@ -195,11 +171,9 @@ static void valid_max_access_size(void **state)
 
 static void test_alignment(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *m = rec_region(e, &d, "rec", 0x100);
+    mt_region *m = rec_device(e, &d, MT_ENDIAN_LITTLE, "rec", 0x100);
     mt_test_map(e->C, 0x1000, m);
 
     uint64_t v = 77;
@@ -221,27 +195,42 @@ static void test_alignment(void **state)
 
 /* ---- unaligned emulation ------------------------------------------------------ */
 
+/* A device that accepts unaligned accesses but whose callbacks take exactly
+ * 4 aligned bytes, backed by the bytes 00 11 22 .. 77. */
+static mt_region *unaligned_device(mt_test_env *e, rec *d, mt_endian endian, const char *name)
+{
+    rec_init(d, endian);
+    d->ops.valid.unaligned = true;
+    d->ops.impl.min_access_size = d->ops.impl.max_access_size = 4;
+    d->backed = true;
+    for (int i = 0; i < 8; i++)
+        d->mem[i] = (uint8_t)(0x11 * i);
+    return rec_region(e, d, name, 0x40);
+}
+
+/* A 2-byte read and write at 3, across the 4-byte chunks at 0 and 4: the
+ * read gives `want` from two chunk reads; writing `value` makes bytes 3 and
+ * 4 aa and bb, each chunk read, changed and written back (`write_log`). */
+static void across_two_chunks(mt_region *m, rec *d, mt_endian endian, uint64_t want,
+                              uint64_t value, const char *write_log)
+{
+    uint64_t v;
+    assert_int_equal(mt_region_dispatch_read(m, 3, &v, 2, endian, A), MT_RESULT_OK);
+    assert_int_equal(v, want);
+    assert_log(d, "r@0/4 r@4/4");
+    assert_int_equal(mt_region_dispatch_write(m, 3, value, 2, endian, A), MT_RESULT_OK);
+    assert_log(d, write_log);
+    assert_bytes(d->mem, 0x00, 0x11, 0x22, 0xaa, 0xbb, 0x55, 0x66, 0x77);
+}
+
 static void unaligned_emulation_example(void **state)
 {
     mt_test_env *e = *state;
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    d.ops.valid.unaligned = true;
-    d.ops.impl.min_access_size = d.ops.impl.max_access_size = 4;
-    d.backed = true;
-    for (int i = 0; i < 8; i++)
-        d.mem[i] = (uint8_t)(0x11 * i); /* chunk 0 reads 33221100, chunk 4 77665544 */
-    mt_region *m = rec_region(e, &d, "rec", 0x40);
-
-    uint64_t v;
-    assert_int_equal(mt_region_dispatch_read(m, 3, &v, 2, MT_ENDIAN_LITTLE, A), MT_RESULT_OK);
-    assert_int_equal(v, 0x4433);
-    assert_log(&d, "r@0/4 r@4/4");
-
-    assert_int_equal(mt_region_dispatch_write(m, 3, 0xbbaa, 2, MT_ENDIAN_LITTLE, A),
-                     MT_RESULT_OK);
-    assert_log(&d, "r@0/4 w@0/4=aa221100 r@4/4 w@4/4=776655bb");
-    assert_bytes(d.mem, 0x00, 0x11, 0x22, 0xaa, 0xbb, 0x55, 0x66, 0x77);
+    mt_region *m = unaligned_device(e, &d, MT_ENDIAN_LITTLE, "rec");
+    /* chunk 0 reads 33221100, chunk 4 77665544 */
+    across_two_chunks(m, &d, MT_ENDIAN_LITTLE, 0x4433, 0xbbaa,
+                      "r@0/4 w@0/4=aa221100 r@4/4 w@4/4=776655bb");
 
     /* callbacks that take 1..4 bytes: two exact 1-byte writes */
     d.ops.impl.min_access_size = 1;
@@ -251,20 +240,10 @@ static void unaligned_emulation_example(void **state)
 
     /* the same for a big-endian device: byte 3 of chunk 0, byte 0 of chunk 4 */
     rec b;
-    rec_init(&b, MT_ENDIAN_BIG);
-    b.ops.valid.unaligned = true;
-    b.ops.impl.min_access_size = b.ops.impl.max_access_size = 4;
-    b.backed = true;
-    for (int i = 0; i < 8; i++)
-        b.mem[i] = (uint8_t)(0x11 * i); /* chunk 0 reads 00112233 */
-    mt_region *mb = rec_region(e, &b, "recbe", 0x40);
-    assert_int_equal(mt_region_dispatch_read(mb, 3, &v, 2, MT_ENDIAN_BIG, A), MT_RESULT_OK);
-    assert_int_equal(v, 0x3344);
-    assert_log(&b, "r@0/4 r@4/4");
-    assert_int_equal(mt_region_dispatch_write(mb, 3, 0xaabb, 2, MT_ENDIAN_BIG, A),
-                     MT_RESULT_OK);
-    assert_log(&b, "r@0/4 w@0/4=1122aa r@4/4 w@4/4=bb556677");
-    assert_bytes(b.mem, 0x00, 0x11, 0x22, 0xaa, 0xbb, 0x55, 0x66, 0x77);
+    mt_region *mb = unaligned_device(e, &b, MT_ENDIAN_BIG, "recbe");
+    /* chunk 0 reads 00112233 */
+    across_two_chunks(mb, &b, MT_ENDIAN_BIG, 0x3344, 0xaabb,
+                      "r@0/4 w@0/4=1122aa r@4/4 w@4/4=bb556677");
 }
 
 /* Every misaligned 2-, 4- and 8-byte access, both byte orders, for several
@@ -345,8 +324,7 @@ static void every_misalignment(void **state)
 
 static void test_accepts(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.ops.valid.accepts = rec_accepts;
@@ -386,8 +364,7 @@ static void test_accepts(void **state)
 
 static void byte_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec be, le, na;
     rec_init(&be, MT_ENDIAN_BIG);
     rec_init(&le, MT_ENDIAN_LITTLE);
@@ -418,14 +395,10 @@ static void byte_order(void **state)
     assert_int_equal(wr(e->X, 0x2000, (uint8_t[]){0x44, 0x33, 0x22, 0x11}, 4), MT_RESULT_OK);
     assert_log(&le, "w@0/4=11223344");
 
-    uint64_t v;
-    assert_int_equal(mt_region_dispatch_read(mbe, 0, &v, 4, MT_ENDIAN_LITTLE, A), MT_RESULT_OK);
-    assert_int_equal(v, 0x44332211);
-    assert_int_equal(mt_region_dispatch_read(mbe, 0, &v, 4, MT_ENDIAN_BIG, A), MT_RESULT_OK);
-    assert_int_equal(v, 0x11223344);
+    assert_dispatch_read(mbe, 0, 4, MT_ENDIAN_LITTLE, 0x44332211);
+    assert_dispatch_read(mbe, 0, 4, MT_ENDIAN_BIG, 0x11223344);
     /* native = the target's order, big now */
-    assert_int_equal(mt_region_dispatch_read(mbe, 0, &v, 4, MT_ENDIAN_NATIVE, A), MT_RESULT_OK);
-    assert_int_equal(v, 0x11223344);
+    assert_dispatch_read(mbe, 0, 4, MT_ENDIAN_NATIVE, 0x11223344);
     assert_int_equal(mt_context_set_target_endian(e->ctx, MT_ENDIAN_NATIVE), -EINVAL);
 }
 
@@ -433,10 +406,8 @@ static void byte_order(void **state)
 
 static void memory_attribute(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    fill_pattern(r, 0x1000);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = pattern_ram(e, "r", 0x1000);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     mt_test_map(e->C, 0, r);
@@ -478,11 +449,8 @@ static void iommu(void **state)
     assert_int_equal(s.dma_map.last_input, 0x1010);
     assert_int_equal(s.dma_map.last_access, MT_IOMMU_RO);
 
-    uint8_t before[0x10000];
-    memcpy(before, mt_region_ram_ptr(s.p), sizeof(before));
-    assert_int_equal(wr(s.dma, 0x2000, (uint8_t[]){1, 2, 3, 4}, 4), MT_RESULT_DECODE_ERROR);
+    assert_write_refused(s.dma, 0x2000, (uint8_t[]){1, 2, 3, 4}, 4, s.p, 0x10000);
     assert_int_equal(s.dma_map.last_access, MT_IOMMU_WO);
-    assert_memory_equal(mt_region_ram_ptr(s.p), before, sizeof(before));
     assert_int_equal(rd(s.dma, 0x2000, buf, 4), MT_RESULT_OK);
     assert_bytes(buf, 0, 1, 2, 3);
 
@@ -532,11 +500,9 @@ static void iommu(void **state)
 
 static void test_eventfd(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *door = rec_region(e, &d, "door", 0x100);
+    mt_region *door = rec_device(e, &d, MT_ENDIAN_LITTLE, "door", 0x100);
     mt_test_map(e->C, 0x3000, door);
     struct notifier e1 = {{note_signal}, 0}, e2 = {{note_signal}, 0};
     assert_int_equal(mt_region_add_eventfd(door, 8, 4, true, 1, &e1.n), 0);
@@ -586,11 +552,9 @@ static void test_eventfd(void **state)
  * device's (QEMU's adjust_endianness at registration). */
 static void eventfd_byte_order(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
-    rec_init(&d, MT_ENDIAN_BIG);
-    mt_region *door = rec_region(e, &d, "door", 0x100);
+    mt_region *door = rec_device(e, &d, MT_ENDIAN_BIG, "door", 0x100);
     mt_test_map(e->C, 0x3000, door);
     struct notifier e1 = {{note_signal}, 0};
     assert_int_equal(mt_region_add_eventfd(door, 8, 4, true, 0x11223344, &e1.n), 0);
@@ -607,8 +571,7 @@ static void eventfd_byte_order(void **state)
 
 static void ten_thousand_ranges(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     enum { N = 10000 };
     mt_region **p = malloc(N * sizeof(*p));
     mt_transaction_begin(e->ctx);
@@ -687,10 +650,8 @@ static const mt_region_ops odd_ops = {.read = odd_read, .write = odd_write,
 
 static void odd_bytes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
-    fill_pattern(ram, 0x1000);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *ram = pattern_ram(e, "ram", 0x1000);
     mt_transaction_begin(e->ctx);
     mt_test_map(e->C, 0, ram);
     for (uint64_t a = 1; a < 0x1000; a += 2)

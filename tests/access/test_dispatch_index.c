@@ -124,8 +124,7 @@ static void small_views(void **state)
     mt_view_lookup(v, 0x1234, &s);
     assert_null(s.region);
     assert_int_equal(mt_view_index_bytes(v), 0);
-    mt_region *r = mt_test_io(e, e->O2, "one", 0x10);
-    mt_test_map(e->C, 0x100, r);
+    mt_test_io_at(e, 0x100, "one", 0x10);
     v = mt_address_space_view(e->X);
     check_boundaries(v);
     for (uint64_t a = 0; a < 0x300; a++)

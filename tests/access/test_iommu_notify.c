@@ -131,6 +131,20 @@ static void ear_init(ear *x, const char *name, unsigned flags, uint64_t start, u
     memset(&x->last, 0, sizeof(x->last));
 }
 
+/* ear_init, then registered on `io`, which must accept it. */
+static void ear_listen(ear *x, mt_region *io, const char *name, unsigned flags, uint64_t start,
+                       uint64_t last, int index)
+{
+    ear_init(x, name, flags, start, last, index);
+    assert_int_equal(mt_iommu_notifier_register(io, &x->n), 0);
+}
+
+/* Unregisters `x`, which must succeed. */
+static void ear_stop(ear *x)
+{
+    assert_int_equal(mt_iommu_notifier_unregister(&x->n), 0);
+}
+
 #define assert_heard(expected)                                                 \
     do {                                                                       \
         if (strcmp(heard_log, (expected)) != 0)                                \
@@ -164,7 +178,15 @@ static int setup(void **state)
     return mt_test_setup(state);
 }
 
-#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, mt_test_teardown)
+/* The kit's regions go first: the environment's teardown checks that no
+ * region is left. */
+static int teardown(void **state)
+{
+    kit_release(*state);
+    return mt_test_teardown(state);
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* ---- num_indexes and the minimum page size ------------------------------------------- */
 
@@ -182,11 +204,8 @@ static void num_indexes_from_ops_or_one(void **state)
     assert_int_equal(mt_iommu_num_indexes(a2), 3); /* through two aliases */
     assert_int_equal(e->diag.count, 0);
 
-    unsigned before = e->diag.count;
     m.indexes = 0;
-    assert_int_equal(mt_iommu_num_indexes(multi), -EINVAL);
-    mt_assert_diag(e, before, "multi");
-    kit_release(e);
+    mt_assert_refused(e, mt_iommu_num_indexes(multi), -EINVAL, "multi");
 }
 
 static void num_indexes_of_other_regions(void **state)
@@ -196,18 +215,12 @@ static void num_indexes_of_other_regions(void **state)
     mt_region *c = mt_test_container(e, e->O2, "box", 0x1000);
     mt_region *a = alias_new(e, e->O2, "ram-alias", ram, 0, 0x1000);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_num_indexes(ram), -EINVAL);
-    mt_assert_diag(e, before, "ram");
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_num_indexes(c), -EINVAL);
-    mt_assert_diag(e, before, "box");
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_num_indexes(a), -EINVAL);
-    mt_assert_diag(e, before, "ram-alias"); /* and where the chain ends: */
+    mt_assert_refused(e, mt_iommu_num_indexes(ram), -EINVAL, "ram");
+    mt_assert_refused(e, mt_iommu_num_indexes(c), -EINVAL, "box");
+    /* the message also says where the chain ends */
+    mt_assert_refused(e, mt_iommu_num_indexes(a), -EINVAL, "ram-alias");
     mt_assert_contains(e->diag.last, "ends at 'ram'");
     assert_int_equal(mt_iommu_num_indexes(NULL), -EINVAL); /* no context: stderr */
-    kit_release(e);
 }
 
 static void min_page_size_from_ops_or_context(void **state)
@@ -227,20 +240,13 @@ static void min_page_size_from_ops_or_context(void **state)
     assert_int_equal(mt_iommu_min_page_size(own), 1);
     assert_int_equal(e->diag.count, 0);
 
-    unsigned before = e->diag.count;
     m.min_page = 0x1800;
-    assert_int_equal(mt_iommu_min_page_size(own), 0);
-    mt_assert_diag(e, before, "own");
-    before = e->diag.count;
+    mt_assert_refused(e, mt_iommu_min_page_size(own), 0, "own");
     m.min_page = 0;
-    assert_int_equal(mt_iommu_min_page_size(a), 0);
-    mt_assert_diag(e, before, "own");
+    mt_assert_refused(e, mt_iommu_min_page_size(a), 0, "own");
 
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_min_page_size(ram), 0);
-    mt_assert_diag(e, before, "ram");
-    kit_release(e);
+    mt_assert_refused(e, mt_iommu_min_page_size(ram), 0, "ram");
 }
 
 /* ---- delivery: types, indexes, ranges, order ----------------------------------------- */
@@ -250,12 +256,9 @@ static void events_go_to_the_notifiers_of_their_type(void **state)
     mt_test_env *e = *state;
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", 0x100000);
     ear map, unmap, both;
-    ear_init(&map, "M", MT_IOMMU_NOTIFY_MAP, 0, 0xfffff, 0);
-    ear_init(&unmap, "U", MT_IOMMU_NOTIFY_UNMAP, 0, 0xfffff, 0);
-    ear_init(&both, "B", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfffff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &map.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &unmap.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &both.n), 0);
+    ear_listen(&map, io, "M", MT_IOMMU_NOTIFY_MAP, 0, 0xfffff, 0);
+    ear_listen(&unmap, io, "U", MT_IOMMU_NOTIFY_UNMAP, 0, 0xfffff, 0);
+    ear_listen(&both, io, "B", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfffff, 0);
 
     assert_int_equal(fire(io, 0, map_event(0x2000, 0xfff, 0x7000)), 2);
     assert_heard("M:map 2000+fff>7000 B:map 2000+fff>7000 ");
@@ -268,10 +271,9 @@ static void events_go_to_the_notifiers_of_their_type(void **state)
     assert_int_equal(map.calls + unmap.calls + both.calls, 4);
     assert_int_equal(e->diag.count, 0);
 
-    assert_int_equal(mt_iommu_notifier_unregister(&map.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&unmap.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&both.n), 0);
-    kit_release(e);
+    ear_stop(&map);
+    ear_stop(&unmap);
+    ear_stop(&both);
 }
 
 static void events_go_to_the_notifiers_of_their_index(void **state)
@@ -280,10 +282,8 @@ static void events_go_to_the_notifiers_of_their_index(void **state)
     struct model m = {.indexes = 2};
     mt_region *io = iommu_new(e, e->O2, &model_ops, &m, "io", 0x100000);
     ear i0, i1;
-    ear_init(&i0, "I0", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfffff, 0);
-    ear_init(&i1, "I1", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfffff, 1);
-    assert_int_equal(mt_iommu_notifier_register(io, &i0.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &i1.n), 0);
+    ear_listen(&i0, io, "I0", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfffff, 0);
+    ear_listen(&i1, io, "I1", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfffff, 1);
 
     assert_int_equal(fire(io, 1, map_event(0x1000, 0xfff, 0x1000)), 1);
     assert_heard("I1:map 1000+fff>1000 ");
@@ -291,17 +291,12 @@ static void events_go_to_the_notifiers_of_their_index(void **state)
     assert_heard("I0:unmap 1000+fff>0 ");
 
     /* indexes past num_indexes are refused, even with no notifier there */
-    unsigned before = e->diag.count;
-    assert_int_equal(fire(io, 2, map_event(0x1000, 0xfff, 0)), -EINVAL);
-    mt_assert_diag(e, before, "io");
-    before = e->diag.count;
-    assert_int_equal(fire(io, -1, map_event(0x1000, 0xfff, 0)), -EINVAL);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, fire(io, 2, map_event(0x1000, 0xfff, 0)), -EINVAL, "io");
+    mt_assert_refused(e, fire(io, -1, map_event(0x1000, 0xfff, 0)), -EINVAL, "io");
     assert_heard("");
 
-    assert_int_equal(mt_iommu_notifier_unregister(&i0.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&i1.n), 0);
-    kit_release(e);
+    ear_stop(&i0);
+    ear_stop(&i1);
 }
 
 static void events_are_clipped_to_the_notifier_range(void **state)
@@ -309,8 +304,7 @@ static void events_are_clipped_to_the_notifier_range(void **state)
     mt_test_env *e = *state;
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", 0x100000);
     ear r;
-    ear_init(&r, "R", MT_IOMMU_NOTIFY_MAP_UNMAP, 0x2000, 0x4fff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &r.n), 0);
+    ear_listen(&r, io, "R", MT_IOMMU_NOTIFY_MAP_UNMAP, 0x2000, 0x4fff, 0);
 
     /* outside, just before and just after */
     assert_int_equal(fire(io, 0, map_event(0x1000, 0xfff, 0x9000)), 0);
@@ -337,8 +331,7 @@ static void events_are_clipped_to_the_notifier_range(void **state)
     assert_int_equal(r.last.entry.perm, MT_IOMMU_NONE);
     assert_int_equal(e->diag.count, 0);
 
-    assert_int_equal(mt_iommu_notifier_unregister(&r.n), 0);
-    kit_release(e);
+    ear_stop(&r);
 }
 
 static void notifier_ranges_reach_the_end_of_2_64_regions(void **state)
@@ -346,17 +339,14 @@ static void notifier_ranges_reach_the_end_of_2_64_regions(void **state)
     mt_test_env *e = *state;
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", UINT64_MAX);
     ear top, all;
-    ear_init(&top, "T", MT_IOMMU_NOTIFY_MAP, UINT64_MAX - 0xfff, UINT64_MAX, 0);
-    ear_init(&all, "A", MT_IOMMU_NOTIFY_MAP, 0, UINT64_MAX, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &top.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &all.n), 0);
+    ear_listen(&top, io, "T", MT_IOMMU_NOTIFY_MAP, UINT64_MAX - 0xfff, UINT64_MAX, 0);
+    ear_listen(&all, io, "A", MT_IOMMU_NOTIFY_MAP, 0, UINT64_MAX, 0);
     assert_int_equal(fire(io, 0, map_event(UINT64_MAX - 0xfff, 0xfff, 0x3000)), 2);
     assert_heard("T:map fffffffffffff000+fff>3000 A:map fffffffffffff000+fff>3000 ");
     assert_int_equal(fire(io, 0, map_event(0, UINT64_MAX, 0)), 2);
     assert_heard("T:map fffffffffffff000+fff>fffffffffffff000 A:map 0+ffffffffffffffff>0 ");
-    assert_int_equal(mt_iommu_notifier_unregister(&top.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&all.n), 0);
-    kit_release(e);
+    ear_stop(&top);
+    ear_stop(&all);
 }
 
 static void delivery_follows_registration_order(void **state)
@@ -365,19 +355,15 @@ static void delivery_follows_registration_order(void **state)
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", 0x10000);
     mt_region *other = iommu_new(e, e->O2, &plain_ops, NULL, "other", 0x10000);
     ear a, b, c, elsewhere;
-    ear_init(&a, "a", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
-    ear_init(&b, "b", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
-    ear_init(&c, "c", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
-    ear_init(&elsewhere, "x", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &a.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(other, &elsewhere.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &b.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &c.n), 0);
+    ear_listen(&a, io, "a", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
+    ear_listen(&elsewhere, other, "x", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
+    ear_listen(&b, io, "b", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
+    ear_listen(&c, io, "c", MT_IOMMU_NOTIFY_MAP, 0, 0xffff, 0);
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 3);
     assert_heard("a:map 0+fff>0 b:map 0+fff>0 c:map 0+fff>0 ");
 
     /* out of the middle, then back in: last */
-    assert_int_equal(mt_iommu_notifier_unregister(&b.n), 0);
+    ear_stop(&b);
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 2);
     assert_heard("a:map 0+fff>0 c:map 0+fff>0 ");
     assert_int_equal(mt_iommu_notifier_register(io, &b.n), 0);
@@ -387,13 +373,12 @@ static void delivery_follows_registration_order(void **state)
     assert_int_equal(fire(other, 0, map_event(0, 0xfff, 0)), 1);
     assert_heard("x:map 0+fff>0 ");
 
-    assert_int_equal(mt_iommu_notifier_unregister(&a.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&c.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&b.n), 0);
+    ear_stop(&a);
+    ear_stop(&c);
+    ear_stop(&b);
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&elsewhere.n), 0);
+    ear_stop(&elsewhere);
     assert_heard("");
-    kit_release(e);
 }
 
 /* ---- aliases ---------------------------------------------------------------------------- */
@@ -406,8 +391,7 @@ static void registration_through_aliases_lands_on_the_iommu(void **state)
     mt_region *a2 = alias_new(e, e->O2, "a2", a1, 0x1000, 0x1000);
     ear x;
     /* the range is in the IOMMU's offsets, not the alias's */
-    ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfff, 0);
-    assert_int_equal(mt_iommu_notifier_register(a2, &x.n), 0);
+    ear_listen(&x, a2, "X", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xfff, 0);
 
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0x5000)), 1);
     assert_heard("X:map 0+fff>5000 ");
@@ -417,9 +401,7 @@ static void registration_through_aliases_lands_on_the_iommu(void **state)
     assert_heard("X:unmap 0+fff>0 ");
     /* registered on the IOMMU, so a second registration through the IOMMU
      * itself or another alias is the same double registration */
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_iommu_notifier_register(io, &x.n), -EBUSY, "io");
 
     /* the aliases can go; the notifier stays on the IOMMU */
     assert_int_equal(mt_region_finalize(a2), 0);
@@ -433,10 +415,9 @@ static void registration_through_aliases_lands_on_the_iommu(void **state)
     ear_init(&wide, "W", MT_IOMMU_NOTIFY_MAP, 0x2000, 0xffff, 0);
     mt_region *small = alias_new(e, e->O2, "small", io, 0, 0x1000);
     assert_int_equal(mt_iommu_notifier_register(small, &wide.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&wide.n), 0);
+    ear_stop(&wide);
 
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
-    kit_release(e);
+    ear_stop(&x);
 }
 
 /* ---- registration errors: each reported, nothing changed ------------------------------- */
@@ -456,16 +437,11 @@ static void register_refuses_what_is_not_an_iommu(void **state)
     ear x;
     ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(ram, &x.n), -EINVAL);
-    mt_assert_diag(e, before, "ram");
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(a, &x.n), -EINVAL);
-    mt_assert_diag(e, before, "box-alias");
+    mt_assert_refused(e, mt_iommu_notifier_register(ram, &x.n), -EINVAL, "ram");
+    mt_assert_refused(e, mt_iommu_notifier_register(a, &x.n), -EINVAL, "box-alias");
     mt_assert_contains(e->diag.last, "ends at 'box'");
     assert_int_equal(mt_iommu_notifier_register(NULL, &x.n), -EINVAL);
     assert_unregistered(&x.n);
-    kit_release(e);
 }
 
 static void register_refuses_bad_notifiers(void **state)
@@ -474,8 +450,7 @@ static void register_refuses_bad_notifiers(void **state)
     struct model m = {.indexes = 2};
     mt_region *io = iommu_new(e, e->O2, &model_ops, &m, "io", 0x10000);
     ear ok;
-    ear_init(&ok, "ok", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xffff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &ok.n), 0);
+    ear_listen(&ok, io, "ok", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xffff, 0);
 
     static const struct bad {
         const char *why;
@@ -512,16 +487,13 @@ static void register_refuses_bad_notifiers(void **state)
     ear x;
     ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
     m.indexes = 0;
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), -EINVAL);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_iommu_notifier_register(io, &x.n), -EINVAL, "io");
     m.indexes = 2;
 
     /* only `ok` is there, once */
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 1);
     assert_heard("ok:map 0+fff>0 ");
-    assert_int_equal(mt_iommu_notifier_unregister(&ok.n), 0);
-    kit_release(e);
+    ear_stop(&ok);
 }
 
 static void register_refuses_a_notifier_registered_already(void **state)
@@ -530,28 +502,22 @@ static void register_refuses_a_notifier_registered_already(void **state)
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", 0x10000);
     mt_region *other = iommu_new(e, e->O2, &plain_ops, NULL, "other", 0x10000);
     ear x;
-    ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), 0);
+    ear_listen(&x, io, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_iommu_notifier_register(io, &x.n), -EBUSY, "io");
     /* on another region too: the message names where it is */
-    before = e->diag.count;
-    assert_int_equal(mt_iommu_notifier_register(other, &x.n), -EBUSY);
-    mt_assert_diag(e, before, "'io'");
+    mt_assert_refused(e, mt_iommu_notifier_register(other, &x.n), -EBUSY, "'io'");
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 1);
     assert_int_equal(fire(other, 0, map_event(0, 0xfff, 0)), 0);
     assert_heard("X:map 0+fff>0 ");
 
     /* once unregistered it may move */
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
+    ear_stop(&x);
     assert_int_equal(mt_iommu_notifier_register(other, &x.n), 0);
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 0);
     assert_int_equal(fire(other, 0, map_event(0, 0xfff, 0)), 1);
     assert_heard("X:map 0+fff>0 ");
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
-    kit_release(e);
+    ear_stop(&x);
 }
 
 static void unregister_of_what_is_not_registered(void **state)
@@ -564,12 +530,11 @@ static void unregister_of_what_is_not_registered(void **state)
     assert_int_equal(mt_iommu_notifier_unregister(&x.n), -ENOENT); /* never */
     assert_int_equal(mt_iommu_notifier_unregister(NULL), -ENOENT);
     assert_int_equal(mt_iommu_notifier_register(io, &x.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
+    ear_stop(&x);
     assert_int_equal(mt_iommu_notifier_unregister(&x.n), -ENOENT); /* any more */
     assert_int_equal(e->diag.count, before);
     assert_int_equal(fire(io, 0, map_event(0, 0xfff, 0)), 0);
     assert_heard("");
-    kit_release(e);
 }
 
 /* ---- event errors --------------------------------------------------------------------- */
@@ -579,8 +544,7 @@ static void notify_refuses_bad_events(void **state)
     mt_test_env *e = *state;
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", 0x10000);
     ear x;
-    ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xffff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), 0);
+    ear_listen(&x, io, "X", MT_IOMMU_NOTIFY_MAP_UNMAP, 0, 0xffff, 0);
 
     mt_iommu_event no_type = map_event(0, 0xfff, 0);
     no_type.type = MT_IOMMU_NOTIFY_NONE;
@@ -616,17 +580,14 @@ static void notify_refuses_bad_events(void **state)
     assert_int_equal(mt_iommu_notify(io, 0, NULL), -EINVAL);
     mt_assert_diag(e, before, "io");
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);
-    before = e->diag.count;
-    assert_int_equal(fire(ram, 0, map_event(0, 0xfff, 0)), -EINVAL);
-    mt_assert_diag(e, before, "ram");
+    mt_assert_refused(e, fire(ram, 0, map_event(0, 0xfff, 0)), -EINVAL, "ram");
     assert_int_equal(x.calls, 0);
     assert_heard("");
 
     /* a page of one byte (mask 0) is an event like any other */
     assert_int_equal(fire(io, 0, map_event(0x123, 0, 0x456)), 1);
     assert_heard("X:map 123+0>456 ");
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
-    kit_release(e);
+    ear_stop(&x);
 }
 
 /* ---- callbacks ------------------------------------------------------------------------ */
@@ -680,8 +641,7 @@ static void callbacks_may_fire_but_not_edit(void **state)
     assert_int_equal(fire(io, 0, unmap_event(0, 0xfff)), 2);
     assert_heard("m:unmap 0+fff>0 v:unmap 0+fff>0 ");
     assert_int_equal(mt_iommu_notifier_unregister(&m.ear.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&v.n), 0);
-    kit_release(e);
+    ear_stop(&v);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------- */
@@ -694,15 +654,11 @@ static void finalize_refuses_an_iommu_with_notifiers(void **state)
     mt_region *io = iommu_new(e, e->O2, &plain_ops, NULL, "io", 0x10000);
     mt_test_map(holder, 0x10000, io);
     ear x, y;
-    ear_init(&x, "X", MT_IOMMU_NOTIFY_UNMAP, 0x1000, 0x1fff, 0);
-    ear_init(&y, "Y", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &y.n), 0);
+    ear_listen(&x, io, "X", MT_IOMMU_NOTIFY_UNMAP, 0x1000, 0x1fff, 0);
+    ear_listen(&y, io, "Y", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
     char *tree = mt_test_tree_text(holder);
 
-    unsigned before = e->diag.count;
-    assert_int_equal(mt_region_finalize(io), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    mt_assert_refused(e, mt_region_finalize(io), -EBUSY, "io");
     mt_assert_contains(e->diag.last, "2 IOMMU notifier(s)");
     mt_assert_contains(e->diag.last, "[0x1000, 0x1fff]"); /* the first one */
     /* nothing changed: still live, still notified */
@@ -713,16 +669,13 @@ static void finalize_refuses_an_iommu_with_notifiers(void **state)
     assert_heard("X:unmap 1000+fff>0 ");
 
     /* one left is still one too many */
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
-    before = e->diag.count;
-    assert_int_equal(mt_region_finalize(io), -EBUSY);
-    mt_assert_diag(e, before, "io");
+    ear_stop(&x);
+    mt_assert_refused(e, mt_region_finalize(io), -EBUSY, "io");
     mt_assert_contains(e->diag.last, "1 IOMMU notifier(s)");
-    assert_int_equal(mt_iommu_notifier_unregister(&y.n), 0);
+    ear_stop(&y);
     assert_int_equal(mt_region_finalize(io), 0);
     kit_forget(io);
     assert_null(mt_region_first_subregion(holder));
-    kit_release(e);
 }
 
 static void reused_storage_starts_without_notifiers(void **state)
@@ -734,7 +687,7 @@ static void reused_storage_starts_without_notifiers(void **state)
     assert_int_equal(mt_region_init_iommu(&storage, e->ctx, e->O2, &plain_ops, NULL, "old",
                                           0x10000), 0);
     assert_int_equal(mt_iommu_notifier_register(&storage, &x.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
+    ear_stop(&x);
     assert_int_equal(mt_region_finalize(&storage), 0);
     assert_int_equal(mt_region_init_iommu(&storage, e->ctx, e->O2, &plain_ops, NULL, "new",
                                           0x10000), 0);
@@ -770,12 +723,9 @@ static void owner_teardown_detaches_notifiers(void **state)
     mt_region *a = alias_new(e, e->O2, "viommu-alias", io, 0, 0x10000);
     mt_region *keep = iommu_new(e, e->O2, &plain_ops, NULL, "keep", 0x10000);
     ear x, y, z;
-    ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
-    ear_init(&y, "Y", MT_IOMMU_NOTIFY_UNMAP, 0, 0xffff, 1);
-    ear_init(&z, "Z", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(keep, &z.n), 0);
-    assert_int_equal(mt_iommu_notifier_register(a, &y.n), 0);
+    ear_listen(&x, io, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
+    ear_listen(&z, keep, "Z", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
+    ear_listen(&y, a, "Y", MT_IOMMU_NOTIFY_UNMAP, 0, 0xffff, 1);
     assert_int_equal(mt_region_finalize(a), 0); /* y stays, on the IOMMU */
     kit_forget(a);
     uint64_t live = mt_test_stats(e->ctx).live_regions;
@@ -793,9 +743,8 @@ static void owner_teardown_detaches_notifiers(void **state)
     /* the other region's list is untouched */
     assert_int_equal(fire(keep, 0, map_event(0, 0xfff, 0)), 2);
     assert_heard("Z:map 0+fff>0 X:map 0+fff>0 ");
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&z.n), 0);
-    kit_release(e);
+    ear_stop(&x);
+    ear_stop(&z);
 }
 
 static void owner_teardown_without_notifiers_is_quiet(void **state)
@@ -808,9 +757,8 @@ static void owner_teardown_without_notifiers_is_quiet(void **state)
     assert_int_equal(mt_region_init_iommu(io, e->ctx, &dev.owner, &plain_ops, NULL, "viommu",
                                           0x10000), 0);
     ear x;
-    ear_init(&x, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
-    assert_int_equal(mt_iommu_notifier_register(io, &x.n), 0);
-    assert_int_equal(mt_iommu_notifier_unregister(&x.n), 0);
+    ear_listen(&x, io, "X", MT_IOMMU_NOTIFY_MAP, 0, 0xfff, 0);
+    ear_stop(&x);
     unsigned before = e->diag.count;
     mt_owner_unref(&dev.owner);
     assert_int_equal(dev.released, 1);

@@ -46,9 +46,7 @@ static void readonly_alias_of_ram(void **state)
 
 static void readonly_container_over_mmio(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     d.read_value = 0x01020304;
@@ -74,8 +72,7 @@ static void readonly_container_over_mmio(void **state)
 
 static void mixed_access(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *w = mt_test_ram(e, e->O2, "w", 0x1000);
     mt_region *r2 = mt_test_ram(e, e->O2, "r2", 0x1000);
     fill_byte(r2, 0x1000, 0x5a);
@@ -114,8 +111,7 @@ static void region_dispatch_through_readonly_alias(void **state)
 {
     mt_test_env *e = *state;
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *m = rec_region(e, &d, "m", 0x100);
+    mt_region *m = rec_device(e, &d, MT_ENDIAN_LITTLE, "m", 0x100);
     mt_region *a = mt_test_alias(e, e->O2, "a", m, 0x10, 0x10);
     assert_int_equal(mt_region_set_readonly(a, true), 0);
     assert_int_equal(mt_region_dispatch_write(a, 0, 1, 4, MT_ENDIAN_LITTLE, A),
@@ -136,9 +132,7 @@ static void region_dispatch_through_readonly_alias(void **state)
 
 static void rom_device_behind_readonly_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     rec d;
     rec_init(&d, MT_ENDIAN_LITTLE);
     mt_region *flash = mt_test_rom_device(e, e->O2, &d.ops, &d, "flash", 0x1000);
@@ -162,10 +156,7 @@ static void behind_an_iommu(void **state)
     mt_test_env *e = *state;
     struct iommu_setup s;
     iommu_build(e, &s, true, false);
-    uint8_t before[0x10000];
-    memcpy(before, mt_region_ram_ptr(s.p), sizeof(before));
-    assert_int_equal(wr(s.dma, 0x1000, (uint8_t[]){1, 2, 3, 4}, 4), MT_RESULT_DECODE_ERROR);
-    assert_memory_equal(mt_region_ram_ptr(s.p), before, sizeof(before));
+    assert_write_refused(s.dma, 0x1000, (uint8_t[]){1, 2, 3, 4}, 4, s.p, 0x10000);
     /* reads are unaffected, and the translation says so */
     uint8_t buf[4];
     assert_int_equal(rd(s.dma, 0x1000, buf, 4), MT_RESULT_OK);
@@ -183,10 +174,7 @@ static void iommu_in_readonly_container(void **state)
     mt_test_env *e = *state;
     struct iommu_setup s;
     iommu_build(e, &s, false, true);
-    uint8_t before[0x10000];
-    memcpy(before, mt_region_ram_ptr(s.p), sizeof(before));
-    assert_int_equal(wr(s.dma, 0x1010, (uint8_t[]){1, 2, 3, 4}, 4), MT_RESULT_DECODE_ERROR);
-    assert_memory_equal(mt_region_ram_ptr(s.p), before, sizeof(before));
+    assert_write_refused(s.dma, 0x1010, (uint8_t[]){1, 2, 3, 4}, 4, s.p, 0x10000);
     /* the same write through `mem` directly is fine */
     assert_int_equal(wr(s.mem, 0x5010, (uint8_t[]){1, 2, 3, 4}, 4), MT_RESULT_OK);
     extras_release(e);
@@ -196,11 +184,9 @@ static void iommu_in_readonly_container(void **state)
 
 static void no_eventfd_for_refused_write(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     rec d;
-    rec_init(&d, MT_ENDIAN_LITTLE);
-    mt_region *door = rec_region(e, &d, "door", 0x100);
+    mt_region *door = rec_device(e, &d, MT_ENDIAN_LITTLE, "door", 0x100);
     mt_region *a = mt_test_alias(e, e->O2, "door-ro", door, 0, 0x100);
     assert_int_equal(mt_region_set_readonly(a, true), 0);
     mt_test_map(e->C, 0x3000, a);

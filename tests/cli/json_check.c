@@ -43,6 +43,29 @@ static bool fail(struct parser *p, const char *what)
 
 static bool parse_value(struct parser *p, const char *path, struct hits *hit);
 
+/* Consumes `c` when it comes next. */
+static bool eat(struct parser *p, char c)
+{
+    if (p->pos < p->len && p->s[p->pos] == c) {
+        p->pos++;
+        return true;
+    }
+    return false;
+}
+
+/* After a member or an element: 1 when `close` ends the list, 0 when a
+ * comma says another follows, -1 (the error recorded) otherwise. */
+static int list_next(struct parser *p, char close)
+{
+    ws(p);
+    if (eat(p, ','))
+        return 0;
+    if (eat(p, close))
+        return 1;
+    fail(p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    return -1;
+}
+
 static bool utf8_ok(struct parser *p)
 {
     const unsigned char *u = (const unsigned char *)p->s + p->pos;
@@ -166,10 +189,8 @@ static bool parse_object(struct parser *p, const char *path, struct hits *hit)
 {
     p->pos++; /* { */
     ws(p);
-    if (p->pos < p->len && p->s[p->pos] == '}') {
-        p->pos++;
+    if (eat(p, '}'))
         return true;
-    }
     for (;;) {
         ws(p);
         size_t kstart = p->pos + 1;
@@ -183,16 +204,9 @@ static bool parse_object(struct parser *p, const char *path, struct hits *hit)
         p->pos++;
         if (!parse_value(p, sub, hit))
             return false;
-        ws(p);
-        if (p->pos < p->len && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->s[p->pos] == '}') {
-            p->pos++;
-            return true;
-        }
-        return fail(p, "expected ',' or '}'");
+        int end = list_next(p, '}');
+        if (end)
+            return end > 0;
     }
 }
 
@@ -200,25 +214,16 @@ static bool parse_array(struct parser *p, const char *path, struct hits *hit)
 {
     p->pos++; /* [ */
     ws(p);
-    if (p->pos < p->len && p->s[p->pos] == ']') {
-        p->pos++;
+    if (eat(p, ']'))
         return true;
-    }
     for (size_t index = 0;; index++) {
         char key[32];
         snprintf(key, sizeof(key), "%zu", index);
         if (!parse_value(p, descend(path, key, strlen(key)), hit))
             return false;
-        ws(p);
-        if (p->pos < p->len && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->s[p->pos] == ']') {
-            p->pos++;
-            return true;
-        }
-        return fail(p, "expected ',' or ']'");
+        int end = list_next(p, ']');
+        if (end)
+            return end > 0;
     }
 }
 

@@ -238,12 +238,8 @@ static inline void bt_check_views_at(mt_context *ctx, const char *file, int line
                         mt_region_name(fr), mt_region_id(fr));
             _fail(file, line);
         }
-        ref_view rv;
         char why[512];
-        ref_render(fr, &rv);
-        bool same = ref_view_equal(&rv, v, why, sizeof(why));
-        ref_view_free(&rv);
-        if (!same) {
+        if (!ref_render_matches(fr, v, why, sizeof(why))) {
             print_error("%s: %s\n", mt_address_space_name(as), why);
             _fail(file, line);
         }
@@ -288,6 +284,17 @@ static inline size_t bt_distinct_flat_roots(mt_context *ctx)
         }
     }
     return n;
+}
+
+/* Reclaims, then checks one live view and one cache entry per distinct
+ * flat-root. */
+static inline void bt_assert_one_view_per_flat_root(mt_test_env *e)
+{
+    mt_test_reclaim(e);
+    mt_stats st = mt_test_stats(e->ctx);
+    size_t roots = bt_distinct_flat_roots(e->ctx);
+    assert_int_equal(st.live_views, roots);
+    assert_int_equal(st.cache_entries, roots);
 }
 
 /* ---- owner counts predicted by docs/lifetimes.md -------------------------------------- */

@@ -8,12 +8,15 @@
  * bridge `B` sits on the root bus of docs/pci-bridge.md, "Using it".
  */
 #include "test_bridge_common.h"
+#include "mt_rec.h"
 
 typedef struct fixture {
     mt_test_env *e;
     bt_root root;
     bt_bridge *B;
     bt_poison poison;
+    /* devices on the secondary buses (behind_bridge), unmapped at teardown */
+    mt_region *dev_io, *dev_mem;
 } fixture;
 
 static fixture setup_bridge(mt_test_env *e, bool io_32bit, bool pref_32bit)
@@ -26,8 +29,23 @@ static fixture setup_bridge(mt_test_env *e, bool io_32bit, bool pref_32bit)
     return f;
 }
 
+/* Maps `io` at io_at on the bridge's secondary I/O bus and `mem` at
+ * mem_at on its memory bus, at priority 1. */
+static void behind_bridge(fixture *f, mt_region *io, uint64_t io_at, mt_region *mem,
+                          uint64_t mem_at)
+{
+    mt_test_map_prio(mt_pci_bridge_sec_io(&f->B->b), io_at, io, 1);
+    mt_test_map_prio(mt_pci_bridge_sec_mem(&f->B->b), mem_at, mem, 1);
+    f->dev_io = io;
+    f->dev_mem = mem;
+}
+
 static void teardown_bridge(fixture *f)
 {
+    if (f->dev_io) {
+        mt_test_unmap(mt_pci_bridge_sec_io(&f->B->b), f->dev_io);
+        mt_test_unmap(mt_pci_bridge_sec_mem(&f->B->b), f->dev_mem);
+    }
     bt_check_views(f->e->ctx);
     bt_unplug(f->e, f->B);
 }
@@ -208,6 +226,19 @@ static void br3_prefetchable_decoding(void **state)
     teardown_bridge(&f);
 }
 
+/* The tree dump shows the bridge's alias `name` of `target` over
+ * [first, last] at priority 1, as the bridge maps its windows (at the
+ * address they forward). */
+static void expect_window_line(mt_test_env *e, const char *name, const char *target,
+                               uint64_t first, uint64_t last)
+{
+    char line[256];
+    snprintf(line, sizeof(line),
+             "%016" PRIx64 "-%016" PRIx64 " (prio 1, i/o): alias %s @%s %016" PRIx64 "-%016" PRIx64
+             "\n", first, last, name, target, first, last);
+    mt_assert_dump_contains(e->ctx, 0, line);
+}
+
 /* ---- BR-4: empty windows after the forwarding-disabled reset ------------------------------- */
 
 static void br4_empty_windows(void **state)
@@ -215,10 +246,8 @@ static void br4_empty_windows(void **state)
     mt_test_env *e = *state;
     fixture f = setup_bridge(e, false, false);
     /* something behind the bridge right where an off-by-one would show it */
-    mt_region *behind_io = mt_test_io(e, e->O3, "behind-io", 0x1000);
-    mt_region *behind_mem = mt_test_io(e, e->O3, "behind-mem", 0x100000);
-    mt_test_map_prio(mt_pci_bridge_sec_io(&f.B->b), 0xf000, behind_io, 1);
-    mt_test_map_prio(mt_pci_bridge_sec_mem(&f.B->b), 0xfff00000, behind_mem, 1);
+    behind_bridge(&f, mt_test_io(e, e->O3, "behind-io", 0x1000), 0xf000,
+                  mt_test_io(e, e->O3, "behind-mem", 0x100000), 0xfff00000);
 
     for (int cmd = 0; cmd <= 3; cmd += 3) {
         assert_int_equal(mt_pci_bridge_reset(&f.B->b, MT_PCI_BRIDGE_RESET_FORWARDING_DISABLED),
@@ -230,23 +259,13 @@ static void br4_empty_windows(void **state)
         for (int k = 0; k < 3; k++)
             assert_int_equal(mt_pci_bridge_window_size(&f.B->b, (mt_pci_bridge_window_kind)k), 0);
 
-        char *tree = mt_test_dump(e->ctx, 0);
-        mt_assert_contains(tree, "000000000000f000-000000000000f000 (prio 1, i/o): alias "
-                                 "pci_bridge_io @pci_bridge_io "
-                                 "000000000000f000-000000000000f000\n");
-        mt_assert_contains(tree, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
-                                 "pci_bridge_mem @pci_bridge_pci "
-                                 "00000000fff00000-00000000fff00000\n");
-        mt_assert_contains(tree, "00000000fff00000-00000000fff00000 (prio 1, i/o): alias "
-                                 "pci_bridge_pref_mem @pci_bridge_pci "
-                                 "00000000fff00000-00000000fff00000\n");
-        free(tree);
+        expect_window_line(e, "pci_bridge_io", "pci_bridge_io", 0xf000, 0xf000);
+        expect_window_line(e, "pci_bridge_mem", "pci_bridge_pci", 0xfff00000, 0xfff00000);
+        expect_window_line(e, "pci_bridge_pref_mem", "pci_bridge_pci", 0xfff00000, 0xfff00000);
         mt_assert_view(f.root.io_as, "  0000000000000000-000000000000ffff (prio 0, i/o): io\n");
         mt_assert_view(f.root.memory, "");
         bt_check_views(e->ctx);
     }
-    mt_test_unmap(mt_pci_bridge_sec_io(&f.B->b), behind_io);
-    mt_test_unmap(mt_pci_bridge_sec_mem(&f.B->b), behind_mem);
     teardown_bridge(&f);
 }
 
@@ -325,10 +344,8 @@ static void br6_vga_forwarding(void **state)
     bt_write(e, f.B, 0x1c, 0xc0c0, 2);            /* I/O c000-cfff */
     bt_write(e, f.B, 0x20, 0xfe10fe00, 4);        /* memory fe000000-fe1fffff */
     bt_write(e, f.B, 0x24, 0x0001fff1, 4);        /* prefetchable base above limit */
-    mt_region *vga_io = mt_test_io(e, e->O3, "vga-io", 0x20);
-    mt_region *vga_mem = mt_test_ram(e, e->O3, "vga-mem", 0x20000);
-    mt_test_map_prio(mt_pci_bridge_sec_io(&f.B->b), 0x3c0, vga_io, 1);
-    mt_test_map_prio(mt_pci_bridge_sec_mem(&f.B->b), 0xa0000, vga_mem, 1);
+    behind_bridge(&f, mt_test_io(e, e->O3, "vga-io", 0x20), 0x3c0,
+                  mt_test_ram(e, e->O3, "vga-mem", 0x20000), 0xa0000);
     bt_write(e, f.B, MT_PCI_BRIDGE_CONTROL, MT_PCI_BRIDGE_CTL_VGA, 2);
 
     const char *io_line = "  00000000000003c0-00000000000003df (prio 1, i/o): vga-io\n";
@@ -355,17 +372,9 @@ static void br6_vga_forwarding(void **state)
 
     /* the ISA bit changes no view */
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 3, 2);
-    tree = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(tree, "00000000000a0000-00000000000bffff (prio 1, i/o): alias "
-                             "pci_bridge_vga_mem @pci_bridge_pci "
-                             "00000000000a0000-00000000000bffff\n");
-    mt_assert_contains(tree, "00000000000003b0-00000000000003bb (prio 1, i/o): alias "
-                             "pci_bridge_vga_io_lo @pci_bridge_io "
-                             "00000000000003b0-00000000000003bb\n");
-    mt_assert_contains(tree, "00000000000003c0-00000000000003df (prio 1, i/o): alias "
-                             "pci_bridge_vga_io_hi @pci_bridge_io "
-                             "00000000000003c0-00000000000003df\n");
-    free(tree);
+    expect_window_line(e, "pci_bridge_vga_mem", "pci_bridge_pci", 0xa0000, 0xbffff);
+    expect_window_line(e, "pci_bridge_vga_io_lo", "pci_bridge_io", 0x3b0, 0x3bb);
+    expect_window_line(e, "pci_bridge_vga_io_hi", "pci_bridge_io", 0x3c0, 0x3df);
     char *io0 = mt_test_as_text(f.root.io_as), *mem0 = mt_test_as_text(f.root.memory);
     bt_write(e, f.B, MT_PCI_BRIDGE_CONTROL, MT_PCI_BRIDGE_CTL_VGA | MT_PCI_BRIDGE_CTL_ISA, 2);
     assert_int_equal(mt_pci_bridge_config_read(&f.B->b, MT_PCI_BRIDGE_CONTROL, 2), 0x0c);
@@ -388,8 +397,6 @@ static void br6_vga_forwarding(void **state)
     free(io1);
     free(mem1);
 
-    mt_test_unmap(mt_pci_bridge_sec_io(&f.B->b), vga_io);
-    mt_test_unmap(mt_pci_bridge_sec_mem(&f.B->b), vga_mem);
     teardown_bridge(&f);
 }
 
@@ -442,80 +449,40 @@ static void br7_trigger_ranges(void **state)
 
 /* ---- BR-8: one transaction per update ------------------------------------------------------ */
 
-typedef struct rec_listener {
-    mt_listener l; /* first: callbacks cast back */
-    unsigned begins, commits, adds, dels, nops;
-    char log[4096];
-} rec_listener;
-
-static void rec_note(rec_listener *r, const char *what, const mt_section *s)
+/* What a recording listener (mt_rec.h) heard: `what` words ("begin",
+ * "add(", ...) in its log. */
+static size_t heard(const mt_rec *r, const char *what)
 {
-    size_t n = strlen(r->log);
-    const char *name = s->region ? mt_region_name(s->region) : "?";
-    snprintf(r->log + n, sizeof(r->log) - n, "%s(%s@%" PRIx64 ") ", what, name, s->start);
+    return mt_test_count(r->log, what);
 }
 
-static void rec_begin(mt_listener *l) { ((rec_listener *)l)->begins++; }
-static void rec_commit(mt_listener *l) { ((rec_listener *)l)->commits++; }
-
-static void rec_add(mt_listener *l, const mt_section *s)
+static void clear_logs(mt_rec *a, mt_rec *b)
 {
-    ((rec_listener *)l)->adds++;
-    rec_note((rec_listener *)l, "add", s);
+    a->log[0] = b->log[0] = '\0';
 }
 
-static void rec_del(mt_listener *l, const mt_section *s)
+static void expect_pairs(const mt_rec *r, size_t pairs)
 {
-    ((rec_listener *)l)->dels++;
-    rec_note((rec_listener *)l, "del", s);
-}
-
-static void rec_nop(mt_listener *l, const mt_section *s)
-{
-    (void)s;
-    ((rec_listener *)l)->nops++;
-}
-
-static void rec_init(rec_listener *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->l.begin = rec_begin;
-    r->l.commit = rec_commit;
-    r->l.region_add = rec_add;
-    r->l.region_del = rec_del;
-    r->l.region_nop = rec_nop;
-}
-
-static void rec_clear(rec_listener *r)
-{
-    r->begins = r->commits = r->adds = r->dels = r->nops = 0;
-    r->log[0] = 0;
-}
-
-static void expect_pairs(rec_listener *r, unsigned pairs)
-{
-    if (r->begins != pairs || r->commits != pairs)
-        fail_msg("expected %u begin/commit pair(s), got %u/%u; %s", pairs, r->begins,
-                 r->commits, r->log);
+    if (heard(r, "begin") != pairs || heard(r, "commit") != pairs)
+        fail_msg("expected %zu begin/commit pair(s), got %zu/%zu; %s", pairs, heard(r, "begin"),
+                 heard(r, "commit"), r->log);
 }
 
 static void br8_one_transaction_per_update(void **state)
 {
     mt_test_env *e = *state;
     fixture f = setup_bridge(e, false, false);
-    mt_region *dev_io = mt_test_io(e, e->O3, "dev-io", 0x40);
-    mt_region *dev_mem = mt_test_io(e, e->O3, "dev-mem", 0x1000);
-    mt_test_map_prio(mt_pci_bridge_sec_io(&f.B->b), 0xc000, dev_io, 1);
-    mt_test_map_prio(mt_pci_bridge_sec_mem(&f.B->b), 0xfe000000, dev_mem, 1);
+    behind_bridge(&f, mt_test_io(e, e->O3, "dev-io", 0x40), 0xc000,
+                  mt_test_io(e, e->O3, "dev-mem", 0x1000), 0xfe000000);
     bt_write(e, f.B, 0x1c, 0xc0c0, 2);
     bt_write(e, f.B, 0x20, 0xfe00fe00, 4);
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 3, 2);
-    rec_listener lm, li;
-    rec_init(&lm);
-    rec_init(&li);
+    mt_rec lm, li;
+    mt_rec_init(&lm, 0, NULL, NULL, 0);
+    mt_rec_init(&li, 0, NULL, NULL, 0);
     assert_int_equal(mt_listener_register(&lm.l, f.root.memory), 0);
     assert_int_equal(mt_listener_register(&li.l, f.root.io_as), 0);
-    assert_int_equal(lm.adds, 1); /* the replay of dev-mem */
+    assert_int_equal(heard(&lm, "add("), 1); /* the replay of dev-mem */
 
     /* every triggering write is one begin/commit pair, whatever it changes */
     static const struct { unsigned off, size; uint32_t v; } writes[] = {
@@ -523,8 +490,7 @@ static void br8_one_transaction_per_update(void **state)
         {0x24, 4, 0x0001fff1}, {MT_PCI_BRIDGE_CONTROL, 2, 8}, {MT_PCI_BRIDGE_CONTROL, 2, 0},
     };
     for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
-        rec_clear(&lm);
-        rec_clear(&li);
+        clear_logs(&lm, &li);
         bt_write(e, f.B, writes[i].off, writes[i].v, writes[i].size);
         expect_pairs(&lm, 1);
         expect_pairs(&li, 1);
@@ -537,8 +503,7 @@ static void br8_one_transaction_per_update(void **state)
         {MT_PCI_BRIDGE_CONTROL, 2},
     };
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-        rec_clear(&lm);
-        rec_clear(&li);
+        clear_logs(&lm, &li);
         uint64_t before[6], after[6];
         bt_alias_ids(&f.B->b, before);
         uint32_t v = mt_pci_bridge_config_read(&f.B->b, same[i].off, same[i].size);
@@ -547,35 +512,31 @@ static void br8_one_transaction_per_update(void **state)
         assert_true(after[0] != before[0]);
         expect_pairs(&lm, 1);
         expect_pairs(&li, 1);
-        if (lm.adds || lm.dels || li.adds || li.dels)
+        if (heard(&lm, "add(") || heard(&lm, "del(") || heard(&li, "add(") || heard(&li, "del("))
             fail_msg("a same-value write changed ranges: memory: %s; I/O: %s", lm.log, li.log);
-        assert_int_equal(lm.nops, 1); /* dev-mem */
-        assert_int_equal(li.nops, 3); /* io, dev-io, io */
+        assert_int_equal(heard(&lm, "nop("), 1); /* dev-mem */
+        assert_int_equal(heard(&li, "nop("), 3); /* io, dev-io, io */
     }
 
     /* three writes in the caller's transaction: one pair */
-    rec_clear(&lm);
-    rec_clear(&li);
+    clear_logs(&lm, &li);
     mt_transaction_begin(e->ctx);
     bt_write(e, f.B, 0x1c, 0xd0d0, 2);
     bt_write(e, f.B, 0x20, 0xfe10fe00, 4);
     bt_write(e, f.B, MT_PCI_BRIDGE_COMMAND, 2, 2);
-    assert_int_equal(lm.begins + li.begins, 0);
+    assert_int_equal(heard(&lm, "begin") + heard(&li, "begin"), 0);
     assert_int_equal(mt_transaction_commit(e->ctx), 0);
     expect_pairs(&lm, 1);
     expect_pairs(&li, 1);
 
     /* a write outside the trigger ranges opens no transaction at all */
-    rec_clear(&lm);
-    rec_clear(&li);
+    clear_logs(&lm, &li);
     bt_write(e, f.B, 0x3c, 0x0b, 1);
     expect_pairs(&lm, 0);
     expect_pairs(&li, 0);
 
     mt_listener_unregister(&lm.l);
     mt_listener_unregister(&li.l);
-    mt_test_unmap(mt_pci_bridge_sec_io(&f.B->b), dev_io);
-    mt_test_unmap(mt_pci_bridge_sec_mem(&f.B->b), dev_mem);
     teardown_bridge(&f);
 }
 

@@ -83,11 +83,7 @@ static size_t tops(scenario *s, mt_region **t)
 static void check_counters(scenario *s)
 {
     mt_context *ctx = s->e->ctx;
-    mt_test_reclaim(s->e);
-    mt_stats st = mt_test_stats(ctx);
-    size_t roots = bt_distinct_flat_roots(ctx);
-    assert_int_equal(st.live_views, roots);
-    assert_int_equal(st.cache_entries, roots);
+    bt_assert_one_view_per_flat_root(s->e);
     mt_region *t[6];
     size_t nt = tops(s, t);
     bt_assert_refs(ctx, s->e->O1, 1, t, nt);
@@ -356,9 +352,7 @@ static void while_poisoned(mt_pci_bridge *b, void *arg)
     const mt_range *r = mt_view_find_range(h->view, h->at);
     assert_ptr_equal(r ? r->region : NULL, h->expect);
     /* dumps must not look at the dead storage either */
-    char *flat = mt_test_dump(ctx, MT_DUMP_FLAT);
-    mt_assert_contains(flat, " Root memory region: pci_bridge_io\n");
-    free(flat);
+    mt_assert_dump_contains(ctx, MT_DUMP_FLAT, " Root memory region: pci_bridge_io\n");
     char *tree = mt_test_dump(ctx, MT_DUMP_DISABLED | MT_DUMP_OWNER);
     free(tree);
     h->checks++;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RW_SLOTS 16
 #define RW_SLOT(k) (0x10000u + (uint64_t)(k) * 0x1000u)
@@ -79,12 +80,6 @@ static inline void rw_notify(rw_world *w, uint32_t value)
         mt_note_fail(w->failure, sizeof(w->failure), "the IOMMU notifier was not called");
 }
 
-static uint64_t rw_ctl_read(void *opaque, uint64_t offset, unsigned size)
-{
-    (void)opaque, (void)offset, (void)size;
-    return 0;
-}
-
 static void rw_ctl_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 {
     rw_world *w = opaque;
@@ -101,7 +96,7 @@ static void rw_ctl_write(void *opaque, uint64_t offset, uint64_t value, unsigned
 }
 
 static const mt_region_ops rw_ctl_ops = {
-    .read = rw_ctl_read,
+    .read = mt_test_read_zero,
     .write = rw_ctl_write,
     .endianness = MT_ENDIAN_LITTLE,
     /* 4 at most: an 8-byte write is two chunks of the access loop, each
@@ -109,15 +104,6 @@ static const mt_region_ops rw_ctl_ops = {
     .valid = {.min_access_size = 4, .max_access_size = 4},
     .impl = {.min_access_size = 4, .max_access_size = 4},
 };
-
-static mt_iommu_tlb_entry rw_translate(void *opaque, uint64_t offset, mt_iommu_perm access,
-                                       int index)
-{
-    (void)opaque, (void)offset, (void)access, (void)index;
-    return (mt_iommu_tlb_entry){.perm = MT_IOMMU_NONE};
-}
-
-static const mt_iommu_ops rw_iommu_ops = {.translate = rw_translate};
 
 static inline rw_world *rw_world_new(bool via_iommu)
 {
@@ -131,8 +117,8 @@ static inline rw_world *rw_world_new(bool via_iommu)
     assert_int_equal(mt_region_init_ram(&w->bar, w->ctx, NULL, "bar", RW_PAGE), 0);
     assert_int_equal(mt_region_init_ram(&w->trigger, w->ctx, NULL, "trigger", RW_PAGE), 0);
     assert_int_equal(mt_region_init_ram(&w->shadow, w->ctx, NULL, "shadow", RW_PAGE), 0);
-    assert_int_equal(mt_region_init_iommu(&w->iommu, w->ctx, NULL, &rw_iommu_ops, w, "iommu",
-                                          RW_SLOTS * RW_PAGE), 0);
+    assert_int_equal(mt_region_init_iommu(&w->iommu, w->ctx, NULL, &mt_test_unmapped_iommu_ops,
+                                          w, "iommu", RW_SLOTS * RW_PAGE), 0);
     uint8_t *ram = mt_region_ram_ptr(&w->bar);
     for (unsigned i = 0; i < RW_PAGE; i++)
         ram[i] = rw_pattern(i);
@@ -196,12 +182,35 @@ static inline bool rw_check(rw_world *w, char *why, size_t len)
         return false;
     }
     mt_read_lock();
-    ref_view ref;
-    ref_render(ref_flat_root(&w->sysmem), &ref);
-    bool same = ref_view_equal(&ref, mt_address_space_view(w->as), why, len);
-    ref_view_free(&ref);
+    bool same = ref_render_matches(ref_flat_root(&w->sysmem), mt_address_space_view(w->as),
+                                   why, len);
     mt_read_unlock();
     return same;
 }
+
+/* ---- the programs --------------------------------------------------------------------- */
+
+/*
+ * The main() of a test of both forms of the edit: `scenario(false)` has the
+ * device callback remap memory itself (test `direct`), `scenario(true)` has
+ * it fire the IOMMU notifier that does (test `via_iommu`). A hang is the
+ * bug these tests guard against, so an alarm turns one into a failure.
+ */
+#define RW_TEST_MAIN(scenario, direct, via_iommu)     \
+    static void direct(void **state)                  \
+    {                                                 \
+        (void)state;                                  \
+        alarm(120);                                   \
+        scenario(false);                              \
+        alarm(0);                                     \
+    }                                                 \
+    static void via_iommu(void **state)               \
+    {                                                 \
+        (void)state;                                  \
+        alarm(120);                                   \
+        scenario(true);                               \
+        alarm(0);                                     \
+    }                                                 \
+    MT_TEST_MAIN(cmocka_unit_test(direct), cmocka_unit_test(via_iommu))
 
 #endif

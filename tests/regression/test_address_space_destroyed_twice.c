@@ -14,8 +14,7 @@
 
 static void test_second_destroy_refused(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_test_ram(e, e->O2, "ram", 0x1000);
     mt_address_space *as = mt_address_space_new(e->ctx, e->C, "dma");
     assert_non_null(as);

@@ -22,14 +22,12 @@
 
 #define DEPTH 20000
 
-/* Loads `text`; returns the flat dump (caller frees) or NULL with rc set. */
-static char *load_and_dump(const char *text, int *rc, char *err, size_t errlen)
+/* Loads `text`, which must load, and returns its flat dump (caller frees). */
+static char *flat_dump_of(const char *text)
 {
     mt_test_loaded L;
-    mt_test_load(&L, MT_FORMAT_MAP, text, "m.map", NULL, 0);
-    *rc = L.rc;
-    snprintf(err, errlen, "%s", L.err);
-    char *dump = L.rc ? NULL : mt_test_dump(L.ctx, MT_DUMP_FLAT);
+    mt_test_load_ok(&L, MT_FORMAT_MAP, text, "m.map", NULL);
+    char *dump = mt_test_dump(L.ctx, MT_DUMP_FLAT);
     mt_test_unload(&L);
     return dump;
 }
@@ -45,9 +43,8 @@ static char *chain_text(int bottom_up)
                          "region c0 - container 0 10000000000000000 0 - - - - sys\n") > 0);
     assert_true(asprintf(&lines[DEPTH - 1], "region leaf c%d ram 10 1000 0 - - - - leaf\n",
                          DEPTH - 2) > 0);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    mt_test_text t;
+    FILE *f = mt_test_text_open(&t);
     fputs("memtree-map 1\n", f);
     for (int k = 0; k < DEPTH; k++) {
         int i = bottom_up ? DEPTH - 1 - k : k;
@@ -55,21 +52,15 @@ static char *chain_text(int bottom_up)
         free(lines[i]);
     }
     fputs("as c0 memory\n", f);
-    fclose(f);
     free(lines);
-    return text;
+    return mt_test_text_close(&t);
 }
 
 static void bottom_up_chain_renders_as_top_down(void **state)
 {
     (void)state;
-    char err[1024];
-    int rc;
     char *down = chain_text(0), *up = chain_text(1);
-    char *a = load_and_dump(down, &rc, err, sizeof(err));
-    assert_int_equal(rc, 0);
-    char *b = load_and_dump(up, &rc, err, sizeof(err));
-    assert_int_equal(rc, 0);
+    char *a = flat_dump_of(down), *b = flat_dump_of(up);
     assert_string_equal(a, b);
     /* the leaf sits 0x10 below each of the DEPTH - 1 levels above it */
     char leaf[128];
@@ -86,18 +77,14 @@ static void bottom_up_chain_renders_as_top_down(void **state)
 static void siblings_keep_their_order_when_listed_before_their_container(void **state)
 {
     (void)state;
-    char err[1024];
-    int rc;
     /* x and y overlap at 0x800 with equal priority: x is listed first, so
      * x renders first and wins, whatever comes before their container */
-    char *dump = load_and_dump("memtree-map 1\n"
-                               "region x box ram 0 1000 0 - - - - x\n"
-                               "region y box ram 800 1000 0 - - - - y\n"
-                               "region box sys container 0 10000 0 - - - - box\n"
-                               "region sys - container 0 10000000000000000 0 - - - - sys\n"
-                               "as sys memory\n",
-                               &rc, err, sizeof(err));
-    assert_int_equal(rc, 0);
+    char *dump = flat_dump_of("memtree-map 1\n"
+                              "region x box ram 0 1000 0 - - - - x\n"
+                              "region y box ram 800 1000 0 - - - - y\n"
+                              "region box sys container 0 10000 0 - - - - box\n"
+                              "region sys - container 0 10000000000000000 0 - - - - sys\n"
+                              "as sys memory\n");
     assert_non_null(strstr(dump, "0000000000000000-0000000000000fff (prio 0, ram): x\n"));
     assert_non_null(strstr(dump, "0000000000001000-00000000000017ff (prio 0, ram): y @"));
     free(dump);
@@ -106,18 +93,19 @@ static void siblings_keep_their_order_when_listed_before_their_container(void **
 static void a_cycle_of_containers_is_refused(void **state)
 {
     (void)state;
-    char err[1024];
-    int rc;
-    char *dump = load_and_dump("memtree-map 1\n"
-                               "region sys - container 0 10000000000000000 0 - - - - sys\n"
-                               "region a b container 0 1000 0 - - - - a\n"
-                               "region b a container 0 1000 0 - - - - b\n"
-                               "as sys memory\n",
-                               &rc, err, sizeof(err));
-    assert_null(dump);
-    assert_int_equal(rc, -ELOOP);
-    assert_non_null(strstr(err, "m.map:"));
-    assert_non_null(strstr(err, "cannot map"));
+    mt_test_loaded L;
+    mt_test_load(&L, MT_FORMAT_MAP,
+                 "memtree-map 1\n"
+                 "region sys - container 0 10000000000000000 0 - - - - sys\n"
+                 "region a b container 0 1000 0 - - - - a\n"
+                 "region b a container 0 1000 0 - - - - b\n"
+                 "as sys memory\n",
+                 "m.map", NULL, 0);
+    assert_int_equal(L.rc, -ELOOP);
+    assert_null(L.m);
+    assert_non_null(strstr(L.err, "m.map:"));
+    assert_non_null(strstr(L.err, "cannot map"));
+    mt_test_unload(&L);
 }
 
 MT_TEST_MAIN(

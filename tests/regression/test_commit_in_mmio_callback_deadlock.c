@@ -11,13 +11,10 @@
  */
 #include "reentry_world.h"
 
-#include <unistd.h>
-
 #define EDITS 10000
 
 static void remap_from_callbacks(bool via_iommu)
 {
-    alarm(120);
     mt_reader_register(); /* a vCPU thread */
     rw_world *w = rw_world_new(via_iommu);
     char why[256] = "";
@@ -37,12 +34,6 @@ static void remap_from_callbacks(bool via_iommu)
     assert_int_equal(w->diag.count, 0);
     rw_world_free(w);
     mt_reader_unregister();
-    alarm(0);
 }
 
-MT_TEST_CASE(test_remap_from_mmio_callback, remap_from_callbacks(false))
-MT_TEST_CASE(test_remap_from_iommu_notifier, remap_from_callbacks(true))
-
-MT_TEST_MAIN(
-    cmocka_unit_test(test_remap_from_mmio_callback),
-    cmocka_unit_test(test_remap_from_iommu_notifier))
+RW_TEST_MAIN(remap_from_callbacks, test_remap_from_mmio_callback, test_remap_from_iommu_notifier)

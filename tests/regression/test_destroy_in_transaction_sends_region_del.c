@@ -14,10 +14,9 @@
 
 static void test_region_del_at_outer_commit(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0x1000, mt_test_ram(e, e->O2, "ram", 0x1000));
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "ram2", 0x1000));
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_ram_at(e, 0x1000, "ram", 0x1000);
+    mt_test_ram_at(e, 0x4000, "ram2", 0x1000);
     mt_address_space *as = mt_address_space_new(e->ctx, e->C, "dma");
     mt_mirror m;
     mt_mirror_init(&m);
@@ -41,9 +40,8 @@ static void test_region_del_at_outer_commit(void **state)
 
 static void test_nested_deeper(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0x1000, mt_test_ram(e, e->O2, "ram", 0x1000));
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_ram_at(e, 0x1000, "ram", 0x1000);
     mt_address_space *as = mt_address_space_new(e->ctx, e->C, "dma");
     mt_mirror m;
     mt_mirror_init(&m);

@@ -46,23 +46,16 @@ static void consistent(mt_test_env *e, mt_region *const *all, size_t n)
     for (size_t i = 0; i < n; i++)
         linked += mt_region_container(all[i]) == e->C;
     assert_int_equal(walked, linked);
-    ref_view ref;
     char why[256] = "";
-    ref_render(ref_flat_root(e->C), &ref);
-    bool same = ref_view_equal(&ref, mt_address_space_view(e->X), why, sizeof(why));
-    ref_view_free(&ref);
-    if (!same)
+    if (!ref_render_matches(ref_flat_root(e->C), mt_address_space_view(e->X), why, sizeof(why)))
         fail_msg("view: %s", why);
 }
 
 static void test_hook_unmaps_the_region_being_moved(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "bar", 0x1000);
-    mt_region *s = mt_test_ram(e, e->O2, "other", 0x1000);
-    mt_test_map(e->C, 0x1000, r);
-    mt_test_map(e->C, 0x3000, s);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r = mt_test_ram_at(e, 0x1000, "bar", 0x1000);
+    mt_region *s = mt_test_ram_at(e, 0x3000, "other", 0x1000);
     struct hook h = {.c = e->C, .r = r, .action = 1};
     mt_context_set_flush_hook(e->ctx, flush_edits, &h);
     assert_int_equal(mt_region_set_address(r, 0x2000), 0);
@@ -76,11 +69,9 @@ static void test_hook_unmaps_the_region_being_moved(void **state)
 
 static void test_hook_maps_the_region_being_mapped(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "bar", 0x1000);
-    mt_region *s = mt_test_ram(e, e->O2, "other", 0x1000);
-    mt_test_map(e->C, 0x3000, s);
+    mt_region *s = mt_test_ram_at(e, 0x3000, "other", 0x1000);
     struct hook h = {.c = e->C, .r = r, .action = 2};
     mt_context_set_flush_hook(e->ctx, flush_edits, &h);
     unsigned before = e->diag.count;

@@ -11,8 +11,6 @@
  */
 #include "reentry_world.h"
 
-#include <unistd.h>
-
 #define EDITS 20000 /* every other one makes a callback edit: 10,000 */
 
 /* region_add of `trigger` moves the shadow to the next slot. */
@@ -38,7 +36,6 @@ static void move_shadow(mt_mirror *m, const mt_section *s)
 
 static void nested_commits(bool via_iommu)
 {
-    alarm(120);
     rw_world *w = rw_world_new(via_iommu);
     mt_mirror m;
     mt_mirror_init(&m);
@@ -69,12 +66,6 @@ static void nested_commits(bool via_iommu)
     assert_int_equal(m.n, 0);
     assert_int_equal(w->diag.count, 0);
     rw_world_free(w);
-    alarm(0);
 }
 
-MT_TEST_CASE(test_listener_commits, nested_commits(false))
-MT_TEST_CASE(test_listener_notifier_commits, nested_commits(true))
-
-MT_TEST_MAIN(
-    cmocka_unit_test(test_listener_commits),
-    cmocka_unit_test(test_listener_notifier_commits))
+RW_TEST_MAIN(nested_commits, test_listener_commits, test_listener_notifier_commits)

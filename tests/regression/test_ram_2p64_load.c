@@ -23,6 +23,29 @@ static void load(mt_test_loaded *L, const char *text)
 {
     mt_test_load(L, MT_FORMAT_AUTO, text, "m.map", NULL, 0);
 }
+
+/* The same, asserting that it loads. */
+static void load_ok(mt_test_loaded *L, const char *text)
+{
+    mt_test_load_ok(L, MT_FORMAT_AUTO, text, "m.map", NULL);
+}
+
+/* Accesses of `len` bytes of *value, with no attributes. */
+static mt_result rd(mt_address_space *as, uint64_t addr, uint64_t *value, unsigned len)
+{
+    return mt_address_space_read(as, addr, MT_ATTRS_UNSPECIFIED, value, len);
+}
+
+static mt_result wr(mt_address_space *as, uint64_t addr, uint64_t *value, unsigned len)
+{
+    return mt_address_space_write(as, addr, MT_ATTRS_UNSPECIFIED, value, len);
+}
+
+static mt_result wr_rom(mt_address_space *as, uint64_t addr, uint64_t *value, unsigned len)
+{
+    return mt_address_space_write_rom(as, addr, MT_ATTRS_UNSPECIFIED, value, len);
+}
+
 static const char full_ram[] =
     "memtree-map 1\n"
     "region sys  -   container 0 10000000000000000 0 - - - - system\n"
@@ -40,8 +63,7 @@ static void a_2p64_ram_region_loads(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, full_ram);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, full_ram);
     assert_string_equal(L.err, "");
     mt_region *big = mt_machine_region_by_label(L.m, "big");
     assert_non_null(big);
@@ -57,23 +79,19 @@ static void access_to_impossible_backing_errors(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, full_ram);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, full_ram);
     mt_address_space *as = mt_machine_address_space(L.m, 0);
     uint64_t value = 0x1122334455667788ull;
 
     unsigned before = L.diag.count;
-    assert_int_equal(mt_address_space_read(as, 0x1000, MT_ATTRS_UNSPECIFIED, &value, 8),
-                     MT_RESULT_ERROR);
+    assert_int_equal(rd(as, 0x1000, &value, 8), MT_RESULT_ERROR);
     assert_int_equal(value, 0x1122334455667788ull); /* untouched */
     assert_int_equal(L.diag.count, before + 1);
     assert_non_null(strstr(L.diag.last, "'big'"));
     assert_non_null(strstr(L.diag.last, "cannot be allocated"));
 
-    assert_int_equal(mt_address_space_write(as, 0x1000, MT_ATTRS_UNSPECIFIED, &value, 8),
-                     MT_RESULT_ERROR);
-    assert_int_equal(mt_address_space_write_rom(as, 0x1000, MT_ATTRS_UNSPECIFIED, &value, 8),
-                     MT_RESULT_ERROR);
+    assert_int_equal(wr(as, 0x1000, &value, 8), MT_RESULT_ERROR);
+    assert_int_equal(wr_rom(as, 0x1000, &value, 8), MT_RESULT_ERROR);
 
     mt_mapping map;
     assert_int_equal(mt_address_space_map(as, 0x1000, 8, false, MT_ATTRS_UNSPECIFIED, &map),
@@ -87,12 +105,10 @@ static void access_to_impossible_backing_errors(void **state)
 
     /* a ROM device in romd mode reads its backing directly */
     mt_address_space *flash = mt_machine_address_space(L.m, 2);
-    assert_int_equal(mt_address_space_read(flash, 0, MT_ATTRS_UNSPECIFIED, &value, 4),
-                     MT_RESULT_ERROR);
+    assert_int_equal(rd(flash, 0, &value, 4), MT_RESULT_ERROR);
     /* a RAM device goes through its ops, which refuse */
     mt_address_space *vram = mt_machine_address_space(L.m, 3);
-    assert_int_not_equal(mt_address_space_read(vram, 0, MT_ATTRS_UNSPECIFIED, &value, 4),
-                         MT_RESULT_OK);
+    assert_int_not_equal(rd(vram, 0, &value, 4), MT_RESULT_OK);
     mt_test_unload(&L);
 }
 
@@ -112,12 +128,10 @@ static void deferred_backing_is_made_on_first_access(void **state)
     assert_int_equal(L.rc, 0);
     mt_address_space *as = mt_machine_address_space(L.m, 0);
     uint64_t value = 0xffffffffffffffffull;
-    assert_int_equal(mt_address_space_read(as, 0xfffffff000, MT_ATTRS_UNSPECIFIED, &value, 8),
-                     MT_RESULT_OK);
+    assert_int_equal(rd(as, 0xfffffff000, &value, 8), MT_RESULT_OK);
     assert_int_equal(value, 0);
     value = 0xabcdef;
-    assert_int_equal(mt_address_space_write(as, 0xfffffff000, MT_ATTRS_UNSPECIFIED, &value, 8),
-                     MT_RESULT_OK);
+    assert_int_equal(wr(as, 0xfffffff000, &value, 8), MT_RESULT_OK);
     uint8_t *host = mt_region_ram_ptr(mt_machine_region_by_label(L.m, "tb"));
     assert_non_null(host);
     uint64_t seen;
@@ -126,20 +140,16 @@ static void deferred_backing_is_made_on_first_access(void **state)
 
     /* ROM: loaded through write_rom, read back, refused to plain writes */
     value = 0x5a5a;
-    assert_int_equal(mt_address_space_write_rom(as, 0x20000000010, MT_ATTRS_UNSPECIFIED,
-                                                &value, 2), MT_RESULT_OK);
+    assert_int_equal(wr_rom(as, 0x20000000010, &value, 2), MT_RESULT_OK);
     value = 0;
-    assert_int_equal(mt_address_space_read(as, 0x20000000010, MT_ATTRS_UNSPECIFIED, &value, 2),
-                     MT_RESULT_OK);
+    assert_int_equal(rd(as, 0x20000000010, &value, 2), MT_RESULT_OK);
     assert_int_equal(value, 0x5a5a);
 
     /* RAM device: through its ops, in host order */
     value = 0x77;
-    assert_int_equal(mt_address_space_write(as, 0x30000000008, MT_ATTRS_UNSPECIFIED, &value, 1),
-                     MT_RESULT_OK);
+    assert_int_equal(wr(as, 0x30000000008, &value, 1), MT_RESULT_OK);
     value = 0;
-    assert_int_equal(mt_address_space_read(as, 0x30000000008, MT_ATTRS_UNSPECIFIED, &value, 1),
-                     MT_RESULT_OK);
+    assert_int_equal(rd(as, 0x30000000008, &value, 1), MT_RESULT_OK);
     assert_int_equal(value, 0x77);
 
     /* a direct mapping of deferred RAM */
@@ -149,8 +159,7 @@ static void deferred_backing_is_made_on_first_access(void **state)
     memset(map.host, 0x11, 16);
     assert_int_equal(mt_address_space_unmap(&map, 16), 0);
     value = 0;
-    assert_int_equal(mt_address_space_read(as, 0x10, MT_ATTRS_UNSPECIFIED, &value, 8),
-                     MT_RESULT_OK);
+    assert_int_equal(rd(as, 0x10, &value, 8), MT_RESULT_OK);
     assert_int_equal(value, 0x1111111111111111ull);
     mt_test_unload(&L);
 }
@@ -170,12 +179,10 @@ static void every_format_loads_a_2p64_ram(void **state)
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         mt_test_loaded L;
-        load(&L, texts[i]);
-        assert_int_equal(L.rc, 0);
+        load_ok(&L, texts[i]);
         mt_address_space *as = mt_machine_address_space(L.m, 0);
         uint64_t value;
-        assert_int_equal(mt_address_space_read(as, 0x8000000000000000ull, MT_ATTRS_UNSPECIFIED,
-                                               &value, 8), MT_RESULT_ERROR);
+        assert_int_equal(rd(as, 0x8000000000000000ull, &value, 8), MT_RESULT_ERROR);
         assert_non_null(strstr(L.diag.last, "'big'"));
         mt_test_unload(&L);
     }
@@ -185,16 +192,14 @@ static void every_format_loads_a_2p64_ram(void **state)
 static void a_thousand_2p64_regions_load(void **state)
 {
     (void)state;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
+    mt_test_text t;
+    FILE *f = mt_test_text_open(&t);
     fprintf(f, "memtree-map 1\n");
     for (int i = 0; i < 1000; i++) {
         fprintf(f, "region r%d - ram 0 10000000000000000 0 - - - - ram%d\n", i, i);
         fprintf(f, "as r%d as%d\n", i, i);
     }
-    assert_int_equal(fclose(f), 0);
+    char *text = mt_test_text_close(&t);
     mt_test_loaded L;
     load(&L, text);
     free(text);

@@ -22,11 +22,9 @@ static const mt_region_ops romd_ops = {.endianness = MT_ENDIAN_LITTLE};
 
 static void test_sections_carry_romd_and_mask(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *ram = mt_test_ram(e, e->O2, "vga", 0x1000);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *ram = mt_test_ram_at(e, 0x1000, "vga", 0x1000);
     mt_region *rom = mt_test_rom_device(e, e->O2, &romd_ops, NULL, "flash", 0x1000);
-    mt_test_map(e->C, 0x1000, ram);
     mt_test_map(e->C, 0x4000, rom);
     mt_listener l = {.region_add = remember_add};
     assert_int_equal(mt_listener_register(&l, e->X), 0);

@@ -115,17 +115,15 @@ static void unmap_from_the_front_keeps_order(void **state)
 static void machine_with_80k_siblings_frees(void **state)
 {
     (void)state;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
+    mt_test_text t;
+    FILE *f = mt_test_text_open(&t);
     fprintf(f, "memtree-map 1\nregion sys - container 0 10000000000000000 0 - - - - system\n");
     for (unsigned i = 0; i < N; i++)
         fprintf(f, "region r%u sys ram %x 1000 0 - - - - r%u\n", i, i * PAGE, i);
     fprintf(f, "as sys memory\n");
-    assert_int_equal(fclose(f), 0);
+    char *text = mt_test_text_close(&t);
     mt_context *ctx = mt_context_new();
-    FILE *in = fmemopen(text, len, "r");
+    FILE *in = fmemopen(text, t.len, "r");
     mt_machine *m = NULL;
     char err[512];
     assert_int_equal(mt_machine_load(ctx, MT_FORMAT_MAP, in, "siblings.map", NULL, NULL, &m,

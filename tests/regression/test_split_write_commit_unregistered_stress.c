@@ -15,7 +15,6 @@
 #include "reentry_world.h"
 
 #include <pthread.h>
-#include <unistd.h>
 
 #define EDITS 10000
 
@@ -53,7 +52,6 @@ static void *unregistered_thread(void *arg)
 
 static void split_write_commits(bool via_iommu)
 {
-    alarm(120);
     struct run run = {.w = rw_world_new(via_iommu)};
     /* The context is built on this thread; everything after on the other,
      * so it is the writer and the reader at once, unregistered. */
@@ -65,12 +63,6 @@ static void split_write_commits(bool via_iommu)
     assert_int_equal(run.w->edits, EDITS);
     assert_int_equal(run.w->diag.count, 0);
     rw_world_free(run.w);
-    alarm(0);
 }
 
-MT_TEST_CASE(test_split_write_commits, split_write_commits(false))
-MT_TEST_CASE(test_split_write_notifier_commits, split_write_commits(true))
-
-MT_TEST_MAIN(
-    cmocka_unit_test(test_split_write_commits),
-    cmocka_unit_test(test_split_write_notifier_commits))
+RW_TEST_MAIN(split_write_commits, test_split_write_commits, test_split_write_notifier_commits)

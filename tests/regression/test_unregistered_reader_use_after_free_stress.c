@@ -38,14 +38,8 @@ static void reg_write(void *opaque, uint64_t offset, uint64_t value, unsigned si
     }
 }
 
-static uint64_t reg_read(void *opaque, uint64_t offset, unsigned size)
-{
-    (void)opaque, (void)offset, (void)size;
-    return 0;
-}
-
 static const mt_region_ops reg_ops = {
-    .read = reg_read,
+    .read = mt_test_read_zero,
     .write = reg_write,
     .endianness = MT_ENDIAN_LITTLE,
     .valid = {.min_access_size = 4, .max_access_size = 4},
@@ -69,8 +63,7 @@ static void *reclaimer(void *arg)
 
 static void test_reclaim_waits_for_unregistered_access(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *regs = mt_test_io_ops(e, e->O2, &reg_ops, NULL, "regs", 8);
     mt_test_map(e->C, 0x100, regs);
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x1000);

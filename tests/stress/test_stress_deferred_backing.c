@@ -80,18 +80,15 @@ static void *writer_main(void *arg)
 
 static char *machine_text(void)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
+    mt_test_text t;
+    FILE *f = mt_test_text_open(&t);
     fprintf(f, "memtree-map 1\nregion sys - container 0 10000000000000000 0 - - - - system\n");
     for (unsigned i = 0; i < REGIONS; i++)
         fprintf(f, "region r%u sys ram %x 1000 0 - - - - ram%u\n", i, i * PAGE, i);
     for (unsigned i = 0; i < REGIONS; i++)
         fprintf(f, "region d%u sys ramd %x 1000 0 - - - - dev%u\n", i, (REGIONS + i) * PAGE, i);
     fprintf(f, "region spare sys ram 100000000 1000 0 - - - - spare\nas sys memory\n");
-    assert_int_equal(fclose(f), 0);
-    return text;
+    return mt_test_text_close(&t);
 }
 
 static void racing_first_accesses_share_one_backing(void **state)

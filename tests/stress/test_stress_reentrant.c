@@ -223,27 +223,12 @@ static void ctl_write(void *opaque, uint64_t offset, uint64_t value, unsigned si
     unlock();
 }
 
-static uint64_t ctl_read(void *opaque, uint64_t offset, unsigned size)
-{
-    (void)opaque, (void)offset, (void)size;
-    return 0;
-}
-
 static const mt_region_ops ctl_ops = {
-    .read = ctl_read,
+    .read = mt_test_read_zero,
     .write = ctl_write,
     .endianness = MT_ENDIAN_LITTLE,
     .valid = {.min_access_size = 4, .max_access_size = 4},
 };
-
-static mt_iommu_tlb_entry no_translation(void *opaque, uint64_t offset, mt_iommu_perm access,
-                                         int index)
-{
-    (void)opaque, (void)offset, (void)access, (void)index;
-    return (mt_iommu_tlb_entry){.perm = MT_IOMMU_NONE};
-}
-
-static const mt_iommu_ops iommu_ops = {.translate = no_translation};
 
 /* ---- the reader threads ----------------------------------------------------------- */
 
@@ -304,12 +289,9 @@ static void check_views(mt_context *ctx)
 {
     for (mt_address_space *as = mt_context_first_address_space(ctx); as;
          as = mt_address_space_next(as)) {
-        ref_view ref;
         char why[256] = "";
-        ref_render(ref_flat_root(mt_address_space_root(as)), &ref);
-        bool same = ref_view_equal(&ref, mt_address_space_view(as), why, sizeof(why));
-        ref_view_free(&ref);
-        if (!same)
+        if (!ref_render_matches(ref_flat_root(mt_address_space_root(as)),
+                                mt_address_space_view(as), why, sizeof(why)))
             fail_msg("address space '%s': %s", mt_address_space_name(as), why);
     }
 }
@@ -355,8 +337,9 @@ static void reentrant_callbacks_under_load(void **state)
             mt_test_map(root.pci, BAR_SLOT(k, 0), b->r);
         }
         c->iommu = calloc(1, sizeof(mt_region));
-        assert_int_equal(mt_region_init_iommu(c->iommu, e->ctx, NULL, &iommu_ops, NULL,
-                                              "iommu", BANK_PAGES * PAGE), 0);
+        assert_int_equal(mt_region_init_iommu(c->iommu, e->ctx, NULL,
+                                              &mt_test_unmapped_iommu_ops, NULL, "iommu",
+                                              BANK_PAGES * PAGE), 0);
         mt_iommu_notifier_init(&c->notifier, notified, MT_IOMMU_NOTIFY_MAP_UNMAP, 0,
                                BANK_PAGES * PAGE - 1, 0);
         assert_int_equal(mt_iommu_notifier_register(c->iommu, &c->notifier), 0);

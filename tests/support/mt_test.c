@@ -111,16 +111,23 @@ static void env_add_region(mt_test_env *e, mt_region *r)
     e->regions[e->nr_regions++] = r;
 }
 
-static void env_forget_region(mt_test_env *e, mt_region *r)
+/* Removes the first element equal to *item (compared byte for byte) from
+ * the array of *n elements of `elem` bytes, keeping the others' order. */
+static void forget(void *arr, size_t *n, size_t elem, const void *item)
 {
-    for (size_t i = 0; i < e->nr_regions; i++) {
-        if (e->regions[i] == r) {
-            memmove(&e->regions[i], &e->regions[i + 1],
-                    (e->nr_regions - i - 1) * sizeof(*e->regions));
-            e->nr_regions--;
+    char *a = arr;
+    for (size_t i = 0; i < *n; i++) {
+        if (!memcmp(a + i * elem, item, elem)) {
+            memmove(a + i * elem, a + (i + 1) * elem, (*n - i - 1) * elem);
+            (*n)--;
             return;
         }
     }
+}
+
+static void env_forget_region(mt_test_env *e, mt_region *r)
+{
+    forget(e->regions, &e->nr_regions, sizeof(*e->regions), &r);
 }
 
 int mt_test_env_free(mt_test_env *e)
@@ -280,6 +287,27 @@ void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub)
     assert_int_equal(mt_region_add_subregion(c, addr, sub), 0);
 }
 
+static mt_region *mapped_in_c(mt_test_env *e, uint64_t addr, mt_region *r)
+{
+    mt_test_map(e->C, addr, r);
+    return r;
+}
+
+mt_region *mt_test_ram_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size)
+{
+    return mapped_in_c(e, addr, mt_test_ram(e, e->O2, name, size));
+}
+
+mt_region *mt_test_rom_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size)
+{
+    return mapped_in_c(e, addr, mt_test_rom(e, e->O2, name, size));
+}
+
+mt_region *mt_test_io_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size)
+{
+    return mapped_in_c(e, addr, mt_test_io(e, e->O2, name, size));
+}
+
 void mt_test_map_prio(mt_region *c, uint64_t addr, mt_region *sub, int32_t prio)
 {
     assert_int_equal(mt_region_add_subregion_overlap(c, addr, sub, prio), 0);
@@ -305,14 +333,7 @@ mt_address_space *mt_test_as(mt_test_env *e, mt_region *root, const char *name)
 
 void mt_test_as_destroy(mt_test_env *e, mt_address_space *as)
 {
-    for (size_t i = 0; i < e->nr_spaces; i++) {
-        if (e->spaces[i] == as) {
-            memmove(&e->spaces[i], &e->spaces[i + 1],
-                    (e->nr_spaces - i - 1) * sizeof(*e->spaces));
-            e->nr_spaces--;
-            break;
-        }
-    }
+    forget(e->spaces, &e->nr_spaces, sizeof(*e->spaces), &as);
     if (as == e->X)
         e->X = NULL;
     mt_address_space_destroy(as);
@@ -340,6 +361,20 @@ mt_region *mt_test_bg(mt_test_env *e)
     mt_region *bg = mt_test_io(e, e->O2, "bg", 0x10000);
     mt_test_map_prio(e->C, 0, bg, -1);
     return bg;
+}
+
+mt_test_env *mt_test_std_env(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std(e);
+    return e;
+}
+
+mt_test_env *mt_test_bg_env(void **state)
+{
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_bg(e);
+    return e;
 }
 
 /* ---- observations ------------------------------------------------------------- */
@@ -483,6 +518,19 @@ void mt_test__check_contains(const char *hay, const char *needle, bool want,
     _fail(file, line);
 }
 
+void mt_test__check_dump_contains(mt_context *ctx, unsigned flags, const char *needle,
+                                  bool want, const char *file, int line)
+{
+    char *dump = mt_test_dump(ctx, flags);
+    bool found = strstr(dump, needle) != NULL;
+    if (found != want)
+        print_error("%s\n%s--- in the dump\n%s---\n",
+                    want ? "missing:" : "unexpectedly present:", needle, dump);
+    free(dump);
+    if (found != want)
+        _fail(file, line);
+}
+
 size_t mt_test_count(const char *hay, const char *needle)
 {
     size_t n = 0, step = strlen(needle);
@@ -494,6 +542,22 @@ size_t mt_test_count(const char *hay, const char *needle)
 }
 
 /* ---- machines loaded from text ------------------------------------------------ */
+
+FILE *mt_test_text_open(mt_test_text *t)
+{
+    t->text = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->text, &t->len);
+    assert_non_null(t->f);
+    return t->f;
+}
+
+char *mt_test_text_close(mt_test_text *t)
+{
+    assert_int_equal(fclose(t->f), 0);
+    t->f = NULL;
+    return t->text;
+}
 
 void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
                   const char *name, const char *flat, uint64_t limit)
@@ -517,6 +581,14 @@ void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
     fclose(in);
     if (fl)
         fclose(fl);
+}
+
+void mt_test_load_ok(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                     const char *name, const char *flat)
+{
+    mt_test_load(L, fmt, text, name, flat, 0);
+    if (L->rc)
+        fail_msg("loading %s failed (%d): %s", name, L->rc, L->err);
 }
 
 void mt_test_unload(mt_test_loaded *L)
@@ -551,6 +623,27 @@ void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigne
     (void)value;
     (void)size;
 }
+
+uint64_t mt_test_read_zero(void *opaque, uint64_t offset, unsigned size)
+{
+    (void)opaque, (void)offset, (void)size;
+    return 0;
+}
+
+const mt_region_ops mt_test_zero_ops = {
+    .read = mt_test_read_zero,
+    .write = mt_test_ignore_write,
+    .endianness = MT_ENDIAN_LITTLE,
+};
+
+static mt_iommu_tlb_entry translate_nothing(void *opaque, uint64_t offset,
+                                            mt_iommu_perm access, int index)
+{
+    (void)opaque, (void)offset, (void)access, (void)index;
+    return (mt_iommu_tlb_entry){.perm = MT_IOMMU_NONE};
+}
+
+const mt_iommu_ops mt_test_unmapped_iommu_ops = {.translate = translate_nothing};
 
 void mt_test_assert_no_regions(const mt_context *ctx)
 {

@@ -108,9 +108,21 @@ mt_region *mt_test_rom_device(mt_test_env *e, mt_owner *o, const mt_region_ops *
                               void *opaque, const char *name, uint64_t size);
 mt_region *mt_test_alias(mt_test_env *e, mt_owner *o, const char *name,
                          mt_region *target, uint64_t offset, uint64_t size);
+/* The tests' most common region: owned by O2 and mapped at `addr` in C
+ * (the usual setup's container) with mt_test_map. */
+mt_region *mt_test_ram_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size);
+mt_region *mt_test_rom_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size);
+mt_region *mt_test_io_at(mt_test_env *e, uint64_t addr, const char *name, uint64_t size);
 
 /* A device write callback that ignores the write. */
 void mt_test_ignore_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+/* A device read callback that reads 0. */
+uint64_t mt_test_read_zero(void *opaque, uint64_t offset, unsigned size);
+/* Little-endian device ops that read 0 and ignore writes. */
+extern const mt_region_ops mt_test_zero_ops;
+/* IOMMU ops that translate nothing (every access faults): for tests that
+ * need an IOMMU region only for its notifiers. */
+extern const mt_iommu_ops mt_test_unmapped_iommu_ops;
 
 /* Maps with add_subregion (plain) or add_subregion_overlap (prio). */
 void mt_test_map(mt_region *c, uint64_t addr, mt_region *sub);
@@ -131,6 +143,10 @@ static inline void mt_test_std(mt_test_env *e)
 }
 /* `bg`: MMIO 0x10000 owned by O2 at 0 in C, priority -1. */
 mt_region *mt_test_bg(mt_test_env *e);
+/* The opening of most tests: the fixture's environment (*state) with the
+ * usual setup done; the _bg form maps `bg` too. */
+mt_test_env *mt_test_std_env(void **state);
+mt_test_env *mt_test_bg_env(void **state);
 
 /* ---- observations ------------------------------------------------------------- */
 
@@ -181,6 +197,13 @@ size_t mt_test_count(const char *hay, const char *needle);
     mt_test__check_contains((hay), (needle), true, __FILE__, __LINE__)
 #define mt_assert_not_contains(hay, needle) \
     mt_test__check_contains((hay), (needle), false, __FILE__, __LINE__)
+/* mt_dump's output with `flags` contains `needle` (or, negated, does not). */
+void mt_test__check_dump_contains(mt_context *ctx, unsigned flags, const char *needle,
+                                  bool want, const char *file, int line);
+#define mt_assert_dump_contains(ctx, flags, needle) \
+    mt_test__check_dump_contains((ctx), (flags), (needle), true, __FILE__, __LINE__)
+#define mt_assert_dump_not_contains(ctx, flags, needle) \
+    mt_test__check_dump_contains((ctx), (flags), (needle), false, __FILE__, __LINE__)
 
 /*
  * A usage error was reported: the hook fired exactly once since `before`
@@ -191,8 +214,27 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
                          const char *file, int line);
 #define mt_assert_diag(e, before, name) \
     mt_test__check_diag((e), (before), (name), __FILE__, __LINE__)
+/* `call` is refused: it returns `rc` and reports exactly one usage error,
+ * which names `name` when given (mt_assert_diag). */
+#define mt_assert_refused(e, call, rc, name)                \
+    do {                                                    \
+        unsigned before_ = (e)->diag.count;                 \
+        assert_int_equal((call), (rc));                     \
+        mt_assert_diag((e), before_, (name));               \
+    } while (0)
 
 /* ---- machines loaded from text ------------------------------------------------ */
+
+/* A text written with stdio (a generated machine, say): open gives the
+ * stream to write to, close closes it and returns the text, malloc'd. */
+typedef struct mt_test_text {
+    FILE *f;
+    char *text;
+    size_t len;
+} mt_test_text;
+
+FILE *mt_test_text_open(mt_test_text *t);
+char *mt_test_text_close(mt_test_text *t);
 
 /* A machine loaded by mt_test_load, in a context of its own. */
 typedef struct mt_test_loaded {
@@ -211,6 +253,10 @@ typedef struct mt_test_loaded {
  */
 void mt_test_load(mt_test_loaded *L, mt_file_format fmt, const char *text,
                   const char *name, const char *flat, uint64_t limit);
+/* mt_test_load that must succeed: on failure the test fails with the
+ * loader's message. */
+void mt_test_load_ok(mt_test_loaded *L, mt_file_format fmt, const char *text,
+                     const char *name, const char *flat);
 /*
  * Frees the machine (a failed load must have made none), checks that it
  * left no region or address space behind and frees the context.

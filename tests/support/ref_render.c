@@ -256,3 +256,12 @@ mt_region *ref_flat_root(mt_region *r)
     free(seen);
     return result;
 }
+
+bool ref_render_matches(mt_region *flat_root, const mt_view *v, char *why, size_t whylen)
+{
+    ref_view ref;
+    ref_render(flat_root, &ref);
+    bool same = ref_view_equal(&ref, v, why, whylen);
+    ref_view_free(&ref);
+    return same;
+}

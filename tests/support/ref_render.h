@@ -21,5 +21,8 @@ mt_region *ref_flat_root(mt_region *as_root);
 /* Compares with a library view; on a difference writes a description into
  * `why` and returns false. */
 bool ref_view_equal(const ref_view *ref, const mt_view *v, char *why, size_t whylen);
+/* The check most tests make: renders `flat_root` and compares the result
+ * with `v` as ref_view_equal does. */
+bool ref_render_matches(mt_region *flat_root, const mt_view *v, char *why, size_t whylen);
 
 #endif

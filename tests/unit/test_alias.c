@@ -16,13 +16,25 @@
 
 static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o): bg\n";
 
+/* The alias `a` of `size` bytes from `offset` in RAM `t` (0x1000 bytes),
+ * mapped at `addr` in C above bg (priority 1). Returns a; sets *target to t
+ * when target is not NULL. */
+static mt_region *window_on_t(mt_test_env *e, uint64_t offset, uint64_t size, uint64_t addr,
+                              mt_region **target)
+{
+    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
+    mt_region *a = mt_test_alias(e, e->O2, "a", t, offset, size);
+    mt_test_map_prio(e->C, addr, a, 1);
+    if (target)
+        *target = t;
+    return a;
+}
+
 /* ---- aliases of aliases compose ---------------------------------------- */
 
 static void alias_of_alias_composes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x10000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", r, 0x1000, 0x8000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0x2000, 0x1000);
@@ -41,12 +53,8 @@ static void alias_of_alias_composes(void **state)
 
 static void offset_beyond_target_renders_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
-    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
-    mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x2000, 0x1000);
-    mt_test_map_prio(e->C, 0, a, 1);
+    mt_test_env *e = mt_test_bg_env(state);
+    window_on_t(e, 0x2000, 0x1000, 0, NULL);
     mt_assert_view(e->X, bg_only);
 }
 
@@ -54,12 +62,8 @@ static void offset_beyond_target_renders_nothing(void **state)
 
 static void alias_longer_than_target(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
-    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
-    mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x800, 0x2000);
-    mt_test_map_prio(e->C, 0x4000, a, 1);
+    mt_test_env *e = mt_test_bg_env(state);
+    window_on_t(e, 0x800, 0x2000, 0x4000, NULL);
     mt_assert_view(e->X,
                    "  0000000000000000-0000000000003fff (prio -1, i/o): bg\n"
                    "  0000000000004000-00000000000047ff (prio 0, ram): t @0000000000000800\n"
@@ -75,9 +79,7 @@ static const char item18_view[] =
 
 static void alias_offset_from_target_start(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *Q = mt_test_container(e, e->O2, "Q", 0x100000);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_test_map(Q, 0x10000, t);
@@ -95,12 +97,9 @@ static void alias_offset_from_target_start(void **state)
 
 static void disabled_target_or_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
-    mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
-    mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x100, 0x100);
-    mt_test_map_prio(e->C, 0x2000, a, 1);
+    mt_test_env *e = mt_test_bg_env(state);
+    mt_region *t;
+    mt_region *a = window_on_t(e, 0x100, 0x100, 0x2000, &t);
     mt_assert_view(e->X, item18_view);
 
     assert_int_equal(mt_region_set_enabled(t, false), 0);
@@ -115,9 +114,7 @@ static void disabled_target_or_alias(void **state)
 
 static void holes_of_aliased_container(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *T = mt_test_container(e, e->O2, "T", 0x4000);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map(T, 0x1000, r1);
@@ -133,9 +130,7 @@ static void holes_of_aliased_container(void **state)
 
 static void alias_subregions_printed_not_rendered(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a = mt_test_alias(e, e->O2, "a", t, 0, 0x1000);
     mt_region *ghost = mt_test_io(e, e->O2, "ghost", 0x100);
@@ -161,8 +156,7 @@ static void alias_subregions_printed_not_rendered(void **state)
 
 static void mapped_through_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", t, 0, 0x1000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0, 0x1000);
@@ -191,9 +185,7 @@ static void mapped_through_alias(void **state)
 
 static void set_alias_offset_in_transaction(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x2000);
     uint8_t *mem = mt_region_ram_ptr(t);
     assert_non_null(mem);
@@ -231,9 +223,7 @@ static void set_alias_offset_in_transaction(void **state)
 
 static void adjacent_aliases_merge_unless_flags_differ(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x2000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", r, 0, 0x1000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", r, 0x1000, 0x1000);

@@ -55,8 +55,7 @@ static void expect_cycle_refused(mt_test_env *e, mt_region *root, mt_region *c, 
 
 static void alias_into_own_container_renders_once_shifted(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
     mt_test_map(c, 0, r);
@@ -78,12 +77,10 @@ static void alias_into_own_container_renders_once_shifted(void **state)
 
 static void loops_render_and_container_cycles_are_refused(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
-    mt_test_map(c, 0, r);
+    mt_test_ram_at(e, 0, "r", 0x4000);
     /* two levels deep: the alias sits in d, inside c */
     mt_region *d = mt_test_container(e, e->O2, "d", 0x10000);
     mt_test_map(c, 0, d);
@@ -139,12 +136,10 @@ static void loops_render_and_container_cycles_are_refused(void **state)
 
 static void zero_displacement_with_other_flags_renders_one_pass(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
-    mt_region *s = mt_test_ram(e, e->O2, "s", 0x4000);
-    mt_test_map(c, 0x8000, s);
+    mt_test_ram_at(e, 0x8000, "s", 0x4000);
     mt_region *b = mt_test_alias(e, e->O2, "b", c, 0x8000, 0x4000);
     mt_test_map_prio(c, 0x8000, b, 1);
     /* same start, same flags: nothing from b, s shows as itself */
@@ -160,12 +155,10 @@ static void zero_displacement_with_other_flags_renders_one_pass(void **state)
 
 static void loop_through_alias_of_alias(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     unsigned diags = e->diag.count;
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x4000);
-    mt_test_map(c, 0, r);
+    mt_test_ram_at(e, 0, "r", 0x4000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", c, 0, 0x4000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0x1000, 0x2000);
     mt_test_map(c, 0x8000, a2);
@@ -204,8 +197,7 @@ static mt_region *deep_loop(mt_test_env *e, mt_region *c)
 
 static void cut_reported_once_per_commit(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     unsigned diags = e->diag.count;
     deep_loop(e, e->C);
     mt_assert_diag(e, diags, "rendering loop through alias 'b' cut after 16 passes");
@@ -266,8 +258,7 @@ static void many_looping_aliases_stop_at_the_budget(void **state)
 
 static void flat_root_descent_stops_at_a_repeat(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     unsigned diags = e->diag.count;
     /* p's only child is a full-size alias of p at 0: the descent goes
      * p -> q -> p and stops there */
@@ -295,8 +286,7 @@ static void flat_root_descent_stops_at_a_repeat(void **state)
 
 static void container_cycles_refused_alias_loops_accepted(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *c = e->C;
     /* a chain c > k0 > k1 > ... > k199 */
     mt_region *k[200];

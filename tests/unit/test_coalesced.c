@@ -44,8 +44,7 @@ static void rec_init(mt_rec *r, int priority, const char *tag, mt_rec *shared)
 static mt_region *std_with_mmio(mt_test_env *e)
 {
     mt_test_std(e);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_region *m = mt_test_io_at(e, 0x2000, "m", 0x1000);
     return m;
 }
 
@@ -74,8 +73,7 @@ static void on_flush(void *opaque)
 
 static void begin_calls_the_flush_hook_first(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     struct flushes f = {.ctx = e->ctx};
     mt_context_set_flush_hook(e->ctx, on_flush, &f);
     mt_transaction_begin(e->ctx);
@@ -87,7 +85,7 @@ static void begin_calls_the_flush_hook_first(void **state)
 
     /* an edit outside a transaction opens one of its own */
     f.calls = 0;
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
+    mt_test_ram_at(e, 0, "r1", 0x1000);
     assert_true(f.calls >= 1);
     assert_int_equal(f.depths[0], '0');
 
@@ -126,7 +124,7 @@ static void changes_are_told_at_once(void **state)
     assert_int_equal(mt_region_clear_coalescing(m), 0);
     mt_rec_check(&L, "");
     assert_int_equal(mt_region_coalesced_count(m), 0);
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void parts_shown_by_each_range(void **state)
@@ -134,8 +132,7 @@ static void parts_shown_by_each_range(void **state)
     mt_test_env *e = *state;
     mt_region *m = std_with_mmio(e);
     mt_test_map(e->C, 0x5000, mt_test_alias(e, e->O2, "a", m, 0x800, 0x400));
-    mt_region *other = mt_test_io(e, e->O2, "other", 0x1000);
-    mt_test_map(e->C, 0x8000, other);
+    mt_test_io_at(e, 0x8000, "other", 0x1000);
     mt_rec L;
     rec_listen(&L, e->X);
     /* crosses the alias's start: cut to what each range shows */
@@ -150,7 +147,7 @@ static void parts_shown_by_each_range(void **state)
     mt_region *u = mt_test_io(e, e->O2, "u", 0x1000);
     assert_int_equal(mt_region_set_coalescing(u), 0);
     mt_rec_check(&L, "");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void every_address_space_and_direction(void **state)
@@ -172,17 +169,16 @@ static void every_address_space_and_direction(void **state)
     assert_int_equal(mt_region_clear_coalescing(m), 0);
     mt_rec_check(&log, "L2:cdel(m@2000:1000) L2:=2000+10 L1:cdel(m@2000:1000) L1:=2000+10 "
                     "Lz:cdel(m@2000:1000) Lz:=2000+10");
-    mt_listener_unregister(&L1.l);
-    mt_listener_unregister(&L2.l);
-    mt_listener_unregister(&Lz.l);
+    mt_rec_free(&L1);
+    mt_rec_free(&L2);
+    mt_rec_free(&Lz);
 }
 
 /* ---- the diff ---------------------------------------------------------------- */
 
 static void coalesced_with_add_and_del_only(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
     assert_int_equal(mt_region_add_coalescing(m, 0x10, 0x20), 0);
     mt_rec L;
@@ -190,7 +186,7 @@ static void coalesced_with_add_and_del_only(void **state)
     mt_test_map(e->C, 0x2000, m);
     mt_rec_check(&L, "begin add(m@2000:1000) cadd(m@2000:1000) =2010+20 commit");
     /* an unchanged range is a no-op: nothing about its coalesced parts */
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r", 0x1000));
+    mt_test_ram_at(e, 0x4000, "r", 0x1000);
     mt_rec_check(&L, "begin nop(m@2000:1000) add(r@4000:1000) commit");
     assert_int_equal(mt_region_set_address(m, 0x6000), 0);
     mt_rec_check(&L, "begin cdel(m@2000:1000) =2010+20 del(m@2000:1000) nop(r@4000:1000) "
@@ -198,7 +194,7 @@ static void coalesced_with_add_and_del_only(void **state)
     mt_test_unmap(e->C, m);
     mt_rec_check(&L, "begin cdel(m@6000:1000) =6010+20 del(m@6000:1000) nop(r@4000:1000) "
                   "commit");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void destroying_an_address_space(void **state)
@@ -219,20 +215,17 @@ static void destroying_an_address_space(void **state)
 
 static void replay_includes_coalesced(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
-    mt_test_map(e->C, 0, r1);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_region *r1 = mt_test_ram_at(e, 0, "r1", 0x1000);
     assert_int_equal(mt_region_set_log(r1, true, MT_DIRTY_VGA), 0);
     assert_int_equal(mt_region_add_coalescing(r1, 0x100, 0x100), 0);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0x2000, m);
+    mt_test_io_at(e, 0x2000, "m", 0x1000);
     mt_rec L;
     rec_init(&L, 0, NULL, NULL);
     assert_int_equal(mt_listener_register(&L.l, e->X), 0);
     mt_rec_check(&L, "begin add(r1@0:1000) cadd(r1@0:1000) =100+100 log_start(r1,0->1) "
                   "add(m@2000:1000) commit");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
     mt_rec_check(&L, "begin log_stop(r1,1->0) cdel(r1@0:1000) =100+100 del(r1@0:1000) "
                   "del(m@2000:1000) commit");
     assert_int_equal(mt_region_set_log(r1, false, MT_DIRTY_VGA), 0);
@@ -262,7 +255,7 @@ static void coalescing_misuse_changes_nothing(void **state)
     /* the last byte alone is fine */
     assert_int_equal(mt_region_add_coalescing(m, 0xfff, 1), 0);
     mt_rec_check(&L, "cadd(m@2000:1000) =2fff+1");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void whole_2_64_region(void **state)
@@ -277,7 +270,7 @@ static void whole_2_64_region(void **state)
     assert_int_equal(mt_region_add_coalescing(io, UINT64_MAX - 0xf, 0x10), 0);
     mt_rec_check(&L, "cdel(io@0:0) =0+ffffffffffffffff cadd(io@0:0) =0+ffffffffffffffff "
                   "cadd(io@0:0) =fffffffffffffff0+10");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 static void finalisation_drops_the_ranges(void **state)
@@ -296,7 +289,7 @@ static void finalisation_drops_the_ranges(void **state)
      * sees the list go */
     assert_int_equal(mt_test_finalize(e, m), 0);
     mt_rec_check(&L, "");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 /* ---- the embedder's dirty-log requests -------------------------------------- */
@@ -398,8 +391,7 @@ static void log_clear_cut_to_each_range(void **state)
 
 static void at_most_one_of_log_sync_and_global(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_rec L;
     rec_init(&L, 0, NULL, NULL);
     L.l.log_sync = on_sync;
@@ -414,7 +406,7 @@ static void at_most_one_of_log_sync_and_global(void **state)
     mt_rec_attach(&L, e->X);
     mt_context_log_sync(e->ctx);
     mt_rec_check(&L, "sync_global");
-    mt_listener_unregister(&L.l);
+    mt_rec_free(&L);
 }
 
 MT_TEST_MAIN(

@@ -76,14 +76,8 @@ static void check_views(mt_context *ctx, mt_region **chain, mt_region *leaf, mt_
     assert_ptr_equal(mt_view_root(v), chain[DEPTH - 1]);
     assert_int_equal(mt_view_range_count(v), 1);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    assert_int_equal(mt_dump(ctx, f, MT_DUMP_FLAT), 0);
-    fclose(f);
-    assert_non_null(strstr(text, "0000000000001000-0000000000001fff (prio 0, ram): leaf\n"));
-    free(text);
+    mt_assert_dump_contains(ctx, MT_DUMP_FLAT,
+                            "0000000000001000-0000000000001fff (prio 0, ram): leaf\n");
 }
 
 static void million_deep_chain_renders_and_finalises(void **state)

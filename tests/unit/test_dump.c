@@ -42,41 +42,42 @@ static mt_region *slot(struct fx *f)
     return r;
 }
 
+/* Fails unless initialising `r` succeeded (rc 0); returns r. */
+static mt_region *made(mt_region *r, int rc)
+{
+    assert_int_equal(rc, 0);
+    return r;
+}
+
 static mt_region *container(struct fx *f, const char *name, uint64_t size)
 {
     mt_region *r = slot(f);
-    assert_int_equal(mt_region_init_container(r, f->ctx, NULL, name, size), 0);
-    return r;
+    return made(r, mt_region_init_container(r, f->ctx, NULL, name, size));
 }
 
 static mt_region *ram(struct fx *f, mt_owner *o, const char *name, uint64_t size)
 {
     mt_region *r = slot(f);
-    assert_int_equal(mt_region_init_ram(r, f->ctx, o, name, size), 0);
-    return r;
+    return made(r, mt_region_init_ram(r, f->ctx, o, name, size));
 }
 
 static mt_region *rom(struct fx *f, const char *name, uint64_t size)
 {
     mt_region *r = slot(f);
-    assert_int_equal(mt_region_init_rom(r, f->ctx, NULL, name, size), 0);
-    return r;
+    return made(r, mt_region_init_rom(r, f->ctx, NULL, name, size));
 }
 
 static mt_region *io(struct fx *f, mt_owner *o, const char *name, uint64_t size)
 {
     mt_region *r = slot(f);
-    assert_int_equal(mt_region_init_io(r, f->ctx, o, NULL, NULL, name, size), 0);
-    return r;
+    return made(r, mt_region_init_io(r, f->ctx, o, NULL, NULL, name, size));
 }
 
 static mt_region *alias(struct fx *f, mt_owner *o, const char *name,
                         mt_region *target, uint64_t offset, uint64_t size)
 {
     mt_region *r = slot(f);
-    assert_int_equal(mt_region_init_alias(r, f->ctx, o, name, target, offset,
-                                          size), 0);
-    return r;
+    return made(r, mt_region_init_alias(r, f->ctx, o, name, target, offset, size));
 }
 
 static void map(mt_region *c, uint64_t addr, mt_region *sub, int32_t prio)
@@ -120,13 +121,7 @@ static int teardown(void **state)
 
 static char *dump(struct fx *f, unsigned flags)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    assert_non_null(mem);
-    assert_int_equal(mt_dump(f->ctx, mem, flags), 0);
-    assert_int_equal(fclose(mem), 0);
-    return buf;
+    return mt_test_dump(f->ctx, flags);
 }
 
 static void expect_dump(struct fx *f, unsigned flags, const char *expected)

@@ -25,6 +25,12 @@ static void load(mt_test_loaded *L, mt_file_format fmt, const char *text, const 
     mt_test_load(L, fmt, text, "dump.txt", flat, 0);
 }
 
+/* The same, asserting that it loads. */
+static void load_ok(mt_test_loaded *L, mt_file_format fmt, const char *text, const char *flat)
+{
+    mt_test_load_ok(L, fmt, text, "dump.txt", flat);
+}
+
 
 static void expect_dump(mt_context *ctx, unsigned flags, const char *want)
 {
@@ -127,8 +133,7 @@ static void pc_with_flat(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, MT_FORMAT_AUTO, pc_tree, pc_flat);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_AUTO, pc_tree, pc_flat);
     assert_int_equal(mt_machine_format(L.m), MT_FORMAT_QEMU);
     expect_dump(L.ctx, MT_DUMP_FLAT, pc_flat);
     expect_dump(L.ctx, MT_DUMP_DISABLED | MT_DUMP_OWNER, pc_tree);
@@ -149,8 +154,7 @@ static void pc_without_flat(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, pc_tree, NULL);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, pc_tree, NULL);
     /* the guesses: childless i/o is MMIO, the rest containers, no readonly */
     mt_region *io = mt_machine_region_by_label(L.m, "io");
     assert_int_equal(mt_region_get_kind(io), MT_KIND_CONTAINER);
@@ -166,8 +170,7 @@ static void crlf_is_lf(void **state)
     (void)state;
     char *tree = to_crlf(pc_tree), *flat = to_crlf(pc_flat);
     mt_test_loaded L;
-    load(&L, MT_FORMAT_AUTO, tree, flat);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_AUTO, tree, flat);
     expect_dump(L.ctx, MT_DUMP_FLAT, pc_flat);
     expect_dump(L.ctx, MT_DUMP_DISABLED | MT_DUMP_OWNER, pc_tree);
     mt_test_unload(&L);
@@ -187,8 +190,7 @@ static void container_type(void **state)
         "    0000000000002000-0000000000002fff (prio 0, container): empty\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, NULL);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, NULL);
     assert_int_equal(mt_region_get_kind(mt_machine_region_by_label(L.m, "system")),
                      MT_KIND_CONTAINER);
     assert_int_equal(mt_region_get_kind(mt_machine_region_by_label(L.m, "empty")),
@@ -230,8 +232,7 @@ static void flat_with_owners_and_dispatch(void **state)
         "\t  1..511  skip=1  ptr=NIL\r\n"
         "\r\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, flat);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, flat);
     expect_note(L.m, "every view matches");
     expect_dump(L.ctx, MT_DUMP_FLAT | MT_DUMP_OWNER,
                 "FlatView #0\n"
@@ -260,8 +261,7 @@ static void hidden_disabled_parents(void **state)
         "    0000000000003000-0000000000003fff (prio 0, ram): under hidden root\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, NULL);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, NULL);
     expect_note(L.m, "hidden lines: 3 disabled region(s)");
     expect_dump(L.ctx, MT_DUMP_FLAT,
                 "FlatView #0\n"
@@ -296,8 +296,7 @@ static void sizes_and_overflow(void **state)
         "    0000000000000000-0000000000000fff (prio 0, i/o): bar\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, NULL);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, NULL);
     uint64_t low;
     /* X-X: a window is guessed empty, a port one byte */
     assert_false(mt_region_size_exact(mt_machine_region_by_label(L.m, "closed"), &low));
@@ -341,8 +340,7 @@ static void repeated_names_by_owner(void **state)
         "    0000000030000000-0000000030000fff (prio 0, i/o): dev owner:{dev id=d1}\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, NULL);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, NULL);
     mt_region *pref = mt_machine_region_by_label(L.m, "pref");
     mt_region *bus2 = mt_machine_region_by_label(L.m, "bus~2");
     assert_ptr_equal(mt_region_alias_target(pref), bus2);
@@ -385,14 +383,12 @@ static void alias_target_from_flat(void **state)
         "  0000000030000000-0000000030000fff (prio 0, i/o): dev-b-pref\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, NULL);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, NULL);
     expect_note(L.m, "'pref' (line 5) shows the region printed on line 8, one of 2 of "
                      "that name (by the order of memory-region blocks)");
     mt_test_unload(&L);
 
-    load(&L, MT_FORMAT_QEMU, tree, flat);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, flat);
     expect_dump(L.ctx, MT_DUMP_FLAT, flat);
     expect_note(L.m, "'pref' (line 5) shows the region printed on line 12, one of 2 of "
                      "that name (from the flat dump)");
@@ -430,8 +426,7 @@ static void render_order_and_size_from_flat(void **state)
         "  000000000000a000-000000000000ffff (prio 0, i/o): background @0000000000002000\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree, flat);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, tree, flat);
     expect_dump(L.ctx, MT_DUMP_FLAT, flat);
     expect_note(L.m, "render order: 'gpio' (line 7) renders before 'background'");
     expect_note(L.m, "size: 'one' (line 4) is 1 byte");
@@ -449,8 +444,7 @@ static void unmatched_flat_is_reported(void **state)
         "  0000000000000000-0000000000000fff (prio 0, ram): nowhere\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, pc_tree, flat);
-    assert_int_equal(L.rc, 0); /* the machine is still the best guess */
+    load_ok(&L, MT_FORMAT_QEMU, pc_tree, flat); /* the machine is still the best guess */
     expect_note(L.m, "flat dump: 2 address space(s) still differ");
     mt_test_unload(&L);
     /* a flat dump of some other machine changes nothing */
@@ -460,8 +454,7 @@ static void unmatched_flat_is_reported(void **state)
         " Root memory region: (none)\n"
         "  No rendered FlatView\n"
         "\n";
-    load(&L, MT_FORMAT_QEMU, pc_tree, other);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_QEMU, pc_tree, other);
     expect_note(L.m, "flat dump ignored");
     assert_int_equal(mt_region_get_kind(mt_machine_region_by_label(L.m, "io")),
                      MT_KIND_CONTAINER);
@@ -470,12 +463,18 @@ static void unmatched_flat_is_reported(void **state)
 
 /* ---- bad input --------------------------------------------------------------------- */
 
+/* expect_error for a QEMU tree dump whose block "address-space: memory"
+ * holds `body`. */
+static void expect_memory_block_error(const char *body, const char *prefix, const char *words)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "address-space: memory\n%s", body);
+    expect_error(MT_FORMAT_QEMU, buf, NULL, prefix, words);
+}
+
 static void bad_input(void **state)
 {
     (void)state;
-    static const char head[] = "address-space: memory\n";
-    char buf[1024];
-
     expect_error(MT_FORMAT_AUTO, "", NULL, "dump.txt:1: ", "empty file");
     expect_error(MT_FORMAT_QEMU, "", NULL, "dump.txt:1: ", "empty file");
     expect_error(MT_FORMAT_AUTO, "hello world\n", NULL, "dump.txt:1: ", "unrecognised");
@@ -486,40 +485,38 @@ static void bad_input(void **state)
     expect_error(MT_FORMAT_QEMU, "address-space: memory\n\x01\x02\n", NULL,
                  "dump.txt:2: ", "binary data");
     /* truncated in the middle of a line */
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-00000000ff", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:2: ", "bad end address");
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-ffffffffffffffff (prio 0, i/", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:2: ", "unknown region type");
+    expect_memory_block_error("  0000000000000000-00000000ff",
+                              "dump.txt:2: ", "bad end address");
+    expect_memory_block_error("  0000000000000000-ffffffffffffffff (prio 0, i/",
+                              "dump.txt:2: ", "unknown region type");
     /* a dump cut before its memory-region blocks */
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
-             "    0000000000000000-0000000000000fff (prio 0, ram): alias a @ram "
-             "0000000000000000-0000000000000fff\n", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:3: ",
-                 "unknown alias target 'ram'");
+    expect_memory_block_error("  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
+                              "    0000000000000000-0000000000000fff (prio 0, ram): alias a @ram "
+                              "0000000000000000-0000000000000fff\n",
+                              "dump.txt:3: ", "unknown alias target 'ram'");
     /* indentation */
-    snprintf(buf, sizeof(buf), "%s   0000000000000000-ffffffffffffffff (prio 0, i/o): s\n",
-             head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:2: ", "bad indentation: 3");
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
-             "      0000000000000000-0000000000000fff (prio 0, ram): r [disabled]\n", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:3: ", "jumps from level 1 to 3");
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
-             "  0000000000000000-0000000000000fff (prio 0, ram): r\n", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:3: ", "second level-1 line");
+    expect_memory_block_error("   0000000000000000-ffffffffffffffff (prio 0, i/o): s\n",
+                              "dump.txt:2: ", "bad indentation: 3");
+    expect_memory_block_error(
+        "  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
+        "      0000000000000000-0000000000000fff (prio 0, ram): r [disabled]\n",
+        "dump.txt:3: ", "jumps from level 1 to 3");
+    expect_memory_block_error("  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
+                              "  0000000000000000-0000000000000fff (prio 0, ram): r\n",
+                              "dump.txt:3: ", "second level-1 line");
     expect_error(MT_FORMAT_QEMU, "  0000000000000000-0000000000000fff (prio 0, ram): r\n",
                  NULL, "dump.txt:1: ", "outside a block");
     /* numbers */
-    snprintf(buf, sizeof(buf), "%s  00000000000000000-ffffffffffffffff (prio 0, i/o): s\n",
-             head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:2: ", "overflows 64 bits");
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-ffffffffffffffff (prio 4294967296, "
-             "i/o): s\n", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:2: ", "bad priority");
-    snprintf(buf, sizeof(buf), "%s  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
-             "    0000000000000000-0000000000000fff (prio 0, ram): alias a @b "
-             "0000000000000000-0000000000001fff\n\nmemory-region: b\n"
-             "  0000000000000000-0000000000000fff (prio 0, ram): b\n", head);
-    expect_error(MT_FORMAT_QEMU, buf, NULL, "dump.txt:3: ", "do not span");
+    expect_memory_block_error("  00000000000000000-ffffffffffffffff (prio 0, i/o): s\n",
+                              "dump.txt:2: ", "overflows 64 bits");
+    expect_memory_block_error("  0000000000000000-ffffffffffffffff (prio 4294967296, "
+                              "i/o): s\n",
+                              "dump.txt:2: ", "bad priority");
+    expect_memory_block_error("  0000000000000000-ffffffffffffffff (prio 0, i/o): s\n"
+                              "    0000000000000000-0000000000000fff (prio 0, ram): alias a @b "
+                              "0000000000000000-0000000000001fff\n\nmemory-region: b\n"
+                              "  0000000000000000-0000000000000fff (prio 0, ram): b\n",
+                              "dump.txt:3: ", "do not span");
     /* a flat dump that is not one names its own file */
     expect_error(MT_FORMAT_QEMU, pc_tree, "garbage\n", "flat.txt:1: ", "outside a FlatView");
     expect_error(MT_FORMAT_QEMU, pc_tree, "FlatView #0\n AS \"x\", root: y\n Root memory "
@@ -561,8 +558,7 @@ static void model_sniffed(void **state)
         "R 1 0 ram 1000 1000 0 r - 0 boot rom\n"
         "V system\nVA memory\nVR 1000 1fff 0 rom 0 boot rom\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_AUTO, model, pc_flat);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_AUTO, model, pc_flat);
     assert_int_equal(mt_machine_format(L.m), MT_FORMAT_MODEL);
     assert_non_null(mt_machine_region_by_file_id(L.m, 1));
     assert_string_equal(mt_machine_region_label(L.m, mt_machine_region_by_file_id(L.m, 1)),

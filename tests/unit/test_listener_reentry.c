@@ -38,8 +38,7 @@ static void on_add(mt_mirror *m, const mt_section *s)
 
 static void test_callbacks_commit_later_and_cannot_relist(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     struct probe p = {.e = e};
     p.moving = mt_test_ram(e, e->O2, "moving", 0x1000);
     p.trigger = mt_test_ram(e, e->O2, "trigger", 0x1000);

@@ -20,11 +20,34 @@ static void load(mt_test_loaded *L, mt_file_format fmt, const char *text)
     mt_test_load(L, fmt, text, "m.map", NULL, 0);
 }
 
+/* The same, asserting that it loads. */
+static void load_ok(mt_test_loaded *L, mt_file_format fmt, const char *text)
+{
+    mt_test_load_ok(L, fmt, text, "m.map", NULL);
+}
+
 
 static void expect_text(const char *got, const char *want, const char *what)
 {
     if (strcmp(got, want))
         fail_msg("%s differs.\n--- expected\n%s--- got\n%s", what, want, got);
+}
+
+/* The map mt_machine_save_map writes is `want` (`what` names it in a
+ * failure). */
+static void expect_saved_map(const mt_machine *m, const char *want, const char *what)
+{
+    char *text = mt_test_map_text(m);
+    expect_text(text, want, what);
+    free(text);
+}
+
+/* The map mt_machine_save_map writes contains `needle`. */
+static void expect_in_map(const mt_machine *m, const char *needle)
+{
+    char *text = mt_test_map_text(m);
+    mt_assert_contains(text, needle);
+    free(text);
 }
 
 /* Saves, reads back, saves again: same bytes, same views, same trees. */
@@ -108,12 +131,8 @@ static void writes_canonical_form(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, MT_FORMAT_AUTO, by_hand);
-    if (L.rc)
-        fail_msg("%s", L.err);
-    char *text = mt_test_map_text(L.m);
-    expect_text(text, canonical, "saved map");
-    free(text);
+    load_ok(&L, MT_FORMAT_AUTO, by_hand);
+    expect_saved_map(L.m, canonical, "saved map");
     /* what the map says, the machine has */
     mt_region *dev = mt_machine_region_by_label(L.m, "dev");
     assert_string_equal(mt_region_name(dev), "\"quoted\"\ttab\x01");
@@ -136,11 +155,8 @@ static void canonical_is_a_fixed_point(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, MT_FORMAT_MAP, canonical);
-    assert_int_equal(L.rc, 0);
-    char *text = mt_test_map_text(L.m);
-    expect_text(text, canonical, "re-saved canonical map");
-    free(text);
+    load_ok(&L, MT_FORMAT_MAP, canonical);
+    expect_saved_map(L.m, canonical, "re-saved canonical map");
     mt_test_unload(&L);
 }
 
@@ -148,19 +164,16 @@ static void saves_edits(void **state)
 {
     (void)state;
     mt_test_loaded L;
-    load(&L, MT_FORMAT_MAP, canonical);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_MAP, canonical);
     mt_region *ram = mt_machine_region_by_label(L.m, "ram");
     mt_region *bios = mt_machine_region_by_label(L.m, "bios");
     assert_int_equal(mt_region_set_enabled(ram, false), 0);
     /* re-mapping moves bios to the front of its priority class */
     assert_int_equal(mt_region_set_address(bios, 0xfff00000), 0);
-    char *text = mt_test_map_text(L.m);
-    assert_non_null(strstr(text, "region bios  sys    rom         fff00000 40000             "
-                                 "0    -                    -      -      -     pc.bios\n"
-                                 "region ram   sys    ram         0        8000000           "
-                                 "0    disabled"));
-    free(text);
+    expect_in_map(L.m, "region bios  sys    rom         fff00000 40000             "
+                       "0    -                    -      -      -     pc.bios\n"
+                       "region ram   sys    ram         0        8000000           "
+                       "0    disabled");
     check_round_trip(&L);
     mt_test_unload(&L);
 }
@@ -175,8 +188,7 @@ static void exact_sizes(void **state)
         "region win all alias 0 10000000000000000 1 - big 0 - window\n"
         "as all x\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_MAP, map);
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_MAP, map);
     uint64_t low;
     assert_true(mt_region_size_exact(mt_machine_region_by_label(L.m, "all"), &low));
     assert_false(mt_region_size_exact(mt_machine_region_by_label(L.m, "big"), &low));
@@ -198,12 +210,9 @@ static void from_a_qemu_dump(void **state)
         "  0000000000000000-0000000000000fff (prio 0, ram): ram orphan\n"
         "\n";
     mt_test_loaded L;
-    load(&L, MT_FORMAT_QEMU, tree);
-    assert_int_equal(L.rc, 0);
-    char *text = mt_test_map_text(L.m);
-    assert_non_null(strstr(text, "\nowner o1 dev id=x y\n"));
-    assert_non_null(strstr(text, "\nnote container vs MMIO: "));
-    free(text);
+    load_ok(&L, MT_FORMAT_QEMU, tree);
+    expect_in_map(L.m, "\nowner o1 dev id=x y\n");
+    expect_in_map(L.m, "\nnote container vs MMIO: ");
     check_round_trip(&L);
     mt_test_unload(&L);
 }
@@ -287,10 +296,9 @@ static void bad_maps(void **state)
     expect_error(b, "m.map:3: ", "unknown line type 'frobnicate'");
     /* an alias inside its own target loads: such loops render
      * (docs/rendering.md) */
-    load(&L, MT_FORMAT_MAP,
-         "memtree-map 1\nregion a - container 0 10 0 - - - - a\nregion b a container 0 10 0 "
-         "- - - - b\nregion a2 b alias 0 10 0 - a 0 - loop\n");
-    assert_int_equal(L.rc, 0);
+    load_ok(&L, MT_FORMAT_MAP,
+            "memtree-map 1\nregion a - container 0 10 0 - - - - a\nregion b a container 0 10 0 "
+            "- - - - b\nregion a2 b alias 0 10 0 - a 0 - loop\n");
     mt_test_unload(&L);
     /* structure the library refuses */
     expect_error_rc("region a - alias 0 10 0 - b 0 - a\nregion b - alias 0 10 0 - a 0 - b\n",

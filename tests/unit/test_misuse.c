@@ -118,9 +118,7 @@ static void misuse_del_not_held(void **state)
  * would close a loop (the second usage error of test_lifetime_core.c). */
 static void misuse_alias_init_cycle(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a1 = mt_test_alias(e, e->O2, "a1", t, 0, 0x1000);
     mt_region *a2 = mt_test_alias(e, e->O2, "a2", a1, 0, 0x1000);
@@ -147,9 +145,7 @@ static void misuse_alias_init_cycle(void **state)
 
 static void misuse_alias_window_overflows(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     static const struct {
         uint64_t offset, size;
@@ -191,9 +187,7 @@ static void misuse_alias_window_overflows(void **state)
 
 static void misuse_commit_without_transaction(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
 
     snapshot s = take(e);
     assert_int_equal(mt_transaction_commit(e->ctx), -EINVAL);

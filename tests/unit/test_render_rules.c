@@ -192,8 +192,7 @@ static void documentation_example_mmio_b(void **state)
 
 static void priorities_are_local(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *H = mt_test_container(e, e->O2, "H", 0x2000);
     mt_region *rlow = mt_test_ram(e, e->O2, "rlow", 0x1000);
     mt_region *K = mt_test_container(e, e->O2, "K", 0x2000);
@@ -211,8 +210,7 @@ static void priorities_are_local(void **state)
 
 static void terminal_with_children_fills_holes(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
+    mt_test_env *e = mt_test_std_env(state);
     mt_region *ram = mt_test_ram(e, e->O2, "ram", 0x4000);
     mt_region *mmio = mt_test_io(e, e->O2, "mmio", 0x1000);
     mt_region *other = mt_test_io(e, e->O2, "other", 0x1000);
@@ -232,9 +230,7 @@ static const char bg_only[] = "  0000000000000000-000000000000ffff (prio -1, i/o
 
 static void empty_container_contributes_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *empty = mt_test_container(e, e->O2, "empty", 0x1000);
     mt_test_map_prio(e->C, 0x1000, empty, 1);
     mt_assert_view(e->X, bg_only);
@@ -244,9 +240,7 @@ static void empty_container_contributes_nothing(void **state)
 
 static void disable_and_enable_container(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *k = mt_test_container(e, e->O2, "k", 0x2000);
     mt_region *k1 = mt_test_ram(e, e->O2, "k1", 0x1000);
     mt_region *k2 = mt_test_ram(e, e->O2, "k2", 0x1000);
@@ -271,9 +265,7 @@ static void disable_and_enable_container(void **state)
 
 static void zero_size_renders_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *z = mt_test_io(e, e->O2, "z", 0);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *za = mt_test_alias(e, e->O2, "za", t, 0, 0);
@@ -344,10 +336,8 @@ static void size_rule_2_64(void **state)
     assert_int_equal(low, 0xfffffffffffffffeull);
     assert_int_equal(mt_region_size(big), 0xfffffffffffffffeull);
     mt_test_as(e, big, "big");
-    char *dump = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(dump, "address-space: big\n"
-                             "  0000000000000000-fffffffffffffffd (prio 0, i/o): big\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, 0, "address-space: big\n"
+                                       "  0000000000000000-fffffffffffffffd (prio 0, i/o): big\n");
 }
 
 /* ---- clipping at 2^64 and the overflow marker ------------------------- */
@@ -356,26 +346,22 @@ static void clipping_at_2_64_and_overflow_marker(void **state)
 {
     mt_test_env *e = *state;
     mt_test_std_size(e, UINT64_MAX);
-    mt_region *low = mt_test_ram(e, e->O2, "low", 0x1000);
-    mt_region *top = mt_test_io(e, e->O2, "top", 0x2000);
-    mt_test_map(e->C, 0, low);
-    mt_test_map(e->C, 0xfffffffffffff000ull, top);
+    mt_test_ram_at(e, 0, "low", 0x1000);
+    mt_region *top = mt_test_io_at(e, 0xfffffffffffff000ull, "top", 0x2000);
     static const char view[] =
         "  0000000000000000-0000000000000fff (prio 0, ram): low\n"
         "  fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n";
     mt_assert_view(e->X, view);
-    char *dump = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(dump, "\n[DETECTED OVERFLOW!]     fffffffffffff000-0000000000000fff "
-                             "(prio 0, i/o): top\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, 0,
+                            "\n[DETECTED OVERFLOW!]     fffffffffffff000-0000000000000fff "
+                            "(prio 0, i/o): top\n");
 
     /* Exactly reaching 2^64 is not an overflow. */
     assert_int_equal(mt_region_set_size(top, 0x1000), 0);
     mt_assert_view(e->X, view);
-    dump = mt_test_dump(e->ctx, 0);
-    mt_assert_contains(dump, "\n    fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n");
-    mt_assert_not_contains(dump, "DETECTED OVERFLOW");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, 0,
+                            "\n    fffffffffffff000-ffffffffffffffff (prio 0, i/o): top\n");
+    mt_assert_dump_not_contains(e->ctx, 0, "DETECTED OVERFLOW");
 }
 
 /* ---- a subregion is clipped to its container -------------------------- */

@@ -14,9 +14,7 @@
 
 static void nested_transactions_commit_once(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
+    mt_test_env *e = mt_test_bg_env(state);
     mt_region *r1 = mt_test_ram(e, e->O2, "r1", 0x1000);
     mt_test_map_prio(e->C, 0, r1, 1);
     /* Y shares X's flat-root; Z has a flat-root of its own (D). */
@@ -69,11 +67,8 @@ static void nested_transactions_commit_once(void **state)
 
 static void noop_edits_render_nothing(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_bg(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_test_map(e->C, 0, r);
+    mt_test_env *e = mt_test_bg_env(state);
+    mt_region *r = mt_test_ram_at(e, 0, "r", 0x1000);
     mt_region *t = mt_test_ram(e, e->O2, "t", 0x1000);
     mt_region *a = mt_test_alias(e, e->O2, "a", t, 0x100, 0x100);
     mt_test_map(e->C, 0x4000, a);
@@ -110,10 +105,9 @@ static void noop_edits_render_nothing(void **state)
 
 static void address_space_created_in_transaction(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x1000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_ram_at(e, 0, "r1", 0x1000);
+    mt_test_ram_at(e, 0x1000, "r2", 0x1000);
     mt_region *D = mt_test_container(e, e->O1, "D", 0x10000);
     static const char committed[] =
         "  0000000000000000-0000000000000fff (prio 0, ram): r1\n"
@@ -128,7 +122,7 @@ static void address_space_created_in_transaction(void **state)
     mt_assert_view(e->X, committed);
 
     mt_transaction_begin(e->ctx);
-    mt_test_map(e->C, 0x2000, mt_test_io(e, e->O2, "m3", 0x1000));
+    mt_test_io_at(e, 0x2000, "m3", 0x1000);
     mt_test_map(D, 0, mt_test_ram(e, e->O2, "r4", 0x1000));
     mt_test_map(D, 0x1000, mt_test_io(e, e->O2, "m5", 0x1000));
     uint64_t renders = mt_test_renders(e->ctx);

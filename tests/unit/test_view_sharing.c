@@ -10,19 +10,27 @@
 
 #include <stdlib.h>
 
+/* The flat dump holds `views` FlatView blocks, and `needle`. */
+static void assert_flat_dump(mt_test_env *e, size_t views, const char *needle)
+{
+    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
+    assert_int_equal(mt_test_count(dump, "FlatView #"), views);
+    mt_assert_contains(dump, needle);
+    free(dump);
+}
+
 /* ---- same flat-root, same view ------------------------------------------- */
 
 static void same_flat_root_same_view(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_io(e, e->O2, "m", 0x1000));
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_ram_at(e, 0, "r1", 0x1000);
+    mt_test_io_at(e, 0x2000, "m", 0x1000);
     mt_address_space *Y = mt_test_as(e, e->C, "Y");
     assert_ptr_equal(mt_address_space_view(Y), mt_address_space_view(e->X));
     assert_ptr_equal(mt_view_root(mt_address_space_view(Y)), e->C);
 
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    mt_test_ram_at(e, 0x4000, "r2", 0x1000);
     assert_ptr_equal(mt_address_space_view(Y), mt_address_space_view(e->X));
     mt_assert_view(Y,
                    "  0000000000000000-0000000000000fff (prio 0, ram): r1\n"
@@ -30,13 +38,10 @@ static void same_flat_root_same_view(void **state)
                    "  0000000000004000-0000000000004fff (prio 0, ram): r2\n");
     assert_int_equal(mt_test_stats(e->ctx).cache_entries, 1);
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    assert_int_equal(mt_test_count(dump, "FlatView #"), 1);
-    mt_assert_contains(dump, "FlatView #0\n"
-                             " AS \"X\", root: C\n"
-                             " AS \"Y\", root: C\n"
-                             " Root memory region: C\n");
-    free(dump);
+    assert_flat_dump(e, 1, "FlatView #0\n"
+                           " AS \"X\", root: C\n"
+                           " AS \"Y\", root: C\n"
+                           " Root memory region: C\n");
 }
 
 /* ---- the bus-master pattern -------------------------------------------- */
@@ -77,12 +82,9 @@ static void full_size_alias_is_skipped(void **state)
     assert_ptr_equal(mt_view_root(mt_address_space_view(s.nic)), s.sys);
     mt_assert_view(s.nic, sys_view);
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    assert_int_equal(mt_test_count(dump, "FlatView #"), 1);
-    mt_assert_contains(dump, " AS \"memory\", root: sys\n"
-                             " AS \"nic\", root: bm\n"
-                             " Root memory region: sys\n");
-    free(dump);
+    assert_flat_dump(e, 1, " AS \"memory\", root: sys\n"
+                           " AS \"nic\", root: bm\n"
+                           " Root memory region: sys\n");
 }
 
 static void partial_alias_is_flat_root(void **state)
@@ -97,12 +99,9 @@ static void partial_alias_is_flat_root(void **state)
                    "  0000000000000000-000000000000ffff (prio 0, ram): ram\n"
                    "  000000007ffff800-000000007fffffff (prio 0, i/o): io\n");
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    assert_int_equal(mt_test_count(dump, "FlatView #"), 2);
-    mt_assert_contains(dump, " AS \"nic\", root: bm\n"
-                             " Root memory region: bm-alias\n"
-                             "  0000000000000000-000000000000ffff (prio 0, ram): ram\n");
-    free(dump);
+    assert_flat_dump(e, 2, " AS \"nic\", root: bm\n"
+                           " Root memory region: bm-alias\n"
+                           "  0000000000000000-000000000000ffff (prio 0, ram): ram\n");
 }
 
 /* The item's second variant: offset 1000 with the full 2^64 size. */
@@ -130,11 +129,9 @@ static void no_enabled_child_empty_view(void **state)
     assert_null(mt_view_find_range(v, 0));
     mt_assert_view(s.memory, sys_view);
 
-    char *dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    mt_assert_contains(dump, " AS \"nic\", root: bm\n"
-                             " Root memory region: (none)\n"
-                             "  No rendered FlatView\n\n");
-    free(dump);
+    mt_assert_dump_contains(e->ctx, MT_DUMP_FLAT, " AS \"nic\", root: bm\n"
+                                                  " Root memory region: (none)\n"
+                                                  "  No rendered FlatView\n\n");
 
     /* Every address space without a flat-root shares the one empty view. */
     mt_region *bm2 = mt_test_container(e, e->O1, "bm2", UINT64_MAX);
@@ -146,10 +143,9 @@ static void no_enabled_child_empty_view(void **state)
 
 static void destroy_address_space(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_test_map(e->C, 0, mt_test_ram(e, e->O2, "r1", 0x1000));
-    mt_test_map(e->C, 0x2000, mt_test_ram(e, e->O2, "r2", 0x1000));
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_ram_at(e, 0, "r1", 0x1000);
+    mt_test_ram_at(e, 0x2000, "r2", 0x1000);
     mt_test_reclaim(e);
     /* ours + the address space's reference on C's owner */
     assert_int_equal(mt_owner_refcount(e->O1), 2);
@@ -158,12 +154,8 @@ static void destroy_address_space(void **state)
     mt_test_as_destroy(e, e->X);
     assert_null(mt_context_first_address_space(e->ctx));
     assert_int_equal(mt_test_stats(e->ctx).address_spaces, 0);
-    char *dump = mt_test_dump(e->ctx, 0);
-    mt_assert_not_contains(dump, "address-space: X");
-    free(dump);
-    dump = mt_test_dump(e->ctx, MT_DUMP_FLAT);
-    mt_assert_not_contains(dump, "AS \"X\"");
-    free(dump);
+    mt_assert_dump_not_contains(e->ctx, 0, "address-space: X");
+    mt_assert_dump_not_contains(e->ctx, MT_DUMP_FLAT, "AS \"X\"");
 
     /* The reference goes with the grace period, not before. */
     assert_int_equal(mt_owner_refcount(e->O1), 2);
@@ -173,7 +165,7 @@ static void destroy_address_space(void **state)
     /* Later commits no longer involve it: the next one renders nothing,
      * and C's ranges are released (only the two links remain on O2). */
     uint64_t renders = mt_test_renders(e->ctx);
-    mt_test_map(e->C, 0x4000, mt_test_ram(e, e->O2, "r3", 0x1000));
+    mt_test_ram_at(e, 0x4000, "r3", 0x1000);
     assert_int_equal(mt_test_renders(e->ctx), renders);
     mt_test_reclaim(e);
     assert_int_equal(mt_owner_refcount(e->O2), 1 + 3);
@@ -184,12 +176,9 @@ static void destroy_address_space(void **state)
 
 static void exact_owner_counts(void **state)
 {
-    mt_test_env *e = *state;
-    mt_test_std(e);
-    mt_region *r = mt_test_ram(e, e->O2, "r", 0x1000);
-    mt_region *m = mt_test_io(e, e->O2, "m", 0x1000);
-    mt_test_map(e->C, 0, r);
-    mt_test_map(e->C, 0x1000, m);
+    mt_test_env *e = mt_test_std_env(state);
+    mt_test_ram_at(e, 0, "r", 0x1000);
+    mt_region *m = mt_test_io_at(e, 0x1000, "m", 0x1000);
     mt_test_reclaim(e);
     /* O1: the address space; the flat-root link (C) counts nothing. */
     assert_ptr_equal(mt_view_root(mt_address_space_view(e->X)), e->C);

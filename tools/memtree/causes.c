@@ -90,10 +90,7 @@ static void add(struct list *l, const char *what, const mt_region *a,
 {
     cli_reserve(&l->c, &l->cap, l->n + 1, sizeof(*l->c));
     cli_cause *c = &l->c[l->n++];
-    memset(c, 0, sizeof(*c));
-    c->what = what;
-    c->a = a;
-    c->b = b;
+    *c = (cli_cause){.what = what, .a = a, .b = b};
     va_list ap;
     va_start(ap, fmt);
     if (vasprintf(&c->detail, fmt, ap) < 0)

@@ -194,10 +194,6 @@ void *cli_grow(void *p, size_t n, size_t size);
 void cli_reserve(void *pp, size_t *cap, size_t need, size_t size);
 char *cli_strdup(const char *s);
 
-/* The type QEMU's flat dump prints for a range, without "nv-". */
-const char *cli_range_type(const mt_range *r);
-/* The type the tree dump prints for a region (aliases: their final target). */
-const char *cli_region_type(const mt_region *r);
 /* memtree's kind word: container, alias, ram, rom, romd, ramd, io, ... */
 const char *cli_region_kind(const mt_region *r);
 /* The device path of the region's owner ("/machine/q35/mch"), or its

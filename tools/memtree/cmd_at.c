@@ -274,7 +274,7 @@ static void print_answer(const cli_view_group *g, const bool *selected,
     cli_print_range(stdout, "  ", ans->range);
     printf("  answer: %s (%s%s) at offset 0x%" PRIx64 "%s\n",
            cli_name(ans->range->region), ans->range->nonvolatile ? "nv-" : "",
-           cli_range_type(ans->range), ans->offset,
+           mt_dump_range_type(ans->range), ans->offset,
            ans->range->readonly ? ", read-only" : "");
     const char *owner = cli_owner(ans->range->region);
     if (owner)

@@ -73,7 +73,7 @@ static bool same_range(const mt_range *x, const mt_range *y)
            x->offset_in_region == y->offset_in_region &&
            x->readonly == y->readonly && x->nonvolatile == y->nonvolatile &&
            mt_region_priority(x->region) == mt_region_priority(y->region) &&
-           !strcmp(cli_range_type(x), cli_range_type(y)) &&
+           !strcmp(mt_dump_range_type(x), mt_dump_range_type(y)) &&
            !strcmp(cli_name(x->region), cli_name(y->region));
 }
 
@@ -84,7 +84,7 @@ static bool consistent(const mt_range *x, const mt_range *y)
     return x->offset_in_region - x->start == y->offset_in_region - y->start &&
            x->readonly == y->readonly && x->nonvolatile == y->nonvolatile &&
            mt_region_priority(x->region) == mt_region_priority(y->region) &&
-           !strcmp(cli_range_type(x), cli_range_type(y)) &&
+           !strcmp(mt_dump_range_type(x), mt_dump_range_type(y)) &&
            !strcmp(cli_name(x->region), cli_name(y->region));
 }
 
@@ -327,6 +327,22 @@ static void json_ranges(cli_json *j, const mt_range **r, size_t n)
     json_end_array(j);
 }
 
+/* Under `key`, the ranges of the clusters only one side has: side b's
+ * (what was added) or side a's (what was removed). */
+static void json_one_sided(cli_json *j, const char *key, const struct cluster *c, size_t nc,
+                           bool added)
+{
+    json_key(j, key);
+    json_begin_array(j);
+    for (size_t i = 0; i < nc; i++) {
+        size_t mine = added ? c[i].nb : c[i].na, theirs = added ? c[i].na : c[i].nb;
+        const mt_range **r = added ? c[i].b : c[i].a;
+        for (size_t k = 0; !theirs && k < mine; k++)
+            json_range(j, r[k]);
+    }
+    json_end_array(j);
+}
+
 static void json_group(cli_json *j, const struct group *g, const struct group *ref,
                        const struct cluster *c, size_t nc)
 {
@@ -339,18 +355,8 @@ static void json_group(cli_json *j, const struct group *g, const struct group *r
     json_field_string(j, "root_a", mt_view_is_empty_view(g->va) ? NULL : mt_view_root_name(g->va));
     json_field_string(j, "root_b", mt_view_is_empty_view(g->vb) ? NULL : mt_view_root_name(g->vb));
     json_field_string(j, "same_view_as", ref ? ref->names[0] : NULL);
-    json_key(j, "added");
-    json_begin_array(j);
-    for (size_t i = 0; i < nc; i++)
-        for (size_t k = 0; !c[i].na && k < c[i].nb; k++)
-            json_range(j, c[i].b[k]);
-    json_end_array(j);
-    json_key(j, "removed");
-    json_begin_array(j);
-    for (size_t i = 0; i < nc; i++)
-        for (size_t k = 0; !c[i].nb && k < c[i].na; k++)
-            json_range(j, c[i].a[k]);
-    json_end_array(j);
+    json_one_sided(j, "added", c, nc, true);
+    json_one_sided(j, "removed", c, nc, false);
     json_key(j, "changed");
     json_begin_array(j);
     for (size_t i = 0; i < nc; i++) {

@@ -434,7 +434,7 @@ static void draw_column(FILE *out, int x, int y, const cli_view_group *g,
                     bx + BAND_W / 2, y + sg->h / 2 + 4, size);
         } else {
             const mt_range *r = sg->range;
-            const char *type = cli_range_type(r);
+            const char *type = mt_dump_range_type(r);
             const char *owner = owners ? cli_owner(r->region) : NULL;
             bool background = mt_region_first_subregion(r->region) != NULL;
             fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "

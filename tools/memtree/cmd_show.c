@@ -144,7 +144,7 @@ static int show_json(const cli_machine *cm)
         json_field_string(&j, "label", mt_machine_region_label(cm->m, r));
         json_field_string(&j, "name", mt_region_name(r));
         json_field_string(&j, "kind", cli_region_kind(r));
-        json_field_string(&j, "type", cli_region_type(r));
+        json_field_string(&j, "type", mt_dump_region_type(r));
         json_field_hex(&j, "addr", mt_region_addr(r));
         json_field_hex128(&j, "size", cli_region_size(r));
         json_field_int(&j, "priority", mt_region_priority(r));

@@ -150,11 +150,7 @@ static void add_loser(cli_losers *ls, const mt_region *r, cli_i128 base,
     }
     cli_reserve(&ls->l, &ls->cap, ls->n + 1, sizeof(*ls->l));
     cli_loser *l = &ls->l[ls->n++];
-    memset(l, 0, sizeof(*l));
-    l->r = r;
-    l->base = base;
-    l->why = why;
-    l->by = by;
+    *l = (cli_loser){.r = r, .base = base, .why = why, .by = by};
     for (size_t k = 0; k < p->n; k++)
         cli_path_push(&l->chain, p->s[k].r, p->s[k].base);
 }

@@ -172,7 +172,7 @@ void json_range(cli_json *j, const mt_range *r)
     json_field_hex128(j, "size", (cli_u128)r->last - r->start + 1);
     json_field_string(j, "region", cli_name(r->region));
     json_field_int(j, "priority", mt_region_priority(r->region));
-    json_field_string(j, "type", cli_range_type(r));
+    json_field_string(j, "type", mt_dump_range_type(r));
     json_field_hex(j, "offset", r->offset_in_region);
     json_field_bool(j, "readonly", r->readonly);
     json_field_bool(j, "nonvolatile", r->nonvolatile);

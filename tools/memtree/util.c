@@ -61,35 +61,6 @@ const char *cli_name(const mt_region *r)
     return n ? n : "(null)";
 }
 
-/* The type column of a region that is not an alias (docs/format.md). */
-static const char *terminal_type(const mt_region *r)
-{
-    switch (mt_region_get_kind(r)) {
-    case MT_KIND_RAM_DEVICE:
-        return "ramd";
-    case MT_KIND_ROM_DEVICE:
-        return mt_region_romd(r) ? "romd" : "i/o";
-    case MT_KIND_RAM:
-        return mt_region_readonly(r) ? "rom" : "ram";
-    default:
-        return "i/o";
-    }
-}
-
-const char *cli_range_type(const mt_range *r)
-{
-    /* readonly inherited along the path shows as rom, even for MMIO */
-    return r->readonly ? "rom" : terminal_type(r->region);
-}
-
-const char *cli_region_type(const mt_region *r)
-{
-    /* Alias chains are acyclic: the library refuses cycles at init. */
-    while (mt_region_get_kind(r) == MT_KIND_ALIAS && mt_region_alias_target(r))
-        r = mt_region_alias_target(r);
-    return terminal_type(r);
-}
-
 const char *cli_region_kind(const mt_region *r)
 {
     switch (mt_region_get_kind(r)) {
@@ -306,7 +277,7 @@ void cli_print_range(FILE *out, const char *indent, const mt_range *r)
 {
     fprintf(out, "%s%016" PRIx64 "-%016" PRIx64 " (prio %" PRId32 ", %s%s): %s",
             indent, r->start, r->last, mt_region_priority(r->region),
-            r->nonvolatile ? "nv-" : "", cli_range_type(r), cli_name(r->region));
+            r->nonvolatile ? "nv-" : "", mt_dump_range_type(r), cli_name(r->region));
     if (r->offset_in_region)
         fprintf(out, " @%016" PRIx64, r->offset_in_region);
     fputc('\n', out);
