@@ -267,8 +267,13 @@ static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view 
     if ((v->ctx->access->lookup_options & MT_LOOKUP_NO_HINTS) ||
         v->nchunks >= ((size_t)1 << (32 - MT__HINT_CHUNK_BITS)))
         return;
+    /* Shared while it has one to sixteen slots per range (a new one has
+     * two to four): growing or shrinking past that builds a new one, in
+     * O(n), once per doubling or halving several times over. */
     struct mt__hints *t = from && from->dispatch ? from->dispatch->table : NULL;
-    if (t && (((size_t)1 << t->bits) >= v->nr || t->bits == MT__HINT_MAX_BITS)) {
+    size_t slots = t ? (size_t)1 << t->bits : 0;
+    if (t && (slots >= v->nr || t->bits == MT__HINT_MAX_BITS) &&
+        (slots <= 16 * v->nr || t->bits == MT__HINT_MIN_BITS)) {
         /* warmed by the caller where the change shows (mt__dispatch_warm):
          * each slot written misses the cache in a big table */
         use_table(d, t);
