@@ -655,6 +655,10 @@ typedef struct mt_section {
 } mt_section;
 
 size_t mt_view_range_count(const mt_view *v);
+/* The ranges as one sorted array. A view stores them in chunks: on a view
+ * of more than 256 ranges the first call makes a copy, O(n), kept with the
+ * view (docs/views.md); ranges from mt_view_find_range are not pointers
+ * into it. */
 const mt_range *mt_view_ranges(const mt_view *v);
 /* The flat-root; NULL for the empty view or once that region is finalised. */
 mt_region *mt_view_root(const mt_view *v);

@@ -59,16 +59,20 @@ static inline mt_view *mt__as_view(const mt_address_space *as)
 /* ---- the lookup index (index.c) ------------------------------------------- */
 
 /*
- * A static B+-tree over the ranges' start addresses: levels of 128-byte
- * nodes of 16 sorted keys (two cache lines, side by side), the top level
- * first, each key of a level the first key of one node of the level below.
- * A lookup reads one node per level, counts the keys <= addr without
- * branches (two AVX-512 compares, four AVX2 ones, or sixteen scalar ones)
- * and descends; the leaf count is the range's index + 1. Keys past the end
- * of a level are UINT64_MAX, which only the address UINT64_MAX could
- * count, so that address is answered apart. Measured against 8-key
- * (one-line) nodes: one level fewer at 4,096 and 65,536 ranges, 10-20%
- * faster misses with vector compares.
+ * Two static B+-trees, one above the other: the view's top tree over the
+ * first start of each chunk, then the chunk's own tree over its ranges'
+ * starts (struct mt__chunk: a root node and one leaf level, up to 256
+ * ranges). Both use 128-byte nodes of 16 sorted keys (two cache lines,
+ * side by side); a node's count of keys <= addr, taken without branches
+ * (two AVX-512 compares, four AVX2 ones, or sixteen scalar ones), picks
+ * the node below. The top tree has its levels top first, each key of a
+ * level the first key of one node of the level below; its leaf level is
+ * one key per chunk. Keys past the end of a level are UINT64_MAX, which
+ * only the address UINT64_MAX could count, so that address is answered
+ * apart. A part render copies the top tree's leaf level around the
+ * chunks it replaced and builds the levels above it again: 1/16 of a key
+ * per chunk. Measured against 8-key (one-line) nodes: one level fewer at
+ * 4,096 and 65,536 ranges, 10-20% faster misses with vector compares.
  */
 #define MT__NODE_KEYS 16
 #define MT__MAX_LEVELS 24 /* 8^22 > 2^64 ranges */
@@ -84,36 +88,49 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  *   - the most recently found range (`mru`): a run of accesses to one
  *     region costs a load and a compare;
  *   - the hint table: 2^hint_bits slots, each the range last found for an
- *     address hashing there. The hash is of the address's granule (its
- *     bits above hint_shift, the median range size rounded down to a
- *     power of two), so every address of a small range shares a slot and
- *     a working set of up to about as many ranges as slots is answered
- *     without walking: one slot load instead of a node per level.
- * A view with more ranges than a slot can name (2^32) has no table.
+ *     address hashing there, as its chunk's index << 8 | its index in the
+ *     chunk. The hash is of the address's granule (its bits above
+ *     hint_shift, the median range size rounded down to a power of two),
+ *     so every address of a small range shares a slot and a working set of
+ *     up to about as many ranges as slots is answered without walking.
+ *     The views a part render makes from one another share one table (a
+ *     slot checked against the reader's own view is right or a miss, in
+ *     any view), so a commit warms only the slots of the ranges it
+ *     rendered again (a range a split or a shift moved to another place
+ *     is found by a walk once, then stored again); a view gets a new
+ *     table when its ranges outgrow it (amortised: the table doubles).
+ * A view with more chunks than a slot can name (2^24) has no table.
  */
 #define MT__HINT_MIN_BITS 4
 #define MT__HINT_MAX_BITS 22 /* 16 MiB of slots at most */
+#define MT__HINT_CHUNK_BITS 8 /* log2(MT__CHUNK_MAX) */
+
+/* A hint table, shared by the views of one lineage (writer-counted). */
+struct mt__hints {
+    size_t refs;
+    uint8_t bits;
+    uint8_t shift;
+    uint32_t slot[];
+};
 
 struct mt__dispatch {
-    /* read by every lookup: one cache line with the first three levels
-     * (4,096 ranges) */
-    const mt_range *ranges;    /* the view's: bounds, and host_ for RAM */
-    uint32_t *hints;           /* the hint table; NULL: none */
-    size_t n;
+    /* read by every lookup: one cache line with the first three levels */
+    struct mt__chunk *const *chunks; /* the view's */
+    uint32_t *hints;                 /* the hint table's slots; NULL: none */
+    size_t nchunks;
     uint8_t levels;
     uint8_t isa;
     uint8_t hint_bits;
     uint8_t hint_shift;
     const uint64_t *level[MT__MAX_LEVELS]; /* [0] is the top node */
     uint64_t *keys;                         /* every level, one block */
-    size_t bytes;                           /* this struct, keys, hints */
+    struct mt__hints *table;                /* owns `hints` */
+    size_t bytes;                           /* this struct, keys, hints, chunk trees */
     /* The most recent range found. Its own cache line, so that readers
      * writing it do not evict the fields above from each other. */
     _Alignas(64) const mt_range *mru;
 };
 
-/* Number of ranges starting at or below addr (the index walk). */
-size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr);
 /* The walk, then the hint updates: the miss path of the lookup. Returns
  * the range holding addr, or NULL. */
 const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr);
@@ -144,11 +161,15 @@ static inline void mt__set_mru(struct mt__dispatch *d, const mt_range *r)
 static inline const mt_range *mt__dispatch_find_hinted(struct mt__dispatch *d, uint64_t addr)
 {
     if (__builtin_expect(d->hints != NULL, 1)) {
-        const mt_range *r =
-            &d->ranges[__atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED)];
-        if (__builtin_expect(mt__range_holds(r, addr), 1)) {
-            mt__set_mru(d, r);
-            return r;
+        uint32_t s = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
+        size_t c = s >> MT__HINT_CHUNK_BITS, k = s & ((1u << MT__HINT_CHUNK_BITS) - 1);
+        /* the slot may name a chunk or range this view does not have */
+        if (__builtin_expect(c < d->nchunks, 1)) {
+            const struct mt__chunk *ch = d->chunks[c];
+            if (__builtin_expect(k < ch->n && mt__range_holds(&ch->ranges[k], addr), 1)) {
+                mt__set_mru(d, &ch->ranges[k]);
+                return &ch->ranges[k];
+            }
         }
     }
     return mt__dispatch_find_slow(d, addr);

@@ -161,13 +161,8 @@ int mt_region_find(mt_region *r, uint64_t offset, uint64_t len, mt_section *out)
 
     /* The first range meeting [abs, end): the one holding abs, else the
      * first one starting after it, if it starts before end. */
-    size_t k = mt__dispatch_rank(v->dispatch, abs);
-    const mt_range *rg = NULL;
-    if (k && v->ranges[k - 1].last >= abs)
-        rg = &v->ranges[k - 1];
-    else if (k < v->nr && v->ranges[k].start < end)
-        rg = &v->ranges[k];
-    if (!rg)
+    const mt_range *rg = mt__view_first_reaching(v, abs);
+    if (!rg || rg->start >= end)
         return -ENOENT;
 
     uint64_t start = rg->start > abs ? rg->start : abs;

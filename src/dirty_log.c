@@ -75,8 +75,7 @@ static void sync_listener(mt_listener *l, const mt_region *only)
         return;
     mt_address_space *as = l->as_;
     mt_view *v = as->view;
-    for (size_t i = 0; i < v->nr; i++) {
-        const mt_range *r = &v->ranges[i];
+    MT__FOR_RANGES(v, r) {
         if (!r->dirty_log_mask || (only && r->region != only))
             continue;
         mt_section s;
@@ -133,11 +132,11 @@ int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len)
         if (!l->log_clear)
             continue;
         mt_view *v = l->as_->view;
-        for (size_t i = 0; i < v->nr; i++) {
-            if (v->ranges[i].region != r)
+        MT__FOR_RANGES(v, rg) {
+            if (rg->region != r)
                 continue;
             mt_section s;
-            mt__section_of(&s, &v->ranges[i], v, l->as_);
+            mt__section_of(&s, rg, v, l->as_);
             if (mt__section_cut(&s, offset, last))
                 l->log_clear(l, &s);
         }

@@ -5,12 +5,14 @@
  *
  * QEMU resolves addresses through a radix tree of target pages whose leaves
  * index a table of sections, capped at one page's worth of entries (4096 on
- * x86). memtree indexes the ranges themselves, byte-exact and uncapped: a
- * static B+-tree of range starts (layout in access_internal.h), 8.5 bytes
- * per range and log16(n) node reads per miss, over the view's own ranges
- * (which carry what the RAM fast path needs: mt_range.host_), and in front
- * of the walk two hints that readers keep: the last range found and a
- * table of recent answers by address hash (8 to 16 bytes per range).
+ * x86). memtree indexes the ranges themselves, byte-exact and uncapped:
+ * each chunk of up to 256 ranges (internal.h) has a static B+-tree of its
+ * starts, and the view a static B+-tree of its chunks' first starts
+ * (layout in access_internal.h): about 9 bytes per range and log16(n) node
+ * reads per miss, over the chunks' own ranges (which carry what the RAM
+ * fast path needs: mt_range.host_), and in front of the walk two hints that
+ * readers keep: the last range found and a table of recent answers by
+ * address hash (8 to 16 bytes per range), shared along a lineage of views.
  */
 #include "access_internal.h"
 
@@ -35,23 +37,35 @@ static inline size_t count_scalar(const uint64_t *node, uint64_t addr)
 
 /* The walk shared by every width: `count` is inlined into each copy. The
  * caller has answered addr == UINT64_MAX and addr below the first key, so
- * every node visited holds at least one key <= addr. (A wider root, several
- * nodes counted at once, saves a level of latency but costs more
+ * every node visited holds at least one key <= addr. The top tree gives
+ * the chunk (its rank - 1), the chunk's two levels the range; *out is the
+ * chunk's index and the result the range's rank in it (>= 1). A view of
+ * one chunk, or a chunk of one leaf node, skips the level above: a
+ * predictable branch, cheaper than a node. (A wider root,
+ * several nodes counted at once, saves a level of latency but costs more
  * instructions than it saves when lookups overlap: measured, no gain.) */
-#define WALK(d, addr, count)                                                           \
+#define WALK(d, addr, count, out)                                                      \
     do {                                                                               \
-        size_t node_ = 0;                                                              \
+        size_t node_ = 0, c_ = 0;                                                      \
         unsigned last_ = (d)->levels - 1;                                              \
-        for (unsigned l_ = 0; l_ < last_; l_++)                                        \
-            node_ = node_ * MT__NODE_KEYS +                                            \
-                    count((d)->level[l_] + node_ * MT__NODE_KEYS, (addr)) - 1;         \
-        return node_ * MT__NODE_KEYS + count((d)->level[last_] + node_ * MT__NODE_KEYS, \
-                                             (addr));                                  \
+        if ((d)->nchunks > 1) {                                                        \
+            for (unsigned l_ = 0; l_ < last_; l_++)                                    \
+                node_ = node_ * MT__NODE_KEYS +                                        \
+                        count((d)->level[l_] + node_ * MT__NODE_KEYS, (addr)) - 1;     \
+            c_ = node_ * MT__NODE_KEYS +                                               \
+                 count((d)->level[last_] + node_ * MT__NODE_KEYS, (addr)) - 1;         \
+        }                                                                              \
+        const struct mt__chunk *ch_ = (d)->chunks[c_];                                 \
+        size_t j_ = ch_->n > MT__NODE_KEYS ? count(ch_->keys, (addr)) - 1 : 0;         \
+        *(out) = c_;                                                                   \
+        return j_ * MT__NODE_KEYS +                                                    \
+               count(ch_->keys + MT__NODE_KEYS + j_ * MT__NODE_KEYS, (addr));          \
     } while (0)
 
-static size_t rank_scalar(const struct mt__dispatch *d, uint64_t addr)
+static size_t rank_scalar(const struct mt__dispatch *d, uint64_t addr,
+                          size_t *out)
 {
-    WALK(d, addr, count_scalar);
+    WALK(d, addr, count_scalar, out);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -70,9 +84,10 @@ __attribute__((target("avx512f"))) static inline size_t count_avx512(const uint6
 }
 
 __attribute__((target("avx512f"))) static size_t rank_avx512(const struct mt__dispatch *d,
-                                                             uint64_t addr)
+                                                             uint64_t addr,
+                                                             size_t *out)
 {
-    WALK(d, addr, count_avx512);
+    WALK(d, addr, count_avx512, out);
 }
 
 /* AVX2 compares signed: flipping the top bit of both sides orders
@@ -92,9 +107,10 @@ __attribute__((target("avx2"))) static inline size_t count_avx2(const uint64_t *
 }
 
 __attribute__((target("avx2"))) static size_t rank_avx2(const struct mt__dispatch *d,
-                                                        uint64_t addr)
+                                                        uint64_t addr,
+                                                        size_t *out)
 {
-    WALK(d, addr, count_avx2);
+    WALK(d, addr, count_avx2, out);
 }
 #endif
 
@@ -118,53 +134,86 @@ static uint8_t choose_isa(unsigned options)
     return MT__ISA_SCALAR;
 }
 
-/* The rank of addr: the walk, with the two answers that need none. */
-static inline size_t rank(const struct mt__dispatch *d, uint64_t addr)
+/* The range holding addr, or NULL, and its chunk's index: the walk, with
+ * the two answers that need none. */
+static inline const mt_range *locate(const struct mt__dispatch *d, uint64_t addr,
+                                     size_t *chunk)
 {
+    if (addr < d->level[0][0])
+        return NULL;
+    size_t c, k;
     /* the padding keys are UINT64_MAX: this is the one address that would
      * count them */
-    if (__builtin_expect(addr == UINT64_MAX, 0))
-        return d->n;
-    if (addr < d->level[0][0])
-        return 0;
+    if (__builtin_expect(addr == UINT64_MAX, 0)) {
+        c = d->nchunks - 1;
+        k = d->chunks[c]->n;
+    }
     /* a predictable branch and a direct call: cheaper than a pointer */
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (d->isa == MT__ISA_AVX512)
-        return rank_avx512(d, addr);
-    if (d->isa == MT__ISA_AVX2)
-        return rank_avx2(d, addr);
+    else if (d->isa == MT__ISA_AVX512)
+        k = rank_avx512(d, addr, &c);
+    else if (d->isa == MT__ISA_AVX2)
+        k = rank_avx2(d, addr, &c);
 #endif
-    return rank_scalar(d, addr);
+    else
+        k = rank_scalar(d, addr, &c);
+    const mt_range *r = &d->chunks[c]->ranges[k - 1];
+    *chunk = c;
+    return addr <= r->last ? r : NULL;
 }
 
-size_t mt__dispatch_rank(const struct mt__dispatch *d, uint64_t addr)
+/* The hint-table slot value naming range k of chunk c. */
+static inline uint32_t slot_value(size_t c, size_t k)
 {
-    return d ? rank(d, addr) : 0;
+    return (uint32_t)(c << MT__HINT_CHUNK_BITS | k);
 }
 
 /* Like mt__set_mru: stores only on change. */
-static inline void set_slot(uint32_t *slot, size_t k)
+static inline void set_slot(uint32_t *slot, uint32_t value)
 {
-    if (__atomic_load_n(slot, __ATOMIC_RELAXED) != (uint32_t)k)
-        __atomic_store_n(slot, (uint32_t)k, __ATOMIC_RELAXED);
+    if (__atomic_load_n(slot, __ATOMIC_RELAXED) != value)
+        __atomic_store_n(slot, value, __ATOMIC_RELAXED);
 }
 
 const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
 {
-    size_t k = rank(d, addr);
-    if (k == 0 || addr > d->ranges[k - 1].last)
+    size_t c;
+    const mt_range *r = locate(d, addr, &c);
+    if (!r)
         return NULL;
-    const mt_range *r = &d->ranges[k - 1];
     mt__set_mru(d, r);
     if (d->hints)
-        set_slot(&d->hints[mt__hint_slot(d, addr)], k - 1);
+        set_slot(&d->hints[mt__hint_slot(d, addr)],
+                 slot_value(c, (size_t)(r - d->chunks[c]->ranges)));
     return r;
 }
-
 
 static size_t round_up(size_t x, size_t to)
 {
     return (x + to - 1) / to * to;
+}
+
+struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n)
+{
+    assert(n > 0 && n <= MT__CHUNK_MAX);
+    size_t nleaf = round_up(n, MT__NODE_KEYS);
+    size_t nkeys = MT__NODE_KEYS + nleaf;
+    size_t bytes = sizeof(struct mt__chunk) + nkeys * sizeof(uint64_t) + n * sizeof(mt_range);
+    struct mt__chunk *ch = aligned_alloc(64, round_up(bytes, 64));
+    if (!ch) {
+        mt__diag(NULL, -ENOMEM, "out of memory building a chunk of %zu ranges", n);
+        abort();
+    }
+    ch->n = (uint32_t)n;
+    memset(ch->moved, 0, sizeof(ch->moved));
+    ch->ranges = (mt_range *)(ch->keys + nkeys);
+    memcpy(ch->ranges, ranges, n * sizeof(mt_range));
+    uint64_t *leaf = ch->keys + MT__NODE_KEYS;
+    for (size_t i = 0; i < nleaf; i++)
+        leaf[i] = i < n ? ranges[i].start : UINT64_MAX;
+    for (size_t j = 0; j < MT__NODE_KEYS; j++)
+        ch->keys[j] = j * MT__NODE_KEYS < n ? leaf[j * MT__NODE_KEYS] : UINT64_MAX;
+    return ch;
 }
 
 /* The hint table's granule: the median range size, rounded down to a
@@ -174,8 +223,8 @@ static size_t round_up(size_t x, size_t to)
 static unsigned hint_granule_shift(const mt_view *v)
 {
     size_t count[65] = {0};
-    for (size_t i = 0; i < v->nr; i++) {
-        uint64_t size = v->ranges[i].last - v->ranges[i].start + 1; /* 0: 2^64 */
+    MT__FOR_RANGES(v, r) {
+        uint64_t size = r->last - r->start + 1; /* 0: 2^64 */
         count[size ? 63 - __builtin_clzll(size) : 64]++;
     }
     size_t seen = 0;
@@ -185,34 +234,66 @@ static unsigned hint_granule_shift(const mt_view *v)
     return 63;
 }
 
-/* At least two slots per range, a power of two, within the bounds. */
-static void build_hints(struct mt__dispatch *d, const mt_view *v)
+/* Warm: each range's first granule names it, so that a new view (one per
+ * commit) does not send its readers down the walk until they have filled
+ * the table again. Measured with a writer committing 1,000 times a second
+ * (bench/run readers): readers keep 88% of their throughput with a cold
+ * table, 95% with this. */
+static void warm_chunks(struct mt__dispatch *d, size_t from, size_t to)
+{
+    for (size_t c = from; c < to; c++) {
+        const struct mt__chunk *ch = d->chunks[c];
+        for (size_t k = 0; k < ch->n; k++)
+            set_slot(&d->hints[mt__hint_slot(d, ch->ranges[k].start)], slot_value(c, k));
+    }
+}
+
+static void use_table(struct mt__dispatch *d, struct mt__hints *t)
+{
+    t->refs++;
+    d->table = t;
+    d->hints = t->slot;
+    d->hint_bits = t->bits;
+    d->hint_shift = t->shift;
+    d->bytes += ((size_t)1 << t->bits) * sizeof(uint32_t);
+}
+
+/* At least two slots per range when built, a power of two, within the
+ * bounds; shared from `from` while it holds at least one per range. */
+static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view *from)
 {
     /* MT_LOOKUP_NO_HINTS: the tests cover both forms, and the lookup
      * benchmark times the bare walk with it */
-    if ((v->ctx->access->lookup_options & MT_LOOKUP_NO_HINTS) || v->nr > UINT32_MAX)
+    if ((v->ctx->access->lookup_options & MT_LOOKUP_NO_HINTS) ||
+        v->nchunks >= ((size_t)1 << (32 - MT__HINT_CHUNK_BITS)))
         return;
+    /* Shared while it has one to sixteen slots per range (a new one has
+     * two to four): growing or shrinking past that builds a new one, in
+     * O(n), once per doubling or halving several times over. */
+    struct mt__hints *t = from && from->dispatch ? from->dispatch->table : NULL;
+    size_t slots = t ? (size_t)1 << t->bits : 0;
+    if (t && (slots >= v->nr || t->bits == MT__HINT_MAX_BITS) &&
+        (slots <= 16 * v->nr || t->bits == MT__HINT_MIN_BITS)) {
+        /* warmed by the caller where the change shows (mt__dispatch_warm):
+         * each slot written misses the cache in a big table */
+        use_table(d, t);
+        return;
+    }
     unsigned bits = MT__HINT_MIN_BITS;
     while (bits < MT__HINT_MAX_BITS && ((size_t)1 << bits) < 2 * v->nr)
         bits++;
     /* zeroed: a slot no range starts in names range 0 until a reader
      * stores better */
-    d->hints = calloc((size_t)1 << bits, sizeof(*d->hints));
-    if (!d->hints)
+    t = calloc(1, sizeof(*t) + ((size_t)1 << bits) * sizeof(uint32_t));
+    if (!t)
         return; /* the walk alone answers; the table only saves time */
-    d->hint_bits = (uint8_t)bits;
-    d->hint_shift = (uint8_t)hint_granule_shift(v);
-    d->bytes += ((size_t)1 << bits) * sizeof(*d->hints);
-    /* Warm: each range's first granule names it, so that a new view (one
-     * per commit) does not send its readers down the walk until they
-     * have filled the table again. Measured with a writer committing
-     * 1,000 times a second (bench/run readers): readers keep 88% of their
-     * throughput with a cold table, 95% with this. */
-    for (size_t i = 0; i < v->nr; i++)
-        d->hints[mt__hint_slot(d, v->ranges[i].start)] = (uint32_t)i;
+    t->bits = (uint8_t)bits;
+    t->shift = (uint8_t)hint_granule_shift(v);
+    use_table(d, t);
+    warm_chunks(d, 0, v->nchunks);
 }
 
-void mt__dispatch_build(mt_view *v)
+void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_t keep_tail)
 {
     v->dispatch = NULL;
     if (v->nr == 0)
@@ -223,7 +304,7 @@ void mt__dispatch_build(mt_view *v)
     size_t count[MT__MAX_LEVELS];
     unsigned levels = 0;
     size_t total = 0;
-    for (size_t c = v->nr;; c = (c + MT__NODE_KEYS - 1) / MT__NODE_KEYS) {
+    for (size_t c = v->nchunks;; c = (c + MT__NODE_KEYS - 1) / MT__NODE_KEYS) {
         assert(levels < MT__MAX_LEVELS);
         count[levels++] = c;
         total += round_up(c, MT__NODE_KEYS);
@@ -240,14 +321,17 @@ void mt__dispatch_build(mt_view *v)
         abort();
     }
     memset(d, 0, sizeof(*d));
-    d->ranges = v->ranges;
-    d->mru = v->ranges;
-    d->n = v->nr;
+    d->chunks = v->chunks;
+    d->mru = v->chunks[0]->ranges;
+    d->nchunks = v->nchunks;
     d->levels = (uint8_t)levels;
     d->isa = choose_isa(v->ctx->access->lookup_options);
     d->keys = keys;
-    /* the ranges' host_ fields serve only the fast path: counted here */
-    d->bytes = head + total * sizeof(uint64_t) + v->nr * sizeof(uintptr_t);
+    /* the chunks' trees (root node, leaves) and the ranges' host_ fields,
+     * which serve only the fast path: counted here, as full chunks */
+    d->bytes = head + total * sizeof(uint64_t) +
+               v->nchunks * MT__NODE_KEYS * sizeof(uint64_t) +
+               v->nr * (sizeof(uint64_t) + sizeof(uintptr_t));
 
     /* Lay the levels out top first, so the hot upper nodes share lines. */
     size_t at = 0;
@@ -256,10 +340,22 @@ void mt__dispatch_build(mt_view *v)
         d->level[l] = keys + at;
         at += round_up(count[from_leaf], MT__NODE_KEYS);
     }
+    /* The leaf level: a chunk's first start. Those of the chunks a part
+     * render kept are copied from the old index: reading them from the
+     * chunks would touch every chunk. */
     uint64_t *leaf = (uint64_t *)d->level[levels - 1];
-    for (size_t i = 0; i < v->nr; i++)
-        leaf[i] = v->ranges[i].start;
-    for (size_t i = v->nr; i < round_up(v->nr, MT__NODE_KEYS); i++)
+    size_t fresh_end = v->nchunks - keep_tail;
+    if (from && from->dispatch) {
+        const uint64_t *old = from->dispatch->level[from->dispatch->levels - 1];
+        memcpy(leaf, old, keep_head * sizeof(*leaf));
+        memcpy(leaf + fresh_end, old + from->nchunks - keep_tail, keep_tail * sizeof(*leaf));
+    } else {
+        keep_head = 0;
+        fresh_end = v->nchunks;
+    }
+    for (size_t c = keep_head; c < fresh_end; c++)
+        leaf[c] = v->chunks[c]->ranges[0].start;
+    for (size_t i = v->nchunks; i < round_up(v->nchunks, MT__NODE_KEYS); i++)
         leaf[i] = UINT64_MAX;
     for (unsigned l = levels - 1; l-- > 0;) {
         uint64_t *up = (uint64_t *)d->level[l];
@@ -270,16 +366,31 @@ void mt__dispatch_build(mt_view *v)
         for (size_t i = c; i < round_up(c, MT__NODE_KEYS); i++)
             up[i] = UINT64_MAX;
     }
-    build_hints(d, v);
+    build_hints(d, v, from && from->dispatch ? from : NULL);
     v->dispatch = d;
+}
+
+void mt__dispatch_warm(mt_view *v, size_t from, size_t to, uint64_t lo, uint64_t last)
+{
+    struct mt__dispatch *d = v->dispatch;
+    if (!d || !d->hints)
+        return;
+    for (size_t c = from; c < to; c++) {
+        const struct mt__chunk *ch = d->chunks[c];
+        for (size_t k = 0; k < ch->n; k++)
+            if (ch->ranges[k].start - lo <= last - lo)
+                set_slot(&d->hints[mt__hint_slot(d, ch->ranges[k].start)], slot_value(c, k));
+    }
 }
 
 void mt__dispatch_free(mt_view *v)
 {
-    if (v->dispatch) {
-        free(v->dispatch->keys);
-        free(v->dispatch->hints);
-        free(v->dispatch);
+    struct mt__dispatch *d = v->dispatch;
+    if (d) {
+        free(d->keys);
+        if (d->table && --d->table->refs == 0)
+            free(d->table);
+        free(d);
     }
     v->dispatch = NULL;
 }

@@ -331,26 +331,72 @@ struct mt__access_settings {
 
 /* ---- view.c ------------------------------------------------------------- */
 
+/*
+ * A view's ranges live in chunks (docs/views.md, "How a view is stored"):
+ * immutable once built, each at most MT__CHUNK_MAX ranges with its own
+ * two-level index over their starts (index.c), holding its ranges' region
+ * references. A view holds an array of chunk pointers; the view a part
+ * render makes from an old one shares every chunk the change did not touch.
+ */
+#define MT__CHUNK_MAX 256
+struct mt__chunk {
+    uint32_t n;               /* ranges, 1 to MT__CHUNK_MAX */
+    mt_range *ranges;         /* after the keys, in the same block */
+    /* Writer only: the ranges whose references a chunk of a later view of
+     * the lineage took over when it copied them (view.c, view_splice). */
+    uint64_t moved[MT__CHUNK_MAX / 64];
+    /* The index: a root node (the first start of each leaf node, then
+     * UINT64_MAX), then the leaf level, round_up(n, 16) starts; at a fixed
+     * place, so that a walk reads no pointer to reach them. */
+    _Alignas(64) uint64_t keys[];
+};
+
+/*
+ * The views made one from another by part renders, oldest first. A chunk
+ * a part render replaced is freed once every view older than the new one
+ * is freed; views are freed in any order, so a freed view waits here
+ * (`lin_dead`) until the views before it are gone too.
+ */
+struct mt__lineage {
+    mt_view *oldest;
+};
+
 struct mt_view {
     mt_context *ctx;
+    struct mt__dispatch *dispatch; /* the lookup index, built with the view */
     atomic_uint refs;        /* readers take references too (mt_view_ref) */
     bool is_empty_view;
     bool in_cache;
     bool cut;                /* its render cut a loop pass: never reused */
+    bool lin_dead;           /* freed, waiting for older views of its lineage */
     uint64_t root_id;        /* identity of the flat-root, 0 if none */
     mt_region *root;         /* weak: cleared when the root is finalised */
     char *root_name;         /* copied at build time */
-    mt_range *ranges;
-    size_t nr;
-    struct mt__dispatch *dispatch; /* the lookup index, built with the view */
+    struct mt__chunk **chunks;
+    size_t nchunks;
+    size_t nr;               /* ranges in all chunks */
+    _Atomic(mt_range *) flat; /* mt_view_ranges' copy, built on first call */
+    struct mt__lineage *lin;
+    mt_view *lin_next;       /* the view a part render made from this one */
+    struct mt__chunk **dead; /* chunks of this view that lin_next lacks */
+    size_t ndead;
     mt_view *cache_next;     /* context cache list */
     mt_view *retired_next;
     mt_view *root_next;      /* list of views sharing this weak root */
     mt_view **root_pprev;
-    /* after what every lookup reads (ranges, dispatch), which stay within
-     * the first 64 bytes */
     uint64_t used_epoch;     /* txn.c: some address space takes it this commit */
 };
+
+/* Visits each range of view `v` in address order as `const mt_range *r`
+ * (no `break`: two loops). */
+#define MT__FOR_RANGES(v, r)                                                           \
+    for (size_t c_##r = 0; c_##r < (v)->nchunks; c_##r++)                              \
+        for (const mt_range *r = (v)->chunks[c_##r]->ranges,                           \
+                            *e_##r = r + (v)->chunks[c_##r]->n;                        \
+             r < e_##r; r++)
+
+/* The first range of `v` whose last address is >= a, or NULL. */
+const mt_range *mt__view_first_reaching(const mt_view *v, uint64_t a);
 
 /* The flat-root of an address-space root (docs/views.md), or NULL. */
 mt_region *mt__flat_root(mt_region *as_root);
@@ -380,9 +426,19 @@ void mt__view_forget_root(mt_region *r);
 
 /* ---- index.c ------------------------------------------------------------ */
 
-/* Builds and frees a view's lookup index; the view is immutable after. */
-void mt__dispatch_build(mt_view *v);
+/* Builds a chunk of `n` ranges (copied; their references pass to it) with
+ * its index. */
+struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n);
+/* Builds and frees a view's lookup index; the view is immutable after.
+ * `from`: the view it was made from by a part render, whose chunks
+ * [keep_head, from->nchunks - keep_tail) it replaced by v's chunks
+ * [keep_head, v->nchunks - keep_tail), or NULL (a full render). */
+void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_t keep_tail);
 void mt__dispatch_free(mt_view *v);
+/* After a part render at [lo, last]: the hint-table slots of the ranges
+ * starting there in chunks [from, to) name them (the other slots are
+ * refilled by the readers that miss). */
+void mt__dispatch_warm(mt_view *v, size_t from, size_t to, uint64_t lo, uint64_t last);
 
 /* ---- eventfd.c ---------------------------------------------------------- */
 

@@ -118,11 +118,11 @@ void mt__coalesced_changed(mt_region *r, const struct mt__coalesced *old,
         if (!as->listeners)
             continue;
         mt_view *v = as->view;
-        for (size_t i = 0; i < v->nr; i++) {
-            if (v->ranges[i].region != r)
+        MT__FOR_RANGES(v, rg) {
+            if (rg->region != r)
                 continue;
             mt_section s;
-            mt__section_of(&s, &v->ranges[i], v, as);
+            mt__section_of(&s, rg, v, as);
             send_coalesced(as, &s, old, false);
             send_coalesced(as, &s, now, true);
         }
@@ -182,24 +182,80 @@ static void send_nop(mt_address_space *as, const mt_section *s, unsigned old_mas
                 l->log_stop(l, s, old_mask, new_mask);
 }
 
-/* The range of `v` starting exactly at `start`, found by advancing `*i`
- * (both lists are sorted by start). */
-static const mt_range *match_at(const mt_view *v, size_t *i, uint64_t start)
+/* A walk over the ranges of chunks [c, end) of a view. */
+struct cursor {
+    const mt_view *v;
+    size_t c, k, end;
+};
+
+static struct cursor cursor_at(const mt_view *v, size_t c, size_t end)
 {
-    while (*i < v->nr && v->ranges[*i].start < start)
-        (*i)++;
-    return *i < v->nr && v->ranges[*i].start == start ? &v->ranges[*i] : NULL;
+    return (struct cursor){v, c, 0, v ? end : 0};
 }
 
+static const mt_range *cursor_get(const struct cursor *u)
+{
+    return u->c < u->end ? &u->v->chunks[u->c]->ranges[u->k] : NULL;
+}
+
+static void cursor_next(struct cursor *u)
+{
+    if (++u->k == u->v->chunks[u->c]->n) {
+        u->c++;
+        u->k = 0;
+    }
+}
+
+/* The range starting exactly at `start`, found by advancing `u` (both
+ * lists are sorted by start). */
+static const mt_range *match_at(struct cursor *u, uint64_t start)
+{
+    const mt_range *r;
+    while ((r = cursor_get(u)) && r->start < start)
+        cursor_next(u);
+    return r && r->start == start ? r : NULL;
+}
+
+/* region_nop for every range of chunks [from, to) of `v`, unchanged. */
+static void nops_of(mt_address_space *as, const mt_view *v, size_t from, size_t to)
+{
+    for (struct cursor u = cursor_at(v, from, to); cursor_get(&u); cursor_next(&u)) {
+        const mt_range *r = cursor_get(&u);
+        mt_section s;
+        mt__section_of(&s, r, v, as);
+        send_nop(as, &s, r->dirty_log_mask, r->dirty_log_mask);
+    }
+}
+
+static bool any_nop_listener(mt_address_space *as)
+{
+    bool any = false;
+    MT__FOR_AS_FORWARD(l, as)
+        any |= l->region_nop != NULL;
+    return any;
+}
+
+/*
+ * The chunks the two views share (docs/views.md), at their start and their
+ * end, hold equal ranges: only region_nop can be said of them, so without a
+ * listener that has one the diff skips them and costs what changed.
+ */
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
 {
     if (!as->listeners || old == new_view)
         return;
+    size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
+    size_t head = 0, tail = 0;
+    while (head < on && head < nn && old->chunks[head] == new_view->chunks[head])
+        head++;
+    while (tail < on - head && tail < nn - head &&
+           old->chunks[on - 1 - tail] == new_view->chunks[nn - 1 - tail])
+        tail++;
     /* pass 1: removals, in address order */
-    size_t j = 0;
-    for (size_t i = 0; old && i < old->nr; i++) {
-        const mt_range *o = &old->ranges[i];
-        const mt_range *n = match_at(new_view, &j, o->start);
+    struct cursor j = cursor_at(new_view, head, nn - tail);
+    for (struct cursor i = cursor_at(old, head, on - tail); cursor_get(&i); cursor_next(&i)) {
+        const mt_range *o = cursor_get(&i);
+        const mt_range *n = match_at(&j, o->start);
         if (!n || !ranges_equal(o, n)) {
             mt_section s;
             mt__section_of(&s, o, old, as);
@@ -207,10 +263,14 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
         }
     }
     /* pass 2: no-ops and additions, in address order */
-    j = 0;
-    for (size_t i = 0; i < new_view->nr; i++) {
-        const mt_range *n = &new_view->ranges[i];
-        const mt_range *o = old ? match_at(old, &j, n->start) : NULL;
+    bool nops = any_nop_listener(as);
+    if (nops)
+        nops_of(as, new_view, 0, head);
+    j = cursor_at(old, head, on - tail);
+    for (struct cursor i = cursor_at(new_view, head, nn - tail); cursor_get(&i);
+         cursor_next(&i)) {
+        const mt_range *n = cursor_get(&i);
+        const mt_range *o = match_at(&j, n->start);
         mt_section s;
         mt__section_of(&s, n, new_view, as);
         if (o && ranges_equal(o, n))
@@ -218,22 +278,14 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
         else
             send_add(as, &s);
     }
+    if (nops)
+        nops_of(as, new_view, nn - tail, nn);
 }
 
 void mt__listeners_nops(mt_address_space *as, mt_view *v)
 {
-    if (!as->listeners)
-        return;
-    bool any = false;
-    MT__FOR_AS_FORWARD(l, as)
-        any |= l->region_nop != NULL;
-    if (!any)
-        return;
-    for (size_t i = 0; i < v->nr; i++) {
-        mt_section s;
-        mt__section_of(&s, &v->ranges[i], v, as);
-        send_nop(as, &s, v->ranges[i].dirty_log_mask, v->ranges[i].dirty_log_mask);
-    }
+    if (as->listeners && any_nop_listener(as))
+        nops_of(as, v, 0, v->nchunks);
 }
 
 /* ---- eventfds ------------------------------------------------------------------- */
@@ -274,8 +326,7 @@ static struct mt__as_eventfd *collect_eventfds(const mt_view *v, size_t *out_n)
 {
     struct mt__as_eventfd *all = NULL;
     size_t n = 0, cap = 0;
-    for (size_t i = 0; i < v->nr; i++) {
-        const mt_range *r = &v->ranges[i];
+    MT__FOR_RANGES(v, r) {
         size_t nfd;
         const struct mt__eventfd *fds = mt__region_eventfds(r->region, &nfd);
         for (size_t k = 0; k < nfd; k++) {
@@ -384,14 +435,14 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         l->begin(l);
     if (ctx->global_dirty_log && l->log_global_start)
         l->log_global_start(l);
-    for (size_t i = 0; i < v->nr; i++) {
+    MT__FOR_RANGES(v, rg) {
         mt_section s;
-        mt__section_of(&s, &v->ranges[i], v, as);
+        mt__section_of(&s, rg, v, as);
         if (l->region_add)
             l->region_add(l, &s);
         tell_coalesced(l, &s, true);
-        if (v->ranges[i].dirty_log_mask && l->log_start)
-            l->log_start(l, &s, 0, v->ranges[i].dirty_log_mask);
+        if (rg->dirty_log_mask && l->log_start)
+            l->log_start(l, &s, 0, rg->dirty_log_mask);
     }
     for (size_t i = 0; i < as->neventfds; i++)
         send_fd(l, &as->eventfds[i], true);
@@ -419,11 +470,11 @@ void mt_listener_unregister(mt_listener *l)
         l->begin(l);
     for (size_t i = 0; i < as->neventfds; i++)
         send_fd(l, &as->eventfds[i], false);
-    for (size_t i = 0; i < v->nr; i++) {
+    MT__FOR_RANGES(v, rg) {
         mt_section s;
-        mt__section_of(&s, &v->ranges[i], v, as);
-        if (v->ranges[i].dirty_log_mask && l->log_stop)
-            l->log_stop(l, &s, v->ranges[i].dirty_log_mask, 0);
+        mt__section_of(&s, rg, v, as);
+        if (rg->dirty_log_mask && l->log_stop)
+            l->log_stop(l, &s, rg->dirty_log_mask, 0);
         tell_coalesced(l, &s, false);
         if (l->region_del)
             l->region_del(l, &s);

@@ -7,6 +7,12 @@
  * side struct): re-initialising storage starts a new region with no entry,
  * so a lookup can never return a view built for the storage's previous
  * occupant.
+ *
+ * A view keeps its ranges in immutable chunks (internal.h, docs/views.md
+ * "How a view is stored"); a part render makes the new view from the old
+ * one's chunk pointers, with new chunks only where the change shows, and
+ * the old view's lineage frees the chunks it replaced once no view older
+ * than the new one remains.
  */
 #include "internal.h"
 
@@ -81,18 +87,57 @@ static void root_unlink(mt_view *v)
     v->root_pprev = NULL;
 }
 
-static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name)
+/* Cuts `n` ranges (their references held) into chunks, appended to
+ * v->chunks: full ones from a full render (fewer chunks, fewer levels
+ * for lookups), else as even as they come, so that each holds at least
+ * half of MT__CHUNK_MAX when there are that many. */
+static void chunks_push(mt_view *v, const mt_range *r, size_t n, bool full)
+{
+    size_t k = (n + MT__CHUNK_MAX - 1) / MT__CHUNK_MAX;
+    for (size_t i = 0, at = 0; i < k; i++) {
+        size_t m = full ? (n - at < MT__CHUNK_MAX ? n - at : MT__CHUNK_MAX)
+                        : n / k + (i < n % k);
+        v->chunks[v->nchunks++] = mt__chunk_new(r + at, m);
+        at += m;
+    }
+    v->nr += n;
+}
+
+static size_t chunks_for(size_t n)
+{
+    return (n + MT__CHUNK_MAX - 1) / MT__CHUNK_MAX;
+}
+
+static mt_view *view_new(mt_context *ctx, mt_region *root)
 {
     mt_view *v = mt__xcalloc(1, sizeof(*v));
     v->ctx = ctx;
     v->root_id = root->id_;
     v->root_name = mt__xstrdup(mt__name(root));
-    /* the render takes each range's references (docs/lifetimes.md) */
-    v->cut = mt__render(ctx, root, as_name, &v->ranges, &v->nr) != 0;
-    mt__dispatch_build(v);
+    return v;
+}
+
+static void view_publish(mt_view *v, mt_region *root)
+{
     root_link(v, root);
-    ctx->stats.renders++;
-    ctx->stats.live_views++;
+    v->ctx->stats.renders++;
+    v->ctx->stats.live_views++;
+}
+
+static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name)
+{
+    mt_view *v = view_new(ctx, root);
+    mt_range *ranges;
+    size_t n;
+    /* the render takes each range's references (docs/lifetimes.md) */
+    v->cut = mt__render(ctx, root, as_name, &ranges, &n) != 0;
+    v->chunks = mt__xmalloc((chunks_for(n) ? chunks_for(n) : 1) * sizeof(*v->chunks));
+    chunks_push(v, ranges, n, true);
+    free(ranges);
+    v->lin = mt__xcalloc(1, sizeof(*v->lin));
+    v->lin->oldest = v;
+    mt__dispatch_build(v, NULL, 0, 0);
+    view_publish(v, root);
     return v;
 }
 
@@ -162,21 +207,60 @@ void mt_view_unref(mt_view *v)
     mt__view_unref(v);
 }
 
-void mt__view_free(mt_view *v)
+static bool moved(const struct mt__chunk *ch, size_t k)
 {
-    mt_context *ctx = v->ctx;
-    assert(!v->in_cache && atomic_load(&v->refs) == 0);
-    root_unlink(v);
-    for (size_t i = 0; i < v->nr; i++) {
-        mt_region *t = v->ranges[i].region;
+    return ch->moved[k / 64] >> (k % 64) & 1;
+}
+
+/* Drops the references its ranges hold, but for those a later chunk took. */
+static void chunk_free(mt_context *ctx, struct mt__chunk *ch)
+{
+    for (size_t i = 0; i < ch->n; i++) {
+        if (moved(ch, i))
+            continue;
+        mt_region *t = ch->ranges[i].region;
         t->view_refs_--;
         mt__owner_unref(ctx, t->owner_);
     }
+    free(ch);
+}
+
+/* Frees view `v`, the oldest of its lineage, with the chunks no later view
+ * has: those its successor replaced, or all of them. */
+static void view_destroy(mt_view *v)
+{
+    mt_context *ctx = v->ctx;
+    root_unlink(v);
+    if (v->lin_next) {
+        for (size_t i = 0; i < v->ndead; i++)
+            chunk_free(ctx, v->dead[i]);
+    } else {
+        for (size_t i = 0; i < v->nchunks; i++)
+            chunk_free(ctx, v->chunks[i]);
+    }
     mt__dispatch_free(v);
-    free(v->ranges);
+    free(atomic_load_explicit(&v->flat, memory_order_relaxed));
+    free(v->dead);
+    free(v->chunks);
     free(v->root_name);
     free(v);
     ctx->stats.live_views--;
+}
+
+void mt__view_free(mt_view *v)
+{
+    assert(!v->in_cache && atomic_load(&v->refs) == 0);
+    /* A view may go before older views of its lineage (a reader holds an
+     * older one): then it waits, chunks and all, until they are gone. */
+    struct mt__lineage *lin = v->lin;
+    v->lin_dead = true;
+    while (lin->oldest && lin->oldest->lin_dead) {
+        mt_view *w = lin->oldest;
+        lin->oldest = w->lin_next;
+        view_destroy(w);
+    }
+    if (!lin->oldest)
+        free(lin);
 }
 
 static void cache_drop(mt_context *ctx, mt_view *v)
@@ -240,12 +324,49 @@ static void range_merged(mt_range *r)
         r->region->owner_->refs_--;
 }
 
+/* A growing list of ranges, their references held. */
+struct range_list {
+    mt_range *r;
+    size_t n, cap;
+};
+
+static mt_range *list_slot(struct range_list *l)
+{
+    if (l->n == l->cap)
+        l->r = mt__xrealloc(l->r, (l->cap = l->cap * 2 + 64) * sizeof(*l->r));
+    return &l->r[l->n++];
+}
+
+/*
+ * A range copied from a chunk the new view replaces takes that range's
+ * references over instead of taking new ones (which would touch every
+ * region of the chunk): the old chunk is freed with the old view, and a
+ * lineage frees its views oldest first, so the new chunk, which holds them
+ * now, outlives it. A range copied twice (the two ends of one range across
+ * the part) takes new references the second time.
+ */
+static void inherit(struct mt__chunk *from, size_t k, mt_range *copy)
+{
+    if (moved(from, k))
+        range_take(copy);
+    else
+        from->moved[k / 64] |= (uint64_t)1 << (k % 64);
+}
+
+/* Appends a copy of range k of `from`, a chunk the new view replaces. */
+static void list_copy(struct range_list *l, struct mt__chunk *from, size_t k)
+{
+    mt_range *s = list_slot(l);
+    *s = from->ranges[k];
+    inherit(from, k, s);
+}
+
 /* Appends `r` (its references held), merged into the last range when the
  * simplification rule (docs/rendering.md) would have made them one. */
-static void push_merging(mt_range *out, size_t *n, mt_range *r)
+static void push_merging(struct range_list *l, mt_range *r)
 {
-    if (*n) {
-        mt_range *p = &out[*n - 1];
+    if (l->n) {
+        mt_range *p = &l->r[l->n - 1];
         if (p->region == r->region && p->last + 1 == r->start &&
             p->offset_in_region + (p->last - p->start) + 1 == r->offset_in_region &&
             p->readonly == r->readonly && p->nonvolatile == r->nonvolatile &&
@@ -255,28 +376,74 @@ static void push_merging(mt_range *out, size_t *n, mt_range *r)
             return;
         }
     }
-    out[(*n)++] = *r;
+    *list_slot(l) = *r;
 }
 
-/* The first range of `v` whose last address is >= `a`. */
-static size_t first_reaching(const mt_view *v, uint64_t a)
+/* A range's place in a view: chunk c, range k of it; c == nchunks: past
+ * the end. */
+struct pos {
+    size_t c, k;
+};
+
+/* The place of the first range of `v` whose last address is >= `a`. */
+static struct pos first_reaching(const mt_view *v, uint64_t a)
 {
-    size_t lo = 0, hi = v->nr;
+    size_t lo = 0, hi = v->nchunks;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v->ranges[mid].last < a)
+        const struct mt__chunk *ch = v->chunks[mid];
+        if (ch->ranges[ch->n - 1].last < a)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
+    if (lo == v->nchunks)
+        return (struct pos){lo, 0};
+    const struct mt__chunk *ch = v->chunks[lo];
+    size_t l = 0, h = ch->n;
+    while (l < h) {
+        size_t mid = l + (h - l) / 2;
+        if (ch->ranges[mid].last < a)
+            l = mid + 1;
+        else
+            h = mid;
+    }
+    return (struct pos){lo, l};
+}
+
+const mt_range *mt__view_first_reaching(const mt_view *v, uint64_t a)
+{
+    struct pos p = first_reaching(v, a);
+    return p.c < v->nchunks ? &v->chunks[p.c]->ranges[p.k] : NULL;
+}
+
+static bool pos_before(struct pos a, struct pos b)
+{
+    return a.c < b.c || (a.c == b.c && a.k < b.k);
+}
+
+static const mt_range *at(const mt_view *v, struct pos p)
+{
+    return &v->chunks[p.c]->ranges[p.k];
+}
+
+static struct pos next_pos(const mt_view *v, struct pos p)
+{
+    if (++p.k == v->chunks[p.c]->n) {
+        p.c++;
+        p.k = 0;
+    }
+    return p;
 }
 
 /*
  * The view of `root` after a change that shows only at [lo, last] of it:
- * the old view's ranges outside, the part rendered again inside, merged at
- * the two seams as a full render would. NULL if the part render met a loop
- * through an alias (the caller renders everything then).
+ * the old view's chunks outside, new chunks inside: the old ranges of the
+ * chunks the part meets (and of the ones just before and after it, where
+ * a seam can merge), the part rendered again, merged at the two seams as a
+ * full render would. Chunks left with fewer than half of MT__CHUNK_MAX
+ * ranges take a neighbour in. NULL if the part render met a loop through an
+ * alias (the caller renders everything then).
  */
 static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint64_t lo,
                             uint64_t last)
@@ -291,57 +458,86 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
         free(mid);
         return NULL;
     }
-    size_t i0 = first_reaching(old, lo);
-    size_t i1 = last == UINT64_MAX ? old->nr : first_reaching(old, last + 1);
-    /* old[i1] may start inside the part too: it is cut there */
-    size_t cap = old->nr + nmid + 2;
-    mt_range *out = mt__xmalloc(cap * sizeof(*out)), piece;
-    size_t n = 0;
-    for (size_t i = 0; i < i0; i++) {
-        out[n] = old->ranges[i];
-        range_take(&out[n++]);
-    }
-    if (i0 < old->nr && old->ranges[i0].start < lo) {
-        piece = old->ranges[i0];
+    size_t m = old->nchunks;
+    struct pos end = {m, 0};
+    struct pos i0 = first_reaching(old, lo);
+    struct pos i1 = last == UINT64_MAX ? end : first_reaching(old, last + 1);
+    /* the chunks replaced: [ca, cb), from the one holding the range before
+     * i0 to the one holding i1 */
+    size_t ca = i0.k > 0 ? i0.c : i0.c > 0 ? i0.c - 1 : 0;
+    size_t cb = i1.c < m ? i1.c + 1 : m;
+
+    struct range_list l = {0};
+    for (struct pos p = {ca, 0}; pos_before(p, i0); p = next_pos(old, p))
+        list_copy(&l, old->chunks[p.c], p.k);
+    mt_range piece;
+    if (i0.c < m && at(old, i0)->start < lo) {
+        piece = *at(old, i0);
         piece.last = lo - 1;
-        range_take(&piece);
-        out[n++] = piece;
+        inherit(old->chunks[i0.c], i0.k, &piece);
+        *list_slot(&l) = piece;
     }
     for (size_t i = 0; i < nmid; i++)
-        push_merging(out, &n, &mid[i]);
+        push_merging(&l, &mid[i]);
     free(mid);
-    size_t next = i1;
-    if (i1 < old->nr && old->ranges[i1].start <= last) {
-        /* the old range across the part's end keeps what lies beyond */
-        piece = old->ranges[i1];
-        uint64_t cut = last + 1 - piece.start;
-        piece.start = last + 1;
-        piece.offset_in_region += cut;
-        if (piece.host_)
-            piece.host_ += (uintptr_t)cut;
-        range_take(&piece);
-        push_merging(out, &n, &piece);
-        next = i1 + 1;
-    } else if (i1 < old->nr) {
-        mt_range r = old->ranges[i1];
-        range_take(&r);
-        push_merging(out, &n, &r);
-        next = i1 + 1;
+    if (i1.c < m) {
+        piece = *at(old, i1);
+        if (piece.start <= last) {
+            /* the old range across the part's end keeps what lies beyond */
+            uint64_t cut = last + 1 - piece.start;
+            piece.start = last + 1;
+            piece.offset_in_region += cut;
+            if (piece.host_)
+                piece.host_ += (uintptr_t)cut;
+        }
+        inherit(old->chunks[i1.c], i1.k, &piece);
+        push_merging(&l, &piece);
+        for (struct pos p = next_pos(old, i1); p.c < cb; p = next_pos(old, p))
+            list_copy(&l, old->chunks[p.c], p.k);
     }
-    for (size_t i = next; i < old->nr; i++) {
-        out[n] = old->ranges[i];
-        range_take(&out[n++]);
+    /* too few for a chunk of their own: take a neighbour chunk in (the
+     * ranges at a chunk boundary never merge: they did not in `old`) */
+    while (l.n < MT__CHUNK_MAX / 2 && (cb < m || ca > 0)) {
+        if (cb < m) {
+            struct mt__chunk *ch = old->chunks[cb++];
+            for (size_t i = 0; i < ch->n; i++)
+                list_copy(&l, ch, i);
+        } else {
+            struct mt__chunk *ch = old->chunks[--ca];
+            size_t n = l.n;
+            for (size_t i = 0; i < ch->n; i++)
+                list_slot(&l);
+            memmove(l.r + ch->n, l.r, n * sizeof(*l.r));
+            for (size_t i = 0; i < ch->n; i++) {
+                l.r[i] = ch->ranges[i];
+                inherit(ch, i, &l.r[i]);
+            }
+        }
     }
-    mt_view *v = mt__xcalloc(1, sizeof(*v));
-    v->ctx = ctx;
-    v->root_id = root->id_;
-    v->root_name = mt__xstrdup(mt__name(root));
-    v->ranges = n < cap ? mt__xrealloc(out, (n ? n : 1) * sizeof(*out)) : out;
-    v->nr = n;
-    mt__dispatch_build(v);
-    root_link(v, root);
-    ctx->stats.renders++;
-    ctx->stats.live_views++;
+
+    mt_view *v = view_new(ctx, root);
+    size_t keep_tail = m - cb;
+    v->chunks = mt__xmalloc((ca + chunks_for(l.n) + keep_tail + 1) * sizeof(*v->chunks));
+    memcpy(v->chunks, old->chunks, ca * sizeof(*v->chunks));
+    v->nchunks = ca;
+    chunks_push(v, l.r, l.n, false);
+    free(l.r);
+    memcpy(v->chunks + v->nchunks, old->chunks + cb, keep_tail * sizeof(*v->chunks));
+    v->nchunks += keep_tail;
+    size_t gone = 0;
+    for (size_t c = ca; c < cb; c++)
+        gone += old->chunks[c]->n;
+    v->nr = old->nr - gone + l.n;
+    /* the old view's lineage frees the replaced chunks after it */
+    old->ndead = cb - ca;
+    old->dead = mt__xmalloc((old->ndead ? old->ndead : 1) * sizeof(*old->dead));
+    memcpy(old->dead, old->chunks + ca, old->ndead * sizeof(*old->dead));
+    assert(!old->lin_next); /* a cached view is the newest of its lineage */
+    old->lin_next = v;
+    v->lin = old->lin;
+    mt__dispatch_build(v, old, ca, keep_tail);
+    mt__dispatch_warm(v, ca, v->nchunks - keep_tail, lo, last);
+    view_publish(v, root);
     return v;
 }
 
@@ -432,7 +628,27 @@ void mt__view_forget_root(mt_region *r)
 /* ---- public accessors --------------------------------------------------- */
 
 size_t mt_view_range_count(const mt_view *v) { return v->nr; }
-const mt_range *mt_view_ranges(const mt_view *v) { return v->ranges; }
+
+const mt_range *mt_view_ranges(const mt_view *v)
+{
+    if (v->nchunks <= 1)
+        return v->nchunks ? v->chunks[0]->ranges : NULL;
+    /* One contiguous copy, made on the first call (O(n)) and kept with
+     * the view; racing first callers each make one, the first stored wins. */
+    _Atomic(mt_range *) *flat = (_Atomic(mt_range *) *)&v->flat;
+    mt_range *f = atomic_load_explicit(flat, memory_order_acquire);
+    if (f)
+        return f;
+    mt_range *mine = mt__xmalloc(v->nr * sizeof(*mine)), *none = NULL;
+    size_t n = 0;
+    MT__FOR_RANGES(v, r)
+        mine[n++] = *r;
+    if (atomic_compare_exchange_strong_explicit(flat, &none, mine, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return mine;
+    free(mine);
+    return none;
+}
 mt_region *mt_view_root(const mt_view *v) { return v->root; }
 bool mt_view_is_empty_view(const mt_view *v) { return v->is_empty_view; }
 
