@@ -15,16 +15,7 @@
  * the index. */
 static const mt_range *ref_find(const mt_view *v, uint64_t addr)
 {
-    const mt_range *r = mt_view_ranges(v);
-    size_t lo = 0, hi = mt_view_range_count(v);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r[mid].last < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < mt_view_range_count(v) && r[lo].start <= addr ? &r[lo] : NULL;
+    return mt_test_ranges_find(mt_view_ranges(v), mt_view_range_count(v), addr);
 }
 
 static void check_addr(const mt_view *v, uint64_t addr)

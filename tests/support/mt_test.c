@@ -649,3 +649,22 @@ void mt_test_assert_no_regions(const mt_context *ctx)
 {
     assert_int_equal(mt_test_stats(ctx).live_regions, 0);
 }
+
+const mt_range *mt_test_ranges_find(const mt_range *r, size_t n, uint64_t addr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].last < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && r[lo].start <= addr ? &r[lo] : NULL;
+}
+
+uint64_t mt_test_env_u64(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 0) : dflt;
+}

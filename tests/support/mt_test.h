@@ -148,6 +148,14 @@ mt_region *mt_test_bg(mt_test_env *e);
 mt_test_env *mt_test_std_env(void **state);
 mt_test_env *mt_test_bg_env(void **state);
 
+/* The range of the sorted array r[0..n) holding addr, or NULL: a plain
+ * binary search, the reference the view's lookup index is checked against. */
+const mt_range *mt_test_ranges_find(const mt_range *r, size_t n, uint64_t addr);
+
+/* A longer run's setting: the environment variable `name` as a number
+ * (decimal or 0x hex), or `dflt` when it is unset or empty. */
+uint64_t mt_test_env_u64(const char *name, uint64_t dflt);
+
 /* The tests' pseudo-random numbers (xorshift64): a fixed seed replays a run
  * exactly. `*state` must not be 0. */
 static inline uint64_t mt_test_xorshift(uint64_t *state)

@@ -517,17 +517,11 @@ static void side_free(struct side *s)
     free(s->log);
 }
 
-static uint64_t env_or(const char *name, uint64_t dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 static void incremental_equals_reference(void **state)
 {
     (void)state;
-    uint64_t first = env_or("MT_INCR_SEED", 1), seeds = env_or("MT_INCR_SEEDS", 300);
-    int steps = (int)env_or("MT_INCR_STEPS", 60);
+    uint64_t first = mt_test_env_u64("MT_INCR_SEED", 1), seeds = mt_test_env_u64("MT_INCR_SEEDS", 300);
+    int steps = (int)mt_test_env_u64("MT_INCR_STEPS", 60);
     uint64_t commits = 0, renders_incr = 0, renders_full = 0;
     for (uint64_t seed = first; seed < first + seeds; seed++) {
         rng = seed * 0x9e3779b97f4a7c15ull | 1;

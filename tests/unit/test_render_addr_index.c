@@ -234,17 +234,11 @@ static bool has_index(const mt_region *c)
     return c->child_index_ && mt__children_addr(c->child_index_);
 }
 
-static uint64_t env_or(const char *name, uint64_t dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 static void renders_equal_reference(void **state)
 {
     (void)state;
-    uint64_t seeds = env_or("MT_ADDR_INDEX_SEEDS", 4);
-    int steps = (int)env_or("MT_ADDR_INDEX_STEPS", 600);
+    uint64_t seeds = mt_test_env_u64("MT_ADDR_INDEX_SEEDS", 4);
+    int steps = (int)mt_test_env_u64("MT_ADDR_INDEX_STEPS", 600);
     unsigned indexed_steps = 0;
     for (uint64_t seed = 1; seed <= seeds; seed++) {
         rng = seed * 0x9e3779b97f4a7c15ull;

@@ -254,15 +254,7 @@ static void check_lookups(const mt_view *v)
     for (int k = 0; k < 200; k++) {
         uint64_t addr = pick(SLOTS + 16) * PAGE + pick(PAGE);
         const mt_range *f = mt_view_find_range(v, addr);
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (r[mid].last < addr)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        const mt_range *want = lo < n && r[lo].start <= addr ? &r[lo] : NULL;
+        const mt_range *want = mt_test_ranges_find(r, n, addr);
         assert_true(!f == !want);
         if (f)
             assert_true(f->start == want->start && f->region == want->region);
@@ -360,16 +352,10 @@ static void side_free(struct side *s)
     free(s->log);
 }
 
-static uint64_t env_or(const char *name, uint64_t dflt)
-{
-    const char *e = getenv(name);
-    return e && *e ? strtoull(e, NULL, 0) : dflt;
-}
-
 static void chunked_views_equal_reference(void **state)
 {
     (void)state;
-    uint64_t seeds = env_or("MT_CHUNK_SEEDS", 4), steps = env_or("MT_CHUNK_STEPS", 120);
+    uint64_t seeds = mt_test_env_u64("MT_CHUNK_SEEDS", 4), steps = mt_test_env_u64("MT_CHUNK_STEPS", 120);
     static struct side a, b;
     for (uint64_t seed = 1; seed <= seeds; seed++) {
         rng = seed * 0x9e3779b97f4a7c15ull | 1;
