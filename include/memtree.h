@@ -658,8 +658,22 @@ size_t mt_view_range_count(const mt_view *v);
 /* The ranges as one sorted array. A view stores them in chunks: on a view
  * of more than 256 ranges the first call makes a copy, O(n), kept with the
  * view (docs/views.md); ranges from mt_view_find_range are not pointers
- * into it. */
+ * into it. mt_view_next_range below walks them without the copy. */
 const mt_range *mt_view_ranges(const mt_view *v);
+/*
+ * The ranges in address order without a copy, O(1) a step; what a dump or
+ * any walk over every range should use on a big view:
+ *     mt_view_cursor c = MT_VIEW_CURSOR_INIT;
+ *     for (const mt_range *r; (r = mt_view_next_range(v, &c)) != NULL;)
+ *         ...
+ * The pointers are the view's own (the same as mt_view_find_range gives)
+ * and valid while the view is. Any thread.
+ */
+typedef struct mt_view_cursor {
+    size_t chunk_, index_; /* private */
+} mt_view_cursor;
+#define MT_VIEW_CURSOR_INIT {0, 0}
+const mt_range *mt_view_next_range(const mt_view *v, mt_view_cursor *c);
 /* The flat-root; NULL for the empty view or once that region is finalised. */
 mt_region *mt_view_root(const mt_view *v);
 /* The flat-root's name, copied when the view was built ("(none)" if none). */

@@ -87,16 +87,16 @@ static void root_unlink(mt_view *v)
     v->root_pprev = NULL;
 }
 
-/* Cuts `n` ranges (their references held) into chunks, appended to
- * v->chunks: full ones from a full render (fewer chunks, fewer levels
- * for lookups), else as even as they come, so that each holds at least
- * half of MT__CHUNK_MAX when there are that many. */
-static void chunks_push(mt_view *v, const mt_range *r, size_t n, bool full)
+/* Cuts a part render's `n` ranges (their references held) into chunks
+ * appended to v->chunks, as even as they come, so that each holds at
+ * least half of MT__CHUNK_MAX when there are that many. (A full render's
+ * are cut into full ones, chunks_take_full: fewer chunks, fewer levels for
+ * lookups.) */
+static void chunks_push(mt_view *v, const mt_range *r, size_t n)
 {
     size_t k = (n + MT__CHUNK_MAX - 1) / MT__CHUNK_MAX;
     for (size_t i = 0, at = 0; i < k; i++) {
-        size_t m = full ? (n - at < MT__CHUNK_MAX ? n - at : MT__CHUNK_MAX)
-                        : n / k + (i < n % k);
+        size_t m = n / k + (i < n % k);
         v->chunks[v->nchunks++] = mt__chunk_new(r + at, m);
         at += m;
     }
@@ -106,6 +106,29 @@ static void chunks_push(mt_view *v, const mt_range *r, size_t n, bool full)
 static size_t chunks_for(size_t n)
 {
     return (n + MT__CHUNK_MAX - 1) / MT__CHUNK_MAX;
+}
+
+/* How many chunks a full render's ranges take between two shrinks of the
+ * render's array (below): 64 chunks, 768 KiB of ranges. */
+#define TAKE_STEP 64
+
+/* A full render's `n` ranges (their references held) cut into full chunks,
+ * the last first, the render's array `r` shrunk behind the cut every
+ * TAKE_STEP chunks and freed at the end: the array and the chunks never
+ * both hold every range, which for a big machine's first render would
+ * raise its peak memory by 48 bytes a range. */
+static void chunks_take_full(mt_view *v, mt_range *r, size_t n)
+{
+    size_t k = chunks_for(n);
+    for (size_t i = k; i-- > 0;) {
+        size_t at = i * MT__CHUNK_MAX;
+        v->chunks[i] = mt__chunk_new(r + at, i == k - 1 ? n - at : MT__CHUNK_MAX);
+        if (i && i % TAKE_STEP == 0)
+            r = mt__xrealloc(r, at * sizeof(*r));
+    }
+    free(r);
+    v->nchunks = k;
+    v->nr = n;
 }
 
 static mt_view *view_new(mt_context *ctx, mt_region *root)
@@ -132,8 +155,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name
     /* the render takes each range's references (docs/lifetimes.md) */
     v->cut = mt__render(ctx, root, as_name, &ranges, &n) != 0;
     v->chunks = mt__xmalloc((chunks_for(n) ? chunks_for(n) : 1) * sizeof(*v->chunks));
-    chunks_push(v, ranges, n, true);
-    free(ranges);
+    chunks_take_full(v, ranges, n);
     v->lin = mt__xcalloc(1, sizeof(*v->lin));
     v->lin->oldest = v;
     mt__dispatch_build(v, NULL, 0, 0);
@@ -520,7 +542,7 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint
     v->chunks = mt__xmalloc((ca + chunks_for(l.n) + keep_tail + 1) * sizeof(*v->chunks));
     memcpy(v->chunks, old->chunks, ca * sizeof(*v->chunks));
     v->nchunks = ca;
-    chunks_push(v, l.r, l.n, false);
+    chunks_push(v, l.r, l.n);
     free(l.r);
     memcpy(v->chunks + v->nchunks, old->chunks + cb, keep_tail * sizeof(*v->chunks));
     v->nchunks += keep_tail;
@@ -649,6 +671,18 @@ const mt_range *mt_view_ranges(const mt_view *v)
     free(mine);
     return none;
 }
+const mt_range *mt_view_next_range(const mt_view *v, mt_view_cursor *c)
+{
+    while (c->chunk_ < v->nchunks) {
+        const struct mt__chunk *k = v->chunks[c->chunk_];
+        if (c->index_ < k->n)
+            return &k->ranges[c->index_++];
+        c->chunk_++;
+        c->index_ = 0;
+    }
+    return NULL;
+}
+
 mt_region *mt_view_root(const mt_view *v) { return v->root; }
 bool mt_view_is_empty_view(const mt_view *v) { return v->is_empty_view; }
 

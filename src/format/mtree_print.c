@@ -676,14 +676,13 @@ static int dump_flat(mt_context *ctx, struct dump_out *o, unsigned flags)
         out_str(o, " Root memory region: ");
         out_str(o, mt_view_root_name(view));
         out_end_line(o);
-        size_t n = mt_view_range_count(view);
-        const mt_range *ranges = mt_view_ranges(view);
-        if (n == 0) {
+        if (mt_view_range_count(view) == 0) {
             out_str(o, "  No rendered FlatView");
             out_end_line(o);
         }
-        for (size_t i = 0; i < n; i++)
-            print_range_line(o, &ranges[i], flags);
+        mt_view_cursor c = MT_VIEW_CURSOR_INIT;
+        for (const mt_range *r; (r = mt_view_next_range(view, &c)) != NULL;)
+            print_range_line(o, r, flags);
         out_end_line(o);
     }
 out:

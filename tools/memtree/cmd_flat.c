@@ -62,10 +62,9 @@ static void flat_json(const cli_machine *cm)
         json_end_array(&j);
         json_key(&j, "ranges");
         json_begin_array(&j);
-        const mt_range *r = mt_view_ranges(g[i].view);
-        size_t nr = mt_view_range_count(g[i].view);
-        for (size_t k = 0; k < nr; k++)
-            json_range(&j, &r[k]);
+        mt_view_cursor c = MT_VIEW_CURSOR_INIT;
+        for (const mt_range *r; (r = mt_view_next_range(g[i].view, &c)) != NULL;)
+            json_range(&j, r);
         json_end_array(&j);
         json_end_object(&j);
     }
