@@ -37,6 +37,7 @@
  * "Loops through aliases"; tests/unit/test_alias_loops.c).
  */
 #include "internal.h"
+#include "util/heap32.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -620,38 +621,6 @@ static inline uint64_t start_by_start(const struct mt__render_scratch *s, size_t
 
 /* ---- 3. the sweep: a min-heap of ranks ---------------------------------- */
 
-static void heap_push(uint32_t *h, size_t *n, uint32_t rank)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (h[parent] <= rank)
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = rank;
-}
-
-static void heap_pop(uint32_t *h, size_t *n)
-{
-    uint32_t x = h[--(*n)];
-    size_t i = 0, size = *n;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= size)
-            break;
-        if (child + 1 < size && h[child + 1] < h[child])
-            child++;
-        if (h[child] >= x)
-            break;
-        h[i] = h[child];
-        i = child;
-    }
-    if (size)
-        h[i] = x;
-}
-
 /* Ended fills are removed lazily, only when they reach the top. A fill that
  * ends while a better one is on top stays buried: with regions mapped in
  * address order every new fill outranks the old ones and the heap would
@@ -664,7 +633,7 @@ static void heap_prune(uint32_t *h, size_t *n, const struct fill *f, uint64_t po
             h[live++] = h[i];
     *n = 0;
     for (size_t i = 0; i < live; i++)
-        heap_push(h, n, h[i]);
+        mt__heap32_push(h, n, h[i]);
 }
 
 /* ---- 4. emitting with QEMU's merge rule (docs/rendering.md, "Merging") ----------------------- */
@@ -740,14 +709,14 @@ static void sweep(struct mt__render_scratch *s, struct out *o)
         while (next < n && start_by_start(s, next) <= pos) {
             if (sorted && next + SWEEP_PREFETCH < n)
                 __builtin_prefetch(&f[s->order[next + SWEEP_PREFETCH].rank]);
-            heap_push(heap, &hn, rank_by_start(s, next++));
+            mt__heap32_push(heap, &hn, rank_by_start(s, next++));
         }
         if (hn >= prune_at) {
             heap_prune(heap, &hn, f, pos);
             prune_at = 2 * hn + 32;
         }
         while (hn && f[heap[0]].last < pos)
-            heap_pop(heap, &hn);
+            mt__heap32_pop(heap, &hn);
         if (hn == 0)
             continue;
         struct fill *winner = &f[heap[0]];
