@@ -105,6 +105,15 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
 #define MT__HINT_MAX_BITS 22 /* 16 MiB of slots at most */
 #define MT__HINT_CHUNK_BITS 8 /* log2(MT__CHUNK_MAX) */
 
+/* Where a chunk's ranges are and how many: a copy of its header beside
+ * the chunk array, so that a hint-table slot reaches its range with one
+ * dependent load fewer than through the chunk pointer (the chunk's header
+ * line is then not read at all). */
+struct mt__chunk_base {
+    const mt_range *ranges;
+    size_t n;
+};
+
 /* A hint table, shared by the views of one lineage (writer-counted). */
 struct mt__hints {
     size_t refs;
@@ -117,6 +126,7 @@ struct mt__dispatch {
     /* read by every lookup: one cache line with the first three levels */
     struct mt__chunk *const *chunks; /* the view's */
     uint32_t *hints;                 /* the hint table's slots; NULL: none */
+    const struct mt__chunk_base *base; /* one per chunk, in `keys`' block */
     size_t nchunks;
     uint8_t levels;
     uint8_t isa;
@@ -165,10 +175,10 @@ static inline const mt_range *mt__dispatch_find_hinted(struct mt__dispatch *d, u
         size_t c = s >> MT__HINT_CHUNK_BITS, k = s & ((1u << MT__HINT_CHUNK_BITS) - 1);
         /* the slot may name a chunk or range this view does not have */
         if (__builtin_expect(c < d->nchunks, 1)) {
-            const struct mt__chunk *ch = d->chunks[c];
-            if (__builtin_expect(k < ch->n && mt__range_holds(&ch->ranges[k], addr), 1)) {
-                mt__set_mru(d, &ch->ranges[k]);
-                return &ch->ranges[k];
+            const struct mt__chunk_base *b = &d->base[c];
+            if (__builtin_expect(k < b->n && mt__range_holds(&b->ranges[k], addr), 1)) {
+                mt__set_mru(d, &b->ranges[k]);
+                return &b->ranges[k];
             }
         }
     }

@@ -157,7 +157,7 @@ static inline const mt_range *locate(const struct mt__dispatch *d, uint64_t addr
 #endif
     else
         k = rank_scalar(d, addr, &c);
-    const mt_range *r = &d->chunks[c]->ranges[k - 1];
+    const mt_range *r = &d->base[c].ranges[k - 1];
     *chunk = c;
     return addr <= r->last ? r : NULL;
 }
@@ -184,7 +184,7 @@ const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
     mt__set_mru(d, r);
     if (d->hints)
         set_slot(&d->hints[mt__hint_slot(d, addr)],
-                 slot_value(c, (size_t)(r - d->chunks[c]->ranges)));
+                 slot_value(c, (size_t)(r - d->base[c].ranges)));
     return r;
 }
 
@@ -314,7 +314,9 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
 
     size_t head = round_up(sizeof(struct mt__dispatch), 64);
     struct mt__dispatch *d = aligned_alloc(64, head);
-    uint64_t *keys = aligned_alloc(64, total * sizeof(uint64_t));
+    /* the levels, then the chunk bases (total is a multiple of 16 keys) */
+    uint64_t *keys = aligned_alloc(
+        64, round_up(total * sizeof(uint64_t) + v->nchunks * sizeof(struct mt__chunk_base), 64));
     if (!d || !keys) {
         mt__diag(v->ctx, -ENOMEM, "out of memory building a lookup index of %zu ranges",
                  v->nr);
@@ -329,7 +331,7 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
     d->keys = keys;
     /* the chunks' trees (root node, leaves) and the ranges' host_ fields,
      * which serve only the fast path: counted here, as full chunks */
-    d->bytes = head + total * sizeof(uint64_t) +
+    d->bytes = head + total * sizeof(uint64_t) + v->nchunks * sizeof(struct mt__chunk_base) +
                v->nchunks * MT__NODE_KEYS * sizeof(uint64_t) +
                v->nr * (sizeof(uint64_t) + sizeof(uintptr_t));
 
@@ -340,21 +342,29 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
         d->level[l] = keys + at;
         at += round_up(count[from_leaf], MT__NODE_KEYS);
     }
-    /* The leaf level: a chunk's first start. Those of the chunks a part
-     * render kept are copied from the old index: reading them from the
-     * chunks would touch every chunk. */
+    /* The leaf level (a chunk's first start) and the chunk bases. Those of
+     * the chunks a part render kept are copied from the old index: reading
+     * them from the chunks would touch every chunk. */
     uint64_t *leaf = (uint64_t *)d->level[levels - 1];
+    struct mt__chunk_base *base = (struct mt__chunk_base *)(keys + total);
+    d->base = base;
     size_t fresh_end = v->nchunks - keep_tail;
     if (from && from->dispatch) {
-        const uint64_t *old = from->dispatch->level[from->dispatch->levels - 1];
+        const struct mt__dispatch *o = from->dispatch;
+        const uint64_t *old = o->level[o->levels - 1];
         memcpy(leaf, old, keep_head * sizeof(*leaf));
         memcpy(leaf + fresh_end, old + from->nchunks - keep_tail, keep_tail * sizeof(*leaf));
+        memcpy(base, o->base, keep_head * sizeof(*base));
+        memcpy(base + fresh_end, o->base + from->nchunks - keep_tail,
+               keep_tail * sizeof(*base));
     } else {
         keep_head = 0;
         fresh_end = v->nchunks;
     }
-    for (size_t c = keep_head; c < fresh_end; c++)
+    for (size_t c = keep_head; c < fresh_end; c++) {
         leaf[c] = v->chunks[c]->ranges[0].start;
+        base[c] = (struct mt__chunk_base){v->chunks[c]->ranges, v->chunks[c]->n};
+    }
     for (size_t i = v->nchunks; i < round_up(v->nchunks, MT__NODE_KEYS); i++)
         leaf[i] = UINT64_MAX;
     for (unsigned l = levels - 1; l-- > 0;) {
