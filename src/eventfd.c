@@ -19,7 +19,7 @@ struct region_fds {
     const mt_region *r;
     uint64_t id;
     size_t n;
-    struct mt__eventfd fds[]; /* sorted, see fd_cmp */
+    struct mt__eventfd fds[]; /* sorted, mt__eventfd_cmp */
 };
 
 struct mt__eventfd_table {
@@ -27,9 +27,8 @@ struct mt__eventfd_table {
     struct region_fds *regions[]; /* sorted by region pointer */
 };
 
-/* QEMU's order (memory_region_ioeventfd_before): offset, size, match flag,
- * data when matched, notifier. */
-static int fd_cmp(const struct mt__eventfd *a, const struct mt__eventfd *b)
+/* QEMU's order (memory_region_ioeventfd_before); internal.h. */
+int mt__eventfd_cmp(const struct mt__eventfd *a, const struct mt__eventfd *b)
 {
     if (a->offset != b->offset)
         return a->offset < b->offset ? -1 : 1;
@@ -181,9 +180,9 @@ int mt_region_add_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
     size_t n;
     const struct mt__eventfd *cur = mt__region_eventfds(r, &n);
     size_t pos = 0;
-    while (pos < n && fd_cmp(&cur[pos], &fd) < 0)
+    while (pos < n && mt__eventfd_cmp(&cur[pos], &fd) < 0)
         pos++;
-    if (pos < n && fd_cmp(&cur[pos], &fd) == 0)
+    if (pos < n && mt__eventfd_cmp(&cur[pos], &fd) == 0)
         return mt__diag(r->ctx_, -EEXIST,
                         "mt_region_add_eventfd '%s': eventfd at 0x%" PRIx64 " already there",
                         mt__name(r), offset);
@@ -209,7 +208,7 @@ int mt_region_del_eventfd(mt_region *r, uint64_t offset, unsigned size, bool mat
     size_t n;
     const struct mt__eventfd *cur = mt__region_eventfds(r, &n);
     size_t pos = 0;
-    while (pos < n && fd_cmp(&cur[pos], &fd) != 0)
+    while (pos < n && mt__eventfd_cmp(&cur[pos], &fd) != 0)
         pos++;
     if (pos == n)
         return mt__diag(r->ctx_, -ENOENT,

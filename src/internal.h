@@ -450,8 +450,11 @@ struct mt__eventfd {
     bool match_data;
     mt_event_notifier *notifier;
 };
-/* A region's eventfds, sorted by (offset, size, match_data, data,
- * notifier), for listeners; *n = 0 if none. Writer only. */
+/* QEMU's order of eventfds: offset (or address), size, match flag, data
+ * when matched, notifier. */
+int mt__eventfd_cmp(const struct mt__eventfd *a, const struct mt__eventfd *b);
+/* A region's eventfds, sorted by mt__eventfd_cmp, for listeners; *n = 0
+ * if none. Writer only. */
 const struct mt__eventfd *mt__region_eventfds(const mt_region *r, size_t *n);
 /* Drops a region's eventfds (finalisation). Writer only. */
 void mt__region_eventfds_clear(mt_region *r);
@@ -496,7 +499,9 @@ struct mt_address_space {
     mt_view *view;           /* current, one reference held; RCU-published */
     mt_view *next_view;      /* built by a commit, not yet published */
     mt_listener *listeners;  /* ascending priority */
-    struct mt__as_eventfd *eventfds; /* what listeners were last told */
+    /* what listeners were last told, `offset` holding the address in the
+     * address space (listener.c) */
+    struct mt__eventfd *eventfds;
     size_t neventfds;
     mt_address_space *next, *prev;
 };

@@ -290,41 +290,17 @@ void mt__listeners_nops(mt_address_space *as, mt_view *v)
 
 /* ---- eventfds ------------------------------------------------------------------- */
 
-struct mt__as_eventfd {
-    uint64_t addr;
-    unsigned size;
-    bool match_data;
-    uint64_t data;
-    mt_event_notifier *notifier;
-};
-
-/* QEMU's order: address, size, match flag, data (when matched), notifier. */
-static int as_fd_cmp(const struct mt__as_eventfd *a, const struct mt__as_eventfd *b)
+static int fd_qsort(const void *a, const void *b)
 {
-    if (a->addr != b->addr)
-        return a->addr < b->addr ? -1 : 1;
-    if (a->size != b->size)
-        return a->size < b->size ? -1 : 1;
-    if (a->match_data != b->match_data)
-        return a->match_data < b->match_data ? -1 : 1;
-    if (a->match_data && a->data != b->data)
-        return a->data < b->data ? -1 : 1;
-    if (a->notifier != b->notifier)
-        return (uintptr_t)a->notifier < (uintptr_t)b->notifier ? -1 : 1;
-    return 0;
-}
-
-static int as_fd_qsort(const void *a, const void *b)
-{
-    return as_fd_cmp(a, b);
+    return mt__eventfd_cmp(a, b);
 }
 
 /* Every eventfd of the regions of v's ranges, moved into address-space
  * coordinates, that intersects its range (QEMU's strict intersection: a
  * size-0 eventfd counts only strictly inside the range). */
-static struct mt__as_eventfd *collect_eventfds(const mt_view *v, size_t *out_n)
+static struct mt__eventfd *collect_eventfds(const mt_view *v, size_t *out_n)
 {
-    struct mt__as_eventfd *all = NULL;
+    struct mt__eventfd *all = NULL;
     size_t n = 0, cap = 0;
     MT__FOR_RANGES(v, r) {
         size_t nfd;
@@ -335,25 +311,24 @@ static struct mt__as_eventfd *collect_eventfds(const mt_view *v, size_t *out_n)
             mt__i128 end = a + fds[k].size, rend = (mt__i128)r->last + 1;
             if (!((mt__i128)r->start < end && a < rend))
                 continue;
-            if (n == cap)
-                all = mt__xrealloc(all, (cap = cap * 2 + 8) * sizeof(*all));
-            all[n++] = (struct mt__as_eventfd){(uint64_t)a, fds[k].size,
-                                               fds[k].match_data, fds[k].data,
-                                               fds[k].notifier};
+            /* the same eventfd, at its address in the address space */
+            struct mt__eventfd *f = &MT__PUSH(all, n, cap);
+            *f = fds[k];
+            f->offset = (uint64_t)a;
         }
     }
     if (n > 1)
-        qsort(all, n, sizeof(*all), as_fd_qsort);
+        qsort(all, n, sizeof(*all), fd_qsort);
     *out_n = n;
     return all;
 }
 
-static void send_fd(mt_listener *l, const struct mt__as_eventfd *f, bool add)
+static void send_fd(mt_listener *l, const struct mt__eventfd *f, bool add)
 {
     void (*fn)(mt_listener *, uint64_t, unsigned, bool, uint64_t, mt_event_notifier *) =
         add ? l->eventfd_add : l->eventfd_del;
     if (fn)
-        fn(l, f->addr, f->size, f->match_data, f->data, f->notifier);
+        fn(l, f->offset, f->size, f->match_data, f->data, f->notifier);
 }
 
 void mt__listeners_eventfds(mt_address_space *as)
@@ -367,10 +342,10 @@ void mt__listeners_eventfds(mt_address_space *as)
         return;
     }
     size_t n = 0;
-    struct mt__as_eventfd *now = as->root ? collect_eventfds(as->view, &n) : NULL;
+    struct mt__eventfd *now = as->root ? collect_eventfds(as->view, &n) : NULL;
     size_t i = 0, j = 0;
     while (i < as->neventfds || j < n) {
-        int c = i == as->neventfds ? 1 : j == n ? -1 : as_fd_cmp(&as->eventfds[i], &now[j]);
+        int c = i == as->neventfds ? 1 : j == n ? -1 : mt__eventfd_cmp(&as->eventfds[i], &now[j]);
         if (c < 0) {
             MT__FOR_AS_FORWARD(l, as)
                 send_fd(l, &as->eventfds[i], false);
