@@ -367,10 +367,8 @@ static inline mt_region *const *frame_slots(const struct mt__render_scratch *s,
 static void push_frame(struct walk *w, mt_region *r, mt__i128 base, mt__i128 lo,
                        mt__i128 hi, uint8_t in_flags, uint8_t flags, uint8_t loops)
 {
-    if (w->depth == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 64;
-        w->stack = mt__xrealloc(w->stack, w->cap * sizeof(*w->stack));
-    }
+    if (w->depth == w->cap)
+        mt__grow(&w->stack, &w->cap, w->depth + 1, sizeof(*w->stack));
     size_t n;
     uint32_t sel;
     mt_region *const *children = frame_children(w->s, r, base, lo, hi, loops, &n, &sel);

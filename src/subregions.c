@@ -215,9 +215,7 @@ static void walk_push(struct walk_stack *st, mt_region *r)
     if (r->walk_mark_ == st->mark)
         return;
     r->walk_mark_ = st->mark;
-    if (st->n == st->cap)
-        st->items = mt__xrealloc(st->items, (st->cap = st->cap * 2 + 16) * sizeof(r));
-    st->items[st->n++] = r;
+    MT__PUSH(st->items, st->n, st->cap) = r;
 }
 
 /* Would mapping `sub` into `c` make a container cycle, that is, is `c`

@@ -354,9 +354,7 @@ struct range_list {
 
 static mt_range *list_slot(struct range_list *l)
 {
-    if (l->n == l->cap)
-        l->r = mt__xrealloc(l->r, (l->cap = l->cap * 2 + 64) * sizeof(*l->r));
-    return &l->r[l->n++];
+    return &MT__PUSH(l->r, l->n, l->cap);
 }
 
 /*
