@@ -26,7 +26,15 @@
 #ifdef MT__TSAN
 /* ThreadSanitizer does not see liburcu's ordering: leaving a section must
  * look like what mt_read_unlock does, so the out-of-line call is used. */
+static inline bool mt__rcu_reader_ready(void)
+{
+    return true; /* mt_read_lock registers */
+}
 static inline void mt__rcu_read_lock(void)
+{
+    mt_read_lock();
+}
+static inline void mt__rcu_read_lock_registered(void)
 {
     mt_read_lock();
 }
@@ -38,10 +46,19 @@ static inline void mt__rcu_read_unlock(void)
 /* A thread's first read registers it (rcu.c): a read-side section of an
  * unregistered thread would protect nothing. The test is a load of the
  * flag liburcu keeps next to the nesting count. */
+static inline bool mt__rcu_reader_ready(void)
+{
+    return URCU_TLS(urcu_memb_reader).registered;
+}
 static inline void mt__rcu_read_lock(void)
 {
     if (__builtin_expect(!URCU_TLS(urcu_memb_reader).registered, 0))
         mt__reader_register_slow();
+    urcu_memb_read_lock();
+}
+/* For a caller that has checked mt__rcu_reader_ready: no call at all. */
+static inline void mt__rcu_read_lock_registered(void)
+{
     urcu_memb_read_lock();
 }
 static inline void mt__rcu_read_unlock(void)
@@ -165,11 +182,14 @@ static inline void mt__set_mru(struct mt__dispatch *d, const mt_range *r)
         __atomic_store_n(&d->mru, r, __ATOMIC_RELAXED);
 }
 
-/* After the most-recent hint missed: the hint table, then the walk. Either
- * way the range found becomes the most recent, so that a run of accesses
- * to it takes the shortest path from its second access on. */
-static inline const mt_range *mt__dispatch_find_hinted(struct mt__dispatch *d, uint64_t addr)
+/* The two hints alone: the range they name for addr, or NULL where both
+ * miss (the walk then answers, mt__dispatch_find_slow). No call: callers
+ * that keep their fast path free of calls need no stack frame. */
+static inline const mt_range *mt__dispatch_find_quick(struct mt__dispatch *d, uint64_t addr)
 {
+    const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
+    if (__builtin_expect(mt__range_holds(r, addr), 1))
+        return r;
     if (__builtin_expect(d->hints != NULL, 1)) {
         uint32_t s = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
         size_t c = s >> MT__HINT_CHUNK_BITS, k = s & ((1u << MT__HINT_CHUNK_BITS) - 1);
@@ -177,43 +197,51 @@ static inline const mt_range *mt__dispatch_find_hinted(struct mt__dispatch *d, u
         if (__builtin_expect(c < d->nchunks, 1)) {
             const struct mt__chunk_base *b = &d->base[c];
             if (__builtin_expect(k < b->n && mt__range_holds(&b->ranges[k], addr), 1)) {
-                mt__set_mru(d, &b->ranges[k]);
-                return &b->ranges[k];
+                /* found by the table: the most recent from now on, so that
+                 * a run of accesses to it takes the shortest path */
+                r = &b->ranges[k];
+                mt__set_mru(d, r);
+                return r;
             }
         }
     }
-    return mt__dispatch_find_slow(d, addr);
+    return NULL;
 }
 
-/* The range of `v` containing addr, or NULL. The hit path is a load of the
- * hint and one unsigned compare: addr - start <= last - start. */
+/* The range of `v` containing addr, or NULL: the hints (the hit path is a
+ * load of the most recent range and one unsigned compare, addr - start <=
+ * last - start), then the walk. */
 static inline const mt_range *mt__dispatch_find(const mt_view *v, uint64_t addr)
 {
     struct mt__dispatch *d = v->dispatch;
     if (__builtin_expect(!d, 0))
         return NULL; /* the empty view, or a view without ranges */
-    const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
-    if (__builtin_expect(mt__range_holds(r, addr), 1))
-        return r;
-    return mt__dispatch_find_hinted(d, addr);
+    const mt_range *r = mt__dispatch_find_quick(d, addr);
+    return __builtin_expect(r != NULL, 1) ? r : mt__dispatch_find_slow(d, addr);
 }
 
 /* What an access asks of a RAM range for the fast path. */
 enum { MT__FAST_READ, MT__FAST_WRITE };
 
-/* If one RAM range holds all `len` bytes at addr and allows the access
- * (reads: any RAM, ROM included; writes: not readonly, no dirty logging):
- * true, and *host is their backing. Reads nothing but the range. */
-static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, int access,
-                                uint8_t **host)
+/* If RAM range r (or NULL) holds all `len` bytes at addr and allows the
+ * access (reads: any RAM, ROM included; writes: not readonly, no dirty
+ * logging): true, and *host is their backing. Reads nothing but the range. */
+static inline bool mt__ram_host_of(const mt_range *r, uint64_t addr, uint64_t len, int access,
+                                   uint8_t **host)
 {
-    const mt_range *r = mt__dispatch_find(v, addr);
     if (!r || !r->host_ || len - 1 > r->last - addr)
         return false;
     if (access == MT__FAST_WRITE && (r->readonly || r->dirty_log_mask))
         return false;
     *host = (uint8_t *)(r->host_ + (addr - r->start));
     return true;
+}
+
+/* The same for the range of `v` holding addr. */
+static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, int access,
+                                uint8_t **host)
+{
+    return mt__ram_host_of(mt__dispatch_find(v, addr), addr, len, access, host);
 }
 
 /* ---- results that hold references (access_map.c) ----------------------------------- */

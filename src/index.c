@@ -409,10 +409,10 @@ void mt__dispatch_free(mt_view *v)
 
 /* The most-recent hint missed: the hint table, then the walk. Out of line,
  * so that the hit path of mt_view_lookup needs no stack frame. */
-static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__dispatch *d,
-                                                  uint64_t addr, mt_section *out)
+static void __attribute__((noinline)) lookup_miss(const mt_view *v, uint64_t addr,
+                                                  mt_section *out)
 {
-    const mt_range *r = mt__dispatch_find_hinted(d, addr);
+    const mt_range *r = mt__dispatch_find(v, addr);
     if (r)
         mt__section_of(out, r, v, NULL);
     else
@@ -441,7 +441,7 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
     if (__builtin_expect(mt__range_holds(r, addr), 1))
         mt__section_of(out, r, v, NULL);
     else
-        lookup_miss(v, d, addr, out);
+        lookup_miss(v, addr, out);
 }
 
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
