@@ -104,9 +104,10 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  * readers value costs a walk, never a wrong answer:
  *   - the most recently found range (`mru`): a run of accesses to one
  *     region costs a load and a compare;
- *   - the hint table: 2^hint_bits slots, each the range last found for an
- *     address hashing there, as its chunk's index << 8 | its index in the
- *     chunk. The hash is of the address's granule (its bits above
+ *   - the hint table: 2^(64 - hint_keep) slots, each the range last found for an
+ *     address hashing there, as its chunk's index << 14 | its byte offset
+ *     in the chunk's ranges (so that reaching it takes an add, not a
+ *     multiply). The hash is of the address's granule (its bits above
  *     hint_shift, the median range size rounded down to a power of two),
  *     so every address of a small range shares a slot and a working set of
  *     up to about as many ranges as slots is answered without walking.
@@ -116,19 +117,23 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  *     rendered again (a range a split or a shift moved to another place
  *     is found by a walk once, then stored again); a view gets a new
  *     table when its ranges outgrow it (amortised: the table doubles).
- * A view with more chunks than a slot can name (2^24) has no table.
+ *     A slot's chunk index is masked to the view's chunk array, which is
+ *     padded to a power of two with empty entries: a slot another view
+ *     wrote names one of ours, or an empty one, with no compare.
+ * A view with more chunks than a slot can name (2^18) has no table.
  */
 #define MT__HINT_MIN_BITS 4
 #define MT__HINT_MAX_BITS 22 /* 16 MiB of slots at most */
-#define MT__HINT_CHUNK_BITS 8 /* log2(MT__CHUNK_MAX) */
+#define MT__HINT_OFFSET_BITS 14 /* MT__CHUNK_MAX * sizeof(mt_range) <= 2^14 */
+#define MT__HINT_MAX_CHUNKS ((size_t)1 << (32 - MT__HINT_OFFSET_BITS))
 
-/* Where a chunk's ranges are and how many: a copy of its header beside
- * the chunk array, so that a hint-table slot reaches its range with one
- * dependent load fewer than through the chunk pointer (the chunk's header
- * line is then not read at all). */
+/* Where a chunk's ranges are and their size in bytes: a copy of its header
+ * beside the chunk array, so that a hint-table slot reaches its range with
+ * one dependent load fewer than through the chunk pointer (the chunk's
+ * header line is then not read at all). An empty entry pads the array. */
 struct mt__chunk_base {
-    const mt_range *ranges;
-    size_t n;
+    const char *ranges;
+    size_t bytes;
 };
 
 /* A hint table, shared by the views of one lineage (writer-counted). */
@@ -143,11 +148,12 @@ struct mt__dispatch {
     /* read by every lookup: one cache line with the first three levels */
     struct mt__chunk *const *chunks; /* the view's */
     uint32_t *hints;                 /* the hint table's slots; NULL: none */
-    const struct mt__chunk_base *base; /* one per chunk, in `keys`' block */
+    const struct mt__chunk_base *base; /* one per chunk, padded, in `keys`' block */
     size_t nchunks;
+    size_t base_mask;                  /* the padded length of `base` - 1 */
     uint8_t levels;
     uint8_t isa;
-    uint8_t hint_bits;
+    uint8_t hint_keep;  /* 64 - log2(slots): the hash bits dropped */
     uint8_t hint_shift;
     const uint64_t *level[MT__MAX_LEVELS]; /* [0] is the top node */
     uint64_t *keys;                         /* every level, one block */
@@ -171,7 +177,7 @@ static inline bool mt__range_holds(const mt_range *r, uint64_t addr)
  * granules a fixed stride apart still spread over every slot. */
 static inline size_t mt__hint_slot(const struct mt__dispatch *d, uint64_t addr)
 {
-    return (size_t)(((addr >> d->hint_shift) * 0x9e3779b97f4a7c15ull) >> (64 - d->hint_bits));
+    return (size_t)(((addr >> d->hint_shift) * 0x9e3779b97f4a7c15ull) >> d->hint_keep);
 }
 
 /* Stores the most-recent hint only on change: readers that keep finding
@@ -192,14 +198,14 @@ static inline const mt_range *mt__dispatch_find_quick(struct mt__dispatch *d, ui
         return r;
     if (__builtin_expect(d->hints != NULL, 1)) {
         uint32_t s = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
-        size_t c = s >> MT__HINT_CHUNK_BITS, k = s & ((1u << MT__HINT_CHUNK_BITS) - 1);
         /* the slot may name a chunk or range this view does not have */
-        if (__builtin_expect(c < d->nchunks, 1)) {
-            const struct mt__chunk_base *b = &d->base[c];
-            if (__builtin_expect(k < b->n && mt__range_holds(&b->ranges[k], addr), 1)) {
+        const struct mt__chunk_base *b = &d->base[(s >> MT__HINT_OFFSET_BITS) & d->base_mask];
+        size_t at = s & (((uint32_t)1 << MT__HINT_OFFSET_BITS) - 1);
+        if (__builtin_expect(at < b->bytes, 1)) {
+            r = (const mt_range *)(b->ranges + at);
+            if (__builtin_expect(mt__range_holds(r, addr), 1)) {
                 /* found by the table: the most recent from now on, so that
                  * a run of accesses to it takes the shortest path */
-                r = &b->ranges[k];
                 mt__set_mru(d, r);
                 return r;
             }
