@@ -585,7 +585,8 @@ read_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, uint8
  * frame (saving and restoring the registers that a call in the middle
  * needed was a sixth of the instructions of a read): `*_checked` checks
  * the arguments and enters the read-side section, `*_in_section` does the
- * access inside a section entered by its caller and leaves it.
+ * access inside a section entered by its caller and leaves it, starting
+ * from what the hints found (a walk where they found nothing).
  */
 static inline bool fast_args(const mt_address_space *as, uint64_t addr, const void *buf,
                              uint64_t len)
@@ -594,13 +595,21 @@ static inline bool fast_args(const mt_address_space *as, uint64_t addr, const vo
            mt__rcu_reader_ready();
 }
 
-/* Inside the section: the RAM bytes of a fast access, if the hints name
- * their range and it allows the access. */
-static inline bool fast_host(const mt_address_space *as, uint64_t addr, uint64_t len,
-                             int access, uint8_t **host)
+/* Inside the section: the range the hints name for addr, or NULL. */
+static inline const mt_range *fast_range(const mt_address_space *as, uint64_t addr)
 {
     struct mt__dispatch *d = mt__as_view(as)->dispatch;
-    return d && mt__ram_host_of(mt__dispatch_find_quick(d, addr), addr, len, access, host);
+    return d ? mt__dispatch_find_quick(d, addr) : NULL;
+}
+
+/* The range holding addr in the view the caller loaded: `hinted` if the
+ * hints found it, else the walk's answer (NULL: unassigned). */
+static inline const mt_range *general_range(const mt_view *v, uint64_t addr,
+                                            const mt_range *hinted)
+{
+    if (hinted)
+        return hinted;
+    return v->dispatch ? mt__dispatch_find_slow(v->dispatch, addr) : NULL;
 }
 
 /* len is 1, 2, 4 or 8: each copy one move */
@@ -614,13 +623,17 @@ static inline void copy_small(void *dst, const void *src, uint64_t len)
     }
 }
 
+/* `hinted`: the range the short path's hints found, which may be of an
+ * older view than the one loaded here (both live until the section ends:
+ * the access is made in one of them, whichever is used) */
 static mt_result __attribute__((noinline))
-read_in_section(mt_address_space *as, uint64_t addr, mt_attrs attrs, void *buf, uint64_t len)
+read_in_section(mt_address_space *as, uint64_t addr, mt_attrs attrs, void *buf, uint64_t len,
+                const mt_range *hinted)
 {
     mt_view *v = mt__as_view(as);
     mt_result res = MT_RESULT_OK;
     uint8_t *host;
-    if (mt__ram_host(v, addr, len, MT__FAST_READ, &host))
+    if (mt__ram_host_of(general_range(v, addr, hinted), addr, len, MT__FAST_READ, &host))
         copy_bytes(buf, host, len);
     else
         res = read_loop(as, v, addr, attrs, buf, len);
@@ -636,7 +649,7 @@ read_checked(mt_address_space *as, uint64_t addr, mt_attrs attrs, void *buf, uin
     if (!len)
         return MT_RESULT_OK;
     mt__rcu_read_lock();
-    return read_in_section(as, addr, attrs, buf, len);
+    return read_in_section(as, addr, attrs, buf, len, fast_range(as, addr));
 }
 
 mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs attrs,
@@ -645,9 +658,10 @@ mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs at
     if (__builtin_expect(!fast_args(as, addr, buf, len), 0))
         return read_checked(as, addr, attrs, buf, len);
     mt__rcu_read_lock_registered();
+    const mt_range *r = fast_range(as, addr);
     uint8_t *host;
-    if (__builtin_expect(!fast_host(as, addr, len, MT__FAST_READ, &host), 0))
-        return read_in_section(as, addr, attrs, buf, len);
+    if (__builtin_expect(!mt__ram_host_of(r, addr, len, MT__FAST_READ, &host), 0))
+        return read_in_section(as, addr, attrs, buf, len, r);
     copy_small(buf, host, len);
     mt__rcu_read_unlock();
     return MT_RESULT_OK;
@@ -703,12 +717,12 @@ write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, cons
 
 static mt_result __attribute__((noinline))
 write_in_section(mt_address_space *as, uint64_t addr, mt_attrs attrs, const void *buf,
-                 uint64_t len)
+                 uint64_t len, const mt_range *hinted)
 {
     mt_view *v = mt__as_view(as);
     mt_result res = MT_RESULT_OK;
     uint8_t *host;
-    if (mt__ram_host(v, addr, len, MT__FAST_WRITE, &host))
+    if (mt__ram_host_of(general_range(v, addr, hinted), addr, len, MT__FAST_WRITE, &host))
         copy_bytes(host, buf, len);
     else
         res = write_loop(as, v, addr, attrs, buf, len);
@@ -725,7 +739,7 @@ write_checked(mt_address_space *as, uint64_t addr, mt_attrs attrs, const void *b
     if (!len)
         return MT_RESULT_OK;
     mt__rcu_read_lock();
-    return write_in_section(as, addr, attrs, buf, len);
+    return write_in_section(as, addr, attrs, buf, len, fast_range(as, addr));
 }
 
 mt_result mt_address_space_write(mt_address_space *as, uint64_t addr, mt_attrs attrs,
@@ -734,9 +748,10 @@ mt_result mt_address_space_write(mt_address_space *as, uint64_t addr, mt_attrs a
     if (__builtin_expect(!fast_args(as, addr, buf, len), 0))
         return write_checked(as, addr, attrs, buf, len);
     mt__rcu_read_lock_registered();
+    const mt_range *r = fast_range(as, addr);
     uint8_t *host;
-    if (__builtin_expect(!fast_host(as, addr, len, MT__FAST_WRITE, &host), 0))
-        return write_in_section(as, addr, attrs, buf, len);
+    if (__builtin_expect(!mt__ram_host_of(r, addr, len, MT__FAST_WRITE, &host), 0))
+        return write_in_section(as, addr, attrs, buf, len, r);
     copy_small(host, buf, len);
     mt__rcu_read_unlock();
     return MT_RESULT_OK;

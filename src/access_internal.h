@@ -243,13 +243,6 @@ static inline bool mt__ram_host_of(const mt_range *r, uint64_t addr, uint64_t le
     return true;
 }
 
-/* The same for the range of `v` holding addr. */
-static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, int access,
-                                uint8_t **host)
-{
-    return mt__ram_host_of(mt__dispatch_find(v, addr), addr, len, access, host);
-}
-
 /* ---- results that hold references (access_map.c) ----------------------------------- */
 
 /* What a section from find or copy holds (mt_section.held_). */
