@@ -26,7 +26,15 @@
 #ifdef MT__TSAN
 /* ThreadSanitizer does not see liburcu's ordering: leaving a section must
  * look like what mt_read_unlock does, so the out-of-line call is used. */
+static inline bool mt__rcu_reader_ready(void)
+{
+    return true; /* mt_read_lock registers */
+}
 static inline void mt__rcu_read_lock(void)
+{
+    mt_read_lock();
+}
+static inline void mt__rcu_read_lock_registered(void)
 {
     mt_read_lock();
 }
@@ -38,10 +46,19 @@ static inline void mt__rcu_read_unlock(void)
 /* A thread's first read registers it (rcu.c): a read-side section of an
  * unregistered thread would protect nothing. The test is a load of the
  * flag liburcu keeps next to the nesting count. */
+static inline bool mt__rcu_reader_ready(void)
+{
+    return URCU_TLS(urcu_memb_reader).registered;
+}
 static inline void mt__rcu_read_lock(void)
 {
     if (__builtin_expect(!URCU_TLS(urcu_memb_reader).registered, 0))
         mt__reader_register_slow();
+    urcu_memb_read_lock();
+}
+/* For a caller that has checked mt__rcu_reader_ready: no call at all. */
+static inline void mt__rcu_read_lock_registered(void)
+{
     urcu_memb_read_lock();
 }
 static inline void mt__rcu_read_unlock(void)
@@ -87,9 +104,10 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  * readers value costs a walk, never a wrong answer:
  *   - the most recently found range (`mru`): a run of accesses to one
  *     region costs a load and a compare;
- *   - the hint table: 2^hint_bits slots, each the range last found for an
- *     address hashing there, as its chunk's index << 8 | its index in the
- *     chunk. The hash is of the address's granule (its bits above
+ *   - the hint table: 2^(64 - hint_keep) slots, each the range last found for an
+ *     address hashing there, as its chunk's index << 14 | its byte offset
+ *     in the chunk's ranges (so that reaching it takes an add, not a
+ *     multiply). The hash is of the address's granule (its bits above
  *     hint_shift, the median range size rounded down to a power of two),
  *     so every address of a small range shares a slot and a working set of
  *     up to about as many ranges as slots is answered without walking.
@@ -99,19 +117,23 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  *     rendered again (a range a split or a shift moved to another place
  *     is found by a walk once, then stored again); a view gets a new
  *     table when its ranges outgrow it (amortised: the table doubles).
- * A view with more chunks than a slot can name (2^24) has no table.
+ *     A slot's chunk index is masked to the view's chunk array, which is
+ *     padded to a power of two with empty entries: a slot another view
+ *     wrote names one of ours, or an empty one, with no compare.
+ * A view with more chunks than a slot can name (2^18) has no table.
  */
 #define MT__HINT_MIN_BITS 4
 #define MT__HINT_MAX_BITS 22 /* 16 MiB of slots at most */
-#define MT__HINT_CHUNK_BITS 8 /* log2(MT__CHUNK_MAX) */
+#define MT__HINT_OFFSET_BITS 14 /* MT__CHUNK_MAX * sizeof(mt_range) <= 2^14 */
+#define MT__HINT_MAX_CHUNKS ((size_t)1 << (32 - MT__HINT_OFFSET_BITS))
 
-/* Where a chunk's ranges are and how many: a copy of its header beside
- * the chunk array, so that a hint-table slot reaches its range with one
- * dependent load fewer than through the chunk pointer (the chunk's header
- * line is then not read at all). */
+/* Where a chunk's ranges are and their size in bytes: a copy of its header
+ * beside the chunk array, so that a hint-table slot reaches its range with
+ * one dependent load fewer than through the chunk pointer (the chunk's
+ * header line is then not read at all). An empty entry pads the array. */
 struct mt__chunk_base {
-    const mt_range *ranges;
-    size_t n;
+    const char *ranges;
+    size_t bytes;
 };
 
 /* A hint table, shared by the views of one lineage (writer-counted). */
@@ -126,11 +148,12 @@ struct mt__dispatch {
     /* read by every lookup: one cache line with the first three levels */
     struct mt__chunk *const *chunks; /* the view's */
     uint32_t *hints;                 /* the hint table's slots; NULL: none */
-    const struct mt__chunk_base *base; /* one per chunk, in `keys`' block */
+    const struct mt__chunk_base *base; /* one per chunk, padded, in `keys`' block */
     size_t nchunks;
+    size_t base_mask;                  /* the padded length of `base` - 1 */
     uint8_t levels;
     uint8_t isa;
-    uint8_t hint_bits;
+    uint8_t hint_keep;  /* 64 - log2(slots): the hash bits dropped */
     uint8_t hint_shift;
     const uint64_t *level[MT__MAX_LEVELS]; /* [0] is the top node */
     uint64_t *keys;                         /* every level, one block */
@@ -154,7 +177,7 @@ static inline bool mt__range_holds(const mt_range *r, uint64_t addr)
  * granules a fixed stride apart still spread over every slot. */
 static inline size_t mt__hint_slot(const struct mt__dispatch *d, uint64_t addr)
 {
-    return (size_t)(((addr >> d->hint_shift) * 0x9e3779b97f4a7c15ull) >> (64 - d->hint_bits));
+    return (size_t)(((addr >> d->hint_shift) * 0x9e3779b97f4a7c15ull) >> d->hint_keep);
 }
 
 /* Stores the most-recent hint only on change: readers that keep finding
@@ -165,49 +188,53 @@ static inline void mt__set_mru(struct mt__dispatch *d, const mt_range *r)
         __atomic_store_n(&d->mru, r, __ATOMIC_RELAXED);
 }
 
-/* After the most-recent hint missed: the hint table, then the walk. Either
- * way the range found becomes the most recent, so that a run of accesses
- * to it takes the shortest path from its second access on. */
-static inline const mt_range *mt__dispatch_find_hinted(struct mt__dispatch *d, uint64_t addr)
+/* The two hints alone: the range they name for addr, or NULL where both
+ * miss (the walk then answers, mt__dispatch_find_slow). No call: callers
+ * that keep their fast path free of calls need no stack frame. */
+static inline const mt_range *mt__dispatch_find_quick(struct mt__dispatch *d, uint64_t addr)
 {
+    const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
+    if (__builtin_expect(mt__range_holds(r, addr), 1))
+        return r;
     if (__builtin_expect(d->hints != NULL, 1)) {
         uint32_t s = __atomic_load_n(&d->hints[mt__hint_slot(d, addr)], __ATOMIC_RELAXED);
-        size_t c = s >> MT__HINT_CHUNK_BITS, k = s & ((1u << MT__HINT_CHUNK_BITS) - 1);
         /* the slot may name a chunk or range this view does not have */
-        if (__builtin_expect(c < d->nchunks, 1)) {
-            const struct mt__chunk_base *b = &d->base[c];
-            if (__builtin_expect(k < b->n && mt__range_holds(&b->ranges[k], addr), 1)) {
-                mt__set_mru(d, &b->ranges[k]);
-                return &b->ranges[k];
+        const struct mt__chunk_base *b = &d->base[(s >> MT__HINT_OFFSET_BITS) & d->base_mask];
+        size_t at = s & (((uint32_t)1 << MT__HINT_OFFSET_BITS) - 1);
+        if (__builtin_expect(at < b->bytes, 1)) {
+            r = (const mt_range *)(b->ranges + at);
+            if (__builtin_expect(mt__range_holds(r, addr), 1)) {
+                /* found by the table: the most recent from now on, so that
+                 * a run of accesses to it takes the shortest path */
+                mt__set_mru(d, r);
+                return r;
             }
         }
     }
-    return mt__dispatch_find_slow(d, addr);
+    return NULL;
 }
 
-/* The range of `v` containing addr, or NULL. The hit path is a load of the
- * hint and one unsigned compare: addr - start <= last - start. */
+/* The range of `v` containing addr, or NULL: the hints (the hit path is a
+ * load of the most recent range and one unsigned compare, addr - start <=
+ * last - start), then the walk. */
 static inline const mt_range *mt__dispatch_find(const mt_view *v, uint64_t addr)
 {
     struct mt__dispatch *d = v->dispatch;
     if (__builtin_expect(!d, 0))
         return NULL; /* the empty view, or a view without ranges */
-    const mt_range *r = __atomic_load_n(&d->mru, __ATOMIC_RELAXED);
-    if (__builtin_expect(mt__range_holds(r, addr), 1))
-        return r;
-    return mt__dispatch_find_hinted(d, addr);
+    const mt_range *r = mt__dispatch_find_quick(d, addr);
+    return __builtin_expect(r != NULL, 1) ? r : mt__dispatch_find_slow(d, addr);
 }
 
 /* What an access asks of a RAM range for the fast path. */
 enum { MT__FAST_READ, MT__FAST_WRITE };
 
-/* If one RAM range holds all `len` bytes at addr and allows the access
- * (reads: any RAM, ROM included; writes: not readonly, no dirty logging):
- * true, and *host is their backing. Reads nothing but the range. */
-static inline bool mt__ram_host(const mt_view *v, uint64_t addr, uint64_t len, int access,
-                                uint8_t **host)
+/* If RAM range r (or NULL) holds all `len` bytes at addr and allows the
+ * access (reads: any RAM, ROM included; writes: not readonly, no dirty
+ * logging): true, and *host is their backing. Reads nothing but the range. */
+static inline bool mt__ram_host_of(const mt_range *r, uint64_t addr, uint64_t len, int access,
+                                   uint8_t **host)
 {
-    const mt_range *r = mt__dispatch_find(v, addr);
     if (!r || !r->host_ || len - 1 > r->last - addr)
         return false;
     if (access == MT__FAST_WRITE && (r->readonly || r->dirty_log_mask))

@@ -157,15 +157,17 @@ static inline const mt_range *locate(const struct mt__dispatch *d, uint64_t addr
 #endif
     else
         k = rank_scalar(d, addr, &c);
-    const mt_range *r = &d->base[c].ranges[k - 1];
+    const mt_range *r = (const mt_range *)d->base[c].ranges + (k - 1);
     *chunk = c;
     return addr <= r->last ? r : NULL;
 }
 
 /* The hint-table slot value naming range k of chunk c. */
+_Static_assert(MT__CHUNK_MAX * sizeof(mt_range) <= (1u << MT__HINT_OFFSET_BITS),
+               "a hint slot holds a range's byte offset in its chunk");
 static inline uint32_t slot_value(size_t c, size_t k)
 {
-    return (uint32_t)(c << MT__HINT_CHUNK_BITS | k);
+    return (uint32_t)(c << MT__HINT_OFFSET_BITS | k * sizeof(mt_range));
 }
 
 /* Like mt__set_mru: stores only on change. */
@@ -184,7 +186,7 @@ const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
     mt__set_mru(d, r);
     if (d->hints)
         set_slot(&d->hints[mt__hint_slot(d, addr)],
-                 slot_value(c, (size_t)(r - d->base[c].ranges)));
+                 slot_value(c, (size_t)(r - (const mt_range *)d->base[c].ranges)));
     return r;
 }
 
@@ -253,7 +255,7 @@ static void use_table(struct mt__dispatch *d, struct mt__hints *t)
     t->refs++;
     d->table = t;
     d->hints = t->slot;
-    d->hint_bits = t->bits;
+    d->hint_keep = (uint8_t)(64 - t->bits);
     d->hint_shift = t->shift;
     d->bytes += ((size_t)1 << t->bits) * sizeof(uint32_t);
 }
@@ -265,7 +267,7 @@ static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view 
     /* MT_LOOKUP_NO_HINTS: the tests cover both forms, and the lookup
      * benchmark times the bare walk with it */
     if ((v->ctx->access->lookup_options & MT_LOOKUP_NO_HINTS) ||
-        v->nchunks >= ((size_t)1 << (32 - MT__HINT_CHUNK_BITS)))
+        v->nchunks > MT__HINT_MAX_CHUNKS)
         return;
     /* Shared while it has one to sixteen slots per range (a new one has
      * two to four): growing or shrinking past that builds a new one, in
@@ -312,11 +314,14 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
             break;
     }
 
+    size_t nbase = 1;
+    while (nbase < v->nchunks)
+        nbase *= 2;
     size_t head = round_up(sizeof(struct mt__dispatch), 64);
     struct mt__dispatch *d = aligned_alloc(64, head);
     /* the levels, then the chunk bases (total is a multiple of 16 keys) */
     uint64_t *keys = aligned_alloc(
-        64, round_up(total * sizeof(uint64_t) + v->nchunks * sizeof(struct mt__chunk_base), 64));
+        64, round_up(total * sizeof(uint64_t) + nbase * sizeof(struct mt__chunk_base), 64));
     if (!d || !keys) {
         mt__diag(v->ctx, -ENOMEM, "out of memory building a lookup index of %zu ranges",
                  v->nr);
@@ -326,12 +331,13 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
     d->chunks = v->chunks;
     d->mru = v->chunks[0]->ranges;
     d->nchunks = v->nchunks;
+    d->base_mask = nbase - 1;
     d->levels = (uint8_t)levels;
     d->isa = choose_isa(v->ctx->access->lookup_options);
     d->keys = keys;
     /* the chunks' trees (root node, leaves) and the ranges' host_ fields,
      * which serve only the fast path: counted here, as full chunks */
-    d->bytes = head + total * sizeof(uint64_t) + v->nchunks * sizeof(struct mt__chunk_base) +
+    d->bytes = head + total * sizeof(uint64_t) + nbase * sizeof(struct mt__chunk_base) +
                v->nchunks * MT__NODE_KEYS * sizeof(uint64_t) +
                v->nr * (sizeof(uint64_t) + sizeof(uintptr_t));
 
@@ -363,8 +369,10 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
     }
     for (size_t c = keep_head; c < fresh_end; c++) {
         leaf[c] = v->chunks[c]->ranges[0].start;
-        base[c] = (struct mt__chunk_base){v->chunks[c]->ranges, v->chunks[c]->n};
+        base[c] = (struct mt__chunk_base){(const char *)v->chunks[c]->ranges,
+                                          v->chunks[c]->n * sizeof(mt_range)};
     }
+    memset(base + v->nchunks, 0, (nbase - v->nchunks) * sizeof(*base));
     for (size_t i = v->nchunks; i < round_up(v->nchunks, MT__NODE_KEYS); i++)
         leaf[i] = UINT64_MAX;
     for (unsigned l = levels - 1; l-- > 0;) {
@@ -409,10 +417,10 @@ void mt__dispatch_free(mt_view *v)
 
 /* The most-recent hint missed: the hint table, then the walk. Out of line,
  * so that the hit path of mt_view_lookup needs no stack frame. */
-static void __attribute__((noinline)) lookup_miss(const mt_view *v, struct mt__dispatch *d,
-                                                  uint64_t addr, mt_section *out)
+static void __attribute__((noinline)) lookup_miss(const mt_view *v, uint64_t addr,
+                                                  mt_section *out)
 {
-    const mt_range *r = mt__dispatch_find_hinted(d, addr);
+    const mt_range *r = mt__dispatch_find(v, addr);
     if (r)
         mt__section_of(out, r, v, NULL);
     else
@@ -441,7 +449,7 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
     if (__builtin_expect(mt__range_holds(r, addr), 1))
         mt__section_of(out, r, v, NULL);
     else
-        lookup_miss(v, d, addr, out);
+        lookup_miss(v, addr, out);
 }
 
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs a build into a temporary prefix and builds tests/install/hello.c
 # against that installed copy only (header, shared and static library,
-# pkg-config file), then runs both binaries.
+# pkg-config file), then runs both binaries, and a program that loads the
+# shared library with dlopen (tests/install/dlopen.c).
 #
 # Usage: tests/install/check.sh [BUILD_DIR]    (default: build/plain)
 set -euo pipefail
@@ -73,6 +74,10 @@ if readelf -d "$out/hello-static" | grep -q 'NEEDED.*libmemtree'; then
     exit 1
 fi
 
+# Loaded with dlopen, by a program that does not link memtree or liburcu:
+# the library's thread-local state must not need the program's static TLS.
+# shellcheck disable=SC2086
+$cc "${warn[@]}" $cflags "$here/dlopen.c" -o "$out/dlopen" -ldl
 # A build without tests must not need cmocka: configure one and check that
 # nothing asked for it, then install it.
 notests=$prefix/build-notests
@@ -91,5 +96,7 @@ echo "install: running hello-shared" >&2
 LD_LIBRARY_PATH=$libdir "$out/hello-shared"
 echo "install: running hello-static" >&2
 "$out/hello-static"
+echo "install: loading the shared library with dlopen" >&2
+"$out/dlopen" "$libdir/libmemtree.so"
 libdir=$(realpath "$libdir")
 echo "install: OK (prefix $prefix, libdir ${libdir#"$prefix"/})"
