@@ -195,26 +195,44 @@ static size_t round_up(size_t x, size_t to)
     return (x + to - 1) / to * to;
 }
 
-struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n)
+/* A chunk's header and index for n ranges, with room for `room` ranges
+ * after them; the keys are filled from `ranges`. */
+static struct mt__chunk *chunk_alloc(const mt_range *ranges, size_t n, size_t room)
 {
     assert(n > 0 && n <= MT__CHUNK_MAX);
     size_t nleaf = round_up(n, MT__NODE_KEYS);
     size_t nkeys = MT__NODE_KEYS + nleaf;
-    size_t bytes = sizeof(struct mt__chunk) + nkeys * sizeof(uint64_t) + n * sizeof(mt_range);
+    size_t bytes = sizeof(struct mt__chunk) + nkeys * sizeof(uint64_t) + room * sizeof(mt_range);
     struct mt__chunk *ch = aligned_alloc(64, round_up(bytes, 64));
     if (!ch) {
         mt__diag(NULL, -ENOMEM, "out of memory building a chunk of %zu ranges", n);
         abort();
     }
     ch->n = (uint32_t)n;
+    ch->over = NULL;
     memset(ch->moved, 0, sizeof(ch->moved));
     ch->ranges = (mt_range *)(ch->keys + nkeys);
-    memcpy(ch->ranges, ranges, n * sizeof(mt_range));
     uint64_t *leaf = ch->keys + MT__NODE_KEYS;
     for (size_t i = 0; i < nleaf; i++)
         leaf[i] = i < n ? ranges[i].start : UINT64_MAX;
     for (size_t j = 0; j < MT__NODE_KEYS; j++)
         ch->keys[j] = j * MT__NODE_KEYS < n ? leaf[j * MT__NODE_KEYS] : UINT64_MAX;
+    return ch;
+}
+
+struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n)
+{
+    struct mt__chunk *ch = chunk_alloc(ranges, n, n);
+    memcpy(ch->ranges, ranges, n * sizeof(mt_range));
+    return ch;
+}
+
+struct mt__chunk *mt__chunk_over(struct mt__range_block *block, mt_range *ranges, size_t n)
+{
+    struct mt__chunk *ch = chunk_alloc(ranges, n, 0);
+    ch->ranges = ranges;
+    ch->over = block;
+    block->users++;
     return ch;
 }
 

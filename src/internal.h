@@ -339,9 +339,18 @@ struct mt__access_settings {
  * render makes from an old one shares every chunk the change did not touch.
  */
 #define MT__CHUNK_MAX 256
+
+/* A full render's array of ranges, which its chunks use in place rather
+ * than copy (view.c): freed with the last chunk over it. Writer only. */
+struct mt__range_block {
+    mt_range *ranges;
+    size_t users; /* chunks over it */
+};
+
 struct mt__chunk {
     uint32_t n;               /* ranges, 1 to MT__CHUNK_MAX */
-    mt_range *ranges;         /* after the keys, in the same block */
+    mt_range *ranges;         /* after the keys, in the same block, or in `over` */
+    struct mt__range_block *over; /* NULL: the ranges are the chunk's own */
     /* Writer only: the ranges whose references a chunk of a later view of
      * the lineage took over when it copied them (view.c, view_splice). */
     uint64_t moved[MT__CHUNK_MAX / 64];
@@ -426,6 +435,9 @@ void mt__view_forget_root(mt_region *r);
 
 /* ---- index.c ------------------------------------------------------------ */
 
+/* Builds a chunk over `n` ranges of `block` from `ranges` on, in place
+ * (their references pass to it), with its index. */
+struct mt__chunk *mt__chunk_over(struct mt__range_block *block, mt_range *ranges, size_t n);
 /* Builds a chunk of `n` ranges (copied; their references pass to it) with
  * its index. */
 struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n);

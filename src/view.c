@@ -90,7 +90,7 @@ static void root_unlink(mt_view *v)
 /* Cuts a part render's `n` ranges (their references held) into chunks
  * appended to v->chunks, as even as they come, so that each holds at
  * least half of MT__CHUNK_MAX when there are that many. (A full render's
- * are cut into full ones, chunks_take_full: fewer chunks, fewer levels for
+ * are cut into full ones, chunks_over_full: fewer chunks, fewer levels for
  * lookups.) */
 static void chunks_push(mt_view *v, const mt_range *r, size_t n)
 {
@@ -108,25 +108,23 @@ static size_t chunks_for(size_t n)
     return (n + MT__CHUNK_MAX - 1) / MT__CHUNK_MAX;
 }
 
-/* How many chunks a full render's ranges take between two shrinks of the
- * render's array (below): 64 chunks, 768 KiB of ranges. */
-#define TAKE_STEP 64
-
-/* A full render's `n` ranges (their references held) cut into full chunks,
- * the last first, the render's array `r` shrunk behind the cut every
- * TAKE_STEP chunks and freed at the end: the array and the chunks never
- * both hold every range, which for a big machine's first render would
- * raise its peak memory by 48 bytes a range. */
-static void chunks_take_full(mt_view *v, mt_range *r, size_t n)
+/* A full render's `n` ranges (their references held) cut into full chunks
+ * over the render's array `r`, in place: copying them into chunks of their
+ * own would fault in as many new pages again (a quarter of the first
+ * render of a million regions). The array is freed with its last chunk. */
+static void chunks_over_full(mt_view *v, mt_range *r, size_t n)
 {
     size_t k = chunks_for(n);
-    for (size_t i = k; i-- > 0;) {
-        size_t at = i * MT__CHUNK_MAX;
-        v->chunks[i] = mt__chunk_new(r + at, i == k - 1 ? n - at : MT__CHUNK_MAX);
-        if (i && i % TAKE_STEP == 0)
-            r = mt__xrealloc(r, at * sizeof(*r));
+    if (k == 0) {
+        free(r);
+    } else {
+        struct mt__range_block *block = mt__xmalloc(sizeof(*block));
+        *block = (struct mt__range_block){.ranges = r};
+        for (size_t i = 0; i < k; i++) {
+            size_t at = i * MT__CHUNK_MAX;
+            v->chunks[i] = mt__chunk_over(block, r + at, i == k - 1 ? n - at : MT__CHUNK_MAX);
+        }
     }
-    free(r);
     v->nchunks = k;
     v->nr = n;
 }
@@ -155,7 +153,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name
     /* the render takes each range's references (docs/lifetimes.md) */
     v->cut = mt__render(ctx, root, as_name, &ranges, &n) != 0;
     v->chunks = mt__xmalloc((chunks_for(n) ? chunks_for(n) : 1) * sizeof(*v->chunks));
-    chunks_take_full(v, ranges, n);
+    chunks_over_full(v, ranges, n);
     v->lin = mt__xcalloc(1, sizeof(*v->lin));
     v->lin->oldest = v;
     mt__dispatch_build(v, NULL, 0, 0);
@@ -243,6 +241,10 @@ static void chunk_free(mt_context *ctx, struct mt__chunk *ch)
         mt_region *t = ch->ranges[i].region;
         t->view_refs_--;
         mt__owner_unref(ctx, t->owner_);
+    }
+    if (ch->over && --ch->over->users == 0) {
+        free(ch->over->ranges);
+        free(ch->over);
     }
     free(ch);
 }
