@@ -2,10 +2,11 @@
  * The access path (docs/access.md): reads and writes through an address
  * space's current view, region-level dispatch, the ROM loader's write and
  * translation. Owns the rules of mt_region_ops (validity, access sizes,
- * splitting, unaligned emulation, byte order), the `memory` attribute,
- * readonly refusal (one rule for every kind) and the IOMMU walk. Direct
- * pointers and find are in access_map.c, eventfds in eventfd.c, the
- * lookup index in index.c, the context's settings in settings.c.
+ * byte order), the `memory` attribute, readonly refusal (one rule for
+ * every kind) and the IOMMU walk. Splitting an access into callbacks and
+ * unaligned emulation are in access_split.c, direct pointers and find in
+ * access_map.c, eventfds in eventfd.c, the lookup index in index.c, the
+ * context's settings in settings.c.
  *
  * Every reader entry point loads the address space's view once, inside one
  * read-side section, and writes nothing shared but the index's hint.
@@ -21,11 +22,6 @@
 #define MAX_IOMMU_HOPS 16
 
 /* ---- byte order ----------------------------------------------------------- */
-
-static inline uint64_t size_mask(unsigned size)
-{
-    return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * size)) - 1;
-}
 
 static inline uint64_t bswap_size(uint64_t v, unsigned size)
 {
@@ -74,20 +70,6 @@ static inline void copy_bytes(void *dst, const void *src, uint64_t len)
     case 8: memcpy(dst, src, 8); break;
     default: memcpy(dst, src, len); break;
     }
-}
-
-/* Byte j (0 = lowest offset) of a k-byte value in a device's byte order,
- * and the value with that byte replaced: the byte model that unaligned
- * emulation assembles values in. */
-static inline uint8_t byte_at(uint64_t v, unsigned k, unsigned j, bool be)
-{
-    return (uint8_t)(v >> (8 * (be ? k - 1 - j : j)));
-}
-
-static inline uint64_t with_byte(uint64_t v, unsigned k, unsigned j, bool be, uint8_t b)
-{
-    unsigned shift = 8 * (be ? k - 1 - j : j);
-    return (v & ~(UINT64_C(0xff) << shift)) | ((uint64_t)b << shift);
 }
 
 /* ---- diagnostics ------------------------------------------------------------ */
@@ -146,14 +128,7 @@ static const mt_region_ops ramd_ops = {
     .impl = {.min_access_size = 1, .max_access_size = 8, .unaligned = true},
 };
 
-struct dev {
-    const mt_region_ops *ops;
-    void *opaque;
-    const mt_region *r; /* NULL: the unassigned pseudo-region */
-    bool be;
-};
-
-static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev *d)
+static inline void dev_of(const mt_context *ctx, const mt_region *t, struct mt__dev *d)
 {
     const struct mt__region_rare *rare;
     d->r = t;
@@ -189,7 +164,7 @@ static inline void dev_of(const mt_context *ctx, const mt_region *t, struct dev 
 /* Why an access is invalid, to the guest-error hook; out of line, so the
  * valid path stays small. */
 static void __attribute__((noinline, cold))
-report_invalid(const mt_context *ctx, const struct dev *d, uint64_t x, unsigned size,
+report_invalid(const mt_context *ctx, const struct mt__dev *d, uint64_t x, unsigned size,
                bool is_write, const char *why)
 {
     mt__guest_error(ctx, "invalid %s at offset 0x%" PRIx64 ", size %u, region '%s', reason: %s",
@@ -198,7 +173,7 @@ report_invalid(const mt_context *ctx, const struct dev *d, uint64_t x, unsigned 
 
 /* The validity checks (docs/access.md, "Device access rules"), in their
  * order. An invalid access runs nothing. */
-static inline bool dev_valid(const mt_context *ctx, const struct dev *d, uint64_t x,
+static inline bool dev_valid(const mt_context *ctx, const struct mt__dev *d, uint64_t x,
                              unsigned size, bool is_write, mt_attrs attrs)
 {
     const mt_region_ops *ops = d->ops;
@@ -219,26 +194,6 @@ static inline bool dev_valid(const mt_context *ctx, const struct dev *d, uint64_
     return false;
 }
 
-static inline unsigned pow2_floor(uint64_t v)
-{
-    return v >= 8 ? 8 : v >= 4 ? 4 : v >= 2 ? 2 : 1;
-}
-
-static inline unsigned pow2_ceil(unsigned v)
-{
-    return v <= 1 ? 1 : v <= 2 ? 2 : v <= 4 ? 4 : 8;
-}
-
-/* The callbacks' size range (docs/access.md, "Device access rules"): 0 means 1 and 4; kept to powers of two
- * within 1..8 so that chunks tile the value. */
-static inline void impl_sizes(const mt_region_ops *ops, unsigned *imin, unsigned *imax)
-{
-    unsigned lo = pow2_ceil(ops->impl.min_access_size ? ops->impl.min_access_size : 1);
-    unsigned hi = pow2_floor(ops->impl.max_access_size ? ops->impl.max_access_size : 4);
-    *imin = lo;
-    *imax = hi < lo ? lo : hi;
-}
-
 /* The chunk an address-space access dispatches at offset x. */
 static inline uint64_t chunk_size(const mt_region_ops *ops, uint64_t x, uint64_t len)
 {
@@ -247,168 +202,34 @@ static inline uint64_t chunk_size(const mt_region_ops *ops, uint64_t x, uint64_t
         max = 8;
     if (!ops->impl.unaligned && x && (x & -x) < max)
         max = x & -x;
-    return pow2_floor(len < max ? len : max);
-}
-
-static inline mt_result cb_read(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs,
-                                uint64_t *v)
-{
-    mt_result res = MT_RESULT_OK;
-    if (d->ops->read_with_attrs) {
-        *v = 0;
-        res = d->ops->read_with_attrs(d->opaque, x, v, size, attrs);
-    } else {
-        *v = d->ops->read(d->opaque, x, size);
-    }
-    *v &= size_mask(size);
-    return res;
-}
-
-static inline mt_result cb_write(const struct dev *d, uint64_t x, uint64_t v, unsigned size,
-                                 mt_attrs attrs)
-{
-    if (d->ops->write_with_attrs)
-        return d->ops->write_with_attrs(d->opaque, x, v, size, attrs);
-    d->ops->write(d->opaque, x, v, size);
-    return MT_RESULT_OK;
-}
-
-/*
- * Unaligned emulation (memtree's, docs/access.md): the next naturally aligned callback
- * for the bytes from `pos` on (`rem` of them). The largest chunk within
- * [imin, imax] that starts at pos and ends inside the access covers bytes
- * exactly; when imin makes that impossible, the aligned imin-chunk holding
- * pos is used and only part of it (`skip` bytes in, `n` bytes) is wanted.
- */
-struct emul_chunk {
-    uint64_t at;
-    unsigned size, skip, n;
-};
-
-static inline struct emul_chunk next_chunk(uint64_t pos, unsigned rem, unsigned imin,
-                                           unsigned imax)
-{
-    unsigned k = imax;
-    while (k >= imin && (k > rem || (pos & (k - 1))))
-        k >>= 1;
-    if (k >= imin)
-        return (struct emul_chunk){pos, k, 0, k};
-    uint64_t at = pos & ~(uint64_t)(imin - 1);
-    unsigned skip = (unsigned)(pos - at);
-    unsigned n = imin - skip < rem ? imin - skip : rem;
-    return (struct emul_chunk){at, imin, skip, n};
-}
-
-static mt_result read_emulated(const struct dev *d, uint64_t x, unsigned size,
-                               unsigned imin, unsigned imax, mt_attrs attrs, uint64_t *out)
-{
-    mt_result res = MT_RESULT_OK;
-    uint64_t v = 0;
-    for (unsigned done = 0; done < size;) {
-        struct emul_chunk c = next_chunk(x + done, size - done, imin, imax);
-        uint64_t cv;
-        res |= cb_read(d, c.at, c.size, attrs, &cv);
-        for (unsigned j = 0; j < c.n; j++)
-            v = with_byte(v, size, done + j, d->be, byte_at(cv, c.size, c.skip + j, d->be));
-        done += c.n;
-    }
-    *out = v;
-    return res;
-}
-
-static mt_result write_emulated(const struct dev *d, uint64_t x, unsigned size,
-                                unsigned imin, unsigned imax, mt_attrs attrs, uint64_t v)
-{
-    mt_result res = MT_RESULT_OK;
-    for (unsigned done = 0; done < size;) {
-        struct emul_chunk c = next_chunk(x + done, size - done, imin, imax);
-        uint64_t cv = 0;
-        if (c.n != c.size) /* a partial chunk: read, merge, write back */
-            res |= cb_read(d, c.at, c.size, attrs, &cv);
-        for (unsigned j = 0; j < c.n; j++)
-            cv = with_byte(cv, c.size, c.skip + j, d->be, byte_at(v, size, done + j, d->be));
-        res |= cb_write(d, c.at, cv, c.size, attrs);
-        done += c.n;
-    }
-    return res;
-}
-
-/* An unaligned chunk the callbacks cannot take, on a device that accepts
- * unaligned accesses: QEMU passes it through misaligned (a FIXME there). */
-static inline bool needs_emulation(const mt_region_ops *ops, uint64_t x, unsigned c)
-{
-    return ops->valid.unaligned && !ops->impl.unaligned && (x & (c - 1));
-}
-
-/* Splitting (docs/access.md) for a valid read: callbacks of the clamped size, results placed by
- * byte order and OR-ed, the value truncated to `size` bytes. */
-static mt_result __attribute__((noinline))
-split_read(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t *out)
-{
-    unsigned imin, imax;
-    impl_sizes(d->ops, &imin, &imax);
-    unsigned c = size < imin ? imin : size > imax ? imax : size;
-    if (needs_emulation(d->ops, x, c))
-        return read_emulated(d, x, size, imin, imax, attrs, out);
-    mt_result res;
-    uint64_t v, cv;
-    if (c >= size) {
-        /* a narrow read through a wider callback (or the plain case) */
-        res = cb_read(d, x, c, attrs, &cv);
-        v = d->be ? cv >> (8 * (c - size)) : cv;
-    } else {
-        res = MT_RESULT_OK;
-        v = 0;
-        for (unsigned i = 0; i < size; i += c) {
-            res |= cb_read(d, x + i, c, attrs, &cv);
-            v |= cv << (8 * (d->be ? size - c - i : i));
-        }
-    }
-    *out = v & size_mask(size);
-    return res;
-}
-
-static mt_result __attribute__((noinline))
-split_write(const struct dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t v)
-{
-    unsigned imin, imax;
-    impl_sizes(d->ops, &imin, &imax);
-    unsigned c = size < imin ? imin : size > imax ? imax : size;
-    if (needs_emulation(d->ops, x, c))
-        return write_emulated(d, x, size, imin, imax, attrs, v);
-    if (c >= size)
-        return cb_write(d, x, d->be ? v << (8 * (c - size)) : v, c, attrs);
-    mt_result res = MT_RESULT_OK;
-    for (unsigned i = 0; i < size; i += c)
-        res |= cb_write(d, x + i, (v >> (8 * (d->be ? size - c - i : i))) & size_mask(c), c,
-                        attrs);
-    return res;
+    return mt__pow2_floor(len < max ? len : max);
 }
 
 /* The callbacks take exactly `size` bytes at x: no splitting, no
- * emulation. (size is a power of two, so this agrees with impl_sizes.) */
+ * emulation. (size is a power of two, so this agrees with the size range
+ * of access_split.c.) */
 static inline bool one_callback(const mt_region_ops *ops, uint64_t x, unsigned size)
 {
     unsigned imax = ops->impl.max_access_size ? ops->impl.max_access_size : 4;
     return size >= ops->impl.min_access_size && size <= imax &&
-           !needs_emulation(ops, x, size);
+           !mt__needs_emulation(ops, x, size);
 }
 
 /* A read of `size` bytes at x, value in the device's byte order. */
-static inline mt_result dev_read(const mt_context *ctx, const struct dev *d, uint64_t x,
+static inline mt_result dev_read(const mt_context *ctx, const struct mt__dev *d, uint64_t x,
                                  unsigned size, mt_attrs attrs, uint64_t *out)
 {
     *out = 0;
     if (!dev_valid(ctx, d, x, size, false, attrs))
         return MT_RESULT_DECODE_ERROR;
     if (__builtin_expect(one_callback(d->ops, x, size), 1))
-        return cb_read(d, x, size, attrs, out);
-    return split_read(d, x, size, attrs, out);
+        return mt__cb_read(d, x, size, attrs, out);
+    return mt__split_read(d, x, size, attrs, out);
 }
 
 /* A write, value in the device's byte order: validity, the eventfd
  * shortcut (docs/access.md, "Eventfds"), then the callbacks. Inside a read-side section. */
-static inline mt_result dev_write(const mt_context *ctx, const struct dev *d, uint64_t x,
+static inline mt_result dev_write(const mt_context *ctx, const struct mt__dev *d, uint64_t x,
                            unsigned size, mt_attrs attrs, uint64_t v)
 {
     if (!dev_valid(ctx, d, x, size, true, attrs))
@@ -422,8 +243,8 @@ static inline mt_result dev_write(const mt_context *ctx, const struct dev *d, ui
         }
     }
     if (__builtin_expect(one_callback(d->ops, x, size), 1))
-        return cb_write(d, x, v, size, attrs);
-    return split_write(d, x, size, attrs, v);
+        return mt__cb_write(d, x, v, size, attrs);
+    return mt__split_write(d, x, size, attrs, v);
 }
 
 /* ---- resolving an address ------------------------------------------------------- */
@@ -562,7 +383,7 @@ read_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, uint8
             else
                 res |= MT_RESULT_ERROR;
         } else {
-            struct dev d;
+            struct mt__dev d;
             dev_of(ctx, h.t, &d);
             l = chunk_size(d.ops, h.x, l);
             uint64_t val;
@@ -687,7 +508,7 @@ write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, cons
             /* Readonly: refused whatever the kind, chunk by chunk as the loop
              * would have cut it; nothing written, no callback, no eventfd */
             if (!ram_backed) {
-                struct dev d;
+                struct mt__dev d;
                 dev_of(ctx, h.t, &d);
                 l = chunk_size(d.ops, h.x, l);
             }
@@ -703,7 +524,7 @@ write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, cons
             if (ram && h.dirty)
                 mt__dirty_report(ctx, h.t, h.x, l, h.dirty);
         } else {
-            struct dev d;
+            struct mt__dev d;
             dev_of(ctx, h.t, &d);
             l = chunk_size(d.ops, h.x, l);
             res |= dev_write(ctx, &d, h.x, (unsigned)l, attrs, load_bytes(p, l, d.be));
@@ -784,7 +605,7 @@ mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_att
                 res |= MT_RESULT_ERROR;
             }
         } else {
-            struct dev d;
+            struct mt__dev d;
             dev_of(ctx, t, &d);
             l = chunk_size(d.ops, h.x, l); /* skipped */
         }
@@ -859,7 +680,7 @@ mt_result mt_region_dispatch_read(mt_region *r, uint64_t offset, uint64_t *value
     const mt_region *t = r;
     for (; t->kind_ == MT_KIND_ALIAS; t = t->alias_)
         offset += t->alias_offset_;
-    struct dev d;
+    struct mt__dev d;
     dev_of(ctx, t, &d);
     uint64_t v;
     mt_result res = dev_read(ctx, &d, offset, size, attrs, &v);
@@ -885,9 +706,9 @@ mt_result mt_region_dispatch_write(mt_region *r, uint64_t offset, uint64_t value
                         mt__name(r), offset, size);
         return MT_RESULT_DECODE_ERROR;
     }
-    struct dev d;
+    struct mt__dev d;
     dev_of(ctx, t, &d);
-    value &= size_mask(size);
+    value &= mt__size_mask(size);
     if (order_is_big(ctx, value_order) != d.be)
         value = bswap_size(value, size);
     mt__rcu_read_lock(); /* the eventfd table is RCU-published */

@@ -243,6 +243,66 @@ static inline bool mt__ram_host_of(const mt_range *r, uint64_t addr, uint64_t le
     return true;
 }
 
+/* ---- a terminal region's device (access.c, access_split.c) ---------------------------- */
+
+/* What an access of a terminal region runs: its callbacks, or the rules
+ * memtree gives regions without any (access.c, dev_of). */
+struct mt__dev {
+    const mt_region_ops *ops;
+    void *opaque;
+    const mt_region *r; /* NULL: the unassigned pseudo-region */
+    bool be;
+};
+
+static inline uint64_t mt__size_mask(unsigned size)
+{
+    return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * size)) - 1;
+}
+
+static inline unsigned mt__pow2_floor(uint64_t v)
+{
+    return v >= 8 ? 8 : v >= 4 ? 4 : v >= 2 ? 2 : 1;
+}
+
+/* One callback of `size` bytes at x, value in the device's byte order. */
+static inline mt_result mt__cb_read(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs,
+                                uint64_t *v)
+{
+    mt_result res = MT_RESULT_OK;
+    if (d->ops->read_with_attrs) {
+        *v = 0;
+        res = d->ops->read_with_attrs(d->opaque, x, v, size, attrs);
+    } else {
+        *v = d->ops->read(d->opaque, x, size);
+    }
+    *v &= mt__size_mask(size);
+    return res;
+}
+
+static inline mt_result mt__cb_write(const struct mt__dev *d, uint64_t x, uint64_t v, unsigned size,
+                                 mt_attrs attrs)
+{
+    if (d->ops->write_with_attrs)
+        return d->ops->write_with_attrs(d->opaque, x, v, size, attrs);
+    d->ops->write(d->opaque, x, v, size);
+    return MT_RESULT_OK;
+}
+
+/* An unaligned chunk the callbacks cannot take, on a device that accepts
+ * unaligned accesses: QEMU passes it through misaligned (a FIXME there). */
+static inline bool mt__needs_emulation(const mt_region_ops *ops, uint64_t x, unsigned c)
+{
+    return ops->valid.unaligned && !ops->impl.unaligned && (x & (c - 1));
+}
+
+/* A valid access of `size` bytes at x that one callback cannot take:
+ * split into callbacks (or emulated), values in the device's byte order
+ * (access_split.c). */
+mt_result mt__split_read(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs,
+                         uint64_t *out);
+mt_result mt__split_write(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs,
+                          uint64_t v);
+
 /* ---- results that hold references (access_map.c) ----------------------------------- */
 
 /* What a section from find or copy holds (mt_section.held_). */
