@@ -357,8 +357,8 @@ static void memory_attr_error(const mt_context *ctx, uint64_t addr, uint64_t l,
                     ", region '%s'", addr, l, region_name(t));
 }
 
-/* Out of line: the fast paths of the callers then need no stack frame. */
-static mt_result __attribute__((noinline))
+/* The loop of the general path, which is its one caller (inlined there). */
+static inline mt_result
 read_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, uint8_t *p,
           uint64_t len)
 {
@@ -488,7 +488,7 @@ mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs at
     return MT_RESULT_OK;
 }
 
-static mt_result __attribute__((noinline))
+static inline mt_result
 write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, const uint8_t *p,
            uint64_t len)
 {
