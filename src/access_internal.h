@@ -265,8 +265,8 @@ static inline unsigned mt__pow2_floor(uint64_t v)
 }
 
 /* One callback of `size` bytes at x, value in the device's byte order. */
-static inline mt_result mt__cb_read(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs,
-                                uint64_t *v)
+static inline mt_result mt__cb_read(const struct mt__dev *d, uint64_t x, unsigned size,
+                                    mt_attrs attrs, uint64_t *v)
 {
     mt_result res = MT_RESULT_OK;
     if (d->ops->read_with_attrs) {
@@ -279,8 +279,8 @@ static inline mt_result mt__cb_read(const struct mt__dev *d, uint64_t x, unsigne
     return res;
 }
 
-static inline mt_result mt__cb_write(const struct mt__dev *d, uint64_t x, uint64_t v, unsigned size,
-                                 mt_attrs attrs)
+static inline mt_result mt__cb_write(const struct mt__dev *d, uint64_t x, uint64_t v,
+                                     unsigned size, mt_attrs attrs)
 {
     if (d->ops->write_with_attrs)
         return d->ops->write_with_attrs(d->opaque, x, v, size, attrs);

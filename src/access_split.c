@@ -27,8 +27,9 @@ static inline unsigned pow2_ceil(unsigned v)
     return v <= 1 ? 1 : v <= 2 ? 2 : v <= 4 ? 4 : 8;
 }
 
-/* The callbacks' size range (docs/access.md, "Device access rules"): 0 means 1 and 4; kept to powers of two
- * within 1..8 so that chunks tile the value. */
+/* The callbacks' size range (docs/access.md, "Device access rules"): 0
+ * means 1 and 4; kept to powers of two within 1..8 so that chunks tile the
+ * value. */
 static inline void impl_sizes(const mt_region_ops *ops, unsigned *imin, unsigned *imax)
 {
     unsigned lo = pow2_ceil(ops->impl.min_access_size ? ops->impl.min_access_size : 1);
@@ -97,9 +98,11 @@ static mt_result write_emulated(const struct mt__dev *d, uint64_t x, unsigned si
     return res;
 }
 
-/* Splitting (docs/access.md) for a valid read: callbacks of the clamped size, results placed by
- * byte order and OR-ed, the value truncated to `size` bytes. */
-mt_result mt__split_read(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t *out)
+/* Splitting (docs/access.md) for a valid read: callbacks of the clamped
+ * size, results placed by byte order and OR-ed, the value truncated to
+ * `size` bytes. */
+mt_result mt__split_read(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs,
+                         uint64_t *out)
 {
     unsigned imin, imax;
     impl_sizes(d->ops, &imin, &imax);
@@ -124,7 +127,8 @@ mt_result mt__split_read(const struct mt__dev *d, uint64_t x, unsigned size, mt_
     return res;
 }
 
-mt_result mt__split_write(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs, uint64_t v)
+mt_result mt__split_write(const struct mt__dev *d, uint64_t x, unsigned size, mt_attrs attrs,
+                          uint64_t v)
 {
     unsigned imin, imax;
     impl_sizes(d->ops, &imin, &imax);
@@ -135,7 +139,7 @@ mt_result mt__split_write(const struct mt__dev *d, uint64_t x, unsigned size, mt
         return mt__cb_write(d, x, d->be ? v << (8 * (c - size)) : v, c, attrs);
     mt_result res = MT_RESULT_OK;
     for (unsigned i = 0; i < size; i += c)
-        res |= mt__cb_write(d, x + i, (v >> (8 * (d->be ? size - c - i : i))) & mt__size_mask(c), c,
-                        attrs);
+        res |= mt__cb_write(d, x + i, (v >> (8 * (d->be ? size - c - i : i))) & mt__size_mask(c),
+                            c, attrs);
     return res;
 }
