@@ -25,14 +25,10 @@
 
 #ifdef MT__TSAN
 /* ThreadSanitizer does not see liburcu's ordering: leaving a section must
- * look like what mt_read_unlock does, so the out-of-line call is used. */
+ * look like what mt_read_unlock does, so the out-of-line calls are used. */
 static inline bool mt__rcu_reader_ready(void)
 {
     return true; /* mt_read_lock registers */
-}
-static inline void mt__rcu_read_lock(void)
-{
-    mt_read_lock();
 }
 static inline void mt__rcu_read_lock_registered(void)
 {
@@ -50,12 +46,6 @@ static inline bool mt__rcu_reader_ready(void)
 {
     return URCU_TLS(urcu_memb_reader).registered;
 }
-static inline void mt__rcu_read_lock(void)
-{
-    if (__builtin_expect(!URCU_TLS(urcu_memb_reader).registered, 0))
-        mt__reader_register_slow();
-    urcu_memb_read_lock();
-}
 /* For a caller that has checked mt__rcu_reader_ready: no call at all. */
 static inline void mt__rcu_read_lock_registered(void)
 {
@@ -66,6 +56,14 @@ static inline void mt__rcu_read_unlock(void)
     urcu_memb_read_unlock();
 }
 #endif
+
+/* Enters a read-side section, registering the thread on its first. */
+static inline void mt__rcu_read_lock(void)
+{
+    if (__builtin_expect(!mt__rcu_reader_ready(), 0))
+        mt__reader_register_slow();
+    mt__rcu_read_lock_registered();
+}
 
 /* A view an address space publishes: loaded once per access. */
 static inline mt_view *mt__as_view(const mt_address_space *as)
