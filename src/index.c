@@ -259,12 +259,19 @@ static unsigned hint_granule_shift(const mt_view *v)
  * the table again. Measured with a writer committing 1,000 times a second
  * (bench/run readers): readers keep 88% of their throughput with a cold
  * table, 95% with this. */
+static const uint64_t *chunk_starts(const struct mt__chunk *ch)
+{
+    /* the leaf level: 8 bytes a range, where the ranges take 48 */
+    return ch->keys + MT__NODE_KEYS;
+}
+
 static void warm_chunks(struct mt__dispatch *d, size_t from, size_t to)
 {
     for (size_t c = from; c < to; c++) {
         const struct mt__chunk *ch = d->chunks[c];
+        const uint64_t *start = chunk_starts(ch);
         for (size_t k = 0; k < ch->n; k++)
-            set_slot(&d->hints[mt__hint_slot(d, ch->ranges[k].start)], slot_value(c, k));
+            set_slot(&d->hints[mt__hint_slot(d, start[k])], slot_value(c, k));
     }
 }
 
@@ -413,9 +420,10 @@ void mt__dispatch_warm(mt_view *v, size_t from, size_t to, uint64_t lo, uint64_t
         return;
     for (size_t c = from; c < to; c++) {
         const struct mt__chunk *ch = d->chunks[c];
+        const uint64_t *start = chunk_starts(ch);
         for (size_t k = 0; k < ch->n; k++)
-            if (ch->ranges[k].start - lo <= last - lo)
-                set_slot(&d->hints[mt__hint_slot(d, ch->ranges[k].start)], slot_value(c, k));
+            if (start[k] - lo <= last - lo)
+                set_slot(&d->hints[mt__hint_slot(d, start[k])], slot_value(c, k));
     }
 }
 

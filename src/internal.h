@@ -68,11 +68,15 @@ struct mt_context {
     /* Reclamation (rcu.c). Views whose last reference is gone: readers
      * may drop the last reference, so this is a lock-free stack. Address
      * spaces destroyed since the last hand-off to call_rcu. Batches back
-     * from call_rcu, freed at the writer's next entry. */
+     * from call_rcu, freed at the writer's next entry; batches still
+     * queued, which mt_context_reclaim may free first. */
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
     _Atomic(struct mt__batch *) ready;
     atomic_uint callbacks_pending; /* queued with call_rcu, not yet run */
+    struct mt__batch *queued;  /* handed off, not freed: writer only */
+    void **garbage;            /* plain memory for the next batch */
+    size_t ngarbage, cap_garbage;
     mt_address_space *dead_as;   /* destroyed ones, kept until the context
                                     goes so a second destroy is caught */
     unsigned notifying;          /* commit listener calls in progress (txn.c) */
@@ -653,8 +657,8 @@ bool mt__in_read_section(void);
  * retired since to call_rcu. Never waits. */
 void mt__reclaim_step(mt_context *ctx);
 /* Frees plain memory (either may be NULL) once readers that may see it
- * have left, on liburcu's callback thread. mt_context_reclaim waits for
- * it. */
+ * have left, with the views retired at the same time: never waits.
+ * Writer only. */
 void mt__free_after_readers(mt_context *ctx, void *a, void *b);
 
 /* ---- owner.c ------------------------------------------------------------ */

@@ -13,6 +13,9 @@
  * it from its weak root, which is writer state, so that part never runs on
  * liburcu's thread. A commit issued from an MMIO callback, inside the
  * caller's read-side section, therefore never waits for itself.
+ * mt_context_reclaim waits for a grace period itself and frees every batch
+ * whose callback has not run yet; the callback then frees only the empty
+ * batch, without touching the context.
  */
 #define _LGPL_SOURCE
 #include "internal.h"
@@ -118,21 +121,44 @@ bool mt__in_read_section(void)
 
 /* ---- batches: retired -> call_rcu -> ready -> freed by the writer -------- */
 
+/* Who frees a batch's contents: liburcu's callback (after its grace
+ * period) or mt_context_reclaim (after one of its own), whichever comes
+ * first claims it. */
+enum { BATCH_QUEUED, BATCH_READY, BATCH_TAKEN };
+
+/* What the writer retired between two hand-offs. */
+struct retired {
+    mt_view *views;             /* linked by retired_next */
+    mt_address_space *spaces;   /* linked by next */
+    void **garbage;             /* plain memory (mt__free_after_readers) */
+    size_t ngarbage;
+};
+
 struct mt__batch {
     struct rcu_head head;
     mt_context *ctx;
-    mt_view *views;             /* linked by retired_next */
-    mt_address_space *spaces;   /* linked by next */
+    struct retired held;
     struct mt__batch *ready_next; /* the ready stack */
+    /* the writer's list of the batches it handed off and has not freed */
+    struct mt__batch *queued_prev, *queued_next;
+    atomic_uint state;
 };
 
 /* liburcu's callback thread, after the grace period: no freeing here, the
- * writer does it (see the top of the file). */
+ * writer does it (see the top of the file), unless mt_context_reclaim
+ * already freed the contents and left the batch to this callback. */
 static void batch_ready(struct rcu_head *head)
 {
     TSAN_GRACE_PERIOD_ENDS();
     struct mt__batch *b = caa_container_of(head, struct mt__batch, head);
     TSAN_DEQUEUED(b);
+    unsigned queued = BATCH_QUEUED;
+    if (!atomic_compare_exchange_strong_explicit(&b->state, &queued, BATCH_READY,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(b); /* taken: the context may be gone, so not a word to it */
+        return;
+    }
     mt_context *ctx = b->ctx;
     struct mt__batch *top = atomic_load_explicit(&ctx->ready, memory_order_relaxed);
     do {
@@ -143,23 +169,69 @@ static void batch_ready(struct rcu_head *head)
     atomic_fetch_sub_explicit(&ctx->callbacks_pending, 1, memory_order_release);
 }
 
+static bool anything_retired(mt_context *ctx)
+{
+    /* plain loads: an exchange on every writer entry would cost a locked
+     * instruction each time for nothing */
+    return atomic_load_explicit(&ctx->retired, memory_order_relaxed) || ctx->retired_as ||
+           ctx->ngarbage;
+}
+
+static struct retired take_retired(mt_context *ctx)
+{
+    struct retired r = {0};
+    if (atomic_load_explicit(&ctx->retired, memory_order_relaxed))
+        r.views = atomic_exchange_explicit(&ctx->retired, NULL, memory_order_acquire);
+    r.spaces = ctx->retired_as;
+    ctx->retired_as = NULL;
+    r.garbage = ctx->garbage;
+    r.ngarbage = ctx->ngarbage;
+    ctx->garbage = NULL;
+    ctx->ngarbage = ctx->cap_garbage = 0;
+    return r;
+}
+
+/* Frees what a batch held: readers are done with it. Writer only. */
+static void free_retired(mt_context *ctx, struct retired r)
+{
+    for (mt_address_space *as = r.spaces, *n; as; as = n) {
+        n = as->next;
+        mt__address_space_release(as);
+    }
+    for (mt_view *v = r.views, *n; v; v = n) {
+        n = v->retired_next;
+        mt__view_free(v);
+        atomic_fetch_sub(&ctx->retired_count, 1);
+    }
+    for (size_t i = 0; i < r.ngarbage; i++)
+        free(r.garbage[i]);
+    free(r.garbage);
+}
+
+static void queued_unlink(mt_context *ctx, struct mt__batch *prev, struct mt__batch *next)
+{
+    if (prev)
+        prev->queued_next = next;
+    else
+        ctx->queued = next;
+    if (next)
+        next->queued_prev = prev;
+}
+
 /* Hands what was retired since the last hand-off to call_rcu, as one
  * batch. */
 static void hand_off(mt_context *ctx)
 {
-    /* a plain load first: an exchange on every begin would cost a locked
-     * instruction each time for nothing */
-    if (!atomic_load_explicit(&ctx->retired, memory_order_relaxed) && !ctx->retired_as)
+    if (!anything_retired(ctx))
         return;
-    mt_view *views = atomic_exchange_explicit(&ctx->retired, NULL, memory_order_acquire);
-    mt_address_space *spaces = ctx->retired_as;
-    if (!views && !spaces)
-        return;
-    ctx->retired_as = NULL;
     struct mt__batch *b = mt__xcalloc(1, sizeof(*b));
     b->ctx = ctx;
-    b->views = views;
-    b->spaces = spaces;
+    b->held = take_retired(ctx);
+    atomic_init(&b->state, BATCH_QUEUED);
+    b->queued_next = ctx->queued;
+    if (ctx->queued)
+        ctx->queued->queued_prev = b;
+    ctx->queued = b;
     /* call_rcu enters a read-side section of its own */
     mt__reader_register_slow();
     TSAN_QUEUED(b);
@@ -167,33 +239,38 @@ static void hand_off(mt_context *ctx)
     urcu_memb_call_rcu(&b->head, batch_ready);
 }
 
-/* Frees what the lists hold: readers are done with it. Writer only. */
-static void free_retired(mt_context *ctx, mt_address_space *spaces, mt_view *views)
-{
-    for (mt_address_space *as = spaces, *n; as; as = n) {
-        n = as->next;
-        mt__address_space_release(as);
-    }
-    for (mt_view *v = views, *n; v; v = n) {
-        n = v->retired_next;
-        mt__view_free(v);
-        atomic_fetch_sub(&ctx->retired_count, 1);
-    }
-}
-
 /* Frees the batches whose grace period has ended. Writer only. */
-static bool free_ready(mt_context *ctx)
+static void free_ready(mt_context *ctx)
 {
     struct mt__batch *b = atomic_exchange_explicit(&ctx->ready, NULL, memory_order_acquire);
-    if (!b)
-        return false;
     while (b) {
         struct mt__batch *next = b->ready_next;
-        free_retired(ctx, b->spaces, b->views);
+        queued_unlink(ctx, b->queued_prev, b->queued_next);
+        free_retired(ctx, b->held);
         free(b);
         b = next;
     }
-    return true;
+}
+
+/* After a grace period the writer waited for itself: frees the contents
+ * of every queued batch whose callback has not run, and leaves the batch
+ * to that callback. Nothing of a taken batch may be touched after the
+ * exchange: its callback may free it at once. */
+static void take_queued(mt_context *ctx)
+{
+    for (struct mt__batch *b = ctx->queued, *next; b; b = next) {
+        next = b->queued_next;
+        struct mt__batch *prev = b->queued_prev;
+        struct retired held = b->held;
+        unsigned queued = BATCH_QUEUED;
+        if (!atomic_compare_exchange_strong_explicit(&b->state, &queued, BATCH_TAKEN,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire))
+            continue; /* its callback has it: freed from the ready stack */
+        queued_unlink(ctx, prev, next);
+        atomic_fetch_sub_explicit(&ctx->callbacks_pending, 1, memory_order_relaxed);
+        free_retired(ctx, held);
+    }
 }
 
 void mt__reclaim_step(mt_context *ctx)
@@ -204,8 +281,8 @@ void mt__reclaim_step(mt_context *ctx)
     hand_off(ctx);
 }
 
-/* Sleeps until every callback queued so far has run (liburcu's thread
- * runs them after its own grace period, in rounds). */
+/* Sleeps until the callbacks that claimed their batches have put them on
+ * the ready stack (a few instructions each; only a race gets here). */
 static void wait_for_callbacks(mt_context *ctx)
 {
     while (atomic_load_explicit(&ctx->callbacks_pending, memory_order_acquire)) {
@@ -229,15 +306,24 @@ int mt_context_reclaim(mt_context *ctx)
                         "commit; call it after the commit");
     /* Freeing views and address spaces releases owner references, which
      * may queue owners; tearing an owner down may retire more. Loop until
-     * everything settles. */
+     * everything settles. The wait is a grace period of this thread's own:
+     * liburcu's callback thread sleeps 10 ms before each round, which
+     * every reclaim paid when it waited for the callbacks instead. */
     for (;;) {
-        hand_off(ctx);
-        bool waited = atomic_load_explicit(&ctx->callbacks_pending, memory_order_acquire);
+        bool waited = anything_retired(ctx) || ctx->queued;
         if (waited) {
-            wait_for_callbacks(ctx);
+            /* taken before the wait, which covers only what was retired
+             * before it began */
+            struct retired r = take_retired(ctx);
+            urcu_memb_synchronize_rcu();
+            TSAN_GRACE_PERIOD_ENDS();
             ctx->stats.grace_periods++;
+            take_queued(ctx);
+            wait_for_callbacks(ctx);
+            free_retired(ctx, r);
         }
         free_ready(ctx);
+        assert(!ctx->queued);
         bool owners = atomic_load_explicit(&ctx->pending_owners, memory_order_acquire);
         if (owners)
             mt__owners_reap(ctx);
@@ -248,34 +334,13 @@ int mt_context_reclaim(mt_context *ctx)
 
 /* ---- plain memory ------------------------------------------------------- */
 
-struct garbage {
-    struct rcu_head head;
-    mt_context *ctx;
-    void *p[2];
-};
-
-static void garbage_free(struct rcu_head *head)
-{
-    TSAN_GRACE_PERIOD_ENDS();
-    struct garbage *g = caa_container_of(head, struct garbage, head);
-    TSAN_DEQUEUED(g);
-    free(g->p[0]);
-    free(g->p[1]);
-    mt_context *ctx = g->ctx;
-    free(g);
-    atomic_fetch_sub_explicit(&ctx->callbacks_pending, 1, memory_order_release);
-}
-
 void mt__free_after_readers(mt_context *ctx, void *a, void *b)
 {
-    if (!a && !b)
-        return;
-    struct garbage *g = mt__xmalloc(sizeof(*g));
-    g->p[0] = a;
-    g->p[1] = b;
-    g->ctx = ctx;
-    mt__reader_register_slow();
-    TSAN_QUEUED(g);
-    atomic_fetch_add_explicit(&ctx->callbacks_pending, 1, memory_order_relaxed);
-    urcu_memb_call_rcu(&g->head, garbage_free);
+    /* with the next batch: freed by the writer like the views */
+    void *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        MT__PUSH(ctx->garbage, ctx->ngarbage, ctx->cap_garbage) = both[i];
+    }
 }
