@@ -2,7 +2,8 @@
  * Scenario `commit`: what one commit costs in a big machine (issue 14),
  * the default mode (only the views an edit reaches render again) beside
  * the reference mode (MT_RENDER_FULL: every view from scratch), measured
- * alternately on the same machine in the same run. No listeners.
+ * alternately on the same machine in the same run. No listeners, but for
+ * the listener_* rows.
  *
  * For n = 10,000, 100,000 and 1,000,000 regions of 4 KiB in one system
  * memory (one flat-root):
@@ -12,6 +13,10 @@
  *                         fewer than 100 samples: 1,000,000)
  *   full_single_change_us the same in the reference mode
  *   ratio_full_render     reference median / default median
+ *   listener_single_change_us, listener_full_single_change_us
+ *                         the same medians with a listener registered
+ *                         (region add/del and eventfd callbacks, a
+ *                         hypervisor's memory-slot listener)
  * The same n spread over 64 address spaces, each with a flat-root of its
  * own (a machine with many device address spaces), one region changed:
  *   as64_single_change_us, as64_full_single_change_us, as64_ratio_full_render
@@ -87,6 +92,30 @@ static size_t samples_for(uint64_t n)
     return n <= 10000 ? 300 : n <= 100000 ? 60 : 15;
 }
 
+struct slot_listener {
+    mt_listener l; /* first: callbacks cast back */
+    uint64_t calls;
+};
+
+static void slot_add(mt_listener *l, const mt_section *s)
+{
+    (void)s;
+    ((struct slot_listener *)l)->calls++;
+}
+
+static void slot_del(mt_listener *l, const mt_section *s)
+{
+    (void)s;
+    ((struct slot_listener *)l)->calls++;
+}
+
+static void slot_fd(mt_listener *l, uint64_t addr, unsigned size, bool match, uint64_t data,
+                    mt_event_notifier *e)
+{
+    (void)addr, (void)size, (void)match, (void)data, (void)e;
+    ((struct slot_listener *)l)->calls++;
+}
+
 static void one_root(uint64_t n)
 {
     world w;
@@ -107,6 +136,20 @@ static void one_root(uint64_t n)
     mt_bench_result("commit", n, "full_single_change_us", fmed, "us");
     mt_bench_result("commit", n, "full_single_change_p99_us", fp99, "us");
     mt_bench_result("commit", n, "ratio_full_render", med > 0 ? fmed / med : 0, "x");
+
+    /* A hypervisor's slot listener on the same address space: the diff
+     * and the eventfd set of a commit then cost what changed, too. */
+    struct slot_listener sl = {.l = {.region_add = slot_add, .region_del = slot_del,
+                                     .eventfd_add = slot_fd, .eventfd_del = slot_fd}};
+    check(mt_listener_register(&sl.l, w.as), "listener");
+    measure_changes(w.ctx, &w.regs[0], &extra, world_addr(n) + WORLD_STRIDE, k, incr, full);
+    quantiles(incr, k, &med, &p99);
+    quantiles(full, k, &fmed, &fp99);
+    mt_bench_result("commit", n, "listener_single_change_us", med, "us");
+    mt_bench_result("commit", n, "listener_full_single_change_us", fmed, "us");
+    mt_listener_unregister(&sl.l);
+    if (sl.calls == 0)
+        world_die("bench_commit", "the listener heard nothing", -EINVAL);
     free(incr);
     free(full);
     check(mt_region_finalize(&extra), "finalize");

@@ -610,8 +610,10 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
  * (a view kept by the commit): region_nop for each range. */
 void mt__listeners_nops(mt_address_space *as, mt_view *v);
 /* Recomputes an address space's eventfds from its view and tells its
- * listeners what changed. */
-void mt__listeners_eventfds(mt_address_space *as);
+ * listeners what changed. `old`: the view the eventfds were last computed
+ * for, when no region's eventfds changed since; only the chunks the two
+ * views do not share are then read. NULL: every range is. */
+void mt__listeners_eventfds(mt_address_space *as, const mt_view *old);
 /* An eventfd of `r` was added or removed: re-diff at the outermost commit. */
 void mt__eventfds_changed(mt_region *r);
 /* A region's coalesced range as offsets in it, `last` inclusive. */

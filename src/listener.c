@@ -240,17 +240,26 @@ static bool any_nop_listener(mt_address_space *as)
  * end, hold equal ranges: only region_nop can be said of them, so without a
  * listener that has one the diff skips them and costs what changed.
  */
+static void shared_ends(const mt_view *old, const mt_view *new_view, size_t *head,
+                        size_t *tail)
+{
+    size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
+    size_t h = 0, t = 0;
+    while (h < on && h < nn && old->chunks[h] == new_view->chunks[h])
+        h++;
+    while (t < on - h && t < nn - h && old->chunks[on - 1 - t] == new_view->chunks[nn - 1 - t])
+        t++;
+    *head = h;
+    *tail = t;
+}
+
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
 {
     if (!as->listeners || old == new_view)
         return;
     size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
-    size_t head = 0, tail = 0;
-    while (head < on && head < nn && old->chunks[head] == new_view->chunks[head])
-        head++;
-    while (tail < on - head && tail < nn - head &&
-           old->chunks[on - 1 - tail] == new_view->chunks[nn - 1 - tail])
-        tail++;
+    size_t head, tail;
+    shared_ends(old, new_view, &head, &tail);
     /* pass 1: removals, in address order */
     struct cursor j = cursor_at(new_view, head, nn - tail);
     for (struct cursor i = cursor_at(old, head, on - tail); cursor_get(&i); cursor_next(&i)) {
@@ -295,26 +304,31 @@ static int fd_qsort(const void *a, const void *b)
     return mt__eventfd_cmp(a, b);
 }
 
-/* Every eventfd of the regions of v's ranges, moved into address-space
- * coordinates, that intersects its range (QEMU's strict intersection: a
- * size-0 eventfd counts only strictly inside the range). */
-static struct mt__eventfd *collect_eventfds(const mt_view *v, size_t *out_n)
+/* Every eventfd of the regions of the ranges of chunks [from, to) of v,
+ * moved into address-space coordinates, that intersects its range (QEMU's
+ * strict intersection: a size-0 eventfd counts only strictly inside the
+ * range), sorted; once per range that shows it. */
+static struct mt__eventfd *collect_eventfds(const mt_view *v, size_t from, size_t to,
+                                            size_t *out_n)
 {
     struct mt__eventfd *all = NULL;
     size_t n = 0, cap = 0;
-    MT__FOR_RANGES(v, r) {
-        size_t nfd;
-        const struct mt__eventfd *fds = mt__region_eventfds(r->region, &nfd);
-        for (size_t k = 0; k < nfd; k++) {
-            mt__i128 a = (mt__i128)r->start - (mt__i128)r->offset_in_region +
-                         (mt__i128)fds[k].offset;
-            mt__i128 end = a + fds[k].size, rend = (mt__i128)r->last + 1;
-            if (!((mt__i128)r->start < end && a < rend))
-                continue;
-            /* the same eventfd, at its address in the address space */
-            struct mt__eventfd *f = &MT__PUSH(all, n, cap);
-            *f = fds[k];
-            f->offset = (uint64_t)a;
+    for (size_t c = from; c < to; c++) {
+        const struct mt__chunk *ch = v->chunks[c];
+        for (const mt_range *r = ch->ranges, *end = r + ch->n; r < end; r++) {
+            size_t nfd;
+            const struct mt__eventfd *fds = mt__region_eventfds(r->region, &nfd);
+            for (size_t k = 0; k < nfd; k++) {
+                mt__i128 a = (mt__i128)r->start - (mt__i128)r->offset_in_region +
+                             (mt__i128)fds[k].offset;
+                mt__i128 e = a + fds[k].size, rend = (mt__i128)r->last + 1;
+                if (!((mt__i128)r->start < e && a < rend))
+                    continue;
+                /* the same eventfd, at its address in the address space */
+                struct mt__eventfd *f = &MT__PUSH(all, n, cap);
+                *f = fds[k];
+                f->offset = (uint64_t)a;
+            }
         }
     }
     if (n > 1)
@@ -331,24 +345,18 @@ static void send_fd(mt_listener *l, const struct mt__eventfd *f, bool add)
         fn(l, f->offset, f->size, f->match_data, f->data, f->notifier);
 }
 
-void mt__listeners_eventfds(mt_address_space *as)
+/* Tells the listeners of `as` the difference between two sorted lists of
+ * eventfds, in their order: del for each one `was` has more of, add for
+ * each one `now` has more of. */
+static void send_fd_diff(mt_address_space *as, const struct mt__eventfd *was, size_t nwas,
+                         const struct mt__eventfd *now, size_t nnow)
 {
-    /* Only listeners observe the set: without them, keep none (a first
-     * registration collects it) and spare every commit the work. */
-    if (!as->listeners) {
-        free(as->eventfds);
-        as->eventfds = NULL;
-        as->neventfds = 0;
-        return;
-    }
-    size_t n = 0;
-    struct mt__eventfd *now = as->root ? collect_eventfds(as->view, &n) : NULL;
     size_t i = 0, j = 0;
-    while (i < as->neventfds || j < n) {
-        int c = i == as->neventfds ? 1 : j == n ? -1 : mt__eventfd_cmp(&as->eventfds[i], &now[j]);
+    while (i < nwas || j < nnow) {
+        int c = i == nwas ? 1 : j == nnow ? -1 : mt__eventfd_cmp(&was[i], &now[j]);
         if (c < 0) {
             MT__FOR_AS_FORWARD(l, as)
-                send_fd(l, &as->eventfds[i], false);
+                send_fd(l, &was[i], false);
             i++;
         } else if (c > 0) {
             MT__FOR_AS_REVERSE(l, as)
@@ -359,9 +367,76 @@ void mt__listeners_eventfds(mt_address_space *as)
             j++;
         }
     }
-    free(as->eventfds);
-    as->eventfds = now;
-    as->neventfds = n;
+}
+
+/* The sorted list `set` without one of each of `gone` (all in `set`) and
+ * with `came`: O(set), however big the view. */
+static struct mt__eventfd *fds_replace(const struct mt__eventfd *set, size_t nset,
+                                       const struct mt__eventfd *gone, size_t ngone,
+                                       const struct mt__eventfd *came, size_t ncame,
+                                       size_t *out_n)
+{
+    size_t cap = nset - ngone + ncame, n = 0;
+    struct mt__eventfd *out = cap ? mt__xmalloc(cap * sizeof(*out)) : NULL;
+    size_t i = 0, g = 0, k = 0;
+    while (i < nset || k < ncame) {
+        if (i < nset && g < ngone && mt__eventfd_cmp(&set[i], &gone[g]) == 0) {
+            i++, g++;
+            continue;
+        }
+        if (k == ncame || (i < nset && mt__eventfd_cmp(&set[i], &came[k]) <= 0))
+            out[n++] = set[i++];
+        else
+            out[n++] = came[k++];
+    }
+    assert(g == ngone && n == cap);
+    *out_n = n;
+    return out;
+}
+
+void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
+{
+    /* Only listeners observe the set: without them, keep none (a first
+     * registration collects it) and spare every commit the work. */
+    if (!as->listeners) {
+        free(as->eventfds);
+        as->eventfds = NULL;
+        as->neventfds = 0;
+        return;
+    }
+    if (!as->root) {
+        send_fd_diff(as, as->eventfds, as->neventfds, NULL, 0);
+        free(as->eventfds);
+        as->eventfds = NULL;
+        as->neventfds = 0;
+        return;
+    }
+    const mt_view *v = as->view;
+    if (!old) {
+        size_t n;
+        struct mt__eventfd *now = collect_eventfds(v, 0, v->nchunks, &n);
+        send_fd_diff(as, as->eventfds, as->neventfds, now, n);
+        free(as->eventfds);
+        as->eventfds = now;
+        as->neventfds = n;
+        return;
+    }
+    /* The chunks both views share show the same eventfds (no table
+     * changed): the difference of the whole sets is that of the rest. */
+    size_t head, tail, ngone, ncame, n;
+    shared_ends(old, v, &head, &tail);
+    struct mt__eventfd *gone = collect_eventfds(old, head, old->nchunks - tail, &ngone);
+    struct mt__eventfd *came = collect_eventfds(v, head, v->nchunks - tail, &ncame);
+    send_fd_diff(as, gone, ngone, came, ncame);
+    if (ngone || ncame) {
+        struct mt__eventfd *now =
+            fds_replace(as->eventfds, as->neventfds, gone, ngone, came, ncame, &n);
+        free(as->eventfds);
+        as->eventfds = now;
+        as->neventfds = n;
+    }
+    free(gone);
+    free(came);
 }
 
 void mt__eventfds_changed(mt_region *r)
@@ -396,7 +471,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (!as->listeners) {
         /* the first listener: start tracking the eventfds it will hear of */
         free(as->eventfds);
-        as->eventfds = collect_eventfds(as->view, &as->neventfds);
+        as->eventfds = collect_eventfds(as->view, 0, as->view->nchunks, &as->neventfds);
     }
     l->as_ = as;
     INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);

@@ -295,10 +295,14 @@ static void commit_topology(mt_context *ctx)
             mt__listeners_nops(as, next);
             /* same ranges: the set changes only if an eventfd did */
             if (fds_changed || !as->listeners)
-                mt__listeners_eventfds(as);
+                mt__listeners_eventfds(as, NULL);
         } else {
             mt__listeners_diff(as, old, next);
-            mt__listeners_eventfds(as);
+            /* The reference collects every eventfd again; so does a
+             * commit after a table changed, also by a listener callback
+             * of this commit (pending again), which sees it now. */
+            bool collect_all = full || fds_changed || ctx->eventfds_pending;
+            mt__listeners_eventfds(as, collect_all ? NULL : old);
         }
         mt__view_unref(old);
     }
@@ -313,7 +317,7 @@ static void commit_eventfds(mt_context *ctx)
     ctx->eventfds_pending = false;
     ctx->notifying++;
     for (mt_address_space *as = ctx->as_first; as; as = as->next)
-        mt__listeners_eventfds(as);
+        mt__listeners_eventfds(as, NULL);
     ctx->notifying--;
 }
 

@@ -59,6 +59,45 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
     }
 }
 
+/* ---- logs ------------------------------------------------------------------------ */
+
+void mt_test_log_line(mt_test_log *log, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    assert_true(k > 0 && (size_t)k < sizeof(buf));
+    if (log->len + (size_t)k + 2 > log->cap) {
+        log->cap = (log->len + (size_t)k + 2) * 2;
+        log->text = realloc(log->text, log->cap);
+        assert_non_null(log->text);
+    }
+    memcpy(log->text + log->len, buf, (size_t)k);
+    log->len += (size_t)k;
+    log->text[log->len++] = '\n';
+    log->text[log->len] = 0;
+}
+
+const char *mt_test_log_text(const mt_test_log *log)
+{
+    return log->text ? log->text : "";
+}
+
+void mt_test_log_clear(mt_test_log *log)
+{
+    log->len = 0;
+    if (log->text)
+        log->text[0] = 0;
+}
+
+void mt_test_log_free(mt_test_log *log)
+{
+    free(log->text);
+    *log = (mt_test_log){0};
+}
+
 /* ---- the environment ---------------------------------------------------------- */
 
 unsigned mt_test_lookup_options(void)

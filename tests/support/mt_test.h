@@ -41,6 +41,22 @@ typedef struct mt_test_diag {
 /* Routes ctx's diagnostics into `d` (nothing reaches stderr). */
 void mt_test_diag_install(mt_context *ctx, mt_test_diag *d);
 
+/* ---- logs ------------------------------------------------------------------------ */
+
+/* A growing text, one line per call: what a context's listeners heard,
+ * compared with another's as one string. */
+typedef struct mt_test_log {
+    char *text; /* NULL until the first line */
+    size_t len, cap;
+} mt_test_log;
+
+__attribute__((format(printf, 2, 3)))
+void mt_test_log_line(mt_test_log *log, const char *fmt, ...);
+/* The text, "" when empty. */
+const char *mt_test_log_text(const mt_test_log *log);
+void mt_test_log_clear(mt_test_log *log);
+void mt_test_log_free(mt_test_log *log);
+
 /* ---- the environment ---------------------------------------------------------- */
 
 typedef struct mt_test_env {

@@ -42,29 +42,10 @@ struct side {
     mt_address_space *as[MAX_AS];
     struct rec lis[MAX_AS][2];
     mt_event_notifier notif[NOTIFIERS];
-    char *log;
-    size_t len, cap;
+    mt_test_log log;
 };
 
-static void say(struct side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct side *s, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    assert_true(k > 0 && (size_t)k < sizeof(buf));
-    if (s->len + (size_t)k + 2 > s->cap) {
-        s->cap = (s->len + (size_t)k + 2) * 2;
-        s->log = realloc(s->log, s->cap);
-        assert_non_null(s->log);
-    }
-    memcpy(s->log + s->len, buf, (size_t)k);
-    s->len += (size_t)k;
-    s->log[s->len++] = '\n';
-    s->log[s->len] = 0;
-}
+#define say(s, ...) mt_test_log_line(&(s)->log, __VA_ARGS__)
 
 static int notifier_index(struct side *s, const mt_event_notifier *e)
 {
@@ -150,7 +131,7 @@ static void on_co_del(mt_listener *l, const mt_section *s, uint64_t addr, uint64
 
 static void on_diag(void *opaque, const char *msg)
 {
-    say(opaque, "diag %s", msg);
+    say((struct side *)opaque, "diag %s", msg);
 }
 
 /* ---- the world: one description, built twice ------------------------------- */
@@ -444,15 +425,14 @@ static struct step draw(void)
 
 static void compare(struct side *a, struct side *b, uint64_t seed, int step)
 {
-    if (strcmp(a->log ? a->log : "", b->log ? b->log : "") != 0) {
+    if (strcmp(mt_test_log_text(&a->log), mt_test_log_text(&b->log)) != 0) {
         print_message("seed %llu step %d: listener logs differ\n--- incremental:\n%s"
                       "--- reference:\n%s", (unsigned long long)seed, step,
-                      a->log ? a->log : "", b->log ? b->log : "");
+                      mt_test_log_text(&a->log), mt_test_log_text(&b->log));
         fail();
     }
-    a->len = b->len = 0;
-    if (a->log)
-        a->log[0] = b->log[0] = 0;
+    mt_test_log_clear(&a->log);
+    mt_test_log_clear(&b->log);
     for (int i = 0; i < MAX_AS; i++) {
         assert_true(!a->as[i] == !b->as[i]);
         if (!a->as[i])
@@ -514,7 +494,7 @@ static void side_free(struct side *s)
     mt_context_get_stats(s->ctx, &st);
     assert_int_equal(st.live_views, 0);
     mt_context_free(s->ctx);
-    free(s->log);
+    mt_test_log_free(&s->log);
 }
 
 static void incremental_equals_reference(void **state)
