@@ -178,6 +178,7 @@ static inline const struct mt__region_rare *mt__rare_get(const mt_region *r)
 struct mt__prio_class {
     int32_t priority;
     uint32_t count;
+    uint32_t start; /* its first slot */
 };
 struct mt__child_index {
     mt_region **slots;              /* reverse render order; NULL: a hole */
@@ -207,6 +208,12 @@ static inline struct mt__ivtree *mt__children_addr(const struct mt__child_index 
 
 /* Closes the holes unmapping left (region.c). Writer only. */
 void mt__children_compact(struct mt__child_index *ix);
+/* Where child `sub` is in its container's slots: its slot_ counts only
+ * within its priority class, so that mapping a child into a class below
+ * others moves their pointers up without writing to every one of them. */
+size_t mt__child_slot(const struct mt__child_index *ix, const mt_region *sub);
+/* Unmaps every child of `c`, the newest slot first (finalisation). */
+void mt__subregions_unlink_all(mt_region *c);
 /* `sub`, a child, has a new size: its container's address index follows. */
 void mt__subregion_resized(mt_region *sub);
 

@@ -564,7 +564,8 @@ mt_region *mt_region_next_sibling(const mt_region *r)
         return NULL;
     size_t n;
     mt_region *const *children = mt__children(r->container_, &n); /* no holes */
-    return r->slot_ ? children[r->slot_ - 1] : NULL;
+    size_t at = mt__child_slot(r->container_->child_index_, r);
+    return at ? children[at - 1] : NULL;
 }
 
 bool mt_region_size_exact(const mt_region *r, uint64_t *low)
@@ -619,9 +620,7 @@ static void finalize_now(mt_region *r)
     mt__view_forget_root(r);
     if (r->child_index_) {
         mt__txn_begin(ctx); /* one commit for all the children */
-        /* the last slot first: nothing moves */
-        while (r->child_index_)
-            mt__subregion_unlink(r, r->child_index_->slots[r->child_index_->n - 1]);
+        mt__subregions_unlink_all(r);
         mt__txn_commit(ctx);
     }
     /* An alias dying with its target was uncounted before the teardown

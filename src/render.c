@@ -305,10 +305,13 @@ static bool loop_pass_allowed(struct walk *w, const mt_region *via, const mt_reg
     return true;
 }
 
+/* Slot order: priority classes ascending, then the place in the class. */
 static int by_slot(const void *a, const void *b)
 {
-    uint32_t x = (*(mt_region *const *)a)->slot_, y = (*(mt_region *const *)b)->slot_;
-    return x < y ? -1 : x > y;
+    const mt_region *x = *(mt_region *const *)a, *y = *(mt_region *const *)b;
+    if (x->priority_ != y->priority_)
+        return x->priority_ < y->priority_ ? -1 : 1;
+    return x->slot_ < y->slot_ ? -1 : x->slot_ > y->slot_;
 }
 
 /* How many of a container's children an index query may return before

@@ -72,14 +72,11 @@ static size_t class_search(const struct mt__child_index *ix, int32_t prio)
     return lo;
 }
 
-/* Moves slots [from, n) one up, keeping slot_ right. */
-static void shift_slots_up(struct mt__child_index *ix, size_t from)
+size_t mt__child_slot(const struct mt__child_index *ix, const mt_region *sub)
 {
-    size_t count = ix->n - from;
-    memmove(&ix->slots[from + 1], &ix->slots[from], count * sizeof(ix->slots[0]));
-    for (size_t i = from + 1; i <= ix->n; i++)
-        if (ix->slots[i])
-            ix->slots[i]->slot_ = (uint32_t)i;
+    size_t k = class_search(ix, sub->priority_);
+    assert(k < ix->nclasses && ix->classes[k].priority == sub->priority_);
+    return ix->classes[k].start + sub->slot_;
 }
 
 /* Grows one of the index's arrays from `n` to `cap` entries; it may still
@@ -118,16 +115,18 @@ static void link_child(mt_region *c, mt_region *sub)
         }
         memmove(&ix->classes[k + 1], &ix->classes[k],
                 (ix->nclasses - k) * sizeof(ix->classes[0]));
-        ix->classes[k] = (struct mt__prio_class){sub->priority_, 0};
+        uint32_t start = k ? ix->classes[k - 1].start + ix->classes[k - 1].count : 0;
+        ix->classes[k] = (struct mt__prio_class){sub->priority_, 0, start};
         ix->nclasses++;
     }
-    size_t pos = 0; /* the end of class k */
-    for (size_t j = 0; j <= k; j++)
-        pos += ix->classes[j].count;
-    shift_slots_up(ix, pos);
+    /* the end of class k; the classes above move up one slot, their
+     * members' places in them stay */
+    size_t pos = ix->classes[k].start + ix->classes[k].count;
+    memmove(&ix->slots[pos + 1], &ix->slots[pos], (ix->n - pos) * sizeof(ix->slots[0]));
+    for (size_t j = k + 1; j < ix->nclasses; j++)
+        ix->classes[j].start++;
     ix->slots[pos] = sub;
-    sub->slot_ = (uint32_t)pos;
-    ix->classes[k].count++;
+    sub->slot_ = ix->classes[k].count++;
     ix->n++;
     sub->container_ = c;
     if (mt__children_addr(ix))
@@ -140,17 +139,17 @@ void mt__children_compact(struct mt__child_index *ix)
 {
     size_t from = 0, to = 0, kept = 0;
     for (size_t k = 0; k < ix->nclasses; k++) {
-        uint32_t live = 0;
+        uint32_t live = 0, start = (uint32_t)to;
         for (size_t end = from + ix->classes[k].count; from < end; from++) {
             mt_region *r = ix->slots[from];
             if (!r)
                 continue;
-            r->slot_ = (uint32_t)to;
+            r->slot_ = live++;
             ix->slots[to++] = r;
-            live++;
         }
         if (live)
-            ix->classes[kept++] = (struct mt__prio_class){ix->classes[k].priority, live};
+            ix->classes[kept++] =
+                (struct mt__prio_class){ix->classes[k].priority, live, start};
     }
     assert(from == ix->n);
     ix->n = to;
@@ -167,7 +166,7 @@ void mt__children_compact(struct mt__child_index *ix)
 static void unlink_child(mt_region *c, mt_region *sub)
 {
     struct mt__child_index *ix = c->child_index_;
-    size_t pos = sub->slot_;
+    size_t pos = mt__child_slot(ix, sub);
     assert(pos < ix->n && ix->slots[pos] == sub);
     ix->slots[pos] = NULL;
     ix->holes++;
@@ -196,6 +195,20 @@ static void unlink_child(mt_region *c, mt_region *sub)
     } else if (ix->holes > ix->n / 2) {
         mt__children_compact(ix);
     }
+}
+
+void mt__subregions_unlink_all(mt_region *c)
+{
+    /* the address index goes first: removing every child from it one by
+     * one would rescan its nodes' summaries for nothing */
+    struct mt__child_index *ix = c->child_index_;
+    if (mt__children_addr(ix)) {
+        mt__ivtree_free(ix->addr);
+        ix->addr = NULL;
+    }
+    /* the last slot first: nothing moves */
+    while (c->child_index_)
+        mt__subregion_unlink(c, c->child_index_->slots[c->child_index_->n - 1]);
 }
 
 static void adjust_alias_chain(mt_region *sub, int delta)

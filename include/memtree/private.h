@@ -61,7 +61,8 @@ struct mt__region_rare;
     uint64_t walk_mark_;     /* scratch for graph walks (writer only) */          \
     struct mt__region_rare *rare_; /* NULL until first needed */                  \
     uint32_t held_refs_;     /* mappings and held sections naming it (atomic) */  \
-    uint32_t slot_;          /* position in the container's child array */
+    uint32_t slot_;          /* position in its priority class of the      \
+                                container's child array */
 
 /* mt_iommu_notifier: where it is registered. */
 #define MT_IOMMU_NOTIFIER_PRIVATE_FIELDS                                          \

@@ -243,6 +243,26 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         memmove(&l->e[pos + 1], &l->e[pos], (l->n - pos) * sizeof(e));
         l->e[pos] = e;
         l->n++;
+        t->count++;
+        /* No node split: each summary on the path can only take the new
+         * key as its first and the new last as its largest; up to the
+         * first that changes neither, without rescanning any node. */
+        for (unsigned level = 1; level <= t->height; level++) {
+            struct ref *ref = &path[level - 1].node->c[path[level - 1].i];
+            bool changed = false;
+            if (last > ref->max_last) {
+                ref->max_last = last;
+                changed = true;
+            }
+            if (key_cmp(start, payload, ref->start, ref->payload) < 0) {
+                ref->start = start;
+                ref->payload = payload;
+                changed = true;
+            }
+            if (!changed)
+                break;
+        }
+        return;
     } else if (t->height > 0 && split_at(pos, LEAF_CAP) == LEAF_CAP / 2 &&
                insert_sharing(path[0].node, path[0].i, l, pos, e)) {
         /* shared with a neighbour: no split */
@@ -329,15 +349,65 @@ static void merge_children(struct mt__ivtree *t, struct inner *in, uint32_t i, b
     in->n--;
 }
 
+static void first_key(const void *node, bool is_leaf, uint64_t *start, void **payload)
+{
+    if (is_leaf) {
+        const struct leaf *l = node;
+        *start = l->e[0].start;
+        *payload = l->e[0].payload;
+    } else {
+        const struct inner *in = node;
+        *start = in->c[0].start;
+        *payload = in->c[0].payload;
+    }
+}
+
+/* After an entry whose last was `gone_last` left leaf `l`, which kept
+ * enough entries not to merge: a summary on the path changes its first
+ * key when its node's first entry went, and its largest last only if the
+ * entry held it (the only case that rescans a node); up to the first
+ * summary that changes neither. */
+static void shrink_up(struct mt__ivtree *t, struct step *path, struct leaf *l,
+                      uint64_t gone_last)
+{
+    void *child = l;
+    for (unsigned level = 1; level <= t->height; level++) {
+        bool leaves = level == 1;
+        struct step st = path[level - 1];
+        struct ref *ref = &st.node->c[st.i];
+        uint64_t start;
+        void *payload;
+        first_key(child, leaves, &start, &payload);
+        bool key_changed = key_cmp(start, payload, ref->start, ref->payload) != 0;
+        bool max_changed = false;
+        if (gone_last == ref->max_last) {
+            uint64_t m = node_ref(child, leaves).max_last;
+            max_changed = m != ref->max_last;
+            ref->max_last = m;
+        }
+        ref->start = start;
+        ref->payload = payload;
+        /* the parent's summary of st.node reads its first child's key */
+        if (!(key_changed && st.i == 0) && !max_changed)
+            return;
+        child = st.node;
+    }
+}
+
 void mt__ivtree_remove(struct mt__ivtree *t, uint64_t start, void *payload)
 {
     struct step path[MAX_HEIGHT];
     struct leaf *l = descend(t, start, payload, path);
     uint32_t pos = leaf_pos(l, start, payload);
     assert(pos < l->n && l->e[pos].start == start && l->e[pos].payload == payload);
+    uint64_t gone_last = l->e[pos].last;
     memmove(&l->e[pos], &l->e[pos + 1], (l->n - pos - 1) * sizeof(l->e[0]));
     l->n--;
     t->count--;
+    if (t->height > 0 && l->n >= LEAF_CAP / 4) {
+        shrink_up(t, path, l, gone_last);
+        return;
+    }
     void *child = l;
     for (unsigned level = 1; level <= t->height; level++) {
         struct inner *in = path[level - 1].node;
