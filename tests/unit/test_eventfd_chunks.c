@@ -166,10 +166,7 @@ static uint64_t rng = 0x6576656e74666473ull; /* "eventfds" */
 
 static unsigned pick(unsigned n)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
+    return (unsigned)(mt_test_xorshift(&rng) % n);
 }
 
 /* One edit, drawn once and applied to both sides. */

@@ -27,10 +27,7 @@ static uint64_t rng = 0x7369626c696e6773ull; /* "siblings" */
 
 static unsigned pick(unsigned n)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
+    return (unsigned)(mt_test_xorshift(&rng) % n);
 }
 
 static mt_region *kids[KIDS];
