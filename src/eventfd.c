@@ -102,6 +102,7 @@ static void table_replace(mt_context *ctx, const mt_region *r, const struct mt__
 {
     struct mt__access_settings *s = mt__access(ctx);
     struct mt__eventfd_table *old = s->eventfds;
+    ctx->eventfd_tables_gen++;
     size_t i = table_search(old, r);
     bool present = old && i < old->n && old->regions[i]->r == r;
     size_t count = (old ? old->n : 0) - present + (n > 0);

@@ -100,6 +100,10 @@ struct mt_context {
     uint64_t stale_epoch;
     bool stale_all;            /* a change every view can show (dirty logging) */
     bool render_full;          /* reference mode: every commit renders all */
+    /* Counts changes of any region's eventfds (eventfd.c), disabled
+     * regions' too: an address space's kept set is compared in part only
+     * while no table changed since it was read (listener.c). */
+    uint64_t eventfd_tables_gen;
     mt_region **touch_stack;   /* the marking walk's stack, reused */
     size_t touch_cap;
 };
@@ -526,6 +530,7 @@ struct mt_address_space {
      * address space (listener.c) */
     struct mt__eventfd *eventfds;
     size_t neventfds;
+    uint64_t eventfds_gen;   /* ctx->eventfd_tables_gen they were read at */
     mt_address_space *next, *prev;
 };
 
@@ -618,8 +623,8 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
 void mt__listeners_nops(mt_address_space *as, mt_view *v);
 /* Recomputes an address space's eventfds from its view and tells its
  * listeners what changed. `old`: the view the eventfds were last computed
- * for, when no region's eventfds changed since; only the chunks the two
- * views do not share are then read. NULL: every range is. */
+ * for; when no region's eventfds changed since, only the chunks the two
+ * views do not share are read. NULL: every range is. */
 void mt__listeners_eventfds(mt_address_space *as, const mt_view *old);
 /* An eventfd of `r` was added or removed: re-diff at the outermost commit. */
 void mt__eventfds_changed(mt_region *r);

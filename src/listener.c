@@ -412,7 +412,12 @@ void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
         return;
     }
     const mt_view *v = as->view;
-    if (!old) {
+    /* A table changed since the set was read (also a disabled region's,
+     * which the old view may still show, disabled in this commit): the
+     * ranges the views share may show other eventfds now. */
+    bool tables_same = as->eventfds_gen == as->ctx->eventfd_tables_gen;
+    as->eventfds_gen = as->ctx->eventfd_tables_gen;
+    if (!old || !tables_same) {
         size_t n;
         struct mt__eventfd *now = collect_eventfds(v, 0, v->nchunks, &n);
         send_fd_diff(as, as->eventfds, as->neventfds, now, n);
@@ -421,8 +426,10 @@ void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
         as->neventfds = n;
         return;
     }
-    /* The chunks both views share show the same eventfds (no table
-     * changed): the difference of the whole sets is that of the rest. */
+    if (old == v)
+        return; /* a kept view: nothing changed */
+    /* The chunks both views share show the same eventfds: the difference
+     * of the whole sets is that of the rest. */
     size_t head, tail, ngone, ncame, n;
     shared_ends(old, v, &head, &tail);
     struct mt__eventfd *gone = collect_eventfds(old, head, old->nchunks - tail, &ngone);
@@ -472,6 +479,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         /* the first listener: start tracking the eventfds it will hear of */
         free(as->eventfds);
         as->eventfds = collect_eventfds(as->view, 0, as->view->nchunks, &as->neventfds);
+        as->eventfds_gen = ctx->eventfd_tables_gen;
     }
     l->as_ = as;
     INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);

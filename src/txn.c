@@ -257,8 +257,7 @@ int mt_context_set_render_mode(mt_context *ctx, mt_render_mode mode)
 static void commit_topology(mt_context *ctx)
 {
     ctx->topology_pending = false;
-    bool fds_changed = ctx->eventfds_pending;
-    ctx->eventfds_pending = false;
+    ctx->eventfds_pending = false; /* listener.c tells which tables changed */
     /* Edits from here on (listener callbacks) belong to the next commit. */
     uint64_t epoch = ctx->stale_epoch++;
     bool full = ctx->render_full || ctx->stale_all;
@@ -293,16 +292,13 @@ static void commit_topology(mt_context *ctx)
         if (old == next && !next->is_empty_view) {
             /* a kept view: what a re-render's diff would have sent */
             mt__listeners_nops(as, next);
-            /* same ranges: the set changes only if an eventfd did */
-            if (fds_changed || !as->listeners)
-                mt__listeners_eventfds(as, NULL);
+            /* same ranges: the set changes only if a table did */
+            mt__listeners_eventfds(as, old);
         } else {
             mt__listeners_diff(as, old, next);
-            /* The reference collects every eventfd again; so does a
-             * commit after a table changed, also by a listener callback
-             * of this commit (pending again), which sees it now. */
-            bool collect_all = full || fds_changed || ctx->eventfds_pending;
-            mt__listeners_eventfds(as, collect_all ? NULL : old);
+            /* the reference collects every eventfd again (and so does
+             * any commit after a table changed: listener.c) */
+            mt__listeners_eventfds(as, full ? NULL : old);
         }
         mt__view_unref(old);
     }

@@ -12,6 +12,9 @@
  * edits in one transaction; and a listener callback that adds or removes
  * an eventfd on a region far from what the commit changed (its chunk is
  * shared), during the commit.
+ *
+ * MT_FD_SEEDS (default 3) runs of STEPS steps each; a longer run:
+ * MT_FD_SEEDS=200 build/plain/tests/test_eventfd_chunks.
  */
 #include "mt_test.h"
 
@@ -162,7 +165,7 @@ static void side_free(struct side *s)
     mt_test_log_free(&s->log);
 }
 
-static uint64_t rng = 0x6576656e74666473ull; /* "eventfds" */
+static uint64_t rng;
 
 static unsigned pick(unsigned n)
 {
@@ -222,26 +225,30 @@ static void compare(int step)
 static void eventfds_of_changed_chunks_equal_reference(void **state)
 {
     (void)state;
-    side_build(&sides[0], false);
-    side_build(&sides[1], true);
-    compare(0);
-    assert_true(mt_view_range_count(mt_address_space_view(sides[0].as)) > 4 * 256);
-    for (int step = 1; step <= STEPS; step++) {
-        bool txn = pick(4) == 0;
-        if (txn) {
-            mt_transaction_begin(sides[0].ctx);
-            mt_transaction_begin(sides[1].ctx);
+    uint64_t seeds = mt_test_env_u64("MT_FD_SEEDS", 3);
+    for (uint64_t seed = 1; seed <= seeds; seed++) {
+        rng = seed * 0x9e3779b97f4a7c15ull | 1;
+        side_build(&sides[0], false);
+        side_build(&sides[1], true);
+        compare(0);
+        assert_true(mt_view_range_count(mt_address_space_view(sides[0].as)) > 4 * 256);
+        for (int step = 1; step <= STEPS; step++) {
+            bool txn = pick(4) == 0;
+            if (txn) {
+                mt_transaction_begin(sides[0].ctx);
+                mt_transaction_begin(sides[1].ctx);
+            }
+            for (unsigned k = txn ? 1 + pick(4) : 1; k > 0; k--)
+                edit();
+            if (txn) {
+                mt_transaction_commit(sides[0].ctx);
+                mt_transaction_commit(sides[1].ctx);
+            }
+            compare(step);
         }
-        for (unsigned k = txn ? 1 + pick(4) : 1; k > 0; k--)
-            edit();
-        if (txn) {
-            mt_transaction_commit(sides[0].ctx);
-            mt_transaction_commit(sides[1].ctx);
-        }
-        compare(step);
+        side_free(&sides[0]);
+        side_free(&sides[1]);
     }
-    side_free(&sides[0]);
-    side_free(&sides[1]);
 }
 
 MT_TEST_MAIN(cmocka_unit_test(eventfds_of_changed_chunks_equal_reference))
