@@ -394,21 +394,24 @@ static struct mt__eventfd *fds_replace(const struct mt__eventfd *set, size_t nse
     return out;
 }
 
+static void keep_fds(mt_address_space *as, struct mt__eventfd *fds, size_t n)
+{
+    free(as->eventfds);
+    as->eventfds = fds;
+    as->neventfds = n;
+}
+
 void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
 {
     /* Only listeners observe the set: without them, keep none (a first
      * registration collects it) and spare every commit the work. */
     if (!as->listeners) {
-        free(as->eventfds);
-        as->eventfds = NULL;
-        as->neventfds = 0;
+        keep_fds(as, NULL, 0);
         return;
     }
     if (!as->root) {
         send_fd_diff(as, as->eventfds, as->neventfds, NULL, 0);
-        free(as->eventfds);
-        as->eventfds = NULL;
-        as->neventfds = 0;
+        keep_fds(as, NULL, 0);
         return;
     }
     const mt_view *v = as->view;
@@ -421,9 +424,7 @@ void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
         size_t n;
         struct mt__eventfd *now = collect_eventfds(v, 0, v->nchunks, &n);
         send_fd_diff(as, as->eventfds, as->neventfds, now, n);
-        free(as->eventfds);
-        as->eventfds = now;
-        as->neventfds = n;
+        keep_fds(as, now, n);
         return;
     }
     if (old == v)
@@ -438,9 +439,7 @@ void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
     if (ngone || ncame) {
         struct mt__eventfd *now =
             fds_replace(as->eventfds, as->neventfds, gone, ngone, came, ncame, &n);
-        free(as->eventfds);
-        as->eventfds = now;
-        as->neventfds = n;
+        keep_fds(as, now, n);
     }
     free(gone);
     free(came);
@@ -477,8 +476,9 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
                         "listener_register: both log_sync and log_sync_global are set");
     if (!as->listeners) {
         /* the first listener: start tracking the eventfds it will hear of */
-        free(as->eventfds);
-        as->eventfds = collect_eventfds(as->view, 0, as->view->nchunks, &as->neventfds);
+        size_t n;
+        struct mt__eventfd *now = collect_eventfds(as->view, 0, as->view->nchunks, &n);
+        keep_fds(as, now, n);
         as->eventfds_gen = ctx->eventfd_tables_gen;
     }
     l->as_ = as;
