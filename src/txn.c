@@ -292,14 +292,13 @@ static void commit_topology(mt_context *ctx)
         if (old == next && !next->is_empty_view) {
             /* a kept view: what a re-render's diff would have sent */
             mt__listeners_nops(as, next);
-            /* same ranges: the set changes only if a table did */
-            mt__listeners_eventfds(as, old);
         } else {
             mt__listeners_diff(as, old, next);
-            /* the reference collects every eventfd again (and so does
-             * any commit after a table changed: listener.c) */
-            mt__listeners_eventfds(as, full ? NULL : old);
         }
+        /* the reference collects every eventfd again (and so does any
+         * commit after a table changed); a kept view's set changes only
+         * then (listener.c) */
+        mt__listeners_eventfds(as, full ? NULL : old);
         mt__view_unref(old);
     }
     mt__listeners_commit(ctx);
