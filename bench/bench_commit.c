@@ -13,6 +13,11 @@
  *                         fewer than 100 samples: 1,000,000)
  *   full_single_change_us the same in the reference mode
  *   ratio_full_render     reference median / default median
+ *   steady_single_change_us, steady_single_change_p99_us
+ *                         the same commits in the default mode alone: in
+ *                         the rows above each follows a reference render,
+ *                         which leaves the caches cold (at 1,000,000 it
+ *                         writes more than 100 MB)
  *   listener_single_change_us, listener_full_single_change_us
  *                         the same medians with a listener registered
  *                         (region add/del and eventfd callbacks, a
@@ -57,13 +62,15 @@ static void quantiles(uint64_t *s, size_t n, double *median, double *p99)
 /*
  * `samples` single-change commits in each mode, alternating, on the
  * machine of `w`: map `extra` (a reservation outside the n regions) into
- * `into`, move it, unmap it, in turn.
+ * `into`, move it, unmap it, in turn. Without `full`, the default mode's
+ * alone: no reference render between them evicts the machine from the
+ * caches.
  */
 static void measure_changes(mt_context *ctx, mt_region *into, mt_region *extra,
                             uint64_t base, size_t samples, uint64_t *incr, uint64_t *full)
 {
     for (size_t i = 0; i < 2 * samples; i++) {
-        bool reference = i & 1;
+        bool reference = full && (i & 1);
         check(mt_context_set_render_mode(ctx, reference ? MT_RENDER_FULL
                                                         : MT_RENDER_INCREMENTAL), "mode");
         uint64_t t0 = mt_bench_now_ns();
@@ -75,7 +82,10 @@ static void measure_changes(mt_context *ctx, mt_region *into, mt_region *extra,
         default: check(mt_region_del_subregion(into, extra), "unmap"); break;
         }
         uint64_t dt = mt_bench_now_ns() - t0;
-        (reference ? full : incr)[i / 2] = dt;
+        if (full)
+            (reference ? full : incr)[i / 2] = dt;
+        else
+            incr[i] = dt;
         /* a view retired per commit: free them as a writer would */
         if (i % 64 == 63)
             mt_context_reclaim(ctx);
@@ -136,6 +146,15 @@ static void one_root(uint64_t n)
     mt_bench_result("commit", n, "full_single_change_us", fmed, "us");
     mt_bench_result("commit", n, "full_single_change_p99_us", fp99, "us");
     mt_bench_result("commit", n, "ratio_full_render", med > 0 ? fmed / med : 0, "x");
+
+    /* The default mode alone (as many commits as both modes above made):
+     * what a commit costs while the machine stays in the caches */
+    uint64_t *steady = calloc(2 * k, sizeof(*steady));
+    measure_changes(w.ctx, &w.regs[0], &extra, world_addr(n) + WORLD_STRIDE, k, steady, NULL);
+    quantiles(steady, 2 * k, &med, &p99);
+    mt_bench_result("commit", n, "steady_single_change_us", med, "us");
+    mt_bench_result("commit", n, "steady_single_change_p99_us", p99, "us");
+    free(steady);
 
     /* A hypervisor's slot listener on the same address space: the diff
      * and the eventfd set of a commit then cost what changed, too. */
