@@ -647,7 +647,11 @@ static void finalize_now(mt_region *r)
      * region to name it when someone uses it by mistake. */
     uint64_t id = r->id_;
     char name[MT__TOMBSTONE_NAME];
-    snprintf(name, sizeof(name), "%s", mt__name(r));
+    /* a bounded copy (snprintf took about a third of a finalisation) */
+    const char *full = mt__name(r);
+    size_t len = strnlen(full, sizeof(name) - 1);
+    memcpy(name, full, len);
+    name[len] = '\0';
     free(r->name_);
     if (r->flags_ & MT__F_HEAP) {
         free(r);

@@ -137,10 +137,13 @@ static inline uint32_t node_n(const void *node, bool is_leaf)
 }
 
 /* The child of `in` whose keys (start, payload) fall in: the last whose
- * first key is <= it, or the first. */
+ * first key is <= it, or the first. The last child is tried first: a
+ * machine built in address order adds every region there. */
 static uint32_t child_for(const struct inner *in, uint64_t start, const void *payload)
 {
-    uint32_t lo = 1, hi = in->n;
+    uint32_t lo = 1, hi = in->n - 1;
+    if (key_cmp(in->c[hi].start, in->c[hi].payload, start, payload) <= 0)
+        return hi;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (key_cmp(in->c[mid].start, in->c[mid].payload, start, payload) <= 0)
@@ -165,10 +168,13 @@ static struct leaf *descend(const struct mt__ivtree *t, uint64_t start, const vo
     return node;
 }
 
-/* The first entry of `l` whose key is >= (start, payload). */
+/* The first entry of `l` whose key is >= (start, payload); past the last
+ * tried first, as in child_for. */
 static uint32_t leaf_pos(const struct leaf *l, uint64_t start, const void *payload)
 {
     uint32_t lo = 0, hi = l->n;
+    if (hi == 0 || key_cmp(l->e[hi - 1].start, l->e[hi - 1].payload, start, payload) < 0)
+        return hi;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (key_cmp(l->e[mid].start, l->e[mid].payload, start, payload) < 0)
