@@ -32,8 +32,13 @@ struct entry {
     void *payload;
 };
 
+/* `rising`, in a leaf and in an inner node: known to hold its lasts (the
+ * children's largest lasts) in non-decreasing order, as disjoint
+ * intervals do, so that its largest is its last one. False means not
+ * known: a change that may break the order clears it, a rescan sets it. */
 struct leaf {
     uint32_t n;
+    uint32_t rising;
     struct entry e[LEAF_CAP];
 };
 
@@ -47,6 +52,7 @@ struct ref {
 
 struct inner {
     uint32_t n;
+    uint32_t rising;
     struct ref c[INNER_CAP];
 };
 
@@ -108,22 +114,62 @@ size_t mt__ivtree_bytes(const struct mt__ivtree *t)
 
 /* ---- summaries ------------------------------------------------------------ */
 
+/* The largest of n lasts `stride` bytes apart, and whether they rise. */
+static uint64_t scan_lasts(const void *first, size_t stride, uint32_t n, bool *rising)
+{
+    const char *p = first;
+    uint64_t m = 0;
+    bool up = true;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v = *(const uint64_t *)(p + i * stride);
+        up &= v >= m;
+        m = v > m ? v : m;
+    }
+    *rising = up;
+    return m;
+}
+
+/* A node's summary: its largest last read off its end while the node is
+ * known to rise (removing the end of a machine built in address order
+ * then rescans nothing), else a rescan that learns whether it does. */
 static struct ref leaf_ref(struct leaf *l)
 {
     assert(l->n > 0);
-    uint64_t m = 0;
-    for (uint32_t i = 0; i < l->n; i++)
-        m = l->e[i].last > m ? l->e[i].last : m;
+    uint64_t m = l->e[l->n - 1].last;
+    if (!l->rising) {
+        bool up;
+        m = scan_lasts(&l->e[0].last, sizeof(l->e[0]), l->n, &up);
+        l->rising = up;
+    }
     return (struct ref){l->e[0].start, l->e[0].payload, m, l};
 }
 
 static struct ref inner_ref(struct inner *in)
 {
     assert(in->n > 0);
-    uint64_t m = 0;
-    for (uint32_t i = 0; i < in->n; i++)
-        m = in->c[i].max_last > m ? in->c[i].max_last : m;
+    uint64_t m = in->c[in->n - 1].max_last;
+    if (!in->rising) {
+        bool up;
+        m = scan_lasts(&in->c[0].max_last, sizeof(in->c[0]), in->n, &up);
+        in->rising = up;
+    }
     return (struct ref){in->c[0].start, in->c[0].payload, m, in};
+}
+
+/* After c[i] of `in` changed or came in: its order still known, or not. */
+static void ref_changed(struct inner *in, uint32_t i)
+{
+    uint64_t m = in->c[i].max_last;
+    if ((i > 0 && in->c[i - 1].max_last > m) || (i + 1 < in->n && m > in->c[i + 1].max_last))
+        in->rising = 0;
+}
+
+/* The same for entry `pos` of leaf `l`. */
+static void entry_changed(struct leaf *l, uint32_t pos)
+{
+    uint64_t m = l->e[pos].last;
+    if ((pos > 0 && l->e[pos - 1].last > m) || (pos + 1 < l->n && m > l->e[pos + 1].last))
+        l->rising = 0;
 }
 
 static inline struct ref node_ref(void *node, bool is_leaf)
@@ -191,6 +237,7 @@ static void refresh_up(struct mt__ivtree *t, struct step *path, unsigned from, v
     for (unsigned level = from; level <= t->height; level++) {
         struct step s = path[level - 1];
         s.node->c[s.i] = node_ref(child, level == 1);
+        ref_changed(s.node, s.i);
         child = s.node;
     }
 }
@@ -229,10 +276,12 @@ static bool insert_sharing(struct inner *parent, uint32_t i, struct leaf *l, uin
     n++;
     a->n = n / 2;
     b->n = n - a->n;
+    a->rising = b->rising = 0;
     memcpy(a->e, all, a->n * sizeof(e));
     memcpy(b->e, &all[a->n], b->n * sizeof(e));
     uint32_t j = use_left ? i - 1 : i + 1;
     parent->c[j] = leaf_ref(use_left ? left : right);
+    ref_changed(parent, j);
     return true;
 }
 
@@ -249,6 +298,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         memmove(&l->e[pos + 1], &l->e[pos], (l->n - pos) * sizeof(e));
         l->e[pos] = e;
         l->n++;
+        entry_changed(l, pos);
         t->count++;
         /* No node split: each summary on the path can only take the new
          * key as its first and the new last as its largest; up to the
@@ -258,6 +308,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
             bool changed = false;
             if (last > ref->max_last) {
                 ref->max_last = last;
+                ref_changed(path[level - 1].node, path[level - 1].i);
                 changed = true;
             }
             if (key_cmp(start, payload, ref->start, ref->payload) < 0) {
@@ -279,6 +330,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         r->n = LEAF_CAP - cut;
         memcpy(r->e, &l->e[cut], r->n * sizeof(e));
         l->n = cut;
+        l->rising = r->rising = 0;
         struct leaf *into = pos <= cut && l->n < LEAF_CAP ? l : r;
         uint32_t at = into == l ? pos : pos - cut;
         memmove(&into->e[at + 1], &into->e[at], (into->n - at) * sizeof(e));
@@ -293,6 +345,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         uint32_t i = path[level - 1].i;
         bool leaves = level == 1;
         in->c[i] = node_ref(child, leaves);
+        ref_changed(in, i);
         child = in;
         if (!split)
             continue;
@@ -303,6 +356,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
             memmove(&in->c[at + 1], &in->c[at], (in->n - at) * sizeof(sr));
             in->c[at] = sr;
             in->n++;
+            ref_changed(in, at);
             continue;
         }
         struct inner *r = mt__xmalloc(sizeof(*r));
@@ -311,6 +365,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         r->n = INNER_CAP - cut;
         memcpy(r->c, &in->c[cut], r->n * sizeof(sr));
         in->n = cut;
+        in->rising = r->rising = 0;
         struct inner *into = at <= cut && in->n < INNER_CAP ? in : r;
         uint32_t k = into == in ? at : at - cut;
         memmove(&into->c[k + 1], &into->c[k], (into->n - k) * sizeof(sr));
@@ -324,6 +379,7 @@ void mt__ivtree_insert(struct mt__ivtree *t, uint64_t start, uint64_t last, void
         struct inner *root = mt__xmalloc(sizeof(*root));
         t->inners++;
         root->n = 2;
+        root->rising = 0;
         root->c[0] = node_ref(t->root, leaves);
         root->c[1] = node_ref(split, leaves);
         t->root = root;
@@ -342,17 +398,20 @@ static void merge_children(struct mt__ivtree *t, struct inner *in, uint32_t i, b
         struct leaf *la = a, *lb = b;
         memcpy(&la->e[la->n], lb->e, lb->n * sizeof(lb->e[0]));
         la->n += lb->n;
+        la->rising = 0;
         t->leaves--;
     } else {
         struct inner *ia = a, *ib = b;
         memcpy(&ia->c[ia->n], ib->c, ib->n * sizeof(ib->c[0]));
         ia->n += ib->n;
+        ia->rising = 0;
         t->inners--;
     }
     free(b);
     in->c[i] = node_ref(a, leaves);
     memmove(&in->c[i + 1], &in->c[i + 2], (in->n - i - 2) * sizeof(in->c[0]));
     in->n--;
+    ref_changed(in, i);
 }
 
 static void first_key(const void *node, bool is_leaf, uint64_t *start, void **payload)
@@ -390,6 +449,7 @@ static void shrink_up(struct mt__ivtree *t, struct step *path, struct leaf *l,
             uint64_t m = node_ref(child, leaves).max_last;
             max_changed = m != ref->max_last;
             ref->max_last = m;
+            ref_changed(st.node, st.i);
         }
         ref->start = start;
         ref->payload = payload;
@@ -431,6 +491,7 @@ void mt__ivtree_remove(struct mt__ivtree *t, uint64_t start, void *payload)
             in->n--;
         } else {
             in->c[i] = node_ref(child, leaves);
+            ref_changed(in, i);
             if (n < cap / 4 && in->n > 1) {
                 uint32_t left = i > 0 ? i - 1 : i;
                 if (node_n(in->c[left].node, leaves) + node_n(in->c[left + 1].node, leaves) <=
@@ -464,6 +525,7 @@ void mt__ivtree_set_last(struct mt__ivtree *t, uint64_t start, void *payload, ui
     uint32_t pos = leaf_pos(l, start, payload);
     assert(pos < l->n && l->e[pos].start == start && l->e[pos].payload == payload);
     l->e[pos].last = last;
+    entry_changed(l, pos);
     refresh_up(t, path, 1, l);
 }
 
@@ -531,8 +593,13 @@ static bool check_node(struct check *c, const void *node, unsigned height, bool 
             c->prev_payload = e->payload;
             c->count++;
         }
-        if (l->n)
-            *summary = leaf_ref((struct leaf *)l);
+        if (l->n) {
+            bool up;
+            uint64_t m = scan_lasts(&l->e[0].last, sizeof(l->e[0]), l->n, &up);
+            if (l->rising && !up)
+                return false;
+            *summary = (struct ref){l->e[0].start, l->e[0].payload, m, (void *)l};
+        }
         return true;
     }
     const struct inner *in = node;
@@ -547,7 +614,11 @@ static bool check_node(struct check *c, const void *node, unsigned height, bool 
             sub.max_last != in->c[i].max_last)
             return false;
     }
-    *summary = inner_ref((struct inner *)in);
+    bool up;
+    uint64_t m = scan_lasts(&in->c[0].max_last, sizeof(in->c[0]), in->n, &up);
+    if (in->rising && !up)
+        return false;
+    *summary = (struct ref){in->c[0].start, in->c[0].payload, m, (void *)in};
     return true;
 }
 
