@@ -129,47 +129,52 @@ static uint64_t scan_lasts(const void *first, size_t stride, uint32_t n, bool *r
     return m;
 }
 
-/* A node's summary: its largest last read off its end while the node is
+/* The largest of a node's n lasts: read off its end while the node is
  * known to rise (removing the end of a machine built in address order
  * then rescans nothing), else a rescan that learns whether it does. */
+static uint64_t node_max(const void *first, size_t stride, uint32_t n, uint32_t *rising)
+{
+    assert(n > 0);
+    if (*rising)
+        return *(const uint64_t *)((const char *)first + (n - 1) * stride);
+    bool up;
+    uint64_t m = scan_lasts(first, stride, n, &up);
+    *rising = up;
+    return m;
+}
+
 static struct ref leaf_ref(struct leaf *l)
 {
-    assert(l->n > 0);
-    uint64_t m = l->e[l->n - 1].last;
-    if (!l->rising) {
-        bool up;
-        m = scan_lasts(&l->e[0].last, sizeof(l->e[0]), l->n, &up);
-        l->rising = up;
-    }
+    uint64_t m = node_max(&l->e[0].last, sizeof(l->e[0]), l->n, &l->rising);
     return (struct ref){l->e[0].start, l->e[0].payload, m, l};
 }
 
 static struct ref inner_ref(struct inner *in)
 {
-    assert(in->n > 0);
-    uint64_t m = in->c[in->n - 1].max_last;
-    if (!in->rising) {
-        bool up;
-        m = scan_lasts(&in->c[0].max_last, sizeof(in->c[0]), in->n, &up);
-        in->rising = up;
-    }
+    uint64_t m = node_max(&in->c[0].max_last, sizeof(in->c[0]), in->n, &in->rising);
     return (struct ref){in->c[0].start, in->c[0].payload, m, in};
 }
 
-/* After c[i] of `in` changed or came in: its order still known, or not. */
-static void ref_changed(struct inner *in, uint32_t i)
+/* After last i of a node's n (`stride` bytes apart) changed or came in:
+ * clears *rising unless it still sits between its neighbours. */
+static void last_changed(const void *first, size_t stride, uint32_t n, uint32_t i,
+                         uint32_t *rising)
 {
-    uint64_t m = in->c[i].max_last;
-    if ((i > 0 && in->c[i - 1].max_last > m) || (i + 1 < in->n && m > in->c[i + 1].max_last))
-        in->rising = 0;
+    const char *p = first;
+    uint64_t m = *(const uint64_t *)(p + i * stride);
+    if ((i > 0 && *(const uint64_t *)(p + (i - 1) * stride) > m) ||
+        (i + 1 < n && m > *(const uint64_t *)(p + (i + 1) * stride)))
+        *rising = 0;
 }
 
-/* The same for entry `pos` of leaf `l`. */
+static void ref_changed(struct inner *in, uint32_t i)
+{
+    last_changed(&in->c[0].max_last, sizeof(in->c[0]), in->n, i, &in->rising);
+}
+
 static void entry_changed(struct leaf *l, uint32_t pos)
 {
-    uint64_t m = l->e[pos].last;
-    if ((pos > 0 && l->e[pos - 1].last > m) || (pos + 1 < l->n && m > l->e[pos + 1].last))
-        l->rising = 0;
+    last_changed(&l->e[0].last, sizeof(l->e[0]), l->n, pos, &l->rising);
 }
 
 static inline struct ref node_ref(void *node, bool is_leaf)
