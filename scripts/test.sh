@@ -110,6 +110,7 @@ for s in "${steps[@]}"; do
     fi
     log "step $s"
     t0=$SECONDS
+    rm -f "build/$s/Testing/Temporary/LastTestsFailed.log" # from an earlier run
     # Each step runs in a subshell with -e of its own, so a failing command
     # ends that step only; the others still run and the summary covers all.
     # (Not `if ( ... )`: bash ignores -e inside an if condition.)
@@ -129,6 +130,13 @@ done
 log "summary"
 for s in "${steps[@]}"; do
     printf '%-8s %s  (%ds)\n' "$s" "${result[$s]}" "${seconds[$s]}"
+    # A failed ctest step names its failed tests again here: the fuzz
+    # step's output that follows can push ctest's own list off the end of
+    # a log that keeps only its tail.
+    failures=build/$s/Testing/Temporary/LastTestsFailed.log
+    if [[ ${result[$s]} == FAIL && -s $failures ]]; then
+        sed 's/^/         failed: /' "$failures"
+    fi
 done
 if [[ $failed -ne 0 ]]; then
     echo "test.sh: FAILED" >&2

@@ -61,6 +61,14 @@ same_file() { # A B
 
 # start_qemu NAME BINARY ARGS...: QEMU in the background with QMP on
 # $work/NAME.sock; sets $qpid once the socket exists.
+# Whether a unix socket accepts connections: QEMU creates the file (bind)
+# a moment before it listens, and a client that connects in between, or a
+# QEMU stopped there (the frozen case below), gets "connection refused".
+# /proc/net/unix flags a listening socket 00010000.
+listening() { # PATH
+    [[ -S $1 ]] && awk -v p="$1" '$4 == "00010000" && $8 == p { found = 1 } END { exit !found }' /proc/net/unix
+}
+
 start_qemu() {
     local name=$1
     shift
@@ -73,7 +81,7 @@ start_qemu() {
     pids+=("$!")
     local i
     for ((i = 0; i < 500; i++)); do
-        [[ -S $sock ]] && return 0
+        listening "$sock" && return 0
         kill -0 "$qpid" 2>/dev/null || break
         sleep 0.02
     done
@@ -197,7 +205,7 @@ test_errors() {
         "$FAKE_QMP" "$mode" "$work/$mode.sock" &
         pids+=("$!")
         local i
-        for ((i = 0; i < 200; i++)); do [[ -S $work/$mode.sock ]] && break; sleep 0.02; done
+        for ((i = 0; i < 200; i++)); do listening "$work/$mode.sock" && break; sleep 0.02; done
     done
     quick_error 10 "does not greet like a QMP socket" capture --qmp "$work/garbage.sock" --timeout 2
     quick_error 10 "no answer within 2.0 s" capture --qmp "$work/silent.sock" --timeout 2
@@ -265,7 +273,7 @@ test_watch() {
     "$FAKE_QMP" garbage "$work/g.sock" &
     pids+=("$!")
     local i
-    for ((i = 0; i < 200; i++)); do [[ -S $work/g.sock ]] && break; sleep 0.02; done
+    for ((i = 0; i < 200; i++)); do listening "$work/g.sock" && break; sleep 0.02; done
     quick_error 10 "does not greet like a QMP socket" watch --qmp "$work/g.sock" --timeout 2
     run 2 watch
     has "$err" "say where QEMU is"

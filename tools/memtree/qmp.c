@@ -201,11 +201,23 @@ qmp_conn *qmp_connect(const char *addr, double timeout, char *err, size_t errlen
     q->fd = fd;
     q->timeout_ms = (int)(timeout * 1000);
     char why[256];
-    json_object *greeting = read_message(q, cli_now() + timeout, why, sizeof(why));
-    json_object *qmp;
-    if (!greeting || !json_object_object_get_ex(greeting, "QMP", &qmp)) {
-        set_err(err, errlen, "'%s' does not greet like a QMP socket (%s)", addr,
-                greeting ? "no QMP key in its first message" : why);
+    double deadline = cli_now() + timeout;
+    /* QEMU 7.2 can send an event before its greeting: its monitor enters
+     * the negotiation phase only when it handles the connection, on its
+     * own thread, so an event the main thread emits in between (RESUME,
+     * as a guest starts) reaches the new client first. Such an event
+     * belongs to no session, and a QEMU that starts its monitors in that
+     * phase (as later ones do) sends none: skip it. */
+    json_object *greeting, *key;
+    while ((greeting = read_message(q, deadline, why, sizeof(why))) &&
+           !json_object_object_get_ex(greeting, "QMP", &key) &&
+           json_object_object_get_ex(greeting, "event", &key))
+        json_object_put(greeting);
+    if (!greeting || !json_object_object_get_ex(greeting, "QMP", &key)) {
+        if (greeting)
+            snprintf(why, sizeof(why), "its first message is not a greeting: '%.100s'",
+                     json_object_to_json_string_ext(greeting, JSON_C_TO_STRING_PLAIN));
+        set_err(err, errlen, "'%s' does not greet like a QMP socket (%s)", addr, why);
         json_object_put(greeting);
         qmp_close(q);
         return NULL;
