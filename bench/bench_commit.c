@@ -22,6 +22,10 @@
  *                         the same medians with a listener registered
  *                         (region add/del and eventfd callbacks, a
  *                         hypervisor's memory-slot listener)
+ *   listener_eventfd_change_us, listener_full_eventfd_change_us
+ *                         median cost of a commit that adds or removes
+ *                         one ioeventfd of one region, with that listener
+ *                         (a virtio queue's notifier coming and going)
  * The same n spread over 64 address spaces, each with a flat-root of its
  * own (a machine with many device address spaces), one region changed:
  *   as64_single_change_us, as64_full_single_change_us, as64_ratio_full_render
@@ -126,6 +130,36 @@ static void slot_fd(mt_listener *l, uint64_t addr, unsigned size, bool match, ui
     ((struct slot_listener *)l)->calls++;
 }
 
+/* An ioeventfd's notifier: nothing rings it here. */
+static void queue_kick(mt_event_notifier *n)
+{
+    (void)n;
+}
+static mt_event_notifier queue_notifier = {.signal = queue_kick};
+
+/* Like measure_changes, for one eventfd of `r` added and removed: over
+ * four commits each mode adds once and removes once. */
+static void measure_eventfd_changes(mt_context *ctx, mt_region *r, size_t samples,
+                                    uint64_t *incr, uint64_t *full)
+{
+    for (size_t i = 0; i < 4 * samples; i++) {
+        bool reference = i & 1;
+        bool add = i % 4 == 0 || i % 4 == 2;
+        check(mt_context_set_render_mode(ctx, reference ? MT_RENDER_FULL
+                                                        : MT_RENDER_INCREMENTAL), "mode");
+        uint64_t t0 = mt_bench_now_ns();
+        if (add)
+            check(mt_region_add_eventfd(r, 0x10, 4, true, 1, &queue_notifier), "add eventfd");
+        else
+            check(mt_region_del_eventfd(r, 0x10, 4, true, 1, &queue_notifier), "del eventfd");
+        (reference ? full : incr)[i / 2] = mt_bench_now_ns() - t0;
+        if (i % 64 == 63)
+            mt_context_reclaim(ctx);
+    }
+    check(mt_context_set_render_mode(ctx, MT_RENDER_INCREMENTAL), "mode");
+    mt_context_reclaim(ctx);
+}
+
 static void one_root(uint64_t n)
 {
     world w;
@@ -166,6 +200,17 @@ static void one_root(uint64_t n)
     quantiles(full, k, &fmed, &fp99);
     mt_bench_result("commit", n, "listener_single_change_us", med, "us");
     mt_bench_result("commit", n, "listener_full_single_change_us", fmed, "us");
+    uint64_t *fincr = calloc(2 * k, sizeof(*fincr)), *ffull = calloc(2 * k, sizeof(*ffull));
+    uint64_t calls = sl.calls;
+    measure_eventfd_changes(w.ctx, &w.regs[n / 2], k, fincr, ffull);
+    if (sl.calls != calls + 4 * k)
+        world_die("bench_commit", "the listener did not hear each eventfd once", -EINVAL);
+    quantiles(fincr, 2 * k, &med, &p99);
+    quantiles(ffull, 2 * k, &fmed, &fp99);
+    mt_bench_result("commit", n, "listener_eventfd_change_us", med, "us");
+    mt_bench_result("commit", n, "listener_full_eventfd_change_us", fmed, "us");
+    free(fincr);
+    free(ffull);
     mt_listener_unregister(&sl.l);
     if (sl.calls == 0)
         world_die("bench_commit", "the listener heard nothing", -EINVAL);
@@ -256,12 +301,6 @@ struct vdev {
     mt_region bar, common, isr, device, notify, msix, table, pba, bm, bm_alias;
     mt_address_space *as;
 };
-
-static void queue_kick(mt_event_notifier *n)
-{
-    (void)n;
-}
-static mt_event_notifier queue_notifier = {.signal = queue_kick};
 
 static void vdev_add(mt_context *ctx, mt_region *sysmem, struct vdev *d, uint64_t addr,
                      int queues)

@@ -153,6 +153,7 @@ void mt_context_free(mt_context *ctx)
     mt__address_space_shells_free(ctx);
     mt__render_scratch_free(ctx->scratch);
     free(ctx->touch_stack);
+    mt__eventfds_tracking_free(ctx);
     mt__access_free(ctx);
     mt__iommu_watch_free(ctx);
     free(ctx->access);

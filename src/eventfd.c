@@ -102,7 +102,7 @@ static void table_replace(mt_context *ctx, const mt_region *r, const struct mt__
 {
     struct mt__access_settings *s = mt__access(ctx);
     struct mt__eventfd_table *old = s->eventfds;
-    ctx->eventfd_tables_gen++;
+    mt__eventfds_note_change((mt_region *)r); /* for the listeners' next pass */
     size_t i = table_search(old, r);
     bool present = old && i < old->n && old->regions[i]->r == r;
     size_t count = (old ? old->n : 0) - present + (n > 0);
@@ -231,6 +231,7 @@ void mt__region_eventfds_clear(mt_region *r)
     size_t i = table_search(t, r);
     if (t && i < t->n && t->regions[i]->r == r)
         table_replace(r->ctx_, r, NULL, 0);
+    mt__eventfds_forget(r);
 }
 
 void mt__access_free(mt_context *ctx)

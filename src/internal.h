@@ -100,10 +100,16 @@ struct mt_context {
     uint64_t stale_epoch;
     bool stale_all;            /* a change every view can show (dirty logging) */
     bool render_full;          /* reference mode: every commit renders all */
-    /* Counts changes of any region's eventfds (eventfd.c), disabled
-     * regions' too: an address space's kept set is compared in part only
-     * while no table changed since it was read (listener.c). */
-    uint64_t eventfd_tables_gen;
+    /* The regions whose eventfds changed (eventfd.c), disabled ones too,
+     * since the listeners last heard of eventfds: each commit's listener
+     * pass re-reads only where they show (listener_eventfds.c). The count
+     * of passes names this list: an address space whose set was read
+     * since it began (eventfds_epoch) is updated in part. */
+    mt_region **fds_changed;
+    size_t nfds_changed, fds_changed_cap;
+    uint64_t fds_epoch;
+    uint64_t fds_changes;      /* counts every change of a region's eventfds */
+    struct mt__fds_pass *fds_pass; /* the pass under way, NULL between */
     mt_region **touch_stack;   /* the marking walk's stack, reused */
     size_t touch_cap;
 };
@@ -168,6 +174,7 @@ struct mt__region_rare {
     mt_region **alias_pprev; /* NULL while in no list */
     uint32_t alias_refs;     /* live aliases whose target this is */
     uint32_t mapped_via_alias; /* mappings of aliases leading to it */
+    bool fds_listed;         /* in ctx->fds_changed (eventfd.c) */
 };
 /* r's side struct, made now if it has none. Writer only. */
 struct mt__region_rare *mt__rare(mt_region *r);
@@ -419,6 +426,8 @@ struct mt_view {
                             *e_##r = r + (v)->chunks[c_##r]->n;                        \
              r < e_##r; r++)
 
+/* The first chunk of `v` whose last address is >= a; nchunks if none. */
+size_t mt__view_chunk_reaching(const mt_view *v, uint64_t a);
 /* The first range of `v` whose last address is >= a, or NULL. */
 const mt_range *mt__view_first_reaching(const mt_view *v, uint64_t a);
 
@@ -526,11 +535,11 @@ struct mt_address_space {
     mt_view *view;           /* current, one reference held; RCU-published */
     mt_view *next_view;      /* built by a commit, not yet published */
     mt_listener *listeners;  /* ascending priority */
-    /* what listeners were last told, `offset` holding the address in the
-     * address space (listener.c) */
-    struct mt__eventfd *eventfds;
+    /* what listeners were last told (listener_eventfds.c) */
+    struct mt__shown_fd *eventfds;
     size_t neventfds;
-    uint64_t eventfds_gen;   /* ctx->eventfd_tables_gen they were read at */
+    uint64_t eventfds_epoch; /* the ctx->fds_epoch they were read in */
+    mt_region *eventfds_root; /* during a pass: its view's flat-root */
     mt_address_space *next, *prev;
 };
 
@@ -616,18 +625,50 @@ static inline bool mt__section_cut(mt_section *s, uint64_t lo, uint64_t hi)
 /* Global begin/commit to every listener of the context, in order. */
 void mt__listeners_begin(mt_context *ctx);
 void mt__listeners_commit(mt_context *ctx);
+/* How many chunks views `old` (may be NULL) and `new_view` share at their
+ * start and at their end: the same chunk pointers, in the same places. */
+void mt__views_shared_ends(const mt_view *old, const mt_view *new_view, size_t *head,
+                           size_t *tail);
 /* Sends the two-pass diff between two views to the listeners of `as`. */
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
 /* What that diff sends when the new view equals the old one range for range
  * (a view kept by the commit): region_nop for each range. */
 void mt__listeners_nops(mt_address_space *as, mt_view *v);
+
+/* ---- listener_eventfds.c -------------------------------------------------- */
+
+/* An eventfd as an address space's listeners were told of it: fd.offset is
+ * its address in the address space, `from` the start of the range that
+ * shows it (a set holds one entry per range showing an eventfd), which
+ * tells the entries a part of a view brought. */
+struct mt__shown_fd {
+    struct mt__eventfd fd;
+    uint64_t from;
+};
+/* A commit's listener pass over the address spaces, for eventfds: between
+ * these two calls each address space gets one mt__listeners_eventfds.
+ * Begin takes the regions whose eventfds changed so far (changes made by
+ * the pass's callbacks go to the next pass) and finds where each shows,
+ * in the flat-root of every address space that has listeners. */
+void mt__eventfds_pass_begin(mt_context *ctx);
+void mt__eventfds_pass_end(mt_context *ctx);
 /* Recomputes an address space's eventfds from its view and tells its
  * listeners what changed. `old`: the view the eventfds were last computed
- * for; when no region's eventfds changed since, only the chunks the two
- * views do not share are read. NULL: every range is. */
+ * for; only the chunks the two views do not share, and those where a
+ * changed region shows, are read again. NULL: every range is. */
 void mt__listeners_eventfds(mt_address_space *as, const mt_view *old);
 /* An eventfd of `r` was added or removed: re-diff at the outermost commit. */
 void mt__eventfds_changed(mt_region *r);
+/* The first listener of `as`: its set is read whole. */
+void mt__eventfds_track(mt_address_space *as);
+/* Tells listener `l` of every eventfd of its address space (registration,
+ * `add`) or takes them back (unregistration). */
+void mt__eventfds_replay(mt_listener *l, const mt_address_space *as, bool add);
+/* Records that r's eventfds changed, and forgets r when it is finalised
+ * (eventfd.c); frees the context's list (mt_context_free). */
+void mt__eventfds_note_change(mt_region *r);
+void mt__eventfds_forget(mt_region *r);
+void mt__eventfds_tracking_free(mt_context *ctx);
 /* A region's coalesced range as offsets in it, `last` inclusive. */
 struct mt__coalesced_range {
     uint64_t offset, last;

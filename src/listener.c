@@ -1,9 +1,9 @@
 /*
  * Listeners: registration in priority order, replay on registration and
- * unregistration, the two-pass diff of a view switch, the eventfds and
- * coalesced-MMIO ranges of a view as listeners see them. Dirty logging,
- * which listeners see as log_start/log_stop and the log requests, is
- * dirty_log.c's.
+ * unregistration, the two-pass diff of a view switch, the coalesced-MMIO
+ * ranges of a view as listeners see them. Dirty logging, which listeners
+ * see as log_start/log_stop and the log requests, is dirty_log.c's; the
+ * eventfds, listener_eventfds.c's.
  */
 #include "internal.h"
 
@@ -240,8 +240,8 @@ static bool any_nop_listener(mt_address_space *as)
  * end, hold equal ranges: only region_nop can be said of them, so without a
  * listener that has one the diff skips them and costs what changed.
  */
-static void shared_ends(const mt_view *old, const mt_view *new_view, size_t *head,
-                        size_t *tail)
+void mt__views_shared_ends(const mt_view *old, const mt_view *new_view, size_t *head,
+                           size_t *tail)
 {
     size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
     size_t h = 0, t = 0;
@@ -259,7 +259,7 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
         return;
     size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
     size_t head, tail;
-    shared_ends(old, new_view, &head, &tail);
+    mt__views_shared_ends(old, new_view, &head, &tail);
     /* pass 1: removals, in address order */
     struct cursor j = cursor_at(new_view, head, nn - tail);
     for (struct cursor i = cursor_at(old, head, on - tail); cursor_get(&i); cursor_next(&i)) {
@@ -297,163 +297,6 @@ void mt__listeners_nops(mt_address_space *as, mt_view *v)
         nops_of(as, v, 0, v->nchunks);
 }
 
-/* ---- eventfds ------------------------------------------------------------------- */
-
-static int fd_qsort(const void *a, const void *b)
-{
-    return mt__eventfd_cmp(a, b);
-}
-
-/* Every eventfd of the regions of the ranges of chunks [from, to) of v,
- * moved into address-space coordinates, that intersects its range (QEMU's
- * strict intersection: a size-0 eventfd counts only strictly inside the
- * range), sorted; once per range that shows it. */
-static struct mt__eventfd *collect_eventfds(const mt_view *v, size_t from, size_t to,
-                                            size_t *out_n)
-{
-    struct mt__eventfd *all = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t c = from; c < to; c++) {
-        const struct mt__chunk *ch = v->chunks[c];
-        for (const mt_range *r = ch->ranges, *end = r + ch->n; r < end; r++) {
-            size_t nfd;
-            const struct mt__eventfd *fds = mt__region_eventfds(r->region, &nfd);
-            for (size_t k = 0; k < nfd; k++) {
-                mt__i128 a = (mt__i128)r->start - (mt__i128)r->offset_in_region +
-                             (mt__i128)fds[k].offset;
-                mt__i128 e = a + fds[k].size, rend = (mt__i128)r->last + 1;
-                if (!((mt__i128)r->start < e && a < rend))
-                    continue;
-                /* the same eventfd, at its address in the address space */
-                struct mt__eventfd *f = &MT__PUSH(all, n, cap);
-                *f = fds[k];
-                f->offset = (uint64_t)a;
-            }
-        }
-    }
-    if (n > 1)
-        qsort(all, n, sizeof(*all), fd_qsort);
-    *out_n = n;
-    return all;
-}
-
-static void send_fd(mt_listener *l, const struct mt__eventfd *f, bool add)
-{
-    void (*fn)(mt_listener *, uint64_t, unsigned, bool, uint64_t, mt_event_notifier *) =
-        add ? l->eventfd_add : l->eventfd_del;
-    if (fn)
-        fn(l, f->offset, f->size, f->match_data, f->data, f->notifier);
-}
-
-/* Tells the listeners of `as` the difference between two sorted lists of
- * eventfds, in their order: del for each one `was` has more of, add for
- * each one `now` has more of. */
-static void send_fd_diff(mt_address_space *as, const struct mt__eventfd *was, size_t nwas,
-                         const struct mt__eventfd *now, size_t nnow)
-{
-    size_t i = 0, j = 0;
-    while (i < nwas || j < nnow) {
-        int c = i == nwas ? 1 : j == nnow ? -1 : mt__eventfd_cmp(&was[i], &now[j]);
-        if (c < 0) {
-            MT__FOR_AS_FORWARD(l, as)
-                send_fd(l, &was[i], false);
-            i++;
-        } else if (c > 0) {
-            MT__FOR_AS_REVERSE(l, as)
-                send_fd(l, &now[j], true);
-            j++;
-        } else {
-            i++;
-            j++;
-        }
-    }
-}
-
-/* The sorted list `set` without one of each of `gone` (all in `set`) and
- * with `came`: O(set), however big the view. */
-static struct mt__eventfd *fds_replace(const struct mt__eventfd *set, size_t nset,
-                                       const struct mt__eventfd *gone, size_t ngone,
-                                       const struct mt__eventfd *came, size_t ncame,
-                                       size_t *out_n)
-{
-    size_t cap = nset - ngone + ncame, n = 0;
-    struct mt__eventfd *out = cap ? mt__xmalloc(cap * sizeof(*out)) : NULL;
-    size_t i = 0, g = 0, k = 0;
-    while (i < nset || k < ncame) {
-        if (i < nset && g < ngone && mt__eventfd_cmp(&set[i], &gone[g]) == 0) {
-            i++, g++;
-            continue;
-        }
-        if (k == ncame || (i < nset && mt__eventfd_cmp(&set[i], &came[k]) <= 0))
-            out[n++] = set[i++];
-        else
-            out[n++] = came[k++];
-    }
-    assert(g == ngone && n == cap);
-    *out_n = n;
-    return out;
-}
-
-static void keep_fds(mt_address_space *as, struct mt__eventfd *fds, size_t n)
-{
-    free(as->eventfds);
-    as->eventfds = fds;
-    as->neventfds = n;
-}
-
-void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
-{
-    /* Only listeners observe the set: without them, keep none (a first
-     * registration collects it) and spare every commit the work. */
-    if (!as->listeners) {
-        keep_fds(as, NULL, 0);
-        return;
-    }
-    if (!as->root) {
-        send_fd_diff(as, as->eventfds, as->neventfds, NULL, 0);
-        keep_fds(as, NULL, 0);
-        return;
-    }
-    const mt_view *v = as->view;
-    /* A table changed since the set was read (also a disabled region's,
-     * which the old view may still show, disabled in this commit): the
-     * ranges the views share may show other eventfds now. */
-    bool tables_same = as->eventfds_gen == as->ctx->eventfd_tables_gen;
-    as->eventfds_gen = as->ctx->eventfd_tables_gen;
-    if (!old || !tables_same) {
-        size_t n;
-        struct mt__eventfd *now = collect_eventfds(v, 0, v->nchunks, &n);
-        send_fd_diff(as, as->eventfds, as->neventfds, now, n);
-        keep_fds(as, now, n);
-        return;
-    }
-    if (old == v)
-        return; /* a kept view: nothing changed */
-    /* The chunks both views share show the same eventfds: the difference
-     * of the whole sets is that of the rest. */
-    size_t head, tail, ngone, ncame, n;
-    shared_ends(old, v, &head, &tail);
-    struct mt__eventfd *gone = collect_eventfds(old, head, old->nchunks - tail, &ngone);
-    struct mt__eventfd *came = collect_eventfds(v, head, v->nchunks - tail, &ncame);
-    send_fd_diff(as, gone, ngone, came, ncame);
-    if (ngone || ncame) {
-        struct mt__eventfd *now =
-            fds_replace(as->eventfds, as->neventfds, gone, ngone, came, ncame, &n);
-        keep_fds(as, now, n);
-    }
-    free(gone);
-    free(came);
-}
-
-void mt__eventfds_changed(mt_region *r)
-{
-    if (!mt__enabled(r))
-        return;
-    mt__txn_begin(r->ctx_);
-    r->ctx_->eventfds_pending = true;
-    mt__txn_commit(r->ctx_);
-}
-
 /* ---- registration ------------------------------------------------------------ */
 
 int mt_listener_register(mt_listener *l, mt_address_space *as)
@@ -474,13 +317,8 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
     if (l->log_sync && l->log_sync_global)
         return mt__diag(ctx, -EINVAL,
                         "listener_register: both log_sync and log_sync_global are set");
-    if (!as->listeners) {
-        /* the first listener: start tracking the eventfds it will hear of */
-        size_t n;
-        struct mt__eventfd *now = collect_eventfds(as->view, 0, as->view->nchunks, &n);
-        keep_fds(as, now, n);
-        as->eventfds_gen = ctx->eventfd_tables_gen;
-    }
+    if (!as->listeners)
+        mt__eventfds_track(as); /* the eventfds it will hear of */
     l->as_ = as;
     INSERT_SORTED(ctx->listeners, l, ctx_next_, ctx_prev_);
     INSERT_SORTED(as->listeners, l, as_next_, as_prev_);
@@ -502,8 +340,7 @@ int mt_listener_register(mt_listener *l, mt_address_space *as)
         if (rg->dirty_log_mask && l->log_start)
             l->log_start(l, &s, 0, rg->dirty_log_mask);
     }
-    for (size_t i = 0; i < as->neventfds; i++)
-        send_fd(l, &as->eventfds[i], true);
+    mt__eventfds_replay(l, as, true);
     if (l->commit)
         l->commit(l);
     mt__notify_end(ctx);
@@ -526,8 +363,7 @@ void mt_listener_unregister(mt_listener *l)
     mt_view *v = as->view;
     if (l->begin)
         l->begin(l);
-    for (size_t i = 0; i < as->neventfds; i++)
-        send_fd(l, &as->eventfds[i], false);
+    mt__eventfds_replay(l, as, false);
     MT__FOR_RANGES(v, rg) {
         mt_section s;
         mt__section_of(&s, rg, v, as);

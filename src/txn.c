@@ -282,6 +282,7 @@ static void commit_topology(mt_context *ctx)
      * end of this one (mt__txn_commit), so the views below stay put. */
     ctx->notifying++;
     mt__listeners_begin(ctx);
+    mt__eventfds_pass_begin(ctx);
     for (mt_address_space *as = ctx->as_first; as; as = as->next) {
         mt_view *next = as->next_view;
         if (!next)
@@ -301,6 +302,7 @@ static void commit_topology(mt_context *ctx)
         mt__listeners_eventfds(as, full ? NULL : old);
         mt__view_unref(old);
     }
+    mt__eventfds_pass_end(ctx);
     mt__listeners_commit(ctx);
     ctx->notifying--;
     retire_destroyed(ctx);
@@ -311,8 +313,12 @@ static void commit_eventfds(mt_context *ctx)
 {
     ctx->eventfds_pending = false;
     ctx->notifying++;
+    mt__eventfds_pass_begin(ctx);
+    /* the views stay: only where a changed region shows is read again
+     * (the reference reads everything) */
     for (mt_address_space *as = ctx->as_first; as; as = as->next)
-        mt__listeners_eventfds(as, NULL);
+        mt__listeners_eventfds(as, ctx->render_full ? NULL : as->view);
+    mt__eventfds_pass_end(ctx);
     ctx->notifying--;
 }
 

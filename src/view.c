@@ -407,8 +407,7 @@ struct pos {
     size_t c, k;
 };
 
-/* The place of the first range of `v` whose last address is >= `a`. */
-static struct pos first_reaching(const mt_view *v, uint64_t a)
+size_t mt__view_chunk_reaching(const mt_view *v, uint64_t a)
 {
     size_t lo = 0, hi = v->nchunks;
     while (lo < hi) {
@@ -419,6 +418,13 @@ static struct pos first_reaching(const mt_view *v, uint64_t a)
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* The place of the first range of `v` whose last address is >= `a`. */
+static struct pos first_reaching(const mt_view *v, uint64_t a)
+{
+    size_t lo = mt__view_chunk_reaching(v, a);
     if (lo == v->nchunks)
         return (struct pos){lo, 0};
     const struct mt__chunk *ch = v->chunks[lo];

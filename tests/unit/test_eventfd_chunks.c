@@ -13,6 +13,13 @@
  * an eventfd on a region far from what the commit changed (its chunk is
  * shared), during the commit.
  *
+ * A commit that changed eventfds reads again only where the changed
+ * regions show. So a bus of MMIO regions with eventfds also shows through
+ * a window (an alias of part of the bus), a window onto the window (an
+ * alias of an alias), and its own address space (another flat-root);
+ * eventfds come and go on its regions, regions are disabled, and the
+ * windows move and slide (alias offsets).
+ *
  * MT_FD_SEEDS (default 3) runs of STEPS steps each; a longer run:
  * MT_FD_SEEDS=200 build/plain/tests/test_eventfd_chunks.
  */
@@ -27,12 +34,18 @@
 #define MOVERS 6    /* overlapping regions moved over them */
 #define PAGE 0x1000u
 #define STEPS 400
+#define BUS 700     /* the bus's regions: about three chunks */
+#define BUS_AT 0x10000000u
+#define WINDOW_AT 0x20000000u
+#define WINDOW2_AT 0x30000000u
 
 struct side {
     mt_context *ctx;
     mt_region row[ROW], movers[MOVERS];
-    mt_address_space *as;
+    mt_region bus[BUS], window, window2; /* bus[0] is the bus container */
+    mt_address_space *as, *bus_as;
     mt_listener plain, nops; /* one without region_nop, one with */
+    mt_listener bus_plain;   /* on bus_as */
     mt_event_notifier notifier;
     int callback_target; /* the region whose eventfd the callback toggles */
     mt_test_diag diag;   /* the refused deletes, out of the test's output */
@@ -45,12 +58,14 @@ static struct side sides[2];
 
 static struct side *side_of(mt_listener *l)
 {
-    return l == &sides[0].plain || l == &sides[0].nops ? &sides[0] : &sides[1];
+    return l == &sides[0].plain || l == &sides[0].nops || l == &sides[0].bus_plain ? &sides[0]
+                                                                                    : &sides[1];
 }
 
 static const char *who(mt_listener *l)
 {
-    return l == &side_of(l)->plain ? "plain" : "nops";
+    struct side *s = side_of(l);
+    return l == &s->plain ? "plain" : l == &s->nops ? "nops" : "bus";
 }
 
 static void on_section(mt_listener *l, const char *what, const mt_section *s)
@@ -136,9 +151,34 @@ static void side_build(struct side *s, bool full)
         assert_int_equal(mt_region_add_subregion_overlap(root, (uint64_t)(m * 200 + 5) * PAGE,
                                                          r, 1), 0);
     }
+    /* the bus, its window, and the window's window */
+    mt_region *bus = &s->bus[0];
+    assert_int_equal(mt_region_init_container(bus, s->ctx, NULL, "bus", BUS * PAGE), 0);
+    for (int i = 1; i < BUS; i++) {
+        assert_int_equal(mt_region_init_io(&s->bus[i], s->ctx, NULL, NULL, NULL, "dev", PAGE),
+                         0);
+        assert_int_equal(mt_region_add_subregion(bus, (uint64_t)i * PAGE, &s->bus[i]), 0);
+        if (i % 5 == 0)
+            assert_int_equal(mt_region_add_eventfd(&s->bus[i], 0x20, 0, false, 0,
+                                                   &s->notifier), 0);
+    }
+    assert_int_equal(mt_region_add_subregion(root, BUS_AT, bus), 0);
+    assert_int_equal(mt_region_init_alias(&s->window, s->ctx, NULL, "window", bus, 100 * PAGE,
+                                          300 * PAGE), 0);
+    assert_int_equal(mt_region_add_subregion(root, WINDOW_AT, &s->window), 0);
+    assert_int_equal(mt_region_init_alias(&s->window2, s->ctx, NULL, "window2", &s->window,
+                                          50 * PAGE, 100 * PAGE), 0);
+    assert_int_equal(mt_region_add_subregion(root, WINDOW2_AT, &s->window2), 0);
     mt_transaction_commit(s->ctx);
     s->as = mt_address_space_new(s->ctx, root, "as");
     assert_non_null(s->as);
+    s->bus_as = mt_address_space_new(s->ctx, bus, "bus");
+    assert_non_null(s->bus_as);
+    s->bus_plain.region_add = on_add;
+    s->bus_plain.region_del = on_del;
+    s->bus_plain.eventfd_add = on_fd_add;
+    s->bus_plain.eventfd_del = on_fd_del;
+    assert_int_equal(mt_listener_register(&s->bus_plain, s->bus_as), 0);
     mt_listener *ls[2] = {&s->plain, &s->nops};
     for (int k = 0; k < 2; k++) {
         ls[k]->region_add = on_add;
@@ -155,8 +195,14 @@ static void side_free(struct side *s)
 {
     mt_listener_unregister(&s->plain);
     mt_listener_unregister(&s->nops);
+    mt_listener_unregister(&s->bus_plain);
     assert_int_equal(mt_address_space_destroy(s->as), 0);
+    assert_int_equal(mt_address_space_destroy(s->bus_as), 0);
     assert_int_equal(mt_context_reclaim(s->ctx), 0);
+    assert_int_equal(mt_region_finalize(&s->window2), 0);
+    assert_int_equal(mt_region_finalize(&s->window), 0);
+    for (int i = BUS - 1; i >= 0; i--)
+        assert_int_equal(mt_region_finalize(&s->bus[i]), 0);
     for (int m = 0; m < MOVERS; m++)
         assert_int_equal(mt_region_finalize(&s->movers[m]), 0);
     for (int i = ROW - 1; i >= 0; i--)
@@ -175,7 +221,9 @@ static unsigned pick(unsigned n)
 /* One edit, drawn once and applied to both sides. */
 static void edit(void)
 {
-    unsigned op = pick(10), m = pick(MOVERS), i = 1 + pick(ROW - 1);
+    unsigned op = pick(14), m = pick(MOVERS), i = 1 + pick(ROW - 1), b = 1 + pick(BUS - 1);
+    uint64_t slide = pick(200) * PAGE, fd_at = 0x20 + 8 * pick(3);
+    bool slide_window = pick(2);
     uint64_t at = (uint64_t)(1 + pick(ROW - 3)) * PAGE;
     int target = (int)(1 + pick(ROW - 1));
     for (int k = 0; k < 2; k++) {
@@ -194,6 +242,20 @@ static void edit(void)
             break;
         case 6:
             toggle_eventfd(s, &s->row[i], 0x80);
+            break;
+        case 10:
+        case 11:
+            toggle_eventfd(s, &s->bus[b], fd_at);
+            break;
+        case 12:
+            assert_int_equal(mt_region_set_enabled(&s->bus[b], !mt_region_enabled(&s->bus[b])),
+                             0);
+            break;
+        case 13:
+            if (slide_window)
+                assert_int_equal(mt_region_set_alias_offset(&s->window, slide), 0);
+            else
+                assert_int_equal(mt_region_set_address(&s->window2, WINDOW2_AT + slide), 0);
             break;
         case 7:
             /* the next mover to appear edits a far region's eventfds */
