@@ -386,10 +386,13 @@ struct mt__chunk {
  * The views made one from another by part renders, oldest first. A chunk
  * a part render replaced is freed once every view older than the new one
  * is freed; views are freed in any order, so a freed view waits here
- * (`lin_dead`) until the views before it are gone too.
+ * (`lin_dead`), with only the chunks it is to free, until the views
+ * before it are gone too. `waiting` counts those chunks: past a bound,
+ * the lineage takes no new view (view.c).
  */
 struct mt__lineage {
     mt_view *oldest;
+    size_t waiting;
 };
 
 struct mt_view {
@@ -400,6 +403,7 @@ struct mt_view {
     bool in_cache;
     bool cut;                /* its render cut a loop pass: never reused */
     bool lin_dead;           /* freed, waiting for older views of its lineage */
+    bool lin_waits;          /* ...with only `dead` left (view.c, view_wait) */
     uint64_t root_id;        /* identity of the flat-root, 0 if none */
     mt_region *root;         /* weak: cleared when the root is finalised */
     char *root_name;         /* copied at build time */

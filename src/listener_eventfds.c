@@ -41,8 +41,10 @@ void mt__eventfds_forget(mt_region *r)
     for (size_t i = 0; i < ctx->nfds_changed; i++)
         if (ctx->fds_changed[i] == r) {
             ctx->fds_changed[i] = ctx->fds_changed[--ctx->nfds_changed];
-            return;
+            break;
         }
+    if (!ctx->nfds_changed)
+        mt__eventfds_tracking_free(ctx); /* nothing held between commits */
 }
 
 void mt__eventfds_tracking_free(mt_context *ctx)
@@ -385,6 +387,11 @@ static void update_in_part(mt_address_space *as, const mt_view *old, const mt_vi
             now[n++] = j == ncame || (i < nkept && shown_cmp(&kept[i], &came[j]) <= 0)
                            ? kept[i++]
                            : came[j++];
+        /* an empty set is kept as nothing, as a whole read keeps it */
+        if (!n) {
+            free(now);
+            now = NULL;
+        }
         keep_fds(as, now, n);
         free(came);
         free(kept);

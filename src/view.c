@@ -255,13 +255,15 @@ static void view_destroy(mt_view *v)
 {
     mt_context *ctx = v->ctx;
     root_unlink(v);
-    if (v->lin_next) {
+    if (v->lin_next || v->lin_waits) {
         for (size_t i = 0; i < v->ndead; i++)
             chunk_free(ctx, v->dead[i]);
     } else {
         for (size_t i = 0; i < v->nchunks; i++)
             chunk_free(ctx, v->chunks[i]);
     }
+    if (v->lin_waits)
+        v->lin->waiting -= v->ndead;
     mt__dispatch_free(v);
     free(atomic_load_explicit(&v->flat, memory_order_relaxed));
     free(v->dead);
@@ -271,13 +273,44 @@ static void view_destroy(mt_view *v)
     ctx->stats.live_views--;
 }
 
+/*
+ * A view freed before an older view of its lineage (a reader holds that
+ * one) must keep the chunks it is to free until then: their ranges hold
+ * references later chunks took over, which the lineage drops oldest
+ * first. Everything else goes now: its index, its chunk array (a newest
+ * view's chunks all become the ones it is to free), its names.
+ */
+static void view_wait(mt_view *v)
+{
+    root_unlink(v);
+    mt__dispatch_free(v);
+    free(atomic_load_explicit(&v->flat, memory_order_relaxed));
+    atomic_store_explicit(&v->flat, NULL, memory_order_relaxed);
+    if (!v->lin_next) {
+        free(v->dead);
+        v->dead = v->chunks;
+        v->ndead = v->nchunks;
+    } else {
+        free(v->chunks);
+    }
+    v->chunks = NULL;
+    v->nchunks = 0;
+    free(v->root_name);
+    v->root_name = NULL;
+    v->lin_waits = true;
+    v->lin->waiting += v->ndead;
+}
+
 void mt__view_free(mt_view *v)
 {
     assert(!v->in_cache && atomic_load(&v->refs) == 0);
     /* A view may go before older views of its lineage (a reader holds an
-     * older one): then it waits, chunks and all, until they are gone. */
+     * older one): then it waits, with the chunks it is to free, until
+     * they are gone. */
     struct mt__lineage *lin = v->lin;
     v->lin_dead = true;
+    if (lin->oldest != v)
+        view_wait(v);
     while (lin->oldest && lin->oldest->lin_dead) {
         mt_view *w = lin->oldest;
         lin->oldest = w->lin_next;
@@ -592,6 +625,19 @@ static bool changed_part(const mt_view *v, uint64_t epoch, uint64_t *lo, uint64_
     return true;
 }
 
+/*
+ * Whether the lineage of `v` keeps more waiting chunks than about two
+ * views' worth: a reader holds an old view while commits go on, and every
+ * view freed since waits for it. Then the next view is rendered whole and
+ * starts a lineage of its own, whose views are freed in turn; the old one
+ * keeps what it has until the reader lets go. Without this bound, holding
+ * one view kept one chunk a commit, without end.
+ */
+static bool lineage_full(const mt_view *v)
+{
+    return v->lin->waiting > 64 + 2 * v->nchunks;
+}
+
 void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch)
 {
     mt_view *fresh = NULL, **pp = &ctx->cache;
@@ -603,7 +649,7 @@ void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch)
         }
         mt_region *root = v->root;
         uint64_t lo, last;
-        mt_view *nv = changed_part(v, epoch, &lo, &last)
+        mt_view *nv = changed_part(v, epoch, &lo, &last) && !lineage_full(v)
                           ? view_splice(ctx, v, root, lo, last) : NULL;
         *pp = v->cache_next;
         v->cache_next = NULL;
