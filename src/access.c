@@ -284,14 +284,18 @@ iommu_step(mt_region *t, uint64_t x, bool is_write, mt_attrs attrs, unsigned hop
 }
 
 static inline void resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
-                           mt_attrs attrs, uint64_t *l, struct mt__hit *h)
+                           mt_attrs attrs, uint64_t *l, struct mt__hit *h,
+                           const mt_range *hinted)
 {
     h->as = as;
     h->iommu = false;
     h->readonly = false;
     h->page_mask = UINT64_MAX;
     for (unsigned hops = 0;; hops++) {
-        const mt_range *rg = mt__dispatch_find(v, addr);
+        /* the first hop may start from the range the caller's hints found
+         * (no second lookup of the same address) */
+        const mt_range *rg = hinted ? hinted : mt__dispatch_find(v, addr);
+        hinted = NULL;
         if (!rg)
             break;
         mt_region *t = rg->region;
@@ -319,7 +323,7 @@ static inline void resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool
 void mt__resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
                  mt_attrs attrs, uint64_t *l, struct mt__hit *h)
 {
-    resolve(as, v, addr, is_write, attrs, l, h);
+    resolve(as, v, addr, is_write, attrs, l, h, NULL);
 }
 
 /* ---- the address-space access loop ----------------------------------------------- */
@@ -357,17 +361,19 @@ static void memory_attr_error(const mt_context *ctx, uint64_t addr, uint64_t l,
                     ", region '%s'", addr, l, region_name(t));
 }
 
-/* The loop of the general path, which is its one caller (inlined there). */
+/* The loop of the general path, which is its one caller (inlined there);
+ * `hinted`, if not NULL, is the range holding addr. */
 static inline mt_result
 read_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, uint8_t *p,
-          uint64_t len)
+          uint64_t len, const mt_range *hinted)
 {
     const mt_context *ctx = as->ctx;
     mt_result res = MT_RESULT_OK;
     while (len) {
         uint64_t l = len;
         struct mt__hit h;
-        resolve(as, v, addr, false, attrs, &l, &h);
+        resolve(as, v, addr, false, attrs, &l, &h, hinted);
+        hinted = NULL;
         bool ram_backed = mt__ram_backed(h.t);
         bool direct = mt__direct(&h, false);
         if ((ram_backed || direct) && l - 1 > h.to_last)
@@ -446,7 +452,8 @@ static inline void copy_small(void *dst, const void *src, uint64_t len)
 
 /* `hinted`: the range the short path's hints found, which may be of an
  * older view than the one loaded here (both live until the section ends:
- * the access is made in one of them, whichever is used) */
+ * the access starts in one of them, whichever is used). The range found
+ * here starts the general path too, which so looks no address up twice. */
 static mt_result __attribute__((noinline))
 read_in_section(mt_address_space *as, uint64_t addr, mt_attrs attrs, void *buf, uint64_t len,
                 const mt_range *hinted)
@@ -454,10 +461,11 @@ read_in_section(mt_address_space *as, uint64_t addr, mt_attrs attrs, void *buf, 
     mt_view *v = mt__as_view(as);
     mt_result res = MT_RESULT_OK;
     uint8_t *host;
-    if (mt__ram_host_of(general_range(v, addr, hinted), addr, len, MT__FAST_READ, &host))
+    const mt_range *r = general_range(v, addr, hinted);
+    if (mt__ram_host_of(r, addr, len, MT__FAST_READ, &host))
         copy_bytes(buf, host, len);
     else
-        res = read_loop(as, v, addr, attrs, buf, len);
+        res = read_loop(as, v, addr, attrs, buf, len, r);
     mt__rcu_read_unlock();
     return res;
 }
@@ -488,16 +496,18 @@ mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs at
     return MT_RESULT_OK;
 }
 
+/* read_loop's twin for writes (`hinted` as there). */
 static inline mt_result
 write_loop(mt_address_space *as, mt_view *v, uint64_t addr, mt_attrs attrs, const uint8_t *p,
-           uint64_t len)
+           uint64_t len, const mt_range *hinted)
 {
     const mt_context *ctx = as->ctx;
     mt_result res = MT_RESULT_OK;
     while (len) {
         uint64_t l = len;
         struct mt__hit h;
-        resolve(as, v, addr, true, attrs, &l, &h);
+        resolve(as, v, addr, true, attrs, &l, &h, hinted);
+        hinted = NULL;
         bool ram_backed = mt__ram_backed(h.t);
         if (ram_backed && l - 1 > h.to_last)
             l = h.to_last + 1;
@@ -543,10 +553,11 @@ write_in_section(mt_address_space *as, uint64_t addr, mt_attrs attrs, const void
     mt_view *v = mt__as_view(as);
     mt_result res = MT_RESULT_OK;
     uint8_t *host;
-    if (mt__ram_host_of(general_range(v, addr, hinted), addr, len, MT__FAST_WRITE, &host))
+    const mt_range *r = general_range(v, addr, hinted);
+    if (mt__ram_host_of(r, addr, len, MT__FAST_WRITE, &host))
         copy_bytes(host, buf, len);
     else
-        res = write_loop(as, v, addr, attrs, buf, len);
+        res = write_loop(as, v, addr, attrs, buf, len, r);
     mt__rcu_read_unlock();
     return res;
 }
@@ -591,7 +602,7 @@ mt_result mt_address_space_write_rom(mt_address_space *as, uint64_t addr, mt_att
     while (len) {
         uint64_t l = len;
         struct mt__hit h;
-        resolve(as, v, addr, true, attrs, &l, &h);
+        resolve(as, v, addr, true, attrs, &l, &h, NULL);
         mt_region *t = h.t;
         if (mt__ram_backed(t) || (t && t->kind_ == MT_KIND_ROM_DEVICE && h.romd)) {
             /* readonly flags do not apply: this is how ROMs are loaded */
@@ -632,7 +643,7 @@ int mt_address_space_translate(mt_address_space *as, uint64_t addr, uint64_t len
     mt__rcu_read_lock();
     uint64_t l = len;
     struct mt__hit h;
-    resolve(as, mt__as_view(as), addr, is_write, attrs, &l, &h);
+    resolve(as, mt__as_view(as), addr, is_write, attrs, &l, &h, NULL);
     bool direct = mt__direct(&h, is_write) && !(is_write && h.readonly);
     if ((mt__ram_backed(h.t) || direct) && l - 1 > h.to_last)
         l = h.to_last + 1;

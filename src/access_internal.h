@@ -101,7 +101,13 @@ enum { MT__ISA_SCALAR, MT__ISA_AVX2, MT__ISA_AVX512 };
  * (relaxed atomics, and only when it changes), so a stale or torn-between-
  * readers value costs a walk, never a wrong answer:
  *   - the most recently found range (`mru`): a run of accesses to one
- *     region costs a load and a compare;
+ *     region costs a load and a compare. A range becomes it when found
+ *     twice in a row (`cand` holds the one found last, mt__promote):
+ *     lookups all over the view then store only the candidate, and no
+ *     lookup's first check waits for the range the lookup before it found
+ *     (the store of the most recent range on every find made the next
+ *     lookup's check load it back and read its bounds: 3.8 against 3.4
+ *     ns for random lookups over 4,096 ranges, bench/run lookup);
  *   - the hint table: 2^(64 - hint_keep) slots, each the range last found for an
  *     address hashing there, as its chunk's index << 14 | its byte offset
  *     in the chunk's ranges (so that reaching it takes an add, not a
@@ -160,6 +166,7 @@ struct mt__dispatch {
     /* The most recent range found. Its own cache line, so that readers
      * writing it do not evict the fields above from each other. */
     _Alignas(64) const mt_range *mru;
+    const mt_range *cand; /* the range found last, not yet the most recent */
 };
 
 /* The walk, then the hint updates: the miss path of the lookup. Returns
@@ -186,6 +193,18 @@ static inline void mt__set_mru(struct mt__dispatch *d, const mt_range *r)
         __atomic_store_n(&d->mru, r, __ATOMIC_RELAXED);
 }
 
+/* A range found twice in a row becomes the most recent: a run of accesses
+ * to one range takes the shortest path from its third access on, while
+ * lookups all over the view store only this candidate, which the next
+ * lookup compares at its end, never the range its first check reads. */
+static inline void mt__promote(struct mt__dispatch *d, const mt_range *r)
+{
+    if (__atomic_load_n(&d->cand, __ATOMIC_RELAXED) != r)
+        __atomic_store_n(&d->cand, r, __ATOMIC_RELAXED);
+    else
+        mt__set_mru(d, r);
+}
+
 /* The two hints alone: the range they name for addr, or NULL where both
  * miss (the walk then answers, mt__dispatch_find_slow). No call: callers
  * that keep their fast path free of calls need no stack frame. */
@@ -202,9 +221,10 @@ static inline const mt_range *mt__dispatch_find_quick(struct mt__dispatch *d, ui
         if (__builtin_expect(at < b->bytes, 1)) {
             r = (const mt_range *)(b->ranges + at);
             if (__builtin_expect(mt__range_holds(r, addr), 1)) {
-                /* found by the table: the most recent from now on, so that
-                 * a run of accesses to it takes the shortest path */
-                mt__set_mru(d, r);
+                /* found by the table: the most recent once found twice
+                 * in a row, so that a run of accesses to it takes the
+                 * shortest path */
+                mt__promote(d, r);
                 return r;
             }
         }

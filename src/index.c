@@ -183,7 +183,7 @@ const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
     const mt_range *r = locate(d, addr, &c);
     if (!r)
         return NULL;
-    mt__set_mru(d, r);
+    mt__promote(d, r);
     if (d->hints)
         set_slot(&d->hints[mt__hint_slot(d, addr)],
                  slot_value(c, (size_t)(r - (const mt_range *)d->base[c].ranges)));
