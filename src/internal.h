@@ -102,12 +102,11 @@ struct mt_context {
     bool render_full;          /* reference mode: every commit renders all */
     /* The regions whose eventfds changed (eventfd.c), disabled ones too,
      * since the listeners last heard of eventfds: each commit's listener
-     * pass re-reads only where they show (listener_eventfds.c). The count
-     * of passes names this list: an address space whose set was read
-     * since it began (eventfds_epoch) is updated in part. */
+     * pass re-reads only where they show (listener_eventfds.c). Every set
+     * an address space keeps was read at the last pass or since (a first
+     * listener's registration), so the list covers what it lacks. */
     mt_region **fds_changed;
     size_t nfds_changed, fds_changed_cap;
-    uint64_t fds_epoch;
     uint64_t fds_changes;      /* counts every change of a region's eventfds */
     struct mt__fds_pass *fds_pass; /* the pass under way, NULL between */
     mt_region **touch_stack;   /* the marking walk's stack, reused */
@@ -542,7 +541,6 @@ struct mt_address_space {
     /* what listeners were last told (listener_eventfds.c) */
     struct mt__shown_fd *eventfds;
     size_t neventfds;
-    uint64_t eventfds_epoch; /* the ctx->fds_epoch they were read in */
     mt_region *eventfds_root; /* during a pass: its view's flat-root */
     mt_address_space *next, *prev;
 };

@@ -63,7 +63,6 @@ struct fds_hit {
 };
 
 struct mt__fds_pass {
-    uint64_t epoch;          /* the list's: sets read since then are updated in part */
     uint64_t changes;        /* ctx->fds_changes when the pass began */
     bool everywhere;         /* the walks outgrew their budget: read every set whole */
     struct fds_hit *hits;    /* sorted by flat-root */
@@ -143,7 +142,6 @@ void mt__eventfds_pass_begin(mt_context *ctx)
     assert(!ctx->fds_pass);
     struct mt__fds_pass *p = mt__xcalloc(1, sizeof(*p));
     ctx->fds_pass = p;
-    p->epoch = ctx->fds_epoch++;
     p->changes = ctx->fds_changes;
     /* The list is this pass's; what callbacks change goes to the next. */
     mt_region **changed = ctx->fds_changed;
@@ -287,7 +285,6 @@ void mt__eventfds_track(mt_address_space *as)
     size_t n;
     struct mt__shown_fd *now = collect_all(as->view, &n);
     keep_fds(as, now, n);
-    as->eventfds_epoch = as->ctx->fds_epoch;
 }
 
 void mt__eventfds_replay(mt_listener *l, const mt_address_space *as, bool add)
@@ -407,8 +404,6 @@ void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
     assert(p);
     /* Only listeners observe the set: without them, keep none (a first
      * registration reads it) and spare every commit the work. */
-    bool current = as->eventfds_epoch == p->epoch;
-    as->eventfds_epoch = p->epoch + 1;
     if (!as->listeners) {
         keep_fds(as, NULL, 0);
         return;
@@ -419,11 +414,10 @@ void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)
         return;
     }
     const mt_view *v = as->view;
-    /* Read the set whole if it was read before the changes this pass knows
-     * of began to be listed, if the walks gave up, or if a callback of this
+    /* Read the set whole if the walks gave up, or if a callback of this
      * pass changed eventfds or finalised the root: what the reference
      * reads now shows those changes at once, not at the next pass. */
-    if (!old || !current || p->everywhere || as->ctx->fds_changes != p->changes ||
+    if (!old || p->everywhere || as->ctx->fds_changes != p->changes ||
         as->eventfds_root != v->root) {
         size_t n;
         struct mt__shown_fd *now = collect_all(v, &n);
