@@ -67,16 +67,20 @@ typedef void (*mt_diag_fn)(void *opaque, const char *message);
 
 /*
  * One independent memory system: its address spaces, view cache and
- * transaction state. Two contexts never see each other; there are no
- * process-wide globals.
+ * transaction state. Two contexts never see each other; the only
+ * process-wide state is the list of contexts alive, which misuse reports
+ * consult (docs/lifetimes.md).
  */
 mt_context *mt_context_new(void);
 
 /*
- * Frees the context. Every address space is destroyed first; regions are
- * the caller's and must all be finalised before (reported otherwise). A
- * transaction still open is reported and committed first. Refused, with a
- * report, inside a read-side section or a listener callback.
+ * Frees the context. Every address space is destroyed first. A transaction
+ * still open is reported and committed first. Regions are the caller's
+ * storage: any still live, and views still held, are reported, and the
+ * context is only closed (no new regions or address spaces); it is freed
+ * at the end of the call that finalises or releases the last of them
+ * (docs/lifetimes.md). Refused, with a report, inside a read-side section
+ * or a listener callback.
  */
 void mt_context_free(mt_context *ctx);
 

@@ -12,6 +12,11 @@ mt_address_space *mt_address_space_new(mt_context *ctx, mt_region *root,
 {
     if (!ctx)
         return NULL;
+    if (ctx->closed) {
+        mt__diag(ctx, -EINVAL, "address space '%s': the context was freed (mt_context_free)",
+                 name ? name : "anonymous");
+        return NULL;
+    }
     if (!mt__region_live(root) || root->ctx_ != ctx) {
         mt__diag(ctx, -EINVAL, "address space '%s': root is not a live region of this context",
                  name ? name : "anonymous");
@@ -68,6 +73,10 @@ int mt_address_space_destroy(mt_address_space *as)
     if (!as)
         return mt__diag(NULL, -EINVAL, "mt_address_space_destroy: NULL address space");
     mt_context *ctx = as->ctx;
+    /* mt_context_free destroyed it, and the context is still closing (the
+     * caller's teardown, or a machine's, may come after the context's) */
+    if (as->magic != MT__AS_LIVE && ctx->closed)
+        return 0;
     if (as->magic != MT__AS_LIVE)
         return mt__diag(ctx, -EINVAL,
                         "mt_address_space_destroy: address space '%s' was already destroyed",

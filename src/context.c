@@ -6,9 +6,52 @@
 #include "internal.h"
 #include "errors.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The contexts alive. Contexts share nothing, but storage the caller keeps
+ * can outlive its context: a finalised region's tombstone and a released
+ * owner keep a pointer to theirs, so that a later misuse is reported
+ * through its hook. Such a report first asks here whether the context
+ * still exists. Only creation, freeing and those reports take the lock.
+ */
+static pthread_mutex_t alive_lock = PTHREAD_MUTEX_INITIALIZER;
+static mt_context *alive_first;
+
+static void alive_add(mt_context *ctx)
+{
+    pthread_mutex_lock(&alive_lock);
+    ctx->alive_next = alive_first;
+    if (alive_first)
+        alive_first->alive_prev = ctx;
+    alive_first = ctx;
+    pthread_mutex_unlock(&alive_lock);
+}
+
+static void alive_remove(mt_context *ctx)
+{
+    pthread_mutex_lock(&alive_lock);
+    if (ctx->alive_prev)
+        ctx->alive_prev->alive_next = ctx->alive_next;
+    else
+        alive_first = ctx->alive_next;
+    if (ctx->alive_next)
+        ctx->alive_next->alive_prev = ctx->alive_prev;
+    pthread_mutex_unlock(&alive_lock);
+}
+
+mt_context *mt__context_alive(mt_context *ctx)
+{
+    pthread_mutex_lock(&alive_lock);
+    mt_context *c = alive_first;
+    while (c && c != ctx)
+        c = c->alive_next;
+    pthread_mutex_unlock(&alive_lock);
+    return c;
+}
 
 static void default_diag(void *opaque, const char *message)
 {
@@ -57,8 +100,12 @@ void mt__hazard(const mt_region *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    bool named = r && (r->magic_ == MT__REGION_LIVE || r->magic_ == MT__REGION_DEAD);
-    mt__diag(named ? r->ctx_ : NULL, -EFAULT,
+    mt_context *ctx = NULL;
+    if (r && r->magic_ == MT__REGION_LIVE)
+        ctx = r->ctx_;
+    else if (r && r->magic_ == MT__REGION_DEAD)
+        ctx = mt__context_alive(r->ctx_);
+    mt__diag(ctx, -EFAULT,
              "lifetime hazard: %s", buf);
     abort();
 }
@@ -85,6 +132,7 @@ mt_context *mt_context_new(void)
     empty->is_empty_view = true;
     ctx->empty_view = empty;
     ctx->access = mt__xcalloc(1, sizeof(*ctx->access));
+    alive_add(ctx);
     return ctx;
 }
 
@@ -121,35 +169,16 @@ void mt_context_get_stats(const mt_context *ctx, mt_stats *out)
     out->retired_views = atomic_load(&((mt_context *)ctx)->retired_count);
 }
 
-void mt_context_free(mt_context *ctx)
+/* Views the caller still holds once the address spaces are gone and
+ * reclaimed: counted references, the empty view's beyond the context's. */
+static uint64_t views_held(mt_context *ctx)
 {
-    if (!ctx)
-        return;
-    /* Freeing now would free what this thread, or a commit below it, is
-     * still using: refuse, and leave the context to a later call. */
-    if (mt__in_read_section() || ctx->notifying) {
-        mt__diag(ctx, -EBUSY, "mt_context_free: called %s; the context is not freed",
-                 ctx->notifying ? "from a listener callback during a commit"
-                                : "inside a read-side section");
-        return;
-    }
-    if (ctx->txn_depth) {
-        /* checked in every build: the edits of the open transaction would
-         * otherwise never reach the listeners */
-        mt__diag(ctx, -EBUSY,
-                 "mt_context_free: %u transaction(s) still open; committing them now",
-                 ctx->txn_depth);
-        ctx->txn_depth = 1;
-        mt__txn_commit(ctx);
-    }
-    for (mt_address_space *as; (as = mt_context_first_address_space(ctx));)
-        mt_address_space_destroy(as);
-    mt__view_cache_clear(ctx);
-    mt_context_reclaim(ctx);
-    if (ctx->stats.live_regions)
-        mt__diag(ctx, -EBUSY,
-                 "context freed with %llu live region(s); finalise them first",
-                 (unsigned long long)ctx->stats.live_regions);
+    return ctx->stats.live_views + (atomic_load(&ctx->empty_view->refs) - 1);
+}
+
+static void context_destroy(mt_context *ctx)
+{
+    alive_remove(ctx);
     mt__address_space_shells_free(ctx);
     mt__render_scratch_free(ctx->scratch);
     free(ctx->touch_stack);
@@ -159,4 +188,57 @@ void mt_context_free(mt_context *ctx)
     free(ctx->access);
     free(ctx->empty_view);
     free(ctx);
+}
+
+void mt_context_free(mt_context *ctx)
+{
+    if (!ctx)
+        return;
+    /* Freeing now would free what this thread, or a commit below it, is
+     * still using: refuse, and leave the context to a later call. */
+    if (mt__in_read_section() || ctx->notifying || ctx->holds) {
+        mt__diag(ctx, -EBUSY, "mt_context_free: called %s; the context is not freed",
+                 ctx->notifying ? "from a listener callback during a commit"
+                 : ctx->holds   ? "from an owner's release or another call on the context"
+                                : "inside a read-side section");
+        return;
+    }
+    if (!ctx->closed) {
+        if (ctx->txn_depth) {
+            /* checked in every build: the edits of the open transaction
+             * would otherwise never reach the listeners */
+            mt__diag(ctx, -EBUSY,
+                     "mt_context_free: %u transaction(s) still open; committing them now",
+                     ctx->txn_depth);
+            ctx->txn_depth = 1;
+            mt__txn_commit(ctx);
+        }
+        for (mt_address_space *as; (as = mt_context_first_address_space(ctx));)
+            mt_address_space_destroy(as);
+        mt__view_cache_clear(ctx);
+        ctx->closed = true;
+    }
+    mt__context_reclaim(ctx);
+    /* The caller's storage outlives the context: regions left live, and
+     * views held, keep it (closed) until they are finalised and released;
+     * freeing it under them would leave them pointing at freed memory. */
+    uint64_t held = views_held(ctx);
+    if (ctx->stats.live_regions || held) {
+        mt__diag(ctx, -EBUSY,
+                 "context freed with %llu live region(s) and %llu view(s) still held; it is "
+                 "closed, and goes once they are finalised and released (docs/lifetimes.md)",
+                 (unsigned long long)ctx->stats.live_regions, (unsigned long long)held);
+        return;
+    }
+    context_destroy(ctx);
+}
+
+void mt__context_settle(mt_context *ctx)
+{
+    if (!ctx->closed || ctx->stats.live_regions || ctx->txn_depth || ctx->notifying ||
+        ctx->holds || mt__in_read_section())
+        return;
+    mt__context_reclaim(ctx); /* the views released since */
+    if (!ctx->stats.live_regions && !views_held(ctx))
+        context_destroy(ctx);
 }

@@ -111,10 +111,26 @@ struct mt_context {
     struct mt__fds_pass *fds_pass; /* the pass under way, NULL between */
     mt_region **touch_stack;   /* the marking walk's stack, reused */
     size_t touch_cap;
+    /* mt_context_free with live regions or held views closes the context
+     * instead (context.c): it goes when the last of them does. Frames that
+     * call out to the caller's code and use the context after (reclaim,
+     * an owner's teardown) hold it meanwhile. */
+    bool closed;
+    unsigned holds;
+    mt_context *alive_prev, *alive_next; /* the list of contexts alive */
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
 uint64_t mt__walk_begin(mt_context *ctx);
+/* ctx if it is a context alive, else NULL: for reports about storage the
+ * caller keeps (a tombstone, a released owner), which can outlive its
+ * context. Takes a lock; for misuse reports only. */
+mt_context *mt__context_alive(mt_context *ctx);
+/* Frees a closed context once nothing keeps it: no live region, no view
+ * held, no transaction open, no frame holding it, not from a callback.
+ * Called at the end of the public calls that can let go of the last
+ * thing (ctx may be gone after). */
+void mt__context_settle(mt_context *ctx);
 
 /* The lifetime checker found a use of finalised storage that no error code
  * can report: says what and where, then aborts. */
@@ -713,6 +729,9 @@ bool mt__in_read_section(void);
 /* The writer's entry: frees what readers are done with and hands what was
  * retired since to call_rcu. Never waits. */
 void mt__reclaim_step(mt_context *ctx);
+/* mt_context_reclaim without its checks, and without freeing a closed
+ * context: for callers that still use the context after. */
+void mt__context_reclaim(mt_context *ctx);
 /* Frees plain memory (either may be NULL) once readers that may see it
  * have left, with the views retired at the same time: never waits.
  * Writer only. */

@@ -32,8 +32,9 @@ static int owner_check(const mt_owner *o, const char *what)
 {
     if (o && o->magic_ == MT__OWNER_LIVE)
         return 0;
-    return mt__diag(o ? o->ctx_ : NULL, -EINVAL, "%s: owner %p is not initialised or was "
-                    "released", what, (const void *)o);
+    /* a released owner's storage is the caller's: it can outlive its context */
+    return mt__diag(o ? mt__context_alive(o->ctx_) : NULL, -EINVAL,
+                    "%s: owner %p is not initialised or was released", what, (const void *)o);
 }
 
 static const char *owner_label(const mt_owner *o)
@@ -115,15 +116,26 @@ int mt_owner_unref(mt_owner *o)
     if (err)
         return err;
     if (o->user_refs_ == 0)
-        return mt__diag(o->ctx_, -EINVAL,
+        return mt__diag(mt__context_alive(o->ctx_), -EINVAL,
                         "mt_owner_unref: owner '%s' released more often than referenced; the "
                         "%u reference(s) left are the library's, nothing is torn down",
                         owner_label(o), mt_owner_refcount(o));
     assert(o->refs_ > 0);
     o->user_refs_--;
     --o->refs_;
-    if (owner_unreferenced(o) && !__atomic_load_n(&o->pending_, __ATOMIC_ACQUIRE))
-        owner_teardown(o);
+    if (owner_unreferenced(o) && !__atomic_load_n(&o->pending_, __ATOMIC_ACQUIRE)) {
+        /* Finalising its regions may let a closed context go; the release
+         * callback runs the caller's code, so the context is held until
+         * the teardown is over. An owner without regions names no context. */
+        mt_context *ctx = o->regions_ ? o->ctx_ : NULL;
+        if (ctx)
+            ctx->holds++;
+        owner_teardown(o); /* may free o */
+        if (ctx) {
+            ctx->holds--;
+            mt__context_settle(ctx);
+        }
+    }
     return 0;
 }
 

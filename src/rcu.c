@@ -291,19 +291,12 @@ static void wait_for_callbacks(mt_context *ctx)
     }
 }
 
-int mt_context_reclaim(mt_context *ctx)
+/* Reclaim's work, checks done by the caller. Owner releases it runs are
+ * the caller's code: the context is held meanwhile (a closed context is
+ * not freed under this loop). */
+void mt__context_reclaim(mt_context *ctx)
 {
-    if (!ctx)
-        return mt__diag(NULL, -EINVAL, "mt_context_reclaim: NULL context");
-    if (mt__in_read_section())
-        return mt__diag(ctx, -EDEADLK,
-                        "mt_context_reclaim: called inside a read-side section (an access "
-                        "callback, or between mt_read_lock and mt_read_unlock): the wait "
-                        "for readers would wait for this thread; call it from outside");
-    if (ctx->notifying)
-        return mt__diag(ctx, -EBUSY,
-                        "mt_context_reclaim: called from a listener callback during a "
-                        "commit; call it after the commit");
+    ctx->holds++;
     /* Freeing views and address spaces releases owner references, which
      * may queue owners; tearing an owner down may retire more. Loop until
      * everything settles. The wait is a grace period of this thread's own:
@@ -328,8 +321,27 @@ int mt_context_reclaim(mt_context *ctx)
         if (owners)
             mt__owners_reap(ctx);
         if (!waited && !owners)
-            return 0;
+            break;
     }
+    ctx->holds--;
+}
+
+int mt_context_reclaim(mt_context *ctx)
+{
+    if (!ctx)
+        return mt__diag(NULL, -EINVAL, "mt_context_reclaim: NULL context");
+    if (mt__in_read_section())
+        return mt__diag(ctx, -EDEADLK,
+                        "mt_context_reclaim: called inside a read-side section (an access "
+                        "callback, or between mt_read_lock and mt_read_unlock): the wait "
+                        "for readers would wait for this thread; call it from outside");
+    if (ctx->notifying)
+        return mt__diag(ctx, -EBUSY,
+                        "mt_context_reclaim: called from a listener callback during a "
+                        "commit; call it after the commit");
+    mt__context_reclaim(ctx);
+    mt__context_settle(ctx); /* a closed context may go now */
+    return 0;
 }
 
 /* ---- plain memory ------------------------------------------------------- */

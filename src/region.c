@@ -22,9 +22,13 @@
  * finalised region's tombstone keeps its context, name and identity). */
 int mt__region_misuse(const mt_region *r, const char *op)
 {
-    if (r && r->magic_ == MT__REGION_DEAD)
-        return mt__diag(r->ctx_, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised", op,
-                        mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r);
+    if (r && r->magic_ == MT__REGION_DEAD) {
+        /* the storage is the caller's: it can outlive its context */
+        mt_context *ctx = mt__context_alive(r->ctx_);
+        return mt__diag(ctx, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised%s", op,
+                        mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r,
+                        ctx ? "" : ", and its context freed");
+    }
     return mt__diag(NULL, -EINVAL, "%s: %p is not an initialised region", op, (const void *)r);
 }
 
@@ -35,6 +39,9 @@ static int init_common(mt_region *r, mt_context *ctx, mt_owner *owner,
 {
     if (!r || !ctx)
         return mt__diag(ctx, -EINVAL, "region init: NULL %s", r ? "context" : "region");
+    if (ctx->closed)
+        return mt__diag(ctx, -EINVAL, "region init '%s': the context was freed (mt_context_free)",
+                        name ? name : "(null)");
     if (owner && owner->magic_ != MT__OWNER_LIVE)
         return mt__diag(ctx, -EINVAL, "region init '%s': owner is not initialised",
                         name ? name : "(null)");
@@ -703,7 +710,9 @@ int mt_region_finalize(mt_region *r)
     int err = finalize_check(r);
     if (err)
         return err;
+    mt_context *ctx = r->ctx_;
     finalize_now(r);
+    mt__context_settle(ctx); /* the last region of a closed context takes it */
     return 0;
 }
 
