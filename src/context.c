@@ -100,13 +100,7 @@ void mt__hazard(const mt_region *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    mt_context *ctx = NULL;
-    if (r && r->magic_ == MT__REGION_LIVE)
-        ctx = r->ctx_;
-    else if (r && r->magic_ == MT__REGION_DEAD)
-        ctx = mt__context_alive(r->ctx_);
-    mt__diag(ctx, -EFAULT,
-             "lifetime hazard: %s", buf);
+    mt__diag(mt__region_report_context(r), -EFAULT, "lifetime hazard: %s", buf);
     abort();
 }
 

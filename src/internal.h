@@ -279,6 +279,10 @@ uint8_t *mt__region_backing(mt_region *r);
 /* Reports a public call on storage that holds no live region (through
  * the context's hook if it is a finalised region's); returns -EINVAL. */
 int mt__region_misuse(const mt_region *r, const char *op);
+/* Where a report about storage r goes: a live region's context, a
+ * tombstone's if that context is still alive, else NULL (the default
+ * hook). */
+mt_context *mt__region_report_context(const mt_region *r);
 /* The one liveness check of public calls. An edit refuses a region that
  * is not live (-EINVAL, reported once by mt__region_misuse); a query, which
  * cannot return an error, reports and gives a neutral answer rather than
@@ -418,7 +422,7 @@ struct mt_view {
     bool in_cache;
     bool cut;                /* its render cut a loop pass: never reused */
     bool lin_dead;           /* freed, waiting for older views of its lineage */
-    bool lin_waits;          /* ...with only `dead` left (view.c, view_wait) */
+    bool shed;               /* only `dead` is left of it (view.c, view_shed) */
     uint64_t root_id;        /* identity of the flat-root, 0 if none */
     mt_region *root;         /* weak: cleared when the root is finalised */
     char *root_name;         /* copied at build time */

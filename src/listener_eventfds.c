@@ -273,8 +273,14 @@ static void send_fd_diff(mt_address_space *as, const struct mt__shown_fd *was, s
     }
 }
 
+/* An empty set is kept as nothing, whichever path read it: the heap at
+ * rest is then the same. */
 static void keep_fds(mt_address_space *as, struct mt__shown_fd *fds, size_t n)
 {
+    if (!n) {
+        free(fds);
+        fds = NULL;
+    }
     free(as->eventfds);
     as->eventfds = fds;
     as->neventfds = n;
@@ -384,11 +390,6 @@ static void update_in_part(mt_address_space *as, const mt_view *old, const mt_vi
             now[n++] = j == ncame || (i < nkept && shown_cmp(&kept[i], &came[j]) <= 0)
                            ? kept[i++]
                            : came[j++];
-        /* an empty set is kept as nothing, as a whole read keeps it */
-        if (!n) {
-            free(now);
-            now = NULL;
-        }
         keep_fds(as, now, n);
         free(came);
         free(kept);

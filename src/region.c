@@ -20,11 +20,20 @@
 /* A public call on storage that is not a live region: reported once,
  * through the context's hook when the storage still names one (a
  * finalised region's tombstone keeps its context, name and identity). */
+mt_context *mt__region_report_context(const mt_region *r)
+{
+    if (r && r->magic_ == MT__REGION_LIVE)
+        return r->ctx_;
+    /* a tombstone is the caller's storage: it can outlive its context */
+    if (r && r->magic_ == MT__REGION_DEAD)
+        return mt__context_alive(r->ctx_);
+    return NULL;
+}
+
 int mt__region_misuse(const mt_region *r, const char *op)
 {
     if (r && r->magic_ == MT__REGION_DEAD) {
-        /* the storage is the caller's: it can outlive its context */
-        mt_context *ctx = mt__context_alive(r->ctx_);
+        mt_context *ctx = mt__region_report_context(r);
         return mt__diag(ctx, -EINVAL, "%s: region '%s' (id %llu) at %p was finalised%s", op,
                         mt__tombstone_name(r), (unsigned long long)r->id_, (const void *)r,
                         ctx ? "" : ", and its context freed");

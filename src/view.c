@@ -249,38 +249,16 @@ static void chunk_free(mt_context *ctx, struct mt__chunk *ch)
     free(ch);
 }
 
-/* Frees view `v`, the oldest of its lineage, with the chunks no later view
- * has: those its successor replaced, or all of them. */
-static void view_destroy(mt_view *v)
-{
-    mt_context *ctx = v->ctx;
-    root_unlink(v);
-    if (v->lin_next || v->lin_waits) {
-        for (size_t i = 0; i < v->ndead; i++)
-            chunk_free(ctx, v->dead[i]);
-    } else {
-        for (size_t i = 0; i < v->nchunks; i++)
-            chunk_free(ctx, v->chunks[i]);
-    }
-    if (v->lin_waits)
-        v->lin->waiting -= v->ndead;
-    mt__dispatch_free(v);
-    free(atomic_load_explicit(&v->flat, memory_order_relaxed));
-    free(v->dead);
-    free(v->chunks);
-    free(v->root_name);
-    free(v);
-    ctx->stats.live_views--;
-}
-
 /*
- * A view freed before an older view of its lineage (a reader holds that
- * one) must keep the chunks it is to free until then: their ranges hold
+ * Frees all of `v` but the chunks it is to free, which `dead` holds after
+ * this: those its successor replaced, or all of them for the newest view
+ * of its lineage. A view freed before an older view of its lineage (a
+ * reader holds that one) stays so until then: their ranges hold
  * references later chunks took over, which the lineage drops oldest
- * first. Everything else goes now: its index, its chunk array (a newest
- * view's chunks all become the ones it is to free), its names.
+ * first. Everything else goes at once: its index, its chunk array, its
+ * names.
  */
-static void view_wait(mt_view *v)
+static void view_shed(mt_view *v)
 {
     root_unlink(v);
     mt__dispatch_free(v);
@@ -297,8 +275,23 @@ static void view_wait(mt_view *v)
     v->nchunks = 0;
     free(v->root_name);
     v->root_name = NULL;
-    v->lin_waits = true;
+    v->shed = true;
     v->lin->waiting += v->ndead;
+}
+
+/* Frees view `v`, the oldest of its lineage, with the chunks no later view
+ * has. */
+static void view_destroy(mt_view *v)
+{
+    mt_context *ctx = v->ctx;
+    if (!v->shed)
+        view_shed(v);
+    for (size_t i = 0; i < v->ndead; i++)
+        chunk_free(ctx, v->dead[i]);
+    v->lin->waiting -= v->ndead;
+    free(v->dead);
+    free(v);
+    ctx->stats.live_views--;
 }
 
 void mt__view_free(mt_view *v)
@@ -310,7 +303,7 @@ void mt__view_free(mt_view *v)
     struct mt__lineage *lin = v->lin;
     v->lin_dead = true;
     if (lin->oldest != v)
-        view_wait(v);
+        view_shed(v); /* it waits for the older ones */
     while (lin->oldest && lin->oldest->lin_dead) {
         mt_view *w = lin->oldest;
         lin->oldest = w->lin_next;

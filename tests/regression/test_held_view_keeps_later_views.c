@@ -6,7 +6,7 @@
  * waited with its whole index and chunk array, and the lineage kept
  * growing by a view and a chunk a commit: 164 MB after 10,000 commits on
  * a machine of 10,000 regions. Fixed in src/view.c: a waiting view keeps
- * only the chunks it is to free (view_wait), and a lineage that keeps
+ * only the chunks it is to free (view_shed), and a lineage that keeps
  * more than about two views' worth of them takes no new view (the next
  * commit renders whole and starts a lineage of its own): 5 MB.
  *
