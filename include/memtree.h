@@ -78,8 +78,9 @@ mt_context *mt_context_new(void);
  * still open is reported and committed first. Regions are the caller's
  * storage: any still live, and views still held, are reported, and the
  * context is only closed (no new regions or address spaces); it is freed
- * at the end of the call that finalises or releases the last of them
- * (docs/lifetimes.md). Refused, with a report, inside a read-side section
+ * at the end of the call that finalises or releases the last of them (the
+ * outermost commit, for regions finalised in a transaction), and is not to
+ * be used after that call (docs/lifetimes.md). Refused, with a report, inside a read-side section
  * or a listener callback.
  */
 void mt_context_free(mt_context *ctx);

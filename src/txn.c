@@ -390,6 +390,9 @@ int mt_transaction_commit(mt_context *ctx)
     if (ctx->txn_depth == 0)
         return mt__diag(ctx, -EINVAL, "commit without an open transaction");
     mt__txn_commit(ctx);
+    /* the transaction may have finalised the last region of a closed
+     * context: nothing else would free it (docs/lifetimes.md) */
+    mt__context_settle(ctx);
     return 0;
 }
 

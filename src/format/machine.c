@@ -313,8 +313,12 @@ static void release(mt_machine *m)
         }
         m->regions[i] = NULL;
     }
+    /* The commit frees a closed context whose last regions these were
+     * (mt_context_free before mt_machine_free): ctx is not used after it
+     * unless a region is left. The views it replaced, if the caller's own
+     * address spaces showed these regions, go at the caller's next reclaim,
+     * and so do the owners they still reference. */
     mt_transaction_commit(ctx);
-    mt_context_reclaim(ctx);
     if (busy) {
         mt_context_report(ctx, -EBUSY, "machine freed with %zu region(s) still in use; "
                  "they are left alive", busy);

@@ -127,8 +127,8 @@ static void test_view_held_past_context_free(void **state)
 }
 
 /* A machine loaded from a dump owns its regions and address spaces; freeing
- * it after its context finalises them (in one transaction, then a reclaim,
- * which lets the context go). */
+ * it after its context finalises them in one transaction, whose commit lets
+ * the context go. */
 static void test_machine_freed_after_context(void **state)
 {
     (void)state;
@@ -136,21 +136,13 @@ static void test_machine_freed_after_context(void **state)
                                "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
                                "    0000000000000000-0000000000000fff (prio 0, ram): ram\n"
                                "\n";
-    mt_context *ctx = mt_context_new();
-    struct log log = {0};
-    mt_context_set_diag(ctx, record, &log);
-    FILE *in = fmemopen((void *)tree, strlen(tree), "r");
-    mt_machine *m = NULL;
-    char err[256] = "";
-    assert_int_equal(mt_machine_load(ctx, MT_FORMAT_QEMU, in, "tree.txt", NULL, NULL, &m, err,
-                                     sizeof(err)),
-                     0);
-    fclose(in);
-    mt_context_free(ctx);
-    assert_int_equal(log.count, 1);
-    mt_assert_contains(log.last, "2 live region(s)");
-    mt_machine_free(m); /* its address space went with the context: no report */
-    assert_int_equal(log.count, 1);
+    mt_test_loaded L;
+    mt_test_load_ok(&L, MT_FORMAT_QEMU, tree, "tree.txt", NULL);
+    mt_context_free(L.ctx);
+    assert_int_equal(L.diag.count, 1);
+    mt_assert_contains(L.diag.last, "2 live region(s)");
+    mt_machine_free(L.m); /* its address space went with the context: no report */
+    assert_int_equal(L.diag.count, 1);
 }
 
 MT_TEST_MAIN(

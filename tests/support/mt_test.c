@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,6 +689,22 @@ void mt_test_assert_no_regions(const mt_context *ctx)
 {
     assert_int_equal(mt_test_stats(ctx).live_regions, 0);
 }
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* from the sanitizer runtime; GCC ships no header declaring it */
+size_t __sanitizer_get_current_allocated_bytes(void);
+
+size_t mt_test_heap_in_use(void)
+{
+    return __sanitizer_get_current_allocated_bytes();
+}
+#else
+size_t mt_test_heap_in_use(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+#endif
 
 const mt_range *mt_test_ranges_find(const mt_range *r, size_t n, uint64_t addr)
 {

@@ -193,6 +193,10 @@ static inline void mt_test_reclaim(mt_test_env *e)
 mt_stats mt_test_stats(const mt_context *ctx);
 /* Fails unless no region of ctx is alive (finalised regions all released). */
 void mt_test_assert_no_regions(const mt_context *ctx);
+/* Bytes of heap in use: the sanitizer's count in sanitized builds, glibc's
+ * otherwise. For leak checks that LeakSanitizer cannot make (memory still
+ * reachable, but never to be freed). */
+size_t mt_test_heap_in_use(void);
 
 /*
  * The view's ranges as `info mtree -f` prints them, one line each:
