@@ -17,38 +17,54 @@
  * owner keep a pointer to theirs, so that a later misuse is reported
  * through its hook. Such a report first asks here whether the context
  * still exists. Only creation, freeing and those reports take the lock.
+ * The links are kept complemented: LeakSanitizer takes any pointer it
+ * finds in memory for a reference, and a context that its caller never
+ * frees (or that nothing ever lets go) must still show as a leak.
  */
 static pthread_mutex_t alive_lock = PTHREAD_MUTEX_INITIALIZER;
-static mt_context *alive_first;
+static uintptr_t alive_first = UINTPTR_MAX; /* hide(NULL) */
+
+static uintptr_t hide(mt_context *ctx)
+{
+    return ~(uintptr_t)ctx;
+}
+
+static mt_context *unhide(uintptr_t link)
+{
+    return (mt_context *)~link;
+}
 
 static void alive_add(mt_context *ctx)
 {
     pthread_mutex_lock(&alive_lock);
+    mt_context *next = unhide(alive_first);
+    ctx->alive_prev = hide(NULL);
     ctx->alive_next = alive_first;
-    if (alive_first)
-        alive_first->alive_prev = ctx;
-    alive_first = ctx;
+    if (next)
+        next->alive_prev = hide(ctx);
+    alive_first = hide(ctx);
     pthread_mutex_unlock(&alive_lock);
 }
 
 static void alive_remove(mt_context *ctx)
 {
     pthread_mutex_lock(&alive_lock);
-    if (ctx->alive_prev)
-        ctx->alive_prev->alive_next = ctx->alive_next;
+    mt_context *prev = unhide(ctx->alive_prev), *next = unhide(ctx->alive_next);
+    if (prev)
+        prev->alive_next = ctx->alive_next;
     else
         alive_first = ctx->alive_next;
-    if (ctx->alive_next)
-        ctx->alive_next->alive_prev = ctx->alive_prev;
+    if (next)
+        next->alive_prev = ctx->alive_prev;
     pthread_mutex_unlock(&alive_lock);
 }
 
 mt_context *mt__context_alive(mt_context *ctx)
 {
     pthread_mutex_lock(&alive_lock);
-    mt_context *c = alive_first;
+    mt_context *c = unhide(alive_first);
     while (c && c != ctx)
-        c = c->alive_next;
+        c = unhide(c->alive_next);
     pthread_mutex_unlock(&alive_lock);
     return c;
 }

@@ -117,7 +117,7 @@ struct mt_context {
      * an owner's teardown) hold it meanwhile. */
     bool closed;
     unsigned holds;
-    mt_context *alive_prev, *alive_next; /* the list of contexts alive */
+    uintptr_t alive_prev, alive_next; /* the list of contexts alive, disguised (context.c) */
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
