@@ -22,6 +22,14 @@
  *                         the same medians with a listener registered
  *                         (region add/del and eventfd callbacks, a
  *                         hypervisor's memory-slot listener)
+ *   far_move_us, far_move_p99_us
+ *                         median and 99th percentile of a commit that
+ *                         moves one region from the middle of the machine
+ *                         to past its end, or back (a BAR reprogrammed far
+ *                         away: the two places render again, not the half
+ *                         of the machine between them), the default mode
+ *                         alone
+ *   listener_far_move_us  its median with the listener below
  *   listener_eventfd_change_us, listener_full_eventfd_change_us
  *                         median cost of a commit that adds or removes
  *                         one ioeventfd of one region, with that listener
@@ -98,6 +106,23 @@ static void measure_changes(mt_context *ctx, mt_region *into, mt_region *extra,
     if (mt_region_container(extra))
         check(mt_region_del_subregion(into, extra), "unmap");
     check(mt_context_set_render_mode(ctx, MT_RENDER_INCREMENTAL), "mode");
+    mt_context_reclaim(ctx);
+}
+
+/* `samples` commits in the default mode alone, each moving `r` between
+ * `a` and `b` in turn. */
+static void measure_far_moves(mt_context *ctx, mt_region *r, uint64_t a, uint64_t b,
+                              size_t samples, uint64_t *out)
+{
+    for (size_t i = 0; i < samples; i++) {
+        uint64_t t0 = mt_bench_now_ns();
+        check(mt_region_set_address(r, i & 1 ? a : b), "far move");
+        out[i] = mt_bench_now_ns() - t0;
+        if (i % 64 == 63)
+            mt_context_reclaim(ctx);
+    }
+    if (mt_region_addr(r) != a)
+        check(mt_region_set_address(r, a), "far move back");
     mt_context_reclaim(ctx);
 }
 
@@ -188,7 +213,14 @@ static void one_root(uint64_t n)
     quantiles(steady, 2 * k, &med, &p99);
     mt_bench_result("commit", n, "steady_single_change_us", med, "us");
     mt_bench_result("commit", n, "steady_single_change_p99_us", p99, "us");
-    free(steady);
+
+    /* regs[i] is at world_addr(i - 1); past the end is free */
+    mt_region *bar = &w.regs[n / 2];
+    uint64_t home = world_addr(n / 2 - 1), away = world_addr(n + 2);
+    measure_far_moves(w.ctx, bar, home, away, 2 * k, steady);
+    quantiles(steady, 2 * k, &med, &p99);
+    mt_bench_result("commit", n, "far_move_us", med, "us");
+    mt_bench_result("commit", n, "far_move_p99_us", p99, "us");
 
     /* A hypervisor's slot listener on the same address space: the diff
      * and the eventfd set of a commit then cost what changed, too. */
@@ -200,6 +232,14 @@ static void one_root(uint64_t n)
     quantiles(full, k, &fmed, &fp99);
     mt_bench_result("commit", n, "listener_single_change_us", med, "us");
     mt_bench_result("commit", n, "listener_full_single_change_us", fmed, "us");
+    uint64_t calls_before_moves = sl.calls;
+    measure_far_moves(w.ctx, bar, home, away, 2 * k, steady);
+    if (sl.calls != calls_before_moves + 2 * 2 * k)
+        world_die("bench_commit", "the listener did not hear each move as one del, one add",
+                  -EINVAL);
+    quantiles(steady, 2 * k, &med, &p99);
+    mt_bench_result("commit", n, "listener_far_move_us", med, "us");
+    free(steady);
     uint64_t *fincr = calloc(2 * k, sizeof(*fincr)), *ffull = calloc(2 * k, sizeof(*ffull));
     uint64_t calls = sl.calls;
     measure_eventfd_changes(w.ctx, &w.regs[n / 2], k, fincr, ffull);

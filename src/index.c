@@ -320,7 +320,8 @@ static void build_hints(struct mt__dispatch *d, const mt_view *v, const mt_view 
     warm_chunks(d, 0, v->nchunks);
 }
 
-void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_t keep_tail)
+void mt__dispatch_build(mt_view *v, const mt_view *from, const struct mt__kept *kept,
+                        size_t nkept)
 {
     v->dispatch = NULL;
     if (v->nr == 0)
@@ -379,23 +380,21 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_
     uint64_t *leaf = (uint64_t *)d->level[levels - 1];
     struct mt__chunk_base *base = (struct mt__chunk_base *)(keys + total);
     d->base = base;
-    size_t fresh_end = v->nchunks - keep_tail;
-    if (from && from->dispatch) {
-        const struct mt__dispatch *o = from->dispatch;
-        const uint64_t *old = o->level[o->levels - 1];
-        memcpy(leaf, old, keep_head * sizeof(*leaf));
-        memcpy(leaf + fresh_end, old + from->nchunks - keep_tail, keep_tail * sizeof(*leaf));
-        memcpy(base, o->base, keep_head * sizeof(*base));
-        memcpy(base + fresh_end, o->base + from->nchunks - keep_tail,
-               keep_tail * sizeof(*base));
-    } else {
-        keep_head = 0;
-        fresh_end = v->nchunks;
-    }
-    for (size_t c = keep_head; c < fresh_end; c++) {
+    const struct mt__dispatch *o = from ? from->dispatch : NULL;
+    if (!o)
+        nkept = 0;
+    for (size_t c = 0, i = 0; c < v->nchunks;) {
+        if (i < nkept && kept[i].at == c) {
+            const uint64_t *old = o->level[o->levels - 1];
+            memcpy(leaf + c, old + kept[i].from, kept[i].n * sizeof(*leaf));
+            memcpy(base + c, o->base + kept[i].from, kept[i].n * sizeof(*base));
+            c += kept[i++].n;
+            continue;
+        }
         leaf[c] = v->chunks[c]->ranges[0].start;
         base[c] = (struct mt__chunk_base){(const char *)v->chunks[c]->ranges,
                                           v->chunks[c]->n * sizeof(mt_range)};
+        c++;
     }
     memset(base + v->nchunks, 0, (nbase - v->nchunks) * sizeof(*base));
     for (size_t i = v->nchunks; i < round_up(v->nchunks, MT__NODE_KEYS); i++)

@@ -172,6 +172,10 @@ static inline const char *mt__name(const mt_region *r)
  * "Memory per region"). Made by the writer on first need and freed at
  * finalisation; until then every field reads as zero.
  */
+/* The most parts of a region one commit re-renders apart (a BAR moved far
+ * away changes two small ones); more are joined over their smallest gap. */
+#define MT__STALE_PARTS 4
+
 struct mt__region_rare {
     /* Device callbacks: made at init for the regions that have them, so
      * readers find them (access.c, iommu.c); the opaque is opaque_. */
@@ -182,8 +186,10 @@ struct mt__region_rare {
     mt_view *cached_view;    /* the cache entry keyed by this flat-root */
     mt_view *root_views;     /* views whose weak flat-root this is */
     uint64_t stale_mark;     /* txn.c: an edit since this commit can reach it */
-    uint64_t whole_mark;     /* txn.c: ... anywhere in it, not only stale_lo.. */
-    uint64_t stale_lo, stale_last; /* txn.c: where, in its own coordinates */
+    uint64_t whole_mark;     /* txn.c: ... anywhere in it, not only in its parts */
+    /* txn.c: where, in its own coordinates: disjoint parts, sorted */
+    uint64_t stale_lo[MT__STALE_PARTS], stale_last[MT__STALE_PARTS];
+    uint8_t nstale;
     mt_region *aliases;      /* the counted aliases whose target this is */
     mt_region *alias_next;   /* in the target's aliases list */
     mt_region **alias_pprev; /* NULL while in no list */
@@ -414,6 +420,12 @@ struct mt__lineage {
     size_t waiting;
 };
 
+/* A run of chunks a part render kept: v->chunks[at, at + n) are
+ * from->chunks[from, from + n). */
+struct mt__kept {
+    size_t at, from, n;
+};
+
 struct mt_view {
     mt_context *ctx;
     struct mt__dispatch *dispatch; /* the lookup index, built with the view */
@@ -434,6 +446,10 @@ struct mt_view {
     mt_view *lin_next;       /* the view a part render made from this one */
     struct mt__chunk **dead; /* chunks of this view that lin_next lacks */
     size_t ndead;
+    /* the runs of chunks it kept of the view it was made from (whose
+     * lin_next it is), in order */
+    struct mt__kept kept[MT__STALE_PARTS + 1];
+    uint8_t nkept;
     mt_view *cache_next;     /* context cache list */
     mt_view *retired_next;
     mt_view *root_next;      /* list of views sharing this weak root */
@@ -448,6 +464,17 @@ struct mt_view {
         for (const mt_range *r = (v)->chunks[c_##r]->ranges,                           \
                             *e_##r = r + (v)->chunks[c_##r]->n;                        \
              r < e_##r; r++)
+
+/* Where two views may differ: the chunks [of, ot) of the old one and
+ * [nf, nt) of the new one, which cover the same addresses; the chunks
+ * between two such runs, and around them, are the same chunks. */
+struct mt__unshared {
+    size_t of, ot, nf, nt;
+};
+#define MT__UNSHARED_MAX (MT__STALE_PARTS + 2)
+/* Those runs, in address order: how many, at most MT__UNSHARED_MAX.
+ * `old` may be NULL (no view before). */
+size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unshared *out);
 
 /* The first chunk of `v` whose last address is >= a; nchunks if none. */
 size_t mt__view_chunk_reaching(const mt_view *v, uint64_t a);
@@ -489,10 +516,11 @@ struct mt__chunk *mt__chunk_over(struct mt__range_block *block, mt_range *ranges
  * its index. */
 struct mt__chunk *mt__chunk_new(const mt_range *ranges, size_t n);
 /* Builds and frees a view's lookup index; the view is immutable after.
- * `from`: the view it was made from by a part render, whose chunks
- * [keep_head, from->nchunks - keep_tail) it replaced by v's chunks
- * [keep_head, v->nchunks - keep_tail), or NULL (a full render). */
-void mt__dispatch_build(mt_view *v, const mt_view *from, size_t keep_head, size_t keep_tail);
+ * `from`: the view it was made from by a part render, which kept the
+ * `nkept` runs of its chunks in `kept` (in order) and replaced the
+ * others, or NULL (a full render). */
+void mt__dispatch_build(mt_view *v, const mt_view *from, const struct mt__kept *kept,
+                        size_t nkept);
 void mt__dispatch_free(mt_view *v);
 /* After a part render at [lo, last]: the hint-table slots of the ranges
  * starting there in chunks [from, to) name them (the other slots are
@@ -647,10 +675,6 @@ static inline bool mt__section_cut(mt_section *s, uint64_t lo, uint64_t hi)
 /* Global begin/commit to every listener of the context, in order. */
 void mt__listeners_begin(mt_context *ctx);
 void mt__listeners_commit(mt_context *ctx);
-/* How many chunks views `old` (may be NULL) and `new_view` share at their
- * start and at their end: the same chunk pointers, in the same places. */
-void mt__views_shared_ends(const mt_view *old, const mt_view *new_view, size_t *head,
-                           size_t *tail);
 /* Sends the two-pass diff between two views to the listeners of `as`. */
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view);
 /* What that diff sends when the new view equals the old one range for range

@@ -236,59 +236,53 @@ static bool any_nop_listener(mt_address_space *as)
 }
 
 /*
- * The chunks the two views share (docs/views.md), at their start and their
- * end, hold equal ranges: only region_nop can be said of them, so without a
- * listener that has one the diff skips them and costs what changed.
+ * Only the runs of chunks the two views do not share (docs/views.md) can
+ * differ: of the chunks they share only region_nop can be said, so
+ * without a listener that has one the diff skips them and costs what
+ * changed.
  */
-void mt__views_shared_ends(const mt_view *old, const mt_view *new_view, size_t *head,
-                           size_t *tail)
-{
-    size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
-    size_t h = 0, t = 0;
-    while (h < on && h < nn && old->chunks[h] == new_view->chunks[h])
-        h++;
-    while (t < on - h && t < nn - h && old->chunks[on - 1 - t] == new_view->chunks[nn - 1 - t])
-        t++;
-    *head = h;
-    *tail = t;
-}
-
 void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
 {
     if (!as->listeners || old == new_view)
         return;
-    size_t on = old ? old->nchunks : 0, nn = new_view->nchunks;
-    size_t head, tail;
-    mt__views_shared_ends(old, new_view, &head, &tail);
+    struct mt__unshared u[MT__UNSHARED_MAX];
+    size_t nu = mt__views_unshared(old, new_view, u);
     /* pass 1: removals, in address order */
-    struct cursor j = cursor_at(new_view, head, nn - tail);
-    for (struct cursor i = cursor_at(old, head, on - tail); cursor_get(&i); cursor_next(&i)) {
-        const mt_range *o = cursor_get(&i);
-        const mt_range *n = match_at(&j, o->start);
-        if (!n || !ranges_equal(o, n)) {
-            mt_section s;
-            mt__section_of(&s, o, old, as);
-            send_del(as, &s);
+    for (size_t k = 0; k < nu; k++) {
+        struct cursor j = cursor_at(new_view, u[k].nf, u[k].nt);
+        for (struct cursor i = cursor_at(old, u[k].of, u[k].ot); cursor_get(&i);
+             cursor_next(&i)) {
+            const mt_range *o = cursor_get(&i);
+            const mt_range *n = match_at(&j, o->start);
+            if (!n || !ranges_equal(o, n)) {
+                mt_section s;
+                mt__section_of(&s, o, old, as);
+                send_del(as, &s);
+            }
         }
     }
     /* pass 2: no-ops and additions, in address order */
     bool nops = any_nop_listener(as);
-    if (nops)
-        nops_of(as, new_view, 0, head);
-    j = cursor_at(old, head, on - tail);
-    for (struct cursor i = cursor_at(new_view, head, nn - tail); cursor_get(&i);
-         cursor_next(&i)) {
-        const mt_range *n = cursor_get(&i);
-        const mt_range *o = match_at(&j, n->start);
-        mt_section s;
-        mt__section_of(&s, n, new_view, as);
-        if (o && ranges_equal(o, n))
-            send_nop(as, &s, o->dirty_log_mask, n->dirty_log_mask);
-        else
-            send_add(as, &s);
+    size_t shared_from = 0;
+    for (size_t k = 0; k < nu; k++) {
+        if (nops)
+            nops_of(as, new_view, shared_from, u[k].nf);
+        struct cursor j = cursor_at(old, u[k].of, u[k].ot);
+        for (struct cursor i = cursor_at(new_view, u[k].nf, u[k].nt); cursor_get(&i);
+             cursor_next(&i)) {
+            const mt_range *n = cursor_get(&i);
+            const mt_range *o = match_at(&j, n->start);
+            mt_section s;
+            mt__section_of(&s, n, new_view, as);
+            if (o && ranges_equal(o, n))
+                send_nop(as, &s, o->dirty_log_mask, n->dirty_log_mask);
+            else
+                send_add(as, &s);
+        }
+        shared_from = u[k].nt;
     }
     if (nops)
-        nops_of(as, new_view, nn - tail, nn);
+        nops_of(as, new_view, shared_from, new_view->nchunks);
 }
 
 void mt__listeners_nops(mt_address_space *as, mt_view *v)

@@ -316,16 +316,20 @@ static int run_cmp(const void *a, const void *b)
     return x->from < y->from ? -1 : x->from > y->from;
 }
 
-/* The chunks of v to read again: those after the first `head` and before
- * the last `tail` (what the old view does not share), and those where a
+/* The chunks of v to read again: those the other view does not share
+ * (v's side of `u`: the new view's if `is_new`), and those where a
  * changed region shows; sorted, disjoint. */
-static struct run *runs_of(const mt_view *v, size_t head, size_t tail,
-                           const struct fds_hit *hits, size_t nhits, size_t *out_n)
+static struct run *runs_of(const mt_view *v, const struct mt__unshared *u, size_t nu,
+                           bool is_new, const struct fds_hit *hits, size_t nhits,
+                           size_t *out_n)
 {
     struct run *runs = NULL;
     size_t n = 0, cap = 0;
-    if (head < v->nchunks - tail)
-        MT__PUSH(runs, n, cap) = (struct run){head, v->nchunks - tail};
+    for (size_t k = 0; k < nu; k++) {
+        struct run r = is_new ? (struct run){u[k].nf, u[k].nt} : (struct run){u[k].of, u[k].ot};
+        if (r.from < r.to)
+            MT__PUSH(runs, n, cap) = r;
+    }
     for (size_t i = 0; i < nhits; i++)
         chunks_over(v, hits[i].lo, hits[i].last, &runs, &n, &cap);
     if (n > 1)
@@ -365,11 +369,11 @@ static bool in_runs(const mt_view *v, const struct run *runs, size_t n, uint64_t
 static void update_in_part(mt_address_space *as, const mt_view *old, const mt_view *v,
                            const struct fds_hit *hits, size_t nhits)
 {
-    size_t head, tail;
-    mt__views_shared_ends(old, v, &head, &tail);
+    struct mt__unshared u[MT__UNSHARED_MAX];
+    size_t nu = mt__views_unshared(old, v, u);
     size_t nold_runs, nnew_runs;
-    struct run *old_runs = runs_of(old, head, tail, hits, nhits, &nold_runs);
-    struct run *new_runs = runs_of(v, head, tail, hits, nhits, &nnew_runs);
+    struct run *old_runs = runs_of(old, u, nu, false, hits, nhits, &nold_runs);
+    struct run *new_runs = runs_of(v, u, nu, true, hits, nhits, &nnew_runs);
     if (nold_runs || nnew_runs) {
         size_t ncame, nkept = 0, ngone = 0;
         struct mt__shown_fd *came = collect(v, new_runs, nnew_runs, &ncame);

@@ -96,6 +96,45 @@ static bool marks_needed(const mt_context *ctx)
     return ctx->cache && !ctx->stale_all;
 }
 
+/* Adds [*lo, *last] to x's stale parts, joining the parts it overlaps or
+ * touches, and the two closest parts when there would be too many; false
+ * if one part held it already. What is marked above x must cover x's
+ * parts, so a join of two parts widens [*lo, *last] to take in the gap
+ * between them, which nothing above has yet. */
+static bool stale_add(struct mt__region_rare *x, uint64_t *lo_io, uint64_t *last_io)
+{
+    uint64_t lo = *lo_io, last = *last_io;
+    uint64_t a[MT__STALE_PARTS + 1], b[MT__STALE_PARTS + 1];
+    size_t n = 0, i = 0;
+    for (; i < x->nstale && x->stale_last[i] < lo && lo - x->stale_last[i] > 1; i++, n++)
+        a[n] = x->stale_lo[i], b[n] = x->stale_last[i]; /* wholly before, a gap between */
+    for (; i < x->nstale && (last == UINT64_MAX || x->stale_lo[i] <= last + 1); i++) {
+        if (x->stale_lo[i] <= lo && last <= x->stale_last[i])
+            return false;
+        lo = x->stale_lo[i] < lo ? x->stale_lo[i] : lo;
+        last = x->stale_last[i] > last ? x->stale_last[i] : last;
+    }
+    a[n] = lo, b[n] = last, n++;
+    for (; i < x->nstale; i++, n++)
+        a[n] = x->stale_lo[i], b[n] = x->stale_last[i];
+    if (n > MT__STALE_PARTS) {
+        size_t join = 0;
+        for (size_t k = 1; k + 1 < n; k++)
+            if (a[k + 1] - b[k] < a[join + 1] - b[join])
+                join = k;
+        *lo_io = a[join] < *lo_io ? a[join] : *lo_io;
+        *last_io = b[join + 1] > *last_io ? b[join + 1] : *last_io;
+        b[join] = b[join + 1];
+        n--;
+        for (size_t k = join + 1; k < n; k++)
+            a[k] = a[k + 1], b[k] = b[k + 1];
+    }
+    for (size_t k = 0; k < n; k++)
+        x->stale_lo[k] = a[k], x->stale_last[k] = b[k];
+    x->nstale = (uint8_t)n;
+    return true;
+}
+
 /*
  * A change of container `c` at its offsets [lo, last] shows in its own
  * container only there, shifted by c's address and cut to c's extent, and
@@ -115,16 +154,14 @@ void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
             return;
         struct mt__region_rare *x = mt__rare(c);
         if (x->stale_mark == epoch) {
-            /* one interval per region: the span of its changes; what
-             * reaches c has the part marked so far, the rest goes up */
-            if (lo >= x->stale_lo && last <= x->stale_last)
+            /* what reaches c has the parts marked so far: only a part
+             * not among them goes up */
+            if (!stale_add(x, &lo, &last))
                 return;
-            x->stale_lo = lo < x->stale_lo ? lo : x->stale_lo;
-            x->stale_last = last > x->stale_last ? last : x->stale_last;
         } else {
             x->stale_mark = epoch;
-            x->stale_lo = lo;
-            x->stale_last = last;
+            x->nstale = 0;
+            stale_add(x, &lo, &last);
             size_t n = 0;
             for (mt_region *a = x->aliases; a; a = a->rare_->alias_next)
                 MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;

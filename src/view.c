@@ -156,7 +156,7 @@ static mt_view *view_build(mt_context *ctx, mt_region *root, const char *as_name
     chunks_over_full(v, ranges, n);
     v->lin = mt__xcalloc(1, sizeof(*v->lin));
     v->lin->oldest = v;
-    mt__dispatch_build(v, NULL, 0, 0);
+    mt__dispatch_build(v, NULL, NULL, 0);
     view_publish(v, root);
     return v;
 }
@@ -401,14 +401,6 @@ static void inherit(struct mt__chunk *from, size_t k, mt_range *copy)
         from->moved[k / 64] |= (uint64_t)1 << (k % 64);
 }
 
-/* Appends a copy of range k of `from`, a chunk the new view replaces. */
-static void list_copy(struct range_list *l, struct mt__chunk *from, size_t k)
-{
-    mt_range *s = list_slot(l);
-    *s = from->ranges[k];
-    inherit(from, k, s);
-}
-
 /* Appends `r` (its references held), merged into the last range when the
  * simplification rule (docs/rendering.md) would have made them one. */
 static void push_merging(struct range_list *l, mt_range *r)
@@ -471,16 +463,6 @@ const mt_range *mt__view_first_reaching(const mt_view *v, uint64_t a)
     return p.c < v->nchunks ? &v->chunks[p.c]->ranges[p.k] : NULL;
 }
 
-static bool pos_before(struct pos a, struct pos b)
-{
-    return a.c < b.c || (a.c == b.c && a.k < b.k);
-}
-
-static const mt_range *at(const mt_view *v, struct pos p)
-{
-    return &v->chunks[p.c]->ranges[p.k];
-}
-
 static struct pos next_pos(const mt_view *v, struct pos p)
 {
     if (++p.k == v->chunks[p.c]->n) {
@@ -491,131 +473,262 @@ static struct pos next_pos(const mt_view *v, struct pos p)
 }
 
 /*
- * The view of `root` after a change that shows only at [lo, last] of it:
- * the old view's chunks outside, new chunks inside: the old ranges of the
- * chunks the part meets (and of the ones just before and after it, where
- * a seam can merge), the part rendered again, merged at the two seams as a
- * full render would. Chunks left with fewer than half of MT__CHUNK_MAX
- * ranges take a neighbour in. NULL if the part render met a loop through an
- * alias (the caller renders everything then).
+ * Appends the ranges of `old` from *p on, up to chunk `limit`, cut to
+ * [from, to]: the old ranges around and between the parts a commit
+ * renders again. A range reaching past `to` is cut there and stays at *p,
+ * for what lies beyond the next part. Each takes the references of the
+ * range it copies (inherit), and merges into the range before it where a
+ * full render would have made them one (at a part's edges; old
+ * neighbours never merge, they did not in `old`).
  */
-static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root, uint64_t lo,
-                            uint64_t last)
+static void copy_old(struct range_list *l, const mt_view *old, struct pos *p, size_t limit,
+                     mt__i128 from, mt__i128 to)
 {
-    mt_range *mid;
-    size_t nmid;
-    if (mt__render_part(ctx, root, lo, last, &mid, &nmid)) {
-        for (size_t i = 0; i < nmid; i++) {
-            mid[i].region->view_refs_--;
-            mt__owner_unref(ctx, mid[i].region->owner_);
-        }
-        free(mid);
-        return NULL;
-    }
-    size_t m = old->nchunks;
-    struct pos end = {m, 0};
-    struct pos i0 = first_reaching(old, lo);
-    struct pos i1 = last == UINT64_MAX ? end : first_reaching(old, last + 1);
-    /* the chunks replaced: [ca, cb), from the one holding the range before
-     * i0 to the one holding i1 */
-    size_t ca = i0.k > 0 ? i0.c : i0.c > 0 ? i0.c - 1 : 0;
-    size_t cb = i1.c < m ? i1.c + 1 : m;
-
-    struct range_list l = {0};
-    for (struct pos p = {ca, 0}; pos_before(p, i0); p = next_pos(old, p))
-        list_copy(&l, old->chunks[p.c], p.k);
-    mt_range piece;
-    if (i0.c < m && at(old, i0)->start < lo) {
-        piece = *at(old, i0);
-        piece.last = lo - 1;
-        inherit(old->chunks[i0.c], i0.k, &piece);
-        *list_slot(&l) = piece;
-    }
-    for (size_t i = 0; i < nmid; i++)
-        push_merging(&l, &mid[i]);
-    free(mid);
-    if (i1.c < m) {
-        piece = *at(old, i1);
-        if (piece.start <= last) {
-            /* the old range across the part's end keeps what lies beyond */
-            uint64_t cut = last + 1 - piece.start;
-            piece.start = last + 1;
+    while (p->c < limit) {
+        struct mt__chunk *ch = old->chunks[p->c];
+        const mt_range *r = &ch->ranges[p->k];
+        if ((mt__i128)r->start > to)
+            return;
+        mt_range piece = *r;
+        if ((mt__i128)piece.start < from) {
+            uint64_t cut = (uint64_t)(from - (mt__i128)piece.start);
+            piece.start = (uint64_t)from;
             piece.offset_in_region += cut;
             if (piece.host_)
                 piece.host_ += (uintptr_t)cut;
         }
-        inherit(old->chunks[i1.c], i1.k, &piece);
-        push_merging(&l, &piece);
-        for (struct pos p = next_pos(old, i1); p.c < cb; p = next_pos(old, p))
-            list_copy(&l, old->chunks[p.c], p.k);
+        bool beyond = (mt__i128)r->last > to;
+        if (beyond)
+            piece.last = (uint64_t)to;
+        inherit(ch, p->k, &piece);
+        push_merging(l, &piece);
+        if (beyond)
+            return;
+        *p = next_pos(old, *p);
     }
-    /* too few for a chunk of their own: take a neighbour chunk in (the
-     * ranges at a chunk boundary never merge: they did not in `old`) */
-    while (l.n < MT__CHUNK_MAX / 2 && (cb < m || ca > 0)) {
-        if (cb < m) {
-            struct mt__chunk *ch = old->chunks[cb++];
-            for (size_t i = 0; i < ch->n; i++)
-                list_copy(&l, ch, i);
-        } else {
-            struct mt__chunk *ch = old->chunks[--ca];
-            size_t n = l.n;
-            for (size_t i = 0; i < ch->n; i++)
-                list_slot(&l);
-            memmove(l.r + ch->n, l.r, n * sizeof(*l.r));
-            for (size_t i = 0; i < ch->n; i++) {
-                l.r[i] = ch->ranges[i];
-                inherit(ch, i, &l.r[i]);
-            }
+}
+
+/* Puts the ranges of `ch`, a chunk the new view replaces, before the list's. */
+static void list_prepend_chunk(struct range_list *l, struct mt__chunk *ch)
+{
+    size_t n = l->n;
+    for (size_t i = 0; i < ch->n; i++)
+        list_slot(l);
+    memmove(l->r + ch->n, l->r, n * sizeof(*l->r));
+    for (size_t i = 0; i < ch->n; i++) {
+        l->r[i] = ch->ranges[i];
+        inherit(ch, i, &l->r[i]);
+    }
+}
+
+/* A part a commit renders again, and where it meets the old view. */
+struct part {
+    uint64_t lo, last;
+    mt_range *mid; /* its ranges rendered again */
+    size_t nmid;
+    struct pos after; /* the first old range reaching past it */
+    size_t ca, cb;    /* the old chunks it replaces (see view_splice) */
+};
+
+/* Old chunks [ca, cb) replaced by the ranges of `l` (parts [first, end)). */
+struct group {
+    size_t ca, cb;
+    size_t first, end;
+    struct range_list l;
+};
+
+/*
+ * Builds the ranges of the group of parts from parts[*j] on: the old
+ * ranges of the chunks they meet, the parts rendered again between them,
+ * merged at each seam as a full render would. Parts whose chunks meet
+ * join the group, and so do chunks beside it while it holds fewer ranges
+ * than half a chunk (so each chunk keeps at least that many when there
+ * are that many): the old chunks after it, up to the next part's, then
+ * the next part itself, then the old chunks before it, down to `floor`.
+ */
+static struct group group_build(const mt_view *old, struct part *parts, size_t nparts,
+                                size_t *j, size_t floor)
+{
+    size_t m = old->nchunks;
+    struct group g = {.ca = parts[*j].ca, .first = *j};
+    struct pos p = {g.ca, 0};
+    mt__i128 from = 0;
+    for (;;) {
+        struct part *pt = &parts[*j];
+        copy_old(&g.l, old, &p, m, from, (mt__i128)pt->lo - 1);
+        for (size_t i = 0; i < pt->nmid; i++)
+            push_merging(&g.l, &pt->mid[i]);
+        free(pt->mid);
+        pt->mid = NULL;
+        p = pt->after;
+        from = (mt__i128)pt->last + 1;
+        g.cb = pt->cb;
+        bool next_meets = *j + 1 < nparts && parts[*j + 1].ca <= g.cb;
+        while (!next_meets) {
+            copy_old(&g.l, old, &p, g.cb, from, MT__2_64 - 1);
+            if (g.l.n >= MT__CHUNK_MAX / 2)
+                break;
+            if (g.cb < m && (*j + 1 == nparts || g.cb < parts[*j + 1].ca))
+                g.cb++;
+            else if (*j + 1 < nparts)
+                next_meets = true;
+            else if (g.ca > floor)
+                list_prepend_chunk(&g.l, old->chunks[--g.ca]);
+            else
+                break;
         }
+        ++*j;
+        if (!next_meets)
+            break;
+    }
+    g.end = *j;
+    return g;
+}
+
+/*
+ * The view of `root` after a change that shows only in `nparts` parts of
+ * it (sorted, disjoint, in view coordinates): the old view's chunks
+ * outside them, new chunks where they are. A part replaces the old chunks
+ * from the one holding the range before it (which can merge with its
+ * first range) to the one holding the range after it. NULL if a part's
+ * render met a loop through an alias (the caller renders everything then).
+ */
+static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
+                            const uint64_t *lo, const uint64_t *last, size_t nparts)
+{
+    struct part parts[MT__STALE_PARTS];
+    size_t m = old->nchunks;
+    struct pos end = {m, 0};
+    bool loop = false;
+    for (size_t j = 0; j < nparts; j++) {
+        struct part *pt = &parts[j];
+        *pt = (struct part){.lo = lo[j], .last = last[j]};
+        loop |= mt__render_part(ctx, root, pt->lo, pt->last, &pt->mid, &pt->nmid) != 0;
+        struct pos i0 = first_reaching(old, pt->lo);
+        pt->after = pt->last == UINT64_MAX ? end : first_reaching(old, pt->last + 1);
+        pt->ca = i0.k > 0 ? i0.c : i0.c > 0 ? i0.c - 1 : 0;
+        pt->cb = pt->after.c < m ? pt->after.c + 1 : m;
+    }
+    if (loop) {
+        for (size_t j = 0; j < nparts; j++) {
+            for (size_t i = 0; i < parts[j].nmid; i++) {
+                parts[j].mid[i].region->view_refs_--;
+                mt__owner_unref(ctx, parts[j].mid[i].region->owner_);
+            }
+            free(parts[j].mid);
+        }
+        return NULL;
     }
 
+    struct group groups[MT__STALE_PARTS];
+    size_t ngroups = 0, nfresh = 0, gone = 0, added = 0, ndead = 0;
+    for (size_t j = 0, floor = 0; j < nparts;) {
+        struct group *g = &groups[ngroups++];
+        *g = group_build(old, parts, nparts, &j, floor);
+        floor = g->cb;
+        nfresh += chunks_for(g->l.n);
+        ndead += g->cb - g->ca;
+        added += g->l.n;
+        for (size_t c = g->ca; c < g->cb; c++)
+            gone += old->chunks[c]->n;
+    }
+
+    /* the chunks: those kept before each group, the group's new ones,
+     * those kept after the last */
     mt_view *v = view_new(ctx, root);
-    size_t keep_tail = m - cb;
-    v->chunks = mt__xmalloc((ca + chunks_for(l.n) + keep_tail + 1) * sizeof(*v->chunks));
-    memcpy(v->chunks, old->chunks, ca * sizeof(*v->chunks));
-    v->nchunks = ca;
-    chunks_push(v, l.r, l.n);
-    free(l.r);
-    memcpy(v->chunks + v->nchunks, old->chunks + cb, keep_tail * sizeof(*v->chunks));
-    v->nchunks += keep_tail;
-    size_t gone = 0;
-    for (size_t c = ca; c < cb; c++)
-        gone += old->chunks[c]->n;
-    v->nr = old->nr - gone + l.n;
+    v->chunks = mt__xmalloc((m - ndead + nfresh + 1) * sizeof(*v->chunks));
+    struct mt__kept kept[MT__STALE_PARTS + 1];
+    size_t nkept = 0, from = 0;
+    size_t fresh_from[MT__STALE_PARTS];
+    for (size_t i = 0; i <= ngroups; i++) {
+        size_t to = i < ngroups ? groups[i].ca : m;
+        if (to > from) {
+            kept[nkept++] = (struct mt__kept){.at = v->nchunks, .from = from, .n = to - from};
+            memcpy(v->chunks + v->nchunks, old->chunks + from, (to - from) * sizeof(*v->chunks));
+            v->nchunks += to - from;
+        }
+        if (i == ngroups)
+            break;
+        fresh_from[i] = v->nchunks;
+        chunks_push(v, groups[i].l.r, groups[i].l.n);
+        free(groups[i].l.r);
+        from = groups[i].cb;
+    }
+    v->nr = old->nr - gone + added;
     /* the old view's lineage frees the replaced chunks after it */
-    old->ndead = cb - ca;
-    old->dead = mt__xmalloc((old->ndead ? old->ndead : 1) * sizeof(*old->dead));
-    memcpy(old->dead, old->chunks + ca, old->ndead * sizeof(*old->dead));
+    old->ndead = ndead;
+    old->dead = mt__xmalloc((ndead ? ndead : 1) * sizeof(*old->dead));
+    for (size_t i = 0, at = 0; i < ngroups; i++) {
+        memcpy(old->dead + at, old->chunks + groups[i].ca,
+               (groups[i].cb - groups[i].ca) * sizeof(*old->dead));
+        at += groups[i].cb - groups[i].ca;
+    }
     assert(!old->lin_next); /* a cached view is the newest of its lineage */
     old->lin_next = v;
     v->lin = old->lin;
-    mt__dispatch_build(v, old, ca, keep_tail);
-    mt__dispatch_warm(v, ca, v->nchunks - keep_tail, lo, last);
+    memcpy(v->kept, kept, nkept * sizeof(*kept));
+    v->nkept = (uint8_t)nkept;
+    mt__dispatch_build(v, old, kept, nkept);
+    for (size_t i = 0; i < ngroups; i++)
+        mt__dispatch_warm(v, fresh_from[i], fresh_from[i] + chunks_for(groups[i].l.n),
+                          parts[groups[i].first].lo, parts[groups[i].end - 1].last);
     view_publish(v, root);
     return v;
 }
 
-/* The part of its view an edit changed, in view coordinates, or false when
- * it is not one part of a container flat-root. */
-static bool changed_part(const mt_view *v, uint64_t epoch, uint64_t *lo, uint64_t *last)
+size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unshared *out)
+{
+    size_t on = old ? old->nchunks : 0, nn = nv->nchunks, n = 0;
+    if (old && old->lin_next == nv) {
+        /* made from old: around the runs it kept */
+        for (size_t i = 0, o = 0, w = 0; i <= nv->nkept; i++) {
+            size_t ot = i < nv->nkept ? nv->kept[i].from : on;
+            size_t nt = i < nv->nkept ? nv->kept[i].at : nn;
+            if (ot > o || nt > w)
+                out[n++] = (struct mt__unshared){o, ot, w, nt};
+            if (i < nv->nkept) {
+                o = ot + nv->kept[i].n;
+                w = nt + nv->kept[i].n;
+            }
+        }
+        return n;
+    }
+    /* otherwise only the chunks both start or end with can be the same */
+    size_t h = 0, t = 0;
+    while (h < on && h < nn && old->chunks[h] == nv->chunks[h])
+        h++;
+    while (t < on - h && t < nn - h && old->chunks[on - 1 - t] == nv->chunks[nn - 1 - t])
+        t++;
+    if (h < on - t || h < nn - t)
+        out[n++] = (struct mt__unshared){h, on - t, h, nn - t};
+    return n;
+}
+
+/* The parts of its view an edit changed, in view coordinates, sorted:
+ * how many, or 0 when they are not parts of a container flat-root (or
+ * none of them shows). */
+static size_t changed_parts(const mt_view *v, uint64_t epoch, uint64_t *lo, uint64_t *last)
 {
     const mt_region *root = v->root;
     const struct mt__region_rare *x = mt__rare_get(root);
     if (v->cut || x->whole_mark == epoch || root->kind_ != MT_KIND_CONTAINER)
-        return false;
+        return 0;
     /* the root's own address places the view (docs/views.md) */
     mt__i128 base = root->addr_;
-    mt__i128 a = base + x->stale_lo, b = base + x->stale_last;
     mt__i128 end = base + mt__size(root) - 1;
-    if (b > end)
-        b = end;
-    if (b > MT__2_64 - 1)
-        b = MT__2_64 - 1;
-    if (a > b)
-        return false; /* nothing visible: render it all, rare */
-    *lo = (uint64_t)a;
-    *last = (uint64_t)b;
-    return true;
+    if (end > MT__2_64 - 1)
+        end = MT__2_64 - 1;
+    size_t n = 0;
+    for (size_t i = 0; i < x->nstale; i++) {
+        mt__i128 a = base + x->stale_lo[i], b = base + x->stale_last[i];
+        if (b > end)
+            b = end;
+        if (a > b)
+            break; /* past the root's end, and so are the parts after it */
+        lo[n] = (uint64_t)a;
+        last[n++] = (uint64_t)b;
+    }
+    return n;
 }
 
 /*
@@ -641,9 +754,10 @@ void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch)
             continue;
         }
         mt_region *root = v->root;
-        uint64_t lo, last;
-        mt_view *nv = changed_part(v, epoch, &lo, &last) && !lineage_full(v)
-                          ? view_splice(ctx, v, root, lo, last) : NULL;
+        uint64_t lo[MT__STALE_PARTS], last[MT__STALE_PARTS];
+        size_t nparts = changed_parts(v, epoch, lo, last);
+        mt_view *nv = nparts && !lineage_full(v) ? view_splice(ctx, v, root, lo, last, nparts)
+                                                 : NULL;
         *pp = v->cache_next;
         v->cache_next = NULL;
         cache_drop(ctx, v);
