@@ -635,6 +635,9 @@ typedef struct mt_range {
  * (its ranges keep their regions' owners alive). mt_view_ref fails, and
  * returns false, on a view whose last reference is already gone. Safe from
  * any thread; the view is freed by the writer's next mt_context_reclaim.
+ * mt_view_unref on a view with no reference left (released once too
+ * often, not yet freed) is reported and changes nothing. Every view query
+ * given NULL reports it and answers as for an empty view.
  */
 bool mt_view_ref(mt_view *v);
 void mt_view_unref(mt_view *v);

@@ -192,13 +192,10 @@ void mt__view_ref(mt_view *v)
     atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
 }
 
-void mt__view_unref(mt_view *v)
+/* The last reference is gone: push on the retired stack; the writer frees
+ * it at reclaim. */
+static void view_retire(mt_view *v)
 {
-    unsigned old = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
-    assert(old > 0);
-    if (old > 1 || v->is_empty_view)
-        return;
-    /* push on the retired stack; the writer frees it at reclaim */
     mt_context *ctx = v->ctx;
     atomic_fetch_add(&ctx->retired_count, 1);
     mt_view *head = atomic_load_explicit(&ctx->retired, memory_order_relaxed);
@@ -209,8 +206,28 @@ void mt__view_unref(mt_view *v)
                                                     memory_order_relaxed));
 }
 
+void mt__view_unref(mt_view *v)
+{
+    unsigned old = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
+    assert(old > 0);
+    if (old == 1 && !v->is_empty_view)
+        view_retire(v);
+}
+
+/* A public query given no view: reported (there is no context to report
+ * to: the default hook), and the caller answers as for an empty view. */
+static bool no_view(const mt_view *v, const char *fn)
+{
+    if (__builtin_expect(v != NULL, 1))
+        return false;
+    mt__diag(NULL, -EINVAL, "%s: NULL view", fn);
+    return true;
+}
+
 bool mt_view_ref(mt_view *v)
 {
+    if (no_view(v, "mt_view_ref"))
+        return false;
     /* increment unless zero: a retired view is never brought back */
     unsigned n = atomic_load_explicit(&v->refs, memory_order_relaxed);
     do {
@@ -224,7 +241,24 @@ bool mt_view_ref(mt_view *v)
 
 void mt_view_unref(mt_view *v)
 {
-    mt__view_unref(v);
+    if (no_view(v, "mt_view_unref"))
+        return;
+    /* A view released once too often, while nothing has freed it yet, has
+     * no reference left: checked, as the count cannot go below zero. (One
+     * released too often while others still hold it cannot be told from
+     * a right release; its holders then use it after it is freed.) */
+    unsigned n = atomic_load_explicit(&v->refs, memory_order_relaxed);
+    do {
+        if (n == 0) {
+            mt__diag(v->ctx, -EINVAL,
+                     "mt_view_unref: view of '%s' released more often than referenced",
+                     mt_view_root_name(v));
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&v->refs, &n, n - 1, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    if (n == 1 && !v->is_empty_view)
+        view_retire(v);
 }
 
 static bool moved(const struct mt__chunk *ch, size_t k)
@@ -808,10 +842,15 @@ void mt__view_forget_root(mt_region *r)
 
 /* ---- public accessors --------------------------------------------------- */
 
-size_t mt_view_range_count(const mt_view *v) { return v->nr; }
+size_t mt_view_range_count(const mt_view *v)
+{
+    return no_view(v, "mt_view_range_count") ? 0 : v->nr;
+}
 
 const mt_range *mt_view_ranges(const mt_view *v)
 {
+    if (no_view(v, "mt_view_ranges"))
+        return NULL;
     if (v->nchunks <= 1)
         return v->nchunks ? v->chunks[0]->ranges : NULL;
     /* One contiguous copy, made on the first call (O(n)) and kept with
@@ -830,8 +869,15 @@ const mt_range *mt_view_ranges(const mt_view *v)
     free(mine);
     return none;
 }
+
 const mt_range *mt_view_next_range(const mt_view *v, mt_view_cursor *c)
 {
+    if (no_view(v, "mt_view_next_range"))
+        return NULL;
+    if (!c) {
+        mt__diag(v->ctx, -EINVAL, "mt_view_next_range: NULL cursor");
+        return NULL;
+    }
     while (c->chunk_ < v->nchunks) {
         const struct mt__chunk *k = v->chunks[c->chunk_];
         if (c->index_ < k->n)
@@ -842,11 +888,20 @@ const mt_range *mt_view_next_range(const mt_view *v, mt_view_cursor *c)
     return NULL;
 }
 
-mt_region *mt_view_root(const mt_view *v) { return v->root; }
-bool mt_view_is_empty_view(const mt_view *v) { return v->is_empty_view; }
+mt_region *mt_view_root(const mt_view *v)
+{
+    return no_view(v, "mt_view_root") ? NULL : v->root;
+}
+
+bool mt_view_is_empty_view(const mt_view *v)
+{
+    return no_view(v, "mt_view_is_empty_view") ? false : v->is_empty_view;
+}
 
 const char *mt_view_root_name(const mt_view *v)
 {
+    if (no_view(v, "mt_view_root_name"))
+        return "(none)";
     return v->root_name ? v->root_name : "(none)";
 }
 
