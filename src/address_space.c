@@ -103,19 +103,34 @@ static mt_address_space *live_from(mt_address_space *as)
     return as;
 }
 
-const char *mt_address_space_name(const mt_address_space *as) { return as->name; }
-mt_region *mt_address_space_root(const mt_address_space *as) { return as->root; }
+const char *mt_address_space_name(const mt_address_space *as)
+{
+    return mt__null_arg(as, "mt_address_space_name", "address space") ? "(none)" : as->name;
+}
+
+mt_region *mt_address_space_root(const mt_address_space *as)
+{
+    return mt__null_arg(as, "mt_address_space_root", "address space") ? NULL : as->root;
+}
+
 mt_view *mt_address_space_view(const mt_address_space *as)
 {
+    if (mt__null_arg(as, "mt_address_space_view", "address space"))
+        return NULL;
     return __atomic_load_n(&as->view, __ATOMIC_ACQUIRE);
 }
+
 mt_address_space *mt_context_first_address_space(const mt_context *ctx)
 {
+    if (mt__null_arg(ctx, "mt_context_first_address_space", "context"))
+        return NULL;
     return live_from(ctx->as_first);
 }
+
 mt_address_space *mt_address_space_next(const mt_address_space *as)
 {
-    return live_from(as->next);
+    return mt__null_arg(as, "mt_address_space_next", "address space") ? NULL
+                                                                        : live_from(as->next);
 }
 
 mt_address_space *mt__as_rooted_at(mt_context *ctx, const mt_region *r)

@@ -148,13 +148,15 @@ mt_context *mt_context_new(void)
 
 void mt_context_set_diag(mt_context *ctx, mt_diag_fn fn, void *opaque)
 {
+    if (mt__null_arg(ctx, "mt_context_set_diag", "context"))
+        return;
     ctx->diag = fn ? fn : default_diag;
     ctx->diag_opaque = fn ? opaque : NULL;
 }
 
 int mt_context_set_input_limit(mt_context *ctx, uint64_t bytes)
 {
-    if (!ctx)
+    if (mt__null_arg(ctx, "mt_context_set_input_limit", "context"))
         return -EINVAL;
     ctx->input_limit = bytes;
     return 0;
@@ -162,11 +164,18 @@ int mt_context_set_input_limit(mt_context *ctx, uint64_t bytes)
 
 uint64_t mt_context_input_limit(const mt_context *ctx)
 {
+    if (mt__null_arg(ctx, "mt_context_input_limit", "context"))
+        return MT_INPUT_LIMIT_DEFAULT;
     return ctx->input_limit ? ctx->input_limit : MT_INPUT_LIMIT_DEFAULT;
 }
 
 mt_diag_fn mt_context_diag(const mt_context *ctx, void **opaque)
 {
+    if (mt__null_arg(ctx, "mt_context_diag", "context")) {
+        if (opaque)
+            *opaque = NULL;
+        return default_diag;
+    }
     if (opaque)
         *opaque = ctx->diag_opaque;
     return ctx->diag ? ctx->diag : default_diag;
@@ -174,6 +183,12 @@ mt_diag_fn mt_context_diag(const mt_context *ctx, void **opaque)
 
 void mt_context_get_stats(const mt_context *ctx, mt_stats *out)
 {
+    if (mt__null_arg(out, "mt_context_get_stats", "stats"))
+        return;
+    if (mt__null_arg(ctx, "mt_context_get_stats", "context")) {
+        *out = (mt_stats){0};
+        return;
+    }
     *out = ctx->stats;
     out->cache_entries = ctx->cache_entries;
     out->retired_views = atomic_load(&((mt_context *)ctx)->retired_count);

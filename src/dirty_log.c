@@ -40,7 +40,8 @@ int mt_region_set_log(mt_region *r, bool on, unsigned client)
 
 void mt_context_set_global_dirty_log(mt_context *ctx, bool on)
 {
-    if (ctx->global_dirty_log == on)
+    if (mt__null_arg(ctx, "mt_context_set_global_dirty_log", "context") ||
+        ctx->global_dirty_log == on)
         return;
     mt__txn_begin(ctx);
     ctx->global_dirty_log = on;

@@ -479,10 +479,8 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
 
 const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
 {
-    if (__builtin_expect(!v, 0)) {
-        mt__diag(NULL, -EINVAL, "mt_view_find_range: NULL view");
+    if (mt__null_arg(v, "mt_view_find_range", "view"))
         return NULL;
-    }
     return mt__dispatch_find(v, addr);
 }
 

@@ -140,6 +140,15 @@ void mt__hazard(const mt_region *r, const char *fmt, ...)
 /* Reports a usage error through the diagnostic hook; returns err. */
 int mt__diag(mt_context *ctx, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A public call given NULL for `what` (its object): reported through the
+ * default hook, as there is no context to report to; true then. */
+static inline bool mt__null_arg(const void *p, const char *fn, const char *what)
+{
+    if (__builtin_expect(p != NULL, 1))
+        return false;
+    mt__diag(NULL, -EINVAL, "%s: NULL %s", fn, what);
+    return true;
+}
 
 /* ---- region.c ----------------------------------------------------------- */
 

@@ -237,6 +237,8 @@ uint64_t mt_iommu_min_page_size(mt_region *r)
 void mt_iommu_notifier_init(mt_iommu_notifier *n, mt_iommu_notify_fn notify,
                             unsigned flags, uint64_t start, uint64_t last, int index)
 {
+    if (mt__null_arg(n, "mt_iommu_notifier_init", "notifier"))
+        return;
     *n = (mt_iommu_notifier){.notify = notify, .flags = flags, .start = start,
                              .last = last, .index = index};
 }

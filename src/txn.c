@@ -419,11 +419,15 @@ void mt__notify_end(mt_context *ctx)
 
 void mt_transaction_begin(mt_context *ctx)
 {
+    if (mt__null_arg(ctx, "mt_transaction_begin", "context"))
+        return;
     mt__txn_begin(ctx);
 }
 
 int mt_transaction_commit(mt_context *ctx)
 {
+    if (mt__null_arg(ctx, "mt_transaction_commit", "context"))
+        return -EINVAL;
     if (ctx->txn_depth == 0)
         return mt__diag(ctx, -EINVAL, "commit without an open transaction");
     mt__txn_commit(ctx);
@@ -435,7 +439,7 @@ int mt_transaction_commit(mt_context *ctx)
 
 unsigned mt_transaction_depth(const mt_context *ctx)
 {
-    return ctx->txn_depth;
+    return mt__null_arg(ctx, "mt_transaction_depth", "context") ? 0 : ctx->txn_depth;
 }
 
 void mt_context_set_flush_hook(mt_context *ctx, mt_flush_fn fn, void *opaque)

@@ -214,19 +214,9 @@ void mt__view_unref(mt_view *v)
         view_retire(v);
 }
 
-/* A public query given no view: reported (there is no context to report
- * to: the default hook), and the caller answers as for an empty view. */
-static bool no_view(const mt_view *v, const char *fn)
-{
-    if (__builtin_expect(v != NULL, 1))
-        return false;
-    mt__diag(NULL, -EINVAL, "%s: NULL view", fn);
-    return true;
-}
-
 bool mt_view_ref(mt_view *v)
 {
-    if (no_view(v, "mt_view_ref"))
+    if (mt__null_arg(v, "mt_view_ref", "view"))
         return false;
     /* increment unless zero: a retired view is never brought back */
     unsigned n = atomic_load_explicit(&v->refs, memory_order_relaxed);
@@ -241,7 +231,7 @@ bool mt_view_ref(mt_view *v)
 
 void mt_view_unref(mt_view *v)
 {
-    if (no_view(v, "mt_view_unref"))
+    if (mt__null_arg(v, "mt_view_unref", "view"))
         return;
     /* A view released once too often, while nothing has freed it yet, has
      * no reference left: checked, as the count cannot go below zero. (One
@@ -844,12 +834,12 @@ void mt__view_forget_root(mt_region *r)
 
 size_t mt_view_range_count(const mt_view *v)
 {
-    return no_view(v, "mt_view_range_count") ? 0 : v->nr;
+    return mt__null_arg(v, "mt_view_range_count", "view") ? 0 : v->nr;
 }
 
 const mt_range *mt_view_ranges(const mt_view *v)
 {
-    if (no_view(v, "mt_view_ranges"))
+    if (mt__null_arg(v, "mt_view_ranges", "view"))
         return NULL;
     if (v->nchunks <= 1)
         return v->nchunks ? v->chunks[0]->ranges : NULL;
@@ -872,7 +862,7 @@ const mt_range *mt_view_ranges(const mt_view *v)
 
 const mt_range *mt_view_next_range(const mt_view *v, mt_view_cursor *c)
 {
-    if (no_view(v, "mt_view_next_range"))
+    if (mt__null_arg(v, "mt_view_next_range", "view"))
         return NULL;
     if (!c) {
         mt__diag(v->ctx, -EINVAL, "mt_view_next_range: NULL cursor");
@@ -890,17 +880,17 @@ const mt_range *mt_view_next_range(const mt_view *v, mt_view_cursor *c)
 
 mt_region *mt_view_root(const mt_view *v)
 {
-    return no_view(v, "mt_view_root") ? NULL : v->root;
+    return mt__null_arg(v, "mt_view_root", "view") ? NULL : v->root;
 }
 
 bool mt_view_is_empty_view(const mt_view *v)
 {
-    return no_view(v, "mt_view_is_empty_view") ? false : v->is_empty_view;
+    return mt__null_arg(v, "mt_view_is_empty_view", "view") ? false : v->is_empty_view;
 }
 
 const char *mt_view_root_name(const mt_view *v)
 {
-    if (no_view(v, "mt_view_root_name"))
+    if (mt__null_arg(v, "mt_view_root_name", "view"))
         return "(none)";
     return v->root_name ? v->root_name : "(none)";
 }

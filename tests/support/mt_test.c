@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- owners --------------------------------------------------------------- */
 
@@ -58,6 +59,28 @@ void mt_test__check_diag(const mt_test_env *e, unsigned before, const char *name
         print_error("the diagnostic \"%s\" does not name '%s'\n", e->diag.last, name);
         _fail(file, line);
     }
+}
+
+char *mt_test_stderr_of(void (*call)(void *), void *arg)
+{
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    call(arg);
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    long len = ftell(tmp);
+    assert_true(len >= 0);
+    char *text = calloc(1, (size_t)len + 1);
+    assert_non_null(text);
+    rewind(tmp);
+    assert_int_equal(fread(text, 1, (size_t)len, tmp), (size_t)len);
+    fclose(tmp);
+    return text;
 }
 
 /* ---- logs ------------------------------------------------------------------------ */

@@ -41,6 +41,10 @@ typedef struct mt_test_diag {
 /* Routes ctx's diagnostics into `d` (nothing reaches stderr). */
 void mt_test_diag_install(mt_context *ctx, mt_test_diag *d);
 
+/* What `call(arg)` printed on stderr, where the default hook reports (a
+ * call given no context has no other). Malloc'd. */
+char *mt_test_stderr_of(void (*call)(void *), void *arg);
+
 /* ---- logs ------------------------------------------------------------------------ */
 
 /* A growing text, one line per call: what a context's listeners heard,
