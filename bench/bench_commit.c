@@ -30,6 +30,10 @@
  *                         of the machine between them), the default mode
  *                         alone
  *   listener_far_move_us  its median with the listener below
+ *   hole_bar_move_us      median cost of a commit that moves a BAR on a
+ *                         PCI bus shown past the machine's end through an
+ *                         alias (a PC's PCI hole), the default mode alone:
+ *                         the alias passes up the part its window shows
  *   listener_eventfd_change_us, listener_full_eventfd_change_us
  *                         median cost of a commit that adds or removes
  *                         one ioeventfd of one region, with that listener
@@ -221,6 +225,25 @@ static void one_root(uint64_t n)
     quantiles(steady, 2 * k, &med, &p99);
     mt_bench_result("commit", n, "far_move_us", med, "us");
     mt_bench_result("commit", n, "far_move_p99_us", p99, "us");
+
+    /* a PCI bus behind a hole past the end, one BAR on it moving */
+    mt_region pci, hole, pci_bar;
+    uint64_t hole_at = world_addr(n + 4);
+    check(mt_region_init_container(&pci, w.ctx, NULL, "pci", UINT64_MAX), "init pci");
+    check(mt_region_init_reservation(&pci_bar, w.ctx, NULL, "bar", WORLD_PAGE), "init bar");
+    check(mt_region_add_subregion(&pci, hole_at, &pci_bar), "map bar");
+    check(mt_region_init_alias(&hole, w.ctx, NULL, "pci-hole", &pci, hole_at, 1u << 24),
+          "init hole");
+    check(mt_region_add_subregion(&w.regs[0], hole_at, &hole), "map hole");
+    measure_far_moves(w.ctx, &pci_bar, hole_at, hole_at + 0x100000, 2 * k, steady);
+    quantiles(steady, 2 * k, &med, &p99);
+    mt_bench_result("commit", n, "hole_bar_move_us", med, "us");
+    check(mt_region_del_subregion(&w.regs[0], &hole), "unmap hole");
+    mt_context_reclaim(w.ctx);
+    check(mt_region_finalize(&hole), "finalize hole");
+    check(mt_region_del_subregion(&pci, &pci_bar), "unmap bar");
+    check(mt_region_finalize(&pci_bar), "finalize bar");
+    check(mt_region_finalize(&pci), "finalize pci");
 
     /* A hypervisor's slot listener on the same address space: the diff
      * and the eventfd set of a commit then cost what changed, too. */

@@ -135,45 +135,67 @@ static bool stale_add(struct mt__region_rare *x, uint64_t *lo_io, uint64_t *last
     return true;
 }
 
+static void touch_part_walk(mt_region *c, uint64_t lo, uint64_t last, size_t *budget);
+
+/* Region c's part [lo, last] shows through each alias of c whose window
+ * meets it, at the alias's own offsets: the alias gets that part. (An
+ * alias whose window is all of a bus behind it, as a PCI hole is, so
+ * renders only the BAR that moved, not the machine around it.) */
+static void touch_aliases_part(mt_region *c, uint64_t lo, uint64_t last, size_t *budget)
+{
+    for (mt_region *a = mt__rare_get(c)->aliases; a; a = a->rare_->alias_next) {
+        mt__i128 off = (mt__i128)a->alias_offset_;
+        mt__i128 wlo = (mt__i128)lo - off, wlast = (mt__i128)last - off;
+        mt__i128 end = mt__size(a) - 1;
+        if (wlo < 0)
+            wlo = 0;
+        if (wlast > end)
+            wlast = end;
+        if (wlo > wlast)
+            continue; /* outside the window: it shows nothing of it */
+        touch_part_walk(a, (uint64_t)wlo, (uint64_t)wlast, budget);
+        if (!marks_needed(a->ctx_))
+            return;
+    }
+}
+
 /*
- * A change of container `c` at its offsets [lo, last] shows in its own
- * container only there, shifted by c's address and cut to c's extent, and
- * so on up: each container on the way up gets the part, so that a view
- * whose flat-root holds the change a few containers down still renders
- * only that part again (a device's BAR moved inside a bus of many). An
- * alias of any of them shows the change wherever it is mapped, so the
- * aliases, and what reaches them, are marked whole.
+ * A change of region `c` at its offsets [lo, last] shows in its container
+ * only there, shifted by c's address and cut to c's extent, and so on up:
+ * each container on the way up gets the part, so that a view whose
+ * flat-root holds the change a few containers down still renders only that
+ * part again (a device's BAR moved inside a bus of many). An alias of any
+ * of them shows the part its window holds, which goes up from the alias
+ * the same way. `budget` counts the regions marked; when it runs out, the
+ * commit renders everything (a loop through aliases shifts the part at
+ * every turn, and stops there).
  */
-void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
+static void touch_part_walk(mt_region *c, uint64_t lo, uint64_t last, size_t *budget)
 {
     mt_context *ctx = c->ctx_;
     uint64_t epoch = ctx->stale_epoch;
-    size_t budget = touch_budget(ctx);
     for (;;) {
         if (!marks_needed(ctx) || mt__rare_get(c)->whole_mark == epoch)
             return;
+        if ((*budget)-- == 0) {
+            ctx->stale_all = true;
+            return;
+        }
         struct mt__region_rare *x = mt__rare(c);
         if (x->stale_mark == epoch) {
             /* what reaches c has the parts marked so far: only a part
-             * not among them goes up */
+             * not among them goes on */
             if (!stale_add(x, &lo, &last))
                 return;
         } else {
             x->stale_mark = epoch;
             x->nstale = 0;
             stale_add(x, &lo, &last);
-            size_t n = 0;
-            for (mt_region *a = x->aliases; a; a = a->rare_->alias_next)
-                MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
-            touch_pushed(ctx, n);
         }
+        touch_aliases_part(c, lo, last, budget);
         mt_region *up = c->container_;
-        if (!up)
+        if (!up || !marks_needed(ctx))
             return;
-        if (budget-- == 0) {
-            ctx->stale_all = true;
-            return;
-        }
         /* c renders only its own extent into `up` (docs/rendering.md) */
         mt__i128 a = (mt__i128)c->addr_ + lo, b = (mt__i128)c->addr_ + last;
         mt__i128 end = (mt__i128)c->addr_ + mt__size(c) - 1;
@@ -187,6 +209,12 @@ void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
         lo = (uint64_t)a;
         last = (uint64_t)b;
     }
+}
+
+void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last)
+{
+    size_t budget = touch_budget(c->ctx_);
+    touch_part_walk(c, lo, last, &budget);
 }
 
 void mt__touch(mt_region *r)

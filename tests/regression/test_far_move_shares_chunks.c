@@ -20,7 +20,7 @@
  */
 #include "mt_test.h"
 
-#include "internal.h"
+#include "view_chunks.h"
 
 #include <stdlib.h>
 
@@ -30,22 +30,6 @@
 static uint64_t slot_addr(size_t i)
 {
     return i * 2 * PAGE;
-}
-
-/* Chunks of `now` that `before` has too (both in address order). */
-static size_t shared_chunks(const mt_view *before, const mt_view *now)
-{
-    size_t shared = 0;
-    for (size_t i = 0, j = 0; i < before->nchunks && j < now->nchunks;) {
-        if (before->chunks[i] == now->chunks[j]) {
-            shared++, i++, j++;
-        } else if (before->chunks[i]->ranges[0].start < now->chunks[j]->ranges[0].start) {
-            i++;
-        } else {
-            j++;
-        }
-    }
-    return shared;
 }
 
 /* The view of X after `edit`, and how many chunks it did not keep. */
@@ -58,7 +42,7 @@ static size_t chunks_replaced(mt_test_env *e, void (*edit)(mt_test_env *, mt_reg
     mt_view *now = mt_address_space_view(e->X);
     assert_ptr_not_equal(now, before);
     assert_int_equal(mt_view_range_count(now), N);
-    size_t replaced = now->nchunks - shared_chunks(before, now);
+    size_t replaced = mt_test_chunks_replaced(before, now);
     mt_view_unref(before);
     return replaced;
 }
@@ -92,8 +76,7 @@ static void test_far_moves_keep_the_chunks_between(void **state)
     for (size_t i = 0; i < N; i++)
         regs[i] = mt_test_ram_at(e, slot_addr(i), "ram", PAGE);
     mt_transaction_commit(e->ctx);
-    size_t nchunks = mt_address_space_view(e->X)->nchunks;
-    assert_true(nchunks >= 16);
+    assert_true(mt_test_chunk_count(mt_address_space_view(e->X)) >= 16);
 
     /* each part replaces the chunk it is in and a neighbour at most */
     assert_true(chunks_replaced(e, move_far, regs) <= 4);
