@@ -175,16 +175,16 @@ static inline const char *mt__name(const mt_region *r)
     return r->name_ ? r->name_ : "(null)";
 }
 
+/* The most parts of a region one commit re-renders apart (a BAR moved far
+ * away changes two small ones); more are joined over their smallest gap. */
+#define MT__STALE_PARTS 4
+
 /*
  * What few regions use, out of line: a machine of a million RAM regions
  * uses none of it, and the region itself stays small (docs/regions.md,
  * "Memory per region"). Made by the writer on first need and freed at
  * finalisation; until then every field reads as zero.
  */
-/* The most parts of a region one commit re-renders apart (a BAR moved far
- * away changes two small ones); more are joined over their smallest gap. */
-#define MT__STALE_PARTS 4
-
 struct mt__region_rare {
     /* Device callbacks: made at init for the regions that have them, so
      * readers find them (access.c, iommu.c); the opaque is opaque_. */
