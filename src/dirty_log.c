@@ -31,7 +31,7 @@ int mt_region_set_log(mt_region *r, bool on, unsigned client)
         r->dirty_clients_ |= (uint8_t)(1u << client);
     else
         r->dirty_clients_ &= (uint8_t)~(1u << client);
-    mt__touch(r);
+    mt__touch_in_place(r, mt__size(r)); /* the masks of its ranges alone */
     if (mt__enabled(r))
         r->ctx_->topology_pending = true;
     mt__txn_commit(r->ctx_);

@@ -354,14 +354,15 @@ void mt__edit_end(mt_context *ctx, bool visible);
 void mt__touch(mt_region *r);
 /* The same for a change of container `c` that shows only at its offsets
  * [lo, last] (a child mapped, unmapped or moved): a view whose flat-root
- * is `c`, or a container holding c (through containers, not aliases),
- * then renders only that part again and keeps the rest. */
+ * is `c`, or a container holding c through containers and aliases (each
+ * alias passing on what its window shows), then renders only that part
+ * again and keeps the rest. */
 void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
 /* The same for a change of `r` that shows only inside r's own extent, or
  * `size` bytes from its address if more (a resize passes the larger of its
  * sizes): a flag, enabling, an alias offset, a size. Its container renders
- * only that part again; views whose flat-root is r, or reaching r through
- * an alias, render whole. */
+ * only that part again, and each alias of r the part its window shows;
+ * views whose flat-root is r render whole. */
 void mt__touch_in_place(mt_region *r, mt__i128 size);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */

@@ -234,21 +234,22 @@ void mt__touch(mt_region *r)
 void mt__touch_in_place(mt_region *r, mt__i128 size)
 {
     mt_context *ctx = r->ctx_;
-    mt_region *c = r->container_;
-    mt__i128 end = (mt__i128)r->addr_ + size;
     if (!marks_needed(ctx))
         return;
-    if (!c || end == (mt__i128)r->addr_) {
+    if (size == 0) {
         mt__touch(r); /* no extent to speak of: r and all above, whole */
         return;
     }
     if (r->rare_)
         r->rare_->stale_mark = r->rare_->whole_mark = ctx->stale_epoch;
-    size_t n = 0;
-    for (mt_region *a = mt__rare_get(r)->aliases; a; a = a->rare_->alias_next)
-        MT__PUSH(ctx->touch_stack, n, ctx->touch_cap) = a;
-    touch_pushed(ctx, n);
-    mt__touch_part(c, r->addr_, end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1));
+    /* r's own extent, [0, size - 1] of it, is all that changed: its aliases
+     * show their windows of that, and its container its place */
+    size_t budget = touch_budget(ctx);
+    touch_aliases_part(r, 0, size > MT__2_64 - 1 ? UINT64_MAX : (uint64_t)(size - 1), &budget);
+    mt__i128 end = (mt__i128)r->addr_ + size;
+    if (r->container_ && marks_needed(ctx))
+        touch_part_walk(r->container_, r->addr_,
+                        end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1), &budget);
 }
 
 static void touch_pushed(mt_context *ctx, size_t n)
