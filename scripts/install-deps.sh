@@ -18,6 +18,7 @@ packages=(
     qemu-system-x86     # real QEMU for the tests labelled qemu (x86 pc, q35)
     qemu-system-arm     # real QEMU for the tests labelled qemu (Arm virt)
     seabios             # the firmware whose PCI enumeration `watch` is tested on
+    gdb                 # the stacks of a `watch` that hangs in the qemu tests
 )
 
 # Skip apt when everything is there already: re-running the test command on a

@@ -332,8 +332,8 @@ void mt__resolve(mt_address_space *as, mt_view *v, uint64_t addr, bool is_write,
 static int check_buffer_args(const mt_address_space *as, uint64_t addr, const void *buf,
                              uint64_t len, const char *op)
 {
-    if (!as)
-        return mt__diag(NULL, -EINVAL, "%s: NULL address space", op);
+    if (mt__null_arg(as, op, "address space"))
+        return -EINVAL;
     if (!buf)
         return mt__diag(as->ctx, -EINVAL, "%s: NULL buffer", op);
     if (len && len - 1 > UINT64_MAX - addr)

@@ -70,8 +70,8 @@ void mt__address_space_shells_free(mt_context *ctx)
 
 int mt_address_space_destroy(mt_address_space *as)
 {
-    if (!as)
-        return mt__diag(NULL, -EINVAL, "mt_address_space_destroy: NULL address space");
+    if (mt__null_arg(as, "mt_address_space_destroy", "address space"))
+        return -EINVAL;
     mt_context *ctx = as->ctx;
     /* mt_context_free destroyed it, and the context is still closing (the
      * caller's teardown, or a machine's, may come after the context's) */

@@ -328,8 +328,8 @@ void mt__context_reclaim(mt_context *ctx)
 
 int mt_context_reclaim(mt_context *ctx)
 {
-    if (!ctx)
-        return mt__diag(NULL, -EINVAL, "mt_context_reclaim: NULL context");
+    if (mt__null_arg(ctx, "mt_context_reclaim", "context"))
+        return -EINVAL;
     if (mt__in_read_section())
         return mt__diag(ctx, -EDEADLK,
                         "mt_context_reclaim: called inside a read-side section (an access "

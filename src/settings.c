@@ -33,8 +33,8 @@ void mt__dirty_report(const mt_context *ctx, mt_region *t, uint64_t offset, uint
 
 #define CHECK_CTX(ctx, op)                                                     \
     do {                                                                       \
-        if (!(ctx))                                                            \
-            return mt__diag(NULL, -EINVAL, "%s: NULL context", (op));          \
+        if (mt__null_arg((ctx), (op), "context"))                              \
+            return -EINVAL;                                                    \
     } while (0)
 
 int mt_context_set_target_endian(mt_context *ctx, mt_endian order)

@@ -309,8 +309,8 @@ void mt__aliases_detach(mt_region *t)
 
 int mt_context_set_render_mode(mt_context *ctx, mt_render_mode mode)
 {
-    if (!ctx)
-        return mt__diag(NULL, -EINVAL, "mt_context_set_render_mode: NULL context");
+    if (mt__null_arg(ctx, "mt_context_set_render_mode", "context"))
+        return -EINVAL;
     if (mode != MT_RENDER_INCREMENTAL && mode != MT_RENDER_FULL)
         return mt__diag(ctx, -EINVAL, "mt_context_set_render_mode: unknown mode %d",
                         (int)mode);

@@ -7,11 +7,10 @@
  * of contexts alive still points at it), so the test counts the heap.
  * Fixed in src/txn.c: the outermost mt_transaction_commit lets a closed
  * context go when nothing keeps it; mt_machine_free no longer calls the
- * context after its commit.
+ * context after its commit (test_region_outlives_context's machine case
+ * catches a call there: heap-use-after-free under ASan).
  */
 #include "mt_test.h"
-
-#include <memtree/format.h>
 
 static uint8_t backing[0x1000];
 
@@ -57,24 +56,4 @@ static void test_teardown_in_transaction_after_free(void **state)
         fail_msg("heap in use grew by %zu bytes over 64 rounds", after - before);
 }
 
-/* The same through mt_machine_free, which finalises a loaded machine's
- * regions in one transaction: its commit is the call that frees the
- * closed context, and nothing after it may touch the context (ASan). */
-static void test_machine_freed_after_context(void **state)
-{
-    (void)state;
-    static const char tree[] = "address-space: memory\n"
-                               "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
-                               "    0000000000000000-0000000000000fff (prio 0, ram): ram\n"
-                               "    0000000000001000-0000000000001fff (prio 0, i/o): dev\n"
-                               "\n";
-    mt_test_loaded L;
-    mt_test_load_ok(&L, MT_FORMAT_QEMU, tree, "tree.txt", NULL);
-    mt_context_free(L.ctx);
-    assert_int_equal(L.diag.count, 1);
-    mt_machine_free(L.m);
-    assert_int_equal(L.diag.count, 1);
-}
-
-MT_TEST_MAIN(cmocka_unit_test(test_teardown_in_transaction_after_free),
-             cmocka_unit_test(test_machine_freed_after_context))
+MT_TEST_MAIN(cmocka_unit_test(test_teardown_in_transaction_after_free))
