@@ -462,7 +462,7 @@ static void __attribute__((noinline)) lookup_other(const mt_view *v, mt_section 
     *out = (mt_section){.last = UINT64_MAX, .view = (mt_view *)v};
 }
 
-void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
+MT__HOT_ENTRY void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
 {
     struct mt__dispatch *d;
     if (__builtin_expect(!v || !out || !(d = v->dispatch), 0)) {
@@ -477,7 +477,7 @@ void mt_view_lookup(const mt_view *v, uint64_t addr, mt_section *out)
         lookup_miss(v, addr, out);
 }
 
-const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
+MT__HOT_ENTRY const mt_range *mt_view_find_range(const mt_view *v, uint64_t addr)
 {
     if (mt__null_arg(v, "mt_view_find_range", "view"))
         return NULL;
