@@ -34,6 +34,9 @@
  *                         PCI bus shown past the machine's end through an
  *                         alias (a PC's PCI hole), the default mode alone:
  *                         the alias passes up the part its window shows
+ *   aliased_bar_move_us   the same for a BAR that a window alias also shows
+ *                         (video RAM): the window shows the same bytes
+ *                         wherever the BAR is, so it renders nothing again
  *   listener_eventfd_change_us, listener_full_eventfd_change_us
  *                         median cost of a commit that adds or removes
  *                         one ioeventfd of one region, with that listener
@@ -244,6 +247,22 @@ static void one_root(uint64_t n)
     check(mt_region_del_subregion(&pci, &pci_bar), "unmap bar");
     check(mt_region_finalize(&pci_bar), "finalize bar");
     check(mt_region_finalize(&pci), "finalize pci");
+
+    /* video RAM as a BAR past the end, moving, with a window onto it */
+    mt_region vram, window;
+    check(mt_region_init_reservation(&vram, w.ctx, NULL, "vram", 16 * WORLD_PAGE), "init vram");
+    check(mt_region_add_subregion(&w.regs[0], hole_at, &vram), "map vram");
+    check(mt_region_init_alias(&window, w.ctx, NULL, "vram-window", &vram, 0, WORLD_PAGE),
+          "init window");
+    check(mt_region_add_subregion(&w.regs[0], world_addr(n + 3), &window), "map window");
+    measure_far_moves(w.ctx, &vram, hole_at, hole_at + 0x100000, 2 * k, steady);
+    quantiles(steady, 2 * k, &med, &p99);
+    mt_bench_result("commit", n, "aliased_bar_move_us", med, "us");
+    check(mt_region_del_subregion(&w.regs[0], &window), "unmap window");
+    check(mt_region_del_subregion(&w.regs[0], &vram), "unmap vram");
+    mt_context_reclaim(w.ctx);
+    check(mt_region_finalize(&window), "finalize window");
+    check(mt_region_finalize(&vram), "finalize vram");
 
     /* A hypervisor's slot listener on the same address space: the diff
      * and the eventfd set of a commit then cost what changed, too. */

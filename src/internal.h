@@ -376,6 +376,10 @@ void mt__touch_part(mt_region *c, uint64_t lo, uint64_t last);
  * only that part again, and each alias of r the part its window shows;
  * views whose flat-root is r render whole. */
 void mt__touch_in_place(mt_region *r, mt__i128 size);
+/* `r` was mapped, unmapped or given an address: marks the views whose
+ * flat-root r is (mt__touch), the only ones its own address places; its
+ * container's part is the caller's (mt__touch_part). */
+void mt__touch_placed(mt_region *r);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */
 void mt__alias_link(mt_region *a);

@@ -457,7 +457,7 @@ int mt_region_set_address(mt_region *r, uint64_t addr)
     /* Not mapped, so not a transaction's edit; but a flat-root's address
      * places its view, which the next commit must then render again. */
     r->addr_ = addr;
-    mt__touch(r);
+    mt__touch_placed(r);
     return 0;
 }
 

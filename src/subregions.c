@@ -280,9 +280,8 @@ static int changed_under_edit(mt_context *ctx, const char *what, const mt_region
                     "left as the hook made it", what, mt__name(r));
 }
 
-/* Marks what mapping or unmapping `sub` changes: `c` where sub lies in it
- * only, and sub itself, whose address applies where sub is a flat-root
- * (walked while sub is in no container, so that only its aliases follow). */
+/* Marks what mapping or unmapping `sub` changes in `c`: where sub lies in
+ * it, only (sub itself: mt__touch_placed). */
 static void touch_extent(mt_region *c, mt_region *sub)
 {
     mt__i128 end = (mt__i128)sub->addr_ + mt__size(sub);
@@ -305,7 +304,7 @@ int mt__subregion_link(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio
     }
     sub->addr_ = addr;
     sub->priority_ = prio;
-    mt__touch(sub);
+    mt__touch_placed(sub);
     link_child(c, sub);
     adjust_alias_chain(sub, +1);
     if (sub->owner_ != c->owner_)
@@ -326,7 +325,7 @@ int mt__subregion_unlink(mt_region *c, mt_region *sub)
         return changed_under_edit(ctx, "unmap", sub);
     }
     unlink_child(c, sub);
-    mt__touch(sub);
+    mt__touch_placed(sub);
     adjust_alias_chain(sub, -1);
     if (sub->owner_ != c->owner_)
         mt__owner_unref(ctx, sub->owner_);

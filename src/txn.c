@@ -231,6 +231,17 @@ void mt__touch(mt_region *r)
     touch_above(r);
 }
 
+void mt__touch_placed(mt_region *r)
+{
+    /* Its aliases show its content at their own offsets, wherever r is
+     * (an alias's target renders relative to itself), so they need
+     * nothing: moving a BAR that a window also shows (video RAM) rendered
+     * every view reaching the window whole. Only a view whose flat-root r
+     * is places it by its address. */
+    if (mt__rare_get(r)->cached_view)
+        mt__touch(r);
+}
+
 void mt__touch_in_place(mt_region *r, mt__i128 size)
 {
     mt_context *ctx = r->ctx_;
