@@ -14,9 +14,11 @@
 /*
  * The contexts alive. Contexts share nothing, but storage the caller keeps
  * can outlive its context: a finalised region's tombstone and a released
- * owner keep a pointer to theirs, so that a later misuse is reported
- * through its hook. Such a report first asks here whether the context
- * still exists. Only creation, freeing and those reports take the lock.
+ * owner keep a pointer to theirs and its serial, so that a later misuse is
+ * reported through its hook. Such a report first asks here whether the
+ * context still exists: the same address and the same serial, as a context made
+ * later can take a freed one's memory. Only creation, freeing and those
+ * reports take the lock.
  * The links are kept complemented: LeakSanitizer takes any pointer it
  * finds in memory for a reference, and a context that its caller never
  * frees (or that nothing ever lets go) must still show as a leak.
@@ -34,9 +36,12 @@ static mt_context *unhide(uintptr_t link)
     return (mt_context *)~link;
 }
 
+static uint64_t last_serial; /* under alive_lock */
+
 static void alive_add(mt_context *ctx)
 {
     pthread_mutex_lock(&alive_lock);
+    ctx->serial = ++last_serial;
     mt_context *next = unhide(alive_first);
     ctx->alive_prev = hide(NULL);
     ctx->alive_next = alive_first;
@@ -59,12 +64,14 @@ static void alive_remove(mt_context *ctx)
     pthread_mutex_unlock(&alive_lock);
 }
 
-mt_context *mt__context_alive(mt_context *ctx)
+mt_context *mt__context_alive(mt_context *ctx, uint64_t serial)
 {
     pthread_mutex_lock(&alive_lock);
     mt_context *c = unhide(alive_first);
     while (c && c != ctx)
         c = unhide(c->alive_next);
+    if (c && c->serial != serial)
+        c = NULL; /* freed, and another made at its address */
     pthread_mutex_unlock(&alive_lock);
     return c;
 }

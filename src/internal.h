@@ -118,14 +118,16 @@ struct mt_context {
     bool closed;
     unsigned holds;
     uintptr_t alive_prev, alive_next; /* the list of contexts alive, disguised (context.c) */
+    uint64_t serial; /* this context among all a process made, from 1 (context.c) */
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
 uint64_t mt__walk_begin(mt_context *ctx);
-/* ctx if it is a context alive, else NULL: for reports about storage the
- * caller keeps (a tombstone, a released owner), which can outlive its
- * context. Takes a lock; for misuse reports only. */
-mt_context *mt__context_alive(mt_context *ctx);
+/* ctx if it is a context alive and still the one whose serial this is,
+ * else NULL: for reports about storage the caller keeps (a tombstone, a
+ * released owner), which can outlive its context; a context made later
+ * may be at the same address. Takes a lock; for misuse reports only. */
+mt_context *mt__context_alive(mt_context *ctx, uint64_t serial);
 /* Frees a closed context once nothing keeps it: no live region, no view
  * held, no transaction open, no frame holding it, not from a callback.
  * Called at the end of the public calls that can let go of the last

@@ -22,6 +22,7 @@ int mt_owner_init(mt_owner *o, const char *label, mt_owner_release_fn release)
     o->reader_refs_ = 0;
     o->user_refs_ = 1;
     o->ctx_ = NULL;
+    o->ctx_serial_ = 0;
     return 0;
 }
 
@@ -33,7 +34,7 @@ static int owner_check(const mt_owner *o, const char *what)
     if (o && o->magic_ == MT__OWNER_LIVE)
         return 0;
     /* a released owner's storage is the caller's: it can outlive its context */
-    return mt__diag(o ? mt__context_alive(o->ctx_) : NULL, -EINVAL,
+    return mt__diag(o ? mt__context_alive(o->ctx_, o->ctx_serial_) : NULL, -EINVAL,
                     "%s: owner %p is not initialised or was released", what, (const void *)o);
 }
 
@@ -116,7 +117,7 @@ int mt_owner_unref(mt_owner *o)
     if (err)
         return err;
     if (o->user_refs_ == 0)
-        return mt__diag(mt__context_alive(o->ctx_), -EINVAL,
+        return mt__diag(mt__context_alive(o->ctx_, o->ctx_serial_), -EINVAL,
                         "mt_owner_unref: owner '%s' released more often than referenced; the "
                         "%u reference(s) left are the library's, nothing is torn down",
                         owner_label(o), mt_owner_refcount(o));
@@ -181,6 +182,7 @@ void mt__owners_reap(mt_context *ctx)
 void mt__owner_add_region(mt_owner *o, mt_region *r)
 {
     o->ctx_ = r->ctx_;
+    o->ctx_serial_ = r->ctx_->serial;
     r->owner_prev_ = NULL;
     r->owner_next_ = o->regions_;
     if (o->regions_)

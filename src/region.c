@@ -26,7 +26,7 @@ mt_context *mt__region_report_context(const mt_region *r)
         return r->ctx_;
     /* a tombstone is the caller's storage: it can outlive its context */
     if (r && r->magic_ == MT__REGION_DEAD)
-        return mt__context_alive(r->ctx_);
+        return mt__context_alive(r->ctx_, r->walk_mark_);
     return NULL;
 }
 
@@ -689,6 +689,9 @@ static void finalize_now(mt_region *r)
     r->magic_ = MT__REGION_DEAD;
     r->id_ = id;
     r->ctx_ = ctx; /* so a later misuse reaches the context's hook */
+    /* and which context that was: a graph walk never visits a tombstone,
+     * so its mark is free to hold the serial */
+    r->walk_mark_ = ctx->serial;
     /* the name goes over the first fields, clear of magic_ and id_ */
     memcpy(r, name, sizeof(name));
 }

@@ -25,7 +25,8 @@ struct mt__region_rare;
     uint32_t reader_refs_; /* held by mappings and sections, any thread (atomic) */  \
     uint8_t pending_;      /* on the context's queue (atomic) */                     \
     uint32_t user_refs_;   /* the embedder's part of refs_ */                        \
-    mt_context *ctx_;      /* its regions' context, once it has had one */
+    mt_context *ctx_;      /* its regions' context, once it has had one */            \
+    uint64_t ctx_serial_;  /* which context ctx_ was (a later one may reuse it) */
 
 /* mt_region: the first cache line holds what rendering reads for every
  * region; the fields after it are touched by edits and lifetimes only, and
