@@ -481,7 +481,8 @@ read_checked(mt_address_space *as, uint64_t addr, mt_attrs attrs, void *buf, uin
     return read_in_section(as, addr, attrs, buf, len, fast_range(as, addr));
 }
 
-MT__HOT_ENTRY mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+MT__HOT_ENTRY
+mt_result mt_address_space_read(mt_address_space *as, uint64_t addr, mt_attrs attrs,
                                 void *buf, uint64_t len)
 {
     if (__builtin_expect(!fast_args(as, addr, buf, len), 0))
@@ -574,7 +575,8 @@ write_checked(mt_address_space *as, uint64_t addr, mt_attrs attrs, const void *b
     return write_in_section(as, addr, attrs, buf, len, fast_range(as, addr));
 }
 
-MT__HOT_ENTRY mt_result mt_address_space_write(mt_address_space *as, uint64_t addr, mt_attrs attrs,
+MT__HOT_ENTRY
+mt_result mt_address_space_write(mt_address_space *as, uint64_t addr, mt_attrs attrs,
                                  const void *buf, uint64_t len)
 {
     if (__builtin_expect(!fast_args(as, addr, buf, len), 0))

@@ -16,9 +16,9 @@
  * can outlive its context: a finalised region's tombstone and a released
  * owner keep a pointer to theirs and its serial, so that a later misuse is
  * reported through its hook. Such a report first asks here whether the
- * context still exists: the same address and the same serial, as a context made
- * later can take a freed one's memory. Only creation, freeing and those
- * reports take the lock.
+ * context still exists: the same address and the same serial, as a
+ * context made later can take a freed one's memory. Only creation,
+ * freeing and those reports take the lock.
  * The links are kept complemented: LeakSanitizer takes any pointer it
  * finds in memory for a reference, and a context that its caller never
  * frees (or that nothing ever lets go) must still show as a leak.
