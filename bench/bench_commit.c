@@ -30,6 +30,11 @@
  *                         of the machine between them), the default mode
  *                         alone
  *   listener_far_move_us  its median with the listener below
+ *   spread16_us           median cost of one transaction that moves 16
+ *                         regions spread evenly over the machine, each by
+ *                         a page (a device's or a firmware's remaps in one
+ *                         transaction): 16 parts rendered apart, the
+ *                         default mode alone
  *   hole_bar_move_us      median cost of a commit that moves a BAR on a
  *                         PCI bus shown past the machine's end through an
  *                         alias (a PC's PCI hole), the default mode alone:
@@ -133,6 +138,29 @@ static void measure_far_moves(mt_context *ctx, mt_region *r, uint64_t a, uint64_
     mt_context_reclaim(ctx);
 }
 
+/* Like measure_far_moves, for one transaction that moves SPREAD regions
+ * evenly spread over the machine (regs[1..n]) into the free page after
+ * each, or back. */
+#define SPREAD 16
+static void measure_spread_moves(mt_context *ctx, mt_region *regs, uint64_t n, size_t samples,
+                                 uint64_t *out)
+{
+    for (size_t i = 0; i < samples; i++) {
+        uint64_t t0 = mt_bench_now_ns();
+        mt_transaction_begin(ctx);
+        for (uint64_t j = 0; j < SPREAD; j++) {
+            uint64_t at = n / SPREAD * j + n / (2 * SPREAD); /* regs[at + 1] */
+            check(mt_region_set_address(&regs[at + 1], world_addr(at) + (i & 1 ? 0 : WORLD_PAGE)),
+                  "spread move");
+        }
+        check(mt_transaction_commit(ctx), "spread commit");
+        out[i] = mt_bench_now_ns() - t0;
+        if (i % 64 == 63)
+            mt_context_reclaim(ctx);
+    }
+    mt_context_reclaim(ctx);
+}
+
 static size_t samples_for(uint64_t n)
 {
     return n <= 10000 ? 300 : n <= 100000 ? 60 : 15;
@@ -228,6 +256,10 @@ static void one_root(uint64_t n)
     quantiles(steady, 2 * k, &med, &p99);
     mt_bench_result("commit", n, "far_move_us", med, "us");
     mt_bench_result("commit", n, "far_move_p99_us", p99, "us");
+
+    measure_spread_moves(w.ctx, w.regs, n, 2 * k, steady);
+    quantiles(steady, 2 * k, &med, &p99);
+    mt_bench_result("commit", n, "spread16_us", med, "us");
 
     /* a PCI bus behind a hole past the end, one BAR on it moving */
     mt_region pci, hole, pci_bar;

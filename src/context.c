@@ -142,6 +142,7 @@ mt_context *mt_context_new(void)
     mt_context *ctx = mt__xcalloc(1, sizeof(*ctx));
     ctx->next_id = 1;
     ctx->stale_epoch = 1; /* a new region's mark, 0, is never current */
+    ctx->stale_parts = MT__STALE_PARTS;
     ctx->diag = default_diag;
     mt_view *empty = mt__xcalloc(1, sizeof(*empty));
     empty->ctx = ctx;

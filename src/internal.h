@@ -119,6 +119,9 @@ struct mt_context {
     unsigned holds;
     uintptr_t alive_prev, alive_next; /* the list of contexts alive, disguised (context.c) */
     uint64_t serial; /* this context among all a process made, from 1 (context.c) */
+    /* txn.c: the most parts of one region a commit renders apart, at most
+     * MT__STALE_PARTS; the equivalence tests lower it to reach the joins */
+    uint8_t stale_parts;
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
@@ -189,9 +192,14 @@ static inline const char *mt__name(const mt_region *r)
     return r->name_ ? r->name_ : "(null)";
 }
 
-/* The most parts of a region one commit re-renders apart (a BAR moved far
- * away changes two small ones); more are joined over their smallest gap. */
-#define MT__STALE_PARTS 4
+/* The most parts of a region one commit re-renders apart: each edit far
+ * from the others adds one (a BAR moved far away adds two); more are
+ * joined over their smallest gap. A region's array of them grows on
+ * demand, so most regions never hold more than a few. */
+#define MT__STALE_PARTS 64
+struct mt__stale_part {
+    uint64_t lo, last;
+};
 
 /*
  * What few regions use, out of line: a machine of a million RAM regions
@@ -210,9 +218,11 @@ struct mt__region_rare {
     mt_view *root_views;     /* views whose weak flat-root this is */
     uint64_t stale_mark;     /* txn.c: an edit since this commit can reach it */
     uint64_t whole_mark;     /* txn.c: ... anywhere in it, not only in its parts */
-    /* txn.c: where, in its own coordinates: disjoint parts, sorted */
-    uint64_t stale_lo[MT__STALE_PARTS], stale_last[MT__STALE_PARTS];
-    uint8_t nstale;
+    /* txn.c: where, in its own coordinates: disjoint parts, sorted, in
+     * an array kept from commit to commit (stale_cap entries, at most
+     * MT__STALE_PARTS) */
+    struct mt__stale_part *stale;
+    uint8_t nstale, stale_cap;
     mt_region *aliases;      /* the counted aliases whose target this is */
     mt_region *alias_next;   /* in the target's aliases list */
     mt_region **alias_pprev; /* NULL while in no list */
@@ -476,7 +486,7 @@ struct mt_view {
     size_t ndead;
     /* the runs of chunks it kept of the view it was made from (whose
      * lin_next it is), in order */
-    struct mt__kept kept[MT__STALE_PARTS + 1];
+    struct mt__kept *kept;   /* freed when the view is retired */
     uint8_t nkept;
     mt_view *cache_next;     /* context cache list */
     mt_view *retired_next;

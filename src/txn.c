@@ -97,27 +97,30 @@ static bool marks_needed(const mt_context *ctx)
 }
 
 /* Adds [*lo, *last] to x's stale parts, joining the parts it overlaps or
- * touches, and the two closest parts when there would be too many; false
- * if one part held it already. What is marked above x must cover x's
- * parts, so a join of two parts widens [*lo, *last] to take in the gap
- * between them, which nothing above has yet. */
-static bool stale_add(struct mt__region_rare *x, uint64_t *lo_io, uint64_t *last_io)
+ * touches, and the two closest parts when there would be more than
+ * `limit` (the context's stale_parts); false if one part held it already.
+ * What is marked above x must cover x's parts, so a join of two parts
+ * widens [*lo, *last] to take in the gap between them, which nothing
+ * above has yet. */
+static bool stale_add(struct mt__region_rare *x, size_t limit, uint64_t *lo_io,
+                      uint64_t *last_io)
 {
     uint64_t lo = *lo_io, last = *last_io;
+    const struct mt__stale_part *p = x->stale;
     uint64_t a[MT__STALE_PARTS + 1], b[MT__STALE_PARTS + 1];
     size_t n = 0, i = 0;
-    for (; i < x->nstale && x->stale_last[i] < lo && lo - x->stale_last[i] > 1; i++, n++)
-        a[n] = x->stale_lo[i], b[n] = x->stale_last[i]; /* wholly before, a gap between */
-    for (; i < x->nstale && (last == UINT64_MAX || x->stale_lo[i] <= last + 1); i++) {
-        if (x->stale_lo[i] <= lo && last <= x->stale_last[i])
+    for (; i < x->nstale && p[i].last < lo && lo - p[i].last > 1; i++, n++)
+        a[n] = p[i].lo, b[n] = p[i].last; /* wholly before, a gap between */
+    for (; i < x->nstale && (last == UINT64_MAX || p[i].lo <= last + 1); i++) {
+        if (p[i].lo <= lo && last <= p[i].last)
             return false;
-        lo = x->stale_lo[i] < lo ? x->stale_lo[i] : lo;
-        last = x->stale_last[i] > last ? x->stale_last[i] : last;
+        lo = p[i].lo < lo ? p[i].lo : lo;
+        last = p[i].last > last ? p[i].last : last;
     }
     a[n] = lo, b[n] = last, n++;
     for (; i < x->nstale; i++, n++)
-        a[n] = x->stale_lo[i], b[n] = x->stale_last[i];
-    if (n > MT__STALE_PARTS) {
+        a[n] = p[i].lo, b[n] = p[i].last;
+    while (n > limit) {
         size_t join = 0;
         for (size_t k = 1; k + 1 < n; k++)
             if (a[k + 1] - b[k] < a[join + 1] - b[join])
@@ -129,8 +132,14 @@ static bool stale_add(struct mt__region_rare *x, uint64_t *lo_io, uint64_t *last
         for (size_t k = join + 1; k < n; k++)
             a[k] = a[k + 1], b[k] = b[k + 1];
     }
+    if (n > x->stale_cap) {
+        /* doubling from 4: a region edited in a few places keeps 4 */
+        size_t cap = x->stale_cap ? 2 * (size_t)x->stale_cap : 4;
+        x->stale = mt__xrealloc(x->stale, cap * sizeof(*x->stale));
+        x->stale_cap = (uint8_t)cap;
+    }
     for (size_t k = 0; k < n; k++)
-        x->stale_lo[k] = a[k], x->stale_last[k] = b[k];
+        x->stale[k] = (struct mt__stale_part){a[k], b[k]};
     x->nstale = (uint8_t)n;
     return true;
 }
@@ -185,12 +194,12 @@ static void touch_part_walk(mt_region *c, uint64_t lo, uint64_t last, size_t *bu
         if (x->stale_mark == epoch) {
             /* what reaches c has the parts marked so far: only a part
              * not among them goes on */
-            if (!stale_add(x, &lo, &last))
+            if (!stale_add(x, ctx->stale_parts, &lo, &last))
                 return;
         } else {
             x->stale_mark = epoch;
             x->nstale = 0;
-            stale_add(x, &lo, &last);
+            stale_add(x, ctx->stale_parts, &lo, &last);
         }
         touch_aliases_part(c, lo, last, budget);
         mt_region *up = c->container_;

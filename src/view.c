@@ -297,6 +297,9 @@ static void view_shed(mt_view *v)
     }
     v->chunks = NULL;
     v->nchunks = 0;
+    free(v->kept);
+    v->kept = NULL;
+    v->nkept = 0;
     free(v->root_name);
     v->root_name = NULL;
     v->shed = true;
@@ -690,6 +693,7 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
     assert(!old->lin_next); /* a cached view is the newest of its lineage */
     old->lin_next = v;
     v->lin = old->lin;
+    v->kept = mt__xmalloc((nkept ? nkept : 1) * sizeof(*kept));
     memcpy(v->kept, kept, nkept * sizeof(*kept));
     v->nkept = (uint8_t)nkept;
     mt__dispatch_build(v, old, kept, nkept);
@@ -744,7 +748,7 @@ static size_t changed_parts(const mt_view *v, uint64_t epoch, uint64_t *lo, uint
         end = MT__2_64 - 1;
     size_t n = 0;
     for (size_t i = 0; i < x->nstale; i++) {
-        mt__i128 a = base + x->stale_lo[i], b = base + x->stale_last[i];
+        mt__i128 a = base + x->stale[i].lo, b = base + x->stale[i].last;
         if (b > end)
             b = end;
         if (a > b)

@@ -8,6 +8,21 @@
 
 #include "internal.h"
 
+/* The most parts of one region a commit of `ctx` renders apart
+ * (MT__STALE_PARTS unless lowered): the small machines of the randomized
+ * tests reach the joins of parts (txn.c, stale_add) only below it. */
+static inline void mt_test_limit_parts(mt_context *ctx, unsigned n)
+{
+    ctx->stale_parts = (uint8_t)n;
+}
+
+/* The limit a randomized test sets for `seed`: 1 to 4 parts for odd
+ * seeds, the default for even ones. */
+static inline unsigned mt_test_parts_for_seed(uint64_t seed)
+{
+    return seed & 1 ? 1 + (unsigned)(seed / 2 % 4) : MT__STALE_PARTS;
+}
+
 /* Chunks of `now` that `before` has too (both in address order). */
 static inline size_t mt_test_shared_chunks(const mt_view *before, const mt_view *now)
 {

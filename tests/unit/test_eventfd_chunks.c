@@ -28,6 +28,8 @@
  */
 #include "mt_test.h"
 
+#include "view_chunks.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +296,7 @@ static void eventfds_of_changed_chunks_equal_reference(void **state)
     for (uint64_t seed = 1; seed <= seeds; seed++) {
         rng = seed * 0x9e3779b97f4a7c15ull | 1;
         side_build(&sides[0], false);
+        mt_test_limit_parts(sides[0].ctx, mt_test_parts_for_seed(seed));
         side_build(&sides[1], true);
         compare(0);
         /* a reader holds the first view of the default side throughout:

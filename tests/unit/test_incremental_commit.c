@@ -19,6 +19,8 @@
  */
 #include "mt_test.h"
 
+#include "view_chunks.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,6 +513,7 @@ static void incremental_equals_reference(void **state)
         make_maps();
         static struct side a, b;
         side_build(&a, false);
+        mt_test_limit_parts(a.ctx, mt_test_parts_for_seed(seed));
         side_build(&b, true);
         compare(&a, &b, seed, 0);
         /* In one world of three a reader holds the first view of the

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "view_chunks.h"
 #include "ref_render.h"
 
 #define LEAVES 600
@@ -246,6 +247,9 @@ static void renders_equal_reference(void **state)
         struct side a, b;
         side_build(&a, false);
         side_build(&b, true);
+        /* few parts, so that joins happen: 4 (the limit with which seed
+         * 12 found a join bug) on even seeds, 1 to 4 on odd ones */
+        mt_test_limit_parts(a.e->ctx, seed & 1 ? mt_test_parts_for_seed(seed) : 4);
         /* well above the threshold in both containers */
         for (int i = 0; i < LEAVES / 2; i++) {
             struct step st = {.op = OP_MAP, .leaf = i, .in_bus = i % 3 == 0,

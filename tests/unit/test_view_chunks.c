@@ -19,6 +19,8 @@
  */
 #include "mt_test.h"
 
+#include "view_chunks.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +367,7 @@ static void chunked_views_equal_reference(void **state)
             prio[i] = (int32_t)pick(3) - 1;
         }
         side_build(&a, false);
+        mt_test_limit_parts(a.ctx, mt_test_parts_for_seed(seed));
         side_build(&b, true);
         compare(&a, &b, seed, -1);
         for (int step = 0; step < (int)steps; step++) {
