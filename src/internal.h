@@ -121,7 +121,7 @@ struct mt_context {
     uint64_t serial; /* this context among all a process made, from 1 (context.c) */
     /* txn.c: the most parts of one region a commit renders apart, at most
      * MT__STALE_PARTS; the equivalence tests lower it to reach the joins */
-    uint8_t stale_parts;
+    uint16_t stale_parts;
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
@@ -196,7 +196,7 @@ static inline const char *mt__name(const mt_region *r)
  * from the others adds one (a BAR moved far away adds two); more are
  * joined over their smallest gap. A region's array of them grows on
  * demand, so most regions never hold more than a few. */
-#define MT__STALE_PARTS 64
+#define MT__STALE_PARTS 1024
 struct mt__stale_part {
     uint64_t lo, last;
 };
@@ -222,7 +222,7 @@ struct mt__region_rare {
      * an array kept from commit to commit (stale_cap entries, at most
      * MT__STALE_PARTS) */
     struct mt__stale_part *stale;
-    uint8_t nstale, stale_cap;
+    uint16_t nstale, stale_cap;
     mt_region *aliases;      /* the counted aliases whose target this is */
     mt_region *alias_next;   /* in the target's aliases list */
     mt_region **alias_pprev; /* NULL while in no list */
@@ -487,7 +487,7 @@ struct mt_view {
     /* the runs of chunks it kept of the view it was made from (whose
      * lin_next it is), in order */
     struct mt__kept *kept;   /* freed when the view is retired */
-    uint8_t nkept;
+    uint16_t nkept;
     mt_view *cache_next;     /* context cache list */
     mt_view *retired_next;
     mt_view *root_next;      /* list of views sharing this weak root */
@@ -509,10 +509,13 @@ struct mt_view {
 struct mt__unshared {
     size_t of, ot, nf, nt;
 };
-#define MT__UNSHARED_MAX (MT__STALE_PARTS + 2)
-/* Those runs, in address order: how many, at most MT__UNSHARED_MAX.
- * `old` may be NULL (no view before). */
+/* Those runs, in address order: how many, at most
+ * mt__views_unshared_max(nv). `old` may be NULL (no view before). */
 size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unshared *out);
+static inline size_t mt__views_unshared_max(const mt_view *nv)
+{
+    return (size_t)nv->nkept + 1;
+}
 
 /* The first chunk of `v` whose last address is >= a; nchunks if none. */
 size_t mt__view_chunk_reaching(const mt_view *v, uint64_t a);

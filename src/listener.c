@@ -245,7 +245,7 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
 {
     if (!as->listeners || old == new_view)
         return;
-    struct mt__unshared u[MT__UNSHARED_MAX];
+    struct mt__unshared *u = mt__xmalloc(mt__views_unshared_max(new_view) * sizeof(*u));
     size_t nu = mt__views_unshared(old, new_view, u);
     /* pass 1: removals, in address order */
     for (size_t k = 0; k < nu; k++) {
@@ -283,6 +283,7 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
     }
     if (nops)
         nops_of(as, new_view, shared_from, new_view->nchunks);
+    free(u);
 }
 
 void mt__listeners_nops(mt_address_space *as, mt_view *v)

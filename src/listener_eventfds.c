@@ -369,7 +369,7 @@ static bool in_runs(const mt_view *v, const struct run *runs, size_t n, uint64_t
 static void update_in_part(mt_address_space *as, const mt_view *old, const mt_view *v,
                            const struct fds_hit *hits, size_t nhits)
 {
-    struct mt__unshared u[MT__UNSHARED_MAX];
+    struct mt__unshared *u = mt__xmalloc(mt__views_unshared_max(v) * sizeof(*u));
     size_t nu = mt__views_unshared(old, v, u);
     size_t nold_runs, nnew_runs;
     struct run *old_runs = runs_of(old, u, nu, false, hits, nhits, &nold_runs);
@@ -401,6 +401,7 @@ static void update_in_part(mt_address_space *as, const mt_view *old, const mt_vi
     }
     free(old_runs);
     free(new_runs);
+    free(u);
 }
 
 void mt__listeners_eventfds(mt_address_space *as, const mt_view *old)

@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void mt__txn_begin(mt_context *ctx)
 {
@@ -105,42 +106,39 @@ static bool marks_needed(const mt_context *ctx)
 static bool stale_add(struct mt__region_rare *x, size_t limit, uint64_t *lo_io,
                       uint64_t *last_io)
 {
-    uint64_t lo = *lo_io, last = *last_io;
-    const struct mt__stale_part *p = x->stale;
-    uint64_t a[MT__STALE_PARTS + 1], b[MT__STALE_PARTS + 1];
-    size_t n = 0, i = 0;
-    for (; i < x->nstale && p[i].last < lo && lo - p[i].last > 1; i++, n++)
-        a[n] = p[i].lo, b[n] = p[i].last; /* wholly before, a gap between */
-    for (; i < x->nstale && (last == UINT64_MAX || p[i].lo <= last + 1); i++) {
-        if (p[i].lo <= lo && last <= p[i].last)
-            return false;
-        lo = p[i].lo < lo ? p[i].lo : lo;
-        last = p[i].last > last ? p[i].last : last;
-    }
-    a[n] = lo, b[n] = last, n++;
-    for (; i < x->nstale; i++, n++)
-        a[n] = p[i].lo, b[n] = p[i].last;
-    while (n > limit) {
-        size_t join = 0;
-        for (size_t k = 1; k + 1 < n; k++)
-            if (a[k + 1] - b[k] < a[join + 1] - b[join])
-                join = k;
-        *lo_io = a[join] < *lo_io ? a[join] : *lo_io;
-        *last_io = b[join + 1] > *last_io ? b[join + 1] : *last_io;
-        b[join] = b[join + 1];
-        n--;
-        for (size_t k = join + 1; k < n; k++)
-            a[k] = a[k + 1], b[k] = b[k + 1];
-    }
-    if (n > x->stale_cap) {
+    if (x->nstale == x->stale_cap) {
         /* doubling from 4: a region edited in a few places keeps 4 */
         size_t cap = x->stale_cap ? 2 * (size_t)x->stale_cap : 4;
         x->stale = mt__xrealloc(x->stale, cap * sizeof(*x->stale));
-        x->stale_cap = (uint8_t)cap;
+        x->stale_cap = (uint16_t)cap;
     }
-    for (size_t k = 0; k < n; k++)
-        x->stale[k] = (struct mt__stale_part){a[k], b[k]};
-    x->nstale = (uint8_t)n;
+    struct mt__stale_part *p = x->stale;
+    uint64_t lo = *lo_io, last = *last_io;
+    size_t n = x->nstale, i = 0, j;
+    while (i < n && p[i].last < lo && lo - p[i].last > 1)
+        i++; /* wholly before, a gap between */
+    for (j = i; j < n && (last == UINT64_MAX || p[j].lo <= last + 1); j++) {
+        if (p[j].lo <= lo && last <= p[j].last)
+            return false;
+        lo = p[j].lo < lo ? p[j].lo : lo;
+        last = p[j].last > last ? p[j].last : last;
+    }
+    /* the parts it meets, [i, j), become one */
+    memmove(p + i + 1, p + j, (n - j) * sizeof(*p));
+    p[i] = (struct mt__stale_part){lo, last};
+    n = n - (j - i) + 1;
+    while (n > limit) {
+        size_t join = 0;
+        for (size_t k = 1; k + 1 < n; k++)
+            if (p[k + 1].lo - p[k].last < p[join + 1].lo - p[join].last)
+                join = k;
+        *lo_io = p[join].lo < *lo_io ? p[join].lo : *lo_io;
+        *last_io = p[join + 1].last > *last_io ? p[join + 1].last : *last_io;
+        p[join].last = p[join + 1].last;
+        memmove(p + join + 1, p + join + 2, (n - join - 2) * sizeof(*p));
+        n--;
+    }
+    x->nstale = (uint16_t)n;
     return true;
 }
 

@@ -623,7 +623,7 @@ static struct group group_build(const mt_view *old, struct part *parts, size_t n
 static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
                             const uint64_t *lo, const uint64_t *last, size_t nparts)
 {
-    struct part parts[MT__STALE_PARTS];
+    struct part *parts = mt__xmalloc(nparts * sizeof(*parts));
     size_t m = old->nchunks;
     struct pos end = {m, 0};
     bool loop = false;
@@ -644,10 +644,11 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
             }
             free(parts[j].mid);
         }
+        free(parts);
         return NULL;
     }
 
-    struct group groups[MT__STALE_PARTS];
+    struct group *groups = mt__xmalloc(nparts * sizeof(*groups));
     size_t ngroups = 0, nfresh = 0, gone = 0, added = 0, ndead = 0;
     for (size_t j = 0, floor = 0; j < nparts;) {
         struct group *g = &groups[ngroups++];
@@ -664,9 +665,9 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
      * those kept after the last */
     mt_view *v = view_new(ctx, root);
     v->chunks = mt__xmalloc((m - ndead + nfresh + 1) * sizeof(*v->chunks));
-    struct mt__kept kept[MT__STALE_PARTS + 1];
+    struct mt__kept *kept = mt__xmalloc((ngroups + 1) * sizeof(*kept));
     size_t nkept = 0, from = 0;
-    size_t fresh_from[MT__STALE_PARTS];
+    size_t *fresh_from = mt__xmalloc(ngroups * sizeof(*fresh_from));
     for (size_t i = 0; i <= ngroups; i++) {
         size_t to = i < ngroups ? groups[i].ca : m;
         if (to > from) {
@@ -693,14 +694,16 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
     assert(!old->lin_next); /* a cached view is the newest of its lineage */
     old->lin_next = v;
     v->lin = old->lin;
-    v->kept = mt__xmalloc((nkept ? nkept : 1) * sizeof(*kept));
-    memcpy(v->kept, kept, nkept * sizeof(*kept));
-    v->nkept = (uint8_t)nkept;
+    v->kept = kept;
+    v->nkept = (uint16_t)nkept;
     mt__dispatch_build(v, old, kept, nkept);
     for (size_t i = 0; i < ngroups; i++)
         mt__dispatch_warm(v, fresh_from[i], fresh_from[i] + chunks_for(groups[i].l.n),
                           parts[groups[i].first].lo, parts[groups[i].end - 1].last);
     view_publish(v, root);
+    free(fresh_from);
+    free(groups);
+    free(parts);
     return v;
 }
 
@@ -782,10 +785,12 @@ void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch)
             continue;
         }
         mt_region *root = v->root;
-        uint64_t lo[MT__STALE_PARTS], last[MT__STALE_PARTS];
+        size_t room = mt__rare_get(root)->nstale;
+        uint64_t *lo = mt__xmalloc((2 * room + 1) * sizeof(*lo)), *last = lo + room;
         size_t nparts = changed_parts(v, epoch, lo, last);
         mt_view *nv = nparts && !lineage_full(v) ? view_splice(ctx, v, root, lo, last, nparts)
                                                  : NULL;
+        free(lo);
         *pp = v->cache_next;
         v->cache_next = NULL;
         cache_drop(ctx, v);

@@ -13,7 +13,7 @@
  * tests reach the joins of parts (txn.c, stale_add) only below it. */
 static inline void mt_test_limit_parts(mt_context *ctx, unsigned n)
 {
-    ctx->stale_parts = (uint8_t)n;
+    ctx->stale_parts = (uint16_t)n;
 }
 
 /* The limit a randomized test sets for `seed`: 1 to 4 parts for odd
