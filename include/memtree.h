@@ -80,8 +80,8 @@ mt_context *mt_context_new(void);
  * context is only closed (no new regions or address spaces); it is freed
  * at the end of the call that finalises or releases the last of them (the
  * outermost commit, for regions finalised in a transaction), and is not to
- * be used after that call (docs/lifetimes.md). Refused, with a report, inside a read-side section
- * or a listener callback.
+ * be used after that call (docs/lifetimes.md). Refused, with a report,
+ * inside a read-side section or a listener callback.
  */
 void mt_context_free(mt_context *ctx);
 

@@ -186,6 +186,12 @@ static inline mt__i128 mt__size(const mt_region *r)
 {
     return r->size_full_ ? MT__2_64 : (mt__i128)r->size_;
 }
+/* The last address before `end` (> 0): an extent's last byte, kept
+ * within 64 bits for an extent that reaches 2^64. */
+static inline uint64_t mt__last_before(mt__i128 end)
+{
+    return end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1);
+}
 /* A printable name: "(null)" for an absent one. */
 static inline const char *mt__name(const mt_region *r)
 {
@@ -509,13 +515,9 @@ struct mt_view {
 struct mt__unshared {
     size_t of, ot, nf, nt;
 };
-/* Those runs, in address order: how many, at most
- * mt__views_unshared_max(nv). `old` may be NULL (no view before). */
-size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unshared *out);
-static inline size_t mt__views_unshared_max(const mt_view *nv)
-{
-    return (size_t)nv->nkept + 1;
-}
+/* Those runs, in address order, in an array the caller frees; *n of
+ * them. `old` may be NULL (no view before). */
+struct mt__unshared *mt__views_unshared(const mt_view *old, const mt_view *nv, size_t *n);
 
 /* The first chunk of `v` whose last address is >= a; nchunks if none. */
 size_t mt__view_chunk_reaching(const mt_view *v, uint64_t a);

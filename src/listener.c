@@ -245,8 +245,8 @@ void mt__listeners_diff(mt_address_space *as, mt_view *old, mt_view *new_view)
 {
     if (!as->listeners || old == new_view)
         return;
-    struct mt__unshared *u = mt__xmalloc(mt__views_unshared_max(new_view) * sizeof(*u));
-    size_t nu = mt__views_unshared(old, new_view, u);
+    size_t nu;
+    struct mt__unshared *u = mt__views_unshared(old, new_view, &nu);
     /* pass 1: removals, in address order */
     for (size_t k = 0; k < nu; k++) {
         struct cursor j = cursor_at(new_view, u[k].nf, u[k].nt);

@@ -369,8 +369,8 @@ static bool in_runs(const mt_view *v, const struct run *runs, size_t n, uint64_t
 static void update_in_part(mt_address_space *as, const mt_view *old, const mt_view *v,
                            const struct fds_hit *hits, size_t nhits)
 {
-    struct mt__unshared *u = mt__xmalloc(mt__views_unshared_max(v) * sizeof(*u));
-    size_t nu = mt__views_unshared(old, v, u);
+    size_t nu;
+    struct mt__unshared *u = mt__views_unshared(old, v, &nu);
     size_t nold_runs, nnew_runs;
     struct run *old_runs = runs_of(old, u, nu, false, hits, nhits, &nold_runs);
     struct run *new_runs = runs_of(v, u, nu, true, hits, nhits, &nnew_runs);

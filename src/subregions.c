@@ -289,7 +289,7 @@ static void touch_extent(mt_region *c, mt_region *sub)
         mt__touch(c); /* a zero-size child: no extent to speak of */
         return;
     }
-    mt__touch_part(c, sub->addr_, end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1));
+    mt__touch_part(c, sub->addr_, mt__last_before(end));
 }
 
 int mt__subregion_link(mt_region *c, mt_region *sub, uint64_t addr, int32_t prio)

@@ -263,11 +263,10 @@ void mt__touch_in_place(mt_region *r, mt__i128 size)
     /* r's own extent, [0, size - 1] of it, is all that changed: its aliases
      * show their windows of that, and its container its place */
     size_t budget = touch_budget(ctx);
-    touch_aliases_part(r, 0, size > MT__2_64 - 1 ? UINT64_MAX : (uint64_t)(size - 1), &budget);
-    mt__i128 end = (mt__i128)r->addr_ + size;
+    touch_aliases_part(r, 0, mt__last_before(size), &budget);
     if (r->container_ && marks_needed(ctx))
-        touch_part_walk(r->container_, r->addr_,
-                        end > MT__2_64 ? UINT64_MAX : (uint64_t)(end - 1), &budget);
+        touch_part_walk(r->container_, r->addr_, mt__last_before((mt__i128)r->addr_ + size),
+                        &budget);
 }
 
 static void touch_pushed(mt_context *ctx, size_t n)

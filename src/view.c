@@ -256,16 +256,20 @@ static bool moved(const struct mt__chunk *ch, size_t k)
     return ch->moved[k / 64] >> (k % 64) & 1;
 }
 
+/* Drops the references a range holds (docs/lifetimes.md), for a range
+ * nobody keeps. */
+static void range_drop(mt_context *ctx, const mt_range *r)
+{
+    r->region->view_refs_--;
+    mt__owner_unref(ctx, r->region->owner_);
+}
+
 /* Drops the references its ranges hold, but for those a later chunk took. */
 static void chunk_free(mt_context *ctx, struct mt__chunk *ch)
 {
-    for (size_t i = 0; i < ch->n; i++) {
-        if (moved(ch, i))
-            continue;
-        mt_region *t = ch->ranges[i].region;
-        t->view_refs_--;
-        mt__owner_unref(ctx, t->owner_);
-    }
+    for (size_t i = 0; i < ch->n; i++)
+        if (!moved(ch, i))
+            range_drop(ctx, &ch->ranges[i]);
     if (ch->over && --ch->over->users == 0) {
         free(ch->over->ranges);
         free(ch->over);
@@ -621,7 +625,7 @@ static struct group group_build(const mt_view *old, struct part *parts, size_t n
  * render met a loop through an alias (the caller renders everything then).
  */
 static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
-                            const uint64_t *lo, const uint64_t *last, size_t nparts)
+                            const struct mt__stale_part *want, size_t nparts)
 {
     struct part *parts = mt__xmalloc(nparts * sizeof(*parts));
     size_t m = old->nchunks;
@@ -629,7 +633,7 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
     bool loop = false;
     for (size_t j = 0; j < nparts; j++) {
         struct part *pt = &parts[j];
-        *pt = (struct part){.lo = lo[j], .last = last[j]};
+        *pt = (struct part){.lo = want[j].lo, .last = want[j].last};
         loop |= mt__render_part(ctx, root, pt->lo, pt->last, &pt->mid, &pt->nmid) != 0;
         struct pos i0 = first_reaching(old, pt->lo);
         pt->after = pt->last == UINT64_MAX ? end : first_reaching(old, pt->last + 1);
@@ -638,10 +642,8 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
     }
     if (loop) {
         for (size_t j = 0; j < nparts; j++) {
-            for (size_t i = 0; i < parts[j].nmid; i++) {
-                parts[j].mid[i].region->view_refs_--;
-                mt__owner_unref(ctx, parts[j].mid[i].region->owner_);
-            }
+            for (size_t i = 0; i < parts[j].nmid; i++)
+                range_drop(ctx, &parts[j].mid[i]);
             free(parts[j].mid);
         }
         free(parts);
@@ -707,9 +709,11 @@ static mt_view *view_splice(mt_context *ctx, mt_view *old, mt_region *root,
     return v;
 }
 
-size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unshared *out)
+struct mt__unshared *mt__views_unshared(const mt_view *old, const mt_view *nv, size_t *nout)
 {
     size_t on = old ? old->nchunks : 0, nn = nv->nchunks, n = 0;
+    /* at most one run more than the runs kept */
+    struct mt__unshared *out = mt__xmalloc(((size_t)nv->nkept + 1) * sizeof(*out));
     if (old && old->lin_next == nv) {
         /* made from old: around the runs it kept */
         for (size_t i = 0, o = 0, w = 0; i <= nv->nkept; i++) {
@@ -722,7 +726,8 @@ size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unsh
                 w = nt + nv->kept[i].n;
             }
         }
-        return n;
+        *nout = n;
+        return out;
     }
     /* otherwise only the chunks both start or end with can be the same */
     size_t h = 0, t = 0;
@@ -732,13 +737,14 @@ size_t mt__views_unshared(const mt_view *old, const mt_view *nv, struct mt__unsh
         t++;
     if (h < on - t || h < nn - t)
         out[n++] = (struct mt__unshared){h, on - t, h, nn - t};
-    return n;
+    *nout = n;
+    return out;
 }
 
 /* The parts of its view an edit changed, in view coordinates, sorted:
  * how many, or 0 when they are not parts of a container flat-root (or
  * none of them shows). */
-static size_t changed_parts(const mt_view *v, uint64_t epoch, uint64_t *lo, uint64_t *last)
+static size_t changed_parts(const mt_view *v, uint64_t epoch, struct mt__stale_part *out)
 {
     const mt_region *root = v->root;
     const struct mt__region_rare *x = mt__rare_get(root);
@@ -756,8 +762,7 @@ static size_t changed_parts(const mt_view *v, uint64_t epoch, uint64_t *lo, uint
             b = end;
         if (a > b)
             break; /* past the root's end, and so are the parts after it */
-        lo[n] = (uint64_t)a;
-        last[n++] = (uint64_t)b;
+        out[n++] = (struct mt__stale_part){(uint64_t)a, (uint64_t)b};
     }
     return n;
 }
@@ -785,12 +790,12 @@ void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch)
             continue;
         }
         mt_region *root = v->root;
-        size_t room = mt__rare_get(root)->nstale;
-        uint64_t *lo = mt__xmalloc((2 * room + 1) * sizeof(*lo)), *last = lo + room;
-        size_t nparts = changed_parts(v, epoch, lo, last);
-        mt_view *nv = nparts && !lineage_full(v) ? view_splice(ctx, v, root, lo, last, nparts)
+        struct mt__stale_part *parts =
+            mt__xmalloc(((size_t)mt__rare_get(root)->nstale + 1) * sizeof(*parts));
+        size_t nparts = changed_parts(v, epoch, parts);
+        mt_view *nv = nparts && !lineage_full(v) ? view_splice(ctx, v, root, parts, nparts)
                                                  : NULL;
-        free(lo);
+        free(parts);
         *pp = v->cache_next;
         v->cache_next = NULL;
         cache_drop(ctx, v);
