@@ -134,6 +134,20 @@ static uint8_t choose_isa(unsigned options)
     return MT__ISA_SCALAR;
 }
 
+/* Chunk c's ranges, from its entry (struct mt__chunk_base). */
+static inline const mt_range *chunk_ranges(const struct mt__dispatch *d, size_t c)
+{
+    return (const mt_range *)(d->base[c].bias + (c << MT__HINT_OFFSET_BITS));
+}
+
+/* The entry of chunk ch at index c. */
+static inline struct mt__chunk_base base_entry(const struct mt__chunk *ch, size_t c)
+{
+    uintptr_t at = (uintptr_t)ch->ranges;
+    return (struct mt__chunk_base){at - (c << MT__HINT_OFFSET_BITS),
+                                   at + ch->n * sizeof(mt_range)};
+}
+
 /* The range holding addr, or NULL, and its chunk's index: the walk, with
  * the two answers that need none. */
 static inline const mt_range *locate(const struct mt__dispatch *d, uint64_t addr,
@@ -157,7 +171,7 @@ static inline const mt_range *locate(const struct mt__dispatch *d, uint64_t addr
 #endif
     else
         k = rank_scalar(d, addr, &c);
-    const mt_range *r = (const mt_range *)d->base[c].ranges + (k - 1);
+    const mt_range *r = (const mt_range *)chunk_ranges(d, c) + (k - 1);
     *chunk = c;
     return addr <= r->last ? r : NULL;
 }
@@ -186,7 +200,7 @@ const mt_range *mt__dispatch_find_slow(struct mt__dispatch *d, uint64_t addr)
     mt__promote(d, r);
     if (d->hints)
         set_slot(&d->hints[mt__hint_slot(d, addr)],
-                 slot_value(c, (size_t)(r - (const mt_range *)d->base[c].ranges)));
+                 slot_value(c, (size_t)(r - chunk_ranges(d, c))));
     return r;
 }
 
@@ -387,13 +401,16 @@ void mt__dispatch_build(mt_view *v, const mt_view *from, const struct mt__kept *
         if (i < nkept && kept[i].at == c) {
             const uint64_t *old = o->level[o->levels - 1];
             memcpy(leaf + c, old + kept[i].from, kept[i].n * sizeof(*leaf));
-            memcpy(base + c, o->base + kept[i].from, kept[i].n * sizeof(*base));
+            /* the entries hold their index: a run that moved is rebiased */
+            uintptr_t shift = (uintptr_t)(c - kept[i].from) << MT__HINT_OFFSET_BITS;
+            for (size_t j = 0; j < kept[i].n; j++)
+                base[c + j] = (struct mt__chunk_base){o->base[kept[i].from + j].bias - shift,
+                                                      o->base[kept[i].from + j].end};
             c += kept[i++].n;
             continue;
         }
         leaf[c] = v->chunks[c]->ranges[0].start;
-        base[c] = (struct mt__chunk_base){(const char *)v->chunks[c]->ranges,
-                                          v->chunks[c]->n * sizeof(mt_range)};
+        base[c] = base_entry(v->chunks[c], c);
         c++;
     }
     memset(base + v->nchunks, 0, (nbase - v->nchunks) * sizeof(*base));
