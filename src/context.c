@@ -215,6 +215,7 @@ static void context_destroy(mt_context *ctx)
     mt__address_space_shells_free(ctx);
     mt__render_scratch_free(ctx->scratch);
     free(ctx->touch_stack);
+    free(ctx->parts_grown);
     mt__eventfds_tracking_free(ctx);
     mt__access_free(ctx);
     mt__iommu_watch_free(ctx);

@@ -122,6 +122,10 @@ struct mt_context {
     /* txn.c: the most parts of one region a commit renders apart, at most
      * MT__STALE_PARTS; the equivalence tests lower it to reach the joins */
     uint16_t stale_parts;
+    /* txn.c: the side structs whose parts array this commit grew past
+     * MT__STALE_KEPT entries, cut back when the commit has rendered */
+    struct mt__region_rare **parts_grown;
+    size_t nparts_grown, parts_grown_cap;
 };
 
 /* Starts a new graph walk: regions with walk_mark_ == the result are seen. */
@@ -203,6 +207,9 @@ static inline const char *mt__name(const mt_region *r)
  * joined over their smallest gap. A region's array of them grows on
  * demand, so most regions never hold more than a few. */
 #define MT__STALE_PARTS 1024
+/* What a region's parts array keeps from one commit to the next: the few
+ * most edits need (a larger one is cut back, mt__stale_parts_trim). */
+#define MT__STALE_KEPT 4
 struct mt__stale_part {
     uint64_t lo, last;
 };
@@ -225,8 +232,8 @@ struct mt__region_rare {
     uint64_t stale_mark;     /* txn.c: an edit since this commit can reach it */
     uint64_t whole_mark;     /* txn.c: ... anywhere in it, not only in its parts */
     /* txn.c: where, in its own coordinates: disjoint parts, sorted, in
-     * an array kept from commit to commit (stale_cap entries, at most
-     * MT__STALE_PARTS) */
+     * an array of stale_cap entries, at most MT__STALE_PARTS, kept from
+     * commit to commit at MT__STALE_KEPT) */
     struct mt__stale_part *stale;
     uint16_t nstale, stale_cap;
     mt_region *aliases;      /* the counted aliases whose target this is */
@@ -398,6 +405,13 @@ void mt__touch_in_place(mt_region *r, mt__i128 size);
  * flat-root r is (mt__touch), the only ones its own address places; its
  * container's part is the caller's (mt__touch_part). */
 void mt__touch_placed(mt_region *r);
+/* Cuts the parts arrays this commit grew back to MT__STALE_KEPT entries,
+ * once the commit has read them: a transaction of many spread edits would
+ * otherwise leave each container it reached holding up to
+ * MT__STALE_PARTS entries until finalised. */
+void mt__stale_parts_trim(mt_context *ctx);
+/* x's region is being finalised: x leaves the list of grown arrays. */
+void mt__stale_parts_forget(mt_context *ctx, struct mt__region_rare *x);
 /* The alias `a` starts or stops counting for its target (the reverse
  * links the walk above follows). */
 void mt__alias_link(mt_region *a);

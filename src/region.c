@@ -665,6 +665,7 @@ static void finalize_now(mt_region *r)
     mt__iommu_region_gone(r);
     if (r->rare_) {
         free(r->rare_->log_counts);
+        mt__stale_parts_forget(ctx, r->rare_);
         free(r->rare_->stale);
         free(r->rare_);
     }

@@ -103,12 +103,16 @@ static bool marks_needed(const mt_context *ctx)
  * What is marked above x must cover x's parts, so a join of two parts
  * widens [*lo, *last] to take in the gap between them, which nothing
  * above has yet. */
-static bool stale_add(struct mt__region_rare *x, size_t limit, uint64_t *lo_io,
+static bool stale_add(mt_context *ctx, struct mt__region_rare *x, uint64_t *lo_io,
                       uint64_t *last_io)
 {
+    size_t limit = ctx->stale_parts;
     if (x->nstale == x->stale_cap) {
-        /* doubling from 4: a region edited in a few places keeps 4 */
-        size_t cap = x->stale_cap ? 2 * (size_t)x->stale_cap : 4;
+        /* doubling from MT__STALE_KEPT, which a region edited in a few
+         * places keeps; past it, the commit cuts the array back */
+        size_t cap = x->stale_cap ? 2 * (size_t)x->stale_cap : MT__STALE_KEPT;
+        if (x->stale_cap == MT__STALE_KEPT)
+            MT__PUSH(ctx->parts_grown, ctx->nparts_grown, ctx->parts_grown_cap) = x;
         x->stale = mt__xrealloc(x->stale, cap * sizeof(*x->stale));
         x->stale_cap = (uint16_t)cap;
     }
@@ -140,6 +144,28 @@ static bool stale_add(struct mt__region_rare *x, size_t limit, uint64_t *lo_io,
     }
     x->nstale = (uint16_t)n;
     return true;
+}
+
+void mt__stale_parts_trim(mt_context *ctx)
+{
+    for (size_t i = 0; i < ctx->nparts_grown; i++) {
+        struct mt__region_rare *x = ctx->parts_grown[i];
+        x->stale = mt__xrealloc(x->stale, MT__STALE_KEPT * sizeof(*x->stale));
+        x->stale_cap = MT__STALE_KEPT;
+        x->nstale = 0; /* read only by the commit that marked them */
+    }
+    ctx->nparts_grown = 0;
+}
+
+void mt__stale_parts_forget(mt_context *ctx, struct mt__region_rare *x)
+{
+    if (x->stale_cap <= MT__STALE_KEPT)
+        return; /* never listed */
+    for (size_t i = 0; i < ctx->nparts_grown; i++)
+        if (ctx->parts_grown[i] == x) {
+            ctx->parts_grown[i] = ctx->parts_grown[--ctx->nparts_grown];
+            return;
+        }
 }
 
 static void touch_part_walk(mt_region *c, uint64_t lo, uint64_t last, size_t *budget);
@@ -192,12 +218,12 @@ static void touch_part_walk(mt_region *c, uint64_t lo, uint64_t last, size_t *bu
         if (x->stale_mark == epoch) {
             /* what reaches c has the parts marked so far: only a part
              * not among them goes on */
-            if (!stale_add(x, ctx->stale_parts, &lo, &last))
+            if (!stale_add(ctx, x, &lo, &last))
                 return;
         } else {
             x->stale_mark = epoch;
             x->nstale = 0;
-            stale_add(x, ctx->stale_parts, &lo, &last);
+            stale_add(ctx, x, &lo, &last);
         }
         touch_aliases_part(c, lo, last, budget);
         mt_region *up = c->container_;
@@ -353,6 +379,8 @@ static void commit_topology(mt_context *ctx)
         mt__view_cache_clear(ctx);
     else
         mt__view_cache_update_stale(ctx, epoch);
+    /* before the listeners: what their edits mark is the next commit's */
+    mt__stale_parts_trim(ctx);
     ctx->loop_cuts_reported = 0;
     for (mt_address_space *as = ctx->as_first; as; as = as->next) {
         as->next_view = mt__view_get(ctx, mt__flat_root(as->root), as->name);
