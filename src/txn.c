@@ -98,8 +98,8 @@ static bool marks_needed(const mt_context *ctx)
 }
 
 /* Adds [*lo, *last] to x's stale parts, joining the parts it overlaps or
- * touches, and the two closest parts when there would be more than
- * `limit` (the context's stale_parts); false if one part held it already.
+ * touches, and the two closest parts when there would be more than the
+ * context's stale_parts; false if one part held it already.
  * What is marked above x must cover x's parts, so a join of two parts
  * widens [*lo, *last] to take in the gap between them, which nothing
  * above has yet. */
