@@ -232,7 +232,7 @@ struct mt__region_rare {
     uint64_t stale_mark;     /* txn.c: an edit since this commit can reach it */
     uint64_t whole_mark;     /* txn.c: ... anywhere in it, not only in its parts */
     /* txn.c: where, in its own coordinates: disjoint parts, sorted, in
-     * an array of stale_cap entries, at most MT__STALE_PARTS, kept from
+     * an array of stale_cap entries (at most MT__STALE_PARTS, kept from
      * commit to commit at MT__STALE_KEPT) */
     struct mt__stale_part *stale;
     uint16_t nstale, stale_cap;

@@ -99,10 +99,10 @@ static bool marks_needed(const mt_context *ctx)
 
 /* Adds [*lo, *last] to x's stale parts, joining the parts it overlaps or
  * touches, and the two closest parts when there would be more than the
- * context's stale_parts; false if one part held it already.
- * What is marked above x must cover x's parts, so a join of two parts
- * widens [*lo, *last] to take in the gap between them, which nothing
- * above has yet. */
+ * context's stale_parts; false if one part held it already. What is
+ * marked above x must cover x's parts, so a join of two parts widens
+ * [*lo, *last] to take in the gap between them, which nothing above has
+ * yet. */
 static bool stale_add(mt_context *ctx, struct mt__region_rare *x, uint64_t *lo_io,
                       uint64_t *last_io)
 {
