@@ -829,7 +829,8 @@ int mt_region_log_clear(mt_region *r, uint64_t offset, uint64_t len);
  * cost a few nanoseconds.
  *
  * Commits never wait for readers: a retired view is freed by a later writer
- * call once every reader that could see it has left (call_rcu), so a commit
+ * call once every reader that could see it has left (memtree's own
+ * grace-period thread watches for that, like call_rcu), so a commit
  * may run inside a read-side section, for example in an MMIO callback.
  * Views waiting are bounded by how long readers stay inside sections, not
  * by a count. Who may call what from where: docs/threads.md.

@@ -67,14 +67,18 @@ struct mt_context {
     uint64_t walk_gen;         /* generation for mt_region.walk_mark_ */
     /* Reclamation (rcu.c). Views whose last reference is gone: readers
      * may drop the last reference, so this is a lock-free stack. Address
-     * spaces destroyed since the last hand-off to call_rcu. Batches back
-     * from call_rcu, freed at the writer's next entry; batches still
+     * spaces destroyed since the last hand-off. Batches back from the
+     * grace-period thread, freed at the writer's next entry; batches still
      * queued, which mt_context_reclaim may free first. */
     _Atomic(mt_view *) retired;
     mt_address_space *retired_as;
     _Atomic(struct mt__batch *) ready;
-    atomic_uint callbacks_pending; /* queued with call_rcu, not yet run */
+    atomic_uint callbacks_pending; /* handed off, callback not yet run */
     struct mt__batch *queued;  /* handed off, not freed: writer only */
+    /* Views readers are done with, oldest first, freed a few per writer
+     * entry (linked by retired_next). Writer only. */
+    mt_view *freeable, *freeable_last;
+    size_t nfreeable;
     void **garbage;            /* plain memory for the next batch */
     size_t ngarbage, cap_garbage;
     mt_address_space *dead_as;   /* destroyed ones, kept until the context
@@ -812,7 +816,7 @@ void mt__reader_register_slow(void);
 /* True inside a read-side section of a registered thread. */
 bool mt__in_read_section(void);
 /* The writer's entry: frees what readers are done with and hands what was
- * retired since to call_rcu. Never waits. */
+ * retired since to the grace-period thread. Never waits. */
 void mt__reclaim_step(mt_context *ctx);
 /* mt_context_reclaim without its checks, and without freeing a closed
  * context: for callers that still use the context after. */
@@ -821,6 +825,17 @@ void mt__context_reclaim(mt_context *ctx);
  * have left, with the views retired at the same time: never waits.
  * Writer only. */
 void mt__free_after_readers(mt_context *ctx, void *a, void *b);
+
+/* ---- grace.c: memtree's call_rcu ---------------------------------------- */
+
+/* A callback to run once every read-side section in progress has ended. */
+struct mt__deferred {
+    struct mt__deferred *next;
+    void (*fn)(struct mt__deferred *);
+};
+/* Queues `d`: the grace-period thread calls fn(d) after the next grace
+ * period it starts, on that thread. Never waits. */
+void mt__after_readers(struct mt__deferred *d, void (*fn)(struct mt__deferred *));
 
 /* ---- owner.c ------------------------------------------------------------ */
 

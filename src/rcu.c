@@ -5,13 +5,13 @@
  * space takes to being freed.
  *
  * Nothing here waits for a grace period except mt_context_reclaim. What a
- * writer retires is handed to call_rcu in one batch per writer entry; after
- * the grace period liburcu's callback thread only moves the batch to the
- * context's ready list (a lock-free stack), and the writer frees it at its
- * next entry (a transaction begin, the end of a commit, or
- * mt_context_reclaim). Freeing a view drops owner references and unlinks
- * it from its weak root, which is writer state, so that part never runs on
- * liburcu's thread. A commit issued from an MMIO callback, inside the
+ * writer retires is handed to the grace-period thread (grace.c) in one
+ * batch per writer entry; after the grace period that thread only moves
+ * the batch to the context's ready list (a lock-free stack), and the
+ * writer frees it at its next entry (a transaction begin, the end of a
+ * commit, or mt_context_reclaim). Freeing a view drops owner references
+ * and unlinks it from its weak root, which is writer state, so that part
+ * never runs on that thread. A commit issued from an MMIO callback, inside the
  * caller's read-side section, therefore never waits for itself.
  * mt_context_reclaim waits for a grace period itself and frees every batch
  * whose callback has not run yet; the callback then frees only the empty
@@ -43,14 +43,9 @@ extern int urcu_memb_read_ongoing(void);
 static char tsan_grace_period; /* an address to synchronise on, no state */
 #define TSAN_READER_LEAVES() __tsan_release(&tsan_grace_period)
 #define TSAN_GRACE_PERIOD_ENDS() __tsan_acquire(&tsan_grace_period)
-/* call_rcu's queue is liburcu's too: what is queued was written before */
-#define TSAN_QUEUED(p) __tsan_release(p)
-#define TSAN_DEQUEUED(p) __tsan_acquire(p)
 #else
 #define TSAN_READER_LEAVES() ((void)0)
 #define TSAN_GRACE_PERIOD_ENDS() ((void)0)
-#define TSAN_QUEUED(p) ((void)0)
-#define TSAN_DEQUEUED(p) ((void)0)
 #endif
 
 /* ---- reader registration ------------------------------------------------ */
@@ -119,7 +114,7 @@ bool mt__in_read_section(void)
     return URCU_TLS(urcu_memb_reader).registered && urcu_memb_read_ongoing();
 }
 
-/* ---- batches: retired -> call_rcu -> ready -> freed by the writer -------- */
+/* ---- batches: retired -> grace period -> ready -> freed by the writer ---- */
 
 /* Who frees a batch's contents: liburcu's callback (after its grace
  * period) or mt_context_reclaim (after one of its own), whichever comes
@@ -135,7 +130,7 @@ struct retired {
 };
 
 struct mt__batch {
-    struct rcu_head head;
+    struct mt__deferred deferred;
     mt_context *ctx;
     struct retired held;
     struct mt__batch *ready_next; /* the ready stack */
@@ -144,14 +139,14 @@ struct mt__batch {
     atomic_uint state;
 };
 
-/* liburcu's callback thread, after the grace period: no freeing here, the
- * writer does it (see the top of the file), unless mt_context_reclaim
- * already freed the contents and left the batch to this callback. */
-static void batch_ready(struct rcu_head *head)
+/* The grace-period thread (grace.c), after the grace period: no freeing
+ * here, the writer does it (see the top of the file), unless
+ * mt_context_reclaim already freed the contents and left the batch to this
+ * callback. */
+static void batch_ready(struct mt__deferred *d)
 {
     TSAN_GRACE_PERIOD_ENDS();
-    struct mt__batch *b = caa_container_of(head, struct mt__batch, head);
-    TSAN_DEQUEUED(b);
+    struct mt__batch *b = caa_container_of(d, struct mt__batch, deferred);
     unsigned queued = BATCH_QUEUED;
     if (!atomic_compare_exchange_strong_explicit(&b->state, &queued, BATCH_READY,
                                                  memory_order_acq_rel,
@@ -191,21 +186,47 @@ static struct retired take_retired(mt_context *ctx)
     return r;
 }
 
-/* Frees what a batch held: readers are done with it. Writer only. */
+/* Frees what a batch held: readers are done with it. Its views, newest
+ * first on the batch's list, join the end of the context's freeable queue
+ * oldest first, for free_views. Writer only. */
 static void free_retired(mt_context *ctx, struct retired r)
 {
     for (mt_address_space *as = r.spaces, *n; as; as = n) {
         n = as->next;
         mt__address_space_release(as);
     }
+    mt_view *oldest_first = NULL;
     for (mt_view *v = r.views, *n; v; v = n) {
         n = v->retired_next;
-        mt__view_free(v);
-        atomic_fetch_sub(&ctx->retired_count, 1);
+        v->retired_next = oldest_first;
+        oldest_first = v;
+    }
+    for (mt_view *v = oldest_first, *n; v; v = n) {
+        n = v->retired_next;
+        v->retired_next = NULL;
+        *(ctx->freeable ? &ctx->freeable_last->retired_next : &ctx->freeable) = v;
+        ctx->freeable_last = v;
+        ctx->nfreeable++;
     }
     for (size_t i = 0; i < r.ngarbage; i++)
         free(r.garbage[i]);
     free(r.garbage);
+}
+
+/*
+ * Frees up to `max` views of the freeable queue, oldest first: a view made
+ * from another keeps the chunks they share until the older one is freed
+ * (view.c), so freeing the other way round would hold them longer.
+ */
+static void free_views(mt_context *ctx, size_t max)
+{
+    for (; ctx->freeable && max; max--) {
+        mt_view *v = ctx->freeable;
+        ctx->freeable = v->retired_next;
+        ctx->nfreeable--;
+        mt__view_free(v);
+        atomic_fetch_sub(&ctx->retired_count, 1);
+    }
 }
 
 static void queued_unlink(mt_context *ctx, struct mt__batch *prev, struct mt__batch *next)
@@ -218,7 +239,8 @@ static void queued_unlink(mt_context *ctx, struct mt__batch *prev, struct mt__ba
         next->queued_prev = prev;
 }
 
-/* Hands what was retired since the last hand-off to call_rcu, as one
+/* Hands what was retired since the last hand-off to the grace-period
+ * thread, as one
  * batch. */
 static void hand_off(mt_context *ctx)
 {
@@ -232,18 +254,24 @@ static void hand_off(mt_context *ctx)
     if (ctx->queued)
         ctx->queued->queued_prev = b;
     ctx->queued = b;
-    /* call_rcu enters a read-side section of its own */
-    mt__reader_register_slow();
-    TSAN_QUEUED(b);
     atomic_fetch_add_explicit(&ctx->callbacks_pending, 1, memory_order_relaxed);
-    urcu_memb_call_rcu(&b->head, batch_ready);
+    mt__after_readers(&b->deferred, batch_ready);
 }
 
-/* Frees the batches whose grace period has ended. Writer only. */
+/* Frees the batches whose grace period has ended, oldest first (the
+ * ready stack has the newest on top); their views join the freeable
+ * queue. Writer only. */
 static void free_ready(mt_context *ctx)
 {
     struct mt__batch *b = atomic_exchange_explicit(&ctx->ready, NULL, memory_order_acquire);
+    struct mt__batch *oldest_first = NULL;
     while (b) {
+        struct mt__batch *next = b->ready_next;
+        b->ready_next = oldest_first;
+        oldest_first = b;
+        b = next;
+    }
+    for (b = oldest_first; b;) {
         struct mt__batch *next = b->ready_next;
         queued_unlink(ctx, b->queued_prev, b->queued_next);
         free_retired(ctx, b->held);
@@ -278,6 +306,13 @@ void mt__reclaim_step(mt_context *ctx)
     /* The cheap test first: most writer entries find nothing to do. */
     if (atomic_load_explicit(&ctx->ready, memory_order_relaxed))
         free_ready(ctx);
+    /* A few views an entry, not every view a grace period released: a
+     * burst of commits retires hundreds a millisecond, and the entry that
+     * freed them all took 30-80 us. Freeing more than this entry retired
+     * on average (it may have retired one per address space) keeps the
+     * queue short. */
+    if (ctx->freeable)
+        free_views(ctx, 4 + ctx->nfreeable / 8);
     hand_off(ctx);
 }
 
@@ -299,9 +334,9 @@ void mt__context_reclaim(mt_context *ctx)
     ctx->holds++;
     /* Freeing views and address spaces releases owner references, which
      * may queue owners; tearing an owner down may retire more. Loop until
-     * everything settles. The wait is a grace period of this thread's own:
-     * liburcu's callback thread sleeps 10 ms before each round, which
-     * every reclaim paid when it waited for the callbacks instead. */
+     * everything settles. The wait is a grace period of this thread's own,
+     * so that reclaim works without the grace-period thread (not started
+     * in a fork's child until the next hand-off, or failed to start). */
     for (;;) {
         bool waited = anything_retired(ctx) || ctx->queued;
         if (waited) {
@@ -316,6 +351,7 @@ void mt__context_reclaim(mt_context *ctx)
             free_retired(ctx, r);
         }
         free_ready(ctx);
+        free_views(ctx, SIZE_MAX);
         assert(!ctx->queued);
         bool owners = atomic_load_explicit(&ctx->pending_owners, memory_order_acquire);
         if (owners)

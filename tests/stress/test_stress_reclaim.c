@@ -174,7 +174,7 @@ static void free_with_batches_queued(void **state)
         mt_context_free(ctx);
         assert_int_equal(owners[i].released, 1);
     }
-    pause_us(50000); /* liburcu's thread runs the left callbacks (10 ms rounds) */
+    pause_us(50000); /* the grace-period thread runs the left callbacks */
     free(regs);
     free(owners);
 }
