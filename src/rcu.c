@@ -8,11 +8,12 @@
  * writer retires is handed to the grace-period thread (grace.c) in one
  * batch per writer entry; after the grace period that thread only moves
  * the batch to the context's ready list (a lock-free stack), and the
- * writer frees it at its next entry (a transaction begin, the end of a
- * commit, or mt_context_reclaim). Freeing a view drops owner references
- * and unlinks it from its weak root, which is writer state, so that part
- * never runs on that thread. A commit issued from an MMIO callback, inside the
- * caller's read-side section, therefore never waits for itself.
+ * writer frees it at its next entries (a transaction begin, the end of a
+ * commit, or mt_context_reclaim), views a few at a time. Freeing a view
+ * drops owner references and unlinks it from its weak root, which is
+ * writer state, so that part never runs on that thread. A commit issued
+ * from an MMIO callback, inside the caller's read-side section, therefore
+ * never waits for itself.
  * mt_context_reclaim waits for a grace period itself and frees every batch
  * whose callback has not run yet; the callback then frees only the empty
  * batch, without touching the context.
@@ -116,7 +117,7 @@ bool mt__in_read_section(void)
 
 /* ---- batches: retired -> grace period -> ready -> freed by the writer ---- */
 
-/* Who frees a batch's contents: liburcu's callback (after its grace
+/* Who frees a batch's contents: its callback (after the thread's grace
  * period) or mt_context_reclaim (after one of its own), whichever comes
  * first claims it. */
 enum { BATCH_QUEUED, BATCH_READY, BATCH_TAKEN };
@@ -186,10 +187,10 @@ static struct retired take_retired(mt_context *ctx)
     return r;
 }
 
-/* Frees what a batch held: readers are done with it. Its views, newest
- * first on the batch's list, join the end of the context's freeable queue
- * oldest first, for free_views. Writer only. */
-static void free_retired(mt_context *ctx, struct retired r)
+/* Frees what a batch held, readers being done with it, but its views:
+ * those, newest first on the batch's list, join the end of the context's
+ * freeable queue oldest first, for free_views. Writer only. */
+static void release_retired(mt_context *ctx, struct retired r)
 {
     for (mt_address_space *as = r.spaces, *n; as; as = n) {
         n = as->next;
@@ -240,8 +241,7 @@ static void queued_unlink(mt_context *ctx, struct mt__batch *prev, struct mt__ba
 }
 
 /* Hands what was retired since the last hand-off to the grace-period
- * thread, as one
- * batch. */
+ * thread, as one batch. */
 static void hand_off(mt_context *ctx)
 {
     if (!anything_retired(ctx))
@@ -274,7 +274,7 @@ static void free_ready(mt_context *ctx)
     for (b = oldest_first; b;) {
         struct mt__batch *next = b->ready_next;
         queued_unlink(ctx, b->queued_prev, b->queued_next);
-        free_retired(ctx, b->held);
+        release_retired(ctx, b->held);
         free(b);
         b = next;
     }
@@ -297,7 +297,7 @@ static void take_queued(mt_context *ctx)
             continue; /* its callback has it: freed from the ready stack */
         queued_unlink(ctx, prev, next);
         atomic_fetch_sub_explicit(&ctx->callbacks_pending, 1, memory_order_relaxed);
-        free_retired(ctx, held);
+        release_retired(ctx, held);
     }
 }
 
@@ -307,10 +307,12 @@ void mt__reclaim_step(mt_context *ctx)
     if (atomic_load_explicit(&ctx->ready, memory_order_relaxed))
         free_ready(ctx);
     /* A few views an entry, not every view a grace period released: a
-     * burst of commits retires hundreds a millisecond, and the entry that
-     * freed them all took 30-80 us. Freeing more than this entry retired
-     * on average (it may have retired one per address space) keeps the
-     * queue short. */
+     * burst of commits retires hundreds a millisecond, and a full render's
+     * view takes O(n) to free, so one entry should not take them all.
+     * Freeing more than an entry retires on average (it may retire one
+     * per address space) keeps the queue short. (The p99 of bench/run
+     * commit's far moves, 28-74 us with the grace-period thread, was the
+     * same with and without this limit.) */
     if (ctx->freeable)
         free_views(ctx, 4 + ctx->nfreeable / 8);
     hand_off(ctx);
@@ -348,7 +350,7 @@ void mt__context_reclaim(mt_context *ctx)
             ctx->stats.grace_periods++;
             take_queued(ctx);
             wait_for_callbacks(ctx);
-            free_retired(ctx, r);
+            release_retired(ctx, r);
         }
         free_ready(ctx);
         free_views(ctx, SIZE_MAX);
