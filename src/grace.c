@@ -47,35 +47,57 @@
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    /* Held by the thread from taking the queue to the last callback, and
+     * by a fork (taken first, then `lock`): no grace period is half done
+     * in a fork's child, where liburcu's own lock would stay held. */
+    pthread_mutex_t busy;
     struct mt__deferred *first, *last; /* waiting for the next grace period */
     bool running;                      /* the thread exists in this process */
     bool asleep;                       /* it waits on `wake` */
     bool create_failed;                /* said once */
-} gp = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} gp = {.lock = PTHREAD_MUTEX_INITIALIZER,
+        .wake = PTHREAD_COND_INITIALIZER,
+        .busy = PTHREAD_MUTEX_INITIALIZER};
+
+void (*mt__grace_period_hook)(void);
+
+/* Takes the queue, waits for readers, runs the callbacks. */
+static void grace_period(void)
+{
+    pthread_mutex_lock(&gp.busy);
+    pthread_mutex_lock(&gp.lock);
+    struct mt__deferred *d = gp.first;
+    gp.first = gp.last = NULL;
+    pthread_mutex_unlock(&gp.lock);
+    void (*hook)(void) = __atomic_load_n(&mt__grace_period_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook();
+    /* everything taken was queued before this wait began */
+    urcu_memb_synchronize_rcu();
+    while (d) {
+        struct mt__deferred *next = d->next; /* d may be freed by fn */
+        d->fn(d);
+        d = next;
+    }
+    pthread_mutex_unlock(&gp.busy);
+}
 
 static void *grace_thread(void *unused)
 {
     (void)unused;
     long gap = GAP_MIN_NS, idle = 0;
-    pthread_mutex_lock(&gp.lock);
     for (;;) {
+        pthread_mutex_lock(&gp.lock);
         if (!gp.first && idle >= SLEEP_AFTER_NS) {
             gp.asleep = true;
             while (!gp.first)
                 pthread_cond_wait(&gp.wake, &gp.lock);
             gp.asleep = false;
         }
-        struct mt__deferred *d = gp.first;
-        gp.first = gp.last = NULL;
+        bool work = gp.first != NULL;
         pthread_mutex_unlock(&gp.lock);
-        if (d) {
-            /* everything taken was queued before this wait began */
-            urcu_memb_synchronize_rcu();
-            while (d) {
-                struct mt__deferred *next = d->next; /* d may be freed by fn */
-                d->fn(d);
-                d = next;
-            }
+        if (work) {
+            grace_period();
             gap = GAP_MIN_NS;
             idle = 0;
         } else {
@@ -83,25 +105,37 @@ static void *grace_thread(void *unused)
             gap = gap * 2 < GAP_MAX_NS ? gap * 2 : GAP_MAX_NS;
         }
         nanosleep(&(struct timespec){gap / 1000000000L, gap % 1000000000L}, NULL);
-        pthread_mutex_lock(&gp.lock);
     }
     return NULL;
 }
 
-/* A fork's child has only the forking thread: the next queue starts a new
- * grace-period thread there. What was queued stays queued for it. */
+/*
+ * A fork's child has only the forking thread: the next queue starts a new
+ * grace-period thread there, and what was queued stays queued for it. The
+ * fork waits for a grace period in progress, unless the forking thread is
+ * inside a read-side section, which that grace period waits for: then the
+ * child may find liburcu's lock held, and must not wait for readers.
+ */
+static bool fork_took_busy; /* by the forking thread, between the handlers */
 static void fork_prepare(void)
 {
+    fork_took_busy = !mt__in_read_section();
+    if (fork_took_busy)
+        pthread_mutex_lock(&gp.busy);
     pthread_mutex_lock(&gp.lock);
 }
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&gp.lock);
+    if (fork_took_busy)
+        pthread_mutex_unlock(&gp.busy);
 }
 static void fork_child(void)
 {
     gp.running = gp.asleep = false;
     pthread_mutex_unlock(&gp.lock);
+    if (fork_took_busy)
+        pthread_mutex_unlock(&gp.busy);
 }
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void atfork_register(void)

@@ -6,9 +6,16 @@
  * that never called it grew by a view a commit. Fixed in src/grace.c:
  * memtree's own grace-period thread, started again in a fork's child at
  * the first hand-off there.
+ *
+ * Bug in that fix: a fork while the thread was inside a grace period left
+ * the batches it had taken in no queue of the child (second case). Fixed
+ * in src/grace.c: a fork waits for the grace period in progress.
  */
 #include "mt_test.h"
 
+#include "internal.h"
+
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,4 +83,54 @@ static void test_child_frees_retired_views(void **state)
     assert_true(writer_entries_free_all(e->ctx, 5000));
 }
 
-MT_TEST_MAIN(MT_TEST(test_child_frees_retired_views))
+/* A grace period held open: the hook runs on the grace-period thread after
+ * it has taken the queue, and returns after a pause. */
+static atomic_int hook_entered;
+static void hold_grace_period(void)
+{
+    atomic_fetch_add(&hook_entered, 1);
+    pause_ms(100);
+}
+
+/*
+ * A fork while the grace-period thread is inside a grace period. The fork
+ * used to go ahead at once: the batches the thread had taken from the
+ * queue were then in no queue of the child, whose thread never saw them,
+ * so the views they held were never freed there (and a child forked while
+ * liburcu's own lock was held could hang at its first grace period). The
+ * fork now waits for the grace period to end.
+ */
+static void test_fork_during_grace_period(void **state)
+{
+    mt_test_env *e = *state;
+    mt_test_std_size(e, 4 * PAGE);
+    mt_region *ram = mt_test_ram_at(e, 0, "ram", PAGE);
+    commits(ram, 8);
+    assert_true(writer_entries_free_all(e->ctx, 5000));
+
+    atomic_store(&hook_entered, 0);
+    __atomic_store_n(&mt__grace_period_hook, hold_grace_period, __ATOMIC_RELEASE);
+    commits(ram, 8); /* the last commit hands its batch off */
+    while (atomic_load(&hook_entered) == 0)
+        pause_ms(1);
+    __atomic_store_n(&mt__grace_period_hook, (void (*)(void))NULL, __ATOMIC_RELEASE);
+
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        bool freed = writer_entries_free_all(e->ctx, 5000);
+        if (!freed)
+            fprintf(stderr, "child: %llu retired views never freed\n",
+                    (unsigned long long)mt_test_stats(e->ctx).retired_views);
+        _exit(freed ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(writer_entries_free_all(e->ctx, 5000));
+}
+
+MT_TEST_MAIN(MT_TEST(test_child_frees_retired_views), MT_TEST(test_fork_during_grace_period))
