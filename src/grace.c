@@ -116,7 +116,7 @@ static void *grace_thread(void *unused)
  * inside a read-side section, which that grace period waits for: then the
  * child may find liburcu's lock held, and must not wait for readers.
  */
-static bool fork_took_busy; /* by the forking thread, between the handlers */
+static _Thread_local bool fork_took_busy; /* between a thread's fork handlers */
 static void fork_prepare(void)
 {
     fork_took_busy = !mt__in_read_section();
