@@ -171,6 +171,34 @@ static void thread_start(void)
     }
 }
 
+/* mt__grace_barrier's callback and what it waits on. */
+struct barrier {
+    struct mt__deferred d;
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    bool done;
+};
+
+static void barrier_reached(struct mt__deferred *d)
+{
+    struct barrier *b = (struct barrier *)d;
+    pthread_mutex_lock(&b->lock);
+    b->done = true;
+    pthread_cond_signal(&b->done_cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+void mt__grace_barrier(void)
+{
+    struct barrier b = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                        .done_cond = PTHREAD_COND_INITIALIZER};
+    mt__after_readers(&b.d, barrier_reached);
+    pthread_mutex_lock(&b.lock);
+    while (!b.done)
+        pthread_cond_wait(&b.done_cond, &b.lock);
+    pthread_mutex_unlock(&b.lock);
+}
+
 void mt__after_readers(struct mt__deferred *d, void (*fn)(struct mt__deferred *))
 {
     pthread_once(&atfork_once, atfork_register);

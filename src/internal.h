@@ -836,6 +836,9 @@ struct mt__deferred {
 /* Queues `d`: the grace-period thread calls fn(d) after the next grace
  * period it starts, on that thread. Never waits. */
 void mt__after_readers(struct mt__deferred *d, void (*fn)(struct mt__deferred *));
+/* Returns once every callback queued before the call has run: the queue
+ * is run in order. Waits for readers: not inside a read-side section. */
+void mt__grace_barrier(void);
 /* For tests: called on the grace-period thread once it has taken the queue,
  * before it waits for readers (a test holds a grace period open with it). */
 extern void (*mt__grace_period_hook)(void);

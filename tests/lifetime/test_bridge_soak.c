@@ -13,32 +13,22 @@
  */
 #include "test_bridge_common.h"
 
-#include <urcu/urcu-memb.h>
-
 #ifdef BT_ASAN
-#include <unistd.h>
+#include "internal.h"
 
 /* from the sanitizer runtime; GCC ships no header declaring it */
 size_t __sanitizer_get_current_allocated_bytes(void);
 
 /*
- * The heap in use once liburcu's callback thread is done. Its barrier
- * wakes the waiter before that thread frees its own work item (24 bytes),
- * so a count read right after urcu_memb_barrier is 24 bytes high now and
- * then (3 runs in 100 on a loaded machine): read until the count has been
- * the same for a few milliseconds.
+ * The heap in use once the grace-period thread has run every callback
+ * queued so far (the empty shells of the batches mt_context_reclaim took).
+ * The pauses of that thread are up to 10 ms: a count read when it had not
+ * changed for 2 ms was a few hundred bytes high now and then.
  */
 static size_t settled_heap(void)
 {
-    urcu_memb_barrier();
-    size_t seen = __sanitizer_get_current_allocated_bytes();
-    for (int same = 0, tries = 0; same < 4 && tries < 1000; tries++) {
-        usleep(500);
-        size_t now = __sanitizer_get_current_allocated_bytes();
-        same = now == seen ? same + 1 : 0;
-        seen = now;
-    }
-    return seen;
+    mt__grace_barrier();
+    return __sanitizer_get_current_allocated_bytes();
 }
 #endif
 
@@ -280,7 +270,7 @@ static snapshot canonical(world *w)
         s.refs[i] = mt_owner_refcount(o[i]);
 #ifdef BT_ASAN
     /* mt_context_reclaim frees what the batches it took held, and leaves
-     * their empty shells to liburcu's callback thread: let it run them */
+     * their empty shells to the grace-period thread: let it run them */
     s.heap = settled_heap();
 #else
     s.heap = 0;

@@ -49,8 +49,9 @@ static void test_teardown_in_transaction_after_free(void **state)
     for (int i = 0; i < 64; i++)
         teardown_after_free();
     /* A context kept each round is about 14 KB (900 KB in all, measured
-     * before the fix); liburcu's callbacks still pending and the
-     * allocator's own bookkeeping make tens of kilobytes either way. */
+     * before the fix); the grace-period thread's callbacks still pending
+     * and the allocator's own bookkeeping make tens of kilobytes either
+     * way. */
     size_t after = mt_test_heap_in_use();
     if (after > before + (256u << 10))
         fail_msg("heap in use grew by %zu bytes over 64 rounds", after - before);
