@@ -27,6 +27,8 @@
 
 #include "mt_test.h"
 
+#include "internal.h"
+
 #include "memtree.h"
 
 #define PAGE 0x1000u
@@ -174,7 +176,8 @@ static void free_with_batches_queued(void **state)
         mt_context_free(ctx);
         assert_int_equal(owners[i].released, 1);
     }
-    pause_us(50000); /* the grace-period thread runs the left callbacks */
+    /* the grace-period thread runs the left callbacks, the contexts gone */
+    mt__grace_barrier();
     free(regs);
     free(owners);
 }
