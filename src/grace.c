@@ -10,9 +10,10 @@
  * period within a millisecond of work arriving while commits keep coming,
  * within 10 ms when they are sparse (the pauses below).
  *
- * The thread waits for readers and calls each callback; it holds no lock
- * meanwhile, so a callback may queue again and a writer inside a read-side
- * section (a commit from an MMIO callback) never waits for it.
+ * The thread waits for readers and calls each callback holding no lock a
+ * writer takes (only `busy`, which a fork takes), so a callback may queue
+ * again and a writer inside a read-side section (a commit from an MMIO
+ * callback) never waits for it.
  */
 #define _LGPL_SOURCE
 #include "internal.h"
