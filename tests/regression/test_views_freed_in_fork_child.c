@@ -51,32 +51,45 @@ static void commits(mt_region *r, unsigned n)
         assert_int_equal(mt_region_set_address(r, i & 1 ? 0 : PAGE), 0);
 }
 
-static void test_child_frees_retired_views(void **state)
+/* Forks; the child makes `n` commits, then expects ordinary writer
+ * entries to free every retired view (the alarm ends a child that hangs).
+ * No teardown in the child: the parent owns the test's state. */
+static void child_frees_all(mt_test_env *e, mt_region *ram, unsigned n)
 {
-    mt_test_env *e = *state;
-    mt_test_std_size(e, 4 * PAGE);
-    mt_region *ram = mt_test_ram_at(e, 0, "ram", PAGE);
-
-    /* the parent's reclamation is running before the fork */
-    commits(ram, 8);
-    assert_true(writer_entries_free_all(e->ctx, 5000));
-
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        commits(ram, COMMITS);
+        alarm(20);
+        commits(ram, n);
         bool freed = writer_entries_free_all(e->ctx, 5000);
         if (!freed)
             fprintf(stderr, "child: %llu retired views never freed\n",
                     (unsigned long long)mt_test_stats(e->ctx).retired_views);
-        /* no teardown here: the parent owns the test's state */
         _exit(freed ? 0 : 1);
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A RAM region of the usual setup, moved a few times: the parent's
+ * reclamation is running, and nothing is left to free. */
+static mt_region *moved_ram(mt_test_env *e)
+{
+    mt_test_std_size(e, 4 * PAGE);
+    mt_region *ram = mt_test_ram_at(e, 0, "ram", PAGE);
+    commits(ram, 8);
+    assert_true(writer_entries_free_all(e->ctx, 5000));
+    return ram;
+}
+
+static void test_child_frees_retired_views(void **state)
+{
+    mt_test_env *e = *state;
+    mt_region *ram = moved_ram(e);
+    child_frees_all(e, ram, COMMITS);
 
     /* and the parent's still runs */
     commits(ram, 8);
@@ -103,11 +116,7 @@ static void hold_grace_period(void)
 static void test_fork_during_grace_period(void **state)
 {
     mt_test_env *e = *state;
-    mt_test_std_size(e, 4 * PAGE);
-    mt_region *ram = mt_test_ram_at(e, 0, "ram", PAGE);
-    commits(ram, 8);
-    assert_true(writer_entries_free_all(e->ctx, 5000));
-
+    mt_region *ram = moved_ram(e);
     atomic_store(&hook_entered, 0);
     __atomic_store_n(&mt__grace_period_hook, hold_grace_period, __ATOMIC_RELEASE);
     commits(ram, 8); /* the last commit hands its batch off */
@@ -115,21 +124,7 @@ static void test_fork_during_grace_period(void **state)
         pause_ms(1);
     __atomic_store_n(&mt__grace_period_hook, (void (*)(void))NULL, __ATOMIC_RELEASE);
 
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(20);
-        bool freed = writer_entries_free_all(e->ctx, 5000);
-        if (!freed)
-            fprintf(stderr, "child: %llu retired views never freed\n",
-                    (unsigned long long)mt_test_stats(e->ctx).retired_views);
-        _exit(freed ? 0 : 1);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    child_frees_all(e, ram, 0);
     assert_true(writer_entries_free_all(e->ctx, 5000));
 }
 
