@@ -1,8 +1,8 @@
 /*
  * Readers and deferred reclamation: every use of liburcu (memb flavour) on
- * the writer's side, reader registration (explicit, or automatic on a
- * thread's first read), and the path a retired view or destroyed address
- * space takes to being freed.
+ * the writer's side but the grace-period thread's own (grace.c), reader
+ * registration (explicit, or automatic on a thread's first read), and the
+ * path a retired view or destroyed address space takes to being freed.
  *
  * Nothing here waits for a grace period except mt_context_reclaim. What a
  * writer retires is handed to the grace-period thread (grace.c) in one
@@ -196,18 +196,16 @@ static void release_retired(mt_context *ctx, struct retired r)
         n = as->next;
         mt__address_space_release(as);
     }
+    /* reversed in place; the newest, first on the batch's list, ends it */
     mt_view *oldest_first = NULL;
-    for (mt_view *v = r.views, *n; v; v = n) {
+    for (mt_view *v = r.views, *n; v; v = n, ctx->nfreeable++) {
         n = v->retired_next;
         v->retired_next = oldest_first;
         oldest_first = v;
     }
-    for (mt_view *v = oldest_first, *n; v; v = n) {
-        n = v->retired_next;
-        v->retired_next = NULL;
-        *(ctx->freeable ? &ctx->freeable_last->retired_next : &ctx->freeable) = v;
-        ctx->freeable_last = v;
-        ctx->nfreeable++;
+    if (oldest_first) {
+        *(ctx->freeable ? &ctx->freeable_last->retired_next : &ctx->freeable) = oldest_first;
+        ctx->freeable_last = r.views;
     }
     for (size_t i = 0; i < r.ngarbage; i++)
         free(r.garbage[i]);

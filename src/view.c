@@ -741,15 +741,17 @@ struct mt__unshared *mt__views_unshared(const mt_view *old, const mt_view *nv, s
     return out;
 }
 
-/* The parts of its view an edit changed, in view coordinates, sorted:
- * how many, or 0 when they are not parts of a container flat-root (or
- * none of them shows). */
-static size_t changed_parts(const mt_view *v, uint64_t epoch, struct mt__stale_part *out)
+/* The parts of its view an edit changed, in view coordinates, sorted, in
+ * an array the caller frees; *n of them. NULL and 0 when they are not
+ * parts of a container flat-root (or none of them shows). */
+static struct mt__stale_part *changed_parts(const mt_view *v, uint64_t epoch, size_t *nout)
 {
     const mt_region *root = v->root;
     const struct mt__region_rare *x = mt__rare_get(root);
-    if (v->cut || x->whole_mark == epoch || root->kind_ != MT_KIND_CONTAINER)
-        return 0;
+    *nout = 0;
+    if (v->cut || x->whole_mark == epoch || root->kind_ != MT_KIND_CONTAINER || !x->nstale)
+        return NULL;
+    struct mt__stale_part *out = mt__xmalloc(x->nstale * sizeof(*out));
     /* the root's own address places the view (docs/views.md) */
     mt__i128 base = root->addr_;
     mt__i128 end = base + mt__size(root) - 1;
@@ -764,7 +766,8 @@ static size_t changed_parts(const mt_view *v, uint64_t epoch, struct mt__stale_p
             break; /* past the root's end, and so are the parts after it */
         out[n++] = (struct mt__stale_part){(uint64_t)a, (uint64_t)b};
     }
-    return n;
+    *nout = n;
+    return out;
 }
 
 /*
@@ -790,9 +793,8 @@ void mt__view_cache_update_stale(mt_context *ctx, uint64_t epoch)
             continue;
         }
         mt_region *root = v->root;
-        struct mt__stale_part *parts =
-            mt__xmalloc(((size_t)mt__rare_get(root)->nstale + 1) * sizeof(*parts));
-        size_t nparts = changed_parts(v, epoch, parts);
+        size_t nparts;
+        struct mt__stale_part *parts = changed_parts(v, epoch, &nparts);
         mt_view *nv = nparts && !lineage_full(v) ? view_splice(ctx, v, root, parts, nparts)
                                                  : NULL;
         free(parts);
